@@ -1,0 +1,31 @@
+"""One hierarchy for every error Baton raises on purpose."""
+
+from __future__ import annotations
+
+
+class BatonError(Exception):
+    """Base of all Baton errors."""
+
+
+class TransientError(BatonError):
+    """Worth retrying: network trouble, 5xx, 429, lock contention, rate limits."""
+
+
+class PermanentError(BatonError):
+    """Retrying cannot help: malformed input, unknown record, invalid config."""
+
+
+class ConfigError(PermanentError):
+    """The org configuration or the process settings are invalid.
+
+    ``problems`` holds one ``(path, message)`` pair per error, e.g.
+    ``("teams[2].members[0].timezone", "unknown time zone 'Europe/Londn'")``.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+
+
+class InputError(PermanentError):
+    """A record, message or request is malformed; the message says what and where."""
