@@ -7,7 +7,9 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
+
+from routing.base import Strict
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -32,12 +34,6 @@ def _time_zone_names() -> set[str]:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
-
-
-class Strict(BaseModel):
-    """Base for configuration models: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Method(StrEnum):
