@@ -1,0 +1,302 @@
+"""The state store: every read and write the stages and the CLI make, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from adapters.store.tables import (
+    assignments,
+    config_versions,
+    dead_letters,
+    member_status,
+    outbox,
+    record_states,
+    team_states,
+)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything Baton stores is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    version: int
+    body: str
+    digest: str
+    applied_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    message_id: str
+    queue_name: str
+    actor_name: str
+    stage: str
+    routing_ids: list[str]
+    message: dict[str, Any]
+    reason: str
+    failed_at: datetime
+    replayed_at: datetime | None
+    replay_count: int
+
+
+@dataclass(frozen=True)
+class RecordState:
+    last_event_at: datetime
+    routing_id: str
+    owner_id: str | None
+
+
+class Transaction:
+    """One database transaction; the assign stage does all its work inside one."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self._dialect = connection.dialect.name
+
+    def _insert_ignoring_conflicts(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        self.connection.execute(insert(table).on_conflict_do_nothing(), rows)
+
+    def decided(self, routing_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Assignment logs already stored for these routing ids (a redelivery finds them here)."""
+        ids = list(routing_ids)
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            sa.select(assignments.c.routing_id, assignments.c.log).where(assignments.c.routing_id.in_(ids))
+        )
+        return {row.routing_id: row.log for row in rows}
+
+    def lock_team_states(self, teams: Iterable[str], now: datetime) -> dict[str, dict[str, Any]]:
+        """Each team's selection state, locked until commit (sorted, so two batches cannot deadlock)."""
+        names = sorted(set(teams))
+        if not names:
+            return {}
+        self._insert_ignoring_conflicts(
+            team_states, [{"team": name, "state": {}, "decisions": 0, "updated_at": now} for name in names]
+        )
+        query = sa.select(team_states.c.team, team_states.c.state).where(team_states.c.team.in_(names))
+        if self._dialect == "postgresql":
+            query = query.order_by(team_states.c.team).with_for_update()
+        return {row.team: row.state for row in self.connection.execute(query)}
+
+    def save_team_states(self, states: dict[str, dict[str, Any]], decisions: dict[str, int], now: datetime) -> None:
+        for team, state in states.items():
+            self.connection.execute(
+                sa.update(team_states)
+                .where(team_states.c.team == team)
+                .values(state=state, decisions=team_states.c.decisions + decisions.get(team, 0), updated_at=now)
+            )
+
+    def record_states(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordState]:
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        rows = self.connection.execute(
+            sa.select(record_states).where(
+                sa.tuple_(record_states.c.object_type, record_states.c.record_id).in_(wanted)
+            )
+        )
+        return {
+            (row.object_type, row.record_id): RecordState(as_utc(row.last_event_at), row.routing_id, row.owner_id)  # type: ignore[arg-type]
+            for row in rows
+        }
+
+    def save_record_states(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(record_states)
+        statement = statement.on_conflict_do_update(
+            index_elements=[record_states.c.object_type, record_states.c.record_id],
+            set_={
+                "last_event_at": statement.excluded.last_event_at,
+                "routing_id": statement.excluded.routing_id,
+                "owner_id": statement.excluded.owner_id,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        self.connection.execute(statement, list(rows))
+
+    def save_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.connection.execute(sa.insert(assignments), list(rows))
+
+    def add_to_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
+        self._insert_ignoring_conflicts(outbox, list(rows))
+
+    def member_availability(self) -> set[str]:
+        """User ids toggled unavailable."""
+        rows = self.connection.execute(
+            sa.select(member_status.c.user_id).where(member_status.c.available.is_(False))
+        )
+        return {row.user_id for row in rows}
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self.engine.begin() as connection:
+            yield Transaction(connection)
+
+    # configuration -------------------------------------------------------------------------
+    def latest_config(self) -> StoredConfig | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(config_versions).order_by(config_versions.c.version.desc()).limit(1)
+            ).first()
+        return _stored_config(row) if row else None
+
+    def config(self, version: int) -> StoredConfig | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(config_versions).where(config_versions.c.version == version)
+            ).first()
+        return _stored_config(row) if row else None
+
+    def save_config(self, body: str, digest: str, now: datetime) -> tuple[int, bool]:
+        """Store a validated config; returns (version, created). The same text as the newest is a no-op."""
+        with self.transaction() as tx:
+            latest = tx.connection.execute(
+                sa.select(config_versions.c.version, config_versions.c.digest)
+                .order_by(config_versions.c.version.desc())
+                .limit(1)
+            ).first()
+            if latest and latest.digest == digest:
+                return latest.version, False
+            result = tx.connection.execute(
+                sa.insert(config_versions).values(digest=digest, body=body, applied_at=now)
+            )
+            return int(result.inserted_primary_key[0]), True
+
+    # outcomes --------------------------------------------------------------------------------
+    def assignment_logs(self, routing_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(routing_ids)
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = connection.execute(
+                    sa.select(assignments.c.routing_id, assignments.c.log).where(
+                        assignments.c.routing_id.in_(chunk)
+                    )
+                )
+                found.update({row.routing_id: row.log for row in rows})
+        return found
+
+    def count_assignments(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(assignments)).scalar_one())
+
+    def owner_counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(assignments.c.owner_id, sa.func.count())
+                .where(assignments.c.outcome == "assigned")
+                .group_by(assignments.c.owner_id)
+            )
+            return {row[0]: int(row[1]) for row in rows}
+
+    def team_state(self, team: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(team_states.c.state).where(team_states.c.team == team)).first()
+        return row.state if row else None
+
+    def pending_outbox(self, routing_ids: Iterable[str]) -> list[dict[str, Any]]:
+        ids = list(routing_ids)
+        if not ids:
+            return []
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(outbox).where(outbox.c.routing_id.in_(ids), outbox.c.status == "pending")
+            )
+            return [dict(row._mapping) for row in rows]
+
+    def mark_outbox(self, routing_ids: Iterable[str], status: str, now: datetime, error: str | None = None) -> None:
+        ids = list(routing_ids)
+        if not ids:
+            return
+        with self.transaction() as tx:
+            tx.connection.execute(
+                sa.update(outbox)
+                .where(outbox.c.routing_id.in_(ids))
+                .values(status=status, sent_at=now, last_error=error, attempts=outbox.c.attempts + 1)
+            )
+
+    def set_member_available(self, user_id: str, available: bool, now: datetime) -> None:
+        with self.transaction() as tx:
+            insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert
+            statement = insert(member_status).values(user_id=user_id, available=available, changed_at=now)
+            tx.connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[member_status.c.user_id],
+                    set_={"available": available, "changed_at": now},
+                )
+            )
+
+    # dead letters ------------------------------------------------------------------------------
+    def add_dead_letter(self, row: dict[str, Any]) -> int:
+        with self.transaction() as tx:
+            result = tx.connection.execute(sa.insert(dead_letters).values(**row))
+            return int(result.inserted_primary_key[0])
+
+    def dead_letters(self, stage: str | None = None, include_replayed: bool = False) -> list[DeadLetter]:
+        query = sa.select(dead_letters).order_by(dead_letters.c.id)
+        if stage:
+            query = query.where(dead_letters.c.stage == stage)
+        if not include_replayed:
+            query = query.where(dead_letters.c.replayed_at.is_(None))
+        with self.engine.connect() as connection:
+            return [_dead_letter(row) for row in connection.execute(query)]
+
+    def dead_letter(self, letter_id: int) -> DeadLetter | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
+        return _dead_letter(row) if row else None
+
+    def mark_replayed(self, letter_id: int, now: datetime) -> None:
+        with self.transaction() as tx:
+            tx.connection.execute(
+                sa.update(dead_letters)
+                .where(dead_letters.c.id == letter_id)
+                .values(replayed_at=now, replay_count=dead_letters.c.replay_count + 1)
+            )
+
+
+def _stored_config(row: Any) -> StoredConfig:
+    return StoredConfig(row.version, row.body, row.digest, as_utc(row.applied_at))  # type: ignore[arg-type]
+
+
+def _dead_letter(row: Any) -> DeadLetter:
+    return DeadLetter(
+        id=row.id,
+        message_id=row.message_id,
+        queue_name=row.queue_name,
+        actor_name=row.actor_name,
+        stage=row.stage,
+        routing_ids=list(row.routing_ids),
+        message=dict(row.message),
+        reason=row.reason,
+        failed_at=as_utc(row.failed_at),  # type: ignore[arg-type]
+        replayed_at=as_utc(row.replayed_at),
+        replay_count=row.replay_count,
+    )

@@ -1,0 +1,59 @@
+"""The composition root: picks broker, store and adapters from settings before workers import."""
+
+from __future__ import annotations
+
+import importlib
+
+import dramatiq
+import structlog
+
+from adapters.store import Store, make_engine, upgrade_schema
+from baton import runtime
+from baton.broker import build_broker
+from baton.clock import Clock, utc_now
+from baton.configs import ConfigProvider, apply_config
+from baton.logging import configure_logging
+from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
+from baton.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def open_store(settings: Settings) -> Store:
+    engine = make_engine(settings.database_url, settings.database_schema, pool_size=settings.worker_threads + 2)
+    upgrade_schema(engine, settings.database_schema)
+    return Store(engine)
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    owner_writer: OwnerWriter | None = None,
+    sink: AssignmentSink | None = None,
+    clock: Clock = utc_now,
+    store: Store | None = None,
+) -> runtime.Runtime:
+    """Build this process's runtime and bind the stage actors to its broker. Call once per process."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    store = store or open_store(settings)
+    if settings.config is not None:
+        version, created = apply_config(store, settings.config.read_text(), clock(), str(settings.config))
+        log.info("config_applied", version=version, created=created, path=str(settings.config))
+    ports = Ports(
+        store=store,
+        configs=ConfigProvider(store, settings.config_refresh_ms),
+        owner_writer=owner_writer or UnconfiguredOwnerWriter(),
+        sink=sink or RecordingSink(),
+        clock=clock,
+    )
+    broker = build_broker(settings, lambda: runtime.current().ports.store, clock)
+    dramatiq.set_broker(broker)
+    current = runtime.Runtime(settings=settings, broker=broker, ports=ports)
+    runtime.install(current)
+    importlib.import_module("workers")
+    return current
+
+
+def ensure_bootstrapped() -> runtime.Runtime:
+    return runtime.current() if runtime.installed() else bootstrap()

@@ -1,0 +1,48 @@
+"""The broker: RabbitMQ (publisher confirms on) in production, in-process for the embedded default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from dramatiq import Broker
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from adapters.store import Store
+from baton.middleware import DeadLetterRecorder, GuardedRetries
+from baton.settings import Settings
+
+STAGE_TIME_LIMIT_MS = 5 * 60_000
+
+
+def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: Callable[[], datetime]) -> Broker:
+    middleware = [
+        AgeLimit(),
+        TimeLimit(time_limit=STAGE_TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        GuardedRetries(
+            max_retries=settings.max_retries,
+            min_backoff=settings.min_backoff_ms,
+            max_backoff=settings.max_backoff_ms,
+        ),
+        CurrentMessage(),
+        DeadLetterRecorder(store_factory, clock),
+    ]
+    if settings.uses_rabbitmq:
+        return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware)
+    return StubBroker(middleware=middleware)
+
+
+def queue_name(settings: Settings, stage: str) -> str:
+    return f"{settings.queue_prefix}.{stage}"

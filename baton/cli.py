@@ -1,0 +1,294 @@
+"""The ``baton`` command. Logs go to stderr; stdout holds only results."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from dramatiq import Worker
+from dramatiq.brokers.stub import StubBroker
+from rich.console import Console
+from rich.table import Table
+
+from adapters.files import Rejected, read_records
+from baton.bootstrap import bootstrap, open_store
+from baton.clock import utc_now
+from baton.configs import apply_config
+from baton.errors import ConfigError
+from baton.ingest import enqueue
+from baton.logging import configure_logging
+from baton.settings import Settings
+from messages import STAGES, RecordEvent
+from routing.config import load_config_text
+
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+ROUTED_OUTCOMES = {"assigned", "held", "not_routed", "stale", "stopped"}
+WAIT_POLL_S = 0.2
+
+app = typer.Typer(help="Baton routes Salesforce records to owners.", no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Store and inspect org configs.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead letters: list, show and replay.", no_args_is_help=True)
+member_app = typer.Typer(help="Member availability toggles.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(member_app, name="member")
+
+NON_TTY_WIDTH = 160
+out = Console(width=None if sys.stdout.isatty() else NON_TTY_WIDTH)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else NON_TTY_WIDTH)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except Exception as exc:  # pydantic-settings reports which BATON_* variable is wrong
+        err.print(f"[red]settings error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _print_config_problems(path: Path, error: ConfigError) -> None:
+    for location, message in error.problems:
+        err.print(f"{path}: {location}: {message}", markup=False, highlight=False)
+
+
+def _read_config(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        err.print(f"{path}: cannot read: {exc.strerror}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        load_config_text(text, str(path))
+    except ConfigError as exc:
+        _print_config_problems(path, exc)
+        raise typer.Exit(EXIT_USAGE) from None
+    return text
+
+
+@app.command()
+def check(config: Annotated[Path, typer.Argument(help="org routing config (YAML)")]) -> None:
+    """Validate a config; print every error with its path. Exit 2 when invalid."""
+    _read_config(config)
+    out.print(f"{config}: ok")
+
+
+@config_app.command("apply")
+def config_apply(config: Annotated[Path, typer.Argument(help="org routing config (YAML)")]) -> None:
+    """Store a new config version; running workers pick it up without a restart."""
+    text = _read_config(config)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    store = open_store(settings)
+    version, created = apply_config(store, text, utc_now(), str(config))
+    out.print(f"config version {version}" + ("" if created else " (unchanged)"))
+
+
+@config_app.command("show")
+def config_show(version: Annotated[int | None, typer.Option(help="a stored version")] = None) -> None:
+    """Print the newest (or a given) stored config."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    store = open_store(settings)
+    stored = store.config(version) if version else store.latest_config()
+    if stored is None:
+        err.print("no config stored")
+        raise typer.Exit(EXIT_REJECTED)
+    err.print(f"# version {stored.version}, applied {stored.applied_at.isoformat()}")
+    sys.stdout.write(stored.body)
+
+
+def _read_events(path: Path, object_type: str | None) -> tuple[list[RecordEvent], list[Rejected]]:
+    events: list[RecordEvent] = []
+    rejected: list[Rejected] = []
+    try:
+        for item in read_records(path, object_type, utc_now()):
+            (rejected if isinstance(item, Rejected) else events).append(item)  # type: ignore[arg-type]
+    except (OSError, ValueError) as exc:
+        err.print(f"{path}: {exc}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    for item in rejected:
+        err.print(f"{path}:{item.line}: rejected: {item.reason}", markup=False, highlight=False)
+    return events, rejected
+
+
+def _run_embedded(broker: StubBroker, threads: int, timeout_s: float) -> None:
+    worker = Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    try:
+        for stage in STAGES:
+            broker.join(broker.get_actor(stage).queue_name, timeout=int(timeout_s * 1000), fail_fast=False)
+        worker.join()
+    finally:
+        worker.stop()
+
+
+def _wait_for_logs(store: Any, routing_ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    logs: dict[str, dict[str, Any]] = {}
+    while True:
+        logs.update(store.assignment_logs([rid for rid in routing_ids if rid not in logs]))
+        if len(logs) >= len(set(routing_ids)) or time.monotonic() > deadline:
+            return logs
+        time.sleep(WAIT_POLL_S)
+
+
+def _print_assignments(logs: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        for entry in logs:
+            sys.stdout.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        return
+    table = Table(title="Assignments")
+    for column in ("record", "object", "outcome", "owner", "team", "method", "why"):
+        table.add_column(column)
+    for entry in logs:
+        table.add_row(entry["record_id"], entry["object_type"], entry["outcome"], entry.get("owner_id") or "-",
+                      entry.get("team") or "-", entry.get("method") or "-", (entry.get("reasons") or ["-"])[-1])
+    out.print(table)
+
+
+def _print_summary(logs: list[dict[str, Any]], rejected: int, failed: int, console: Console) -> None:
+    owners = Counter((e.get("team") or "-", e.get("owner_id")) for e in logs if e["outcome"] == "assigned")
+    table = Table(title="Records per owner")
+    table.add_column("team")
+    table.add_column("owner")
+    table.add_column("records", justify="right")
+    for (team, owner), count in sorted(owners.items()):
+        table.add_row(team, owner, str(count))
+    console.print(table)
+    teams = Counter(e.get("team") or "-" for e in logs if e["outcome"] == "assigned")
+    outcomes = Counter(e["outcome"] for e in logs)
+    team_table = Table(title="Summary")
+    team_table.add_column("what")
+    team_table.add_column("records", justify="right")
+    for team, count in sorted(teams.items()):
+        team_table.add_row(f"team {team}", str(count))
+    for outcome, count in sorted(outcomes.items()):
+        team_table.add_row(outcome, str(count))
+    team_table.add_row("rejected", str(rejected))
+    team_table.add_row("failed", str(failed))
+    console.print(team_table)
+
+
+@app.command()
+def route(
+    records: Annotated[Path, typer.Argument(help="JSONL or CSV file of records")],
+    config: Annotated[Path | None, typer.Option(help="org config to apply first")] = None,
+    object_type: Annotated[str | None, typer.Option("--object", help="object type of a CSV file's rows")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one assignment log object per line")] = False,
+    batch_size: Annotated[int | None, typer.Option(help="records per queue message")] = None,
+    timeout_s: Annotated[float, typer.Option(help="how long to wait for results")] = 300.0,
+) -> None:
+    """Route every record in a file through the pipeline and print each assignment and a summary."""
+    if not records.exists():
+        err.print(f"{records}: no such file", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    if config is not None:
+        _read_config(config)
+    settings = _settings(config=config, batch_size=batch_size)
+    events, rejected = _read_events(records, object_type)
+    current = bootstrap(settings)
+    if current.ports.store.latest_config() is None:
+        err.print("no routing config: pass --config FILE or run `baton config apply FILE`")
+        raise typer.Exit(EXIT_USAGE)
+    enqueue(current.broker, events, settings.batch_size, utc_now())
+    routing_ids = [event.routing_id for event in events]
+    if isinstance(current.broker, StubBroker):
+        _run_embedded(current.broker, settings.worker_threads, timeout_s)
+    found = _wait_for_logs(current.ports.store, routing_ids, timeout_s if not isinstance(current.broker, StubBroker) else 0)
+    seen: set[str] = set()
+    logs = []
+    for routing_id in routing_ids:
+        if routing_id in found and routing_id not in seen:
+            seen.add(routing_id)
+            logs.append(found[routing_id])
+    failed = len(set(routing_ids)) - len(logs)
+    _print_assignments(logs, as_json)
+    _print_summary(logs, len(rejected), failed, err if as_json else out)
+    raise typer.Exit(EXIT_REJECTED if rejected or failed else EXIT_OK)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    stage: Annotated[str | None, typer.Option(help="only this stage")] = None,
+    include_replayed: Annotated[bool, typer.Option("--all", help="also replayed ones")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List dead letters stored from every stage."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    letters = open_store(settings).dead_letters(stage, include_replayed)
+    if as_json:
+        for letter in letters:
+            sys.stdout.write(json.dumps({"id": letter.id, "stage": letter.stage, "reason": letter.reason,
+                                         "records": len(letter.routing_ids),
+                                         "failed_at": letter.failed_at.isoformat(),
+                                         "replayed_at": letter.replayed_at and letter.replayed_at.isoformat()}) + "\n")
+        return
+    table = Table(title="Dead letters")
+    for column in ("id", "stage", "records", "failed at", "replays", "reason"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(str(letter.id), letter.stage, str(len(letter.routing_ids)), letter.failed_at.isoformat(),
+                      str(letter.replay_count), letter.reason)
+    out.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids")] = None,
+    every: Annotated[bool, typer.Option("--all", help="every dead letter not yet replayed")] = False,
+    stage: Annotated[str | None, typer.Option(help="only this stage")] = None,
+) -> None:
+    """Send dead letters back to their stage; they keep their routing ids, so nothing is assigned twice."""
+    if not ids and not every and not stage:
+        err.print("name dead-letter ids, or --all, or --stage")
+        raise typer.Exit(EXIT_USAGE)
+    current = bootstrap(_settings())
+    store = current.ports.store
+    letters = [store.dead_letter(i) for i in ids] if ids else store.dead_letters(stage)
+    replayed = 0
+    for letter in letters:
+        if letter is None:
+            continue
+        actor = current.broker.get_actor(letter.actor_name)
+        actor.send(*letter.message.get("args", []), **letter.message.get("kwargs", {}))
+        store.mark_replayed(letter.id, utc_now())
+        replayed += 1
+        out.print(f"replayed {letter.id} to {letter.stage}")
+    if isinstance(current.broker, StubBroker) and replayed:
+        _run_embedded(current.broker, current.settings.worker_threads, 300)
+    err.print(f"{replayed} replayed")
+
+
+def _toggle(user: str, available: bool) -> None:
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    open_store(settings).set_member_available(user, available, utc_now())
+    out.print(f"{user}: {'available' if available else 'unavailable'}")
+
+
+@member_app.command("available")
+def member_available(user: str) -> None:
+    """Mark a member available for routing again."""
+    _toggle(user, True)
+
+
+@member_app.command("unavailable")
+def member_unavailable(user: str) -> None:
+    """Take a member out of routing until marked available."""
+    _toggle(user, False)
+
+
+@app.command("db-upgrade")
+def db_upgrade() -> None:
+    """Apply the store's migrations (workers also do this at start)."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    open_store(settings)
+    out.print("store is at the newest migration")

@@ -1,0 +1,73 @@
+"""Which org config a decision uses: the newest valid one, reloaded without a restart."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+import structlog
+
+from adapters.store import Store
+from baton.errors import ConfigError, PermanentError
+from routing.config import OrgConfig, config_digest, load_config_text
+
+log = structlog.get_logger(__name__)
+CACHED_VERSIONS = 16
+
+
+class ConfigProvider:
+    """Serves the newest valid config version from the store; a bad version never replaces a good one."""
+
+    def __init__(self, store: Store, refresh_ms: int = 2_000):
+        self._store = store
+        self._refresh_s = refresh_ms / 1000
+        self._lock = threading.Lock()
+        self._versions: dict[int, OrgConfig] = {}
+        self._rejected: set[int] = set()
+        self._current: int | None = None
+        self._checked_at = float("-inf")
+
+    def current(self) -> tuple[int, OrgConfig]:
+        with self._lock:
+            if time.monotonic() - self._checked_at >= self._refresh_s:
+                self._refresh()
+            if self._current is None:
+                raise PermanentError("no routing config has been applied: run `baton config apply CONFIG`")
+            return self._current, self._versions[self._current]
+
+    def version(self, version: int) -> OrgConfig:
+        with self._lock:
+            if version not in self._versions:
+                stored = self._store.config(version)
+                if stored is None:
+                    raise PermanentError(f"config version {version} is not in the store")
+                self._versions[version] = load_config_text(stored.body, f"config v{version}")
+                self._trim()
+            return self._versions[version]
+
+    def _refresh(self) -> None:
+        self._checked_at = time.monotonic()
+        stored = self._store.latest_config()
+        if stored is None or stored.version == self._current or stored.version in self._rejected:
+            return
+        try:
+            self._versions[stored.version] = load_config_text(stored.body, f"config v{stored.version}")
+        except ConfigError as exc:
+            self._rejected.add(stored.version)
+            log.error("config_rejected", version=stored.version, problems=exc.problems, kept=self._current)
+            return
+        log.info("config_loaded", version=stored.version, previous=self._current)
+        self._current = stored.version
+        self._trim()
+
+    def _trim(self) -> None:
+        for old in sorted(self._versions)[:-CACHED_VERSIONS]:
+            if old != self._current:
+                del self._versions[old]
+
+
+def apply_config(store: Store, text: str, now: datetime, source: str = "config") -> tuple[int, bool]:
+    """Validate and store a config; raises ConfigError (nothing stored) when it is invalid."""
+    load_config_text(text, source)
+    return store.save_config(text, config_digest(text), now)

@@ -1,0 +1,67 @@
+"""structlog setup: JSON (or console) lines to stderr, with secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = frozenset(
+    {"sessionid", "session_id", "access_token", "refresh_token", "token", "password", "secret",
+     "client_secret", "authorization", "api_key", "private_key"}
+)
+REDACTED = "[redacted]"
+_SECRET_PATTERNS = (
+    re.compile(r"(<(?:\w+:)?SessionId>)[^<]*(</(?:\w+:)?SessionId>)", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=!-]+", re.IGNORECASE),
+    re.compile(r"(\b00D[A-Za-z0-9]{12,15}!)[A-Za-z0-9._]+"),
+)
+
+
+def _redact_text(text: str) -> str:
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED + (m.group(2) if m.lastindex == 2 else ""), text)
+    return text
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if str(k).lower() in SECRET_KEYS else _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return value
+
+
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: secret-named keys and session ids / bearer tokens in text are masked."""
+    for key, value in list(event_dict.items()):
+        event_dict[key] = REDACTED if key.lower() in SECRET_KEYS else _redact(value)
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=max(logging.getLevelName(level), logging.WARNING), stream=sys.stderr)

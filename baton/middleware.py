@@ -1,0 +1,95 @@
+"""dramatiq middleware: retries that never lose a message, and dead letters copied into the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+from dramatiq import Broker, Middleware
+from dramatiq.broker import MessageProxy
+from dramatiq.middleware import Retries
+
+from adapters.store import Store
+
+log = structlog.get_logger(__name__)
+RETRY_ENQUEUE_FAILED = "retry_enqueue_failed"
+
+
+class GuardedRetries(Retries):
+    """Retries whose failed re-enqueue rejects the original instead of acking it.
+
+    dramatiq's Retries re-enqueues a failed message with a delay and lets the worker ack the
+    original. When that enqueue raises (broker gone, unroutable), the error is only logged and
+    the original is still acked: the message is lost. Here the original is failed instead, so
+    it is nacked into the dead-letter queue (or, when the connection is gone, redelivered by
+    RabbitMQ), and the dead-letter recorder copies it into the store for replay.
+    """
+
+    def after_process_message(self, broker: Broker, message: MessageProxy, *, result: Any = None,
+                              exception: BaseException | None = None) -> None:
+        try:
+            super().after_process_message(broker, message, result=result, exception=exception)
+        except Exception as enqueue_error:
+            message.options[RETRY_ENQUEUE_FAILED] = f"{type(enqueue_error).__name__}: {enqueue_error}"
+            message.fail()
+            log.error(
+                "retry_enqueue_failed",
+                message_id=message.message_id,
+                actor=message.actor_name,
+                error=message.options[RETRY_ENQUEUE_FAILED],
+            )
+
+
+def _routing_ids(message: MessageProxy) -> list[str]:
+    ids: list[str] = []
+    for argument in message.args:
+        if isinstance(argument, dict):
+            for context in argument.get("contexts") or []:
+                event = context.get("event") if isinstance(context, dict) else None
+                if isinstance(event, dict):
+                    ids.append(f"{event.get('source')}:{event.get('source_event_id')}")
+            for entry in argument.get("logs") or []:
+                if isinstance(entry, dict) and entry.get("routing_id"):
+                    ids.append(entry["routing_id"])
+    return ids
+
+
+def failure_reason(message: MessageProxy) -> str:
+    if RETRY_ENQUEUE_FAILED in message.options:
+        return f"retry could not be enqueued: {message.options[RETRY_ENQUEUE_FAILED]}"
+    exception = getattr(message, "_exception", None)
+    retries = message.options.get("retries", 0)
+    if exception is not None:
+        return f"{type(exception).__name__}: {exception} (after {retries} retr{'y' if retries == 1 else 'ies'})"
+    return f"failed after {retries} retries"
+
+
+class DeadLetterRecorder(Middleware):
+    """Copies every dead-lettered message into the store, where it outlives RabbitMQ's 7-day TTL."""
+
+    def __init__(self, store_factory: Callable[[], Store], clock: Callable[[], datetime]):
+        self._store_factory = store_factory
+        self._clock = clock
+
+    def after_nack(self, broker: Broker, message: MessageProxy) -> None:
+        reason = failure_reason(message)
+        try:
+            letter_id = self._store_factory().add_dead_letter(
+                {
+                    "message_id": message.message_id,
+                    "queue_name": message.queue_name,
+                    "actor_name": message.actor_name,
+                    "stage": message.actor_name,
+                    "routing_ids": _routing_ids(message),
+                    "message": message.asdict(),
+                    "reason": reason[:4000],
+                    "failed_at": self._clock(),
+                }
+            )
+        except Exception as exc:  # the message itself still sits in the broker's dead-letter queue
+            log.critical("dead_letter_not_stored", message_id=message.message_id, error=str(exc), reason=reason)
+            return
+        log.error("dead_lettered", message_id=message.message_id, stage=message.actor_name,
+                  dead_letter_id=letter_id, reason=reason)

@@ -1,0 +1,66 @@
+"""The ports a stage handler works through; the composition root fills them in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from adapters.store import Store
+from baton.clock import Clock, utc_now
+from baton.configs import ConfigProvider
+from messages import AssignmentLog
+
+
+@dataclass(frozen=True)
+class OwnerChange:
+    routing_id: str
+    object_type: str
+    record_id: str
+    owner_id: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    routing_id: str
+    ok: bool
+    status: str
+    error: str | None = None
+
+
+class OwnerWriter(Protocol):
+    """Writes new record owners to Salesforce (or wherever the deployment keeps them)."""
+
+    def write(self, changes: Sequence[OwnerChange]) -> list[WriteResult]: ...
+
+
+class AssignmentSink(Protocol):
+    """Publishes assignment logs to whoever follows them (log stream, topic exchange)."""
+
+    def publish(self, logs: Sequence[AssignmentLog]) -> None: ...
+
+
+class UnconfiguredOwnerWriter:
+    """The embedded default has no Salesforce org: decisions are stored, nothing is written out."""
+
+    def write(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
+        return [WriteResult(change.routing_id, True, "not_configured") for change in changes]
+
+
+@dataclass
+class RecordingSink:
+    """Keeps published logs in memory (embedded default and tests)."""
+
+    published: list[AssignmentLog] = field(default_factory=list)
+
+    def publish(self, logs: Sequence[AssignmentLog]) -> None:
+        self.published.extend(logs)
+
+
+@dataclass(frozen=True)
+class Ports:
+    store: Store
+    configs: ConfigProvider
+    owner_writer: OwnerWriter
+    sink: AssignmentSink
+    clock: Clock = utc_now

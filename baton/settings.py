@@ -1,0 +1,46 @@
+"""Process settings, read from ``BATON_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///baton.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+
+    broker_url: str = Field(
+        default="", description="amqp://user:pass@host:5672/vhost for RabbitMQ; empty = in-process broker"
+    )
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the state store")
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema for Baton's tables (created if missing)"
+    )
+    config: Path | None = Field(default=None, description="org routing config (YAML) applied at start")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    queue_prefix: str = Field(default="baton", pattern=r"^[a-z][a-z0-9_.-]*$")
+    batch_size: int = Field(default=100, ge=1, le=5000, description="records per stage message")
+    max_retries: int = Field(default=8, ge=0)
+    min_backoff_ms: int = Field(default=500, ge=1)
+    max_backoff_ms: int = Field(default=300_000, ge=1, description="kept far below RabbitMQ's 30-minute timeout")
+    config_refresh_ms: int = Field(default=2_000, ge=0, description="how often workers look for a new config")
+    worker_threads: int = Field(default=8, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres_driver(cls, url: str) -> str:
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def uses_rabbitmq(self) -> bool:
+        return self.broker_url.startswith(("amqp://", "amqps://"))

@@ -1,0 +1,1 @@
+"""Stage handlers: plain functions from one batch to the next, working through ports."""

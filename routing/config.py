@@ -1,0 +1,94 @@
+"""The org's routing configuration: what the YAML file holds, validated with error paths."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from baton.errors import ConfigError
+from routing.base import Strict
+from routing.teams import Team
+
+
+class OrgConfig(Strict):
+    teams: list[Team] = Field(min_length=1)
+    default_team: str | None = Field(
+        default=None, description="team that takes records no graph or territory sends elsewhere"
+    )
+
+    def team(self, name: str) -> Team:
+        for team in self.teams:
+            if team.name == name:
+                return team
+        raise KeyError(name)
+
+    def team_names(self) -> set[str]:
+        return {team.name for team in self.teams}
+
+
+def _format_location(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not path:
+            path = part
+        elif part.startswith(("function-", "tagged-union")) or part in {"str", "int"}:
+            continue
+        else:
+            path += f".{part}"
+    return path or "(top level)"
+
+
+def _friendly_message(error: dict[str, Any]) -> str:
+    message: str = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    return message
+
+
+def _cross_reference_problems(config: OrgConfig) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    names = [team.name for team in config.teams]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            problems.append((f"teams[{index}].name", f"team {name!r} is defined twice"))
+    if config.default_team is not None and config.default_team not in names:
+        problems.append(("default_team", f"unknown team {config.default_team!r}"))
+    return problems
+
+
+def parse_config(data: Any) -> OrgConfig:
+    """Validate parsed YAML; every problem is reported with its path, all at once."""
+    if not isinstance(data, dict):
+        raise ConfigError([("(top level)", "the config must be a mapping of keys to values")])
+    try:
+        config = OrgConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            [(_format_location(err["loc"]), _friendly_message(err)) for err in exc.errors()]
+        ) from None
+    problems = _cross_reference_problems(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_config_text(text: str, source: str = "config") -> OrgConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError([(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    return parse_config(data)
+
+
+def config_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
