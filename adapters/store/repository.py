@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from baton.errors import TransientError
 from adapters.store.tables import (
     assignments,
     config_versions,
@@ -155,8 +156,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self.engine.begin() as connection:
-            yield Transaction(connection)
+        """One transaction; database trouble surfaces as TransientError so the stage retries."""
+        try:
+            with self.engine.begin() as connection:
+                yield Transaction(connection)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+        except sa.exc.IntegrityError as exc:
+            raise TransientError(f"concurrent write of the same key, will re-read: {exc.orig or exc}") from exc
 
     # configuration -------------------------------------------------------------------------
     def latest_config(self) -> StoredConfig | None:
@@ -215,6 +222,23 @@ class Store:
                 .group_by(assignments.c.owner_id)
             )
             return {row[0]: int(row[1]) for row in rows}
+
+    def outbox_summary(self) -> dict[tuple[str, int], int]:
+        """How many outbox rows sit at each (status, attempts): a record written once shows attempts 1."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(outbox.c.status, outbox.c.attempts, sa.func.count()).group_by(
+                    outbox.c.status, outbox.c.attempts
+                )
+            )
+            return {(row[0], int(row[1])): int(row[2]) for row in rows}
+
+    def team_decisions(self, team: str) -> int:
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                sa.select(team_states.c.decisions).where(team_states.c.team == team)
+            ).scalar()
+        return int(value or 0)
 
     def team_state(self, team: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:

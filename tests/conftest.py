@@ -1,0 +1,63 @@
+"""Shared fixtures: real services (fail under CI=true when missing) and the in-process pipeline."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RABBITMQ_URL = os.environ.get("BATON_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+POSTGRES_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip on a laptop without the service; under CI=true a missing service is a failure."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: services are required)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    require_service("RabbitMQ", "127.0.0.1", 5672)
+    return RABBITMQ_URL
+
+
+@pytest.fixture
+def pg_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    import sqlalchemy as sa
+
+    schema = f"baton_test_{uuid.uuid4().hex[:10]}"
+    yield schema
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'baton.sqlite3'}"

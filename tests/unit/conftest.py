@@ -1,0 +1,98 @@
+"""The in-process pipeline: real actors on a StubBroker with a Worker, SQLite store, recording fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from dramatiq import Worker
+from dramatiq.brokers.stub import StubBroker
+
+from adapters.store import Store, make_engine, upgrade_schema
+from baton import runtime
+from baton.bootstrap import bootstrap
+from baton.clock import utc_now
+from baton.configs import ConfigProvider, apply_config
+from baton.errors import TransientError
+from baton.ingest import enqueue
+from baton.ports import OwnerChange, Ports, RecordingSink, WriteResult
+from baton.settings import Settings
+from messages import STAGES, RecordEvent
+
+
+@dataclass
+class RecordingOwnerWriter:
+    """Fails transiently the first ``failures`` calls, then records every owner it writes."""
+
+    failures: int = 0
+    calls: int = 0
+    written: list[OwnerChange] = field(default_factory=list)
+
+    def write(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TransientError(f"Salesforce answered 503 (call {self.calls})")
+        self.written.extend(changes)
+        return [WriteResult(change.routing_id, True, "sent") for change in changes]
+
+
+@dataclass
+class Pipeline:
+    broker: StubBroker
+    store: Store
+    writer: RecordingOwnerWriter
+    sink: RecordingSink
+
+    def apply(self, config_text: str) -> int:
+        version, _ = apply_config(self.store, config_text, utc_now())
+        return version
+
+    def send(self, events: Sequence[RecordEvent], batch_size: int = 100) -> None:
+        enqueue(self.broker, events, batch_size, utc_now())
+
+    def send_raw(self, stage: str, payload: object) -> None:
+        self.broker.get_actor(stage).send(payload)
+
+    def drain(self) -> None:
+        for _ in range(2):
+            for stage in STAGES:
+                self.broker.join(self.broker.get_actor(stage).queue_name, timeout=30_000, fail_fast=False)
+
+
+@pytest.fixture(scope="session")
+def stub_runtime(tmp_path_factory: pytest.TempPathFactory) -> runtime.Runtime:
+    database = tmp_path_factory.mktemp("session") / "bootstrap.sqlite3"
+    settings = Settings(
+        broker_url="",
+        database_url=f"sqlite:///{database}",
+        queue_prefix="baton-unit",
+        min_backoff_ms=5,
+        max_backoff_ms=20,
+        max_retries=3,
+        config_refresh_ms=0,
+    )
+    return bootstrap(settings)
+
+
+@pytest.fixture
+def pipeline(stub_runtime: runtime.Runtime, tmp_path: Path) -> Iterator[Pipeline]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'baton.sqlite3'}")
+    upgrade_schema(engine)
+    store = Store(engine)
+    writer = RecordingOwnerWriter()
+    sink = RecordingSink()
+    ports = Ports(store=store, configs=ConfigProvider(store, refresh_ms=0), owner_writer=writer, sink=sink)
+    runtime.install(runtime.Runtime(stub_runtime.settings, stub_runtime.broker, ports))
+    broker = stub_runtime.broker
+    assert isinstance(broker, StubBroker)
+    broker.flush_all()
+    worker = Worker(broker, worker_timeout=50, worker_threads=4)
+    worker.start()
+    try:
+        yield Pipeline(broker, store, writer, sink)
+    finally:
+        worker.stop()
+        broker.flush_all()
+        engine.dispose()

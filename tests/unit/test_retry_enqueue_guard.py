@@ -1,0 +1,66 @@
+"""A retry whose re-enqueue fails must not ack the original: it is dead-lettered, stored and replayable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ConnectionClosed
+
+from tests.support.configs import team_config
+from tests.support.events import lead_event
+from tests.unit.conftest import Pipeline
+
+
+@pytest.fixture
+def delayed_enqueue_fails(pipeline: Pipeline) -> Iterator[dict[str, int]]:
+    """The broker refuses delayed (retry) enqueues, as RabbitMQ does when its connection drops."""
+    broker = pipeline.broker
+    original = broker.enqueue
+    refused = {"count": 0}
+
+    def enqueue(message, *, delay=None):  # type: ignore[no-untyped-def]
+        if delay is not None:
+            refused["count"] += 1
+            raise ConnectionClosed(OSError("connection reset by peer"))
+        return original(message, delay=delay)
+
+    broker.enqueue = enqueue  # type: ignore[method-assign]
+    try:
+        yield refused
+    finally:
+        broker.enqueue = original  # type: ignore[method-assign]
+
+
+def test_failed_retry_enqueue_dead_letters_instead_of_acking(
+    pipeline: Pipeline, delayed_enqueue_fails: dict[str, int]
+) -> None:
+    pipeline.apply(team_config(members=2))
+    pipeline.writer.failures = 1
+    pipeline.send([lead_event(1)])
+    pipeline.drain()
+
+    assert delayed_enqueue_fails["count"] == 1
+    assert isinstance(pipeline.broker, StubBroker)
+    assert [m.actor_name for m in pipeline.broker.dead_letters] == ["writeback"]
+    [letter] = pipeline.store.dead_letters()
+    assert letter.reason.startswith("retry could not be enqueued: ConnectionClosed")
+    assert pipeline.writer.written == []
+
+
+def test_replayed_dead_letter_completes_the_record_once(
+    pipeline: Pipeline, delayed_enqueue_fails: dict[str, int]
+) -> None:
+    pipeline.apply(team_config(members=2))
+    pipeline.writer.failures = 1
+    pipeline.send([lead_event(1)])
+    pipeline.drain()
+    [letter] = pipeline.store.dead_letters()
+
+    pipeline.broker.get_actor(letter.actor_name).send(*letter.message["args"])
+    pipeline.drain()
+
+    assert [change.record_id for change in pipeline.writer.written] == ["00Q000000000001AAA"]
+    assert pipeline.store.count_assignments() == 1
+    assert pipeline.store.team_state("Inbound")["turn"] == 1
