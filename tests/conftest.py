@@ -61,3 +61,16 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'baton.sqlite3'}"
+
+
+_SUITE_ORDER = {"unit": 0, "integration": 1, "fault": 2}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Unit tests first, then integration, fault-injection tests last (they restart services)."""
+
+    def suite(item: pytest.Item) -> int:
+        parts = Path(str(item.fspath)).parts
+        return next((_SUITE_ORDER[p] for p in parts if p in _SUITE_ORDER), 0)
+
+    items.sort(key=suite)
