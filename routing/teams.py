@@ -4,14 +4,30 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, Field, model_validator
+import holidays
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 
 from routing.base import Strict
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+END_OF_DAY_SPELLINGS = ("24:00", "24:00:00")
+DEFAULT_BACKFILL_CREDIT_REASONS = ("out of office", "toggled unavailable", "on holiday")
+BACKFILL_CREDITABLE_REASONS = frozenset(
+    {"out of office", "toggled unavailable", "on holiday", "out of shift"}
+)
+
+Scalar = str | int | float | bool
 
 
 def _known_time_zone(name: str) -> str:
@@ -36,31 +52,83 @@ def _time_zone_names() -> set[str]:
 TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 
 
+@lru_cache(maxsize=1)
+def _holiday_regions() -> dict[str, frozenset[str]]:
+    return {
+        country: frozenset(subdivisions)
+        for country, subdivisions in holidays.list_supported_countries().items()
+    }
+
+
+def check_holiday_region(country: str | None, subdivision: str | None) -> None:
+    """Raise ValueError unless the holidays library knows this country (and subdivision)."""
+    if country is None:
+        if subdivision is not None:
+            raise ValueError("holiday_subdivision is set without holiday_country")
+        return
+    regions = _holiday_regions()
+    if country not in regions:
+        raise ValueError(f"holiday_country {country!r} is not a supported ISO country code")
+    if subdivision is not None and subdivision not in regions[country]:
+        known = ", ".join(sorted(regions[country])) or "none"
+        raise ValueError(
+            f"holiday_subdivision {subdivision!r} is not a subdivision of {country} "
+            f"(known: {known})"
+        )
+
+
+def _end_of_day(value: Any) -> Any:
+    return "00:00" if value in END_OF_DAY_SPELLINGS else value
+
+
 class Method(StrEnum):
     ROUND_ROBIN = "round_robin"
     WEIGHTED = "weighted"
     LOAD_BALANCING = "load_balancing"
     PRIORITY_TIERS = "priority_tiers"
+    LOOKUP_OWNER = "lookup_owner"
+    RELATED_OWNER = "related_owner"
+
+
+DISTRIBUTION_METHODS = frozenset(
+    {Method.ROUND_ROBIN, Method.WEIGHTED, Method.LOAD_BALANCING, Method.PRIORITY_TIERS}
+)
+DIRECT_METHODS = frozenset({Method.LOOKUP_OWNER, Method.RELATED_OWNER})
+TierMethod = Literal["round_robin", "weighted", "load_balancing"]
+FallbackMethod = Literal["round_robin", "weighted", "load_balancing", "priority_tiers", "hold"]
 
 
 class TimeRange(Strict):
-    """A span of wall-clock time within one day, e.g. ``09:00-17:30``."""
+    """A span of wall-clock time within one day, e.g. ``09:00-17:30``; end ``24:00`` is midnight."""
 
     start: time
-    end: time
+    end: Annotated[time, BeforeValidator(_end_of_day)]
+
+    @property
+    def ends_at_midnight(self) -> bool:
+        return self.end == time(0)
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
-        if self.end <= self.start:
+        if not self.ends_at_midnight and self.end <= self.start:
             raise ValueError(f"end {self.end} is not after start {self.start}")
         return self
 
 
-class Period(Strict):
-    """A closed interval of instants, e.g. an out-of-office absence."""
+WeeklyHours = dict[str, list[TimeRange]]
 
-    start: datetime
-    end: datetime
+
+def _check_weekdays(hours: WeeklyHours | None, what: str) -> None:
+    for day in hours or {}:
+        if day not in WEEKDAYS:
+            raise ValueError(f"{what}: unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
+
+
+class Period(Strict):
+    """A half-open interval of instants ``[start, end)``, e.g. an out-of-office absence."""
+
+    start: AwareDatetime
+    end: AwareDatetime
     reason: str = "out of office"
 
     @model_validator(mode="after")
@@ -78,6 +146,84 @@ class Caps(Strict):
     per_month: int | None = Field(default=None, ge=0)
 
 
+class CriteriaCap(Caps):
+    """A cap on matching records: those tagged ``tag``, or whose ``field`` is one of ``equals``."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    tag: str | None = None
+    field: str | None = None
+    equals: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _one_criterion(self) -> CriteriaCap:
+        if (self.tag is None) == (self.field is None):
+            raise ValueError(f"criteria cap {self.name!r}: give exactly one of tag or field")
+        if self.field is not None and self.equals is None:
+            raise ValueError(f"criteria cap {self.name!r}: field needs equals")
+        if self.tag is not None and self.equals is not None:
+            raise ValueError(f"criteria cap {self.name!r}: equals goes with field, not tag")
+        if self.per_day is None and self.per_week is None and self.per_month is None:
+            raise ValueError(f"criteria cap {self.name!r}: set per_day, per_week or per_month")
+        return self
+
+
+class MemberFilter(Strict):
+    """Only members whose ``attribute`` matches: a record field's value, a constant, or a list."""
+
+    attribute: str = Field(min_length=1)
+    equals_field: str | None = None
+    equals: Scalar | None = None
+    one_of: list[Scalar] | None = None
+    when_field_missing: Literal["pass", "fail"] = "pass"
+
+    @model_validator(mode="after")
+    def _one_comparison(self) -> MemberFilter:
+        given = [x for x in (self.equals_field, self.equals, self.one_of) if x is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"member filter on {self.attribute!r}: give exactly one of "
+                "equals_field, equals or one_of"
+            )
+        return self
+
+
+class DirectOwnerRule(Strict):
+    """Lookup or related owner: take the user named by ``field`` when they may take the record."""
+
+    field: str = Field(min_length=1)
+    require_member: bool = True
+    check_availability: bool = True
+    check_caps: bool = True
+    count_as_turn: bool = False
+    fallback: FallbackMethod = "round_robin"
+
+
+class StickyRule(Strict):
+    """Same owner for the same account or email domain when their last record is recent."""
+
+    key: Literal["account", "email_domain"] = "account"
+    window_days: float = Field(gt=0)
+    check_availability: bool = True
+    check_caps: bool = True
+    count_as_turn: bool = False
+
+
+class Backfill(Strict):
+    """Members away for a credited reason catch up missed turns, at most ``max_catch_up_turns``."""
+
+    enabled: bool = False
+    max_catch_up_turns: int = Field(default=3, ge=1)
+    credit_reasons: list[str] = Field(default_factory=lambda: list(DEFAULT_BACKFILL_CREDIT_REASONS))
+
+    @model_validator(mode="after")
+    def _known_reasons(self) -> Backfill:
+        for reason in self.credit_reasons:
+            if reason not in BACKFILL_CREDITABLE_REASONS:
+                known = ", ".join(sorted(BACKFILL_CREDITABLE_REASONS))
+                raise ValueError(f"backfill: unknown credit reason {reason!r} (use {known})")
+        return self
+
+
 class Member(Strict):
     id: str = Field(min_length=1, description="Salesforce user id")
     name: str = ""
@@ -86,9 +232,9 @@ class Member(Strict):
     weight: int = Field(default=1, ge=0)
     tier: int = Field(default=1, ge=1)
     skills: frozenset[str] = frozenset()
-    attributes: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    attributes: dict[str, Scalar] = Field(default_factory=dict)
     active: bool = True
-    shifts: dict[str, list[TimeRange]] | None = Field(
+    shifts: WeeklyHours | None = Field(
         default=None, description="weekday (mon..sun) -> working ranges; None means always"
     )
     out_of_office: list[Period] = Field(default_factory=list)
@@ -96,28 +242,65 @@ class Member(Strict):
     holiday_subdivision: str | None = None
     caps: Caps = Caps()
 
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.id})" if self.name else self.id
+
     @model_validator(mode="after")
     def _weekday_keys(self) -> Member:
-        for day in self.shifts or {}:
-            if day not in WEEKDAYS:
-                raise ValueError(f"shifts: unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
+        _check_weekdays(self.shifts, "shifts")
+        check_holiday_region(self.holiday_country, self.holiday_subdivision)
         return self
 
 
 class Team(Strict):
     name: str = Field(min_length=1)
     method: Method = Method.ROUND_ROBIN
+    tier_method: TierMethod = "round_robin"
     members: list[Member] = Field(min_length=1)
     timezone: TimeZoneName = "UTC"
     fallback_owner: str | None = None
     hold_max_minutes: int | None = Field(default=None, ge=0)
     closed_days: list[date] = Field(default_factory=list)
+    hours: WeeklyHours | None = Field(
+        default=None, description="team distribution hours in the team time zone; None = always"
+    )
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    skills_from: list[str] = Field(
+        default_factory=list, description="fact keys whose values are skills a record requires"
+    )
+    member_filters: list[MemberFilter] = Field(default_factory=list)
+    member_caps: Caps = Field(default=Caps(), description="caps for members who set none")
+    criteria_caps: list[CriteriaCap] = Field(default_factory=list)
+    lookup_owner: DirectOwnerRule | None = None
+    related_owner: DirectOwnerRule = DirectOwnerRule(field="match.owner_id")
+    sticky: StickyRule | None = None
+    backfill: Backfill = Backfill()
+    _compiled: Any = PrivateAttr(default=None)
+
+    def member(self, member_id: str) -> Member | None:
+        return next((m for m in self.members if m.id == member_id), None)
 
     @model_validator(mode="after")
-    def _unique_members(self) -> Team:
+    def _consistent(self) -> Team:
         seen: set[str] = set()
         for index, member in enumerate(self.members):
             if member.id in seen:
                 raise ValueError(f"members[{index}]: user {member.id!r} is listed twice")
             seen.add(member.id)
+        _check_weekdays(self.hours, "hours")
+        check_holiday_region(self.holiday_country, self.holiday_subdivision)
+        names = [cap.name for cap in self.criteria_caps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"criteria_caps: names must be unique, got {names}")
+        if self.method == Method.LOOKUP_OWNER and self.lookup_owner is None:
+            raise ValueError("method lookup_owner needs a lookup_owner rule (its field)")
         return self
+
+
+def aware(value: datetime) -> datetime:
+    """``value`` unchanged when it carries a time zone; ValueError otherwise."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"datetime {value.isoformat()} has no time zone")
+    return value

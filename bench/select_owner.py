@@ -1,0 +1,142 @@
+"""Owner selection speed: decisions per second for a team of 1,000 members.
+
+The team mixes time zones (8 zones), shifts (day, evening, split and always-on), holidays,
+out-of-office periods, day/week caps, a criteria cap and skills (languages and products).
+Records ask for a random language and sometimes a product; the clock advances 2 seconds per
+record across a working day, so availability changes while the benchmark runs.
+
+    python bench/select_owner.py [--members 1000] [--records 20000] [--method round_robin]
+
+The last line is one JSON object. ``stage_decisions_per_s`` (the assign stage with PostgreSQL
+locking) is measured by the lead engineer's stage benchmark and is ``null`` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from routing.selection import TeamState, select_owner
+from routing.teams import Team
+
+SEED = 20240501
+ZONES = (
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "UTC",
+)
+HOLIDAY_REGIONS = (("DE", "BY"), ("GB", None), ("US", "CA"), ("JP", None), (None, None))
+LANGUAGES = ("en", "de", "fr", "es", "ja")
+PRODUCTS = ("crm", "erp", "hr")
+WEEK = ("mon", "tue", "wed", "thu", "fri")
+START = datetime(2024, 5, 7, 6, 0, tzinfo=UTC)
+STEP = timedelta(seconds=2)
+
+
+def _shifts(rng: random.Random) -> dict[str, list[dict[str, str]]] | None:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return None
+    ranges = {
+        1: [{"start": "08:00", "end": "17:00"}],
+        2: [{"start": "12:00", "end": "24:00"}],
+        3: [{"start": "07:00", "end": "11:30"}, {"start": "13:00", "end": "19:00"}],
+    }[kind]
+    return {day: ranges for day in WEEK}
+
+
+def build_team(members: int, method: str) -> Team:
+    rng = random.Random(SEED)
+    people = []
+    for number in range(members):
+        country, subdivision = rng.choice(HOLIDAY_REGIONS)
+        skills = {rng.choice(LANGUAGES), "en"} | set(rng.sample(PRODUCTS, rng.randrange(1, 3)))
+        member = {
+            "id": f"005{number:015d}",
+            "name": f"Member {number}",
+            "timezone": rng.choice(ZONES),
+            "weight": rng.choice((1, 1, 2, 3)),
+            "tier": rng.choice((1, 1, 2)),
+            "skills": sorted(skills),
+            "shifts": _shifts(rng),
+            "holiday_country": country,
+            "holiday_subdivision": subdivision,
+            "caps": {"per_day": rng.choice((None, 20, 40)), "per_week": rng.choice((None, 150))},
+        }
+        if rng.random() < 0.05:
+            start = START + timedelta(hours=rng.randrange(-24, 24))
+            member["out_of_office"] = [
+                {"start": start.isoformat(), "end": (start + timedelta(days=3)).isoformat()}
+            ]
+        people.append(member)
+    return Team.model_validate(
+        {
+            "name": "bench",
+            "method": method,
+            "members": people,
+            "skills_from": ["Language__c", "Product__c"],
+            "criteria_caps": [{"name": "enterprise", "tag": "enterprise", "per_day": 5}],
+        }
+    )
+
+
+def records(count: int) -> list[dict[str, object]]:
+    rng = random.Random(SEED + 1)
+    out = []
+    for _ in range(count):
+        facts: dict[str, object] = {"Language__c": rng.choice(LANGUAGES)}
+        if rng.random() < 0.5:
+            facts["Product__c"] = rng.choice(PRODUCTS)
+        facts["tags"] = ["enterprise"] if rng.random() < 0.1 else []
+        out.append(facts)
+    return out
+
+
+def run(team: Team, batch: list[dict[str, object]]) -> tuple[float, int]:
+    state = TeamState()
+    held = 0
+    moment = START
+    started = time.perf_counter()
+    for facts in batch:
+        selection, state = select_owner(team, state, facts, moment)
+        held += selection.held
+        moment += STEP
+    return time.perf_counter() - started, held
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=1000)
+    parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--method", default="round_robin")
+    args = parser.parse_args()
+    team = build_team(args.members, args.method)
+    batch = records(args.records)
+    run(team, batch[:200])  # warm the holiday cache and the compiled roster
+    seconds, held = run(team, batch)
+    rate = len(batch) / seconds
+    print(f"method={args.method} members={args.members} records={len(batch)} held={held}")
+    print(f"pure core: {rate:,.0f} decisions/s ({seconds * 1e6 / len(batch):.1f} us each)")
+    stage_decisions_per_s = None  # lead engineer: assign stage with PostgreSQL row locks
+    print(
+        json.dumps(
+            {
+                "core_decisions_per_s": round(rate),
+                "stage_decisions_per_s": stage_decisions_per_s,
+                "members": args.members,
+                "method": args.method,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

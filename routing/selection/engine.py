@@ -1,0 +1,495 @@
+"""``select_owner``: which member of a team gets a record now, and why the others did not.
+
+Order of business for one record:
+1. sticky owner (the team's ``sticky`` rule and the caller's previous owner for the same key);
+2. lookup owner or related owner when that is the method, with the rule's fallback;
+3. the distribution method: walk the turn order lazily and stop at the first member who fits the
+   record (skills, member filters), is available (toggle, out of office, holiday, shift, team
+   hours) and is under every cap. Members walked past because they are away or capped lose that
+   turn (and, with backfill on, earn a bounded catch-up credit); members who do not fit the record
+   keep their place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from routing import availability as avail
+from routing.availability import Unavailable
+from routing.selection.caps import (
+    CriteriaLimits,
+    cap_reached,
+    counted,
+    criteria_matching,
+    window_ends,
+)
+from routing.selection.explain import (
+    TIME_BOUND_REASONS,
+    Explanation,
+    Selection,
+    Skip,
+    SkipReason,
+)
+from routing.selection.order import TurnOrder, turn_order, uses_weights
+from routing.selection.roster import Roster, normalised, roster_of
+from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
+from routing.teams import DIRECT_METHODS, DirectOwnerRule, Method, StickyRule, Team, aware
+
+HOLD = "hold"
+STICKY = "sticky"
+NOT_A_MEMBER = "not a member of the team"
+MISSING_SKILL = SkipReason.MISSING_SKILL.value
+CAP_REACHED = SkipReason.CAP_REACHED.value
+TOGGLED = Unavailable.TOGGLED.value
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousOwner:
+    """Who last received a record with the same sticky key (account or email domain), and when."""
+
+    owner_id: str
+    assigned_at: datetime
+
+
+class _Decision:
+    """One record's selection: the inputs resolved once, the checks, and the state change."""
+
+    def __init__(
+        self,
+        team: Team,
+        state: TeamState,
+        facts: Mapping[str, Any],
+        now: datetime,
+        unavailable: Collection[str],
+        required_skills: Iterable[str] | None,
+    ):
+        self.team = team
+        self.roster: Roster = roster_of(team)
+        self.state = state
+        self.now = aware(now)
+        self.now_ts = now.timestamp()
+        self.unavailable = unavailable
+        skills = _skills_from(team, facts) if required_skills is None else required_skills
+        self.required = frozenset(normalised(skill) for skill in skills)
+        self.required_mask = self.roster.required_mask(self.required) if self.required else 0
+        self.filters = self.roster.filter_checks(facts)
+        self.criteria: list[CriteriaLimits] = criteria_matching(team.criteria_caps, facts)
+        self.team_snapshot = self.roster.team_snapshot(self.now, self.now_ts)
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def misfit(self, index: int) -> Skip | None:
+        """Why the record does not suit this member (skills, member filters), or None."""
+        mask = self.required_mask
+        if mask and (mask & self.roster.skill_masks[index]) != mask:
+            return (index, SkipReason.MISSING_SKILL.value, None)
+        for check in self.filters:
+            if check.values[index] not in check.accepted:
+                return (index, SkipReason.MEMBER_FILTER.value, check)
+        return None
+
+    def blocked(self, index: int, *, availability: bool = True, caps: bool = True) -> Skip | None:
+        """Why this member cannot take a record now (toggle, availability, caps), or None."""
+        roster = self.roster
+        member_id = roster.ids[index]
+        if not roster.members[index].active:
+            return (index, Unavailable.INACTIVE.value, Unavailable.INACTIVE.value)
+        if member_id in self.unavailable:
+            return (index, Unavailable.TOGGLED.value, Unavailable.TOGGLED.value)
+        snapshot = roster.snapshot(index, self.now, self.now_ts)
+        if availability:
+            if self.team_snapshot.reason is not None:
+                team_block = self.team_snapshot
+                return (index, team_block.reason, team_block.detail)
+            if snapshot.reason is not None:
+                return (index, snapshot.reason, snapshot.detail)
+        if caps and (roster.limits[index] or self.criteria):
+            counts = self.state.members.get(member_id, DEFAULT_MEMBER_STATE).counts
+            hit = cap_reached(counts, snapshot.keys, roster.limits[index], self.criteria)
+            if hit is not None:
+                return (index, SkipReason.CAP_REACHED.value, hit)
+        return None
+
+    def why_not(self, index: int) -> Skip | None:
+        return self.misfit(index) or self.blocked(index)
+
+    # -- state changes -------------------------------------------------------------------------
+
+    def _received(self, index: int, current: MemberState, **changes: Any) -> MemberState:
+        snapshot = self.roster.snapshot(index, self.now, self.now_ts)
+        counts = current.counts
+        if self.roster.limits[index] or self.criteria or counts:
+            counts = counted(counts, snapshot.keys, self.roster.limits[index], self.criteria)
+        return current.model_copy(
+            update={
+                "assigned_total": current.assigned_total + 1,
+                "open_records": current.open_records + 1,
+                "counts": counts,
+                **changes,
+            }
+        )
+
+    def commit_turn(
+        self, owner: int, passed_over: list[Skip], *, backfilled: bool, weighted: bool
+    ) -> TeamState:
+        """The owner takes this turn; members passed over while away or capped lose theirs.
+        Weighted methods also advance stride passes (strides are 0 otherwise). A backfilled
+        owner takes an extra turn: it spends a credit and keeps its place in the rotation."""
+        roster, state = self.roster, self.state
+        turn = state.turn
+        owner_id = roster.ids[owner]
+        owner_state = state.member(owner_id)
+        virtual_time = state.virtual_time
+        strides = roster.strides if weighted else [0] * len(roster.ids)
+        if weighted:
+            virtual_time = max(virtual_time, owner_state.virtual_pass)
+        backfill = self.team.backfill
+        changes: dict[str, MemberState] = {}
+        for index, code, _ in passed_over:
+            member_id = roster.ids[index]
+            current = state.member(member_id)
+            missed = current.missed_turns
+            if backfill.enabled and code in backfill.credit_reasons:
+                missed = min(missed + 1, backfill.max_catch_up_turns)
+            changes[member_id] = current.model_copy(
+                update={
+                    "last_turn": turn,
+                    "virtual_pass": _advanced(current.virtual_pass, virtual_time, strides[index]),
+                    "missed_turns": missed,
+                }
+            )
+        if backfilled:
+            owner_update = {"missed_turns": owner_state.missed_turns - 1}
+        else:
+            owner_update = {
+                "last_turn": turn,
+                "virtual_pass": _advanced(owner_state.virtual_pass, virtual_time, strides[owner]),
+            }
+        changes[owner_id] = self._received(owner, owner_state, **owner_update)
+        return state.changed(changes, turn=turn + 1, virtual_time=virtual_time)
+
+    def commit_direct(self, owner: int, *, count_as_turn: bool) -> TeamState:
+        if count_as_turn:
+            weighted = uses_weights(self.team, self.team.method)
+            return self.commit_turn(owner, [], backfilled=False, weighted=weighted)
+        owner_id = self.roster.ids[owner]
+        return self.state.changed({owner_id: self._received(owner, self.state.member(owner_id))})
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def selection(
+        self,
+        method: str,
+        owner: int | None,
+        reasons: list[str],
+        explanation: Explanation | None = None,
+    ) -> Selection:
+        owner_id = self.roster.ids[owner] if owner is not None else None
+        return Selection(self.team.name, method, owner_id, reasons, explanation)
+
+    def explanation(
+        self,
+        walked: list[Skip],
+        *,
+        order: TurnOrder | None = None,
+        owner: int | None = None,
+        held: bool = False,
+        excluded: Iterable[tuple[int, str]] = (),
+    ) -> Explanation:
+        static = [(index, code, code) for index, code in excluded]
+        skipped = static + walked
+
+        def not_next() -> Iterator[int]:
+            if order is None or owner is None:
+                return iter(())
+            seen = {skip[0] for skip in skipped}
+            seen.add(owner)
+            return (key[-1] for key in order.keys if key[-1] not in seen)
+
+        return Explanation(
+            self.roster,
+            skipped,
+            not_next=not_next,
+            required_skills=self.required,
+            next_available=(lambda: self.next_available_at(walked)) if held else None,
+        )
+
+    def next_available_at(self, skipped: list[Skip]) -> datetime | None:
+        """The earliest instant one of the held-up members may be free again (a re-check time)."""
+        best: datetime | None = None
+        for index, code, detail in skipped:
+            if code not in TIME_BOUND_REASONS:
+                continue
+            member = self.roster.members[index]
+            moment = avail.next_available_at(member, self.now, team=self.team)
+            if moment is not None and code == SkipReason.CAP_REACHED:
+                zone = self.roster.zones[index]
+                local_day = self.now.astimezone(zone).date()
+                moment = max(moment, window_ends(zone, local_day)[detail.window])
+            if moment is not None and (best is None or moment < best):
+                best = moment
+        return best.astimezone(UTC) if best is not None else None
+
+
+def _turn_based(team: Team, method: Method) -> bool:
+    inner = team.tier_method if method == Method.PRIORITY_TIERS else method
+    return inner != Method.LOAD_BALANCING
+
+
+def _advanced(virtual_pass: int, virtual_time: int, stride: int) -> int:
+    """Stride scheduling: a turn moves a member one stride past the later of its pass and now."""
+    return max(virtual_pass, virtual_time) + stride if stride else virtual_pass
+
+
+def _skills_from(team: Team, facts: Mapping[str, Any]) -> list[str]:
+    skills: list[str] = []
+    for key in team.skills_from:
+        value = facts.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            skills.append(value)
+        else:
+            skills.extend(str(item) for item in value)
+    return skills
+
+
+def _walk(decision: _Decision, order: TurnOrder) -> tuple[int, list[Skip], list[Skip]]:
+    """Position of the first member in turn order who may take the record (-1: nobody), the
+    members walked past, and which of those lose their turn. Hot path: checks are inlined."""
+    roster = decision.roster
+    ids, masks, limits = roster.ids, roster.skill_masks, roster.limits
+    snapshot, snapshots = roster.snapshot, roster.snapshots
+    members_state = decision.state.members
+    required = decision.required_mask
+    filters = decision.filters
+    criteria = decision.criteria
+    unavailable = decision.unavailable
+    now, now_ts = decision.now, decision.now_ts
+    walked: list[Skip] = []
+    loses_turn: list[Skip] = []
+    for position, key in enumerate(order.keys):
+        index = key[-1]
+        if required and (required & masks[index]) != required:
+            walked.append((index, MISSING_SKILL, None))
+            continue
+        if filters:
+            misfit = decision.misfit(index)
+            if misfit is not None:
+                walked.append(misfit)
+                continue
+        member_id = ids[index]
+        if member_id in unavailable:
+            skip: Skip = (index, TOGGLED, TOGGLED)
+            walked.append(skip)
+            loses_turn.append(skip)
+            continue
+        member_snapshot = snapshots[index]
+        if member_snapshot is None or not member_snapshot.start <= now_ts < member_snapshot.end:
+            member_snapshot = snapshot(index, now, now_ts)
+        if member_snapshot.reason is not None:
+            skip = (index, member_snapshot.reason, member_snapshot.detail)
+            walked.append(skip)
+            loses_turn.append(skip)
+            continue
+        if limits[index] or criteria:
+            counts = members_state.get(member_id, DEFAULT_MEMBER_STATE).counts
+            hit = cap_reached(counts, member_snapshot.keys, limits[index], criteria)
+            if hit is not None:
+                skip = (index, CAP_REACHED, hit)
+                walked.append(skip)
+                loses_turn.append(skip)
+                continue
+        return position, walked, loses_turn
+    return -1, walked, loses_turn
+
+
+def _backfill_owner(decision: _Decision, order: TurnOrder, position: int) -> int | None:
+    """A member owed catch-up turns, after the member next in turn in the same group (tier)
+    and free now, or None."""
+    if not decision.team.backfill.enabled or not order.backlog:
+        return None
+    chosen_key = order.keys[position]
+    group = order.group_of(chosen_key)
+    state = decision.state
+    owed = sorted(
+        order.key_of(index, state.member(decision.roster.ids[index])) for index in order.backlog
+    )
+    for key in owed:
+        if key <= chosen_key or order.group_of(key) != group:
+            continue
+        if decision.why_not(key[-1]) is None:
+            return key[-1]
+    return None
+
+
+def _distribute(
+    decision: _Decision, method: Method, notes: list[str]
+) -> tuple[Selection, TeamState]:
+    roster, team = decision.roster, decision.team
+    order = turn_order(roster, method, decision.state)
+    weighted = uses_weights(team, method)
+    excluded = roster.excluded(weighted=weighted)
+    if decision.team_snapshot.reason is not None:
+        closed = decision.team_snapshot
+        walked = [(key[-1], closed.reason, closed.detail) for key in order.keys]
+        reasons = [*notes, f"held: {closed.detail}"]
+        explanation = decision.explanation(walked, held=True, excluded=excluded)
+        return decision.selection(method.value, None, reasons, explanation), decision.state
+    position, walked, loses_turn = _walk(decision, order)
+    if position < 0:
+        explanation = decision.explanation(walked, held=True, excluded=excluded)
+        counts: dict[str, int] = {}
+        for _, code, _ in walked:
+            counts[code] = counts.get(code, 0) + 1
+        listed = ", ".join(f"{count} {code}" for code, count in counts.items()) or "no candidates"
+        reasons = [*notes, f"held: no eligible member ({listed})"]
+        return decision.selection(method.value, None, reasons, explanation), decision.state
+    owner = order.keys[position][-1]
+    backfill_owner = _backfill_owner(decision, order, position)
+    backfilled = backfill_owner is not None
+    if backfill_owner is not None:
+        owner = backfill_owner
+    if not _turn_based(team, method):
+        loses_turn = []  # load balancing: fewest open records decide, no turns to lose
+    new_state = decision.commit_turn(owner, loses_turn, backfilled=backfilled, weighted=weighted)
+    reason = f"{method.value}: next in turn (turn {decision.state.turn})"
+    if backfilled:
+        owed = decision.state.member(roster.ids[owner]).missed_turns
+        reason = f"{method.value}: backfill, catching up a missed turn ({owed - 1} still owed)"
+    explanation = decision.explanation(walked, order=order, owner=owner, excluded=excluded)
+    return decision.selection(method.value, owner, [*notes, reason], explanation), new_state
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """Whether a named user (sticky, lookup or related owner) may take the record."""
+
+    index: int | None = None
+    why: str | None = None
+    skip: Skip | None = None
+    outside_team: bool = False
+
+
+def _direct_check(
+    decision: _Decision, user_id: Any, *, check_availability: bool, check_caps: bool
+) -> _Verdict:
+    if not user_id:
+        return _Verdict(why="no user given")
+    index = decision.roster.find(str(user_id))
+    if index is None:
+        return _Verdict(why=NOT_A_MEMBER, outside_team=True)
+    blocked = decision.blocked(index, availability=check_availability, caps=check_caps)
+    if blocked is not None:
+        return _Verdict(why=decision.explanation([blocked]).describe(blocked), skip=blocked)
+    return _Verdict(index=index)
+
+
+def _sticky(
+    decision: _Decision, rule: StickyRule, previous: PreviousOwner, notes: list[str]
+) -> tuple[Selection, TeamState] | None:
+    age = decision.now - aware(previous.assigned_at)
+    if age > timedelta(days=rule.window_days):
+        notes.append(
+            f"sticky: previous owner {previous.owner_id} was assigned {age.days} days ago, "
+            f"outside the {rule.window_days:g}-day window"
+        )
+        return None
+    verdict = _direct_check(
+        decision,
+        previous.owner_id,
+        check_availability=rule.check_availability,
+        check_caps=rule.check_caps,
+    )
+    if verdict.index is None:
+        notes.append(f"sticky: previous owner {previous.owner_id} skipped: {verdict.why}")
+        return None
+    reason = f"sticky: same owner as the last record for this {rule.key.replace('_', ' ')}"
+    new_state = decision.commit_direct(verdict.index, count_as_turn=rule.count_as_turn)
+    return decision.selection(STICKY, verdict.index, [*notes, reason]), new_state
+
+
+def _direct(
+    decision: _Decision,
+    method: Method,
+    rule: DirectOwnerRule,
+    user_id: Any,
+    notes: list[str],
+) -> tuple[Selection, TeamState] | Method:
+    """Assign to the looked-up or related owner, or say which method to fall back to."""
+    label = method.value.replace("_", " ")
+    verdict = _direct_check(
+        decision,
+        user_id,
+        check_availability=rule.check_availability,
+        check_caps=rule.check_caps,
+    )
+    if verdict.index is not None:
+        new_state = decision.commit_direct(verdict.index, count_as_turn=rule.count_as_turn)
+        reason = f"{label}: {rule.field} names {user_id}"
+        return decision.selection(method.value, verdict.index, [*notes, reason]), new_state
+    why = verdict.why
+    if verdict.outside_team and not rule.require_member:
+        if str(user_id) not in decision.unavailable:
+            reason = f"{label}: {rule.field} names {user_id} (outside the team)"
+            selection = Selection(decision.team.name, method.value, str(user_id), [*notes, reason])
+            return selection, decision.state
+        why = Unavailable.TOGGLED.value
+    if user_id:
+        notes.append(f"{label}: {user_id} ({rule.field}) skipped: {why}")
+    else:
+        notes.append(f"{label}: {rule.field} is empty")
+    if rule.fallback == HOLD:
+        walked = [verdict.skip] if verdict.skip is not None else []
+        explanation = decision.explanation(walked, held=True)
+        reasons = [*notes, "held: the rule says hold"]
+        return decision.selection(method.value, None, reasons, explanation), decision.state
+    notes.append(f"falling back to {rule.fallback}")
+    return Method(rule.fallback)
+
+
+def select_owner(
+    team: Team,
+    state: TeamState,
+    facts: Mapping[str, Any],
+    now: datetime,
+    *,
+    method: Method | str | None = None,
+    required_skills: Iterable[str] | None = None,
+    unavailable: Collection[str] = frozenset(),
+    sticky_owner: PreviousOwner | None = None,
+    candidate_owner: str | None = None,
+) -> tuple[Selection, TeamState]:
+    """Pick the member of ``team`` who gets the record described by ``facts`` at ``now``.
+
+    ``method`` overrides the team's method (the router graph names one); ``required_skills``
+    overrides the skills read from ``team.skills_from``; ``unavailable`` holds the member ids
+    toggled unavailable; ``sticky_owner`` is the previous owner for the record's sticky key;
+    ``candidate_owner`` is the related owner (e.g. the matched account's owner). Returns the
+    selection and the new state (``state`` itself when nothing changed, e.g. when held).
+    """
+    decision = _Decision(team, state, facts, now, unavailable, required_skills)
+    chosen = Method(method) if method is not None else team.method
+    notes: list[str] = []
+    if team.sticky is not None and sticky_owner is not None:
+        sticky = _sticky(decision, team.sticky, sticky_owner, notes)
+        if sticky is not None:
+            return sticky
+    if chosen in DIRECT_METHODS:
+        if chosen == Method.LOOKUP_OWNER:
+            if team.lookup_owner is None:
+                raise ValueError(f"team {team.name!r} has no lookup_owner rule")
+            rule = team.lookup_owner
+            user_id = facts.get(rule.field)
+        else:
+            rule = team.related_owner
+            user_id = candidate_owner if candidate_owner is not None else facts.get(rule.field)
+        outcome = _direct(decision, chosen, rule, user_id, notes)
+        if not isinstance(outcome, Method):
+            return outcome
+        chosen = outcome
+    return _distribute(decision, chosen, notes)
+

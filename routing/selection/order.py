@@ -1,0 +1,137 @@
+"""Turn order: the team's candidates sorted by whose turn it is, for each distribution method.
+
+Every method is a sort key over member state, so picking is "walk the sorted keys, stop at the
+first member who may take the record":
+
+- round robin: ``(last_turn, index)``, the member whose turn is oldest first;
+- weighted: ``(virtual_pass, index)``, stride scheduling: each turn advances a member's pass by
+  ``STRIDE_UNITS / weight``, so weight 2 comes up twice as often as weight 1;
+- load balancing: ``(open_records, last_turn, index)``, fewest open records, then oldest turn;
+- priority tiers: ``(tier, *inner key)``, tier 1 before tier 2, the tier's own method inside.
+
+The sorted list lives on the ``TeamState`` it describes and follows each change by removing and
+re-inserting only the changed members' keys.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Callable, Mapping
+
+from routing.selection.roster import Roster
+from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
+from routing.teams import Method, Team
+
+OrderKey = tuple[int, ...]
+KeyFunction = Callable[[int, MemberState], OrderKey]
+
+
+def _round_robin(index: int, state: MemberState) -> OrderKey:
+    return (state.last_turn, index)
+
+
+def _weighted(index: int, state: MemberState) -> OrderKey:
+    return (state.virtual_pass, index)
+
+
+def _load_balancing(index: int, state: MemberState) -> OrderKey:
+    return (state.open_records, state.last_turn, index)
+
+
+_INNER_KEYS: dict[str, KeyFunction] = {
+    Method.ROUND_ROBIN: _round_robin,
+    Method.WEIGHTED: _weighted,
+    Method.LOAD_BALANCING: _load_balancing,
+}
+
+
+def key_function(team: Team, method: Method) -> KeyFunction:
+    if method != Method.PRIORITY_TIERS:
+        return _INNER_KEYS[method]
+    inner = _INNER_KEYS[team.tier_method]
+    tiers = [member.tier for member in team.members]
+
+    def tiered(index: int, state: MemberState) -> OrderKey:
+        return (tiers[index], *inner(index, state))
+
+    return tiered
+
+
+def uses_weights(team: Team, method: Method) -> bool:
+    return method == Method.WEIGHTED or (
+        method == Method.PRIORITY_TIERS and team.tier_method == Method.WEIGHTED
+    )
+
+
+class TurnOrder:
+    """Sorted keys of the candidates of one method, plus who is owed backfill turns."""
+
+    __slots__ = ("roster", "method", "key_of", "keys", "backlog")
+
+    def __init__(
+        self,
+        roster: Roster,
+        method: Method,
+        key_of: KeyFunction,
+        keys: list[OrderKey],
+        backlog: frozenset[int],
+    ):
+        self.roster = roster
+        self.method = method
+        self.key_of = key_of
+        self.keys = keys
+        self.backlog = backlog
+
+    @classmethod
+    def build(cls, roster: Roster, method: Method, state: TeamState) -> TurnOrder:
+        key_of = key_function(roster.team, method)
+        weighted = uses_weights(roster.team, method)
+        excluded = {index for index, _ in roster.excluded(weighted=weighted)}
+        keys: list[OrderKey] = []
+        backlog: set[int] = set()
+        for index, member_id in enumerate(roster.ids):
+            if index in excluded:
+                continue
+            member_state = state.member(member_id)
+            keys.append(key_of(index, member_state))
+            if member_state.missed_turns:
+                backlog.add(index)
+        keys.sort()
+        return cls(roster, method, key_of, keys, frozenset(backlog))
+
+    def updated(
+        self, before: Mapping[str, MemberState], changes: Mapping[str, MemberState]
+    ) -> TurnOrder:
+        keys = list(self.keys)
+        backlog = set(self.backlog)
+        for member_id, new_state in changes.items():
+            index = self.roster.find(member_id)
+            if index is None or self.roster.ids[index] != member_id:
+                continue
+            old_key = self.key_of(index, before.get(member_id, DEFAULT_MEMBER_STATE))
+            new_key = self.key_of(index, new_state)
+            spot = bisect_left(keys, old_key)
+            if spot == len(keys) or keys[spot] != old_key:
+                continue  # not a candidate of this method
+            if new_key != old_key:
+                del keys[spot]
+                insort(keys, new_key)
+            if new_state.missed_turns:
+                backlog.add(index)
+            else:
+                backlog.discard(index)
+        return TurnOrder(self.roster, self.method, self.key_of, keys, frozenset(backlog))
+
+    def group_of(self, key: OrderKey) -> int:
+        """Members in one group compete for a turn: the tier for priority tiers, else everyone."""
+        return key[0] if self.method == Method.PRIORITY_TIERS else 0
+
+
+def turn_order(roster: Roster, method: Method, state: TeamState) -> TurnOrder:
+    """The state's turn order for ``method``, built on first use and then carried along."""
+    name = f"order:{method.value}"
+    order = state.index(name)
+    if order is None or order.roster is not roster:
+        order = TurnOrder.build(roster, method, state)
+        state.remember_index(name, order)
+    return order
