@@ -203,16 +203,16 @@ class _Decision:
         skipped = static + walked
 
         def not_next() -> Iterator[int]:
-            if order is None or owner is None:
-                return iter(())
-            seen = {skip[0] for skip in skipped}
+            seen = {skip[0] for skip in walked}
             seen.add(owner)
             return (key[-1] for key in order.keys if key[-1] not in seen)
 
+        with_order = order is not None and owner is not None
         return Explanation(
             self.roster,
             skipped,
-            not_next=not_next,
+            not_next=not_next if with_order else None,
+            not_next_count=len(order.keys) - len(walked) - 1 if with_order else 0,
             required_skills=self.required,
             next_available=(lambda: self.next_available_at(walked)) if held else None,
         )

@@ -63,6 +63,7 @@ class Roster:
         self.zones = [ZoneInfo(member.timezone) for member in self.members]
         self.position = self._positions()
         self.skill_bits: dict[str, int] = {}
+        self.skill_sets = [frozenset(normalised(skill) for skill in m.skills) for m in self.members]
         self.skill_masks = [self._mask_of(member.skills, grow=True) for member in self.members]
         self.limits: list[Limits] = [
             limits_of(member.caps, team.member_caps) for member in self.members
@@ -113,9 +114,9 @@ class Roster:
     def required_mask(self, skills: Iterable[str]) -> int:
         return self._mask_of(skills)
 
-    def missing_skills(self, index: int, required: Iterable[str]) -> list[str]:
-        owned = {normalised(skill) for skill in self.members[index].skills}
-        return sorted({normalised(skill) for skill in required} - owned)
+    def missing_skills(self, index: int, required: frozenset[str]) -> list[str]:
+        """Required skills (already normalised) this member lacks, sorted."""
+        return sorted(required - self.skill_sets[index])
 
     def excluded(self, *, weighted: bool) -> list[tuple[int, str]]:
         """Members no turn can reach: inactive ones, and weight 0 ones when weights count."""

@@ -528,6 +528,22 @@ def test_large_team_summary_counts_reasons_with_the_first_few_names() -> None:
     assert len(selection.skipped) == 40  # only the ones walked past are listed one by one
 
 
+def test_skipped_list_is_bounded_and_why_not_answers_for_any_member() -> None:
+    members = [
+        {"id": f"u{i:03d}", "skills": ["fr"] if i < 80 else ["de"]} for i in range(200)
+    ]
+    selection, _ = select_owner(
+        make_team(members), TeamState(), {}, MONDAY_NOON, required_skills=["de"]
+    )
+    assert selection.owner_id == "u080"
+    assert len(selection.skipped) == 50
+    assert selection.skip_counts() == {"missing skill": 80, "not next in turn": 119}
+    assert selection.why_not("u079") == "missing skill: de"  # beyond the listed fifty
+    assert selection.why_not("u150") == "not next in turn"
+    assert selection.why_not("u080") is None
+    assert selection.why_not("stranger") == "not a member of the team"
+
+
 def test_state_round_trips_through_json_and_continues_identically() -> None:
     team = make_team(
         [{"id": "a", "weight": 2, "caps": {"per_day": 30}}, {"id": "b"}, {"id": "c", "weight": 3}],
