@@ -282,6 +282,14 @@ class Team(Strict):
     def member(self, member_id: str) -> Member | None:
         return next((m for m in self.members if m.id == member_id), None)
 
+    def __eq__(self, other: object) -> bool:
+        """Teams with the same configuration are equal, compiled or not."""
+        if not isinstance(other, Team):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
     @model_validator(mode="after")
     def _consistent(self) -> Team:
         seen: set[str] = set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from routing.selection.engine import PreviousOwner, select_owner
+from routing.selection.engine import PreviousOwner, drop_past_windows, select_owner
 from routing.selection.explain import Selection, SkippedCandidate, SkipReason
 from routing.selection.state import (
     MemberState,
@@ -20,6 +20,7 @@ __all__ = [
     "SkipReason",
     "SkippedCandidate",
     "TeamState",
+    "drop_past_windows",
     "owner_changed",
     "record_closed",
     "record_opened",

@@ -24,6 +24,7 @@ from routing.selection.caps import (
     cap_reached,
     counted,
     criteria_matching,
+    pruned,
     window_ends,
 )
 from routing.selection.explain import (
@@ -493,3 +494,22 @@ def select_owner(
         chosen = outcome
     return _distribute(decision, chosen, notes)
 
+
+
+def drop_past_windows(team: Team, state: TeamState, now: datetime) -> TeamState:
+    """The state without cap counts of windows that have ended on each member's own clock
+    (a periodic tidy-up; a member's counts are also tidied whenever they receive a record)."""
+    roster = roster_of(team)
+    now_ts = aware(now).timestamp()
+    changes: dict[str, MemberState] = {}
+    for member_id, current in state.members.items():
+        if not current.counts:
+            continue
+        index = roster.find(member_id)
+        if index is None:
+            kept: dict[str, int] = {}  # no longer a member: nothing to cap
+        else:
+            kept = pruned(current.counts, roster.snapshot(index, now, now_ts).keys)
+        if kept != current.counts:
+            changes[member_id] = current.model_copy(update={"counts": kept})
+    return state.changed(changes) if changes else state

@@ -183,9 +183,9 @@ def _accepted_values(rule: MemberFilter, facts: Mapping[str, Any]) -> frozenset[
 
 
 def roster_of(team: Team) -> Roster:
-    """The compiled roster of ``team``, built once per team object."""
+    """The compiled roster of ``team``, built once per team object (a copy builds its own)."""
     roster = team._compiled
-    if roster is None:
+    if roster is None or roster.team is not team:
         roster = Roster(team)
         team._compiled = roster
     return roster

@@ -45,7 +45,11 @@ class TeamState(BaseModel):
     turn: int = 0
     virtual_time: int = Field(default=0, description="weighted round robin: the last pick's pass")
     members: dict[str, MemberState] = Field(default_factory=dict)
-    _indexes: dict[str, Any] = PrivateAttr(default_factory=dict)
+    # Derived indexes (e.g. turn orders) and the members mapping they describe: a copy made any
+    # other way than ``changed`` (model_copy with new members, model_validate) starts without.
+    _indexes: tuple[Mapping[str, MemberState], dict[str, TurnIndex]] | None = PrivateAttr(
+        default=None
+    )
 
     def member(self, member_id: str) -> MemberState:
         return self.members.get(member_id, DEFAULT_MEMBER_STATE)
@@ -62,12 +66,17 @@ class TeamState(BaseModel):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def index(self, name: str) -> Any:
-        return self._indexes.get(name)
+    def _current_indexes(self) -> dict[str, TurnIndex]:
+        if self._indexes is None or self._indexes[0] is not self.members:
+            return {}
+        return self._indexes[1]
 
-    def remember_index(self, name: str, index: Any) -> None:
-        """Cache a derived index; it describes this state's values, so it never goes stale."""
-        self._indexes[name] = index
+    def index(self, name: str) -> Any:
+        return self._current_indexes().get(name)
+
+    def remember_index(self, name: str, index: TurnIndex) -> None:
+        """Cache a derived index of this state's members (states are never mutated in place)."""
+        self._indexes = (self.members, {**self._current_indexes(), name: index})
 
     def changed(
         self,
@@ -75,7 +84,6 @@ class TeamState(BaseModel):
         *,
         turn: int | None = None,
         virtual_time: int | None = None,
-        indexes: Mapping[str, Any] | None = None,
     ) -> TeamState:
         """A new state with ``changes`` applied; cached indexes follow the changes."""
         members = dict(self.members)
@@ -86,13 +94,12 @@ class TeamState(BaseModel):
         if virtual_time is not None:
             update["virtual_time"] = virtual_time
         new = self.model_copy(update=update)
-        carried = dict(indexes or {})
-        for name, index in self._indexes.items():
-            if name not in carried:
-                follower = index.updated(self.members, changes)
-                if follower is not None:
-                    carried[name] = follower
-        new._indexes = carried
+        carried: dict[str, TurnIndex] = {}
+        for name, index in self._current_indexes().items():
+            follower = index.updated(self.members, changes)
+            if follower is not None:
+                carried[name] = follower
+        new._indexes = (members, carried)
         return new
 
 

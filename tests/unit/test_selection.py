@@ -15,6 +15,7 @@ from routing.selection import (
     PreviousOwner,
     Selection,
     TeamState,
+    drop_past_windows,
     owner_changed,
     record_closed,
     record_opened,
@@ -351,6 +352,16 @@ def test_day_cap_is_never_exceeded() -> None:
     assert state.member("a").counts == {"d2024-05-06": 2}
 
 
+def test_drop_past_windows_keeps_only_current_member_local_windows() -> None:
+    team = make_team([{"id": "a", "timezone": "Asia/Tokyo", "caps": {"per_day": 5, "per_week": 9}}])
+    _, state = run(team, 2)  # Monday 6 May, 21:00 in Tokyo
+    assert state.member("a").counts == {"d2024-05-06": 2, "w2024-W19": 2}
+    tokyo_tuesday = datetime(2024, 5, 6, 16, tzinfo=UTC)  # 01:00 on 7 May in Tokyo
+    tidy = drop_past_windows(team, state, tokyo_tuesday)
+    assert tidy.member("a").counts == {"w2024-W19": 2}
+    assert drop_past_windows(team, tidy, tokyo_tuesday) is tidy
+
+
 def test_team_member_caps_apply_to_members_without_their_own() -> None:
     team = make_team(
         [{"id": "a"}, {"id": "b", "caps": {"per_day": 3}}], member_caps={"per_day": 1}
@@ -651,3 +662,15 @@ def test_invalid_team_configuration_says_what_is_wrong(
     config = {**yaml.safe_load(FULL_TEAM_YAML), **change}
     with pytest.raises(ValidationError, match=message):
         Team.model_validate(config)
+
+
+def test_copies_of_team_and_state_never_reuse_a_stale_index() -> None:
+    """A team copied with other members, or a state copied with other members, is compiled and
+    indexed afresh; configuration equality ignores what was compiled."""
+    team = make_team(3)
+    _, state = run(team, 1)
+    smaller = team.model_copy(update={"members": team.members[1:]})
+    assert select_owner(smaller, state, {}, MONDAY_NOON)[0].owner_id == "u1"
+    assert team == make_team(3)
+    rewound = state.model_copy(update={"members": {}})
+    assert select_owner(team, rewound, {}, MONDAY_NOON)[0].owner_id == "u0"
