@@ -95,7 +95,9 @@ DISTRIBUTION_METHODS = frozenset(
 )
 DIRECT_METHODS = frozenset({Method.LOOKUP_OWNER, Method.RELATED_OWNER})
 TierMethod = Literal["round_robin", "weighted", "load_balancing"]
-FallbackMethod = Literal["round_robin", "weighted", "load_balancing", "priority_tiers", "hold"]
+FallbackMethod = Literal[
+    "team_method", "round_robin", "weighted", "load_balancing", "priority_tiers", "hold"
+]
 
 
 class TimeRange(Strict):
@@ -195,7 +197,11 @@ class DirectOwnerRule(Strict):
     check_availability: bool = True
     check_caps: bool = True
     count_as_turn: bool = False
-    fallback: FallbackMethod = "round_robin"
+    fallback: FallbackMethod = Field(
+        default="team_method",
+        description="team_method: the team's distribution method (round robin when the team's "
+        "method is itself lookup/related owner); hold: keep the record held",
+    )
 
 
 class StickyRule(Strict):

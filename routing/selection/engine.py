@@ -40,9 +40,12 @@ from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
 from routing.teams import DIRECT_METHODS, DirectOwnerRule, Method, StickyRule, Team, aware
 
 HOLD = "hold"
+TEAM_METHOD = "team_method"
 STICKY = "sticky"
 NOT_A_MEMBER = "not a member of the team"
 MISSING_SKILL = SkipReason.MISSING_SKILL.value
+MEMBER_FILTER = SkipReason.MEMBER_FILTER.value
+INACTIVE = Unavailable.INACTIVE.value
 CAP_REACHED = SkipReason.CAP_REACHED.value
 TOGGLED = Unavailable.TOGGLED.value
 
@@ -86,10 +89,10 @@ class _Decision:
         """Why the record does not suit this member (skills, member filters), or None."""
         mask = self.required_mask
         if mask and (mask & self.roster.skill_masks[index]) != mask:
-            return (index, SkipReason.MISSING_SKILL.value, None)
+            return (index, MISSING_SKILL, None)
         for check in self.filters:
             if check.values[index] not in check.accepted:
-                return (index, SkipReason.MEMBER_FILTER.value, check)
+                return (index, MEMBER_FILTER, check)
         return None
 
     def blocked(self, index: int, *, availability: bool = True, caps: bool = True) -> Skip | None:
@@ -97,9 +100,9 @@ class _Decision:
         roster = self.roster
         member_id = roster.ids[index]
         if not roster.members[index].active:
-            return (index, Unavailable.INACTIVE.value, Unavailable.INACTIVE.value)
+            return (index, INACTIVE, INACTIVE)
         if member_id in self.unavailable:
-            return (index, Unavailable.TOGGLED.value, Unavailable.TOGGLED.value)
+            return (index, TOGGLED, TOGGLED)
         snapshot = roster.snapshot(index, self.now, self.now_ts)
         if availability:
             if self.team_snapshot.reason is not None:
@@ -111,7 +114,7 @@ class _Decision:
             counts = self.state.members.get(member_id, DEFAULT_MEMBER_STATE).counts
             hit = cap_reached(counts, snapshot.keys, roster.limits[index], self.criteria)
             if hit is not None:
-                return (index, SkipReason.CAP_REACHED.value, hit)
+                return (index, CAP_REACHED, hit)
         return None
 
     def why_not(self, index: int) -> Skip | None:
@@ -438,7 +441,7 @@ def _direct(
             reason = f"{label}: {rule.field} names {user_id} (outside the team)"
             selection = Selection(decision.team.name, method.value, str(user_id), [*notes, reason])
             return selection, decision.state
-        why = Unavailable.TOGGLED.value
+        why = TOGGLED
     if user_id:
         notes.append(f"{label}: {user_id} ({rule.field}) skipped: {why}")
     else:
@@ -448,8 +451,11 @@ def _direct(
         explanation = decision.explanation(walked, held=True)
         reasons = [*notes, "held: the rule says hold"]
         return decision.selection(method.value, None, reasons, explanation), decision.state
-    notes.append(f"falling back to {rule.fallback}")
-    return Method(rule.fallback)
+    fallback = Method(rule.fallback) if rule.fallback != TEAM_METHOD else decision.team.method
+    if fallback in DIRECT_METHODS:
+        fallback = Method.ROUND_ROBIN
+    notes.append(f"falling back to {fallback.value}")
+    return fallback
 
 
 def select_owner(

@@ -182,6 +182,17 @@ def test_lookup_owner_falls_back_to_the_rules_method(facts: dict[str, Any], note
     assert "falling back to round_robin" in selection.reasons
 
 
+def test_related_owner_falls_back_to_the_teams_own_method_by_default() -> None:
+    team = make_team([{"id": "a", "weight": 1}, {"id": "b", "weight": 3}], method="weighted")
+    state = TeamState()
+    owners = []
+    for _ in range(8):
+        selection, state = select_owner(team, state, {}, MONDAY_NOON, method="related_owner")
+        owners.append(selection.owner_id)
+    assert Counter(owners) == {"a": 2, "b": 6}
+    assert selection.reasons[-2:] == ["falling back to weighted", selection.reasons[-1]]
+
+
 def test_lookup_owner_outside_the_team_is_accepted_when_membership_is_not_required() -> None:
     rule = {"field": "Partner_Rep__c", "require_member": False}
     team = make_team(2, method="lookup_owner", lookup_owner=rule)
