@@ -64,9 +64,10 @@ class RecordState:
 class Transaction:
     """One database transaction; the assign stage does all its work inside one."""
 
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, known_teams: set[str] | None = None):
         self.connection = connection
         self._dialect = connection.dialect.name
+        self._known_teams = known_teams if known_teams is not None else set()
 
     def _insert_ignoring_conflicts(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -89,9 +90,20 @@ class Transaction:
         names = sorted(set(teams))
         if not names:
             return {}
+        self._create_team_rows([name for name in names if name not in self._known_teams], now)
+        states = self._select_for_update(names)
+        if len(states) < len(names):  # a row this process thought existed was rolled back
+            self._create_team_rows([name for name in names if name not in states], now)
+            states = self._select_for_update(names)
+        self._known_teams.update(states)
+        return states
+
+    def _create_team_rows(self, names: list[str], now: datetime) -> None:
         self._insert_ignoring_conflicts(
             team_states, [{"team": name, "state": {}, "decisions": 0, "updated_at": now} for name in names]
         )
+
+    def _select_for_update(self, names: list[str]) -> dict[str, dict[str, Any]]:
         query = sa.select(team_states.c.team, team_states.c.state).where(team_states.c.team.in_(names))
         if self._dialect == "postgresql":
             query = query.order_by(team_states.c.team).with_for_update()
@@ -132,6 +144,7 @@ class Transaction:
                 "owner_id": statement.excluded.owner_id,
                 "updated_at": statement.excluded.updated_at,
             },
+            where=record_states.c.last_event_at <= statement.excluded.last_event_at,
         )
         self.connection.execute(statement, list(rows))
 
@@ -153,13 +166,14 @@ class Transaction:
 class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._known_teams: set[str] = set()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One transaction; database trouble surfaces as TransientError so the stage retries."""
         try:
             with self.engine.begin() as connection:
-                yield Transaction(connection)
+                yield Transaction(connection, self._known_teams)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
         except sa.exc.IntegrityError as exc:

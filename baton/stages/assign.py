@@ -1,11 +1,18 @@
-"""Assign: decide each record's owner and store the decision, team state and outbox row together."""
+"""Assign: decide each record's owner and store the decision, team state and outbox row together.
+
+Concurrent assign messages in one process share a transaction (group commit), so the team's row lock
+is taken once per round rather than once per message; reads happen before the lock is taken.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from adapters.store import RecordState
+from adapters.store import RecordState, Transaction
+from baton.coalesce import Coalescer
 from baton.ports import Ports
 from messages import AssignmentBatch, AssignmentLog, Outcome, RoutingContext, Skipped, StageBatch
 from routing.config import OrgConfig
@@ -15,14 +22,37 @@ from routing.selection import TeamState, select_owner
 RecordKey = tuple[str, str]
 
 
-def _unique(contexts: Iterable[RoutingContext]) -> list[RoutingContext]:
-    seen: dict[str, RoutingContext] = {}
+@dataclass(frozen=True)
+class Prepared:
+    """One message's records with their configs and plans, worked out before any lock is taken."""
+
+    batch: StageBatch
+    contexts: list[RoutingContext]
+    configs: dict[str, OrgConfig]
+    plans: dict[str, Plan]
+
+
+def prepare(batch: StageBatch, ports: Ports) -> Prepared:
+    unique: dict[str, RoutingContext] = {}
+    for context in batch.contexts:
+        unique.setdefault(context.routing_id, context)
+    contexts = list(unique.values())
+    current_version, current = ports.configs.current()
+    configs: dict[str, OrgConfig] = {}
+    plans: dict[str, Plan] = {}
     for context in contexts:
-        seen.setdefault(context.routing_id, context)
-    return list(seen.values())
+        if context.config_version is None:
+            context.config_version = current_version
+        config = ports.configs.version(context.config_version)
+        configs[context.routing_id] = config
+        territory_team = context.territory.team if context.territory else None
+        plans[context.routing_id] = plan_record(
+            context.event.object_type, context.event.change_origin, territory_team, config
+        )
+    return Prepared(batch, contexts, configs, plans)
 
 
-def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: datetime, **fields) -> AssignmentLog:  # type: ignore[no-untyped-def]
+def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: datetime, **fields: Any) -> AssignmentLog:
     event = context.event
     return AssignmentLog(
         routing_id=context.routing_id,
@@ -41,6 +71,13 @@ def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: 
         decided_at=now,
         **fields,
     )
+
+
+def _facts(context: RoutingContext) -> dict[str, Any]:
+    facts: dict[str, Any] = dict(context.event.fields)
+    facts.update({f"derived.{name}": value for name, value in context.derived.items()})
+    facts["tags"] = frozenset(context.tags)
+    return facts
 
 
 def _decide(
@@ -63,8 +100,7 @@ def _decide(
     if plan.kind is PlanKind.HOLD or plan.team is None:
         return _log(context, Outcome.HELD, now, enqueued_at, reasons=plan.reasons)
     team = config.team(plan.team)
-    facts = {**context.event.fields, **{f"derived.{k}": v for k, v in context.derived.items()}, "tags": frozenset(context.tags)}
-    selection, team_states[team.name] = select_owner(team, team_states[team.name], facts, now)
+    selection, team_states[team.name] = select_owner(team, team_states[team.name], _facts(context), now)
     return _log(
         context,
         Outcome.HELD if selection.held else Outcome.ASSIGNED,
@@ -78,71 +114,78 @@ def _decide(
     )
 
 
-def _assignment_row(log: AssignmentLog) -> dict:  # type: ignore[type-arg]
-    return {
-        "routing_id": log.routing_id,
-        "record_id": log.record_id,
-        "object_type": log.object_type,
-        "outcome": log.outcome.value,
-        "owner_id": log.owner_id,
-        "team": log.team,
-        "method": log.method,
-        "config_version": log.config_version,
-        "log": log.model_dump(mode="json"),
-        "event_at": log.event_at,
-        "decided_at": log.decided_at,
-    }
+def _rows(logs: Sequence[AssignmentLog], now: datetime) -> tuple[list[dict[str, Any]], ...]:
+    assignments = [
+        {"routing_id": log.routing_id, "record_id": log.record_id, "object_type": log.object_type,
+         "outcome": log.outcome.value, "owner_id": log.owner_id, "team": log.team, "method": log.method,
+         "config_version": log.config_version, "log": log.model_dump(mode="json"), "event_at": log.event_at,
+         "decided_at": log.decided_at}
+        for log in logs
+    ]
+    record_states = [
+        {"object_type": log.object_type, "record_id": log.record_id, "last_event_at": log.event_at,
+         "routing_id": log.routing_id, "owner_id": log.owner_id, "updated_at": now}
+        for log in logs if log.outcome is not Outcome.STALE
+    ]
+    outbox = [
+        {"routing_id": log.routing_id, "object_type": log.object_type, "record_id": log.record_id,
+         "owner_id": log.owner_id, "status": "pending", "attempts": 0, "created_at": now}
+        for log in logs if log.outcome is Outcome.ASSIGNED and log.owner_id
+    ]
+    return assignments, record_states, outbox
+
+
+def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) -> dict[str, AssignmentLog]:
+    contexts: dict[str, tuple[RoutingContext, Prepared]] = {}
+    for item in prepared:
+        for context in item.contexts:
+            contexts.setdefault(context.routing_id, (context, item))
+    stored = tx.decided(contexts)
+    fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
+    latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
+    teams = {p.plans[c.routing_id].team for c, p in fresh} - {None}
+    raw_states = tx.lock_team_states(teams, now)  # type: ignore[arg-type]
+    team_states = {team: TeamState.model_validate(state) for team, state in raw_states.items()}
+    decisions = dict.fromkeys(team_states, 0)
+    new_logs: dict[str, AssignmentLog] = {}
+    for context, item in fresh:
+        key: RecordKey = (context.event.object_type, context.event.record_id)
+        log = _decide(context, item.plans[context.routing_id], item.configs[context.routing_id], team_states,
+                      latest.get(key), now, item.batch.enqueued_at)
+        new_logs[context.routing_id] = log
+        if log.outcome is not Outcome.STALE:
+            latest[key] = RecordState(log.event_at, log.routing_id, log.owner_id)
+        if log.team and log.outcome is Outcome.ASSIGNED:
+            decisions[log.team] += 1
+    tx.save_team_states(
+        {team: state.model_dump(mode="json") for team, state in team_states.items() if decisions[team]},
+        decisions, now,
+    )
+    assignments, record_states, outbox = _rows(list(new_logs.values()), now)
+    tx.save_assignments(assignments)
+    tx.save_record_states(record_states)
+    tx.add_to_outbox(outbox)
+    return {**{rid: AssignmentLog.model_validate(log) for rid, log in stored.items()}, **new_logs}
+
+
+def assign_prepared(prepared: Sequence[Prepared], ports: Ports) -> list[AssignmentBatch]:
+    """One transaction for every prepared message; each gets back the decisions for its own records."""
+    now = ports.clock()
+    with ports.store.transaction() as tx:
+        logs = _decide_all(tx, prepared, now)
+    return [
+        AssignmentBatch(batch_id=item.batch.batch_id, logs=[logs[c.routing_id] for c in item.contexts],
+                        enqueued_at=item.batch.enqueued_at)
+        for item in prepared
+    ]
+
+
+def _round(items: Sequence[tuple[Prepared, Ports]]) -> list[AssignmentBatch]:
+    return assign_prepared([prepared for prepared, _ in items], items[0][1])
+
+
+_group_commit: Coalescer[tuple[Prepared, Ports], AssignmentBatch] = Coalescer(run=_round)
 
 
 def assign_batch(batch: StageBatch, ports: Ports) -> AssignmentBatch:
-    now = ports.clock()
-    contexts = _unique(batch.contexts)
-    configs = {c.routing_id: ports.configs.version(c.config_version) for c in contexts if c.config_version}
-    current_version, current = ports.configs.current()
-    plans: dict[str, Plan] = {}
-    for context in contexts:
-        config = configs.get(context.routing_id, current)
-        if context.config_version is None:
-            context.config_version = current_version
-        territory_team = context.territory.team if context.territory else None
-        plans[context.routing_id] = plan_record(
-            context.event.object_type, context.event.change_origin, territory_team, config
-        )
-    teams = {plan.team for plan in plans.values() if plan.team}
-    with ports.store.transaction() as tx:
-        raw_states = tx.lock_team_states(teams, now)
-        stored = tx.decided(plans)
-        fresh = [c for c in contexts if c.routing_id not in stored]
-        latest = tx.record_states((c.event.object_type, c.event.record_id) for c in fresh)
-        team_states = {team: TeamState.model_validate(state) for team, state in raw_states.items()}
-        decisions = {team: 0 for team in teams}
-        new_logs: dict[str, AssignmentLog] = {}
-        for context in fresh:
-            key: RecordKey = (context.event.object_type, context.event.record_id)
-            config = configs.get(context.routing_id, current)
-            log = _decide(context, plans[context.routing_id], config, team_states, latest.get(key), now, batch.enqueued_at)
-            new_logs[context.routing_id] = log
-            if log.outcome is not Outcome.STALE:
-                latest[key] = RecordState(context.event.event_time(), log.routing_id, log.owner_id)
-            if log.team and log.outcome is Outcome.ASSIGNED:
-                decisions[log.team] += 1
-        tx.save_team_states(
-            {team: team_states[team].model_dump(mode="json") for team in teams if decisions[team]}, decisions, now
-        )
-        tx.save_assignments([_assignment_row(log) for log in new_logs.values()])
-        tx.save_record_states(
-            [
-                {"object_type": log.object_type, "record_id": log.record_id, "last_event_at": log.event_at,
-                 "routing_id": log.routing_id, "owner_id": log.owner_id, "updated_at": now}
-                for log in new_logs.values() if log.outcome is not Outcome.STALE
-            ]
-        )
-        tx.add_to_outbox(
-            [
-                {"routing_id": log.routing_id, "object_type": log.object_type, "record_id": log.record_id,
-                 "owner_id": log.owner_id, "status": "pending", "attempts": 0, "created_at": now}
-                for log in new_logs.values() if log.outcome is Outcome.ASSIGNED and log.owner_id
-            ]
-        )
-    logs = [new_logs.get(c.routing_id) or AssignmentLog.model_validate(stored[c.routing_id]) for c in contexts]
-    return AssignmentBatch(batch_id=batch.batch_id, logs=logs, enqueued_at=batch.enqueued_at)
+    return _group_commit.submit((prepare(batch, ports), ports))
