@@ -7,6 +7,7 @@ import importlib
 import dramatiq
 import structlog
 
+from adapters.reference import FileReferenceData, NoReferenceData
 from adapters.store import Store, make_engine, upgrade_schema
 from baton import runtime
 from baton.broker import build_broker
@@ -46,6 +47,7 @@ def bootstrap(
         owner_writer=owner_writer or UnconfiguredOwnerWriter(),
         sink=sink or RecordingSink(),
         clock=clock,
+        reference=FileReferenceData(settings.accounts_file) if settings.accounts_file else NoReferenceData(),
     )
     broker = build_broker(settings, lambda: runtime.current().ports.store, clock)
     dramatiq.set_broker(broker)

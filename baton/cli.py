@@ -153,7 +153,7 @@ def _print_assignments(logs: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def _print_summary(logs: list[dict[str, Any]], rejected: int, failed: int, console: Console) -> None:
-    owners = Counter((e.get("team") or "-", e.get("owner_id")) for e in logs if e["outcome"] == "assigned")
+    owners = Counter((e.get("team") or "(direct owner)", e.get("owner_id")) for e in logs if e["outcome"] == "assigned")
     table = Table(title="Records per owner")
     table.add_column("team")
     table.add_column("owner")
@@ -161,7 +161,7 @@ def _print_summary(logs: list[dict[str, Any]], rejected: int, failed: int, conso
     for (team, owner), count in sorted(owners.items()):
         table.add_row(team, owner, str(count))
     console.print(table)
-    teams = Counter(e.get("team") or "-" for e in logs if e["outcome"] == "assigned")
+    teams = Counter(e.get("team") or "(direct owner)" for e in logs if e["outcome"] == "assigned")
     outcomes = Counter(e["outcome"] for e in logs)
     team_table = Table(title="Summary")
     team_table.add_column("what")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from adapters.reference import NoReferenceData, ReferenceData
 from adapters.store import Store
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider
@@ -64,3 +65,4 @@ class Ports:
     owner_writer: OwnerWriter
     sink: AssignmentSink
     clock: Clock = utc_now
+    reference: ReferenceData = field(default_factory=NoReferenceData)

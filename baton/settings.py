@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         default=None, description="PostgreSQL schema for Baton's tables (created if missing)"
     )
     config: Path | None = Field(default=None, description="org routing config (YAML) applied at start")
+    accounts_file: Path | None = Field(
+        default=None, description="accounts to match leads against (JSONL or CSV) until a Salesforce sync runs"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     http_port: int = Field(default=8000, ge=1, le=65535)

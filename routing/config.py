@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -10,7 +11,11 @@ from pydantic import Field, ValidationError
 
 from baton.errors import ConfigError
 from routing.base import Strict
+from routing.classify import Classification
+from routing.graph import Graph, validate_graphs
+from routing.matching import MatchSettings
 from routing.teams import Team
+from routing.territories import Territory, TerritoryIndex, validate_territories
 
 
 class OrgConfig(Strict):
@@ -18,6 +23,14 @@ class OrgConfig(Strict):
     default_team: str | None = Field(
         default=None, description="team that takes records no graph or territory sends elsewhere"
     )
+    classification: Classification = Classification()
+    territories: tuple[Territory, ...] = ()
+    matching: MatchSettings = MatchSettings()
+    graphs: dict[str, Graph] = Field(default_factory=dict, description="router graph per object type")
+
+    @cached_property
+    def territory_index(self) -> TerritoryIndex:
+        return TerritoryIndex.build(self.territories)
 
     def team(self, name: str) -> Team:
         for team in self.teams:
@@ -61,6 +74,14 @@ def _cross_reference_problems(config: OrgConfig) -> list[tuple[str, str]]:
             problems.append((f"teams[{index}].name", f"team {name!r} is defined twice"))
     if config.default_team is not None and config.default_team not in names:
         problems.append(("default_team", f"unknown team {config.default_team!r}"))
+    try:
+        validate_territories(config.territories)
+    except ValueError as exc:
+        problems.append(("territories", str(exc)))
+    for index, territory in enumerate(config.territories):
+        if territory.team not in names:
+            problems.append((f"territories[{index}].team", f"unknown team {territory.team!r}"))
+    problems.extend(validate_graphs(config.graphs, names))
     return problems
 
 

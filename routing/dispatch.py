@@ -1,26 +1,47 @@
-"""Where a record goes before any owner is picked: not at all, to a team, or to a fixed owner."""
+"""Where a record goes before any owner is picked: the router graph, else its territory's or the default team."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from messages.records import ChangeType
 from routing.config import OrgConfig
+from routing.graph import AssignOwner, AssignTeam, FixedOwner, Hold, Stop, TriggerInput, route
+from routing.teams import Method
 
 BATON_CLIENT = "baton"
 
 
 class PlanKind(StrEnum):
     SELECT = "select"
+    OWNER = "owner"
     NOT_ROUTED = "not_routed"
     HOLD = "hold"
+    STOP = "stop"
 
 
 @dataclass(frozen=True)
 class Plan:
     kind: PlanKind
     team: str | None = None
+    method: Method | None = None
+    required_skills: frozenset[str] = frozenset()
+    owner_id: str | None = None
     reasons: list[str] = field(default_factory=list)
+    path: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    object_type: str
+    change: ChangeType
+    owner_id: str | None
+    changed_fields: frozenset[str] | None
+    change_origin: str | None
 
 
 def caused_by_baton(change_origin: str | None) -> bool:
@@ -33,13 +54,54 @@ def caused_by_baton(change_origin: str | None) -> bool:
     )
 
 
-def plan_record(
-    object_type: str, change_origin: str | None, territory_team: str | None, config: OrgConfig
-) -> Plan:
-    if caused_by_baton(change_origin):
+def _inactive_members(config: OrgConfig) -> set[str]:
+    return {member.id for team in config.teams for member in team.members if not member.active}
+
+
+def _team_plan(action: AssignTeam, reasons: list[str], path: list[dict[str, str]]) -> Plan:
+    return Plan(PlanKind.SELECT, action.team, action.method, action.required_skills, reasons=reasons, path=path)
+
+
+def _owner_plan(action: AssignOwner, config: OrgConfig, reasons: list[str], path: list[dict[str, str]]) -> Plan:
+    if action.owner_id not in _inactive_members(config):
+        return Plan(PlanKind.OWNER, owner_id=action.owner_id, reasons=[*reasons, f"owner from {action.source}"],
+                    path=path)
+    why = [*reasons, f"{action.source} owner {action.owner_id} is inactive"]
+    if isinstance(action.fallback, AssignTeam):
+        return _team_plan(action.fallback, [*why, f"fallback: team {action.fallback.team}"], path)
+    if isinstance(action.fallback, FixedOwner):
+        return Plan(PlanKind.OWNER, owner_id=action.fallback.owner_id, reasons=[*why, "fallback owner"], path=path)
+    return Plan(PlanKind.HOLD, reasons=[*why, "no fallback"], path=path)
+
+
+def _plan_from_graph(change: RecordChange, facts: Mapping[str, Any], config: OrgConfig, now: datetime) -> Plan:
+    graph = config.graphs[change.object_type]
+    trigger = TriggerInput(change.change, change.owner_id, change.changed_fields, caused_by_baton(change.change_origin))
+    result = route(graph, trigger, facts, now)
+    path = [{"node": step.node, "outcome": step.outcome, "reason": step.reason} for step in result.path]
+    reasons = [result.reason] if result.reason else []
+    action = result.action
+    if not result.triggered or action is None:
+        return Plan(PlanKind.NOT_ROUTED, reasons=reasons, path=path)
+    if isinstance(action, AssignTeam):
+        return _team_plan(action, reasons, path)
+    if isinstance(action, AssignOwner):
+        return _owner_plan(action, config, reasons, path)
+    if isinstance(action, Hold):
+        return Plan(PlanKind.HOLD, reasons=[*reasons, action.reason], path=path)
+    if isinstance(action, Stop):
+        return Plan(PlanKind.STOP, reasons=[*reasons, action.reason], path=path)
+    raise AssertionError(f"unhandled graph action {action!r}")
+
+
+def plan_record(change: RecordChange, facts: Mapping[str, Any], territory_team: str | None, config: OrgConfig,
+                now: datetime) -> Plan:
+    if change.object_type in config.graphs:
+        return _plan_from_graph(change, facts, config, now)
+    if caused_by_baton(change.change_origin):
         return Plan(PlanKind.NOT_ROUTED, reasons=["change made by Baton itself (changeOrigin client=baton)"])
     if territory_team:
-        return Plan(PlanKind.SELECT, territory_team, [f"territory team {territory_team!r}"])
+        return Plan(PlanKind.SELECT, territory_team, reasons=[f"territory team {territory_team!r}"])
     if config.default_team:
-        return Plan(PlanKind.SELECT, config.default_team, [f"default team {config.default_team!r}"])
-    return Plan(PlanKind.HOLD, reasons=[f"no territory or default team for {object_type}"])
+        return Plan(PlanKind.SELECT, config.default_team, reasons=[f"default team {config.default_team!r}"])
+    return Plan(PlanKind.HOLD, reasons=[f"no router graph, territory or default team for {change.object_type}"])

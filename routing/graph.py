@@ -185,7 +185,7 @@ class MatchNode(Strict):
 
     kind: Literal["match"]
     match: str = Field(min_length=1, description="object the match must have found, e.g. account")
-    min_score: float | None = None
+    min_score: float | None = Field(default=None, description="lowest match score (0-100) that counts")
     matched: NodeName
     unmatched: NodeName
 

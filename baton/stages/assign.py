@@ -14,9 +14,10 @@ from typing import Any
 from adapters.store import RecordState, Transaction
 from baton.coalesce import Coalescer
 from baton.ports import Ports
-from messages import AssignmentBatch, AssignmentLog, Outcome, RoutingContext, Skipped, StageBatch
+from messages import AssignmentBatch, AssignmentLog, Outcome, PathStep, RoutingContext, Skipped, StageBatch
 from routing.config import OrgConfig
-from routing.dispatch import Plan, PlanKind, plan_record
+from baton.stages.common import record_facts
+from routing.dispatch import Plan, PlanKind, RecordChange, plan_record
 from routing.selection import TeamState, select_owner
 
 RecordKey = tuple[str, str]
@@ -37,7 +38,8 @@ def prepare(batch: StageBatch, ports: Ports) -> Prepared:
     for context in batch.contexts:
         unique.setdefault(context.routing_id, context)
     contexts = list(unique.values())
-    current_version, current = ports.configs.current()
+    current_version, _ = ports.configs.current()
+    now = ports.clock()
     configs: dict[str, OrgConfig] = {}
     plans: dict[str, Plan] = {}
     for context in contexts:
@@ -46,9 +48,12 @@ def prepare(batch: StageBatch, ports: Ports) -> Prepared:
         config = ports.configs.version(context.config_version)
         configs[context.routing_id] = config
         territory_team = context.territory.team if context.territory else None
-        plans[context.routing_id] = plan_record(
-            context.event.object_type, context.event.change_origin, territory_team, config
+        event = context.event
+        change = RecordChange(
+            event.object_type, event.change_type, event.fields.get("OwnerId"),
+            frozenset(event.changed_fields) if event.changed_fields is not None else None, event.change_origin,
         )
+        plans[context.routing_id] = plan_record(change, record_facts(context), territory_team, config, now)
     return Prepared(batch, contexts, configs, plans)
 
 
@@ -73,34 +78,37 @@ def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: 
     )
 
 
-def _facts(context: RoutingContext) -> dict[str, Any]:
-    facts: dict[str, Any] = dict(context.event.fields)
-    facts.update({f"derived.{name}": value for name, value in context.derived.items()})
-    facts["tags"] = frozenset(context.tags)
-    return facts
-
-
 def _decide(
     context: RoutingContext,
     plan: Plan,
     config: OrgConfig,
     team_states: dict[str, TeamState],
     latest: RecordState | None,
+    unavailable: frozenset[str],
     now: datetime,
     enqueued_at: datetime,
 ) -> AssignmentLog:
     event_at = context.event.event_time()
+    path = [PathStep(**step) for step in plan.path]
     if latest is not None and latest.last_event_at > event_at:
         return _log(
-            context, Outcome.STALE, now, enqueued_at, owner_id=latest.owner_id,
+            context, Outcome.STALE, now, enqueued_at, owner_id=latest.owner_id, path=path,
             reasons=[f"a newer event ({latest.last_event_at.isoformat()}) was already routed"],
         )
     if plan.kind is PlanKind.NOT_ROUTED:
-        return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, reasons=plan.reasons)
+        return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, reasons=plan.reasons, path=path)
+    if plan.kind is PlanKind.STOP:
+        return _log(context, Outcome.STOPPED, now, enqueued_at, reasons=plan.reasons, path=path)
+    if plan.kind is PlanKind.OWNER:
+        return _log(context, Outcome.ASSIGNED, now, enqueued_at, owner_id=plan.owner_id, method="fixed_owner",
+                    reasons=plan.reasons, path=path)
     if plan.kind is PlanKind.HOLD or plan.team is None:
-        return _log(context, Outcome.HELD, now, enqueued_at, reasons=plan.reasons)
+        return _log(context, Outcome.HELD, now, enqueued_at, reasons=plan.reasons, path=path)
     team = config.team(plan.team)
-    selection, team_states[team.name] = select_owner(team, team_states[team.name], _facts(context), now)
+    selection, team_states[team.name] = select_owner(
+        team, team_states[team.name], record_facts(context), now, method=plan.method,
+        required_skills=plan.required_skills or None, unavailable=unavailable,
+    )
     return _log(
         context,
         Outcome.HELD if selection.held else Outcome.ASSIGNED,
@@ -109,8 +117,10 @@ def _decide(
         owner_id=selection.owner_id,
         team=team.name,
         method=selection.method,
-        reasons=plan.reasons + selection.reasons,
+        reasons=plan.reasons + list(selection.reasons),
         skipped=[Skipped(member_id=s.member_id, reason=s.reason) for s in selection.skipped],
+        skip_summary=selection.skip_summary,
+        path=path,
     )
 
 
@@ -143,7 +153,8 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     stored = tx.decided(contexts)
     fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
-    teams = {p.plans[c.routing_id].team for c, p in fresh} - {None}
+    teams = {p.plans[c.routing_id].team for c, p in fresh if p.plans[c.routing_id].kind is PlanKind.SELECT} - {None}
+    unavailable = frozenset(tx.member_availability()) if teams else frozenset()
     raw_states = tx.lock_team_states(teams, now)  # type: ignore[arg-type]
     team_states = {team: TeamState.model_validate(state) for team, state in raw_states.items()}
     decisions = dict.fromkeys(team_states, 0)
@@ -151,14 +162,14 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     for context, item in fresh:
         key: RecordKey = (context.event.object_type, context.event.record_id)
         log = _decide(context, item.plans[context.routing_id], item.configs[context.routing_id], team_states,
-                      latest.get(key), now, item.batch.enqueued_at)
+                      latest.get(key), unavailable, now, item.batch.enqueued_at)
         new_logs[context.routing_id] = log
         if log.outcome is not Outcome.STALE:
             latest[key] = RecordState(log.event_at, log.routing_id, log.owner_id)
         if log.team and log.outcome is Outcome.ASSIGNED:
             decisions[log.team] += 1
     tx.save_team_states(
-        {team: state.model_dump(mode="json") for team, state in team_states.items() if decisions[team]},
+        {team: state.model_dump(mode="json", exclude_defaults=True) for team, state in team_states.items() if decisions[team]},
         decisions, now,
     )
     assignments, record_states, outbox = _rows(list(new_logs.values()), now)

@@ -1,27 +1,26 @@
-"""Classify: pin the config version and stamp derived fields and tags onto each record."""
+"""Classify: pin the config version, derive fields, stamp and tag each record."""
 
 from __future__ import annotations
 
 from baton.ports import Ports
 from baton.stages.common import traced
 from messages import StageBatch
-from routing.normalize import country_code, email_domain, registered_domain
+from routing.classify import classify
 
 
 def classify_batch(batch: StageBatch, ports: Ports) -> StageBatch:
-    version, _config = ports.configs.current()
+    current_version, _ = ports.configs.current()
+    now = ports.clock()
     for context in batch.contexts:
         reasons: list[str] = []
         with traced(context, "classify", reasons):
             if context.config_version is None:
-                context.config_version = version
-            fields = context.event.fields
-            context.derived.update(
-                {
-                    "email_domain": email_domain(fields.get("Email")),
-                    "website_domain": registered_domain(fields.get("Website")),
-                    "country": country_code(fields.get("Country")),
-                }
-            )
+                context.config_version = current_version
+            config = ports.configs.version(context.config_version)
+            result = classify(context.event.fields, config.classification, now)
+            context.derived.update(result.derived)
+            context.stamps.update(result.stamps)
+            context.tags = sorted(set(context.tags) | result.tags)
             reasons.append(f"config v{context.config_version}")
+            reasons.extend(result.reasons)
     return batch

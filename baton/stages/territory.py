@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from baton.ports import Ports
-from baton.stages.common import traced
+from baton.stages.common import record_facts, traced
 from messages import StageBatch, TerritoryResult
 
 
@@ -11,6 +11,11 @@ def territory_batch(batch: StageBatch, ports: Ports) -> StageBatch:
     for context in batch.contexts:
         reasons: list[str] = []
         with traced(context, "territory", reasons):
-            context.territory = TerritoryResult(reasons=["no territories configured"])
+            config = ports.configs.version(context.config_version) if context.config_version else ports.configs.current()[1]
+            if not config.territories:
+                context.territory = TerritoryResult(reasons=["no territories configured"])
+            else:
+                found = config.territory_index.match(record_facts(context))
+                context.territory = TerritoryResult(name=found.territory, team=found.team, reasons=list(found.reasons))
             reasons.extend(context.territory.reasons)
     return batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 
+from adapters.reference import FileReferenceData
 from adapters.store import Store, make_engine, upgrade_schema
 from baton import runtime
 from baton.bootstrap import bootstrap
@@ -48,6 +50,12 @@ class Pipeline:
     def apply(self, config_text: str) -> int:
         version, _ = apply_config(self.store, config_text, utc_now())
         return version
+
+    def use_accounts(self, path: Path) -> None:
+        """Match leads against the accounts in this file (the embedded default's reference data)."""
+        current = runtime.current()
+        ports = dataclasses.replace(current.ports, reference=FileReferenceData(path))
+        runtime.install(runtime.Runtime(current.settings, current.broker, ports))
 
     def send(self, events: Sequence[RecordEvent], batch_size: int = 100) -> None:
         enqueue(self.broker, events, batch_size, utc_now())
