@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,10 +62,17 @@ class RecordState:
     owner_id: str | None
 
 
+AVAILABILITY_CACHE_S = 1.0
+
+
 class Transaction:
     """One database transaction; the assign stage does all its work inside one."""
 
-    def __init__(self, connection: Connection, known_teams: set[str] | None = None):
+    def __init__(
+        self, connection: Connection, known_teams: set[str] | None = None,
+        availability_cache: dict[str, tuple[float, set[str]]] | None = None,
+    ):
+        self._availability_cache = availability_cache if availability_cache is not None else {}
         self.connection = connection
         self._dialect = connection.dialect.name
         self._known_teams = known_teams if known_teams is not None else set()
@@ -156,24 +164,30 @@ class Transaction:
         self._insert_ignoring_conflicts(outbox, list(rows))
 
     def member_availability(self) -> set[str]:
-        """User ids toggled unavailable."""
+        """User ids toggled unavailable (read at most once a second per process)."""
+        cached = self._availability_cache.get("unavailable")
+        if cached is not None and time.monotonic() - cached[0] < AVAILABILITY_CACHE_S:
+            return cached[1]
         rows = self.connection.execute(
             sa.select(member_status.c.user_id).where(member_status.c.available.is_(False))
         )
-        return {row.user_id for row in rows}
+        unavailable = {row.user_id for row in rows}
+        self._availability_cache["unavailable"] = (time.monotonic(), unavailable)
+        return unavailable
 
 
 class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._known_teams: set[str] = set()
+        self._availability_cache: dict[str, tuple[float, set[str]]] = {}
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One transaction; database trouble surfaces as TransientError so the stage retries."""
         try:
             with self.engine.begin() as connection:
-                yield Transaction(connection, self._known_teams)
+                yield Transaction(connection, self._known_teams, self._availability_cache)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
         except sa.exc.IntegrityError as exc:
@@ -290,6 +304,7 @@ class Store:
                     set_={"available": available, "changed_at": now},
                 )
             )
+        self._availability_cache.clear()
 
     # dead letters ------------------------------------------------------------------------------
     def add_dead_letter(self, row: dict[str, Any]) -> int:
