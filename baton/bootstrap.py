@@ -47,7 +47,11 @@ def bootstrap(
         owner_writer=owner_writer or UnconfiguredOwnerWriter(),
         sink=sink or RecordingSink(),
         clock=clock,
-        reference=FileReferenceData(settings.accounts_file) if settings.accounts_file else NoReferenceData(),
+        reference=(
+            FileReferenceData(settings.accounts_file, settings.leads_file, settings.contacts_file)
+            if settings.accounts_file or settings.leads_file or settings.contacts_file
+            else NoReferenceData()
+        ),
     )
     broker = build_broker(settings, lambda: runtime.current().ports.store, clock)
     dramatiq.set_broker(broker)

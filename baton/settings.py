@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     accounts_file: Path | None = Field(
         default=None, description="accounts to match leads against (JSONL or CSV) until a Salesforce sync runs"
     )
+    leads_file: Path | None = Field(default=None, description="open leads to find duplicates among (JSONL or CSV)")
+    contacts_file: Path | None = Field(default=None, description="contacts to find duplicates among (JSONL or CSV)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     http_port: int = Field(default=8000, ge=1, le=65535)

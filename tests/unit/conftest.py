@@ -51,10 +51,11 @@ class Pipeline:
         version, _ = apply_config(self.store, config_text, utc_now())
         return version
 
-    def use_accounts(self, path: Path) -> None:
-        """Match leads against the accounts in this file (the embedded default's reference data)."""
+    def use_reference(self, accounts: Path | None = None, leads: Path | None = None,
+                      contacts: Path | None = None) -> None:
+        """Match leads against records in these files (the embedded default's reference data)."""
         current = runtime.current()
-        ports = dataclasses.replace(current.ports, reference=FileReferenceData(path))
+        ports = dataclasses.replace(current.ports, reference=FileReferenceData(accounts, leads, contacts))
         runtime.install(runtime.Runtime(current.settings, current.broker, ports))
 
     def send(self, events: Sequence[RecordEvent], batch_size: int = 100) -> None:

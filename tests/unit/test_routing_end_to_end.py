@@ -38,7 +38,7 @@ EXPECTED = {
 @pytest.fixture
 def routed(pipeline: Pipeline) -> dict[int, dict]:  # type: ignore[type-arg]
     pipeline.apply((EXAMPLES / "org.yaml").read_text())
-    pipeline.use_accounts(EXAMPLES / "accounts.jsonl")
+    pipeline.use_reference(accounts=EXAMPLES / "accounts.jsonl")
     events = [e for e in read_jsonl(EXAMPLES / "leads.jsonl", datetime.now(UTC)) if isinstance(e, RecordEvent)]
     pipeline.send(events, batch_size=5)
     pipeline.drain()
@@ -69,3 +69,25 @@ def test_round_robin_within_each_team_is_even(routed: dict[int, dict]) -> None: 
     for members in (INBOUND, EMEA, ENTERPRISE):
         counts = {m: sum(1 for log in routed.values() if log["owner_id"] == m) for m in members}
         assert max(counts.values()) - min(counts.values()) <= 1, counts
+
+
+def test_lead_that_duplicates_a_contact_goes_to_the_contacts_owner(pipeline: Pipeline) -> None:
+    """Lead 12 (jon@soylent.com) matches no account but is the same person as a known contact."""
+    config = (EXAMPLES / "org.yaml").read_text().replace(
+        "      has_account: {kind: match, match: account, matched: to_account_owner, unmatched: is_enterprise}",
+        "      has_account: {kind: match, match: account, matched: to_account_owner, unmatched: is_contact}\n"
+        "      is_contact: {kind: match, match: contact, matched: to_contact_owner, unmatched: is_enterprise}\n"
+        "      to_contact_owner: {kind: assign_related_owner, match: contact, fallback: {team: Inbound}}",
+    )
+    pipeline.apply(config)
+    pipeline.use_reference(accounts=EXAMPLES / "accounts.jsonl", contacts=EXAMPLES / "contacts.jsonl")
+    events = [e for e in read_jsonl(EXAMPLES / "leads.jsonl", datetime.now(UTC)) if isinstance(e, RecordEvent)]
+    pipeline.send([events[11], events[7]])
+    pipeline.drain()
+
+    logs = pipeline.store.assignment_logs([events[11].routing_id, events[7].routing_id])
+    duplicate, other = logs[events[11].routing_id], logs[events[7].routing_id]
+    assert (duplicate["match"]["object_type"], duplicate["match"]["method"]) == ("Contact", "email")
+    assert duplicate["owner_id"] == "005000000000010AAA"
+    assert [s["node"] for s in duplicate["path"]] == ["start", "has_account", "is_contact", "to_contact_owner"]
+    assert other["match"]["record_id"] is None and other["team"] == "Inbound"
