@@ -20,6 +20,7 @@ from baton.bootstrap import bootstrap, open_store
 from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.errors import ConfigError
+from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
 from baton.logging import configure_logging
 from baton.settings import Settings
@@ -35,9 +36,11 @@ app = typer.Typer(help="Baton routes Salesforce records to owners.", no_args_is_
 config_app = typer.Typer(help="Store and inspect org configs.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters: list, show and replay.", no_args_is_help=True)
 member_app = typer.Typer(help="Member availability toggles.", no_args_is_help=True)
+held_app = typer.Typer(help="Held records: list them, re-check them now.", invoke_without_command=True)
 app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(member_app, name="member")
+app.add_typer(held_app, name="held")
 
 NON_TTY_WIDTH = 160
 out = Console(width=None if sys.stdout.isatty() else NON_TTY_WIDTH)
@@ -269,8 +272,63 @@ def dlq_replay(
 def _toggle(user: str, available: bool) -> None:
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
-    open_store(settings).set_member_available(user, available, utc_now())
+    store = open_store(settings)
+    store.set_member_available(user, available, utc_now())
+    if available:
+        store.recheck_holds_now(utc_now())
     out.print(f"{user}: {'available' if available else 'unavailable'}")
+
+
+@held_app.callback()
+def held_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="one object per line")] = False,
+) -> None:
+    """List held records with their reason and next re-check."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    rows = open_store(settings).holds()
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps({key: row[key].isoformat() if hasattr(row[key], "isoformat") else row[key]
+                                         for key in ("routing_id", "object_type", "record_id", "team", "reason",
+                                                     "held_at", "recheck_at", "checks")}) + "\n")
+        return
+    table = Table(title="Held records")
+    for column in ("record", "object", "team", "held since", "next check", "checks", "reason"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["record_id"], row["object_type"], row["team"], row["held_at"].isoformat(),
+                      row["recheck_at"].isoformat(), str(row["checks"]), row["reason"])
+    out.print(table)
+
+
+@held_app.command("recheck")
+def held_recheck() -> None:
+    """Send every held record that is due back to the assign stage now."""
+    current = bootstrap(_settings())
+    sent = recheck_due_holds(current.ports.store, current.broker, utc_now())
+    if isinstance(current.broker, StubBroker) and sent:
+        _run_embedded(current.broker, current.settings.worker_threads, 300)
+    out.print(f"{sent} held record(s) re-checked")
+
+
+@app.command()
+def scheduler(
+    interval_s: Annotated[float, typer.Option(help="seconds between polls")] = 5.0,
+    once: Annotated[bool, typer.Option(help="poll once and exit")] = False,
+) -> None:
+    """Periodic work: re-check held records when they are due (runs until stopped)."""
+    current = bootstrap(_settings())
+    while True:
+        sent = recheck_due_holds(current.ports.store, current.broker, utc_now())
+        if isinstance(current.broker, StubBroker) and sent:
+            _run_embedded(current.broker, current.settings.worker_threads, 300)
+        if once:
+            return
+        time.sleep(interval_s)
 
 
 @member_app.command("available")

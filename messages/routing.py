@@ -58,3 +58,4 @@ class StageBatch(Contract):
     batch_id: str = Field(min_length=1)
     contexts: list[RoutingContext] = Field(min_length=1)
     enqueued_at: AwareDatetime
+    recheck: bool = Field(default=False, description="re-decide records that are held, instead of reusing the hold")

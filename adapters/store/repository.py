@@ -18,6 +18,7 @@ from adapters.store.tables import (
     assignments,
     config_versions,
     dead_letters,
+    holds,
     member_status,
     outbox,
     record_states,
@@ -159,6 +160,46 @@ class Transaction:
     def save_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             self.connection.execute(sa.insert(assignments), list(rows))
+
+    def replace_held_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
+        """A re-checked hold's new decision; fails (to be retried) if another worker decided it first."""
+        for row in rows:
+            values = {key: value for key, value in row.items() if key != "routing_id"}
+            result = self.connection.execute(
+                sa.update(assignments)
+                .where(assignments.c.routing_id == row["routing_id"], assignments.c.outcome == "held")
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise TransientError(f"held record {row['routing_id']} was decided concurrently; will re-read")
+
+    def hold_times(self, routing_ids: Iterable[str]) -> dict[str, datetime]:
+        ids = list(routing_ids)
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            sa.select(holds.c.routing_id, holds.c.held_at).where(holds.c.routing_id.in_(ids))
+        )
+        return {row.routing_id: as_utc(row.held_at) for row in rows}  # type: ignore[misc]
+
+    def save_holds(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(holds)
+        self.connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[holds.c.routing_id],
+                set_={"reason": statement.excluded.reason, "recheck_at": statement.excluded.recheck_at,
+                      "context": statement.excluded.context, "checks": holds.c.checks + 1},
+            ),
+            list(rows),
+        )
+
+    def release_holds(self, routing_ids: Iterable[str]) -> None:
+        ids = list(routing_ids)
+        if ids:
+            self.connection.execute(sa.delete(holds).where(holds.c.routing_id.in_(ids)))
 
     def add_to_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
         self._insert_ignoring_conflicts(outbox, list(rows))
@@ -305,6 +346,31 @@ class Store:
                 )
             )
         self._availability_cache.clear()
+
+    # holds ------------------------------------------------------------------------------------
+    def holds(self, due_at: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Held records, oldest first; only those due for a re-check when ``due_at`` is given."""
+        query = sa.select(holds).order_by(holds.c.recheck_at, holds.c.routing_id)
+        if due_at is not None:
+            query = query.where(holds.c.recheck_at <= due_at)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            rows = [dict(row._mapping) for row in connection.execute(query)]
+        for row in rows:
+            row["held_at"], row["recheck_at"] = as_utc(row["held_at"]), as_utc(row["recheck_at"])
+        return rows
+
+    def postpone_holds(self, routing_ids: Iterable[str], until: datetime) -> None:
+        ids = list(routing_ids)
+        if ids:
+            with self.transaction() as tx:
+                tx.connection.execute(sa.update(holds).where(holds.c.routing_id.in_(ids)).values(recheck_at=until))
+
+    def recheck_holds_now(self, now: datetime) -> None:
+        """Someone became available: every hold is due for a re-check."""
+        with self.transaction() as tx:
+            tx.connection.execute(sa.update(holds).values(recheck_at=now))
 
     # dead letters ------------------------------------------------------------------------------
     def add_dead_letter(self, row: dict[str, Any]) -> int:

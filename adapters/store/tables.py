@@ -93,3 +93,17 @@ member_status = sa.Table(
     sa.Column("available", sa.Boolean, nullable=False),
     sa.Column("changed_at", Timestamp, nullable=False),
 )
+
+holds = sa.Table(
+    "holds",
+    metadata,
+    sa.Column("routing_id", sa.String(36), primary_key=True),
+    sa.Column("object_type", sa.String(80), nullable=False),
+    sa.Column("record_id", sa.String(18), nullable=False),
+    sa.Column("team", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("context", Json, nullable=False),
+    sa.Column("held_at", Timestamp, nullable=False),
+    sa.Column("recheck_at", Timestamp, nullable=False, index=True),
+    sa.Column("checks", sa.Integer, nullable=False, server_default="0"),
+)

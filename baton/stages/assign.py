@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.store import RecordState, Transaction
@@ -19,8 +19,10 @@ from routing.config import OrgConfig
 from baton.stages.common import record_facts
 from routing.dispatch import Plan, PlanKind, RecordChange, plan_record
 from routing.selection import TeamState, select_owner
+from routing.teams import Team
 
 RecordKey = tuple[str, str]
+HOLD_RECHECK = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -87,29 +89,30 @@ def _decide(
     unavailable: frozenset[str],
     now: datetime,
     enqueued_at: datetime,
-) -> AssignmentLog:
+) -> tuple[AssignmentLog, datetime | None]:
+    """The decision, and for a held record when someone may next be free to take it."""
     event_at = context.event.event_time()
     path = [PathStep(**step) for step in plan.path]
     if latest is not None and latest.last_event_at > event_at:
         return _log(
             context, Outcome.STALE, now, enqueued_at, owner_id=latest.owner_id, path=path,
             reasons=[f"a newer event ({latest.last_event_at.isoformat()}) was already routed"],
-        )
+        ), None
     if plan.kind is PlanKind.NOT_ROUTED:
-        return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, reasons=plan.reasons, path=path)
+        return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, reasons=plan.reasons, path=path), None
     if plan.kind is PlanKind.STOP:
-        return _log(context, Outcome.STOPPED, now, enqueued_at, reasons=plan.reasons, path=path)
+        return _log(context, Outcome.STOPPED, now, enqueued_at, reasons=plan.reasons, path=path), None
     if plan.kind is PlanKind.OWNER:
         return _log(context, Outcome.ASSIGNED, now, enqueued_at, owner_id=plan.owner_id, method="fixed_owner",
-                    reasons=plan.reasons, path=path)
+                    reasons=plan.reasons, path=path), None
     if plan.kind is PlanKind.HOLD or plan.team is None:
-        return _log(context, Outcome.HELD, now, enqueued_at, reasons=plan.reasons, path=path)
+        return _log(context, Outcome.HELD, now, enqueued_at, reasons=plan.reasons, path=path), None
     team = config.team(plan.team)
     selection, team_states[team.name] = select_owner(
         team, team_states[team.name], record_facts(context), now, method=plan.method,
         required_skills=plan.required_skills or None, unavailable=unavailable,
     )
-    return _log(
+    log = _log(
         context,
         Outcome.HELD if selection.held else Outcome.ASSIGNED,
         now,
@@ -122,6 +125,7 @@ def _decide(
         skip_summary=selection.skip_summary,
         path=path,
     )
+    return log, selection.next_available_at
 
 
 def _rows(logs: Sequence[AssignmentLog], now: datetime) -> tuple[list[dict[str, Any]], ...]:
@@ -145,12 +149,39 @@ def _rows(logs: Sequence[AssignmentLog], now: datetime) -> tuple[list[dict[str, 
     return assignments, record_states, outbox
 
 
+def _after_hold_deadline(log: AssignmentLog, team: Team, held_at: datetime | None, now: datetime) -> AssignmentLog:
+    """A record held past the team's ``hold_max_minutes`` goes to the team's fallback owner."""
+    if held_at is None or team.hold_max_minutes is None or not team.fallback_owner:
+        return log
+    if now < held_at + timedelta(minutes=team.hold_max_minutes):
+        return log
+    return log.model_copy(update={
+        "outcome": Outcome.ASSIGNED, "owner_id": team.fallback_owner, "method": "fallback_owner",
+        "reasons": [*log.reasons, f"held since {held_at.isoformat()}, longer than {team.hold_max_minutes} min: "
+                    f"team fallback owner"],
+    })
+
+
+def _hold_row(context: RoutingContext, log: AssignmentLog, team: Team, held_at: datetime,
+              next_free: datetime | None, now: datetime) -> dict[str, Any]:
+    recheck_at = max(now, min(next_free or now + HOLD_RECHECK, now + HOLD_RECHECK))
+    if team.hold_max_minutes is not None:
+        recheck_at = min(recheck_at, max(now, held_at + timedelta(minutes=team.hold_max_minutes)))
+    return {"routing_id": log.routing_id, "object_type": log.object_type, "record_id": log.record_id,
+            "team": team.name, "reason": "; ".join(log.reasons[-3:]) or "no member can take it now",
+            "context": context.model_dump(mode="json"), "held_at": held_at, "recheck_at": recheck_at, "checks": 0}
+
+
 def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) -> dict[str, AssignmentLog]:
     contexts: dict[str, tuple[RoutingContext, Prepared]] = {}
     for item in prepared:
         for context in item.contexts:
             contexts.setdefault(context.routing_id, (context, item))
     stored = tx.decided(contexts)
+    rechecked = {rid for rid, log in stored.items() if log["outcome"] == Outcome.HELD and contexts[rid][1].batch.recheck}
+    for routing_id in rechecked:
+        del stored[routing_id]
+    held_since = tx.hold_times(rechecked)
     fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
     teams = {p.plans[c.routing_id].team for c, p in fresh if p.plans[c.routing_id].kind is PlanKind.SELECT} - {None}
@@ -159,21 +190,32 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     team_states = {team: TeamState.model_validate(state) for team, state in raw_states.items()}
     decisions = dict.fromkeys(team_states, 0)
     new_logs: dict[str, AssignmentLog] = {}
+    hold_rows: list[dict[str, Any]] = []
     for context, item in fresh:
         key: RecordKey = (context.event.object_type, context.event.record_id)
-        log = _decide(context, item.plans[context.routing_id], item.configs[context.routing_id], team_states,
-                      latest.get(key), unavailable, now, item.batch.enqueued_at)
+        plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
+        log, next_free = _decide(context, plan, config, team_states, latest.get(key), unavailable, now,
+                                 item.batch.enqueued_at)
+        if log.outcome is Outcome.HELD and plan.kind is PlanKind.SELECT and plan.team:
+            team = config.team(plan.team)
+            held_at = held_since.get(context.routing_id, now)
+            log = _after_hold_deadline(log, team, held_since.get(context.routing_id), now)
+            if log.outcome is Outcome.HELD:
+                hold_rows.append(_hold_row(context, log, team, held_at, next_free, now))
         new_logs[context.routing_id] = log
         if log.outcome is not Outcome.STALE:
             latest[key] = RecordState(log.event_at, log.routing_id, log.owner_id)
-        if log.team and log.outcome is Outcome.ASSIGNED:
+        if log.team and log.outcome is Outcome.ASSIGNED and log.team in decisions:
             decisions[log.team] += 1
     tx.save_team_states(
         {team: state.model_dump(mode="json", exclude_defaults=True) for team, state in team_states.items() if decisions[team]},
         decisions, now,
     )
     assignments, record_states, outbox = _rows(list(new_logs.values()), now)
-    tx.save_assignments(assignments)
+    tx.save_assignments([row for row in assignments if row["routing_id"] not in rechecked])
+    tx.replace_held_assignments([row for row in assignments if row["routing_id"] in rechecked])
+    tx.save_holds(hold_rows)
+    tx.release_holds(rid for rid, log in new_logs.items() if log.outcome is not Outcome.HELD and rid in rechecked)
     tx.save_record_states(record_states)
     tx.add_to_outbox(outbox)
     return {**{rid: AssignmentLog.model_validate(log) for rid, log in stored.items()}, **new_logs}

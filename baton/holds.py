@@ -1,0 +1,37 @@
+"""Held records are re-checked by polling the store, never by delayed queue messages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from dramatiq import Broker
+
+from adapters.store import Store
+from messages import RoutingContext, StageBatch
+
+RECHECK_LEASE = timedelta(minutes=2)
+ASSIGN_STAGE = "assign"
+
+
+def recheck_due_holds(store: Store, broker: Broker, now: datetime, limit: int = 1000, batch_size: int = 100) -> int:
+    """Sends every hold that is due back to the assign stage; returns how many were sent.
+
+    Each sent hold is leased (its next check moved on) so the next poll does not send it again while
+    the re-check is on its way; a re-check that still finds nobody sets its own next time.
+    """
+    due = store.holds(due_at=now, limit=limit)
+    if not due:
+        return 0
+    actor = broker.get_actor(ASSIGN_STAGE)
+    store.postpone_holds([row["routing_id"] for row in due], now + RECHECK_LEASE)
+    for start in range(0, len(due), batch_size):
+        chunk = due[start : start + batch_size]
+        batch = StageBatch(
+            batch_id=uuid.uuid4().hex,
+            contexts=[RoutingContext.model_validate(row["context"]) for row in chunk],
+            enqueued_at=now,
+            recheck=True,
+        )
+        actor.send(batch.model_dump(mode="json"))
+    return len(due)
