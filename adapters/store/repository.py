@@ -22,6 +22,7 @@ from adapters.store.tables import (
     member_status,
     outbox,
     record_states,
+    sticky_owners,
     team_states,
 )
 
@@ -172,6 +173,29 @@ class Transaction:
             )
             if result.rowcount != 1:
                 raise TransientError(f"held record {row['routing_id']} was decided concurrently; will re-read")
+
+    def sticky_owners(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, datetime]]:
+        """(team, sticky key) -> (owner id, when that owner last got a record for the key)."""
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        rows = self.connection.execute(
+            sa.select(sticky_owners).where(sa.tuple_(sticky_owners.c.team, sticky_owners.c.sticky_key).in_(wanted))
+        )
+        return {(row.team, row.sticky_key): (row.owner_id, as_utc(row.assigned_at)) for row in rows}  # type: ignore[misc]
+
+    def save_sticky_owners(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(sticky_owners)
+        self.connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[sticky_owners.c.team, sticky_owners.c.sticky_key],
+                set_={"owner_id": statement.excluded.owner_id, "assigned_at": statement.excluded.assigned_at},
+            ),
+            list(rows),
+        )
 
     def hold_times(self, routing_ids: Iterable[str]) -> dict[str, datetime]:
         ids = list(routing_ids)

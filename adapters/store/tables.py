@@ -107,3 +107,12 @@ holds = sa.Table(
     sa.Column("recheck_at", Timestamp, nullable=False, index=True),
     sa.Column("checks", sa.Integer, nullable=False, server_default="0"),
 )
+
+sticky_owners = sa.Table(
+    "sticky_owners",
+    metadata,
+    sa.Column("team", sa.String(255), primary_key=True),
+    sa.Column("sticky_key", sa.String(300), primary_key=True),
+    sa.Column("owner_id", sa.String(18), nullable=False),
+    sa.Column("assigned_at", Timestamp, nullable=False),
+)

@@ -18,7 +18,7 @@ from messages import AssignmentBatch, AssignmentLog, Outcome, PathStep, RoutingC
 from routing.config import OrgConfig
 from baton.stages.common import record_facts
 from routing.dispatch import Plan, PlanKind, RecordChange, plan_record
-from routing.selection import TeamState, select_owner
+from routing.selection import PreviousOwner, TeamState, select_owner
 from routing.teams import Team
 
 RecordKey = tuple[str, str]
@@ -80,6 +80,17 @@ def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: 
     )
 
 
+def sticky_key(team: Team, facts: dict[str, Any]) -> str | None:
+    """The account or email domain a team's sticky rule keys on, if the record has one."""
+    if team.sticky is None:
+        return None
+    if team.sticky.key == "account":
+        value = facts.get("match.account_id") or facts.get("AccountId")
+    else:
+        value = None if facts.get("derived.is_free_mail") else facts.get("derived.email_domain")
+    return f"{team.sticky.key}:{str(value).lower()}" if value else None
+
+
 def _decide(
     context: RoutingContext,
     plan: Plan,
@@ -89,6 +100,7 @@ def _decide(
     unavailable: frozenset[str],
     now: datetime,
     enqueued_at: datetime,
+    sticky: dict[tuple[str, str], tuple[str, datetime]] | None = None,
 ) -> tuple[AssignmentLog, datetime | None]:
     """The decision, and for a held record when someone may next be free to take it."""
     event_at = context.event.event_time()
@@ -108,10 +120,16 @@ def _decide(
     if plan.kind is PlanKind.HOLD or plan.team is None:
         return _log(context, Outcome.HELD, now, enqueued_at, reasons=plan.reasons, path=path), None
     team = config.team(plan.team)
+    facts = record_facts(context)
+    key = sticky_key(team, facts)
+    previous = (sticky or {}).get((team.name, key)) if key else None
     selection, team_states[team.name] = select_owner(
-        team, team_states[team.name], record_facts(context), now, method=plan.method,
+        team, team_states[team.name], facts, now, method=plan.method,
         required_skills=plan.required_skills or None, unavailable=unavailable,
+        sticky_owner=PreviousOwner(previous[0], previous[1]) if previous else None,
     )
+    if key and sticky is not None and selection.owner_id:
+        sticky[(team.name, key)] = (selection.owner_id, now)
     log = _log(
         context,
         Outcome.HELD if selection.held else Outcome.ASSIGNED,
@@ -186,6 +204,15 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
     teams = {p.plans[c.routing_id].team for c, p in fresh if p.plans[c.routing_id].kind is PlanKind.SELECT} - {None}
     unavailable = frozenset(tx.member_availability()) if teams else frozenset()
+    sticky_wanted: set[tuple[str, str]] = set()
+    for context, item in fresh:
+        plan = item.plans[context.routing_id]
+        if plan.kind is PlanKind.SELECT and plan.team:
+            key = sticky_key(item.configs[context.routing_id].team(plan.team), record_facts(context))
+            if key:
+                sticky_wanted.add((plan.team, key))
+    sticky = tx.sticky_owners(sticky_wanted)
+    sticky_before = dict(sticky)
     raw_states = tx.lock_team_states(teams, now)  # type: ignore[arg-type]
     team_states = {team: TeamState.model_validate(state) for team, state in raw_states.items()}
     decisions = dict.fromkeys(team_states, 0)
@@ -195,7 +222,7 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
         key: RecordKey = (context.event.object_type, context.event.record_id)
         plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
         log, next_free = _decide(context, plan, config, team_states, latest.get(key), unavailable, now,
-                                 item.batch.enqueued_at)
+                                 item.batch.enqueued_at, sticky)
         if log.outcome is Outcome.HELD and plan.kind is PlanKind.SELECT and plan.team:
             team = config.team(plan.team)
             held_at = held_since.get(context.routing_id, now)
@@ -215,6 +242,10 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     tx.save_assignments([row for row in assignments if row["routing_id"] not in rechecked])
     tx.replace_held_assignments([row for row in assignments if row["routing_id"] in rechecked])
     tx.save_holds(hold_rows)
+    tx.save_sticky_owners([
+        {"team": team, "sticky_key": key, "owner_id": owner, "assigned_at": at}
+        for (team, key), (owner, at) in sticky.items() if sticky_before.get((team, key)) != (owner, at)
+    ])
     tx.release_holds(rid for rid, log in new_logs.items() if log.outcome is not Outcome.HELD and rid in rechecked)
     tx.save_record_states(record_states)
     tx.add_to_outbox(outbox)
