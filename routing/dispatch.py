@@ -10,10 +10,21 @@ from typing import Any
 
 from messages.records import ChangeType
 from routing.config import OrgConfig
-from routing.graph import AssignOwner, AssignTeam, FixedOwner, Hold, Stop, TriggerInput, route
+from routing.graph import (
+    AssignOwner,
+    AssignTeam,
+    FixedOwner,
+    Hold,
+    Stop,
+    TriggerInput,
+    TriggerNode,
+    decide_trigger,
+    route,
+)
 from routing.teams import Method
 
 BATON_CLIENT = "baton"
+DEFAULT_TRIGGER = TriggerNode(kind="trigger", next="assign")
 
 
 class PlanKind(StrEnum):
@@ -54,6 +65,10 @@ def caused_by_baton(change_origin: str | None) -> bool:
     )
 
 
+def _trigger_input(change: RecordChange) -> TriggerInput:
+    return TriggerInput(change.change, change.owner_id, change.changed_fields, caused_by_baton(change.change_origin))
+
+
 def _inactive_members(config: OrgConfig) -> set[str]:
     return {member.id for team in config.teams for member in team.members if not member.active}
 
@@ -75,9 +90,7 @@ def _owner_plan(action: AssignOwner, config: OrgConfig, reasons: list[str], path
 
 
 def _plan_from_graph(change: RecordChange, facts: Mapping[str, Any], config: OrgConfig, now: datetime) -> Plan:
-    graph = config.graphs[change.object_type]
-    trigger = TriggerInput(change.change, change.owner_id, change.changed_fields, caused_by_baton(change.change_origin))
-    result = route(graph, trigger, facts, now)
+    result = route(config.graphs[change.object_type], _trigger_input(change), facts, now)
     path = [{"node": step.node, "outcome": step.outcome, "reason": step.reason} for step in result.path]
     reasons = [result.reason] if result.reason else []
     action = result.action
@@ -100,6 +113,9 @@ def plan_record(change: RecordChange, facts: Mapping[str, Any], territory_team: 
         return _plan_from_graph(change, facts, config, now)
     if caused_by_baton(change.change_origin):
         return Plan(PlanKind.NOT_ROUTED, reasons=["change made by Baton itself (changeOrigin client=baton)"])
+    trigger = decide_trigger(DEFAULT_TRIGGER, _trigger_input(change))
+    if not trigger.routes:
+        return Plan(PlanKind.NOT_ROUTED, reasons=[trigger.reason])
     if territory_team:
         return Plan(PlanKind.SELECT, territory_team, reasons=[f"territory team {territory_team!r}"])
     if config.default_team:

@@ -18,11 +18,36 @@ from messages import AssignmentBatch, AssignmentLog, Outcome, PathStep, RoutingC
 from routing.config import OrgConfig
 from baton.stages.common import record_facts
 from routing.dispatch import Plan, PlanKind, RecordChange, plan_record
-from routing.selection import PreviousOwner, TeamState, select_owner
+from routing.selection import PreviousOwner, TeamState, owner_changed, select_owner
 from routing.teams import Team
 
 RecordKey = tuple[str, str]
 HOLD_RECHECK = timedelta(minutes=5)
+CLOSED_FLAGS = ("IsClosed", "IsConverted")
+
+
+def workload_change(context: RoutingContext, latest: RecordState | None) -> tuple[str | None, str | None] | None:
+    """(previous owner, new owner) of an open record that an event closed or moved; None if neither."""
+    fields = context.event.fields
+    known_owner = latest.owner_id if latest else None
+    if any(fields.get(flag) in (True, "true", "True") for flag in CLOSED_FLAGS):
+        return (known_owner, None) if known_owner else None
+    new_owner = fields.get("OwnerId")
+    if new_owner and known_owner and new_owner != known_owner:
+        return known_owner, new_owner
+    return None
+
+
+def _describe_workload(change: tuple[str | None, str | None]) -> str:
+    previous, new = change
+    if new is None:
+        return f"workload: record closed, one open record less for {previous}"
+    return f"workload: owner changed outside Baton from {previous} to {new}"
+
+
+def _teams_of(config: OrgConfig, *user_ids: str | None) -> set[str]:
+    wanted = {user for user in user_ids if user}
+    return {team.name for team in config.teams if any(member.id in wanted for member in team.members)}
 
 
 @dataclass(frozen=True)
@@ -203,6 +228,13 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
     teams = {p.plans[c.routing_id].team for c, p in fresh if p.plans[c.routing_id].kind is PlanKind.SELECT} - {None}
+    workload: dict[str, tuple[str | None, str | None]] = {}
+    for context, item in fresh:
+        if item.plans[context.routing_id].kind is PlanKind.NOT_ROUTED:
+            change = workload_change(context, latest.get((context.event.object_type, context.event.record_id)))
+            if change:
+                workload[context.routing_id] = change
+                teams |= _teams_of(item.configs[context.routing_id], *change)
     unavailable = frozenset(tx.member_availability()) if teams else frozenset()
     sticky_wanted: set[tuple[str, str]] = set()
     for context, item in fresh:
@@ -218,6 +250,8 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     decisions = dict.fromkeys(team_states, 0)
     new_logs: dict[str, AssignmentLog] = {}
     hold_rows: list[dict[str, Any]] = []
+    workload_teams: set[str] = set()
+    record_owner: dict[str, str | None] = {}
     for context, item in fresh:
         key: RecordKey = (context.event.object_type, context.event.record_id)
         plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
@@ -229,16 +263,30 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
             log = _after_hold_deadline(log, team, held_since.get(context.routing_id), now)
             if log.outcome is Outcome.HELD:
                 hold_rows.append(_hold_row(context, log, team, held_at, next_free, now))
+        change = workload.get(context.routing_id)
+        if change:
+            for team_name in _teams_of(config, *change):
+                team_states[team_name] = owner_changed(team_states[team_name], *change)
+                decisions.setdefault(team_name, 0)
+                workload_teams.add(team_name)
+            log = log.model_copy(update={"reasons": [*log.reasons, _describe_workload(change)]})
         new_logs[context.routing_id] = log
         if log.outcome is not Outcome.STALE:
-            latest[key] = RecordState(log.event_at, log.routing_id, log.owner_id)
+            known = latest.get(key)
+            owner = log.owner_id if log.outcome is Outcome.ASSIGNED else (change[1] if change else
+                                                                          (known.owner_id if known else None))
+            latest[key] = RecordState(log.event_at, log.routing_id, owner)
+            record_owner[context.routing_id] = owner
         if log.team and log.outcome is Outcome.ASSIGNED and log.team in decisions:
             decisions[log.team] += 1
     tx.save_team_states(
-        {team: state.model_dump(mode="json", exclude_defaults=True) for team, state in team_states.items() if decisions[team]},
+        {team: state.model_dump(mode="json", exclude_defaults=True) for team, state in team_states.items()
+         if decisions[team] or team in workload_teams},
         decisions, now,
     )
     assignments, record_states, outbox = _rows(list(new_logs.values()), now)
+    for row in record_states:
+        row["owner_id"] = record_owner.get(row["routing_id"], row["owner_id"])
     tx.save_assignments([row for row in assignments if row["routing_id"] not in rechecked])
     tx.replace_held_assignments([row for row in assignments if row["routing_id"] in rechecked])
     tx.save_holds(hold_rows)
