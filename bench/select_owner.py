@@ -116,12 +116,59 @@ def run(team: Team, batch: list[dict[str, object]], *, explain: bool = False) ->
     return time.perf_counter() - started, held
 
 
+POSTGRES_URL = ""
+
+
+def measure_stage(team: Team, facts: list[dict[str, object]], batch_size: int) -> float:
+    """The assign stage itself: prepare + one PostgreSQL transaction (team row locked) per message."""
+    import uuid
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from adapters.store import Store, make_engine, upgrade_schema
+    from baton.configs import ConfigProvider, apply_config
+    from baton.ingest import batches
+    from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
+    from baton.stages.assign import assign_prepared, prepare
+    from messages import RecordEvent, Source
+
+    schema = f"bench_select_{uuid.uuid4().hex[:8]}"
+    engine = make_engine(POSTGRES_URL, schema)
+    upgrade_schema(engine, schema)
+    store = Store(engine)
+    config = {"teams": [team.model_dump(mode="json", exclude_defaults=True)], "default_team": team.name}
+    now = datetime.now(UTC)
+    apply_config(store, yaml.safe_dump(config), now)
+    ports = Ports(store, ConfigProvider(store), UnconfiguredOwnerWriter(), RecordingSink(), clock=lambda: now)
+    events = [
+        RecordEvent(object_type="Lead", record_id=f"00Q{n:012d}AAA", fields=dict(fields), source=Source.API,
+                    source_event_id=f"bench-{n}", commit_timestamp=now, received_at=now)
+        for n, fields in enumerate(facts, start=1)
+    ]
+    messages = list(batches(events, batch_size, now))
+    try:
+        started = time.perf_counter()
+        for message in messages:
+            assign_prepared([prepare(message, ports)], ports)
+        return len(events) / (time.perf_counter() - started)
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--method", default="round_robin")
+    parser.add_argument("--stage-records", type=int, default=5000, help="0 skips the PostgreSQL stage run")
+    parser.add_argument("--stage-batch", type=int, default=100, help="records per assign message")
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
+    global POSTGRES_URL
+    POSTGRES_URL = args.postgres
     team = build_team(args.members, args.method)
     batch = records(args.records)
     run(team, batch[:200])  # warm the holiday cache and the compiled roster
@@ -132,7 +179,11 @@ def main() -> None:
     print(f"method={args.method} members={args.members} records={len(batch)} held={held}")
     print(f"pure core: {rate:,.0f} decisions/s ({seconds * 1e6 / len(batch):.1f} us each)")
     print(f"pure core with skipped + skip_summary rendered: {explained_rate:,.0f} decisions/s")
-    stage_decisions_per_s = None  # lead engineer: assign stage with PostgreSQL row locks
+    stage_decisions_per_s = None
+    if args.stage_records:
+        stage_decisions_per_s = round(measure_stage(team, batch[: args.stage_records], args.stage_batch))
+        print(f"assign stage on PostgreSQL (row lock, decision + state + outbox per transaction, "
+              f"{args.stage_batch} records a message): {stage_decisions_per_s:,} decisions/s")
     print(
         json.dumps(
             {
