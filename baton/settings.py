@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     min_backoff_ms: int = Field(default=500, ge=1)
     max_backoff_ms: int = Field(default=300_000, ge=1, description="kept far below RabbitMQ's 30-minute timeout")
     config_refresh_ms: int = Field(default=2_000, ge=0, description="how often workers look for a new config")
-    worker_threads: int = Field(default=8, ge=1)
+    worker_threads: int = Field(default=16, ge=1)
 
     @field_validator("database_url")
     @classmethod

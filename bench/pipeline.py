@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0, help="records/s to offer; 0 = as fast as possible")
     parser.add_argument("--batch", type=int, default=100, help="records per queue message")
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    parser.add_argument("--threads", type=int, default=16, help="threads per worker process")
     parser.add_argument("--members", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--log-level", default="WARNING", help="workers' BATON_LOG_LEVEL (INFO: a line per stage)")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from baton.coalesce import Coalescer
 from baton.errors import TransientError
 from baton.ports import OwnerChange, Ports
 from messages import AssignmentBatch, Outcome
 
 
-def writeback_batch(batch: AssignmentBatch, ports: Ports) -> None:
-    assigned = [log.routing_id for log in batch.logs if log.outcome is Outcome.ASSIGNED]
+def write_batches(batches: Sequence[AssignmentBatch], ports: Ports) -> None:
+    """One outbox read, one owner write call and one status update for every batch of the round."""
+    logs = [log for batch in batches for log in batch.logs]
+    assigned = [log.routing_id for log in logs if log.outcome is Outcome.ASSIGNED]
     pending = ports.store.pending_outbox(assigned)
     changes = [
         OwnerChange(row["routing_id"], row["object_type"], row["record_id"], row["owner_id"]) for row in pending
@@ -25,6 +30,18 @@ def writeback_batch(batch: AssignmentBatch, ports: Ports) -> None:
                 failures.append(f"{result.routing_id}: {result.error}")
         for status, routing_ids in by_status.items():
             ports.store.mark_outbox(routing_ids, status, now)
-    ports.sink.publish(batch.logs)
+    ports.sink.publish(logs)
     if failures:
         raise TransientError(f"{len(failures)} owner write(s) failed: " + "; ".join(failures[:5]))
+
+
+def _round(items: Sequence[tuple[AssignmentBatch, Ports]]) -> list[None]:
+    write_batches([batch for batch, _ in items], items[0][1])
+    return [None] * len(items)
+
+
+_group_commit: Coalescer[tuple[AssignmentBatch, Ports], None] = Coalescer(run=_round)
+
+
+def writeback_batch(batch: AssignmentBatch, ports: Ports) -> None:
+    _group_commit.submit((batch, ports))
