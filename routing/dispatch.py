@@ -42,8 +42,17 @@ class Plan:
     method: Method | None = None
     required_skills: frozenset[str] = frozenset()
     owner_id: str | None = None
+    fallback: AssignTeam | FixedOwner | None = None
     reasons: list[str] = field(default_factory=list)
     path: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def teams(self) -> set[str]:
+        """Teams whose state this plan may change (their rows are locked before deciding)."""
+        named = {self.team} if self.kind is PlanKind.SELECT and self.team else set()
+        if self.kind is PlanKind.OWNER and isinstance(self.fallback, AssignTeam):
+            named.add(self.fallback.team)
+        return named
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,8 @@ def _team_plan(action: AssignTeam, reasons: list[str], path: list[dict[str, str]
 
 def _owner_plan(action: AssignOwner, config: OrgConfig, reasons: list[str], path: list[dict[str, str]]) -> Plan:
     if action.owner_id not in _inactive_members(config):
-        return Plan(PlanKind.OWNER, owner_id=action.owner_id, reasons=[*reasons, f"owner from {action.source}"],
-                    path=path)
+        return Plan(PlanKind.OWNER, owner_id=action.owner_id, fallback=action.fallback,
+                    reasons=[*reasons, f"owner from {action.source}"], path=path)
     why = [*reasons, f"{action.source} owner {action.owner_id} is inactive"]
     if isinstance(action.fallback, AssignTeam):
         return _team_plan(action.fallback, [*why, f"fallback: team {action.fallback.team}"], path)

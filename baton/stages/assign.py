@@ -19,6 +19,8 @@ from routing.config import OrgConfig
 from baton.stages.common import record_facts
 from routing.dispatch import Plan, PlanKind, RecordChange, plan_record
 from routing.selection import PreviousOwner, TeamState, owner_changed, select_owner
+from routing.availability import availability
+from routing.graph import AssignTeam, FixedOwner
 from routing.teams import Team
 
 RecordKey = tuple[str, str]
@@ -116,6 +118,26 @@ def sticky_key(team: Team, facts: dict[str, Any]) -> str | None:
     return f"{team.sticky.key}:{str(value).lower()}" if value else None
 
 
+def _unavailable_owner_fallback(plan: Plan, config: OrgConfig, unavailable: frozenset[str], now: datetime) -> Plan:
+    """A named owner (related or looked up) who is a member but cannot take records now gives way to the fallback."""
+    for team in config.teams:
+        member = next((m for m in team.members if m.id == plan.owner_id), None)
+        if member is None:
+            continue
+        answer = availability(member, now, team=team, toggled_off=member.id in unavailable)
+        if answer.available:
+            return plan
+        why = [*plan.reasons, f"{plan.owner_id} is unavailable: {answer.detail}"]
+        if isinstance(plan.fallback, AssignTeam):
+            return Plan(PlanKind.SELECT, plan.fallback.team, plan.fallback.method, plan.fallback.required_skills,
+                        reasons=[*why, f"fallback: team {plan.fallback.team}"], path=plan.path)
+        if isinstance(plan.fallback, FixedOwner):
+            return Plan(PlanKind.OWNER, owner_id=plan.fallback.owner_id, reasons=[*why, "fallback owner"],
+                        path=plan.path)
+        return Plan(PlanKind.HOLD, reasons=[*why, "no fallback"], path=plan.path)
+    return plan
+
+
 def _decide(
     context: RoutingContext,
     plan: Plan,
@@ -139,6 +161,8 @@ def _decide(
         return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, reasons=plan.reasons, path=path), None
     if plan.kind is PlanKind.STOP:
         return _log(context, Outcome.STOPPED, now, enqueued_at, reasons=plan.reasons, path=path), None
+    if plan.kind is PlanKind.OWNER:
+        plan = _unavailable_owner_fallback(plan, config, unavailable, now)
     if plan.kind is PlanKind.OWNER:
         return _log(context, Outcome.ASSIGNED, now, enqueued_at, owner_id=plan.owner_id, method="fixed_owner",
                     reasons=plan.reasons, path=path), None
@@ -227,7 +251,8 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     held_since = tx.hold_times(rechecked)
     fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
-    teams = {p.plans[c.routing_id].team for c, p in fresh if p.plans[c.routing_id].kind is PlanKind.SELECT} - {None}
+    teams: set[str] = set().union(*(p.plans[c.routing_id].teams for c, p in fresh))
+    named_owners = any(p.plans[c.routing_id].kind is PlanKind.OWNER for c, p in fresh)
     workload: dict[str, tuple[str | None, str | None]] = {}
     for context, item in fresh:
         if item.plans[context.routing_id].kind is PlanKind.NOT_ROUTED:
@@ -235,7 +260,7 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
             if change:
                 workload[context.routing_id] = change
                 teams |= _teams_of(item.configs[context.routing_id], *change)
-    unavailable = frozenset(tx.member_availability()) if teams else frozenset()
+    unavailable = frozenset(tx.member_availability()) if teams or named_owners else frozenset()
     sticky_wanted: set[tuple[str, str]] = set()
     for context, item in fresh:
         plan = item.plans[context.routing_id]
@@ -257,8 +282,8 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
         plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
         log, next_free = _decide(context, plan, config, team_states, latest.get(key), unavailable, now,
                                  item.batch.enqueued_at, sticky)
-        if log.outcome is Outcome.HELD and plan.kind is PlanKind.SELECT and plan.team:
-            team = config.team(plan.team)
+        if log.outcome is Outcome.HELD and log.team:
+            team = config.team(log.team)
             held_at = held_since.get(context.routing_id, now)
             log = _after_hold_deadline(log, team, held_since.get(context.routing_id), now)
             if log.outcome is Outcome.HELD:

@@ -91,3 +91,23 @@ def test_lead_that_duplicates_a_contact_goes_to_the_contacts_owner(pipeline: Pip
     assert duplicate["owner_id"] == "005000000000010AAA"
     assert [s["node"] for s in duplicate["path"]] == ["start", "has_account", "is_contact", "to_contact_owner"]
     assert other["match"]["record_id"] is None and other["team"] == "Inbound"
+
+
+def test_unavailable_account_owner_gives_way_to_the_fallback_team(pipeline: Pipeline) -> None:
+    """The matched account's owner is a member who is toggled unavailable: the graph's fallback team takes it."""
+    config = (EXAMPLES / "org.yaml").read_text().replace(
+        "default_team: Inbound",
+        "  - name: Account owners\n    members:\n      - {id: \"005000000000009AAA\", name: Owner Nine}\n"
+        "default_team: Inbound",
+    )
+    pipeline.apply(config)
+    pipeline.use_reference(accounts=EXAMPLES / "accounts.jsonl")
+    pipeline.store.set_member_available(ACCOUNT_OWNER_A, False, datetime.now(UTC))
+    events = [e for e in read_jsonl(EXAMPLES / "leads.jsonl", datetime.now(UTC)) if isinstance(e, RecordEvent)]
+    pipeline.send([events[0]])
+    pipeline.drain()
+
+    log = pipeline.store.assignment_logs([events[0].routing_id])[events[0].routing_id]
+    assert log["match"]["owner_id"] == ACCOUNT_OWNER_A
+    assert log["team"] == "Inbound" and log["owner_id"] in INBOUND
+    assert any("is unavailable: toggled unavailable" in reason for reason in log["reasons"])
