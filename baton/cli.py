@@ -55,16 +55,22 @@ def _settings(**overrides: Any) -> Settings:
         raise typer.Exit(EXIT_USAGE) from None
 
 
+def _say(line: str) -> None:
+    """A plain diagnostic line on stderr: never wrapped or styled, so it can be grepped."""
+    sys.stderr.write(line + "\n")
+
+
 def _print_config_problems(path: Path, error: ConfigError) -> None:
     for location, message in error.problems:
-        err.print(f"{path}: {location}: {message}", markup=False, highlight=False)
+        where = location if location.startswith(str(path)) else f"{path}: {location}"
+        _say(f"{where}: {message}")
 
 
 def _read_config(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        err.print(f"{path}: cannot read: {exc.strerror}", markup=False)
+        _say(f"{path}: cannot read: {exc.strerror}")
         raise typer.Exit(EXIT_USAGE) from None
     try:
         load_config_text(text, str(path))
@@ -113,10 +119,10 @@ def _read_events(path: Path, object_type: str | None) -> tuple[list[RecordEvent]
         for item in read_records(path, object_type, utc_now()):
             (rejected if isinstance(item, Rejected) else events).append(item)  # type: ignore[arg-type]
     except (OSError, ValueError) as exc:
-        err.print(f"{path}: {exc}", markup=False)
+        _say(f"{path}: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     for item in rejected:
-        err.print(f"{path}:{item.line}: rejected: {item.reason}", markup=False, highlight=False)
+        _say(f"{path}:{item.line}: rejected: {item.reason}")
     return events, rejected
 
 
@@ -189,7 +195,7 @@ def route(
 ) -> None:
     """Route every record in a file through the pipeline and print each assignment and a summary."""
     if not records.exists():
-        err.print(f"{records}: no such file", markup=False)
+        _say(f"{records}: no such file")
         raise typer.Exit(EXIT_USAGE)
     if config is not None:
         _read_config(config)
