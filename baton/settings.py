@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     )
     leads_file: Path | None = Field(default=None, description="open leads to find duplicates among (JSONL or CSV)")
     contacts_file: Path | None = Field(default=None, description="contacts to find duplicates among (JSONL or CSV)")
+    outbound_token: str | None = Field(
+        default=None, description="secret path segment of POST /salesforce/outbound/{token}; unset = endpoint off"
+    )
+    salesforce_org_ids: str = Field(default="", description="comma-separated org ids allowed to send outbound messages")
+    salesforce_user_id: str | None = Field(default=None, description="Baton's integration user (loop guard)")
+    max_request_bytes: int = Field(default=2_000_000, ge=1024, description="largest accepted request body")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     http_port: int = Field(default=8000, ge=1, le=65535)
@@ -45,6 +51,10 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @property
+    def allowed_org_ids(self) -> set[str]:
+        return {org.strip()[:15] for org in self.salesforce_org_ids.split(",") if org.strip()}
 
     @property
     def uses_rabbitmq(self) -> bool:
