@@ -359,6 +359,17 @@ class Store:
                 .values(status=status, sent_at=now, last_error=error, attempts=outbox.c.attempts + 1)
             )
 
+    def note_outbox_failures(self, errors: dict[str, str]) -> None:
+        """A write that will be retried: count the attempt and keep the error, status stays pending."""
+        if not errors:
+            return
+        with self.transaction() as tx:
+            for routing_id, error in errors.items():
+                tx.connection.execute(
+                    sa.update(outbox).where(outbox.c.routing_id == routing_id)
+                    .values(attempts=outbox.c.attempts + 1, last_error=error)
+                )
+
     def set_member_available(self, user_id: str, available: bool, now: datetime) -> None:
         with self.transaction() as tx:
             insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert

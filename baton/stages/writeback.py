@@ -18,21 +18,23 @@ def write_batches(batches: Sequence[AssignmentBatch], ports: Ports) -> None:
     changes = [
         OwnerChange(row["routing_id"], row["object_type"], row["record_id"], row["owner_id"]) for row in pending
     ]
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     if changes:
         results = ports.owner_writer.write(changes)
         now = ports.clock()
-        by_status: dict[str, list[str]] = {}
+        by_status: dict[tuple[str, str | None], list[str]] = {}
         for result in results:
             if result.ok:
-                by_status.setdefault(result.status, []).append(result.routing_id)
+                by_status.setdefault((result.status, result.error), []).append(result.routing_id)
             else:
-                failures.append(f"{result.routing_id}: {result.error}")
-        for status, routing_ids in by_status.items():
-            ports.store.mark_outbox(routing_ids, status, now)
+                failures[result.routing_id] = result.error or result.status
+        for (status, error), routing_ids in by_status.items():
+            ports.store.mark_outbox(routing_ids, status, now, error)
+        ports.store.note_outbox_failures(failures)
     ports.sink.publish(logs)
     if failures:
-        raise TransientError(f"{len(failures)} owner write(s) failed: " + "; ".join(failures[:5]))
+        sample = "; ".join(f"{rid}: {error}" for rid, error in list(failures.items())[:5])
+        raise TransientError(f"{len(failures)} owner write(s) will be retried: {sample}")
 
 
 def _round(items: Sequence[tuple[AssignmentBatch, Ports]]) -> list[None]:

@@ -58,6 +58,12 @@ class Pipeline:
         ports = dataclasses.replace(current.ports, reference=FileReferenceData(accounts, leads, contacts))
         runtime.install(runtime.Runtime(current.settings, current.broker, ports))
 
+    def use_writer(self, writer: object) -> None:
+        """Write owners through this writer instead of the recording fake."""
+        current = runtime.current()
+        ports = dataclasses.replace(current.ports, owner_writer=writer)
+        runtime.install(runtime.Runtime(current.settings, current.broker, ports))
+
     def send(self, events: Sequence[RecordEvent], batch_size: int = 100) -> None:
         enqueue(self.broker, events, batch_size, utc_now())
 

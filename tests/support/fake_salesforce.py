@@ -1,0 +1,105 @@
+"""A fake Salesforce REST server on 127.0.0.1 over HTTPS, speaking sObject Collections, with injectable faults."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+import trustme
+from simple_salesforce import Salesforce
+
+API_VERSION = "61.0"
+COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
+
+
+@dataclass
+class FakeOrg:
+    """What the fake org holds and how it should misbehave next."""
+
+    owners: dict[str, str] = field(default_factory=dict)
+    updates: Counter[str] = field(default_factory=Counter)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    http_faults: deque[int] = field(default_factory=deque)
+    record_faults: dict[str, deque[str]] = field(default_factory=dict)
+
+    def fail_next_calls(self, *statuses: int) -> None:
+        self.http_faults.extend(statuses)
+
+    def fail_record(self, record_id: str, *codes: str) -> None:
+        self.record_faults.setdefault(record_id, deque()).extend(codes)
+
+
+def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, body: object) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Sforce-Limit-Info", f"api-usage={len(org.calls)}/15000")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_PATCH(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length", "0"))
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            if self.path != COLLECTIONS_PATH:
+                self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
+                return
+            with lock:
+                org.calls.append({"headers": dict(self.headers), "payload": payload})
+                if org.http_faults:
+                    status = org.http_faults.popleft()
+                    code = {429: "REQUEST_LIMIT_EXCEEDED", 503: "SERVER_UNAVAILABLE"}.get(status, "UNKNOWN")
+                    self._send(status, [{"errorCode": code, "message": "injected fault"}])
+                    return
+                results = []
+                for record in payload["records"]:
+                    faults = org.record_faults.get(record["id"])
+                    if faults:
+                        code = faults.popleft()
+                        results.append({"id": record["id"], "success": False,
+                                        "errors": [{"statusCode": code, "message": "injected", "fields": []}]})
+                        continue
+                    org.owners[record["id"]] = record["OwnerId"]
+                    org.updates[record["id"]] += 1
+                    results.append({"id": record["id"], "success": True, "errors": []})
+            self._send(200, results)
+
+    return Handler
+
+
+@contextmanager
+def fake_salesforce() -> Iterator[tuple[FakeOrg, Salesforce]]:
+    """Starts the fake over HTTPS (a trustme CA) and yields it with a real simple-salesforce client."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    certificate.configure_cert(context)
+    org = FakeOrg()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(org, threading.Lock()))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    with authority.cert_pem.tempfile() as ca_file:
+        session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify
+        session.verify = ca_file
+        client = Salesforce(instance_url=f"https://127.0.0.1:{server.server_port}", session_id="00Dfake!session",
+                            version=API_VERSION, session=session)
+        try:
+            yield org, client
+        finally:
+            server.shutdown()
+            server.server_close()
