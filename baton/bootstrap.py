@@ -26,6 +26,18 @@ def open_store(settings: Settings) -> Store:
     return Store(engine)
 
 
+def salesforce_writer(settings: Settings) -> OwnerWriter | None:
+    """The Salesforce owner writer when a connected app is configured, else None (embedded default)."""
+    if not (settings.salesforce_client_id and settings.salesforce_client_secret):
+        return None
+    from adapters.salesforce.auth import ClientCredentials, connect
+    from adapters.salesforce.writer import SalesforceOwnerWriter
+
+    credentials = ClientCredentials(settings.salesforce_login_url, settings.salesforce_client_id,
+                                    settings.salesforce_client_secret)
+    return SalesforceOwnerWriter(connect(credentials))
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -44,7 +56,7 @@ def bootstrap(
     ports = Ports(
         store=store,
         configs=ConfigProvider(store, settings.config_refresh_ms),
-        owner_writer=owner_writer or UnconfiguredOwnerWriter(),
+        owner_writer=owner_writer or salesforce_writer(settings) or UnconfiguredOwnerWriter(),
         sink=sink or RecordingSink(),
         clock=clock,
         reference=(

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     )
     salesforce_org_ids: str = Field(default="", description="comma-separated org ids allowed to send outbound messages")
     salesforce_user_id: str | None = Field(default=None, description="Baton's integration user (loop guard)")
+    salesforce_login_url: str = Field(default="https://login.salesforce.com", description="OAuth login host")
+    salesforce_client_id: str | None = Field(default=None, description="connected app consumer key (client credentials)")
+    salesforce_client_secret: str | None = Field(default=None, description="connected app consumer secret")
     max_request_bytes: int = Field(default=2_000_000, ge=1024, description="largest accepted request body")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -29,6 +29,9 @@ class FakeOrg:
     calls: list[dict[str, Any]] = field(default_factory=list)
     http_faults: deque[int] = field(default_factory=deque)
     record_faults: dict[str, deque[str]] = field(default_factory=dict)
+    client_secret: str = "fake-secret"
+    url: str = ""
+    ca_file: str = ""
 
     def fail_next_calls(self, *statuses: int) -> None:
         self.http_faults.extend(statuses)
@@ -50,6 +53,18 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length", "0"))
+            form = dict(pair.split("=", 1) for pair in self.rfile.read(length).decode().split("&") if "=" in pair)
+            if self.path != "/services/oauth2/token":
+                self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
+            elif form.get("grant_type") == "client_credentials" and form.get("client_secret") == org.client_secret:
+                host, port = self.server.server_address[:2]
+                self._send(200, {"access_token": "00Dfake!token", "instance_url": f"https://{host}:{port}",
+                                 "token_type": "Bearer", "issued_at": "1763800000000"})
+            else:
+                self._send(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
 
         def do_PATCH(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length", "0"))
@@ -96,7 +111,8 @@ def fake_salesforce() -> Iterator[tuple[FakeOrg, Salesforce]]:
         session = requests.Session()
         session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify
         session.verify = ca_file
-        client = Salesforce(instance_url=f"https://127.0.0.1:{server.server_port}", session_id="00Dfake!session",
+        org.url, org.ca_file = f"https://127.0.0.1:{server.server_port}", ca_file
+        client = Salesforce(instance_url=org.url, session_id="00Dfake!session",
                             version=API_VERSION, session=session)
         try:
             yield org, client

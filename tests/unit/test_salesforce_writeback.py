@@ -53,3 +53,23 @@ def test_partial_failure_retries_the_locked_row_and_records_the_deleted_one(pipe
 
     assert org.updates == {"00Q000000000001AAA": 1, "00Q000000000002AAA": 1, "00Q000000000004AAA": 1}
     assert pipeline.store.outbox_summary() == {("sent", 1): 2, ("sent", 2): 1, ("rejected", 1): 1}
+
+
+def test_client_credentials_login_at_the_configured_url_gives_a_working_writer() -> None:
+    import requests
+
+    from adapters.salesforce.auth import ClientCredentials, connect
+    from baton.errors import ConfigError
+    from baton.ports import OwnerChange
+
+    with fake_salesforce() as (fake, _):
+        session = requests.Session()
+        session.trust_env, session.verify = False, fake.ca_file
+        client = connect(ClientCredentials(fake.url, "consumer-key", fake.client_secret), session)
+        results = SalesforceOwnerWriter(client).write([OwnerChange("r1", "Lead", "00Q000000000001AAA",
+                                                                   "005000000000001AAA")])
+        with pytest.raises(ConfigError, match="invalid client credentials"):
+            connect(ClientCredentials(fake.url, "consumer-key", "wrong"), session)
+
+    assert [r.status for r in results] == ["sent"]
+    assert fake.owners == {"00Q000000000001AAA": "005000000000001AAA"}
