@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 import dramatiq
 import structlog
@@ -13,6 +14,7 @@ from baton import runtime
 from baton.broker import build_broker
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider, apply_config
+from baton.flusher import Flusher, RetryPolicy
 from baton.logging import configure_logging
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
@@ -71,6 +73,14 @@ def bootstrap(
     runtime.install(current)
     importlib.import_module("workers")
     return current
+
+
+def build_flusher(current: runtime.Runtime, is_leader: Callable[[], bool] | None = None) -> Flusher:
+    """The outbox flusher over this runtime's store and owner writer, with the process's retry settings."""
+    settings = current.settings
+    policy = RetryPolicy(settings.max_retries + 1, settings.min_backoff_ms, settings.max_backoff_ms)
+    return Flusher(current.ports.store, current.ports.owner_writer, policy, current.ports.clock,
+                   settings.flush_interval_ms, is_leader or (lambda: True))
 
 
 def ensure_bootstrapped() -> runtime.Runtime:

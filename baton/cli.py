@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections import Counter
@@ -16,10 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.files import Rejected, read_records
-from baton.bootstrap import bootstrap, open_store
+from baton.bootstrap import bootstrap, build_flusher, open_store
 from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.errors import ConfigError
+from baton.flusher import FLUSH_STAGE
 from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
 from baton.logging import configure_logging
@@ -209,6 +211,7 @@ def route(
     routing_ids = [event.routing_id for event in events]
     if isinstance(current.broker, StubBroker):
         _run_embedded(current.broker, settings.worker_threads, timeout_s)
+        build_flusher(current).tick()
     found = _wait_for_logs(current.ports.store, routing_ids, timeout_s if not isinstance(current.broker, StubBroker) else 0)
     seen: set[str] = set()
     logs = []
@@ -265,13 +268,17 @@ def dlq_replay(
     for letter in letters:
         if letter is None:
             continue
-        actor = current.broker.get_actor(letter.actor_name)
-        actor.send(*letter.message.get("args", []), **letter.message.get("kwargs", {}))
+        if letter.stage == FLUSH_STAGE:
+            store.requeue_outbox(letter.routing_ids)
+        else:
+            actor = current.broker.get_actor(letter.actor_name)
+            actor.send(*letter.message.get("args", []), **letter.message.get("kwargs", {}))
         store.mark_replayed(letter.id, utc_now())
         replayed += 1
         out.print(f"replayed {letter.id} to {letter.stage}")
     if isinstance(current.broker, StubBroker) and replayed:
         _run_embedded(current.broker, current.settings.worker_threads, 300)
+        build_flusher(current).tick()
     err.print(f"{replayed} replayed")
 
 
@@ -335,6 +342,24 @@ def scheduler(
         if once:
             return
         time.sleep(interval_s)
+
+
+@app.command()
+def flush(
+    once: Annotated[bool, typer.Option(help="flush what is due once and exit")] = False,
+) -> None:
+    """Write decided owners from the outbox to Salesforce every BATON_FLUSH_INTERVAL_MS (runs until stopped)."""
+    current = bootstrap(_settings())
+    flusher = build_flusher(current)
+    if once:
+        report = flusher.tick()
+        out.print(f"{report.rows if report else 0} owner write(s) flushed")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: flusher.stopped.set())
+    try:
+        flusher.run()
+    except KeyboardInterrupt:
+        flusher.stopped.set()
 
 
 @member_app.command("available")

@@ -34,6 +34,10 @@ class OwnerWriter(Protocol):
 
     def write(self, changes: Sequence[OwnerChange]) -> list[WriteResult]: ...
 
+    def api_usage(self) -> tuple[int, int] | None:
+        """(requests used, daily limit) as the org last reported them; None when unknown."""
+        ...
+
 
 class AssignmentSink(Protocol):
     """Publishes assignment logs to whoever follows them (log stream, topic exchange)."""
@@ -46,6 +50,9 @@ class UnconfiguredOwnerWriter:
 
     def write(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
         return [WriteResult(change.routing_id, True, "not_configured") for change in changes]
+
+    def api_usage(self) -> tuple[int, int] | None:
+        return None
 
 
 @dataclass

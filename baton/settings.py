@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     max_backoff_ms: int = Field(default=300_000, ge=1, description="kept far below RabbitMQ's 30-minute timeout")
     config_refresh_ms: int = Field(default=2_000, ge=0, description="how often workers look for a new config")
     worker_threads: int = Field(default=16, ge=1)
+    flush_interval_ms: int = Field(default=1_000, ge=10, description="how often the outbox flusher writes owners")
 
     @field_validator("database_url")
     @classmethod

@@ -31,6 +31,10 @@ class SalesforceOwnerWriter:
             results.extend(self._write_collection(changes[start : start + COLLECTION_LIMIT]))
         return results
 
+    def api_usage(self) -> tuple[int, int] | None:
+        usage = self._salesforce.api_usage.get("api-usage")
+        return (int(usage.used), int(usage.total)) if usage is not None else None
+
     def _write_collection(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
         payload = {
             "allOrNone": False,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from baton.errors import TransientError
 from adapters.store.tables import (
+    api_usage,
     assignments,
     config_versions,
     dead_letters,
@@ -55,6 +56,19 @@ class DeadLetter:
     failed_at: datetime
     replayed_at: datetime | None
     replay_count: int
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """The org's daily API requests, as Salesforce last reported them (Sforce-Limit-Info)."""
+
+    used: int
+    limit: int
+    observed_at: datetime
+
+    @property
+    def share(self) -> float:
+        return self.used / self.limit if self.limit else 0.0
 
 
 @dataclass(frozen=True)
@@ -338,17 +352,20 @@ class Store:
             row = connection.execute(sa.select(team_states.c.state).where(team_states.c.team == team)).first()
         return row.state if row else None
 
-    def pending_outbox(self, routing_ids: Iterable[str]) -> list[dict[str, Any]]:
-        ids = list(routing_ids)
-        if not ids:
-            return []
+    def due_outbox(self, now: datetime, channel: str = "realtime", limit: int = 2000) -> list[dict[str, Any]]:
+        """Pending owner writes of a channel whose next attempt is due, oldest first."""
+        query = (
+            sa.select(outbox)
+            .where(outbox.c.status == "pending", outbox.c.channel == channel,
+                   sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(outbox).where(outbox.c.routing_id.in_(ids), outbox.c.status == "pending")
-            )
-            return [dict(row._mapping) for row in rows]
+            return [dict(row._mapping) for row in connection.execute(query)]
 
     def mark_outbox(self, routing_ids: Iterable[str], status: str, now: datetime, error: str | None = None) -> None:
+        """A finished write attempt: sent, rejected by Salesforce, not configured, or failed for good."""
         ids = list(routing_ids)
         if not ids:
             return
@@ -356,19 +373,47 @@ class Store:
             tx.connection.execute(
                 sa.update(outbox)
                 .where(outbox.c.routing_id.in_(ids))
-                .values(status=status, sent_at=now, last_error=error, attempts=outbox.c.attempts + 1)
+                .values(status=status, sent_at=now, last_error=error, attempts=outbox.c.attempts + 1,
+                        next_attempt_at=None)
             )
 
-    def note_outbox_failures(self, errors: dict[str, str]) -> None:
-        """A write that will be retried: count the attempt and keep the error, status stays pending."""
+    def defer_outbox(self, errors: dict[str, str], until: datetime) -> None:
+        """Writes that will be retried: count the attempt, keep the error, try again at ``until``."""
         if not errors:
             return
         with self.transaction() as tx:
-            for routing_id, error in errors.items():
-                tx.connection.execute(
-                    sa.update(outbox).where(outbox.c.routing_id == routing_id)
-                    .values(attempts=outbox.c.attempts + 1, last_error=error)
-                )
+            tx.connection.execute(
+                sa.update(outbox)
+                .where(outbox.c.routing_id == sa.bindparam("rid"))
+                .values(attempts=outbox.c.attempts + 1, last_error=sa.bindparam("error"), next_attempt_at=until),
+                [{"rid": routing_id, "error": error} for routing_id, error in errors.items()],
+            )
+
+    def requeue_outbox(self, routing_ids: Iterable[str]) -> int:
+        """Failed writes back to pending (a replayed dead letter); returns how many."""
+        ids = list(routing_ids)
+        if not ids:
+            return 0
+        with self.transaction() as tx:
+            result = tx.connection.execute(
+                sa.update(outbox)
+                .where(outbox.c.routing_id.in_(ids), outbox.c.status == "failed")
+                .values(status="pending", next_attempt_at=None)
+            )
+            return int(result.rowcount or 0)
+
+    def save_api_usage(self, used: int, limit: int, now: datetime, name: str = "api-usage") -> None:
+        with self.transaction() as tx:
+            insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert
+            statement = insert(api_usage).values(name=name, used=used, limit=limit, observed_at=now)
+            tx.connection.execute(statement.on_conflict_do_update(
+                index_elements=[api_usage.c.name], set_={"used": used, "limit": limit, "observed_at": now},
+            ))
+
+    def api_usage(self, name: str = "api-usage") -> ApiUsage | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(api_usage).where(api_usage.c.name == name)).first()
+        return ApiUsage(row.used, row.limit, as_utc(row.observed_at)) if row else None  # type: ignore[arg-type]
 
     def set_member_available(self, user_id: str, available: bool, now: datetime) -> None:
         with self.transaction() as tx:

@@ -68,6 +68,9 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("sent_at", Timestamp),
+    sa.Column("channel", sa.String(10), nullable=False, server_default="realtime"),
+    sa.Column("next_attempt_at", Timestamp),
+    sa.Index("ix_outbox_due", "status", "channel", "id"),
 )
 
 dead_letters = sa.Table(
@@ -115,4 +118,13 @@ sticky_owners = sa.Table(
     sa.Column("sticky_key", sa.String(300), primary_key=True),
     sa.Column("owner_id", sa.String(18), nullable=False),
     sa.Column("assigned_at", Timestamp, nullable=False),
+)
+
+api_usage = sa.Table(
+    "api_usage",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("used", sa.BigInteger, nullable=False),
+    sa.Column("limit", sa.BigInteger, nullable=False),
+    sa.Column("observed_at", Timestamp, nullable=False),
 )

@@ -14,7 +14,16 @@ from typing import Any
 from adapters.store import RecordState, Transaction
 from baton.coalesce import Coalescer
 from baton.ports import Ports
-from messages import AssignmentBatch, AssignmentLog, Outcome, PathStep, RoutingContext, Skipped, StageBatch
+from messages import (
+    AssignmentBatch,
+    AssignmentLog,
+    Outcome,
+    PathStep,
+    RoutingContext,
+    Skipped,
+    Source,
+    StageBatch,
+)
 from routing.config import OrgConfig
 from baton.stages.common import record_facts
 from routing.dispatch import Plan, PlanKind, RecordChange, plan_record
@@ -195,6 +204,11 @@ def _decide(
     return log, selection.next_available_at
 
 
+def outbox_channel(source: str) -> str:
+    """Batch jobs write their owners through Bulk API 2.0; everything else in real-time collections."""
+    return "bulk" if source == Source.BATCH.value else "realtime"
+
+
 def _rows(logs: Sequence[AssignmentLog], now: datetime) -> tuple[list[dict[str, Any]], ...]:
     assignments = [
         {"routing_id": log.routing_id, "record_id": log.record_id, "object_type": log.object_type,
@@ -210,7 +224,8 @@ def _rows(logs: Sequence[AssignmentLog], now: datetime) -> tuple[list[dict[str, 
     ]
     outbox = [
         {"routing_id": log.routing_id, "object_type": log.object_type, "record_id": log.record_id,
-         "owner_id": log.owner_id, "status": "pending", "attempts": 0, "created_at": now}
+         "owner_id": log.owner_id, "status": "pending", "attempts": 0, "created_at": now,
+         "channel": outbox_channel(log.source)}
         for log in logs if log.outcome is Outcome.ASSIGNED and log.owner_id
     ]
     return assignments, record_states, outbox

@@ -11,7 +11,15 @@ import pytest
 from adapters.store import Store, make_engine, upgrade_schema
 from baton.clock import utc_now
 from baton.configs import apply_config
-from tests.support.services import Producer, WorkerProcess, delete_queues, unique_prefix, worker_env
+from tests.support.services import (
+    FlusherProcess,
+    Producer,
+    ServiceProcess,
+    WorkerProcess,
+    delete_queues,
+    unique_prefix,
+    worker_env,
+)
 
 
 @dataclass
@@ -22,7 +30,7 @@ class Cluster:
     producer: Producer
     env: dict[str, str]
     log_dir: Path
-    workers: list[WorkerProcess] = field(default_factory=list)
+    workers: list[ServiceProcess] = field(default_factory=list)
 
     def apply(self, config_text: str) -> int:
         version, _ = apply_config(self.store, config_text, utc_now())
@@ -33,8 +41,13 @@ class Cluster:
         self.workers.append(worker)
         return worker
 
+    def start_flusher(self) -> ServiceProcess:
+        flusher = FlusherProcess(self.env, self.log_dir / "flusher.log").start()
+        self.workers.append(flusher)
+        return flusher
+
     def worker_logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("worker-*.log")))
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("*.log")))
 
 
 @pytest.fixture

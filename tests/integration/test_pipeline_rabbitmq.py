@@ -28,7 +28,16 @@ def wait_for_assignments(cluster: Cluster, expected: int, timeout_s: float = 180
     raise AssertionError(f"only {count} of {expected} assigned; worker logs:\n{cluster.worker_logs()}")
 
 
+def wait_for_owner_writes(cluster: Cluster, expected: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while sum(cluster.store.outbox_summary().values()) < expected or ("pending", 0) in cluster.store.outbox_summary():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"outbox not flushed: {cluster.store.outbox_summary()}\n{cluster.worker_logs()}")
+        time.sleep(0.25)
+
+
 def assert_fair_and_exactly_once(cluster: Cluster, records: int) -> None:
+    wait_for_owner_writes(cluster, records)
     counts = cluster.store.owner_counts()
     assert sum(counts.values()) == records
     assert len(counts) == MEMBERS
@@ -42,6 +51,7 @@ def test_thousand_events_on_two_workers_are_assigned_exactly_once_and_fairly(clu
     cluster.apply(team_config(members=MEMBERS))
     cluster.start_worker()
     cluster.start_worker()
+    cluster.start_flusher()
     events = [lead_event(n) for n in range(1, RECORDS + 1)]
 
     cluster.producer.publish(events, batch_size=1)
@@ -62,6 +72,7 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(cluster: Cluster) -> No
     cluster.apply(team_config(members=MEMBERS))
     victim = cluster.start_worker()
     cluster.start_worker()
+    cluster.start_flusher()
     events = [lead_event(n) for n in range(1, RECORDS + 1)]
 
     cluster.producer.publish(events, batch_size=5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import Cluster
-from tests.integration.test_pipeline_rabbitmq import wait_for_assignments
+from tests.integration.test_pipeline_rabbitmq import wait_for_assignments, wait_for_owner_writes
 from tests.support.events import lead_event
 from tests.support.services import wait_until_drained
 
@@ -29,6 +29,7 @@ def test_four_workers_race_on_one_team_fairly_within_caps(cluster: Cluster) -> N
     cluster.apply(capped_team_config())
     for _ in range(4):
         cluster.start_worker(threads=4)
+    cluster.start_flusher()
     events = [lead_event(n) for n in range(1, RECORDS + 1)]
 
     cluster.producer.publish(events, batch_size=10)
@@ -40,6 +41,7 @@ def test_four_workers_race_on_one_team_fairly_within_caps(cluster: Cluster) -> N
     assert counts[CAPPED] == CAP_PER_WEEK
     uncapped = [counts[m] for m in MEMBERS if m != CAPPED]
     assert max(uncapped) - min(uncapped) <= 1, counts
+    wait_for_owner_writes(cluster, RECORDS)
     assert cluster.store.outbox_summary() == {("not_configured", 1): RECORDS}
 
     cluster.producer.publish(events, batch_size=25)

@@ -93,19 +93,19 @@ def unique_prefix() -> str:
     return f"bt{uuid.uuid4().hex[:10]}"
 
 
-class WorkerProcess:
-    """One ``dramatiq workers -p 1`` process group; killing it never takes siblings down."""
+class ServiceProcess:
+    """One Baton process in its own process group, so killing it never takes siblings down."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, threads: int = 8):
+    def __init__(self, env: dict[str, str], log_path: Path, command: Sequence[str]):
         self.env = env
         self.log_path = log_path
-        self.threads = threads
+        self.command = list(command)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> WorkerProcess:
+    def start(self) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dramatiq", "workers", "-p", "1", "-t", str(self.threads)],
+            [sys.executable, "-m", *self.command],
             cwd=REPO_ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True,
         )
         return self
@@ -126,6 +126,20 @@ class WorkerProcess:
             self.kill()
 
 
+class WorkerProcess(ServiceProcess):
+    """One ``dramatiq workers -p 1`` process (dramatiq's parent would stop every child when one dies)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, threads: int = 8):
+        super().__init__(env, log_path, ["dramatiq", "workers", "-p", "1", "-t", str(threads)])
+
+
+class FlusherProcess(ServiceProcess):
+    """``baton flush``: drains the outbox every ``BATON_FLUSH_INTERVAL_MS``."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        super().__init__(env, log_path, ["baton", "flush"])
+
+
 def worker_env(rabbitmq_url: str, postgres_url: str, schema: str, prefix: str, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("BATON_")}
     env.update(
@@ -138,6 +152,7 @@ def worker_env(rabbitmq_url: str, postgres_url: str, schema: str, prefix: str, *
             "BATON_MIN_BACKOFF_MS": "100",
             "BATON_MAX_BACKOFF_MS": "2000",
             "BATON_CONFIG_REFRESH_MS": "500",
+            "BATON_FLUSH_INTERVAL_MS": "200",
             "PYTHONPATH": str(REPO_ROOT),
         }
     )

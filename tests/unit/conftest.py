@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,13 @@ from baton.bootstrap import bootstrap
 from baton.clock import utc_now
 from baton.configs import ConfigProvider, apply_config
 from baton.errors import TransientError
+from baton.flusher import FlushReport, RetryPolicy, flush_outbox
 from baton.ingest import enqueue
 from baton.ports import OwnerChange, Ports, RecordingSink, WriteResult
 from baton.settings import Settings
-from messages import STAGES, RecordEvent
+from messages import STAGES, AssignmentLog, RecordEvent
+
+FLUSH_POLICY = RetryPolicy(max_attempts=4, min_backoff_ms=5, max_backoff_ms=20)
 
 
 @dataclass
@@ -39,13 +43,30 @@ class RecordingOwnerWriter:
         self.written.extend(changes)
         return [WriteResult(change.routing_id, True, "sent") for change in changes]
 
+    def api_usage(self) -> tuple[int, int] | None:
+        return None
+
+
+@dataclass
+class FlakySink(RecordingSink):
+    """The log stream: fails transiently the first ``failures`` publishes, then records every log."""
+
+    failures: int = 0
+    calls: int = 0
+
+    def publish(self, logs: Sequence[AssignmentLog]) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TransientError(f"log stream unavailable (call {self.calls})")
+        super().publish(logs)
+
 
 @dataclass
 class Pipeline:
     broker: StubBroker
     store: Store
     writer: RecordingOwnerWriter
-    sink: RecordingSink
+    sink: FlakySink
 
     def apply(self, config_text: str) -> int:
         version, _ = apply_config(self.store, config_text, utc_now())
@@ -71,9 +92,22 @@ class Pipeline:
         self.broker.get_actor(stage).send(payload)
 
     def drain(self) -> None:
+        """Runs every stage until the queues are empty, then the outbox flusher until nothing is due."""
         for _ in range(2):
             for stage in STAGES:
                 self.broker.join(self.broker.get_actor(stage).queue_name, timeout=30_000, fail_fast=False)
+        self.flush()
+
+    def flush(self) -> FlushReport:
+        """The outbox flusher's rounds, each a minute later, so rows waiting to be retried come due."""
+        writer = runtime.current().ports.owner_writer
+        total = FlushReport()
+        for round_number in range(FLUSH_POLICY.max_attempts + 1):
+            report = flush_outbox(self.store, writer, utc_now() + timedelta(minutes=round_number), FLUSH_POLICY)
+            total.add(report)
+            if not report.retrying:
+                break
+        return total
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +131,7 @@ def pipeline(stub_runtime: runtime.Runtime, tmp_path: Path) -> Iterator[Pipeline
     upgrade_schema(engine)
     store = Store(engine)
     writer = RecordingOwnerWriter()
-    sink = RecordingSink()
+    sink = FlakySink()
     ports = Ports(store=store, configs=ConfigProvider(store, refresh_ms=0), owner_writer=writer, sink=sink)
     runtime.install(runtime.Runtime(stub_runtime.settings, stub_runtime.broker, ports))
     broker = stub_runtime.broker

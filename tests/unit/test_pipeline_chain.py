@@ -25,13 +25,15 @@ def test_every_record_is_assigned_once_in_round_robin_order(pipeline: Pipeline) 
 
 
 def test_transient_failures_twice_then_success_route_the_record_once(pipeline: Pipeline) -> None:
-    """The write-back stage fails twice (503), retries on its own, and the owner is written once."""
+    """The write-back stage's log stream fails twice, the stage retries on its own, and the decision is
+    published and the owner written once."""
     pipeline.apply(team_config(members=2))
-    pipeline.writer.failures = 2
+    pipeline.sink.failures = 2
     pipeline.send([lead_event(1)])
     pipeline.drain()
 
-    assert pipeline.writer.calls == 3
+    assert pipeline.sink.calls == 3
+    assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
     assert [change.record_id for change in pipeline.writer.written] == ["00Q000000000001AAA"]
     assert pipeline.store.count_assignments() == 1
     assert pipeline.store.team_state("Inbound")["turn"] == 1

@@ -37,7 +37,7 @@ def test_failed_retry_enqueue_dead_letters_instead_of_acking(
     pipeline: Pipeline, delayed_enqueue_fails: dict[str, int]
 ) -> None:
     pipeline.apply(team_config(members=2))
-    pipeline.writer.failures = 1
+    pipeline.sink.failures = 1
     pipeline.send([lead_event(1)])
     pipeline.drain()
 
@@ -46,14 +46,14 @@ def test_failed_retry_enqueue_dead_letters_instead_of_acking(
     assert [m.actor_name for m in pipeline.broker.dead_letters] == ["writeback"]
     [letter] = pipeline.store.dead_letters()
     assert letter.reason.startswith("retry could not be enqueued: ConnectionClosed")
-    assert pipeline.writer.written == []
+    assert pipeline.sink.published == []
 
 
 def test_replayed_dead_letter_completes_the_record_once(
     pipeline: Pipeline, delayed_enqueue_fails: dict[str, int]
 ) -> None:
     pipeline.apply(team_config(members=2))
-    pipeline.writer.failures = 1
+    pipeline.sink.failures = 1
     pipeline.send([lead_event(1)])
     pipeline.drain()
     [letter] = pipeline.store.dead_letters()
@@ -61,6 +61,7 @@ def test_replayed_dead_letter_completes_the_record_once(
     pipeline.broker.get_actor(letter.actor_name).send(*letter.message["args"])
     pipeline.drain()
 
+    assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
     assert [change.record_id for change in pipeline.writer.written] == ["00Q000000000001AAA"]
     assert pipeline.store.count_assignments() == 1
     assert pipeline.store.team_state("Inbound")["turn"] == 1

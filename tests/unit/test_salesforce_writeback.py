@@ -10,7 +10,9 @@ from adapters.salesforce.writer import SalesforceOwnerWriter
 from tests.support.configs import team_config
 from tests.support.events import lead_event
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
-from tests.unit.conftest import Pipeline
+from baton.clock import utc_now
+from messages import Source
+from tests.unit.conftest import FLUSH_POLICY, Pipeline
 
 
 @pytest.fixture
@@ -73,3 +75,49 @@ def test_client_credentials_login_at_the_configured_url_gives_a_working_writer()
 
     assert [r.status for r in results] == ["sent"]
     assert fake.owners == {"00Q000000000001AAA": "005000000000001AAA"}
+
+
+def test_records_arriving_one_by_one_share_collections_calls(pipeline: Pipeline, org: FakeOrg) -> None:
+    """Real-time records travel alone through the stages, but the flusher writes them 200 to a call."""
+    events = [lead_event(n) for n in range(1, 251)]
+    pipeline.send(events, batch_size=1)
+    pipeline.drain()
+
+    assert [len(call["payload"]["records"]) for call in org.calls] == [200, 50]
+    assert len(org.owners) == 250 and set(org.updates.values()) == {1}
+
+
+def test_a_row_that_keeps_failing_is_dead_lettered_with_its_error_and_replayable(
+    pipeline: Pipeline, org: FakeOrg
+) -> None:
+    org.fail_record("00Q000000000002AAA", *["UNABLE_TO_LOCK_ROW"] * FLUSH_POLICY.max_attempts)
+    pipeline.send([lead_event(1), lead_event(2)], batch_size=2)
+    pipeline.drain()
+
+    [letter] = pipeline.store.dead_letters()
+    assert letter.stage == "outbox"
+    assert "UNABLE_TO_LOCK_ROW" in letter.reason
+    assert letter.message == {"record_ids": ["00Q000000000002AAA"]}
+    assert pipeline.store.outbox_summary() == {("sent", 1): 1, ("failed", FLUSH_POLICY.max_attempts): 1}
+
+    assert pipeline.store.requeue_outbox(letter.routing_ids) == 1
+    pipeline.flush()
+    assert org.updates == {"00Q000000000001AAA": 1, "00Q000000000002AAA": 1}
+
+
+def test_api_usage_reported_by_salesforce_is_kept(pipeline: Pipeline, org: FakeOrg) -> None:
+    pipeline.send([lead_event(1)])
+    pipeline.drain()
+
+    usage = pipeline.store.api_usage()
+    assert usage is not None
+    assert (usage.used, usage.limit) == (1, 15000)
+
+
+def test_batch_job_owners_wait_for_bulk_ingest_not_the_realtime_flusher(pipeline: Pipeline, org: FakeOrg) -> None:
+    job_event = lead_event(1).model_copy(update={"source": Source.BATCH, "source_event_id": "job-1:00Q000000000001AAA"})
+    pipeline.send([job_event, lead_event(2)])
+    pipeline.drain()
+
+    assert list(org.owners) == ["00Q000000000002AAA"]
+    assert [row["record_id"] for row in pipeline.store.due_outbox(utc_now(), "bulk")] == ["00Q000000000001AAA"]

@@ -1,0 +1,165 @@
+"""The outbox flusher: decided owners go to Salesforce in few, large calls.
+
+The assign stage writes each new owner to the outbox in its own transaction. The flusher drains the due
+real-time rows every second or so through the owner writer (sObject Collections, 200 records a call), so
+records arriving one by one still share API calls. A row whose write failed transiently waits with
+exponential backoff; after ``max_attempts`` it is failed and copied to the dead letters, where
+``baton dlq replay`` puts it back. One flusher works at a time (the caller's leader lock decides which).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from adapters.store import Store
+from baton.clock import Clock
+from baton.errors import PermanentError, TransientError
+from baton.ports import OwnerChange, OwnerWriter, WriteResult
+
+log = structlog.get_logger(__name__)
+FLUSH_STAGE = "outbox"
+DEFAULT_MAX_ROWS = 2_000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    min_backoff_ms: int = 500
+    max_backoff_ms: int = 300_000
+
+    def next_attempt(self, attempts_so_far: int, now: datetime) -> datetime:
+        delay_ms = min(self.max_backoff_ms, self.min_backoff_ms * 2 ** max(0, attempts_so_far))
+        return now + timedelta(milliseconds=delay_ms)
+
+
+@dataclass
+class FlushReport:
+    rows: int = 0
+    sent: int = 0
+    rejected: int = 0
+    retrying: int = 0
+    failed: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: FlushReport) -> None:
+        for name in ("rows", "sent", "rejected", "retrying", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for status, count in other.by_status.items():
+            self.by_status[status] = self.by_status.get(status, 0) + count
+
+
+def _changes(rows: Sequence[dict[str, Any]]) -> list[OwnerChange]:
+    return [OwnerChange(row["routing_id"], row["object_type"], row["record_id"], row["owner_id"]) for row in rows]
+
+
+def _write(writer: OwnerWriter, rows: Sequence[dict[str, Any]]) -> list[WriteResult]:
+    """Per-row results; a failure of the whole call becomes the same result for every row."""
+    try:
+        return writer.write(_changes(rows))
+    except TransientError as exc:
+        return [WriteResult(row["routing_id"], False, "retry", str(exc)) for row in rows]
+    except PermanentError as exc:
+        return [WriteResult(row["routing_id"], False, "failed", str(exc)) for row in rows]
+
+
+def settle(store: Store, rows: Sequence[dict[str, Any]], results: Sequence[WriteResult], policy: RetryPolicy,
+           now: datetime) -> FlushReport:
+    """Stores each row's outcome: done, retried later with backoff, or failed into the dead letters."""
+    attempts = {row["routing_id"]: int(row["attempts"]) for row in rows}
+    report = FlushReport(rows=len(rows))
+    done: dict[tuple[str, str | None], list[str]] = {}
+    retry_at: dict[datetime, dict[str, str]] = {}
+    failed: dict[str, str] = {}
+    for result in results:
+        error = result.error or result.status
+        if result.ok:
+            done.setdefault((result.status, result.error), []).append(result.routing_id)
+            report.by_status[result.status] = report.by_status.get(result.status, 0) + 1
+        elif result.status == "retry" and attempts[result.routing_id] + 1 < policy.max_attempts:
+            retry_at.setdefault(policy.next_attempt(attempts[result.routing_id], now), {})[result.routing_id] = error
+        else:
+            failed[result.routing_id] = error
+    for (status, error), routing_ids in done.items():
+        store.mark_outbox(routing_ids, status, now, error)
+    for until, errors in retry_at.items():
+        store.defer_outbox(errors, until)
+    report.sent = report.by_status.get("sent", 0)
+    report.rejected = report.by_status.get("rejected", 0)
+    report.retrying = sum(len(errors) for errors in retry_at.values())
+    report.failed = len(failed)
+    if failed:
+        _dead_letter(store, rows, failed, now)
+    return report
+
+
+def _dead_letter(store: Store, rows: Sequence[dict[str, Any]], failed: dict[str, str], now: datetime) -> None:
+    for error, routing_ids in _group_by_error(failed).items():
+        store.mark_outbox(routing_ids, "failed", now, error)
+        records = [row["record_id"] for row in rows if row["routing_id"] in set(routing_ids)]
+        letter_id = store.add_dead_letter({
+            "message_id": f"outbox-{routing_ids[0]}", "queue_name": FLUSH_STAGE, "actor_name": FLUSH_STAGE,
+            "stage": FLUSH_STAGE, "routing_ids": routing_ids, "message": {"record_ids": records},
+            "reason": f"owner write failed: {error}"[:4000], "failed_at": now,
+        })
+        log.error("owner_write_dead_lettered", dead_letter_id=letter_id, records=len(routing_ids), reason=error)
+
+
+def _group_by_error(failed: dict[str, str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for routing_id, error in failed.items():
+        grouped.setdefault(error, []).append(routing_id)
+    return grouped
+
+
+def flush_outbox(store: Store, writer: OwnerWriter, now: datetime, policy: RetryPolicy,
+                 max_rows: int = DEFAULT_MAX_ROWS) -> FlushReport:
+    """Writes every due real-time row (``max_rows`` a round, in as few calls as the writer needs)."""
+    report = FlushReport()
+    while True:
+        rows = store.due_outbox(now, "realtime", max_rows)
+        if not rows:
+            break
+        results = _write(writer, rows)
+        report.add(settle(store, rows, results, policy, now))
+        if len(rows) < max_rows:
+            break
+    usage = writer.api_usage()
+    if usage is not None:
+        store.save_api_usage(usage[0], usage[1], now)
+    if report.rows:
+        log.info("outbox_flushed", rows=report.rows, sent=report.sent, rejected=report.rejected,
+                 retrying=report.retrying, failed=report.failed, api_usage=usage and f"{usage[0]}/{usage[1]}")
+    return report
+
+
+@dataclass
+class Flusher:
+    """Flushes every ``interval_ms`` while this process holds the leader lock, until stopped."""
+
+    store: Store
+    writer: OwnerWriter
+    policy: RetryPolicy
+    clock: Clock
+    interval_ms: int = 1_000
+    is_leader: Callable[[], bool] = lambda: True
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.tick()
+            self.stopped.wait(self.interval_ms / 1000)
+
+    def tick(self) -> FlushReport | None:
+        if not self.is_leader():
+            return None
+        try:
+            return flush_outbox(self.store, self.writer, self.clock(), self.policy)
+        except TransientError as exc:  # the database is away: the rows wait in the outbox
+            log.warning("outbox_flush_failed", error=str(exc))
+            return None
