@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import statistics
 import sys
@@ -57,6 +58,20 @@ def make_events(count: int, run: str) -> list[RecordEvent]:
     ]
 
 
+def group_cpu_s(pgid: int) -> float:
+    """User + system CPU seconds of every live process in a process group (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -77,6 +92,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--log-level", default="WARNING", help="workers' BATON_LOG_LEVEL (INFO: a line per stage)")
+    parser.add_argument("--latencies", type=Path, help="write enqueued_at,latency_ms per record to this CSV")
     parser.add_argument("--keep-logs", action="store_true", help="print where the worker logs are")
     args = parser.parse_args()
 
@@ -93,6 +109,8 @@ def main() -> None:
     events = make_events(args.records, prefix)
     try:
         time.sleep(3)  # let the workers connect and declare their queues
+        groups = [worker.process.pid for worker in workers if worker.process]
+        cpu_before = sum(group_cpu_s(pgid) for pgid in groups)
         started = time.perf_counter()
         interval = args.batch / args.rate if args.rate else 0.0
         for index, start in enumerate(range(0, len(events), args.batch)):
@@ -107,12 +125,16 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit(f"timed out; worker logs in {logs}")
             time.sleep(0.2)
+        worker_cpu_s = sum(group_cpu_s(pgid) for pgid in groups) - cpu_before
         with engine.connect() as connection:
             rows = connection.execute(sa.select(assignments.c.decided_at, assignments.c.log)).all()
         enqueued = [datetime.fromisoformat(row.log["enqueued_at"]) for row in rows]
         decided = [row.decided_at for row in rows]
         latencies_ms = [(d - e).total_seconds() * 1000 for d, e in zip(decided, enqueued, strict=True)]
         span_s = (max(decided) - min(enqueued)).total_seconds()
+        if args.latencies:
+            ordered = sorted(zip(enqueued, latencies_ms, strict=True))
+            args.latencies.write_text("".join(f"{e.isoformat()},{ms:.1f}\n" for e, ms in ordered))
         owners = store.owner_counts()
         result = {
             "records_per_s": round(args.records / span_s, 1),
@@ -127,6 +149,7 @@ def main() -> None:
             "publisher_confirms": True,
             "enqueue_s": round(enqueue_s, 2),
             "owner_spread": max(owners.values()) - min(owners.values()),
+            "worker_cpu_ms_per_record": round(worker_cpu_s * 1000 / args.records, 2),
         }
         print(f"routed {args.records} records with {args.workers} worker processes x {args.threads} threads, "
               f"batch {args.batch}, rate {'max' if not args.rate else args.rate}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 from messages.base import SCHEMA_VERSION, Contract
 
 ROUTING_ID_NAMESPACE = uuid.UUID("5b0a3c1e-8f7d-4d2a-9a51-6b2f0c7e4b11")
+ROUTING_ID_CACHE_SIZE = 65_536
 
 SalesforceId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")]
 ObjectName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")]
@@ -34,6 +36,7 @@ class Source(StrEnum):
     API = "api"
 
 
+@lru_cache(maxsize=ROUTING_ID_CACHE_SIZE)
 def routing_id_for(source: str, source_event_id: str) -> str:
     """Stable id of one routing: the same event, however often delivered, routes once."""
     return str(uuid.uuid5(ROUTING_ID_NAMESPACE, f"{source}\x1f{source_event_id}"))

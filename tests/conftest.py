@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from baton import runtime
+from baton.bootstrap import bootstrap
+from baton.settings import Settings
+
 RABBITMQ_URL = os.environ.get("BATON_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 POSTGRES_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -56,6 +60,22 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
     with engine.begin() as connection:
         connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def stub_runtime(tmp_path_factory: pytest.TempPathFactory) -> runtime.Runtime:
+    """The in-process broker with every stage actor bound to it, once per test session."""
+    database = tmp_path_factory.mktemp("session") / "bootstrap.sqlite3"
+    settings = Settings(
+        broker_url="",
+        database_url=f"sqlite:///{database}",
+        queue_prefix="baton-unit",
+        min_backoff_ms=5,
+        max_backoff_ms=20,
+        max_retries=3,
+        config_refresh_ms=0,
+    )
+    return bootstrap(settings)
 
 
 @pytest.fixture

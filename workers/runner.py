@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +26,8 @@ def _attempt() -> int:
 
 
 def _log_decisions(stage: str, result: BaseModel | None, incoming: BaseModel, attempt: int, duration_ms: float) -> None:
+    if not log.is_enabled_for(logging.INFO):
+        return
     common = {"stage": stage, "attempt": attempt, "duration_ms": duration_ms}
     if isinstance(result, AssignmentBatch):
         for entry in result.logs:

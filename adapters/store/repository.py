@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.store.decision_write import DecisionRows, write_decisions_postgresql
 from baton.errors import TransientError
 from adapters.store.tables import (
     api_usage,
@@ -133,14 +134,6 @@ class Transaction:
             query = query.order_by(team_states.c.team).with_for_update()
         return {row.team: row.state for row in self.connection.execute(query)}
 
-    def save_team_states(self, states: dict[str, dict[str, Any]], decisions: dict[str, int], now: datetime) -> None:
-        for team, state in states.items():
-            self.connection.execute(
-                sa.update(team_states)
-                .where(team_states.c.team == team)
-                .values(state=state, decisions=team_states.c.decisions + decisions.get(team, 0), updated_at=now)
-            )
-
     def record_states(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordState]:
         wanted = list(set(keys))
         if not wanted:
@@ -241,6 +234,21 @@ class Transaction:
 
     def add_to_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
         self._insert_ignoring_conflicts(outbox, list(rows))
+
+    def save_decisions(self, rows: DecisionRows) -> None:
+        """Team states, assignment logs, record states and outbox rows: one statement on PostgreSQL."""
+        if self._dialect == "postgresql":
+            write_decisions_postgresql(self.connection, rows)
+            return
+        for row in rows.team_states:
+            self.connection.execute(
+                sa.update(team_states).where(team_states.c.team == row["team"])
+                .values(state=row["state"], decisions=team_states.c.decisions + row["decisions"],
+                        updated_at=row["updated_at"])
+            )
+        self.save_assignments(rows.assignments)
+        self.save_record_states(rows.record_states)
+        self.add_to_outbox(rows.outbox)
 
     def member_availability(self) -> set[str]:
         """User ids toggled unavailable (read at most once a second per process)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.store import RecordState, Transaction
+from adapters.store import DecisionRows, RecordState, Transaction
 from baton.coalesce import Coalescer
 from baton.ports import Ports
 from messages import (
@@ -319,15 +319,9 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
             record_owner[context.routing_id] = owner
         if log.team and log.outcome is Outcome.ASSIGNED and log.team in decisions:
             decisions[log.team] += 1
-    tx.save_team_states(
-        {team: state.model_dump(mode="json", exclude_defaults=True) for team, state in team_states.items()
-         if decisions[team] or team in workload_teams},
-        decisions, now,
-    )
     assignments, record_states, outbox = _rows(list(new_logs.values()), now)
     for row in record_states:
         row["owner_id"] = record_owner.get(row["routing_id"], row["owner_id"])
-    tx.save_assignments([row for row in assignments if row["routing_id"] not in rechecked])
     tx.replace_held_assignments([row for row in assignments if row["routing_id"] in rechecked])
     tx.save_holds(hold_rows)
     tx.save_sticky_owners([
@@ -335,8 +329,16 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
         for (team, key), (owner, at) in sticky.items() if sticky_before.get((team, key)) != (owner, at)
     ])
     tx.release_holds(rid for rid, log in new_logs.items() if log.outcome is not Outcome.HELD and rid in rechecked)
-    tx.save_record_states(record_states)
-    tx.add_to_outbox(outbox)
+    tx.save_decisions(DecisionRows(
+        team_states=[
+            {"team": team, "state": state.model_dump(mode="json", exclude_defaults=True),
+             "decisions": decisions[team], "updated_at": now}
+            for team, state in team_states.items() if decisions[team] or team in workload_teams
+        ],
+        assignments=[row for row in assignments if row["routing_id"] not in rechecked],
+        record_states=record_states,
+        outbox=outbox,
+    ))
     return {**{rid: AssignmentLog.model_validate(log) for rid, log in stored.items()}, **new_logs}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
+from sqlalchemy.engine import Engine
 
 from adapters.reference import FileReferenceData
 from adapters.store import Store, make_engine, upgrade_schema
@@ -110,25 +112,10 @@ class Pipeline:
         return total
 
 
-@pytest.fixture(scope="session")
-def stub_runtime(tmp_path_factory: pytest.TempPathFactory) -> runtime.Runtime:
-    database = tmp_path_factory.mktemp("session") / "bootstrap.sqlite3"
-    settings = Settings(
-        broker_url="",
-        database_url=f"sqlite:///{database}",
-        queue_prefix="baton-unit",
-        min_backoff_ms=5,
-        max_backoff_ms=20,
-        max_retries=3,
-        config_refresh_ms=0,
-    )
-    return bootstrap(settings)
-
-
-@pytest.fixture
-def pipeline(stub_runtime: runtime.Runtime, tmp_path: Path) -> Iterator[Pipeline]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'baton.sqlite3'}")
-    upgrade_schema(engine)
+@contextmanager
+def running_pipeline(stub_runtime: runtime.Runtime, engine: Engine, schema: str | None = None) -> Iterator[Pipeline]:
+    """The stage actors on the StubBroker with a worker, storing into ``engine`` (migrated here)."""
+    upgrade_schema(engine, schema)
     store = Store(engine)
     writer = RecordingOwnerWriter()
     sink = FlakySink()
@@ -145,3 +132,9 @@ def pipeline(stub_runtime: runtime.Runtime, tmp_path: Path) -> Iterator[Pipeline
         worker.stop()
         broker.flush_all()
         engine.dispose()
+
+
+@pytest.fixture
+def pipeline(stub_runtime: runtime.Runtime, tmp_path: Path) -> Iterator[Pipeline]:
+    with running_pipeline(stub_runtime, make_engine(f"sqlite:///{tmp_path / 'baton.sqlite3'}")) as pipeline:
+        yield pipeline
