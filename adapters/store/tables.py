@@ -116,3 +116,12 @@ sticky_owners = sa.Table(
     sa.Column("owner_id", sa.String(18), nullable=False),
     sa.Column("assigned_at", Timestamp, nullable=False),
 )
+
+stream_positions = sa.Table(
+    "stream_positions",
+    metadata,
+    sa.Column("channel", sa.String(255), primary_key=True),
+    sa.Column("replay_id", sa.BigInteger),
+    sa.Column("event_at", Timestamp),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
