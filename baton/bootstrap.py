@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dramatiq
 import structlog
@@ -17,6 +19,9 @@ from baton.logging import configure_logging
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
 
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
+
 log = structlog.get_logger(__name__)
 
 
@@ -26,16 +31,25 @@ def open_store(settings: Settings) -> Store:
     return Store(engine)
 
 
-def salesforce_writer(settings: Settings) -> OwnerWriter | None:
-    """The Salesforce owner writer when a connected app is configured, else None (embedded default)."""
+def salesforce_login(settings: Settings) -> Callable[[], Salesforce] | None:
+    """Logs in with the connected app (a fresh session per call), or None when none is configured."""
     if not (settings.salesforce_client_id and settings.salesforce_client_secret):
         return None
     from adapters.salesforce.auth import ClientCredentials, connect
-    from adapters.salesforce.writer import SalesforceOwnerWriter
 
     credentials = ClientCredentials(settings.salesforce_login_url, settings.salesforce_client_id,
                                     settings.salesforce_client_secret)
-    return SalesforceOwnerWriter(connect(credentials))
+    return lambda: connect(credentials)
+
+
+def salesforce_writer(settings: Settings) -> OwnerWriter | None:
+    """The Salesforce owner writer when a connected app is configured, else None (embedded default)."""
+    login = salesforce_login(settings)
+    if login is None:
+        return None
+    from adapters.salesforce.writer import SalesforceOwnerWriter
+
+    return SalesforceOwnerWriter(login())
 
 
 def bootstrap(
