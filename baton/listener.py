@@ -36,6 +36,7 @@ BACKOFF_MAX_S = 60.0
 MAX_SESSION_REFUSALS = 3  # fresh logins in a row that Salesforce refuses before giving up
 CATCH_UP_OVERLAP = timedelta(minutes=1)  # SystemModstamp is taken before the commit: look a little further back
 LOCK_PREFIX = "listen:"
+STOP_JOIN_S = 5.0  # a long poll lasts up to 110 s; on stop, wait this long for it, then leave
 
 
 def backoff_s(failures: int, low_s: float = BACKOFF_MIN_S, high_s: float = BACKOFF_MAX_S) -> float:
@@ -193,3 +194,33 @@ class ChannelListener:
         self._log.info("change_events_enqueued", events=len(events))
         if self._after_enqueue is not None:
             self._after_enqueue(len(events))
+
+
+def run_listeners(listeners: Sequence[ChannelListener], stop: threading.Event,
+                  join_timeout_s: float = STOP_JOIN_S) -> list[ConfigError]:
+    """Runs each listener on its own thread until ``stop`` is set or one fails for good.
+
+    Returns the settings errors that stopped listeners. Threads still inside a long poll after
+    ``join_timeout_s`` are left behind (daemon threads): nothing is lost, since a position is
+    stored only after its events were enqueued.
+    """
+    failures: list[ConfigError] = []
+
+    def run(listener: ChannelListener) -> None:
+        try:
+            listener.run()
+        except ConfigError as exc:
+            failures.append(exc)
+        except Exception:
+            log.exception("listener_crashed", channel=listener.channel)
+        finally:
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(listener,), name=f"listen {listener.channel}", daemon=True)
+               for listener in listeners]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    for thread in threads:
+        thread.join(join_timeout_s)
+    return failures

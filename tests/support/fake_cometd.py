@@ -6,7 +6,7 @@ It speaks the wire format of ``/cometd/61.0``: handshake, subscribe with the ``r
 ``{"channel", "data": {"schema", "payload", "event": {"replayId"}}}`` messages, ``403::Unknown client``
 with ``reconnect: handshake`` advice, and the ``BAYEUX_BROWSER`` session cookie. For re-reads it also
 answers ``sobjects/{object}/describe`` and a minimal ``query`` (``WHERE Id IN (...)`` and
-``WHERE SystemModstamp >= ...``).
+``WHERE SystemModstamp >= ...``), and the OAuth client-credentials token endpoint a login needs.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class FakeStreamingOrg:
     """What the fake holds, what it saw, and which faults it injects next."""
 
     session_id: str = "00Dfake!streaming-session"
+    client_secret: str = "fake-streaming-secret"
     known_channels: set[str] = field(default_factory=set)
     retained: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> event messages
     retention_floor: dict[str, int] = field(default_factory=dict)  # replay ids below it have expired
@@ -218,9 +219,21 @@ def _handler(org: FakeStreamingOrg) -> type[BaseHTTPRequestHandler]:
         def _authorized(self) -> bool:
             return self.headers.get("Authorization") in (f"Bearer {org.session_id}", f"OAuth {org.session_id}")
 
+        def _token(self, form: dict[str, list[str]]) -> None:
+            """OAuth 2.0 client credentials, as the login host answers them."""
+            if form.get("grant_type") == ["client_credentials"] and form.get("client_secret") == [org.client_secret]:
+                self._send(200, {"access_token": org.session_id, "instance_url": org.url, "token_type": "Bearer",
+                                 "issued_at": "1763629200000"})
+            else:
+                self._send(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length", "0"))
-            messages = json.loads(self.rfile.read(length) or b"[]")
+            body = self.rfile.read(length)
+            if self.path == "/services/oauth2/token":
+                self._token(parse_qs(body.decode()))
+                return
+            messages = json.loads(body or b"[]")
             if self.path != COMETD_PATH:
                 self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
                 return

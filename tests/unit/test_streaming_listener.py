@@ -4,16 +4,22 @@ catch-up after an expired replay id, gap re-reads, re-handshakes."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from dramatiq import Message
 from structlog.testing import capture_logs
 
 from adapters.salesforce.streaming import REPLAY_NEW
+from adapters.store import Store, make_engine
 from baton.errors import ConfigError
 from baton.listener import CATCH_UP_OVERLAP, ChannelListener
 from messages import routing_id_for
@@ -23,6 +29,7 @@ from tests.support.fake_cometd import FakeStreamingOrg, fake_streaming_org
 from tests.unit.conftest import Pipeline
 
 CHANNEL = cdc.LEAD_CHANNEL
+REPO_ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 15.0
 
 
@@ -250,3 +257,54 @@ def test_first_start_remembers_when_it_began_listening(pipeline: Pipeline, org: 
         org.wait_for(lambda: pipeline.store.stream_position(CHANNEL) is not None)
     position = pipeline.store.stream_position(CHANNEL)
     assert position.replay_id is None and position.event_at >= before
+
+
+def test_baton_listen_routes_change_events_until_stopped(tmp_path: Path) -> None:
+    """The command as deployed: client-credentials login, embedded routing, SIGTERM, a summary on stdout."""
+    config = tmp_path / "org.yaml"
+    config.write_text(team_config(members=2))
+    database = f"sqlite:///{tmp_path / 'baton.sqlite3'}"
+    with fake_streaming_org() as org:
+        org.known_channels.add(CHANNEL)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("BATON_")}
+        env.update({
+            "BATON_DATABASE_URL": database, "BATON_CONFIG": str(config), "BATON_SALESFORCE_CHANNELS": CHANNEL,
+            "BATON_SALESFORCE_LOGIN_URL": org.url, "BATON_SALESFORCE_CLIENT_ID": "consumer-key",
+            "BATON_SALESFORCE_CLIENT_SECRET": org.client_secret, "REQUESTS_CA_BUNDLE": org.ca_file,
+            "BATON_LOG_LEVEL": "WARNING",
+        })
+        process = subprocess.Popen([sys.executable, "-c", "from baton.cli import app; app()", "listen"],
+                                   cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            org.wait_for(lambda: bool(org.subscriptions) or process.poll() is not None, 60)
+            replay_id = org.publish(CHANNEL, cdc.lead_created([cdc.lead_id(1)], tx="tx-cli"))
+            store = Store(make_engine(database))
+            org.wait_for(lambda: (p := store.stream_position(CHANNEL)) is not None and p.replay_id == replay_id, 60)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 0, stderr
+    assert stdout.strip() == f"{CHANNEL}: 1 record event(s) enqueued"
+    routing_id = routing_id_for("change_event", f"tx-cli:1:{cdc.lead_id(1)}")
+    assert store.assignment_logs([routing_id])[routing_id]["outcome"] == "assigned"
+    store.engine.dispose()
+
+
+def test_baton_listen_without_channels_or_connected_app_is_a_usage_error(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BATON_")}
+    env["BATON_DATABASE_URL"] = f"sqlite:///{tmp_path / 'baton.sqlite3'}"
+
+    def listen(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from baton.cli import app; app()", "listen", *args],
+                              cwd=REPO_ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=60)
+
+    no_channels = listen()
+    no_app = listen("--channels", CHANNEL)
+    bad_channel = listen("--channels", "/topic/Leads")
+
+    assert (no_channels.returncode, no_app.returncode, bad_channel.returncode) == (2, 2, 2)
+    assert "no channels: set BATON_SALESFORCE_CHANNELS" in no_channels.stderr
+    assert "no connected app" in no_app.stderr
+    assert "not a /data/... or /event/... channel: /topic/Leads" in bad_channel.stderr
+    assert no_channels.stdout == no_app.stdout == bad_channel.stdout == ""
