@@ -52,7 +52,9 @@ class FakeStreamingOrg:
     handshakes: int = 0
     subscriptions: list[tuple[str, int]] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
-    connect_faults: deque[str] = field(default_factory=deque)
+    connect_faults: deque[str] = field(default_factory=deque)  # Bayeux errors for the next connects
+    http_faults: deque[int] = field(default_factory=deque)  # HTTP statuses for the next /cometd posts
+    connect_advice: dict[str, Any] = field(default_factory=lambda: dict(CONNECT_ADVICE))
     poll_s: float = 0.2
     url: str = ""
     ca_file: str = ""
@@ -152,12 +154,13 @@ class FakeStreamingOrg:
             if self.connect_faults:
                 error = self.connect_faults.popleft()
                 self._clients.pop(client_id, None)
-                return [{**reply, "successful": False, "error": error, "advice": {"reconnect": "handshake"}}]
+                reconnect = "none" if error.startswith("401") else "handshake"
+                return [{**reply, "successful": False, "error": error, "advice": {"reconnect": reconnect, "interval": 0}}]
             self._changed.wait_for(lambda: bool(self._pending(client_id)), timeout=self.poll_s)
             events = self._pending(client_id)
             for event in events:
                 self._clients[client_id][event["channel"]] = event["data"]["event"]["replayId"]
-        return [*events, {**reply, "successful": True, "advice": CONNECT_ADVICE}]
+        return [*events, {**reply, "successful": True, "advice": self.connect_advice}]
 
     def _pending(self, client_id: str) -> list[dict[str, Any]]:
         cursors = self._clients.get(client_id, {})
@@ -236,6 +239,9 @@ def _handler(org: FakeStreamingOrg) -> type[BaseHTTPRequestHandler]:
             messages = json.loads(body or b"[]")
             if self.path != COMETD_PATH:
                 self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
+                return
+            if org.http_faults:
+                self._send(org.http_faults.popleft(), {"error": "injected fault"})
                 return
             has_cookie = f"{COOKIE}=" in (self.headers.get("Cookie") or "")
             replies = [reply for message in messages

@@ -15,12 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from dramatiq import Message
 from structlog.testing import capture_logs
 
-from adapters.salesforce.streaming import REPLAY_NEW
+from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamingSession
 from adapters.store import Store, make_engine
-from baton.errors import ConfigError
+from baton.errors import ConfigError, SessionInvalid, TransientError
 from baton.listener import CATCH_UP_OVERLAP, ChannelListener
 from messages import routing_id_for
 from tests.support import cdc_samples as cdc
@@ -96,7 +97,7 @@ def test_change_events_are_enqueued_as_record_events_with_their_ids(pipeline: Pi
     assert pipeline.store.stream_position(CHANNEL).event_at == datetime(2025, 11, 20, 10, 15, 42, tzinfo=UTC)
 
 
-def test_bato_own_change_is_not_even_enqueued_and_is_logged(pipeline: Pipeline, org: FakeStreamingOrg) -> None:
+def test_baton_own_change_is_not_even_enqueued_and_is_logged(pipeline: Pipeline, org: FakeStreamingOrg) -> None:
     subject = listener(pipeline, org)
     with capture_logs() as logs, running(subject):
         org.wait_for(lambda: bool(org.subscriptions))
@@ -308,3 +309,37 @@ def test_baton_listen_without_channels_or_connected_app_is_a_usage_error(tmp_pat
     assert "no connected app" in no_app.stderr
     assert "not a /data/... or /event/... channel: /topic/Leads" in bad_channel.stderr
     assert no_channels.stdout == no_app.stdout == bad_channel.stdout == ""
+
+
+# the Bayeux client on its own ------------------------------------------------------------------
+def bayeux(org: FakeStreamingOrg, slept: list[float]) -> BayeuxClient:
+    http = requests.Session()
+    http.trust_env, http.verify = False, org.ca_file
+    return BayeuxClient(StreamingSession(org.url, org.session_id), http, sleep=slept.append)
+
+
+def test_the_client_waits_the_advised_interval_between_connects(org: FakeStreamingOrg) -> None:
+    slept: list[float] = []
+    client = bayeux(org, slept)
+    client.subscribe(CHANNEL, REPLAY_NEW)
+    org.connect_advice = {"interval": 250, "timeout": 5000, "reconnect": "retry"}
+    client.connect()
+    client.connect()
+
+    assert slept == [0.25]
+    assert client.advice.timeout_ms == 5000
+
+
+def test_the_client_types_its_failures(org: FakeStreamingOrg) -> None:
+    client = bayeux(org, [])
+    client.subscribe(CHANNEL, REPLAY_NEW)
+    org.http_faults.append(503)
+    with pytest.raises(TransientError, match="503"):
+        client.connect()
+    org.connect_faults.append("401::Authentication invalid")
+    with pytest.raises(SessionInvalid, match="401::Authentication invalid"):
+        client.connect()
+    with pytest.raises(SessionInvalid, match="handshake refused: 401::Authentication invalid"):
+        BayeuxClient(StreamingSession(org.url, "00Dfake!wrong"), client._http).handshake()
+    with pytest.raises(TransientError, match="unreachable"):
+        BayeuxClient(StreamingSession("https://127.0.0.1:9", org.session_id)).handshake()
