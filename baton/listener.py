@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 import structlog
 from dramatiq import Broker
 from simple_salesforce import Salesforce
@@ -97,7 +98,13 @@ class ChannelListener:
         standing_by = False
         while not self.stop.is_set():
             lock = LeaderLock(self.store.engine, LOCK_PREFIX + self.channel)
-            if not lock.try_acquire():
+            try:
+                won = lock.try_acquire()
+            except sa.exc.SQLAlchemyError as exc:  # the database is away: the election waits for it
+                self._log.warning("listener_election_failed", error=str(exc))
+                self.stop.wait(self._standby_s)
+                continue
+            if not won:
                 if not standing_by:
                     self._log.info("listener_standby", reason="another process holds the channel")
                 standing_by = True
