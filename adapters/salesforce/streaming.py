@@ -127,10 +127,6 @@ class BayeuxClient:
     def advice(self) -> Advice:
         return self._advice
 
-    def resume_points(self) -> dict[str, int]:
-        """Per channel, the replay id a re-subscription would start after."""
-        return dict(self._replay_from)
-
     # protocol ----------------------------------------------------------------------------------
     def handshake(self) -> str:
         reply = self._meta({
