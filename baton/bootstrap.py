@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dramatiq
 import structlog
 
 from adapters.reference import FileReferenceData, NoReferenceData
 from adapters.store import Store, make_engine, upgrade_schema
+from adapters.store.leader import LeaderLock
 from baton import runtime
 from baton.broker import build_broker
 from baton.clock import Clock, utc_now
@@ -18,6 +20,9 @@ from baton.flusher import Flusher, RetryPolicy
 from baton.logging import configure_logging
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 log = structlog.get_logger(__name__)
 
@@ -28,16 +33,25 @@ def open_store(settings: Settings) -> Store:
     return Store(engine)
 
 
-def salesforce_writer(settings: Settings) -> OwnerWriter | None:
-    """The Salesforce owner writer when a connected app is configured, else None (embedded default)."""
+def salesforce_login(settings: Settings) -> Callable[[], Salesforce] | None:
+    """Logs in with the connected app (a fresh session per call), or None when none is configured."""
     if not (settings.salesforce_client_id and settings.salesforce_client_secret):
         return None
     from adapters.salesforce.auth import ClientCredentials, connect
-    from adapters.salesforce.writer import SalesforceOwnerWriter
 
     credentials = ClientCredentials(settings.salesforce_login_url, settings.salesforce_client_id,
                                     settings.salesforce_client_secret)
-    return SalesforceOwnerWriter(connect(credentials))
+    return lambda: connect(credentials)
+
+
+def salesforce_writer(settings: Settings) -> OwnerWriter | None:
+    """The Salesforce owner writer when a connected app is configured, else None (embedded default)."""
+    login = salesforce_login(settings)
+    if login is None:
+        return None
+    from adapters.salesforce.writer import SalesforceOwnerWriter
+
+    return SalesforceOwnerWriter(login())
 
 
 def bootstrap(
@@ -75,12 +89,31 @@ def bootstrap(
     return current
 
 
+FLUSHER_LOCK = "outbox-flusher"
+
+
+def leader_check(lock: LeaderLock) -> Callable[[], bool]:
+    """Asks each round: is the lock still ours, or can we take it now? (Replicas stand by.)"""
+
+    def is_leader() -> bool:
+        if lock.held:
+            return lock.still_held()
+        return lock.try_acquire()
+
+    return is_leader
+
+
 def build_flusher(current: runtime.Runtime, is_leader: Callable[[], bool] | None = None) -> Flusher:
-    """The outbox flusher over this runtime's store and owner writer, with the process's retry settings."""
+    """The outbox flusher over this runtime's store and owner writer, with the process's retry settings.
+
+    By default one flusher works at a time: a PostgreSQL advisory lock elects it.
+    """
     settings = current.settings
     policy = RetryPolicy(settings.max_retries + 1, settings.min_backoff_ms, settings.max_backoff_ms)
+    if is_leader is None:
+        is_leader = leader_check(LeaderLock(current.ports.store.engine, FLUSHER_LOCK))
     return Flusher(current.ports.store, current.ports.owner_writer, policy, current.ports.clock,
-                   settings.flush_interval_ms, is_leader or (lambda: True))
+                   settings.flush_interval_ms, is_leader)
 
 
 def ensure_bootstrapped() -> runtime.Runtime:

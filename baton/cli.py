@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,13 +18,14 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.files import Rejected, read_records
-from baton.bootstrap import bootstrap, build_flusher, open_store
+from baton.bootstrap import bootstrap, build_flusher, open_store, salesforce_login
 from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.errors import ConfigError
 from baton.flusher import FLUSH_STAGE
 from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
+from baton.listener import ChannelListener, run_listeners
 from baton.logging import configure_logging
 from baton.settings import Settings
 from messages import STAGES, RecordEvent
@@ -381,3 +383,49 @@ def db_upgrade() -> None:
     configure_logging(settings.log_level, settings.log_format)
     open_store(settings)
     out.print("store is at the newest migration")
+
+
+@app.command()
+def listen(
+    channels: Annotated[str | None, typer.Option(
+        help="comma-separated channels, e.g. /data/LeadChangeEvent,/event/Booking_Request__e "
+             "(default: BATON_SALESFORCE_CHANNELS)")] = None,
+) -> None:
+    """Route Salesforce change events and platform events as they happen (runs until stopped).
+
+    One process per channel is active; replicas wait (PostgreSQL advisory lock). Each channel resumes
+    from its stored replay id.
+    """
+    settings = _settings(salesforce_channels=channels)
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.channels:
+        _say("listen: no channels: set BATON_SALESFORCE_CHANNELS (e.g. /data/LeadChangeEvent) or --channels")
+        raise typer.Exit(EXIT_USAGE)
+    login = salesforce_login(settings)
+    if login is None:
+        _say("listen: no connected app: set BATON_SALESFORCE_CLIENT_ID and BATON_SALESFORCE_CLIENT_SECRET")
+        raise typer.Exit(EXIT_USAGE)
+    current = bootstrap(settings)
+    embedded_lock = threading.Lock()
+
+    def route_embedded(_: int) -> None:  # the embedded default has no worker processes: route in-process
+        with embedded_lock:
+            _run_embedded(current.broker, settings.worker_threads, 300)  # type: ignore[arg-type]
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    listeners = [
+        ChannelListener(channel, current.ports.store, current.broker, login, batch_size=settings.batch_size,
+                        clock=current.ports.clock, integration_user_id=settings.salesforce_user_id, stop=stop,
+                        after_enqueue=route_embedded if isinstance(current.broker, StubBroker) else None)
+        for channel in settings.channels
+    ]
+    failures = run_listeners(listeners, stop)
+    for listener in listeners:
+        out.print(f"{listener.channel}: {listener.enqueued} record event(s) enqueued")
+    for failure in failures:
+        for location, message in failure.problems:
+            _say(f"listen: {location}: {message}")
+    if failures:
+        raise typer.Exit(EXIT_USAGE)

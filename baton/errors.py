@@ -29,3 +29,16 @@ class ConfigError(PermanentError):
 
 class InputError(PermanentError):
     """A record, message or request is malformed; the message says what and where."""
+
+
+class SessionInvalid(PermanentError):
+    """Salesforce refused the session (revoked, expired or missing): log in again before retrying."""
+
+
+class ReplayIdInvalid(PermanentError):
+    """The Streaming API refused a replay id: older than the retention window (72 hours) or unknown."""
+
+    def __init__(self, channel: str, replay_id: int, message: str):
+        self.channel = channel
+        self.replay_id = replay_id
+        super().__init__(f"{channel}: replay id {replay_id} refused: {message}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 
 from adapters.store import Store
@@ -156,10 +157,10 @@ class Flusher:
             self.stopped.wait(self.interval_ms / 1000)
 
     def tick(self) -> FlushReport | None:
-        if not self.is_leader():
-            return None
         try:
+            if not self.is_leader():
+                return None
             return flush_outbox(self.store, self.writer, self.clock(), self.policy)
-        except TransientError as exc:  # the database is away: the rows wait in the outbox
+        except (TransientError, sa.exc.DBAPIError) as exc:  # the database is away: the rows wait in the outbox
             log.warning("outbox_flush_failed", error=str(exc))
             return None

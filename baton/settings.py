@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///baton.sqlite3"
+CHANNEL_PATTERN = re.compile(r"^/(data|event)/[A-Za-z0-9_]+$")
 
 
 class Settings(BaseSettings):
@@ -35,6 +37,12 @@ class Settings(BaseSettings):
     salesforce_login_url: str = Field(default="https://login.salesforce.com", description="OAuth login host")
     salesforce_client_id: str | None = Field(default=None, description="connected app consumer key (client credentials)")
     salesforce_client_secret: str | None = Field(default=None, description="connected app consumer secret")
+    salesforce_channels: str = Field(
+        default="", description="comma-separated Streaming API channels for baton listen, e.g. /data/LeadChangeEvent"
+    )
+    events_token: str | None = Field(
+        default=None, description="bearer token of POST /salesforce/events (relayed change events); unset = off"
+    )
     max_request_bytes: int = Field(default=2_000_000, ge=1024, description="largest accepted request body")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -56,6 +64,18 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
 
+    @field_validator("salesforce_channels")
+    @classmethod
+    def _check_channels(cls, text: str) -> str:
+        bad = [name for name in _split(text) if not CHANNEL_PATTERN.match(name)]
+        if bad:
+            raise ValueError(f"not a /data/... or /event/... channel: {', '.join(bad)}")
+        return text
+
+    @property
+    def channels(self) -> list[str]:
+        return list(dict.fromkeys(_split(self.salesforce_channels)))
+
     @property
     def allowed_org_ids(self) -> set[str]:
         return {org.strip()[:15] for org in self.salesforce_org_ids.split(",") if org.strip()}
@@ -63,3 +83,7 @@ class Settings(BaseSettings):
     @property
     def uses_rabbitmq(self) -> bool:
         return self.broker_url.startswith(("amqp://", "amqps://"))
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]

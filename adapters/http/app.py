@@ -1,20 +1,32 @@
-"""The web process: Salesforce outbound messages in (Ack only after the broker confirmed the enqueue)."""
+"""The web process: Salesforce outbound messages and relayed change/platform events in (answered only
+after the broker confirmed the enqueue)."""
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
+from adapters.salesforce.change_events import parse_posted
 from adapters.salesforce.outbound import ACK, parse_outbound_message, to_events
+from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_events
 from baton import runtime
-from baton.errors import InputError
+from baton.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from baton.ingest import enqueue
+from baton.settings import Settings
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 log = structlog.get_logger(__name__)
 SOAP_CONTENT_TYPES = ("text/xml", "application/soap+xml")
+JSON_CONTENT_TYPE = "application/json"
+MAX_POSTED_EVENTS = 1000
 
 
 def _soap_fault(status: int, message: str) -> Response:
@@ -31,8 +43,40 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def create_app(current: Callable[[], runtime.Runtime] = runtime.current) -> FastAPI:
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _bearer_ok(header: str, expected: str) -> bool:
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+class _Readers:
+    """One SOQL reader per process: logged in on first use, and again after Salesforce refused its session."""
+
+    def __init__(self, login: Callable[[], Salesforce] | None):
+        self._login = login
+        self._reader: RecordReader | None = None
+
+    def get(self, settings: Settings) -> RecordReader | None:
+        if self._reader is None:
+            from baton.bootstrap import salesforce_login
+
+            login = self._login or salesforce_login(settings)
+            self._reader = SoqlRecordReader(login()) if login else None
+        return self._reader
+
+    def forget(self) -> None:
+        self._reader = None
+
+
+def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
+               salesforce_login: Callable[[], Salesforce] | None = None) -> FastAPI:
+    """``salesforce_login`` gives the session that re-reads records named by gap and platform events
+    (default: the connected app in the settings)."""
     app = FastAPI(title="Baton", description="Salesforce record routing", version="0.1.0")
+    readers = _Readers(salesforce_login)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -67,6 +111,48 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current) -> Fast
             return _soap_fault(503, "could not enqueue; retry later")
         log.info("outbound_accepted", org=message.organization_id, notifications=len(events))
         return Response(ACK, media_type="text/xml")
+
+    @app.post("/salesforce/events", status_code=202)
+    async def change_events(request: Request) -> JSONResponse:
+        """Change and platform events relayed as JSON (one Bayeux event message or its ``data``, or a
+        list of them); 202 once the broker confirmed the enqueue, 503 when it did not."""
+        state = current()
+        settings = state.settings
+        if not settings.events_token:
+            return _problem(404, "endpoint is off: BATON_EVENTS_TOKEN is not set")
+        if not _bearer_ok(request.headers.get("authorization", ""), settings.events_token):
+            return _problem(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON_CONTENT_TYPE:
+            return _problem(415, f"expected {JSON_CONTENT_TYPE}, got {content_type or 'no content type'}")
+        body = await request.body()
+        if len(body) > settings.max_request_bytes:
+            return _problem(413, f"body of {len(body)} bytes is over the {settings.max_request_bytes} limit")
+        try:
+            posted = json.loads(body)
+        except ValueError as exc:
+            return _problem(400, f"malformed JSON: {exc}")
+        now = state.ports.clock()
+        try:
+            intake = parse_posted(posted, now, MAX_POSTED_EVENTS)
+            reader = readers.get(settings) if intake.rereads else None
+            events = record_events(intake, reader, now, settings.salesforce_user_id)
+        except (ConfigError, SessionInvalid, TransientError) as exc:
+            if isinstance(exc, SessionInvalid):
+                readers.forget()
+            log.error("change_events_unreadable", error=str(exc))
+            return _problem(503, f"cannot read the named records from Salesforce now: {exc}")
+        except PermanentError as exc:  # InputError included: the event itself is wrong
+            log.warning("change_events_rejected", reason=str(exc))
+            return _problem(422, str(exc))
+        try:
+            if events:
+                enqueue(state.broker, events, len(events), now)
+        except Exception as exc:  # the relay retries anything but a 202: nothing is lost
+            log.error("change_events_enqueue_failed", error=str(exc), events=len(events))
+            return _problem(503, "could not enqueue; retry later")
+        log.info("change_events_accepted", events=len(events), ignored=len(intake.ignored))
+        return JSONResponse({"accepted": len(events), "ignored": len(intake.ignored)}, status_code=202)
 
     return app
 

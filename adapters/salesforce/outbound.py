@@ -109,21 +109,32 @@ def same_salesforce_id(left: str | None, right: str | None) -> bool:
     return bool(left and right) and left[:15] == right[:15]  # type: ignore[index]
 
 
+def change_from_dates(fields: dict[str, Any]) -> ChangeType:
+    """A record whose CreatedDate equals its LastModifiedDate was just created; otherwise it was updated."""
+    created, modified = fields.get("CreatedDate"), fields.get("LastModifiedDate")
+    return ChangeType.CREATE if created and created == modified else ChangeType.UPDATE
+
+
+def from_salesforce(event: RecordEvent, source: Source, integration_user_id: str | None) -> RecordEvent:
+    """The event as Salesforce sent it: who changed the record, and Baton's origin when that was Baton's user."""
+    modified_by = event.fields.get("LastModifiedById")
+    by_baton = same_salesforce_id(modified_by, integration_user_id)
+    return event.model_copy(update={
+        "source": source,
+        "changed_by": modified_by,
+        "change_origin": BATON_ORIGIN if by_baton else None,
+    })
+
+
 def to_events(message: OutboundMessage, received_at: datetime, integration_user_id: str | None) -> list[RecordEvent]:
     """One record event per notification, keyed by its notification id (redeliveries route once)."""
     events = []
     for item in message.notifications:
         fields = {k: v for k, v in item.fields.items() if k != "Id"}
-        created, modified = fields.get("CreatedDate"), fields.get("LastModifiedDate")
-        change = ChangeType.CREATE if created and created == modified else ChangeType.UPDATE
         try:
-            event = build_event(item.object_type, item.record_id, fields, item.notification_id, received_at, change)
+            event = build_event(item.object_type, item.record_id, fields, item.notification_id, received_at,
+                                change_from_dates(fields))
         except ValueError as exc:
             raise InputError(f"outbound message: notification {item.notification_id}: {exc}") from None
-        by_baton = same_salesforce_id(fields.get("LastModifiedById"), integration_user_id)
-        events.append(event.model_copy(update={
-            "source": Source.OUTBOUND_MESSAGE,
-            "changed_by": fields.get("LastModifiedById"),
-            "change_origin": BATON_ORIGIN if by_baton else None,
-        }))
+        events.append(from_salesforce(event, Source.OUTBOUND_MESSAGE, integration_user_id))
     return events

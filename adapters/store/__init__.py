@@ -2,6 +2,25 @@
 
 from adapters.store.decision_write import DecisionRows
 from adapters.store.engine import make_engine, upgrade_schema
-from adapters.store.repository import ApiUsage, DeadLetter, RecordState, Store, StoredConfig, Transaction
+from adapters.store.repository import (
+    ApiUsage,
+    DeadLetter,
+    RecordState,
+    Store,
+    StoredConfig,
+    StreamPosition,
+    Transaction,
+)
 
-__all__ = ["ApiUsage", "DeadLetter", "DecisionRows", "RecordState", "Store", "StoredConfig", "Transaction", "make_engine", "upgrade_schema"]
+__all__ = [
+    "ApiUsage",
+    "DeadLetter",
+    "DecisionRows",
+    "RecordState",
+    "Store",
+    "StoredConfig",
+    "StreamPosition",
+    "Transaction",
+    "make_engine",
+    "upgrade_schema",
+]

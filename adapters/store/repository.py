@@ -25,6 +25,7 @@ from adapters.store.tables import (
     outbox,
     record_states,
     sticky_owners,
+    stream_positions,
     team_states,
 )
 
@@ -77,6 +78,17 @@ class RecordState:
     last_event_at: datetime
     routing_id: str
     owner_id: str | None
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """Where a Streaming API channel was left: the last processed replay id (None after a catch-up by
+    query) and the time of the last event covered, from which a catch-up query starts."""
+
+    channel: str
+    replay_id: int | None
+    event_at: datetime | None
+    updated_at: datetime
 
 
 AVAILABILITY_CACHE_S = 1.0
@@ -487,6 +499,26 @@ class Store:
                 .where(dead_letters.c.id == letter_id)
                 .values(replayed_at=now, replay_count=dead_letters.c.replay_count + 1)
             )
+
+    # stream positions --------------------------------------------------------------------------
+    def stream_position(self, channel: str) -> StreamPosition | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(stream_positions).where(stream_positions.c.channel == channel)).first()
+        if row is None:
+            return None
+        return StreamPosition(row.channel, row.replay_id, as_utc(row.event_at), as_utc(row.updated_at))  # type: ignore[arg-type]
+
+    def save_stream_position(self, channel: str, replay_id: int | None, event_at: datetime | None,
+                             now: datetime) -> None:
+        """Call only once the events up to ``replay_id`` are enqueued (the broker confirmed them)."""
+        values = {"channel": channel, "replay_id": replay_id, "event_at": event_at, "updated_at": now}
+        with self.transaction() as tx:
+            insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert
+            statement = insert(stream_positions).values(**values)
+            tx.connection.execute(statement.on_conflict_do_update(
+                index_elements=[stream_positions.c.channel],
+                set_={"replay_id": replay_id, "event_at": event_at, "updated_at": now},
+            ))
 
 
 def _stored_config(row: Any) -> StoredConfig:

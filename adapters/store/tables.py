@@ -128,3 +128,12 @@ api_usage = sa.Table(
     sa.Column("limit", sa.BigInteger, nullable=False),
     sa.Column("observed_at", Timestamp, nullable=False),
 )
+
+stream_positions = sa.Table(
+    "stream_positions",
+    metadata,
+    sa.Column("channel", sa.String(255), primary_key=True),
+    sa.Column("replay_id", sa.BigInteger),
+    sa.Column("event_at", Timestamp),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from dramatiq import Worker
+from dramatiq import Message, Worker
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.engine import Engine
+from dramatiq.errors import ConnectionClosed
 
 from adapters.reference import FileReferenceData
 from adapters.store import Store, make_engine, upgrade_schema
@@ -92,6 +93,23 @@ class Pipeline:
 
     def send_raw(self, stage: str, payload: object) -> None:
         self.broker.get_actor(stage).send(payload)
+
+    @contextmanager
+    def refusing_enqueue(self, refuse: Callable[[Message], bool] = lambda _: True) -> Iterator[list[Message]]:
+        """The broker refuses each message ``refuse`` picks, as an unreachable RabbitMQ would; yields them."""
+        original, refused = self.broker.enqueue, []
+
+        def enqueue(message: Message, *, delay: int | None = None) -> Message:
+            if refuse(message):
+                refused.append(message)
+                raise ConnectionClosed(OSError("broker unreachable"))
+            return original(message, delay=delay)
+
+        self.broker.enqueue = enqueue  # type: ignore[method-assign]
+        try:
+            yield refused
+        finally:
+            self.broker.enqueue = original  # type: ignore[method-assign]
 
     def drain(self) -> None:
         """Runs every stage until the queues are empty, then the outbox flusher until nothing is due."""

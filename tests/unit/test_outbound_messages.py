@@ -137,18 +137,8 @@ def test_session_id_never_reaches_a_log(client: TestClient, pipeline: Pipeline) 
 
 
 def test_failed_enqueue_answers_503_without_ack_so_salesforce_retries(client: TestClient, pipeline: Pipeline) -> None:
-    from dramatiq.errors import ConnectionClosed
-
-    original = pipeline.broker.enqueue
-
-    def refuse(message, *, delay=None):  # type: ignore[no-untyped-def]
-        raise ConnectionClosed(OSError("broker unreachable"))
-
-    pipeline.broker.enqueue = refuse  # type: ignore[method-assign]
-    try:
+    with pipeline.refusing_enqueue():
         response = client.post(URL, content=envelope(notification(1)), headers=XML)
-    finally:
-        pipeline.broker.enqueue = original  # type: ignore[method-assign]
 
     assert response.status_code == 503
     assert "<Ack>" not in response.text
