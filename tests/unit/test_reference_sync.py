@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -290,10 +291,11 @@ def test_a_delete_event_leaves_a_tombstone_that_an_older_update_cannot_lift(stor
 
 @pytest.fixture
 def keep_logging_config() -> Iterator[None]:
-    """The command configures structlog for its own stderr; later tests get theirs back."""
-    saved = structlog.get_config()
+    """The command configures logging for its own stderr; later tests get theirs back."""
+    saved, handlers = structlog.get_config(), logging.root.handlers[:]
     yield
     structlog.configure(**saved)
+    logging.root.handlers[:] = handlers
 
 
 def test_baton_sync_prints_rows_per_object_and_exits_0(tmp_path: Path, keep_logging_config: None) -> None:
