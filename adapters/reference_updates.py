@@ -10,6 +10,7 @@ Events without either time are skipped (nothing to order them by); the next sync
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -51,7 +52,7 @@ class StoreReferenceUpdates:
         log.debug("reference_updated", rows=len(newest))
         return len(newest)
 
-    def _row(self, event: RecordEvent, now: Any) -> dict[str, Any] | None:
+    def _row(self, event: RecordEvent, now: datetime) -> dict[str, Any] | None:
         if event.object_type not in SYNCED_OBJECTS or event.source not in SALESFORCE_SOURCES:
             return None
         try:
@@ -63,6 +64,6 @@ class StoreReferenceUpdates:
         row = self._options.row(event.object_type, event.record_id, event.fields, stamp, now, partial=True)
         if event.change_type == ChangeType.DELETE:
             row["removed_reason"] = "deleted"
-        elif event.change_type == ChangeType.UNDELETE and row.get("removed_reason") is None:
-            row["removed_reason"] = None
+        elif event.change_type == ChangeType.UNDELETE:
+            row.setdefault("removed_reason", None)  # back from the recycle bin, unless its fields say closed
         return row

@@ -207,6 +207,29 @@ def test_changes_younger_than_the_settle_window_wait_for_the_next_sync(store: St
     assert len(store.synced_rows("Account")) == 2
 
 
+def test_indexes_are_none_until_synced_then_find_duplicates_among_synced_people(
+    store: Store, org: tuple[FakeOrg, Salesforce]
+) -> None:
+    fake, client = org
+    reference = StoreReferenceData(store, refresh_ms=0)
+    assert (reference.account_index(), reference.person_index()) == (None, None)
+    fake.records["Account"] = [account(1, at=1, Name="Soylent Corp")]
+    fake.records["Contact"] = [{"Id": "003000000000001AAA", "FirstName": "Jon", "LastName": "Snow",
+                                "Email": "jon@soylent.example", "AccountId": "001000000000001AAA",
+                                "OwnerId": OWNER_B, "SystemModstamp": stamp(1)}]
+    fake.records["Lead"] = [lead(1, at=1, IsDeleted=True)]
+    sync = ReferenceSync(client, store, clock=FrozenClock())
+    for object_type in ("Account", "Contact", "Lead"):
+        sync.run(object_type)
+
+    people = reference.person_index()
+    by_email = people.find_duplicate({"Id": "00Q000000000009AAA", "Email": "JON@soylent.example"})  # type: ignore[union-attr]
+    by_name = people.find_duplicate({"FirstName": "Jon", "LastName": "Snow", "Company": "Soylent"})  # type: ignore[union-attr]
+    assert by_email is not None and (by_email.record_id, by_email.owner_id) == ("003000000000001AAA", OWNER_B)
+    assert by_name is not None and by_name.method == "name"
+    assert len(reference.account_index()) == 1  # type: ignore[arg-type]
+
+
 # --- matching and change events through the pipeline -------------------------------------------------
 
 
@@ -274,7 +297,7 @@ def test_a_change_event_updates_the_synced_copy_and_a_stale_one_does_not(pipelin
     assert index is not None and {c.owner_id for c in index.by_domain("acme.com")} == {OWNER_B}
 
 
-def test_a_delete_event_leaves_a_tombstone_that_an_older_update_cannot_lift(store: Store) -> None:
+def test_a_delete_event_leaves_a_tombstone_only_a_newer_undelete_lifts(store: Store) -> None:
     _sync_example_accounts(store)
     updates = StoreReferenceUpdates(store)
 
@@ -284,6 +307,8 @@ def test_a_delete_event_leaves_a_tombstone_that_an_older_update_cannot_lift(stor
     row = store.synced_row("Account", "001000000000001AAA")
     assert written == 1 and row is not None and (row["removed_reason"], row["name"]) == ("deleted", "Acme Corporation")
     assert "001000000000001AAA" not in ids(store.synced_rows("Account"))
+    updates.apply([_account_event(ChangeType.UNDELETE, at=700)])
+    assert "001000000000001AAA" in ids(store.synced_rows("Account"))
 
 
 # --- the command ---------------------------------------------------------------------------------------
