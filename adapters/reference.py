@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from baton.errors import ConfigError
+from messages import RecordEvent
 from routing.matching import AccountIndex, PersonIndex
 
 Index = TypeVar("Index")
@@ -19,6 +21,19 @@ class ReferenceData(Protocol):
     def account_index(self) -> AccountIndex | None: ...
 
     def person_index(self) -> PersonIndex | None: ...
+
+
+class ReferenceUpdates(Protocol):
+    """Keeps Baton's synced copy current from the record events passing through; returns rows written."""
+
+    def apply(self, events: Sequence[RecordEvent]) -> int: ...
+
+
+class NoReferenceUpdates:
+    """No synced copy to keep current (tests, and processes that route from files only)."""
+
+    def apply(self, events: Sequence[RecordEvent]) -> int:
+        return 0
 
 
 class NoReferenceData:
@@ -49,23 +64,49 @@ def read_records_file(path: Path, setting: str) -> list[dict[str, Any]]:
         raise ConfigError([(setting, f"cannot read {path}: {exc.strerror}")]) from None
 
 
-class _FileBacked(Generic[Index]):
+_NOT_BUILT = object()
+
+
+class StampedCache(Generic[Index]):
+    """A value rebuilt when its stamp changes; the stamp is read at most every ``min_interval_s``.
+
+    Thread-safe: one thread checks and rebuilds while the others keep using the value they had
+    (they only wait when there is none yet).
+    """
+
+    def __init__(self, stamp: Callable[[], Hashable], build: Callable[[], Index], min_interval_s: float = 0.0):
+        self._read_stamp = stamp
+        self._build = build
+        self._min_interval_s = min_interval_s
+        self._build_lock = threading.Lock()
+        self._stamp: Hashable = _NOT_BUILT
+        self._value: Index | None = None
+        self._checked_at = float("-inf")
+
+    def get(self) -> Index:
+        if self._stamp is not _NOT_BUILT and time.monotonic() - self._checked_at < self._min_interval_s:
+            return self._value  # type: ignore[return-value]
+        if not self._build_lock.acquire(blocking=self._stamp is _NOT_BUILT):
+            return self._value  # type: ignore[return-value]
+        try:
+            stamp = self._read_stamp()
+            if stamp != self._stamp:
+                self._value = self._build()
+                self._stamp = stamp
+            self._checked_at = time.monotonic()
+            return self._value  # type: ignore[return-value]
+        finally:
+            self._build_lock.release()
+
+
+class _FileBacked(StampedCache[Index]):
     """An index built from files, rebuilt when any of them changes."""
 
     def __init__(self, paths: dict[str, Path], build: Callable[[dict[str, list[dict[str, Any]]]], Index]):
-        self._paths = paths
-        self._build = build
-        self._lock = threading.Lock()
-        self._stamp: tuple[float, ...] | None = None
-        self._index: Index | None = None
-
-    def get(self) -> Index:
-        with self._lock:
-            stamp = tuple(self._mtime(setting, path) for setting, path in self._paths.items())
-            if stamp != self._stamp or self._index is None:
-                self._index = self._build({s: read_records_file(p, s) for s, p in self._paths.items()})
-                self._stamp = stamp
-            return self._index
+        super().__init__(
+            lambda: tuple(self._mtime(setting, path) for setting, path in paths.items()),
+            lambda: build({s: read_records_file(p, s) for s, p in paths.items()}),
+        )
 
     @staticmethod
     def _mtime(setting: str, path: Path) -> float:

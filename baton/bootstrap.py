@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING
 import dramatiq
 import structlog
 
-from adapters.reference import FileReferenceData, NoReferenceData
+from adapters.reference import FileReferenceData, ReferenceData
+from adapters.reference_updates import StoreReferenceUpdates
+from adapters.salesforce.reference_records import SyncOptions
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.leader import LeaderLock
+from adapters.synced_reference import StoreReferenceData
 from baton import runtime
 from baton.broker import build_broker
 from baton.clock import Clock, utc_now
@@ -54,6 +57,25 @@ def salesforce_writer(settings: Settings) -> OwnerWriter | None:
     return SalesforceOwnerWriter(login())
 
 
+def sync_options(settings: Settings) -> SyncOptions:
+    """The org-specific parts of the reference-data sync, from settings."""
+    def listed(text: str) -> tuple[str, ...]:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+
+    return SyncOptions(
+        account_domain_fields=listed(settings.sync_account_domain_fields),
+        user_calendar_field=settings.sync_user_calendar_field or None,
+        closed_lead_statuses=frozenset(listed(settings.sync_closed_lead_statuses)),
+    )
+
+
+def reference_data(settings: Settings, store: Store) -> ReferenceData:
+    """Files when any is configured, else Baton's synced copy (empty until ``baton sync`` first runs)."""
+    if settings.accounts_file or settings.leads_file or settings.contacts_file:
+        return FileReferenceData(settings.accounts_file, settings.leads_file, settings.contacts_file)
+    return StoreReferenceData(store, settings.reference_refresh_ms)
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -75,11 +97,8 @@ def bootstrap(
         owner_writer=owner_writer or salesforce_writer(settings) or UnconfiguredOwnerWriter(),
         sink=sink or RecordingSink(),
         clock=clock,
-        reference=(
-            FileReferenceData(settings.accounts_file, settings.leads_file, settings.contacts_file)
-            if settings.accounts_file or settings.leads_file or settings.contacts_file
-            else NoReferenceData()
-        ),
+        reference=reference_data(settings, store),
+        reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),
     )
     broker = build_broker(settings, lambda: runtime.current().ports.store, clock)
     dramatiq.set_broker(broker)

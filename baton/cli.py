@@ -15,13 +15,14 @@ import typer
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from adapters.files import Rejected, read_records
-from baton.bootstrap import bootstrap, build_flusher, open_store, salesforce_login
+from baton.bootstrap import bootstrap, build_flusher, open_store, salesforce_login, sync_options
 from baton.clock import utc_now
 from baton.configs import apply_config
-from baton.errors import ConfigError
+from baton.errors import BatonError, ConfigError
 from baton.flusher import FLUSH_STAGE
 from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
@@ -429,3 +430,82 @@ def listen(
             _say(f"listen: {location}: {message}")
     if failures:
         raise typer.Exit(EXIT_USAGE)
+def _salesforce(settings: Settings) -> Any:
+    """A Salesforce session from the connected app in settings; exit 2 when none is configured."""
+    from adapters.salesforce.auth import ClientCredentials, connect  # simple-salesforce loads only when needed
+
+    if not (settings.salesforce_client_id and settings.salesforce_client_secret):
+        _say("baton sync needs a connected app: set BATON_SALESFORCE_CLIENT_ID and BATON_SALESFORCE_CLIENT_SECRET")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        return connect(ClientCredentials(settings.salesforce_login_url, settings.salesforce_client_id,
+                                         settings.salesforce_client_secret))
+    except ConfigError as exc:
+        _say(f"Salesforce login: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _sync_objects(names: list[str] | None) -> list[str]:
+    from adapters.salesforce.reference_records import SYNCED_OBJECTS
+
+    known = {name.lower(): name for name in SYNCED_OBJECTS}
+    unknown = [name for name in names or [] if name.lower() not in known]
+    if unknown:
+        _say(f"--object: cannot sync {', '.join(unknown)}; choose from {', '.join(SYNCED_OBJECTS)}")
+        raise typer.Exit(EXIT_USAGE)
+    chosen = {known[name.lower()] for name in names or SYNCED_OBJECTS}
+    return [name for name in SYNCED_OBJECTS if name in chosen]
+
+
+def _sync_round(settings: Settings, store: Any, objects: list[str], full: bool) -> int:
+    """One pass over ``objects``: a progress bar on stderr, the summary table on stdout; returns an exit code."""
+    from adapters.salesforce.sync import ReferenceSync  # simple-salesforce loads only for commands that use it
+
+    try:
+        syncer = ReferenceSync(_salesforce(settings), store, sync_options(settings), utc_now, settings.sync_settle_s)
+    except BatonError as exc:
+        _say(f"Salesforce login failed: {exc}")
+        return EXIT_REJECTED
+    table = Table(title="Rows synced")
+    for column in ("object", "written", "removed", "swept", "pages", "synced up to", "status"):
+        table.add_column(column, justify="right" if column in {"written", "removed", "swept", "pages"} else "left")
+    failed = False
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as progress:
+        for object_type in objects:
+            task = progress.add_task(object_type, total=None)
+
+            def advance(_: str, records: int, total: int, task: Any = task) -> None:
+                progress.update(task, advance=records, total=total)
+
+            try:
+                result = syncer.run(object_type, full=full, on_page=advance)
+            except BatonError as exc:
+                failed = True
+                _say(f"{object_type}: sync stopped: {exc}")
+                table.add_row(object_type, "-", "-", "-", "-", "-", "failed (resumes next run)")
+                continue
+            stamp = result.position.last_modstamp if result.position else None
+            table.add_row(object_type, str(result.written), str(result.removed), str(result.swept), str(result.pages),
+                          stamp.isoformat() if stamp else "-", "ok")
+    out.print(table)
+    return EXIT_REJECTED if failed else EXIT_OK
+
+
+@app.command("sync")
+def sync(
+    objects: Annotated[list[str] | None, typer.Option(
+        "--object", help="User, Account, Contact or Lead; repeat for several (default: all four)")] = None,
+    full: Annotated[bool, typer.Option(help="start over; at the end drop rows Salesforce no longer has")] = False,
+    every_s: Annotated[float | None, typer.Option(help="sync again every N seconds until stopped")] = None,
+) -> None:
+    """Copy users, accounts, contacts and open leads from Salesforce into the store; resumes where it stopped."""
+    chosen = _sync_objects(objects)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    store = open_store(settings)
+    while True:
+        code = _sync_round(settings, store, chosen, full)
+        if every_s is None:
+            raise typer.Exit(code)
+        full = False
+        time.sleep(every_s)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from adapters.reference import NoReferenceData, ReferenceData
+from adapters.reference import NoReferenceData, NoReferenceUpdates, ReferenceData, ReferenceUpdates
 from adapters.store import Store
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider
@@ -73,3 +73,4 @@ class Ports:
     sink: AssignmentSink
     clock: Clock = utc_now
     reference: ReferenceData = field(default_factory=NoReferenceData)
+    reference_updates: ReferenceUpdates = field(default_factory=NoReferenceUpdates)

@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     events_token: str | None = Field(
         default=None, description="bearer token of POST /salesforce/events (relayed change events); unset = off"
     )
+    sync_account_domain_fields: str = Field(
+        default="", description="comma-separated Account fields holding extra domains (e.g. Domain__c), synced too"
+    )
+    sync_user_calendar_field: str | None = Field(
+        default=None, description="User field with the calendar address (e.g. Calendar_Email__c); unset = Email"
+    )
+    sync_closed_lead_statuses: str = Field(
+        default="Closed - Converted,Closed - Not Converted",
+        description="comma-separated lead statuses that count as closed (dropped from the synced open leads)",
+    )
+    sync_settle_s: float = Field(
+        default=60.0, ge=0, description="the sync leaves out changes younger than this (transactions in flight)"
+    )
+    reference_refresh_ms: int = Field(
+        default=5_000, ge=0, description="how often workers look for a changed synced copy to rebuild indexes"
+    )
     max_request_bytes: int = Field(default=2_000_000, ge=1024, description="largest accepted request body")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -9,6 +9,7 @@ from adapters.store.repository import (
     Store,
     StoredConfig,
     StreamPosition,
+    SyncPosition,
     Transaction,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "Store",
     "StoredConfig",
     "StreamPosition",
+    "SyncPosition",
     "Transaction",
     "make_engine",
     "upgrade_schema",

@@ -17,6 +17,7 @@ from adapters.store.decision_write import DecisionRows, write_decisions_postgres
 from baton.errors import TransientError
 from adapters.store.tables import (
     api_usage,
+    SYNCED_TABLES,
     assignments,
     config_versions,
     dead_letters,
@@ -24,8 +25,11 @@ from adapters.store.tables import (
     member_status,
     outbox,
     record_states,
+    sf_accounts,
+    sf_users,
     sticky_owners,
     stream_positions,
+    sync_positions,
     team_states,
 )
 
@@ -89,6 +93,16 @@ class StreamPosition:
     replay_id: int | None
     event_at: datetime | None
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncPosition:
+    """Where an object's sync stands: the last (SystemModstamp, Id) written, and a pending full-sync sweep."""
+
+    object_type: str
+    last_modstamp: datetime | None = None
+    last_id: str | None = None
+    sweep_before: datetime | None = None
 
 
 AVAILABILITY_CACHE_S = 1.0
@@ -261,6 +275,58 @@ class Transaction:
         self.save_assignments(rows.assignments)
         self.save_record_states(rows.record_states)
         self.add_to_outbox(rows.outbox)
+    # synced reference data -------------------------------------------------------------------
+    def upsert_synced(self, object_type: str, rows: Sequence[dict[str, Any]], *, newer_only: bool) -> None:
+        """Writes rows of Baton's copy of ``object_type``, never over a newer version (by SystemModstamp).
+
+        Change events pass ``newer_only=True``: a row is written only over an older one. The sync
+        passes False: an equal version is rewritten too, and ``written_at`` is refreshed even when a
+        newer version is kept, so a full sync marks every record it saw. Rows may hold only some
+        columns (an event names the fields it carries); rows with the same columns share a statement.
+        """
+        table = SYNCED_TABLES[object_type]
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(sorted(row)), []).append(row)
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        for columns, group in groups.items():
+            statement = insert(table)
+            stored, incoming = table.c.system_modstamp, statement.excluded.system_modstamp
+            changed = [column for column in columns if column not in ("id", "written_at")]
+            if newer_only:
+                statement = statement.on_conflict_do_update(
+                    index_elements=[table.c.id],
+                    set_={column: statement.excluded[column] for column in [*changed, "written_at"]},
+                    where=stored < incoming,
+                )
+            else:
+                statement = statement.on_conflict_do_update(
+                    index_elements=[table.c.id],
+                    set_={"written_at": statement.excluded.written_at,
+                          **{column: sa.case((stored <= incoming, statement.excluded[column]), else_=table.c[column])
+                             for column in changed}},
+                )
+            self.connection.execute(statement, group)
+
+    def sweep_synced(self, object_type: str, before: datetime, modified_until: datetime) -> int:
+        """Drops rows a full sync did not rewrite: gone from Salesforce (beyond the recycle bin).
+
+        Rows modified after ``modified_until`` (the pass's upper bound) were never asked for; they stay.
+        """
+        table = SYNCED_TABLES[object_type]
+        return self.connection.execute(
+            sa.delete(table).where(table.c.written_at < before, table.c.system_modstamp <= modified_until)
+        ).rowcount
+
+    def save_sync_position(self, position: SyncPosition, now: datetime) -> None:
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        values = {"object_type": position.object_type, "last_modstamp": position.last_modstamp,
+                  "last_id": position.last_id, "sweep_before": position.sweep_before, "synced_at": now}
+        statement = insert(sync_positions).values(**values)
+        self.connection.execute(statement.on_conflict_do_update(
+            index_elements=[sync_positions.c.object_type],
+            set_={key: value for key, value in values.items() if key != "object_type"},
+        ))
 
     def member_availability(self) -> set[str]:
         """User ids toggled unavailable (read at most once a second per process)."""
@@ -446,6 +512,49 @@ class Store:
                 )
             )
         self._availability_cache.clear()
+
+    # synced reference data -------------------------------------------------------------------
+    def sync_position(self, object_type: str) -> SyncPosition | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(sync_positions).where(sync_positions.c.object_type == object_type)
+            ).first()
+        if row is None:
+            return None
+        return SyncPosition(object_type, as_utc(row.last_modstamp), row.last_id, as_utc(row.sweep_before))
+
+    def synced_rows(self, object_type: str) -> list[dict[str, Any]]:
+        """Live rows of one synced object; accounts carry ``owner_is_active``, contacts ``account_name``."""
+        table = SYNCED_TABLES[object_type]
+        source: sa.FromClause = table
+        extra: list[sa.ColumnElement[Any]] = []
+        if object_type == "Account":
+            source = table.outerjoin(sf_users, sf_users.c.id == table.c.owner_id)
+            extra = [sf_users.c.is_active.label("owner_is_active")]
+        elif object_type == "Contact":
+            source = table.outerjoin(sf_accounts, sf_accounts.c.id == table.c.account_id)
+            extra = [sf_accounts.c.name.label("account_name")]
+        query = sa.select(table, *extra).select_from(source).where(table.c.removed_reason.is_(None))
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def synced_row(self, object_type: str, record_id: str) -> dict[str, Any] | None:
+        """One row of the copy, live or removed (its ``removed_reason`` says)."""
+        table = SYNCED_TABLES[object_type]
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == record_id)).first()
+        return dict(row._mapping) if row else None
+
+    def synced_stamp(self, object_types: Sequence[str]) -> tuple[Any, ...]:
+        """Changes whenever any of these copies is written or swept: one cheap query to poll."""
+        parts: list[sa.ScalarSelect[Any]] = []
+        for object_type in object_types:
+            table = SYNCED_TABLES[object_type]
+            parts.append(sa.select(sa.func.max(table.c.written_at)).scalar_subquery())
+            parts.append(sa.select(sync_positions.c.synced_at)
+                         .where(sync_positions.c.object_type == object_type).scalar_subquery())
+        with self.engine.connect() as connection:
+            return tuple(connection.execute(sa.select(*parts)).one())
 
     # holds ------------------------------------------------------------------------------------
     def holds(self, due_at: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:

@@ -137,3 +137,45 @@ stream_positions = sa.Table(
     sa.Column("event_at", Timestamp),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+# Baton's copy of Salesforce reference data (matching reads it, never the API per record) ---------
+
+SalesforceId = sa.String(18)
+Text255 = sa.String(255)
+
+
+def _synced_copy(table_name: str, /, **columns: sa.types.TypeEngine) -> sa.Table:  # type: ignore[type-arg]
+    """One synced object: its fields, its SystemModstamp, and a tombstone reason once it is gone."""
+    return sa.Table(
+        table_name,
+        metadata,
+        sa.Column("id", SalesforceId, primary_key=True),
+        *(sa.Column(column, kind) for column, kind in columns.items()),
+        sa.Column("system_modstamp", Timestamp, nullable=False),
+        sa.Column("removed_reason", sa.String(20)),  # deleted | converted | closed; NULL while live
+        sa.Column("written_at", Timestamp, nullable=False, index=True),
+    )
+
+
+# what matching reads of a lead or a contact besides its company
+_PERSON = {"first_name": Text255, "last_name": Text255, "email": Text255, "owner_id": SalesforceId,
+           "last_activity_date": sa.Date()}
+
+sf_users = _synced_copy("sf_users", name=Text255, email=Text255, is_active=sa.Boolean(), time_zone=sa.String(80),
+                        calendar_email=Text255)
+sf_accounts = _synced_copy("sf_accounts", name=Text255, website=Text255, domains=sa.Text(), owner_id=SalesforceId,
+                           last_activity_date=sa.Date(), number_of_employees=sa.Integer(), annual_revenue=sa.Float())
+sf_contacts = _synced_copy("sf_contacts", **_PERSON, account_id=SalesforceId)
+sf_leads = _synced_copy("sf_leads", **_PERSON, company=Text255, status=Text255)
+
+SYNCED_TABLES = {"User": sf_users, "Account": sf_accounts, "Contact": sf_contacts, "Lead": sf_leads}
+
+sync_positions = sa.Table(
+    "sync_positions",
+    metadata,
+    sa.Column("object_type", sa.String(80), primary_key=True),
+    sa.Column("last_modstamp", Timestamp),
+    sa.Column("last_id", sa.String(18)),
+    sa.Column("sweep_before", Timestamp),  # a full sync started then: rows not rewritten since go at its end
+    sa.Column("synced_at", Timestamp, nullable=False),
+)

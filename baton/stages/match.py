@@ -34,6 +34,7 @@ def _match_lead(fields: dict, config: OrgConfig, accounts: AccountIndex | None, 
 
 
 def match_batch(batch: StageBatch, ports: Ports) -> StageBatch:
+    ports.reference_updates.apply([context.event for context in batch.contexts])
     accounts = ports.reference.account_index()
     people = ports.reference.person_index()
     for context in batch.contexts:

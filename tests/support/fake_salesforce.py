@@ -1,4 +1,11 @@
-"""A fake Salesforce REST server on 127.0.0.1 over HTTPS, speaking sObject Collections, with injectable faults."""
+"""A fake Salesforce REST server on 127.0.0.1 over HTTPS, with injectable faults.
+
+It speaks the OAuth client-credentials token endpoint, sObject Collections (owner updates) and the
+query resources (``/query``, ``/queryAll``, ``nextRecordsUrl`` pages; see ``fake_query``) over the
+records a test puts into the org: ``org.records["Account"] = [{"Id": ..., "SystemModstamp": ...}]``.
+Every request is counted in ``org.calls``; ``fail_next_calls(503, 429)`` makes the next REST API
+calls (not the token endpoint) answer with those statuses.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import trustme
 from simple_salesforce import Salesforce
 
+from tests.support.fake_query import QueryCursor, answer_query
+
 API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
+DEFAULT_PAGE_SIZE = 2000
+FAULT_CODES = {429: "REQUEST_LIMIT_EXCEEDED", 503: "SERVER_UNAVAILABLE", 401: "INVALID_SESSION_ID"}
 
 
 @dataclass
@@ -29,6 +41,9 @@ class FakeOrg:
     calls: list[dict[str, Any]] = field(default_factory=list)
     http_faults: deque[int] = field(default_factory=deque)
     record_faults: dict[str, deque[str]] = field(default_factory=dict)
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    page_size: int = DEFAULT_PAGE_SIZE
+    cursors: dict[str, QueryCursor] = field(default_factory=dict)
     client_secret: str = "fake-secret"
     url: str = ""
     ca_file: str = ""
@@ -38,6 +53,13 @@ class FakeOrg:
 
     def fail_record(self, record_id: str, *codes: str) -> None:
         self.record_faults.setdefault(record_id, deque()).extend(codes)
+
+    def next_fault(self) -> tuple[int, list[dict[str, str]]] | None:
+        """The injected answer for this call, if one is queued (call with the server's lock held)."""
+        if not self.http_faults:
+            return None
+        status = self.http_faults.popleft()
+        return status, [{"errorCode": FAULT_CODES.get(status, "UNKNOWN"), "message": "injected fault"}]
 
 
 def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
@@ -57,6 +79,8 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length", "0"))
             form = dict(pair.split("=", 1) for pair in self.rfile.read(length).decode().split("&") if "=" in pair)
+            with lock:
+                org.calls.append({"method": "POST", "path": self.path, "headers": dict(self.headers)})
             if self.path != "/services/oauth2/token":
                 self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
             elif form.get("grant_type") == "client_credentials" and form.get("client_secret") == org.client_secret:
@@ -73,11 +97,11 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                 self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
                 return
             with lock:
-                org.calls.append({"headers": dict(self.headers), "payload": payload})
-                if org.http_faults:
-                    status = org.http_faults.popleft()
-                    code = {429: "REQUEST_LIMIT_EXCEEDED", 503: "SERVER_UNAVAILABLE"}.get(status, "UNKNOWN")
-                    self._send(status, [{"errorCode": code, "message": "injected fault"}])
+                org.calls.append({"method": "PATCH", "path": self.path, "headers": dict(self.headers),
+                                  "payload": payload})
+                fault = org.next_fault()
+                if fault is not None:
+                    self._send(*fault)
                     return
                 results = []
                 for record in payload["records"]:
@@ -91,6 +115,14 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                     org.updates[record["id"]] += 1
                     results.append({"id": record["id"], "success": True, "errors": []})
             self._send(200, results)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            with lock:
+                org.calls.append({"method": "GET", "path": self.path, "headers": dict(self.headers),
+                                  "soql": parse_qs(urlsplit(self.path).query).get("q", [None])[0]})
+                answer = org.next_fault() or answer_query(org.records, org.cursors, self.path, self.headers,
+                                                          org.page_size)
+            self._send(*(answer or (404, [{"errorCode": "NOT_FOUND", "message": self.path}])))
 
     return Handler
 
