@@ -1,6 +1,15 @@
 """The state store: SQLAlchemy 2 over PostgreSQL (production) or SQLite (embedded default)."""
 
 from adapters.store.engine import make_engine, upgrade_schema
-from adapters.store.repository import ApiUsage, DeadLetter, RecordState, Store, StoredConfig, Transaction
+from adapters.store.repository import (
+    ApiUsage,
+    DeadLetter,
+    Decision,
+    ReassignJob,
+    RecordState,
+    Store,
+    StoredConfig,
+    Transaction,
+)
 
-__all__ = ["ApiUsage", "DeadLetter", "RecordState", "Store", "StoredConfig", "Transaction", "make_engine", "upgrade_schema"]
+__all__ = ["ApiUsage", "DeadLetter", "Decision", "ReassignJob", "RecordState", "Store", "StoredConfig", "Transaction", "make_engine", "upgrade_schema"]

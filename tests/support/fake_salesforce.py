@@ -16,6 +16,8 @@ import requests
 import trustme
 from simple_salesforce import Salesforce
 
+from tests.support.fake_bulk import FakeBulk, is_bulk
+
 API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
 
@@ -30,6 +32,8 @@ class FakeOrg:
     http_faults: deque[int] = field(default_factory=deque)
     record_faults: dict[str, deque[str]] = field(default_factory=dict)
     client_secret: str = "fake-secret"
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    bulk: FakeBulk = field(default_factory=FakeBulk)
     url: str = ""
     ca_file: str = ""
 
@@ -54,7 +58,23 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             self.end_headers()
             self.wfile.write(data)
 
+        # Bulk API 2.0 (query and ingest jobs): tests/support/fake_bulk.py
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self._bulk_or_404()
+
+        def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+            self._bulk_or_404()
+
+        def _bulk_or_404(self) -> None:
+            if is_bulk(self.path):
+                org.bulk.handle(self, org)
+            else:
+                self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            if is_bulk(self.path):
+                org.bulk.handle(self, org)
+                return
             length = int(self.headers.get("Content-Length", "0"))
             form = dict(pair.split("=", 1) for pair in self.rfile.read(length).decode().split("&") if "=" in pair)
             if self.path != "/services/oauth2/token":
@@ -67,6 +87,9 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                 self._send(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
 
         def do_PATCH(self) -> None:  # noqa: N802 - http.server's naming
+            if is_bulk(self.path):
+                org.bulk.handle(self, org)
+                return
             length = int(self.headers.get("Content-Length", "0"))
             payload = json.loads(self.rfile.read(length) or b"{}")
             if self.path != COLLECTIONS_PATH:
