@@ -1,6 +1,6 @@
 """Bulk API 2.0 in the fake org, in Salesforce's wire format: query jobs over ``org.records`` read in CSV pages
 by locator, and ingest jobs (CSV upload, ``UploadComplete``, job info, failed/successful/unprocessed results)
-that write ``OwnerId``. Faults: statuses for the next results pages, per-record error codes (``fail_record``).
+that write ``OwnerId``. Faults: statuses for a results page, per-record error codes (``fail_record``).
 """
 
 from __future__ import annotations
@@ -84,14 +84,16 @@ class FakeBulk:
 
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
-    results_faults: deque[int] = field(default_factory=deque)
+    page_faults: dict[int, deque[int]] = field(default_factory=dict)
     page_size: int = DEFAULT_PAGE_SIZE
     polls_before_done: int = 0
     reported_usage: tuple[int, int] | None = None
+    ingest_usage: tuple[int, int] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail_next_results_pages(self, *statuses: int) -> None:
-        self.results_faults.extend(statuses)
+    def fail_results_page(self, first_record: int, *statuses: int) -> None:
+        """The next requests for the results page starting at ``first_record`` answer these statuses."""
+        self.page_faults.setdefault(first_record, deque()).extend(statuses)
 
     def calls(self, method: str | None = None, kind: str | None = None) -> list[tuple[str, str]]:
         """Bulk calls, optionally of one method and of ``query`` or ``ingest`` jobs."""
@@ -115,7 +117,8 @@ class FakeBulk:
             except BulkRefusal as refusal:
                 status, headers = refusal.status, {}
                 payload = [{"errorCode": refusal.code, "message": refusal.message}]
-            used, limit = self.reported_usage or (len(org.calls) + len(self.requests), API_LIMIT)
+            usage = self.ingest_usage if parts[0] == "ingest" else None
+            used, limit = usage or self.reported_usage or (len(org.calls) + len(self.requests), API_LIMIT)
         self._respond(handler, status, payload, {**headers, "Sforce-Limit-Info": f"api-usage={used}/{limit}"})
 
     def _route(self, method: str, parts: list[str], query: dict[str, list[str]], body: bytes,
@@ -195,10 +198,11 @@ class FakeBulk:
     def _results_page(self, job: dict[str, Any], query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
         if job["state"] != "JobComplete":
             raise BulkRefusal(400, "INVALIDJOBSTATE", f"job {job['id']} is {job['state']}")
-        if self.results_faults:
-            status = self.results_faults.popleft()
-            raise BulkRefusal(status, "SERVER_UNAVAILABLE" if status >= 500 else "REQUEST_LIMIT_EXCEEDED", "injected")
         start = int(query.get("locator", ["0"])[0] or 0)
+        faults = self.page_faults.get(start)
+        if faults:
+            status = faults.popleft()
+            raise BulkRefusal(status, "SERVER_UNAVAILABLE" if status >= 500 else "REQUEST_LIMIT_EXCEEDED", "injected")
         size = int(query.get("maxRecords", [self.page_size])[0])
         rows = job["_rows"][start : start + size]
         end = start + len(rows)
