@@ -15,19 +15,26 @@ import typer
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from adapters.files import Rejected, read_records
+from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
+from adapters.store import ReassignJob
 from baton.bootstrap import bootstrap, build_flusher, open_store, salesforce_login, sync_options
 from baton.clock import utc_now
 from baton.configs import apply_config
-from baton.errors import BatonError, ConfigError
+from baton.errors import BatonError, ConfigError, InputError, TransientError
 from baton.flusher import FLUSH_STAGE
 from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
 from baton.listener import ChannelListener, run_listeners
 from baton.logging import configure_logging
+from baton.ports import UnconfiguredOwnerWriter
+from baton.reassign import jobs as reassign_jobs
+from baton.reassign.dry_run import DryRunReport
+from baton.reassign.records import prepare_soql
+from baton.reassign.run import JobContext, JobReport, run_dry_job, run_job
 from baton.settings import Settings
 from messages import STAGES, RecordEvent
 from routing.config import load_config_text
@@ -509,3 +516,137 @@ def sync(
             raise typer.Exit(code)
         full = False
         time.sleep(every_s)
+EXIT_DEFERRED = 3
+
+
+class _ProgressBars:
+    """A reassign job's progress as rich progress bars on stderr (read, route, write)."""
+
+    def __init__(self, progress: Progress):
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def update(self, task: str, completed: int, total: int | None = None) -> None:
+        if task not in self._tasks:
+            self._tasks[task] = self._progress.add_task(task, total=total)
+        self._progress.update(self._tasks[task], completed=completed, total=total)
+
+
+def _bulk_client(settings: Settings) -> BulkClient | None:
+    if not (settings.salesforce_client_id and settings.salesforce_client_secret):
+        return None
+    from adapters.salesforce.auth import ClientCredentials, connect
+
+    credentials = ClientCredentials(settings.salesforce_login_url, settings.salesforce_client_id,
+                                    settings.salesforce_client_secret)
+    return BulkClient(connect(credentials), settings.bulk_poll_ms)
+
+
+def _reassign_job(store: Any, soql: str | None, csv_file: Path | None, object_type: str, dry_run: bool,
+                  resume: str | None) -> ReassignJob:
+    if resume is not None:
+        job = store.reassign_job(resume)
+        if job is None:
+            _say(f"no reassign job {resume}")
+            raise typer.Exit(EXIT_USAGE)
+        return job
+    if csv_file is not None:
+        if not csv_file.is_file():
+            _say(f"{csv_file}: no such file")
+            raise typer.Exit(EXIT_USAGE)
+        return reassign_jobs.create_job(store, reassign_jobs.SOURCE_CSV, str(csv_file.resolve()), object_type,
+                                        dry_run, utc_now())
+    try:
+        query, queried_object = prepare_soql(soql or "")
+    except InputError as exc:
+        _say(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    return reassign_jobs.create_job(store, reassign_jobs.SOURCE_SOQL, query, queried_object, dry_run, utc_now())
+
+
+def _print_dry_run(report: DryRunReport) -> None:
+    table = Table(title="Owner changes (dry run)")
+    for column, justify in (("owner", "left"), ("records in", "right"), ("records out", "right"), ("net", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for owner, (gains, losses) in report.per_owner().items():
+        table.add_row(owner, str(gains), str(losses), f"{gains - losses:+d}")
+    out.print(table)
+    out.print(", ".join(f"{outcome} {count}" for outcome, count in sorted(report.outcomes.items())) +
+              f"; {len(report.moves)} record(s) would change owner:")
+    sys.stdout.writelines(f"{m.record_id}\t{m.from_owner or '-'}\t->\t{m.to_owner}\t{m.team or '-'}\n"
+                          for m in report.moves)
+
+
+def _print_reassigned(report: JobReport) -> None:
+    decisions = [{"outcome": d.outcome, "owner_id": d.owner_id, "team": d.team} for d in report.decisions.values()]
+    _print_summary(decisions, len(report.rejected_rows), report.undecided, out)
+    writes = ", ".join(f"{status} {count}" for status, count in sorted(report.writes.items())) or "none"
+    out.print(f"owner writes: {writes}")
+
+
+@app.command()
+def reassign(
+    soql: Annotated[str | None, typer.Option(help="SOQL query whose records to reassign (Bulk API 2.0)")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="CSV file: an Id column, other columns as fields")] = None,
+    object_type: Annotated[str, typer.Option("--object", help="object type of the CSV file's records")] = "Lead",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report who would get which records; change nothing")] = False,
+    resume: Annotated[str | None, typer.Option(help="continue a deferred or interrupted job by its id")] = None,
+    timeout_s: Annotated[float, typer.Option(help="how long to wait for the decisions (RabbitMQ)")] = 3600.0,
+) -> None:
+    """Reassign records in bulk: route each once through the pipeline, write owners with Bulk API 2.0 ingest.
+
+    Prints the job id first. Exit 0 when every record was routed and written, 1 when any row, record or owner
+    write failed or the job was interrupted (resume it), 2 for a usage or config error, 3 when the job was
+    deferred because the org's API usage is over BATON_API_BUDGET_SHARE (resume it later).
+    """
+    if sum(value is not None for value in (soql, csv_file, resume)) != 1:
+        _say("name exactly one of --soql QUERY, --csv FILE or --resume JOB_ID")
+        raise typer.Exit(EXIT_USAGE)
+    settings = _settings()
+    try:
+        current = bootstrap(settings)
+        bulk = _bulk_client(settings)
+    except (ConfigError, TransientError) as exc:
+        _say(f"Salesforce: {exc}")
+        raise typer.Exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_REJECTED) from None
+    store = current.ports.store
+    if store.latest_config() is None:
+        err.print("no routing config: run `baton config apply FILE` first")
+        raise typer.Exit(EXIT_USAGE)
+    job = _reassign_job(store, soql, csv_file, object_type, dry_run, resume)
+    sys.stdout.write(f"job {job.id}\n")
+    sys.stdout.flush()
+    if job.state == reassign_jobs.COMPLETED:
+        err.print(f"job {job.id} is already completed: {job.counts}")
+        raise typer.Exit(EXIT_OK)
+    broker = current.broker
+    embedded = isinstance(broker, StubBroker)
+    worker = Worker(broker, worker_threads=settings.worker_threads, worker_timeout=100) if embedded else None
+    columns = (TextColumn("{task.description:>5}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as bars:
+        ctx = JobContext(store, broker, settings, bulk, BulkOwnerWriter(bulk) if bulk else UnconfiguredOwnerWriter(),
+                         current.ports.clock, _ProgressBars(bars), timeout_s=timeout_s,
+                         idle=(lambda: all(q.unfinished_tasks == 0 for q in broker.queues.values())) if embedded else None)
+        try:
+            if job.dry_run:
+                dry_report, rejected = run_dry_job(job, ctx, current.ports)
+            else:
+                if worker is not None:
+                    worker.start()
+                report = run_job(job, ctx)
+        except reassign_jobs.BudgetExceeded as exc:
+            _say(f"job {job.id} deferred: {exc}; resume it later with: baton reassign --resume {job.id}")
+            raise typer.Exit(EXIT_DEFERRED) from None
+        except (BatonError, KeyboardInterrupt) as exc:
+            _say(f"job {job.id} stopped: {exc or type(exc).__name__}; resume it with: baton reassign --resume {job.id}")
+            raise typer.Exit(EXIT_REJECTED) from None
+        finally:
+            if worker is not None:
+                worker.stop()
+    for line in (rejected if job.dry_run else report.rejected_rows):
+        _say(f"rejected: {line}")
+    if job.dry_run:
+        _print_dry_run(dry_report)
+        raise typer.Exit(EXIT_REJECTED if rejected else EXIT_OK)
+    _print_reassigned(report)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_REJECTED)

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     config_refresh_ms: int = Field(default=2_000, ge=0, description="how often workers look for a new config")
     worker_threads: int = Field(default=16, ge=1)
     flush_interval_ms: int = Field(default=1_000, ge=10, description="how often the outbox flusher writes owners")
+    api_budget_share: float = Field(
+        default=0.9, gt=0, le=1, description="a reassign job defers while the org's daily API usage is at this share"
+    )
+    bulk_poll_ms: int = Field(default=2_000, ge=1, description="first wait between Bulk API 2.0 job state checks")
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,8 @@ from adapters.store.engine import make_engine, upgrade_schema
 from adapters.store.repository import (
     ApiUsage,
     DeadLetter,
+    Decision,
+    ReassignJob,
     RecordState,
     Store,
     StoredConfig,
@@ -16,7 +18,9 @@ from adapters.store.repository import (
 __all__ = [
     "ApiUsage",
     "DeadLetter",
+    "Decision",
     "DecisionRows",
+    "ReassignJob",
     "RecordState",
     "Store",
     "StoredConfig",

@@ -24,6 +24,7 @@ from adapters.store.tables import (
     holds,
     member_status,
     outbox,
+    reassign_jobs,
     record_states,
     sf_accounts,
     sf_users,
@@ -96,6 +97,23 @@ class StreamPosition:
 
 
 @dataclass(frozen=True)
+class ReassignJob:
+    """A batch reassignment job: what it reads, where it got to, and its counts."""
+
+    id: str
+    source: str
+    query: str
+    object_type: str
+    state: str
+    dry_run: bool
+    bulk_query_job_id: str | None
+    counts: dict[str, int]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class SyncPosition:
     """Where an object's sync stands: the last (SystemModstamp, Id) written, and a pending full-sync sweep."""
 
@@ -105,7 +123,22 @@ class SyncPosition:
     sweep_before: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The few columns of a stored assignment that a job's progress and summary need."""
+
+    outcome: str
+    owner_id: str | None
+    team: str | None
+
+
 AVAILABILITY_CACHE_S = 1.0
+IN_CHUNK = 500
+
+
+def _chunks(ids: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 class Transaction:
@@ -341,7 +374,62 @@ class Transaction:
         return unavailable
 
 
-class Store:
+class ReassignJobs:
+    """Batch reassignment jobs and the reads they make over many routing ids (mixed into Store)."""
+
+    engine: Engine
+
+    def add_reassign_job(self, row: dict[str, Any]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(reassign_jobs).values(**row))
+
+    def reassign_job(self, job_id: str) -> ReassignJob | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(reassign_jobs).where(reassign_jobs.c.id == job_id)).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        values["created_at"], values["updated_at"] = as_utc(row.created_at), as_utc(row.updated_at)
+        return ReassignJob(**values)
+
+    def update_reassign_job(self, job_id: str, now: datetime, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(reassign_jobs).where(reassign_jobs.c.id == job_id).values(updated_at=now, **values)
+            )
+
+    def decisions(self, routing_ids: Sequence[str]) -> dict[str, Decision]:
+        """Stored decisions among these routing ids (outcome, owner, team only; no logs)."""
+        found: dict[str, Decision] = {}
+        columns = (assignments.c.routing_id, assignments.c.outcome, assignments.c.owner_id, assignments.c.team)
+        with self.engine.connect() as connection:
+            for chunk in _chunks(routing_ids):
+                rows = connection.execute(sa.select(*columns).where(assignments.c.routing_id.in_(chunk)))
+                found.update({row.routing_id: Decision(row.outcome, row.owner_id, row.team) for row in rows})
+        return found
+
+    def outbox_statuses(self, routing_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(routing_ids):
+                rows = connection.execute(
+                    sa.select(outbox.c.routing_id, outbox.c.status).where(outbox.c.routing_id.in_(chunk))
+                )
+                found.update({row.routing_id: row.status for row in rows})
+        return found
+
+    def next_outbox_attempt(self, channel: str) -> datetime | None:
+        """When the earliest pending row of a channel that waits for a retry is due; None if none waits."""
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                sa.select(sa.func.min(outbox.c.next_attempt_at)).where(
+                    outbox.c.status == "pending", outbox.c.channel == channel, outbox.c.next_attempt_at.is_not(None)
+                )
+            ).scalar()
+        return as_utc(value)
+
+
+class Store(ReassignJobs):
     def __init__(self, engine: Engine):
         self.engine = engine
         self._known_teams: set[str] = set()

@@ -179,3 +179,19 @@ sync_positions = sa.Table(
     sa.Column("sweep_before", Timestamp),  # a full sync started then: rows not rewritten since go at its end
     sa.Column("synced_at", Timestamp, nullable=False),
 )
+
+reassign_jobs = sa.Table(
+    "reassign_jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("object_type", sa.String(80), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("dry_run", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("bulk_query_job_id", sa.String(32)),
+    sa.Column("counts", Json, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)

@@ -25,6 +25,7 @@ import trustme
 from simple_salesforce import Salesforce
 
 from tests.support.fake_query import QueryCursor, answer_query
+from tests.support.fake_bulk import FakeBulk, is_bulk
 
 API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
@@ -45,6 +46,7 @@ class FakeOrg:
     page_size: int = DEFAULT_PAGE_SIZE
     cursors: dict[str, QueryCursor] = field(default_factory=dict)
     client_secret: str = "fake-secret"
+    bulk: FakeBulk = field(default_factory=FakeBulk)
     url: str = ""
     ca_file: str = ""
 
@@ -76,7 +78,20 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             self.end_headers()
             self.wfile.write(data)
 
+        # Bulk API 2.0 (query and ingest jobs): tests/support/fake_bulk.py
+        def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+            self._bulk_or_404()
+
+        def _bulk_or_404(self) -> None:
+            if is_bulk(self.path):
+                org.bulk.handle(self, org)
+            else:
+                self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            if is_bulk(self.path):
+                org.bulk.handle(self, org)
+                return
             length = int(self.headers.get("Content-Length", "0"))
             form = dict(pair.split("=", 1) for pair in self.rfile.read(length).decode().split("&") if "=" in pair)
             with lock:
@@ -91,6 +106,9 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                 self._send(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
 
         def do_PATCH(self) -> None:  # noqa: N802 - http.server's naming
+            if is_bulk(self.path):
+                org.bulk.handle(self, org)
+                return
             length = int(self.headers.get("Content-Length", "0"))
             payload = json.loads(self.rfile.read(length) or b"{}")
             if self.path != COLLECTIONS_PATH:
@@ -117,6 +135,9 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             self._send(200, results)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if is_bulk(self.path):
+                org.bulk.handle(self, org)
+                return
             with lock:
                 org.calls.append({"method": "GET", "path": self.path, "headers": dict(self.headers),
                                   "soql": parse_qs(urlsplit(self.path).query).get("q", [None])[0]})

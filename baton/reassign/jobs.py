@@ -1,0 +1,55 @@
+"""Reassign jobs: their states, the API budget gate, and how a job names its records' events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Protocol
+
+from adapters.store import ApiUsage, ReassignJob, Store
+from baton.errors import BatonError
+
+CREATED, READING, ROUTING, WRITING = "created", "reading", "routing", "writing"
+COMPLETED, DEFERRED, INTERRUPTED, FAILED = "completed", "deferred", "interrupted", "failed"
+SOURCE_SOQL, SOURCE_CSV = "soql", "csv"
+JOB_ID_CHARS = 12
+
+
+class BudgetExceeded(BatonError):
+    """The org's daily API usage is at or over the share a job may start or go on at."""
+
+    def __init__(self, usage: ApiUsage, share: float):
+        self.usage = usage
+        super().__init__(f"Salesforce API usage {usage.used}/{usage.limit} ({usage.share:.0%}) is at or over the "
+                         f"budget of {share:.0%} (BATON_API_BUDGET_SHARE)")
+
+
+class Progress(Protocol):
+    """Where a job reports how far it got: task is ``read``, ``route`` or ``write``."""
+
+    def update(self, task: str, completed: int, total: int | None = None) -> None: ...
+
+
+class NoProgress:
+    def update(self, task: str, completed: int, total: int | None = None) -> None:
+        pass
+
+
+def ensure_budget(store: Store, share: float) -> None:
+    usage = store.api_usage()
+    if usage is not None and usage.share >= share:
+        raise BudgetExceeded(usage, share)
+
+
+def create_job(store: Store, source: str, query: str, object_type: str, dry_run: bool, now: datetime) -> ReassignJob:
+    job_id = uuid.uuid4().hex[:JOB_ID_CHARS]
+    store.add_reassign_job({"id": job_id, "source": source, "query": query, "object_type": object_type,
+                            "state": CREATED, "dry_run": dry_run, "counts": {}, "created_at": now, "updated_at": now})
+    job = store.reassign_job(job_id)
+    assert job is not None
+    return job
+
+
+def source_event_id(job_id: str, record_id: str) -> str:
+    """A job routes each record once; another job is a deliberate reassignment of it."""
+    return f"job-{job_id}:{record_id}"

@@ -1,0 +1,179 @@
+"""Running a reassign job: read its records, enqueue those not yet decided, wait for the decisions, write owners.
+
+Every step can be interrupted and resumed: the records are re-read (the same Bulk query job, or the same file),
+records whose routing id already has a stored decision are not enqueued again, and owners still in the outbox
+are written by the next round. The job's state and counts are kept in ``reassign_jobs``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from dramatiq import Broker
+
+from adapters.salesforce.bulk import BulkClient
+from adapters.store import Decision, ReassignJob, Store
+from baton.clock import Clock
+from baton.errors import PermanentError, TransientError
+from baton.flusher import RetryPolicy
+from baton.ingest import enqueue
+from baton.ports import OwnerWriter, Ports
+from baton.reassign import jobs
+from baton.reassign.dry_run import DryRun, DryRunReport
+from baton.reassign.owners import write_bulk_owners
+from baton.reassign.records import read_pages
+from baton.settings import Settings
+
+log = structlog.get_logger(__name__)
+WAIT_POLL_S = 0.2
+WAIT_WINDOW = 5_000
+IDLE_POLLS = 3
+
+
+@dataclass
+class JobContext:
+    """What a job runs with; ``idle`` tells (embedded broker) that no message is left on any queue."""
+
+    store: Store
+    broker: Broker
+    settings: Settings
+    bulk: BulkClient | None
+    writer: OwnerWriter
+    clock: Clock
+    progress: jobs.Progress = field(default_factory=jobs.NoProgress)
+    idle: Callable[[], bool] | None = None
+    timeout_s: float = 3600.0
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class JobReport:
+    job: ReassignJob
+    decisions: dict[str, Decision]
+    undecided: int
+    rejected_rows: list[str]
+    writes: Counter[str]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.rejected_rows or self.undecided or self.writes["failed"] or self.writes["rejected"])
+
+
+def _policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.max_retries + 1, settings.min_backoff_ms, settings.max_backoff_ms)
+
+
+def _save_usage(ctx: JobContext) -> None:
+    usage = ctx.bulk.api_usage() if ctx.bulk else None
+    if usage is not None:
+        ctx.store.save_api_usage(usage[0], usage[1], ctx.clock())
+
+
+def _wait(ctx: JobContext, pending: list[str], found: dict[str, Decision], total: int) -> None:
+    """Polls the store until every enqueued routing id is decided, the embedded broker is idle, or time is up."""
+    deadline = time.monotonic() + ctx.timeout_s
+    idle_polls = 0
+    while pending:
+        window = pending[:WAIT_WINDOW]
+        got = ctx.store.decisions(window)
+        found.update(got)
+        pending[:WAIT_WINDOW] = [rid for rid in window if rid not in got]
+        ctx.progress.update("route", len(found), total)
+        idle_polls = idle_polls + 1 if ctx.idle is not None and ctx.idle() else 0
+        if pending and (idle_polls >= IDLE_POLLS or time.monotonic() > deadline):
+            found.update(ctx.store.decisions(pending))
+            pending[:] = [rid for rid in pending if rid not in found]
+            return
+        if pending:
+            ctx.sleep(WAIT_POLL_S)
+
+
+def _counts(decisions: dict[str, Decision], undecided: int, rejected: int, writes: Counter[str],
+            skipped: int) -> dict[str, int]:
+    """The job's records by outcome and its owner writes by outbox status (``written_`` prefix)."""
+    outcomes = Counter(decision.outcome for decision in decisions.values())
+    return {"records": len(decisions) + undecided, "rejected_rows": rejected, "already_decided": skipped,
+            "undecided": undecided, **outcomes, **{f"written_{status}": n for status, n in writes.items()}}
+
+
+@contextmanager
+def _tracked(job: ReassignJob, ctx: JobContext) -> Iterator[None]:
+    """Checks the API budget, then runs the job's work; an error leaves it ``deferred``/``interrupted``/``failed``."""
+    store, now = ctx.store, ctx.clock
+    try:
+        jobs.ensure_budget(store, ctx.settings.api_budget_share)
+        store.update_reassign_job(job.id, now(), state=jobs.READING, error=None)
+        yield
+    except jobs.BudgetExceeded as exc:
+        store.update_reassign_job(job.id, now(), state=jobs.DEFERRED, error=str(exc))
+        raise
+    except (TransientError, KeyboardInterrupt) as exc:
+        store.update_reassign_job(job.id, now(), state=jobs.INTERRUPTED, error=str(exc) or type(exc).__name__)
+        raise
+    except PermanentError as exc:
+        store.update_reassign_job(job.id, now(), state=jobs.FAILED, error=str(exc))
+        raise
+
+
+def _finish(job: ReassignJob, ctx: JobContext, counts: dict[str, int]) -> ReassignJob:
+    ctx.store.update_reassign_job(job.id, ctx.clock(), state=jobs.COMPLETED, counts=counts)
+    log.info("reassign_done", job_id=job.id, dry_run=job.dry_run, **counts)
+    finished = ctx.store.reassign_job(job.id)
+    assert finished is not None
+    return finished
+
+
+def run_job(job: ReassignJob, ctx: JobContext) -> JobReport:
+    """Runs (or resumes) a job to the end; on an error the job is left ``interrupted``/``failed``/``deferred``."""
+    store, now = ctx.store, ctx.clock
+    with _tracked(job, ctx):
+        found: dict[str, Decision] = {}
+        pending: list[str] = []
+        owners: dict[str, str | None] = {}
+        rejected: list[str] = []
+        for page in read_pages(job, ctx.bulk, store, now()):
+            rejected.extend(page.rejected)
+            owners.update(page.owners)
+            ids = [event.routing_id for event in page.events]
+            decided = store.decisions(ids)
+            found.update(decided)
+            fresh = [event for event in page.events if event.routing_id not in decided]
+            enqueue(ctx.broker, fresh, ctx.settings.batch_size, now())
+            pending.extend(event.routing_id for event in fresh)
+            ctx.progress.update("read", len(owners) + len(rejected))
+        skipped = len(found)
+        _save_usage(ctx)
+        store.update_reassign_job(job.id, now(), state=jobs.ROUTING,
+                                  counts={"records": len(owners), "already_decided": skipped})
+        log.info("reassign_enqueued", job_id=job.id, records=len(owners), already_decided=skipped,
+                 enqueued=len(pending), rejected_rows=len(rejected))
+        _wait(ctx, pending, found, len(owners))
+        store.update_reassign_job(job.id, now(), state=jobs.WRITING)
+        write_bulk_owners(store, ctx.writer, _policy(ctx.settings), now, ctx.settings.api_budget_share, owners,
+                          ctx.progress, ctx.sleep)
+        writes = Counter(store.outbox_statuses(list(found)).values())
+    finished = _finish(job, ctx, _counts(found, len(pending), len(rejected), writes, skipped))
+    return JobReport(finished, found, len(pending), rejected, writes)
+
+
+def run_dry_job(job: ReassignJob, ctx: JobContext, ports: Ports) -> tuple[DryRunReport, list[str]]:
+    """Decides every record on a copy of the team state; stores only the job's own row."""
+    with _tracked(job, ctx):
+        dry = DryRun(ports, ctx.settings.batch_size)
+        rejected: list[str] = []
+        records = 0
+        for page in read_pages(job, ctx.bulk, ctx.store, ctx.clock()):
+            rejected.extend(page.rejected)
+            dry.decide(page.events, page.owners)
+            records += len(page.events)
+            ctx.progress.update("route", records)
+        _save_usage(ctx)
+    report = dry.report
+    _finish(job, ctx, {"records": records, "rejected_rows": len(rejected), **report.outcomes,
+                       "would_move": len(report.moves)})
+    return report, rejected
