@@ -19,10 +19,13 @@ from baton import runtime
 from baton.broker import build_broker
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider, apply_config
+from baton.errors import PermanentError
 from baton.flusher import Flusher, RetryPolicy
+from baton.middleware import WarmUp
 from baton.logging import configure_logging
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
+from routing.normalize import registered_domain
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
@@ -100,7 +103,8 @@ def bootstrap(
         reference=reference_data(settings, store),
         reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),
     )
-    broker = build_broker(settings, lambda: runtime.current().ports.store, clock)
+    broker = build_broker(settings, lambda: runtime.current().ports.store, clock,
+                          WarmUp(lambda: warm_process(runtime.current().ports), lambda: warm_thread(store)))
     dramatiq.set_broker(broker)
     current = runtime.Runtime(settings=settings, broker=broker, ports=ports)
     runtime.install(current)
@@ -133,6 +137,26 @@ def build_flusher(current: runtime.Runtime, is_leader: Callable[[], bool] | None
         is_leader = leader_check(LeaderLock(current.ports.store.engine, FLUSHER_LOCK))
     return Flusher(current.ports.store, current.ports.owner_writer, policy, current.ports.clock,
                    settings.flush_interval_ms, is_leader)
+
+
+WARM_EMAIL_DOMAIN = "example.com"
+
+
+def warm_process(ports: Ports) -> None:
+    """Loads what the first record would otherwise wait for: the config, the suffix list, match indexes."""
+    try:
+        ports.configs.current()
+    except PermanentError:  # no config applied yet: the first record will say so
+        pass
+    registered_domain(WARM_EMAIL_DOMAIN)
+    ports.reference.account_index()
+    ports.reference.person_index()
+
+
+def warm_thread(store: Store) -> None:
+    """One pooled database connection per worker thread, opened before the first message."""
+    with store.engine.connect():
+        pass
 
 
 def ensure_bootstrapped() -> runtime.Runtime:

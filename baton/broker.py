@@ -18,13 +18,14 @@ from dramatiq.middleware import (
 )
 
 from adapters.store import Store
-from baton.middleware import DeadLetterRecorder, GuardedRetries
+from baton.middleware import DeadLetterRecorder, GuardedRetries, WarmUp
 from baton.settings import Settings
 
 STAGE_TIME_LIMIT_MS = 5 * 60_000
 
 
-def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: Callable[[], datetime]) -> Broker:
+def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: Callable[[], datetime],
+                 warm_up: WarmUp | None = None) -> Broker:
     middleware = [
         AgeLimit(),
         TimeLimit(time_limit=STAGE_TIME_LIMIT_MS),
@@ -38,6 +39,7 @@ def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: 
         ),
         CurrentMessage(),
         DeadLetterRecorder(store_factory, clock),
+        *([warm_up] if warm_up else []),
     ]
     if settings.uses_rabbitmq:
         return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware)

@@ -93,3 +93,31 @@ class DeadLetterRecorder(Middleware):
             return
         log.error("dead_lettered", message_id=message.message_id, stage=message.actor_name,
                   dead_letter_id=letter_id, reason=reason)
+
+
+class WarmUp(Middleware):
+    """Pays a worker's one-time costs at boot, not on the first records after a deploy.
+
+    Once per process: ``warm_process`` (config, suffix list, match indexes). In every worker thread: its
+    own RabbitMQ publishing connection (dramatiq opens one per thread, lazily, with a confirm-mode channel)
+    and a database connection in the pool. Failures are logged; the lazy path still works.
+    """
+
+    def __init__(self, warm_process: Callable[[], None], warm_thread: Callable[[], None]):
+        self._warm_process = warm_process
+        self._warm_thread = warm_thread
+
+    def after_worker_boot(self, broker: Broker, worker: Any) -> None:
+        self._run(self._warm_process, "process")
+
+    def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:
+        if hasattr(broker, "channel"):  # RabbitmqBroker: the thread-local connection and channel
+            self._run(lambda: broker.channel, "broker_channel")
+        self._run(self._warm_thread, "thread")
+
+    @staticmethod
+    def _run(warm: Callable[[], Any], what: str) -> None:
+        try:
+            warm()
+        except Exception as exc:  # warming is an optimisation: the first message will simply pay for it
+            log.warning("warm_up_failed", what=what, error=str(exc))
