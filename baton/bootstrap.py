@@ -57,7 +57,7 @@ def salesforce_writer(settings: Settings) -> OwnerWriter | None:
         return None
     from adapters.salesforce.writer import SalesforceOwnerWriter
 
-    return SalesforceOwnerWriter(login())
+    return SalesforceOwnerWriter(login=login)
 
 
 def sync_options(settings: Settings) -> SyncOptions:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from baton.errors import PermanentError, TransientError
 from baton.ports import OwnerChange, WriteResult
@@ -20,10 +20,17 @@ TRANSIENT_HTTP = frozenset({401, 408, 429, 500, 502, 503, 504})
 
 
 class SalesforceOwnerWriter:
-    """PATCHes OwnerId (idempotent), so a retried write never does harm."""
+    """PATCHes OwnerId (idempotent), so a retried write never does harm.
 
-    def __init__(self, salesforce: Salesforce):
+    With ``login``, the session is opened on the first write (a worker starts while Salesforce is away)
+    and opened again when Salesforce answers 401 (an expired or revoked session), once per call.
+    """
+
+    def __init__(self, salesforce: Salesforce | None = None, login: Callable[[], Salesforce] | None = None):
+        if salesforce is None and login is None:
+            raise ValueError("a Salesforce session or a way to log in is needed")
         self._salesforce = salesforce
+        self._login = login
 
     def write(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
         results: list[WriteResult] = []
@@ -32,8 +39,24 @@ class SalesforceOwnerWriter:
         return results
 
     def api_usage(self) -> tuple[int, int] | None:
-        usage = self._salesforce.api_usage.get("api-usage")
+        usage = self._salesforce.api_usage.get("api-usage") if self._salesforce is not None else None
         return (int(usage.used), int(usage.total)) if usage is not None else None
+
+    def _session(self, renew: bool = False) -> Salesforce:
+        if self._login is not None and (renew or self._salesforce is None):
+            self._salesforce = self._login()
+            log.info("salesforce_session_opened", renewed=renew)
+        assert self._salesforce is not None
+        return self._salesforce
+
+    def _patch(self, payload: dict[str, Any]) -> Any:
+        try:
+            return self._session().restful("composite/sobjects", method="PATCH", json=payload, headers=BATON_HEADERS)
+        except SalesforceExpiredSession:
+            if self._login is None:
+                raise
+            return self._session(renew=True).restful("composite/sobjects", method="PATCH", json=payload,
+                                                     headers=BATON_HEADERS)
 
     def _write_collection(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
         payload = {
@@ -43,8 +66,7 @@ class SalesforceOwnerWriter:
             ],
         }
         try:
-            response = self._salesforce.restful("composite/sobjects", method="PATCH", json=payload,
-                                                headers=BATON_HEADERS)
+            response = self._patch(payload)
         except SalesforceError as exc:
             if exc.status in TRANSIENT_HTTP:
                 raise TransientError(f"Salesforce answered {exc.status} to sObject Collections: {exc.content}") from exc

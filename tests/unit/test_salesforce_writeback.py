@@ -121,3 +121,28 @@ def test_batch_job_owners_wait_for_bulk_ingest_not_the_realtime_flusher(pipeline
 
     assert list(org.owners) == ["00Q000000000002AAA"]
     assert [row["record_id"] for row in pipeline.store.due_outbox(utc_now(), "bulk")] == ["00Q000000000001AAA"]
+
+
+def test_an_expired_session_logs_in_again_and_the_owner_is_written_once(pipeline: Pipeline) -> None:
+    import requests
+
+    from adapters.salesforce.auth import ClientCredentials, connect
+
+    with fake_salesforce() as (fake, _):
+        session = requests.Session()
+        session.trust_env, session.verify = False, fake.ca_file
+        logins: list[str] = []
+
+        def login():  # type: ignore[no-untyped-def]
+            logins.append("login")
+            return connect(ClientCredentials(fake.url, "consumer-key", fake.client_secret), session)
+
+        pipeline.use_writer(SalesforceOwnerWriter(login=login))
+        pipeline.apply(team_config(members=2))
+        pipeline.send([lead_event(1)])
+        fake.fail_next_calls(401)
+        pipeline.drain()
+
+    assert logins == ["login", "login"]
+    assert fake.updates == {"00Q000000000001AAA": 1}
+    assert pipeline.store.outbox_summary() == {("sent", 1): 1}
