@@ -19,7 +19,7 @@ from baton import runtime
 from baton.broker import build_broker
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider, apply_config
-from baton.errors import PermanentError
+from baton.errors import ConfigError, PermanentError
 from baton.flusher import Flusher, RetryPolicy
 from baton.middleware import WarmUp
 from baton.logging import configure_logging
@@ -30,6 +30,8 @@ from routing.normalize import registered_domain
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
 
+    from adapters.salesforce.auth import Credentials
+
 log = structlog.get_logger(__name__)
 
 
@@ -39,14 +41,36 @@ def open_store(settings: Settings) -> Store:
     return Store(engine)
 
 
+def salesforce_credentials(settings: Settings) -> Credentials | None:
+    """The connected app's login flow, from what is configured (JWT bearer, username-password or client
+    credentials), or None when no connected app is configured (the embedded default)."""
+    from adapters.salesforce.auth import ClientCredentials, JwtBearer, UsernamePassword
+
+    client_id, secret = settings.salesforce_client_id, settings.salesforce_client_secret
+    if not client_id:
+        return None
+    if settings.salesforce_private_key_file and settings.salesforce_username:
+        try:
+            key = settings.salesforce_private_key_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([("BATON_SALESFORCE_PRIVATE_KEY_FILE", f"cannot read: {exc.strerror}")]) from None
+        return JwtBearer(settings.salesforce_login_url, client_id, settings.salesforce_username, key,
+                         settings.salesforce_jwt_audience or settings.salesforce_login_url)
+    if not secret:
+        return None
+    if settings.salesforce_username and settings.salesforce_password:
+        return UsernamePassword(settings.salesforce_login_url, client_id, secret, settings.salesforce_username,
+                                settings.salesforce_password)
+    return ClientCredentials(settings.salesforce_login_url, client_id, secret)
+
+
 def salesforce_login(settings: Settings) -> Callable[[], Salesforce] | None:
     """Logs in with the connected app (a fresh session per call), or None when none is configured."""
-    if not (settings.salesforce_client_id and settings.salesforce_client_secret):
+    credentials = salesforce_credentials(settings)
+    if credentials is None:
         return None
-    from adapters.salesforce.auth import ClientCredentials, connect
+    from adapters.salesforce.auth import connect
 
-    credentials = ClientCredentials(settings.salesforce_login_url, settings.salesforce_client_id,
-                                    settings.salesforce_client_secret)
     return lambda: connect(credentials)
 
 

@@ -437,16 +437,17 @@ def listen(
             _say(f"listen: {location}: {message}")
     if failures:
         raise typer.Exit(EXIT_USAGE)
+
+
 def _salesforce(settings: Settings) -> Any:
     """A Salesforce session from the connected app in settings; exit 2 when none is configured."""
-    from adapters.salesforce.auth import ClientCredentials, connect  # simple-salesforce loads only when needed
-
-    if not (settings.salesforce_client_id and settings.salesforce_client_secret):
-        _say("baton sync needs a connected app: set BATON_SALESFORCE_CLIENT_ID and BATON_SALESFORCE_CLIENT_SECRET")
-        raise typer.Exit(EXIT_USAGE)
     try:
-        return connect(ClientCredentials(settings.salesforce_login_url, settings.salesforce_client_id,
-                                         settings.salesforce_client_secret))
+        login = salesforce_login(settings)
+        if login is None:
+            _say("baton sync needs a connected app: set BATON_SALESFORCE_CLIENT_ID and BATON_SALESFORCE_CLIENT_SECRET"
+                 " (or a private key and username for JWT bearer)")
+            raise typer.Exit(EXIT_USAGE)
+        return login()
     except ConfigError as exc:
         _say(f"Salesforce login: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -533,13 +534,8 @@ class _ProgressBars:
 
 
 def _bulk_client(settings: Settings) -> BulkClient | None:
-    if not (settings.salesforce_client_id and settings.salesforce_client_secret):
-        return None
-    from adapters.salesforce.auth import ClientCredentials, connect
-
-    credentials = ClientCredentials(settings.salesforce_login_url, settings.salesforce_client_id,
-                                    settings.salesforce_client_secret)
-    return BulkClient(connect(credentials), settings.bulk_poll_ms)
+    login = salesforce_login(settings)
+    return BulkClient(login(), settings.bulk_poll_ms) if login is not None else None
 
 
 def _reassign_job(store: Any, soql: str | None, csv_file: Path | None, object_type: str, dry_run: bool,

@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     salesforce_login_url: str = Field(default="https://login.salesforce.com", description="OAuth login host")
     salesforce_client_id: str | None = Field(default=None, description="connected app consumer key (client credentials)")
     salesforce_client_secret: str | None = Field(default=None, description="connected app consumer secret")
+    salesforce_username: str | None = Field(
+        default=None, description="integration user for the JWT bearer or username-password flow"
+    )
+    salesforce_password: str | None = Field(
+        default=None, description="password (plus security token) for the username-password flow"
+    )
+    salesforce_private_key_file: Path | None = Field(
+        default=None, description="PEM private key of the connected app's certificate (JWT bearer flow)"
+    )
+    salesforce_jwt_audience: str | None = Field(
+        default=None, description="JWT aud: https://login.salesforce.com or https://test.salesforce.com; "
+                                  "default the login URL"
+    )
     salesforce_channels: str = Field(
         default="", description="comma-separated Streaming API channels for baton listen, e.g. /data/LeadChangeEvent"
     )

@@ -1,9 +1,17 @@
-"""Salesforce sessions from the OAuth 2.0 client-credentials flow, at a configurable login URL."""
+"""Salesforce sessions from the connected app's OAuth 2.0 flows, at a configurable login URL.
+
+Three flows, by what is configured: JWT bearer (a certificate's private key and a username: the usual
+choice for an integration user), username-password, and client credentials. Each posts a form to
+``{login_url}/services/oauth2/token``; simple-salesforce hard-codes its login host, so Baton does this
+exchange itself and hands simple-salesforce the session.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+import jwt
 import requests
 from simple_salesforce import Salesforce
 
@@ -11,6 +19,8 @@ from baton.errors import ConfigError, TransientError
 
 API_VERSION = "61.0"
 TOKEN_TIMEOUT_S = 30
+JWT_LIFETIME_S = 180
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 @dataclass(frozen=True)
@@ -18,24 +28,60 @@ class ClientCredentials:
     login_url: str
     client_id: str
     client_secret: str
+    setting = "BATON_SALESFORCE_CLIENT_ID"
+
+    def token_form(self) -> dict[str, str]:
+        return {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
 
 
-def connect(credentials: ClientCredentials, session: requests.Session | None = None) -> Salesforce:
-    """Exchanges the connected app's client id and secret for a session; errors say which part failed."""
+@dataclass(frozen=True)
+class UsernamePassword:
+    login_url: str
+    client_id: str
+    client_secret: str
+    username: str
+    password: str
+    setting = "BATON_SALESFORCE_USERNAME"
+
+    def token_form(self) -> dict[str, str]:
+        return {"grant_type": "password", "client_id": self.client_id, "client_secret": self.client_secret,
+                "username": self.username, "password": self.password}
+
+
+@dataclass(frozen=True)
+class JwtBearer:
+    login_url: str
+    client_id: str
+    username: str
+    private_key_pem: str
+    audience: str
+    setting = "BATON_SALESFORCE_PRIVATE_KEY_FILE"
+
+    def token_form(self) -> dict[str, str]:
+        claims = {"iss": self.client_id, "sub": self.username, "aud": self.audience,
+                  "exp": int(time.time()) + JWT_LIFETIME_S}
+        try:
+            assertion = jwt.encode(claims, self.private_key_pem, algorithm="RS256")
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            raise ConfigError([(self.setting, f"cannot sign the JWT with this key: {exc}")]) from None
+        return {"grant_type": JWT_BEARER_GRANT, "assertion": assertion}
+
+
+Credentials = ClientCredentials | UsernamePassword | JwtBearer
+
+
+def connect(credentials: Credentials, session: requests.Session | None = None) -> Salesforce:
+    """Exchanges the credentials for a session; errors say which part failed."""
     http = session or requests.Session()
     try:
-        response = http.post(
-            credentials.login_url.rstrip("/") + "/services/oauth2/token",
-            data={"grant_type": "client_credentials", "client_id": credentials.client_id,
-                  "client_secret": credentials.client_secret},
-            timeout=TOKEN_TIMEOUT_S,
-        )
+        response = http.post(credentials.login_url.rstrip("/") + "/services/oauth2/token",
+                             data=credentials.token_form(), timeout=TOKEN_TIMEOUT_S)
     except requests.RequestException as exc:
         raise TransientError(f"Salesforce login at {credentials.login_url} failed: {exc}") from exc
     if response.status_code >= 500 or response.status_code == 429:
         raise TransientError(f"Salesforce login answered {response.status_code}")
     body = response.json() if response.content else {}
     if response.status_code != 200 or "access_token" not in body:
-        raise ConfigError([("BATON_SALESFORCE_CLIENT_ID", f"login refused: {body.get('error_description') or body}")])
+        raise ConfigError([(credentials.setting, f"login refused: {body.get('error_description') or body}")])
     return Salesforce(instance_url=body["instance_url"], session_id=body["access_token"], version=API_VERSION,
                       session=http)

@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
+import jwt
 import requests
 import trustme
 from simple_salesforce import Salesforce
@@ -46,6 +47,9 @@ class FakeOrg:
     page_size: int = DEFAULT_PAGE_SIZE
     cursors: dict[str, QueryCursor] = field(default_factory=dict)
     client_secret: str = "fake-secret"
+    username: str = "baton@example.com"
+    password: str = "fake-password"
+    jwt_public_key: str | None = None
     bulk: FakeBulk = field(default_factory=FakeBulk)
     url: str = ""
     ca_file: str = ""
@@ -62,6 +66,26 @@ class FakeOrg:
             return None
         status = self.http_faults.popleft()
         return status, [{"errorCode": FAULT_CODES.get(status, "UNKNOWN"), "message": "injected fault"}]
+
+
+def token_refusal(org: FakeOrg, form: dict[str, str]) -> str | None:
+    """Why the token endpoint refuses this form (Salesforce's OAuth 2.0 flows), or None when it grants it."""
+    grant = form.get("grant_type")
+    if grant == "client_credentials":
+        return None if form.get("client_secret") == org.client_secret else "invalid client credentials"
+    if grant == "password":
+        if form.get("client_secret") != org.client_secret:
+            return "invalid client credentials"
+        return None if (form.get("username"), form.get("password")) == (org.username, org.password) else (
+            "authentication failure")
+    if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer" and org.jwt_public_key:
+        try:
+            claims = jwt.decode(form.get("assertion", ""), org.jwt_public_key, algorithms=["RS256"],
+                                audience=org.url, options={"require": ["iss", "sub", "aud", "exp"]})
+        except jwt.PyJWTError as exc:
+            return f"invalid assertion: {exc}"
+        return None if claims["sub"] == org.username else "user hasn't approved this consumer"
+    return f"unsupported grant type {grant}"
 
 
 def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
@@ -98,12 +122,14 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                 org.calls.append({"method": "POST", "path": self.path, "headers": dict(self.headers)})
             if self.path != "/services/oauth2/token":
                 self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
-            elif form.get("grant_type") == "client_credentials" and form.get("client_secret") == org.client_secret:
+                return
+            refusal = token_refusal(org, {key: unquote_plus(value) for key, value in form.items()})
+            if refusal is None:
                 host, port = self.server.server_address[:2]
                 self._send(200, {"access_token": "00Dfake!token", "instance_url": f"https://{host}:{port}",
                                  "token_type": "Bearer", "issued_at": "1763800000000"})
             else:
-                self._send(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
+                self._send(400, {"error": "invalid_grant", "error_description": refusal})
 
         def do_PATCH(self) -> None:  # noqa: N802 - http.server's naming
             if is_bulk(self.path):
