@@ -21,6 +21,7 @@ from rich.table import Table
 from adapters.files import Rejected, read_records
 from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
 from adapters.store import ReassignJob
+from adapters.store.leader import LeaderLock
 from baton.bootstrap import bootstrap, build_flusher, open_store, salesforce_login, sync_options
 from baton.clock import utc_now
 from baton.configs import apply_config
@@ -41,6 +42,7 @@ from routing.config import load_config_text
 
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+SYNC_LOCK = "reference-sync"
 ROUTED_OUTCOMES = {"assigned", "held", "not_routed", "stale", "stopped"}
 WAIT_POLL_S = 0.2
 
@@ -511,12 +513,19 @@ def sync(
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     store = open_store(settings)
+    lock = LeaderLock(store.engine, SYNC_LOCK)
     while True:
-        code = _sync_round(settings, store, chosen, full)
+        if lock.try_acquire():
+            code = _sync_round(settings, store, chosen, full)
+            full = False
+        else:
+            _say("sync: another baton sync is running (it holds the sync lock); this round is skipped")
+            code = EXIT_OK
         if every_s is None:
             raise typer.Exit(code)
-        full = False
         time.sleep(every_s)
+
+
 EXIT_DEFERRED = 3
 
 
