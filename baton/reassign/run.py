@@ -30,8 +30,8 @@ from baton.reassign.records import read_pages
 from baton.settings import Settings
 
 log = structlog.get_logger(__name__)
-WAIT_POLL_S = 0.2
-WAIT_WINDOW = 5_000
+WAIT_POLL_S = 0.5
+WAIT_CHUNK = 500
 IDLE_POLLS = 3
 
 
@@ -74,15 +74,25 @@ def _save_usage(ctx: JobContext) -> None:
         ctx.store.save_api_usage(usage[0], usage[1], ctx.clock())
 
 
+def _collect(ctx: JobContext, pending: list[str], found: dict[str, Decision]) -> None:
+    """Moves decided ids from the front of ``pending`` into ``found``, a chunk at a time, up to the first chunk
+    that still holds an undecided id (records are decided roughly in the order they were sent), so a poll
+    costs one query while the workers are busy rather than one per chunk of the whole job."""
+    while pending:
+        chunk = pending[:WAIT_CHUNK]
+        got = ctx.store.decisions(chunk)
+        found.update(got)
+        pending[:WAIT_CHUNK] = [rid for rid in chunk if rid not in got]
+        if len(got) < len(chunk):
+            return
+
+
 def _wait(ctx: JobContext, pending: list[str], found: dict[str, Decision], total: int) -> None:
     """Polls the store until every enqueued routing id is decided, the embedded broker is idle, or time is up."""
     deadline = time.monotonic() + ctx.timeout_s
     idle_polls = 0
     while pending:
-        window = pending[:WAIT_WINDOW]
-        got = ctx.store.decisions(window)
-        found.update(got)
-        pending[:WAIT_WINDOW] = [rid for rid in window if rid not in got]
+        _collect(ctx, pending, found)
         ctx.progress.update("route", len(found), total)
         idle_polls = idle_polls + 1 if ctx.idle is not None and ctx.idle() else 0
         if pending and (idle_polls >= IDLE_POLLS or time.monotonic() > deadline):
