@@ -1,0 +1,301 @@
+"""Commands over records and the store: check, config, route, dlq, held, member, scheduler, flush, db-upgrade."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from dramatiq.brokers.stub import StubBroker
+from rich.table import Table
+
+from adapters.files import Rejected, read_records
+from baton.bootstrap import bootstrap, build_flusher, open_store
+from baton.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    app,
+    config_app,
+    dlq_app,
+    err,
+    held_app,
+    load_settings,
+    member_app,
+    out,
+    print_summary,
+    read_config,
+    run_embedded,
+    say,
+    wait_for_logs,
+)
+from baton.clock import utc_now
+from baton.configs import apply_config
+from baton.flusher import FLUSH_STAGE
+from baton.holds import recheck_due_holds
+from baton.ingest import enqueue
+from baton.logging import configure_logging
+from messages import RecordEvent
+
+
+@app.command()
+def check(config: Annotated[Path, typer.Argument(help="org routing config (YAML)")]) -> None:
+    """Validate a config; print every error with its path. Exit 2 when invalid."""
+    read_config(config)
+    out.print(f"{config}: ok")
+
+
+@config_app.command("apply")
+def config_apply(config: Annotated[Path, typer.Argument(help="org routing config (YAML)")]) -> None:
+    """Store a new config version; running workers pick it up without a restart."""
+    text = read_config(config)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    store = open_store(settings)
+    version, created = apply_config(store, text, utc_now(), str(config))
+    out.print(f"config version {version}" + ("" if created else " (unchanged)"))
+
+
+@config_app.command("show")
+def config_show(version: Annotated[int | None, typer.Option(help="a stored version")] = None) -> None:
+    """Print the newest (or a given) stored config."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    store = open_store(settings)
+    stored = store.config(version) if version else store.latest_config()
+    if stored is None:
+        err.print("no config stored")
+        raise typer.Exit(EXIT_REJECTED)
+    err.print(f"# version {stored.version}, applied {stored.applied_at.isoformat()}")
+    sys.stdout.write(stored.body)
+
+
+def _read_events(path: Path, object_type: str | None) -> tuple[list[RecordEvent], list[Rejected]]:
+    events: list[RecordEvent] = []
+    rejected: list[Rejected] = []
+    try:
+        for item in read_records(path, object_type, utc_now()):
+            (rejected if isinstance(item, Rejected) else events).append(item)  # type: ignore[arg-type]
+    except (OSError, ValueError) as exc:
+        say(f"{path}: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    for item in rejected:
+        say(f"{path}:{item.line}: rejected: {item.reason}")
+    return events, rejected
+
+
+def _print_assignments(logs: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        for entry in logs:
+            sys.stdout.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        return
+    table = Table(title="Assignments")
+    for column in ("record", "object", "outcome", "owner", "team", "method", "why"):
+        table.add_column(column)
+    for entry in logs:
+        table.add_row(entry["record_id"], entry["object_type"], entry["outcome"], entry.get("owner_id") or "-",
+                      entry.get("team") or "-", entry.get("method") or "-", (entry.get("reasons") or ["-"])[-1])
+    out.print(table)
+
+
+@app.command()
+def route(
+    records: Annotated[Path, typer.Argument(help="JSONL or CSV file of records")],
+    config: Annotated[Path | None, typer.Option(help="org config to apply first")] = None,
+    object_type: Annotated[str | None, typer.Option("--object", help="object type of a CSV file's rows")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one assignment log object per line")] = False,
+    batch_size: Annotated[int | None, typer.Option(help="records per queue message")] = None,
+    timeout_s: Annotated[float, typer.Option(help="how long to wait for results")] = 300.0,
+) -> None:
+    """Route every record in a file through the pipeline and print each assignment and a summary."""
+    if not records.exists():
+        say(f"{records}: no such file")
+        raise typer.Exit(EXIT_USAGE)
+    if config is not None:
+        read_config(config)
+    settings = load_settings(config=config, batch_size=batch_size)
+    events, rejected = _read_events(records, object_type)
+    current = bootstrap(settings)
+    if current.ports.store.latest_config() is None:
+        err.print("no routing config: pass --config FILE or run `baton config apply FILE`")
+        raise typer.Exit(EXIT_USAGE)
+    enqueue(current.broker, events, settings.batch_size, utc_now())
+    routing_ids = [event.routing_id for event in events]
+    if isinstance(current.broker, StubBroker):
+        run_embedded(current.broker, settings.worker_threads, timeout_s)
+        build_flusher(current).tick()
+    found = wait_for_logs(current.ports.store, routing_ids, timeout_s if not isinstance(current.broker, StubBroker) else 0)
+    seen: set[str] = set()
+    logs = []
+    for routing_id in routing_ids:
+        if routing_id in found and routing_id not in seen:
+            seen.add(routing_id)
+            logs.append(found[routing_id])
+    failed = len(set(routing_ids)) - len(logs)
+    _print_assignments(logs, as_json)
+    print_summary(logs, len(rejected), failed, err if as_json else out)
+    raise typer.Exit(EXIT_REJECTED if rejected or failed else EXIT_OK)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    stage: Annotated[str | None, typer.Option(help="only this stage")] = None,
+    include_replayed: Annotated[bool, typer.Option("--all", help="also replayed ones")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List dead letters stored from every stage."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    letters = open_store(settings).dead_letters(stage, include_replayed)
+    if as_json:
+        for letter in letters:
+            sys.stdout.write(json.dumps({"id": letter.id, "stage": letter.stage, "reason": letter.reason,
+                                         "records": len(letter.routing_ids),
+                                         "failed_at": letter.failed_at.isoformat(),
+                                         "replayed_at": letter.replayed_at and letter.replayed_at.isoformat()}) + "\n")
+        return
+    table = Table(title="Dead letters")
+    for column in ("id", "stage", "records", "failed at", "replays", "reason"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(str(letter.id), letter.stage, str(len(letter.routing_ids)), letter.failed_at.isoformat(),
+                      str(letter.replay_count), letter.reason)
+    out.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids")] = None,
+    every: Annotated[bool, typer.Option("--all", help="every dead letter not yet replayed")] = False,
+    stage: Annotated[str | None, typer.Option(help="only this stage")] = None,
+) -> None:
+    """Send dead letters back to their stage; they keep their routing ids, so nothing is assigned twice."""
+    if not ids and not every and not stage:
+        err.print("name dead-letter ids, or --all, or --stage")
+        raise typer.Exit(EXIT_USAGE)
+    current = bootstrap(load_settings())
+    store = current.ports.store
+    letters = [store.dead_letter(i) for i in ids] if ids else store.dead_letters(stage)
+    replayed = 0
+    for letter in letters:
+        if letter is None:
+            continue
+        if letter.stage == FLUSH_STAGE:
+            store.requeue_outbox(letter.routing_ids)
+        else:
+            actor = current.broker.get_actor(letter.actor_name)
+            actor.send(*letter.message.get("args", []), **letter.message.get("kwargs", {}))
+        store.mark_replayed(letter.id, utc_now())
+        replayed += 1
+        out.print(f"replayed {letter.id} to {letter.stage}")
+    if isinstance(current.broker, StubBroker) and replayed:
+        run_embedded(current.broker, current.settings.worker_threads, 300)
+        build_flusher(current).tick()
+    err.print(f"{replayed} replayed")
+
+
+def _toggle(user: str, available: bool) -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    store = open_store(settings)
+    store.set_member_available(user, available, utc_now())
+    if available:
+        store.recheck_holds_now(utc_now())
+    out.print(f"{user}: {'available' if available else 'unavailable'}")
+
+
+@held_app.callback()
+def held_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="one object per line")] = False,
+) -> None:
+    """List held records with their reason and next re-check."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    rows = open_store(settings).holds()
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps({key: row[key].isoformat() if hasattr(row[key], "isoformat") else row[key]
+                                         for key in ("routing_id", "object_type", "record_id", "team", "reason",
+                                                     "held_at", "recheck_at", "checks")}) + "\n")
+        return
+    table = Table(title="Held records")
+    for column in ("record", "object", "team", "held since", "next check", "checks", "reason"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["record_id"], row["object_type"], row["team"], row["held_at"].isoformat(),
+                      row["recheck_at"].isoformat(), str(row["checks"]), row["reason"])
+    out.print(table)
+
+
+@held_app.command("recheck")
+def held_recheck() -> None:
+    """Send every held record that is due back to the assign stage now."""
+    current = bootstrap(load_settings())
+    sent = recheck_due_holds(current.ports.store, current.broker, utc_now())
+    if isinstance(current.broker, StubBroker) and sent:
+        run_embedded(current.broker, current.settings.worker_threads, 300)
+    out.print(f"{sent} held record(s) re-checked")
+
+
+@app.command()
+def scheduler(
+    interval_s: Annotated[float, typer.Option(help="seconds between polls")] = 5.0,
+    once: Annotated[bool, typer.Option(help="poll once and exit")] = False,
+) -> None:
+    """Periodic work: re-check held records when they are due (runs until stopped)."""
+    current = bootstrap(load_settings())
+    while True:
+        sent = recheck_due_holds(current.ports.store, current.broker, utc_now())
+        if isinstance(current.broker, StubBroker) and sent:
+            run_embedded(current.broker, current.settings.worker_threads, 300)
+        if once:
+            return
+        time.sleep(interval_s)
+
+
+@app.command()
+def flush(
+    once: Annotated[bool, typer.Option(help="flush what is due once and exit")] = False,
+) -> None:
+    """Write decided owners from the outbox to Salesforce every BATON_FLUSH_INTERVAL_MS (runs until stopped)."""
+    current = bootstrap(load_settings())
+    flusher = build_flusher(current)
+    if once:
+        report = flusher.tick()
+        out.print(f"{report.rows if report else 0} owner write(s) flushed")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: flusher.stopped.set())
+    try:
+        flusher.run()
+    except KeyboardInterrupt:
+        flusher.stopped.set()
+
+
+@member_app.command("available")
+def member_available(user: str) -> None:
+    """Mark a member available for routing again."""
+    _toggle(user, True)
+
+
+@member_app.command("unavailable")
+def member_unavailable(user: str) -> None:
+    """Take a member out of routing until marked available."""
+    _toggle(user, False)
+
+
+@app.command("db-upgrade")
+def db_upgrade() -> None:
+    """Apply the store's migrations (workers also do this at start)."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    open_store(settings)
+    out.print("store is at the newest migration")
+
+
