@@ -37,6 +37,9 @@ class ConfigProvider:
             return self._current, self._versions[self._current]
 
     def version(self, version: int) -> OrgConfig:
+        cached = self._versions.get(version)  # every stage asks per record: no lock once it is loaded
+        if cached is not None:
+            return cached
         with self._lock:
             if version not in self._versions:
                 stored = self._store.config(version)

@@ -102,7 +102,8 @@ def settle(store: Store, rows: Sequence[dict[str, Any]], results: Sequence[Write
 def _dead_letter(store: Store, rows: Sequence[dict[str, Any]], failed: dict[str, str], now: datetime) -> None:
     for error, routing_ids in _group_by_error(failed).items():
         store.mark_outbox(routing_ids, "failed", now, error)
-        records = [row["record_id"] for row in rows if row["routing_id"] in set(routing_ids)]
+        failed_here = set(routing_ids)
+        records = [row["record_id"] for row in rows if row["routing_id"] in failed_here]
         letter_id = store.add_dead_letter({
             "message_id": f"outbox-{routing_ids[0]}", "queue_name": FLUSH_STAGE, "actor_name": FLUSH_STAGE,
             "stage": FLUSH_STAGE, "routing_ids": routing_ids, "message": {"record_ids": records},
