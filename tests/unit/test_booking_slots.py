@@ -4,6 +4,7 @@ slot step, buffers, busy time merged from every source; booking-window problems;
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -219,7 +220,7 @@ def test_slots_are_exactly_the_times_the_rules_allow(
 def test_merged_busy_covers_the_same_time_without_overlaps(spans: list[tuple[int, int]]) -> None:
     intervals = [Interval(NOW + timedelta(minutes=a), NOW + timedelta(minutes=a + n)) for a, n in spans]
     merged = merge_intervals(intervals)
-    assert all(left.end < right.start for left, right in zip(merged, merged[1:], strict=False))
+    assert all(left.end < right.start for left, right in pairwise(merged))
 
     def covered(items: Any) -> set[int]:
         return {m for item in items for m in range(int((item.start - NOW).total_seconds() // 60), int((item.end - NOW).total_seconds() // 60))}
