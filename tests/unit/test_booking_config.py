@@ -20,6 +20,10 @@ from routing.config import OrgConfig, parse_config
 EXAMPLE = Path(__file__).parents[2] / "examples" / "org.yaml"
 INBOUND = ["005000000000001AAA", "005000000000002AAA", "005000000000003AAA"]
 USER = "005000000000009AAA"
+SUBJECT_PROBLEM = (
+    "unknown variable {host} (use company, duration_minutes, guest_email, guest_name, host_name, "
+    "meeting_type, record_name, scheduler_name)"
+)
 
 
 def org(booking: dict[str, Any]) -> dict[str, Any]:
@@ -132,8 +136,7 @@ def test_an_org_without_booking_gets_empty_settings() -> None:
         ),
         pytest.param(
             {"event_subject": "{meeting_type} with {host}"},
-            ("booking.event_subject", "unknown variable {host} (use company, duration_minutes, guest_email, "
-             "guest_name, host_name, meeting_type, record_name, scheduler_name)"),
+            ("booking.event_subject", SUBJECT_PROBLEM),
             id="unknown subject variable",
         ),
         pytest.param(
