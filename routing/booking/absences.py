@@ -12,15 +12,18 @@ from routing.teams import Member, Team
 DAY = timedelta(days=1)
 
 
-def _local_days(time_zone: str, window: Interval) -> Iterator[tuple[date, Interval]]:
+def _local_days(time_zone: str, window: Interval) -> Iterator[date]:
     tz = zone(time_zone)
     day = window.start.astimezone(tz).date()
     last = window.end.astimezone(tz).date()
     while day <= last:
-        start = datetime.combine(day, time(0), tzinfo=tz)
-        end = datetime.combine(day + DAY, time(0), tzinfo=tz)
-        yield day, Interval(start, end)
+        yield day
         day += DAY
+
+
+def _whole_day(time_zone: str, day: date) -> Interval:
+    tz = zone(time_zone)
+    return Interval(datetime.combine(day, time(0), tzinfo=tz), datetime.combine(day + DAY, time(0), tzinfo=tz))
 
 
 def _clipped(interval: Interval, window: Interval) -> Interval | None:
@@ -35,8 +38,8 @@ def _holidays(
     if country is None:
         return []
     return [
-        whole_day
-        for day, whole_day in _local_days(time_zone, window)
+        _whole_day(time_zone, day)
+        for day in _local_days(time_zone, window)
         if holiday_name(country, subdivision, day)
     ]
 
@@ -45,7 +48,7 @@ def _closed_days(team: Team, window: Interval) -> list[Interval]:
     if not team.closed_days:
         return []
     closed = set(team.closed_days)
-    return [whole_day for day, whole_day in _local_days(team.timezone, window) if day in closed]
+    return [_whole_day(team.timezone, day) for day in _local_days(team.timezone, window) if day in closed]
 
 
 def unavailable_intervals(

@@ -10,6 +10,7 @@ are never the main host. Ties between equal meeting counts go to the earlier can
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -170,10 +171,11 @@ def available_slots(
         return []
     step = booking_type.slot_step_minutes * MINUTE
     co_hosts = _open(booking_type, schedules, request.co_hosts, low, high)
-    free_at: dict[int, list[str]] = {}
+    free_at: defaultdict[int, list[str]] = defaultdict(list)
     for times in _open(booking_type, schedules, hosts, low, high):
+        host = times.host_id
         for start in _bookable_starts(times, co_hosts, step):
-            free_at.setdefault(start, []).append(times.host_id)
+            free_at[start].append(host)
     duration = booking_type.duration_minutes * MINUTE
     return [
         Slot(instant(start), instant(start + duration), tuple(free_at[start]))

@@ -38,8 +38,9 @@ class Interval:
     end: datetime
 
     def __post_init__(self) -> None:
-        _require_aware(self.start, "interval start")
-        _require_aware(self.end, "interval end")
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            _require_aware(self.start, "interval start")
+            _require_aware(self.end, "interval end")
         if self.end < self.start:
             raise ValueError(f"interval end {self.end} is before its start {self.start}")
 
@@ -102,6 +103,7 @@ def seconds_up(moment: datetime) -> int:
     return math.ceil(moment.timestamp())
 
 
+@lru_cache(maxsize=65536)
 def instant(value: int) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
@@ -121,11 +123,17 @@ def merge_intervals(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
 def working_day_bounds(booking_type: BookingType, time_zone: str, day: date) -> tuple[int, int]:
     """The working hours of ``day`` on the host's wall clock, as UTC seconds."""
     hours = booking_type.working_hours
+    return _day_bounds(time_zone, day, hours.start, hours.end)
+
+
+@lru_cache(maxsize=16384)
+def _day_bounds(time_zone: str, day: date, start: time, end: time) -> tuple[int, int]:
     tz = zone(time_zone)
-    end_day = day + DAY if hours.ends_at_midnight else day
-    start = datetime.combine(day, hours.start, tzinfo=tz)
-    end = datetime.combine(end_day, hours.end if not hours.ends_at_midnight else time(0), tzinfo=tz)
-    return seconds(start), seconds(end)
+    end_day = day + DAY if end == time(0) else day
+    return (
+        seconds(datetime.combine(day, start, tzinfo=tz)),
+        seconds(datetime.combine(end_day, end, tzinfo=tz)),
+    )
 
 
 def working_days(booking_type: BookingType, time_zone: str, low: int, high: int) -> list[tuple[int, int]]:
