@@ -176,7 +176,11 @@ def _oracle(booking_type: BookingType, zone: str, busy: list[Interval], window: 
             and day_start <= moment
             and moment + duration <= day_end
             and minutes_in % booking_type.slot_step_minutes == 0
-            and not any(b.start < moment + duration + after and moment - before < b.end for b in busy)
+            and not any(
+                b.start < moment + duration + after and moment - before < b.end
+                for b in busy
+                if b.end > b.start  # an empty interval occupies no time
+            )
         ):
             found.append(moment)
         moment += timedelta(minutes=1)
