@@ -3,6 +3,7 @@ host requests, smart suggestions per object, the Salesforce Event subject."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,13 @@ def test_the_event_points_at_people_with_who_and_at_other_records_with_what() ->
     settings = example().booking
     assert settings.for_object("Lead").relation_field("Lead") == "WhoId"
     assert settings.for_object("Lead").relation_field("Opportunity") == "WhatId"
+
+
+def test_the_readme_booking_example_is_valid_with_the_example_teams() -> None:
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if b.startswith("booking:")]
+    assert blocks
+    data = yaml.safe_load(EXAMPLE.read_text())
+    for block in blocks:
+        data["booking"] = yaml.safe_load(block)["booking"]
+        assert parse_config(data).booking.for_object("Lead").suggestions[0].lock_host
