@@ -26,6 +26,7 @@ from routing.booking.slots import (
     Slot,
     instant,
     open_times,
+    require_aware,
     seconds,
     start_bounds,
 )
@@ -36,6 +37,7 @@ __all__ = [  # the agreed interface names booking_window_problems and unavailabl
     "HostRequest",
     "available_slots",
     "booking_window_problems",
+    "busy_range",
     "by_fewest_meetings",
     "choose_host",
     "free_times_by_host",
@@ -61,6 +63,8 @@ class HostRequest:
             raise ValueError("a host request needs at least one candidate host")
         if self.mode == "single" and len(self.candidates) != 1:
             raise ValueError(f"mode single takes one candidate, got {len(self.candidates)}")
+        if len(set(self.candidates)) != len(self.candidates):
+            raise ValueError(f"a candidate host is listed twice: {list(self.candidates)}")
         if self.threshold_slots < 0:
             raise ValueError("threshold_slots must not be negative")
 
@@ -183,6 +187,24 @@ def available_slots(
     ]
 
 
+def busy_range(
+    booking_type: BookingType, request: HostRequest, window: Interval, now: datetime
+) -> Interval:
+    """The time whose busy information ``available_slots`` reads for this request: the bookable
+    part of ``window`` (the whole horizon too for round robin), widened by meeting and buffers.
+    Ask the calendar for this range."""
+    before = timedelta(minutes=booking_type.buffer_before_minutes)
+    after = timedelta(minutes=booking_type.buffer_after_minutes)
+    reach = timedelta(minutes=booking_type.duration_minutes) + after
+    earliest = now + timedelta(minutes=booking_type.minimum_notice_minutes)
+    horizon_end = now + timedelta(days=booking_type.horizon_days)
+    start = max(window.start, earliest) - before
+    end = min(window.end + after, horizon_end + reach)
+    if request.mode == "round_robin":
+        start, end = min(start, earliest - before), max(end, horizon_end + reach)
+    return Interval(start, max(start, end))
+
+
 def choose_host(
     request: HostRequest, free_host_ids: Sequence[str], meeting_counts: Mapping[str, int]
 ) -> str | None:
@@ -204,6 +226,7 @@ def meet_now(
     """Main candidates free (within working hours, buffers included) for a meeting starting now,
     when every co-host is too; fewest meetings first when counts are given. Notice and the slot
     step do not apply; the whole pool is asked, whatever its mode."""
+    require_aware(now, "now")
     start = seconds(now)
     co_hosts = _open(booking_type, schedules, request.co_hosts, start, start)
     if not all(times.allows(start) for times in co_hosts):

@@ -25,7 +25,7 @@ MINUTE = 60
 DAY = timedelta(days=1)
 
 
-def _require_aware(value: datetime, what: str) -> None:
+def require_aware(value: datetime, what: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} {value.isoformat()} has no time zone")
 
@@ -39,8 +39,8 @@ class Interval:
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
-            _require_aware(self.start, "interval start")
-            _require_aware(self.end, "interval end")
+            require_aware(self.start, "interval start")
+            require_aware(self.end, "interval end")
         if self.end < self.start:
             raise ValueError(f"interval end {self.end} is before its start {self.start}")
 
@@ -194,6 +194,7 @@ def _subtract(piece: Piece, blocked: Sequence[tuple[int, int]], index: int) -> t
 
 def start_bounds(booking_type: BookingType, window: Interval, now: datetime) -> tuple[int, int]:
     """Inclusive bounds on start seconds: notice, horizon and the meeting inside ``window``."""
+    require_aware(now, "now")
     duration = booking_type.duration_minutes * MINUTE
     low = max(seconds_up(window.start), seconds_up(now) + booking_type.minimum_notice_minutes * MINUTE)
     horizon_end = seconds(now + timedelta(days=booking_type.horizon_days))

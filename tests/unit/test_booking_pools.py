@@ -14,6 +14,7 @@ from routing.booking.config import BookingType
 from routing.booking.pools import (
     HostRequest,
     available_slots,
+    busy_range,
     choose_host,
     free_times_by_host,
     meet_now,
@@ -303,3 +304,59 @@ def test_host_requests_are_checked() -> None:
         HostRequest((), "pooled")
     with pytest.raises(ValueError, match="mode single takes one candidate"):
         HostRequest(("ann", "bob"), "single")
+
+
+# --- which busy time matters ----------------------------------------------------------------------
+
+
+def _clipped(schedule_: HostSchedule, keep: Interval) -> HostSchedule:
+    busy = tuple(
+        Interval(max(b.start, keep.start), min(b.end, keep.end))
+        for b in schedule_.busy
+        if b.end > keep.start and b.start < keep.end
+    )
+    return HostSchedule(schedule_.host_id, schedule_.time_zone, busy)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    mode=st.sampled_from(["pooled", "round_robin"]),
+    blocks=st.lists(
+        st.tuples(st.sampled_from(["ann", "bob"]), st.integers(-40, 1340), st.integers(1, 100)), max_size=16
+    ),
+    window_hours=st.tuples(st.integers(0, 160), st.integers(1, 100)),
+    before=st.sampled_from([0, 20]),
+    after=st.sampled_from([0, 45]),
+    threshold=st.integers(1, 70),
+)
+def test_busy_outside_the_busy_range_never_changes_the_answer(
+    mode: str, blocks: list[tuple[str, int, int]], window_hours: tuple[int, int], before: int, after: int,
+    threshold: int,
+) -> None:
+    """Busy blocks start on quarter hours and windows on whole hours, so meetings often end on a
+    window's edge with a buffer reaching past it."""
+    booking_type = meeting(horizon_days=7, buffer_before_minutes=before, buffer_after_minutes=after, minimum_notice_minutes=90)
+    request = HostRequest(("ann", "bob"), mode, threshold_slots=threshold)  # type: ignore[arg-type]
+    now = NOW + timedelta(hours=7)
+    quarter, hour = timedelta(minutes=15), timedelta(hours=1)
+    window = Interval(NOW + window_hours[0] * hour, NOW + sum(window_hours) * hour)
+    schedules = {
+        host: schedule(host, zone, *((NOW + a * quarter, NOW + (a + n) * quarter) for h, a, n in blocks if h == host))
+        for host, zone in (("ann", "UTC"), ("bob", NEW_YORK))
+    }
+    keep = busy_range(booking_type, request, window, now)
+    clipped = {host: _clipped(s, keep) for host, s in schedules.items()}
+    counts = {"bob": 1}
+    assert available_slots(booking_type, request, clipped, counts, window, now) == available_slots(
+        booking_type, request, schedules, counts, window, now
+    )
+
+
+def test_the_busy_range_reaches_past_the_window_by_the_buffer_after() -> None:
+    """A meeting may end on the window's edge while its buffer reaches beyond it."""
+    booking_type = meeting(buffer_before_minutes=20, buffer_after_minutes=45)
+    window = Interval(utc(2026, 11, 23, 10), utc(2026, 11, 23, 12))
+    keep = busy_range(booking_type, HostRequest(("ann",), "single"), window, NOW)
+    assert keep == Interval(utc(2026, 11, 23, 9, 40), utc(2026, 11, 23, 12, 45))
+    rr = busy_range(booking_type, HostRequest(("ann", "bob"), "round_robin"), window, NOW)
+    assert rr == Interval(NOW - timedelta(minutes=20), NOW + timedelta(days=14, minutes=105))
