@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from routing.booking.absences import unavailable_intervals
 from routing.booking.config import BookingType
-from routing.booking.pools import HostRequest, available_slots
+from routing.booking.pools import HostRequest, available_slots, busy_range
 from routing.booking.slots import HostSchedule, Interval
 from routing.teams import Member, Team
 
@@ -120,9 +120,10 @@ def _run(
     for number in range(requests):
         now = START + number * REQUEST_STEP
         window = Interval(now, now + timedelta(days=HORIZON_DAYS, hours=1))
-        calendar_busy = calendar.busy(emails, window.start, window.end)
+        asked = busy_range(booking_type, request, window, now)
+        calendar_busy = calendar.busy(emails, asked.start, asked.end)
         began = time.perf_counter()
-        schedules = _schedules(team, calendar_busy, reservations, window)
+        schedules = _schedules(team, calendar_busy, reservations, asked)
         found = available_slots(booking_type, request, schedules, counts, window, now)
         timings_ms.append((time.perf_counter() - began) * 1000)
         slots += len(found)

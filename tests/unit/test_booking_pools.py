@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.booking.config import BookingType
+from routing.booking.counting import count_window_start
 from routing.booking.pools import (
     HostRequest,
     available_slots,
@@ -360,3 +361,16 @@ def test_the_busy_range_reaches_past_the_window_by_the_buffer_after() -> None:
     assert keep == Interval(utc(2026, 11, 23, 9, 40), utc(2026, 11, 23, 12, 45))
     rr = busy_range(booking_type, HostRequest(("ann", "bob"), "round_robin"), window, NOW)
     assert rr == Interval(NOW - timedelta(minutes=20), NOW + timedelta(days=14, minutes=105))
+
+
+@pytest.mark.parametrize(
+    ("reset", "expected"),
+    [
+        ("day", datetime(2026, 11, 1, 4, 0, tzinfo=UTC)),  # midnight in New York, still on summer time
+        ("week", datetime(2026, 10, 26, 4, 0, tzinfo=UTC)),  # Monday
+        ("month", datetime(2026, 11, 1, 4, 0, tzinfo=UTC)),
+    ],
+)
+def test_meetings_count_from_the_start_of_the_pools_day_week_or_month(reset: str, expected: datetime) -> None:
+    now = utc(2026, 11, 1, 12)  # Sunday 07:00 in New York, after the clocks went back
+    assert count_window_start(reset, now, NEW_YORK) == expected  # type: ignore[arg-type]
