@@ -147,9 +147,13 @@ def test_only_the_requested_window_is_searched() -> None:
     ]
 
 
-def test_naive_datetimes_are_refused() -> None:
+def test_naive_datetimes_and_unknown_zones_are_refused() -> None:
     with pytest.raises(ValueError, match="has no time zone"):
         Interval(datetime(2026, 11, 23, 9), utc(2026, 11, 23, 10))
+    with pytest.raises(ValueError, match="now 2026-11-23T00:00:00 has no time zone"):
+        starts(meeting(), now=datetime(2026, 11, 23), window=Interval(NOW, NOW + timedelta(days=1)))
+    with pytest.raises(ValueError, match="unknown time zone 'Europe/Londn'"):
+        starts(meeting(), "Europe/Londn")
 
 
 # --- the whole rule set against a brute-force oracle -----------------------------------------
