@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from baton.errors import ConfigError
+from routing.booking.choices import choice_problems
 from routing.booking.config import BookingSettings, HostOption
 from routing.booking.hosts import resolve_host_request
 from routing.booking.pools import HostRequest
@@ -272,3 +273,35 @@ def test_the_readme_booking_example_is_valid_with_the_example_teams() -> None:
     for block in blocks:
         data["booking"] = yaml.safe_load(block)["booking"]
         assert parse_config(data).booking.for_object("Lead").suggestions[0].lock_host
+
+
+# --- the scheduler's choice ----------------------------------------------------------------------
+
+
+def test_a_choice_within_the_suggestion_and_the_objects_offer_passes() -> None:
+    settings = example().booking
+    plain = suggest(settings, "Lead", {"Country": "US"})
+    assert choice_problems(settings, "Lead", plain, HostOption(kind="pool", team="EMEA"), "Demo") == []
+    assert choice_problems(settings, "Lead", plain, HostOption(kind="user", user_id=USER), "Discovery") == []
+
+
+@pytest.mark.parametrize(
+    ("object_type", "fields", "host", "meeting_type", "expected"),
+    [
+        ("Contact", {"Account.Type": "Customer"}, HostOption(kind="record_owner"), "Discovery",
+         [("host", "is locked to account owner for this record")]),
+        ("Lead", {"NumberOfEmployees": 5000}, HostOption(kind="pool", team="Enterprise"), "Discovery",
+         [("meeting_type", "is locked to 'Demo' for this record")]),
+        ("Contact", {}, HostOption(kind="pool", team="Inbound"), "Lunch",
+         [("host", "pool is not offered for Contact"), ("meeting_type", "unknown meeting type 'Lunch'")]),
+        ("Lead", {}, HostOption(kind="pool", team="Nobody"), "Demo",
+         [("host", "team 'Nobody' is not a booking pool")]),
+        ("Case", {}, HostOption(kind="record_owner"), "Demo", [("object_type", "Case has no booking settings")]),
+    ],
+)
+def test_a_choice_against_a_lock_or_outside_the_offer_is_refused_by_field(
+    object_type: str, fields: dict[str, Any], host: HostOption, meeting_type: str, expected: list[tuple[str, str]]
+) -> None:
+    settings = example().booking
+    suggestion = suggest(settings, object_type, fields) if object_type != "Case" else suggest(settings, "Lead", {})
+    assert choice_problems(settings, object_type, suggestion, host, meeting_type) == expected
