@@ -1,9 +1,9 @@
 """Availability speed: a pool of 50 hosts over 14 days with 20 busy blocks each.
 
-Each request asks the calendar for the pool's free/busy (one call, through a counting Calendar
-port that answers from memory and counts the freebusy requests a Google adapter would send:
-one per 50 calendars), adds Baton's own reservations, out of office and holidays, and finds the
-slots of a pooled request over the 14-day horizon. Timed: everything but the calendar answer.
+Each request asks the calendar for the pool's free/busy over ``busy_range`` (through the
+Calendar port's in-memory ``RecordingCalendar``, which counts freebusy calls as the Google
+client sends them: one per 50 calendars), adds Baton's own reservations, out of office and
+holidays, and finds the slots of a pooled request over the 14-day horizon. Timed: everything but the calendar answer.
 The hosts work in three time zones; ``now`` moves by 7 minutes per request.
 
     python bench/availability.py [--hosts 50] [--busy 20] [--requests 300] [--mode pooled]
@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from adapters.calendar import RecordingCalendar
 from routing.booking.absences import unavailable_intervals
 from routing.booking.config import BookingType
 from routing.booking.pools import HostRequest, available_slots, busy_range
@@ -30,27 +31,11 @@ from routing.booking.slots import HostSchedule, Interval
 from routing.teams import Member, Team
 
 SEED = 20261123
-FREEBUSY_CALENDARS_PER_CALL = 50
 ZONES = ("America/New_York", "Europe/Berlin", "Asia/Kolkata")
 HOLIDAYS = ("US", "DE", "IN")
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 REQUEST_STEP = timedelta(minutes=7)
 HORIZON_DAYS = 14
-
-
-class CountingCalendar:
-    """Answers free/busy from memory and counts the freebusy calls it stands for."""
-
-    def __init__(self, busy_by_email: dict[str, list[Interval]]):
-        self.busy_by_email = busy_by_email
-        self.freebusy_calls = 0
-
-    def busy(self, emails: Sequence[str], start: datetime, end: datetime) -> dict[str, list[Interval]]:
-        self.freebusy_calls += math.ceil(len(emails) / FREEBUSY_CALENDARS_PER_CALL)
-        return {
-            email: [b for b in self.busy_by_email.get(email, []) if b.end > start and b.start < end]
-            for email in emails
-        }
 
 
 def _team(rng: random.Random, hosts: int) -> Team:
@@ -103,7 +88,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def _run(
     team: Team,
-    calendar: CountingCalendar,
+    calendar: RecordingCalendar,
     reservations: dict[str, list[Interval]],
     request: HostRequest,
     requests: int,
@@ -115,7 +100,7 @@ def _run(
     emails = [member.email or "" for member in team.members]
     counts = {member.id: index % 7 for index, member in enumerate(team.members)}
     timings_ms: list[float] = []
-    calls_before = calendar.freebusy_calls
+    calls_before = calendar.calls["freebusy"]
     slots = 0
     for number in range(requests):
         now = START + number * REQUEST_STEP
@@ -127,7 +112,7 @@ def _run(
         found = available_slots(booking_type, request, schedules, counts, window, now)
         timings_ms.append((time.perf_counter() - began) * 1000)
         slots += len(found)
-    calls = (calendar.freebusy_calls - calls_before) / requests
+    calls = (calendar.calls["freebusy"] - calls_before) / requests
     return timings_ms, int(calls) if calls.is_integer() else calls, slots // requests
 
 
@@ -141,7 +126,7 @@ def main() -> None:
 
     rng = random.Random(SEED)
     team = _team(rng, args.hosts)
-    calendar = CountingCalendar({m.email or "": _busy_blocks(rng, args.busy) for m in team.members})
+    calendar = RecordingCalendar({m.email or "": _busy_blocks(rng, args.busy) for m in team.members})
     reservations = _reservations(rng, team.members)
     candidates = tuple(member.id for member in team.members)
 
@@ -164,7 +149,7 @@ def main() -> None:
                 "round_robin_p50_ms": round(statistics.median(rr_timings), 2),
                 "round_robin_p95_ms": round(_percentile(rr_timings, 0.95), 2),
                 "round_robin_freebusy_calls": rr_calls,
-                "calendar": "counting port (in memory)",
+                "calendar": "RecordingCalendar (in memory)",
             }
         )
     )
