@@ -374,3 +374,32 @@ def test_the_busy_range_reaches_past_the_window_by_the_buffer_after() -> None:
 def test_meetings_count_from_the_start_of_the_pools_day_week_or_month(reset: str, expected: datetime) -> None:
     now = utc(2026, 11, 1, 12)  # Sunday 07:00 in New York, after the clocks went back
     assert count_window_start(reset, now, NEW_YORK) == expected  # type: ignore[arg-type]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    blocks=st.lists(
+        st.tuples(st.sampled_from(["ny", "ldn", "tyo"]), st.integers(0, 2800), st.integers(1, 300)), max_size=20
+    ),
+    counts=st.dictionaries(st.sampled_from(["ny", "ldn", "tyo"]), st.integers(0, 3)),
+)
+def test_a_pooled_slot_lists_exactly_the_members_whose_own_slots_include_it(
+    blocks: list[tuple[str, int, int]], counts: dict[str, int]
+) -> None:
+    booking_type = meeting(duration_minutes=30, slot_step_minutes=30, buffer_after_minutes=10)
+    minutes = timedelta(minutes=1)
+    zones = {"ny": NEW_YORK, "ldn": LONDON, "tyo": TOKYO}
+    schedules = {
+        host: schedule(host, zone, *((NOW + a * minutes, NOW + (a + n) * minutes) for h, a, n in blocks if h == host))
+        for host, zone in zones.items()
+    }
+    window = Interval(NOW, NOW + timedelta(days=2))
+    pooled = available_slots(booking_type, HostRequest(tuple(zones), "pooled"), schedules, counts, window, NOW)
+    own = {
+        host: {s.start for s in available_slots(booking_type, HostRequest((host,), "single"), schedules, {}, window, NOW)}
+        for host in zones
+    }
+    assert {s.start for s in pooled} == set().union(*own.values())
+    for slot in pooled:
+        assert set(slot.host_ids) == {host for host, starts in own.items() if slot.start in starts}
+        assert [counts.get(h, 0) for h in slot.host_ids] == sorted(counts.get(h, 0) for h in slot.host_ids)
