@@ -4,11 +4,12 @@ Each request asks the calendar for the pool's free/busy over ``busy_range``, add
 reservations, out of office and holidays, and finds the slots of a pooled request over the
 14-day horizon. The calendar is the real Google adapter (google-api-python-client, service
 account token exchange) against the fake Google Calendar server on 127.0.0.1 (in a process of
-its own), which counts the freebusy requests it receives; ``--calendar memory`` uses the port's in-memory RecordingCalendar.
-Timed (p50/p95): everything but the calendar answer, whose own latency is printed apart. The
+its own), which counts the freebusy requests it receives; ``--calendar memory`` uses the port's
+in-memory RecordingCalendar. Timed (p50/p95): everything but the calendar answer, whose own latency is printed apart. The
 hosts work in three time zones; ``now`` moves by 7 minutes per request.
 
-    python bench/availability.py [--hosts 50] [--busy 20] [--requests 300] [--mode pooled] [--calendar google]
+    python bench/availability.py [--hosts 50] [--busy 20] [--requests 300] [--mode pooled]
+                                 [--calendar google|memory]
 
 The last line is one JSON object: p50/p95 ms per request, freebusy calls per request, and the
 same figures for a round-robin request with a threshold (which reads the whole horizon).
@@ -57,7 +58,9 @@ def _team(rng: random.Random, hosts: int) -> Team:
                 "email": f"host{index}@example.com",
                 "timezone": ZONES[zone],
                 "holiday_country": HOLIDAYS[zone],
-                "out_of_office": [{"start": away.isoformat(), "end": (away + timedelta(hours=20)).isoformat()}],
+                "out_of_office": [
+                    {"start": away.isoformat(), "end": (away + timedelta(hours=20)).isoformat()}
+                ],
             }
         )
     return Team.model_validate({"name": "Pool", "members": members})
@@ -76,7 +79,10 @@ def _reservations(rng: random.Random, members: Sequence[Member]) -> dict[str, li
 
 
 def _schedules(
-    team: Team, calendar_busy: dict[str, list[Interval]], reservations: dict[str, list[Interval]], window: Interval
+    team: Team,
+    calendar_busy: dict[str, list[Interval]],
+    reservations: dict[str, list[Interval]],
+    window: Interval,
 ) -> dict[str, HostSchedule]:
     schedules = {}
     for member in team.members:
@@ -115,8 +121,12 @@ def _run(
     requests: int,
 ) -> Measured:
     booking_type = BookingType(
-        name="Discovery", duration_minutes=30, buffer_after_minutes=10, minimum_notice_minutes=30,
-        horizon_days=HORIZON_DAYS, slot_step_minutes=15,
+        name="Discovery",
+        duration_minutes=30,
+        buffer_after_minutes=10,
+        minimum_notice_minutes=30,
+        horizon_days=HORIZON_DAYS,
+        slot_step_minutes=15,
     )
     emails = [member.email or "" for member in team.members]
     counts = {member.id: index % 7 for index, member in enumerate(team.members)}
@@ -138,7 +148,9 @@ def _run(
     return measured
 
 
-def _serve_fake_calendar(spans: dict[str, list[tuple[datetime, datetime]]], folder: str, conn: Connection) -> None:
+def _serve_fake_calendar(
+    spans: dict[str, list[tuple[datetime, datetime]]], folder: str, conn: Connection
+) -> None:
     """In its own process, so the fake server never competes with the timed code for the GIL."""
     from tests.support.fake_calendar import fake_google_calendar
 
@@ -149,7 +161,9 @@ def _serve_fake_calendar(spans: dict[str, list[tuple[datetime, datetime]]], fold
 
 
 @contextmanager
-def _calendar(kind: str, busy: dict[str, list[Interval]]) -> Iterator[tuple[Calendar, Callable[[], int]]]:
+def _calendar(
+    kind: str, busy: dict[str, list[Interval]]
+) -> Iterator[tuple[Calendar, Callable[[], int]]]:
     """The calendar to ask and a count of the freebusy requests it has received."""
     if kind == "memory":
         recording = RecordingCalendar(busy)
@@ -160,11 +174,15 @@ def _calendar(kind: str, busy: dict[str, list[Interval]]) -> Iterator[tuple[Cale
     spans = {email: [(b.start, b.end) for b in blocks] for email, blocks in busy.items()}
     ours, theirs = multiprocessing.Pipe()
     with tempfile.TemporaryDirectory() as folder:
-        server = multiprocessing.Process(target=_serve_fake_calendar, args=(spans, folder, theirs), daemon=True)
+        server = multiprocessing.Process(
+            target=_serve_fake_calendar, args=(spans, folder, theirs), daemon=True
+        )
         server.start()
         try:
             api_url, key_file, domain = ours.recv()
-            google = GoogleCalendar(load_service_account(Path(key_file)), f"scheduler@{domain}", api_url)
+            google = GoogleCalendar(
+                load_service_account(Path(key_file)), f"scheduler@{domain}", api_url
+            )
 
             def count() -> int:
                 ours.send("count")
@@ -178,7 +196,8 @@ def _calendar(kind: str, busy: dict[str, list[Interval]]) -> Iterator[tuple[Cale
 
 def _summary(label: str, measured: Measured) -> str:
     return (
-        f"{label}: p50 {statistics.median(measured.core_ms):.2f} ms, p95 {_percentile(measured.core_ms, 0.95):.2f} ms, "
+        f"{label}: p50 {statistics.median(measured.core_ms):.2f} ms, "
+        f"p95 {_percentile(measured.core_ms, 0.95):.2f} ms, "
         f"{measured.per_request(measured.slots)} slots per answer, "
         f"{measured.per_request(measured.freebusy_calls)} freebusy calls per request "
         f"(calendar answer p50 {statistics.median(measured.calendar_ms):.1f} ms, not included)"
@@ -200,13 +219,24 @@ def main() -> None:
     reservations = _reservations(rng, team.members)
     candidates = tuple(member.id for member in team.members)
     with _calendar(args.calendar, busy) as (calendar, count_freebusy):
-        _run(team, calendar, count_freebusy, reservations, HostRequest(candidates, args.mode), 3)  # warm-up
-        pooled = _run(team, calendar, count_freebusy, reservations, HostRequest(candidates, args.mode), args.requests)
+        _run(
+            team, calendar, count_freebusy, reservations, HostRequest(candidates, args.mode), 3
+        )  # warm-up
+        pooled = _run(
+            team,
+            calendar,
+            count_freebusy,
+            reservations,
+            HostRequest(candidates, args.mode),
+            args.requests,
+        )
         round_robin = HostRequest(candidates, "round_robin", threshold_slots=400)
         rr = _run(team, calendar, count_freebusy, reservations, round_robin, args.requests)
 
-    print(f"{args.hosts} hosts, {HORIZON_DAYS} days, {args.busy} busy blocks each, {args.requests} requests, "
-          f"calendar: {args.calendar}")
+    print(
+        f"{args.hosts} hosts, {HORIZON_DAYS} days, {args.busy} busy blocks each, "
+        f"{args.requests} requests, calendar: {args.calendar}"
+    )
     print(_summary(args.mode, pooled))
     print(_summary("round_robin (threshold 400)", rr))
     print(
