@@ -5,8 +5,9 @@ reservations, out of office and holidays, and finds the slots of a pooled reques
 14-day horizon. The calendar is the real Google adapter (google-api-python-client, service
 account token exchange) against the fake Google Calendar server on 127.0.0.1 (in a process of
 its own), which counts the freebusy requests it receives; ``--calendar memory`` uses the port's
-in-memory RecordingCalendar. Timed (p50/p95): everything but the calendar answer, whose own latency is printed apart. The
-hosts work in three time zones; ``now`` moves by 7 minutes per request.
+in-memory RecordingCalendar. Timed (p50/p95): everything but the calendar answer, whose own
+latency is printed apart. The hosts work in three time zones; ``now`` moves by 7 minutes per
+request.
 
     python bench/availability.py [--hosts 50] [--busy 20] [--requests 300] [--mode pooled]
                                  [--calendar google|memory]
