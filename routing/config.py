@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError
 
 from baton.errors import ConfigError
 from routing.base import Strict
+from routing.booking.config import BookingSettings, booking_problems
 from routing.classify import Classification
 from routing.graph import Graph, validate_graphs
 from routing.matching import MatchSettings
@@ -27,6 +28,7 @@ class OrgConfig(Strict):
     territories: tuple[Territory, ...] = ()
     matching: MatchSettings = MatchSettings()
     graphs: dict[str, Graph] = Field(default_factory=dict, description="router graph per object type")
+    booking: BookingSettings = BookingSettings()
 
     @cached_property
     def territory_index(self) -> TerritoryIndex:
@@ -59,8 +61,7 @@ def _format_location(location: tuple[int | str, ...]) -> str:
 def _friendly_message(error: dict[str, Any]) -> str:
     message: str = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
-        if message.startswith(prefix):
-            message = message[len(prefix) :]
+        message = message.removeprefix(prefix)
     if error["type"] == "extra_forbidden":
         return "unknown key"
     return message
@@ -82,6 +83,7 @@ def _cross_reference_problems(config: OrgConfig) -> list[tuple[str, str]]:
         if territory.team not in names:
             problems.append((f"territories[{index}].team", f"unknown team {territory.team!r}"))
     problems.extend(validate_graphs(config.graphs, names))
+    problems.extend(booking_problems(config.booking, set(names)))
     return problems
 
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import requests
 import structlog
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from simple_salesforce.exceptions import SalesforceError
 
-from baton.errors import PermanentError, TransientError
+from adapters.salesforce.session import (  # noqa: F401 - TRANSIENT_HTTP re-exported for bulk and sync
+    BATON_HEADERS,
+    TRANSIENT_CODES,
+    TRANSIENT_HTTP,
+    SalesforceSession,
+    typed_error,
+)
+from baton.errors import TransientError
 from baton.ports import OwnerChange, WriteResult
 
 log = structlog.get_logger(__name__)
 COLLECTION_LIMIT = 200
-BATON_HEADERS = {"Sforce-Auto-Assign": "FALSE", "Sforce-Call-Options": "client=baton"}
-TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "API_DISABLED_FOR_ORG"})
-TRANSIENT_HTTP = frozenset({401, 408, 429, 500, 502, 503, 504})
 
 
 class SalesforceOwnerWriter:
@@ -27,10 +32,7 @@ class SalesforceOwnerWriter:
     """
 
     def __init__(self, salesforce: Salesforce | None = None, login: Callable[[], Salesforce] | None = None):
-        if salesforce is None and login is None:
-            raise ValueError("a Salesforce session or a way to log in is needed")
-        self._salesforce = salesforce
-        self._login = login
+        self._session = SalesforceSession(salesforce, login)
 
     def write(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
         results: list[WriteResult] = []
@@ -39,24 +41,13 @@ class SalesforceOwnerWriter:
         return results
 
     def api_usage(self) -> tuple[int, int] | None:
-        usage = self._salesforce.api_usage.get("api-usage") if self._salesforce is not None else None
+        salesforce = self._session.current
+        usage = salesforce.api_usage.get("api-usage") if salesforce is not None else None
         return (int(usage.used), int(usage.total)) if usage is not None else None
 
-    def _session(self, renew: bool = False) -> Salesforce:
-        if self._login is not None and (renew or self._salesforce is None):
-            self._salesforce = self._login()
-            log.info("salesforce_session_opened", renewed=renew)
-        assert self._salesforce is not None
-        return self._salesforce
-
     def _patch(self, payload: dict[str, Any]) -> Any:
-        try:
-            return self._session().restful("composite/sobjects", method="PATCH", json=payload, headers=BATON_HEADERS)
-        except SalesforceExpiredSession:
-            if self._login is None:
-                raise
-            return self._session(renew=True).restful("composite/sobjects", method="PATCH", json=payload,
-                                                     headers=BATON_HEADERS)
+        return self._session.call(lambda salesforce: salesforce.restful(
+            "composite/sobjects", method="PATCH", json=payload, headers=BATON_HEADERS))
 
     def _write_collection(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
         payload = {
@@ -67,10 +58,8 @@ class SalesforceOwnerWriter:
         }
         try:
             response = self._patch(payload)
-        except SalesforceError as exc:
-            if exc.status in TRANSIENT_HTTP:
-                raise TransientError(f"Salesforce answered {exc.status} to sObject Collections: {exc.content}") from exc
-            raise PermanentError(f"Salesforce refused the sObject Collections call ({exc.status}): {exc.content}") from exc
+        except (SalesforceError, requests.RequestException) as exc:
+            raise typed_error(exc, "the sObject Collections call") from exc
         if not isinstance(response, list) or len(response) != len(changes):
             raise TransientError(f"unexpected sObject Collections answer: {response!r:.200}")
         return [_result(change, item) for change, item in zip(changes, response, strict=True)]

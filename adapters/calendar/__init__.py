@@ -1,0 +1,25 @@
+"""Calendars: free/busy and hand-over meeting events (ports, deterministic event ids, a recording fake).
+
+The Google Calendar client lives in ``adapters.calendar.google``; ``adapters.calendar.setup`` builds it
+from settings.
+"""
+
+from adapters.calendar.ports import (
+    Calendar,
+    CalendarEvent,
+    CalendarLookupError,
+    CreatedEvent,
+    RecordingCalendar,
+    UnconfiguredCalendar,
+    calendar_event_id,
+)
+
+__all__ = [
+    "Calendar",
+    "CalendarEvent",
+    "CalendarLookupError",
+    "CreatedEvent",
+    "RecordingCalendar",
+    "UnconfiguredCalendar",
+    "calendar_event_id",
+]

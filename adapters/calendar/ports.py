@@ -1,0 +1,162 @@
+"""The calendar port, its value types, deterministic event ids and an in-memory recording fake."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import threading
+from collections import Counter, deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from baton.errors import ConfigError, PermanentError
+from routing.booking.slots import Interval
+
+FREEBUSY_CALENDARS_PER_CALL = 50
+EVENT_ID_NAMESPACE = "baton-booking:"
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """A meeting to put on the organizer's calendar; every attendee gets Google's invitation."""
+
+    event_id: str
+    organizer_email: str
+    summary: str
+    description: str
+    start: datetime
+    end: datetime
+    attendee_emails: tuple[str, ...]
+    with_meet: bool
+
+
+@dataclass(frozen=True)
+class CreatedEvent:
+    event_id: str
+    html_link: str | None
+    meet_link: str | None
+
+
+class CalendarLookupError(PermanentError):
+    """Some calendars could not be read (unknown address, no access); ``busy`` holds the ones that were.
+
+    ``errors`` maps each calendar that failed to the reasons Google gave, e.g. ``{"x@y.com": "notFound"}``.
+    """
+
+    def __init__(self, errors: Mapping[str, str], busy: Mapping[str, list[Interval]]):
+        self.errors = dict(errors)
+        self.busy = dict(busy)
+        listed = ", ".join(f"{email} ({reason})" for email, reason in self.errors.items())
+        super().__init__(f"free/busy unavailable for {len(self.errors)} calendar(s): {listed}")
+
+
+class Calendar(Protocol):
+    def busy(self, emails: Sequence[str], start: datetime, end: datetime) -> dict[str, list[Interval]]:
+        """Busy intervals per calendar over ``[start, end)``; one freebusy call per 50 calendars.
+
+        Raises CalendarLookupError when some calendars cannot be read (the others are on it)."""
+        ...
+
+    def create_event(self, event: CalendarEvent) -> CreatedEvent:
+        """Creates the event, or returns it when its (deterministic) id already exists."""
+        ...
+
+    def cancel_event(self, organizer_email: str, event_id: str) -> None:
+        """Cancels the event and tells the attendees; an event already gone is fine."""
+        ...
+
+
+def calendar_event_id(booking_id: str) -> str:
+    """The Google event id of a booking: base32hex (``a-v``, ``0-9``), 52 characters, same input -> same id."""
+    if not booking_id:
+        raise ValueError("a booking id is needed to derive a calendar event id")
+    digest = hashlib.sha256((EVENT_ID_NAMESPACE + booking_id).encode()).digest()
+    return base64.b32hexencode(digest).decode().rstrip("=").lower()
+
+
+def freebusy_calls_for(calendars: int) -> int:
+    return math.ceil(calendars / FREEBUSY_CALENDARS_PER_CALL)
+
+
+def overlapping(intervals: Sequence[Interval], start: datetime, end: datetime) -> list[Interval]:
+    return [interval for interval in intervals if interval.end > start and interval.start < end]
+
+
+class UnconfiguredCalendar:
+    """The embedded default without Google settings: every call says which settings are missing."""
+
+    PROBLEM = ("BATON_GOOGLE_SERVICE_ACCOUNT_FILE", "no Google service account is configured for bookings")
+
+    def busy(self, emails: Sequence[str], start: datetime, end: datetime) -> dict[str, list[Interval]]:
+        raise ConfigError([self.PROBLEM])
+
+    def create_event(self, event: CalendarEvent) -> CreatedEvent:
+        raise ConfigError([self.PROBLEM])
+
+    def cancel_event(self, organizer_email: str, event_id: str) -> None:
+        raise ConfigError([self.PROBLEM])
+
+
+@dataclass
+class RecordingCalendar:
+    """In-memory calendar for unit tests.
+
+    ``busy_by_email`` is what free/busy answers; ``events`` holds live events by id, ``created`` every
+    event created (once per id), ``cancelled`` every (organizer, id) cancelled. ``fail_next(exc, ...)``
+    raises those errors on the next calls, in order. ``calls`` counts calls per kind, as the Google
+    client does (``freebusy`` counts one per 50 calendars).
+    """
+
+    busy_by_email: dict[str, list[Interval]] = field(default_factory=dict)
+    events: dict[str, CalendarEvent] = field(default_factory=dict)
+    created: list[CalendarEvent] = field(default_factory=list)
+    cancelled: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+    failures: deque[Exception] = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fail_next(self, *errors: Exception) -> None:
+        self.failures.extend(errors)
+
+    def _raise_injected(self) -> None:
+        if self.failures:
+            raise self.failures.popleft()
+
+    def busy(self, emails: Sequence[str], start: datetime, end: datetime) -> dict[str, list[Interval]]:
+        with self._lock:
+            unique = list(dict.fromkeys(emails))
+            self.calls["freebusy"] += freebusy_calls_for(len(unique))
+            self._raise_injected()
+            answer = {email: overlapping(self.busy_by_email.get(email, []), start, end)
+                      for email in unique if email not in self.unreadable}
+            errors = {email: self.unreadable[email] for email in unique if email in self.unreadable}
+        if errors:
+            raise CalendarLookupError(errors, answer)
+        return answer
+
+    def create_event(self, event: CalendarEvent) -> CreatedEvent:
+        with self._lock:
+            self.calls["insert"] += 1
+            self._raise_injected()
+            if event.event_id not in self.events:
+                self.events[event.event_id] = event
+                self.created.append(event)
+            stored = self.events[event.event_id]
+        return self._created(stored)
+
+    def cancel_event(self, organizer_email: str, event_id: str) -> None:
+        with self._lock:
+            self.calls["delete"] += 1
+            self._raise_injected()
+            if self.events.pop(event_id, None) is not None:
+                self.cancelled.append((organizer_email, event_id))
+
+    @staticmethod
+    def _created(event: CalendarEvent) -> CreatedEvent:
+        meet = f"https://meet.google.com/{event.event_id[:3]}-{event.event_id[3:7]}-{event.event_id[7:10]}"
+        return CreatedEvent(event.event_id, f"https://calendar.google.com/event?eid={event.event_id}",
+                            meet if event.with_meet else None)

@@ -1,0 +1,65 @@
+"""A Salesforce session shared by Baton's writers: opened lazily, reopened once on 401, errors typed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+import structlog
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+
+from baton.errors import PermanentError, TransientError
+
+log = structlog.get_logger(__name__)
+BATON_HEADERS = {"Sforce-Auto-Assign": "FALSE", "Sforce-Call-Options": "client=baton"}
+TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "API_DISABLED_FOR_ORG"})
+TRANSIENT_HTTP = frozenset({401, 408, 429, 500, 502, 503, 504})
+T = TypeVar("T")
+
+
+class SalesforceSession:
+    """With ``login``, the session is opened on the first call (a worker starts while Salesforce is away)
+    and opened again when Salesforce answers 401 (an expired or revoked session), once per call."""
+
+    def __init__(self, salesforce: Salesforce | None = None, login: Callable[[], Salesforce] | None = None):
+        if salesforce is None and login is None:
+            raise ValueError("a Salesforce session or a way to log in is needed")
+        self._salesforce = salesforce
+        self._login = login
+
+    @property
+    def current(self) -> Salesforce | None:
+        return self._salesforce
+
+    def _session(self, renew: bool = False) -> Salesforce:
+        if self._login is not None and (renew or self._salesforce is None):
+            self._salesforce = self._login()
+            log.info("salesforce_session_opened", renewed=renew)
+        assert self._salesforce is not None
+        return self._salesforce
+
+    def call(self, action: Callable[[Salesforce], T]) -> T:
+        """Runs ``action`` on the session, logging in again once if Salesforce says it expired."""
+        try:
+            return action(self._session())
+        except SalesforceExpiredSession:
+            if self._login is None:
+                raise
+            return action(self._session(renew=True))
+
+
+def error_codes(content: Any) -> list[str]:
+    """The ``errorCode`` values of a Salesforce REST error body."""
+    items = content if isinstance(content, list) else [content]
+    return [str(item.get("errorCode")) for item in items if isinstance(item, dict) and item.get("errorCode")]
+
+
+def typed_error(exc: SalesforceError | requests.RequestException, what: str) -> TransientError | PermanentError:
+    """TransientError for network trouble, 5xx, 429, 401 and lock/limit codes; PermanentError otherwise."""
+    if isinstance(exc, requests.RequestException):
+        return TransientError(f"Salesforce could not be reached for {what}: {exc}")
+    if exc.status in TRANSIENT_HTTP or TRANSIENT_CODES.intersection(error_codes(exc.content)):
+        return TransientError(f"Salesforce answered {exc.status} to {what}: {exc.content}")
+    return PermanentError(f"Salesforce refused {what} ({exc.status}): {exc.content}")

@@ -1,0 +1,1 @@
+"""The pure decision core of hot handover booking: config, slots, pools, suggestions."""

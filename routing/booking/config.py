@@ -1,0 +1,300 @@
+"""The booking section of the org config: meeting types, host pools and per-object defaults."""
+
+from __future__ import annotations
+
+from string import Formatter
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from routing.base import Strict
+from routing.conditions import Condition
+from routing.teams import WEEKDAYS, TimeRange
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PoolMode = Literal["manual", "pooled", "round_robin"]
+HostKind = Literal["user", "record_owner", "account_owner", "pool"]
+HOST_KINDS: tuple[HostKind, ...] = ("user", "record_owner", "account_owner", "pool")
+WHO_OBJECTS = frozenset({"Lead", "Contact"})
+SUBJECT_VARIABLES = frozenset(
+    {
+        "meeting_type",
+        "guest_name",
+        "guest_email",
+        "host_name",
+        "scheduler_name",
+        "record_name",
+        "company",
+        "duration_minutes",
+    }
+)
+DEFAULT_SUBJECT = "{meeting_type}: {guest_name} with {host_name} (booked by {scheduler_name})"
+NAME_PATTERN = r"^[A-Za-z0-9 _.\-]+$"
+
+
+class BookingType(Strict):
+    """A kind of meeting: how long, with which buffers, and when it may be booked."""
+
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+    buffer_before_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    minimum_notice_minutes: int = Field(default=0, ge=0)
+    horizon_days: int = Field(default=14, gt=0, le=366)
+    slot_step_minutes: int = Field(default=15, gt=0, le=24 * 60)
+    working_days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    working_hours: TimeRange = TimeRange(start="09:00", end="17:00")  # type: ignore[arg-type]
+    meeting_platform: Literal["google_meet", "none"] = "none"
+
+    @field_validator("working_days")
+    @classmethod
+    def _distinct_days(cls, days: tuple[str, ...]) -> tuple[str, ...]:
+        if not days:
+            raise ValueError("name at least one working day")
+        if len(set(days)) != len(days):
+            raise ValueError(f"working days are listed twice: {list(days)}")
+        return tuple(sorted(days, key=WEEKDAYS.index))
+
+    @model_validator(mode="after")
+    def _meeting_fits_a_day(self) -> BookingType:
+        start = self.working_hours.start
+        end_minutes = (
+            24 * 60
+            if self.working_hours.ends_at_midnight
+            else self.working_hours.end.hour * 60 + self.working_hours.end.minute
+        )
+        if start.hour * 60 + start.minute + self.duration_minutes > end_minutes:
+            raise ValueError(
+                f"a {self.duration_minutes}-minute meeting does not fit in the working hours "
+                f"{start:%H:%M}-{self.working_hours.end:%H:%M}"
+            )
+        return self
+
+    @property
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(WEEKDAYS.index(day) for day in self.working_days)
+
+
+class PoolSettings(Strict):
+    """How a team hosts meetings as a pool."""
+
+    team: str = Field(min_length=1, description="a team of the org config")
+    mode: PoolMode = "pooled"
+    availability_threshold_slots: int = Field(
+        default=0, ge=0, description="round robin: open slots in the horizon before adding members"
+    )
+    reset: Literal["day", "week", "month"] = Field(
+        default="month", description="interval over which meetings are counted for fairness"
+    )
+
+    @model_validator(mode="after")
+    def _threshold_for_round_robin(self) -> PoolSettings:
+        if self.availability_threshold_slots and self.mode != "round_robin":
+            raise ValueError("availability_threshold_slots applies only to mode round_robin")
+        return self
+
+
+class HostOption(Strict):
+    """Who hosts: a named user, the record's owner, the matched account's owner, or a pool."""
+
+    kind: HostKind
+    user_id: str | None = Field(default=None, min_length=15, max_length=18)
+    team: str | None = Field(default=None, min_length=1, description="the pool, for kind pool")
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> HostOption:
+        if (self.kind == "user") != (self.user_id is not None):
+            raise ValueError("user_id goes with kind user, and kind user needs a user_id")
+        if (self.kind == "pool") != (self.team is not None):
+            raise ValueError("team goes with kind pool, and kind pool needs a team")
+        return self
+
+    def describe(self) -> str:
+        if self.kind == "user":
+            return f"user {self.user_id}"
+        if self.kind == "pool":
+            return f"pool {self.team}"
+        return self.kind.replace("_", " ")
+
+
+class SuggestionRule(Strict):
+    """When ``when`` holds for the record, suggest this host and/or meeting type."""
+
+    name: str = Field(min_length=1)
+    when: Condition
+    host: HostOption | None = None
+    lock_host: bool = Field(default=False, description="no other host may be chosen")
+    meeting_type: str | None = None
+    lock_meeting_type: bool = False
+
+    @model_validator(mode="after")
+    def _suggests_something(self) -> SuggestionRule:
+        if self.host is None and self.meeting_type is None:
+            raise ValueError(f"suggestion {self.name!r}: suggest a host, a meeting_type or both")
+        if self.lock_host and self.host is None:
+            raise ValueError(f"suggestion {self.name!r}: lock_host needs a host")
+        if self.lock_meeting_type and self.meeting_type is None:
+            raise ValueError(f"suggestion {self.name!r}: lock_meeting_type needs a meeting_type")
+        return self
+
+
+class RelatedOwnerUpdate(Strict):
+    """After booking, also give the host the record a lookup field points to."""
+
+    lookup_field: str = Field(min_length=1, description="e.g. AccountId on a Contact")
+    owner_field: str = "OwnerId"
+
+
+class ObjectBooking(Strict):
+    """Booking defaults for one object type (Lead, Contact, Account, Opportunity, ...)."""
+
+    default_type: str
+    allowed_types: list[str] = Field(default_factory=list, description="empty: every type")
+    host_options: list[HostKind] = Field(
+        default_factory=lambda: list(HOST_KINDS), description="host choices offered, in order"
+    )
+    default_host: HostOption = HostOption(kind="record_owner")
+    pools: list[str] = Field(default_factory=list, description="pools offered; empty: every pool")
+    show_all_availability: bool = Field(
+        default=False, description="show every host's free times at once"
+    )
+    suggestions: list[SuggestionRule] = Field(default_factory=list)
+    owner_field: str | None = Field(
+        default="OwnerId", description="record field the main host is assigned to; null: none"
+    )
+    related_owner_updates: list[RelatedOwnerUpdate] = Field(default_factory=list)
+    event_relation: Literal["WhoId", "WhatId"] | None = Field(
+        default=None, description="how the Salesforce Event points at the record; null: by object"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ObjectBooking:
+        if not self.host_options:
+            raise ValueError("host_options: offer at least one host option")
+        if len(set(self.host_options)) != len(self.host_options):
+            raise ValueError(f"host_options: listed twice: {self.host_options}")
+        if self.default_host.kind not in self.host_options:
+            raise ValueError(
+                f"default_host: kind {self.default_host.kind!r} is not in host_options"
+            )
+        return self
+
+    def relation_field(self, object_type: str) -> str:
+        """``WhoId`` for people (Lead, Contact), ``WhatId`` for other records, unless configured."""
+        if self.event_relation is not None:
+            return self.event_relation
+        return "WhoId" if object_type in WHO_OBJECTS else "WhatId"
+
+
+def _subject_fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in Formatter().parse(template) if name is not None]
+
+
+class BookingSettings(Strict):
+    types: list[BookingType] = Field(default_factory=list)
+    pools: list[PoolSettings] = Field(default_factory=list)
+    objects: dict[str, ObjectBooking] = Field(default_factory=dict)
+    event_subject: str = DEFAULT_SUBJECT
+
+    @field_validator("event_subject")
+    @classmethod
+    def _known_variables(cls, template: str) -> str:
+        try:
+            names = _subject_fields(template)
+        except ValueError as exc:
+            raise ValueError(f"not a valid template: {exc}") from None
+        for name in names:
+            if name not in SUBJECT_VARIABLES:
+                known = ", ".join(sorted(SUBJECT_VARIABLES))
+                raise ValueError(f"unknown variable {{{name}}} (use {known})")
+        return template
+
+    def booking_type(self, name: str) -> BookingType:
+        for booking_type in self.types:
+            if booking_type.name == name:
+                return booking_type
+        raise KeyError(name)
+
+    def pool(self, team: str) -> PoolSettings:
+        for pool in self.pools:
+            if pool.team == team:
+                return pool
+        raise KeyError(team)
+
+    def for_object(self, object_type: str) -> ObjectBooking:
+        try:
+            return self.objects[object_type]
+        except KeyError:
+            raise KeyError(object_type) from None
+
+    def subject(self, **variables: object) -> str:
+        """The Salesforce Event subject; variables not given render as empty text."""
+        values = {name: variables.get(name, "") for name in SUBJECT_VARIABLES}
+        return self.event_subject.format_map(values)
+
+
+def _host_problems(
+    host: HostOption, where: str, pools: set[str], teams: set[str]
+) -> list[tuple[str, str]]:
+    if host.kind != "pool" or host.team is None:
+        return []
+    if host.team not in teams:
+        return [(f"{where}.team", f"unknown team {host.team!r}")]
+    if host.team not in pools:
+        return [(f"{where}.team", f"team {host.team!r} is not a booking pool (add it to pools)")]
+    return []
+
+
+def _type_problem(name: str | None, where: str, types: set[str]) -> list[tuple[str, str]]:
+    if name is None or name in types:
+        return []
+    return [(where, f"unknown booking type {name!r}")]
+
+
+def _object_problems(
+    object_type: str,
+    settings: ObjectBooking,
+    types: set[str],
+    pools: set[str],
+    teams: set[str],
+) -> list[tuple[str, str]]:
+    where = f"booking.objects.{object_type}"
+    problems = _type_problem(settings.default_type, f"{where}.default_type", types)
+    for index, name in enumerate(settings.allowed_types):
+        problems += _type_problem(name, f"{where}.allowed_types[{index}]", types)
+    if settings.allowed_types and settings.default_type not in settings.allowed_types:
+        problems.append((f"{where}.default_type", "is not one of allowed_types"))
+    for index, team in enumerate(settings.pools):
+        if team not in pools:
+            problems.append((f"{where}.pools[{index}]", f"team {team!r} is not a booking pool"))
+    problems += _host_problems(settings.default_host, f"{where}.default_host", pools, teams)
+    for index, rule in enumerate(settings.suggestions):
+        rule_where = f"{where}.suggestions[{index}]"
+        problems += _type_problem(rule.meeting_type, f"{rule_where}.meeting_type", types)
+        if rule.host is not None:
+            problems += _host_problems(rule.host, f"{rule_where}.host", pools, teams)
+            if rule.host.kind not in settings.host_options:
+                problems.append(
+                    (f"{rule_where}.host.kind", f"{rule.host.kind!r} is not in host_options")
+                )
+    return problems
+
+
+def booking_problems(settings: BookingSettings, team_names: set[str]) -> list[tuple[str, str]]:
+    """Cross-references of the booking section, each with its path in the org config."""
+    problems: list[tuple[str, str]] = []
+    type_names = [booking_type.name for booking_type in settings.types]
+    for index, name in enumerate(type_names):
+        if type_names.index(name) != index:
+            problems.append((f"booking.types[{index}].name", f"type {name!r} is defined twice"))
+    pool_teams = [pool.team for pool in settings.pools]
+    for index, team in enumerate(pool_teams):
+        if team not in team_names:
+            problems.append((f"booking.pools[{index}].team", f"unknown team {team!r}"))
+        elif pool_teams.index(team) != index:
+            problems.append((f"booking.pools[{index}].team", f"pool {team!r} is defined twice"))
+    for object_type, object_settings in settings.objects.items():
+        problems += _object_problems(
+            object_type, object_settings, set(type_names), set(pool_teams), team_names
+        )
+    return problems

@@ -1,0 +1,77 @@
+"""Smart suggestions per object: which host option and meeting type a booking starts with.
+
+Rules are the object's ``suggestions``, tried in order with the condition language
+(``routing.conditions``) over the record's facts; the first rule that suggests a host sets the
+host, the first that suggests a meeting type sets the type. Without a rule the object's
+``default_host`` and ``default_type`` apply, unlocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from routing.booking.config import BookingSettings, HostOption
+from routing.conditions import Condition, evaluate
+
+CLOCK_OPS = frozenset({"within_last_days"})
+NO_CLOCK = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    host: HostOption
+    host_locked: bool
+    meeting_type: str
+    meeting_type_locked: bool
+    host_rule: str | None = None
+    meeting_type_rule: str | None = None
+
+
+def _reads_clock(condition: Condition) -> bool:
+    if condition.op is not None:
+        return condition.op in CLOCK_OPS
+    children = condition.all or condition.any or ((condition.not_,) if condition.not_ else ())
+    return any(_reads_clock(child) for child in children)
+
+
+def suggest(
+    settings: BookingSettings,
+    object_type: str,
+    record_fields: Mapping[str, Any],
+    now: datetime | None = None,
+) -> Suggestion:
+    """The suggested host option and meeting type for a record, each possibly locked.
+
+    ``record_fields`` is the facts mapping (record fields by API name, optionally the facts of
+    ``routing.facts.facts_for``). ``now`` is needed only by rules using ``within_last_days``.
+    KeyError when the object has no booking settings.
+    """
+    defaults = settings.for_object(object_type)
+    host: tuple[HostOption, bool, str] | None = None
+    meeting_type: tuple[str, bool, str] | None = None
+    for rule in defaults.suggestions:
+        if (host is not None or rule.host is None) and (
+            meeting_type is not None or rule.meeting_type is None
+        ):
+            continue
+        if _reads_clock(rule.when) and now is None:
+            raise ValueError(f"suggestion {rule.name!r} uses within_last_days: pass now")
+        if not evaluate(rule.when, record_fields, now or NO_CLOCK):
+            continue
+        if host is None and rule.host is not None:
+            host = (rule.host, rule.lock_host, rule.name)
+        if meeting_type is None and rule.meeting_type is not None:
+            meeting_type = (rule.meeting_type, rule.lock_meeting_type, rule.name)
+    chosen_host = host or (defaults.default_host, False, None)
+    chosen_type = meeting_type or (defaults.default_type, False, None)
+    return Suggestion(
+        host=chosen_host[0],
+        host_locked=chosen_host[1],
+        meeting_type=chosen_type[0],
+        meeting_type_locked=chosen_type[1],
+        host_rule=chosen_host[2],
+        meeting_type_rule=chosen_type[2],
+    )
