@@ -10,6 +10,7 @@ the next API calls; ``error_share`` makes that share of API calls answer 503 (se
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -247,11 +248,17 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
     return Handler
 
 
+@functools.cache
+def _signing_key() -> rsa.RSAPrivateKey:
+    """One service account key per test process (generating one takes a while)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 @contextmanager
 def fake_google_calendar(tmp_dir: Path, **options: Any) -> Iterator[FakeGoogleCalendar]:
     """Starts the fake and writes a service account key file for it (``token_uri`` at the fake)."""
     fake = FakeGoogleCalendar(**options)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = _signing_key()
     fake.public_key_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake, threading.Lock()))
@@ -264,7 +271,7 @@ def fake_google_calendar(tmp_dir: Path, **options: Any) -> Iterator[FakeGoogleCa
         "client_email": fake.client_email, "client_id": "100000000000000000001",
         "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": f"{fake.url}{TOKEN_PATH}",
     }))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield fake

@@ -198,7 +198,7 @@ def fake_salesforce() -> Iterator[tuple[FakeOrg, Salesforce]]:
     org = FakeOrg()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(org, threading.Lock()))
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     with authority.cert_pem.tempfile() as ca_file:
         session = requests.Session()
