@@ -24,7 +24,7 @@ from adapters.calendar.google import (
     load_service_account,
 )
 from adapters.calendar.setup import build_calendar
-from baton.errors import ConfigError, PermanentError, TransientError
+from baton.errors import ConfigError, InputError, PermanentError, TransientError
 from baton.settings import Settings
 from routing.booking.slots import Interval
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
@@ -119,6 +119,20 @@ def test_an_event_with_meet_invites_everybody_and_returns_the_meet_link(
     assert stored["conferenceData"]["createRequest"]["requestId"] == created.event_id
     assert created.meet_link == stored["hangoutLink"] and created.meet_link.startswith("https://meet.google.com/")
     assert created.html_link == stored["htmlLink"]
+
+
+def test_a_meet_link_still_pending_at_insert_is_read_back(fake: FakeGoogleCalendar, calendar: GoogleCalendar) -> None:
+    fake.meet_pending = True
+
+    created = calendar.create_event(_event())
+
+    assert created.meet_link == fake.live_events(HOST)[0]["hangoutLink"]
+    assert calendar.calls == {"insert": 1, "get": 1}
+
+
+def test_a_freebusy_range_that_ends_before_it_starts_is_refused(calendar: GoogleCalendar) -> None:
+    with pytest.raises(InputError, match="ends .* before it starts"):
+        calendar.busy([HOST], START, START - timedelta(hours=1))
 
 
 def test_an_event_without_meet_has_no_conference(fake: FakeGoogleCalendar, calendar: GoogleCalendar) -> None:
