@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.calendar import (
     CalendarEvent,
@@ -223,6 +225,20 @@ def test_a_subject_without_delegation_is_a_permanent_error_that_says_so(
 ) -> None:
     with pytest.raises(PermanentError, match="domain-wide delegation"):
         calendar.create_event(_event(organizer="someone@other-domain.com"))
+
+
+def test_a_key_the_service_account_does_not_hold_is_refused_at_the_token_exchange(
+    fake: FakeGoogleCalendar,
+) -> None:
+    assert fake.key_file is not None
+    info = load_service_account(fake.key_file)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    info["private_key"] = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()).decode()
+
+    with pytest.raises(PermanentError, match="Invalid JWT Signature"):
+        GoogleCalendar(info, ADMIN, fake.api_url).busy([HOST], START, START + timedelta(hours=1))
+    assert fake.token_grants == [] and fake.freebusy_requests == []
 
 
 def test_an_unreachable_calendar_api_is_transient(fake: FakeGoogleCalendar) -> None:
