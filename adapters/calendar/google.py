@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import google_auth_httplib2
 import httplib2
@@ -44,7 +44,6 @@ TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "qu
                                "internalError"})
 GONE_STATUSES = frozenset({404, 410})
 KEY_SETTING = "BATON_GOOGLE_SERVICE_ACCOUNT_FILE"
-T = TypeVar("T")
 
 
 def load_service_account(path: Path) -> dict[str, Any]:
@@ -62,6 +61,22 @@ def load_service_account(path: Path) -> dict[str, Any]:
     if info["type"] != "service_account":
         raise ConfigError([(KEY_SETTING, f"{path} holds a {info['type']!r} key, not a service_account key")])
     return info
+
+
+class GoogleApiError(PermanentError):
+    """Google answered with an error that retrying cannot fix; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int):
+        self.status = status
+        super().__init__(message)
+
+
+class GoogleApiTransientError(TransientError):
+    """Google answered 5xx, 429 or a 403 rate limit; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int):
+        self.status = status
+        super().__init__(message)
 
 
 class GoogleCalendar:
@@ -190,18 +205,6 @@ class GoogleCalendar:
         except PermanentError as exc:
             if _status_of(exc) not in GONE_STATUSES:
                 raise
-
-
-class GoogleApiError(PermanentError):
-    def __init__(self, message: str, status: int):
-        self.status = status
-        super().__init__(message)
-
-
-class GoogleApiTransientError(TransientError):
-    def __init__(self, message: str, status: int):
-        self.status = status
-        super().__init__(message)
 
 
 def _status_of(exc: Exception) -> int | None:
