@@ -5,11 +5,13 @@ against the key's public key, ``aud``, ``scope`` and the delegation ``sub``), an
 ``POST /calendar/v3/freeBusy`` from ``busy`` (a calendar in ``unknown`` answers ``notFound``), inserts,
 gets and deletes events per calendar (only as the calendar's own user; 409 on a taken id, Meet links
 on ``conferenceDataVersion=1``) and keeps every request. ``fail_next(503, 429)`` scripts the answers of
-the next API calls; ``error_share`` makes that share of API calls answer 503 (seeded random).
+the next API calls; ``error_share`` makes that share of API calls answer 503 (seeded random);
+``meet_pending`` answers an insert with a conference still pending (a later GET has the link).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -58,6 +60,7 @@ class FakeGoogleCalendar:
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[int] = field(default_factory=deque)
     error_share: float = 0.0
+    meet_pending: bool = False
     random: random.Random = field(default_factory=lambda: random.Random(6))
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     public_key_pem: str = ""
@@ -163,7 +166,11 @@ def _insert(fake: FakeGoogleCalendar, calendar: str, body: dict[str, Any], query
             "conferenceId": code,
         }
     calendar_events[event_id] = event
-    return 200, {key: value for key, value in event.items() if key != "sendUpdates"}
+    answer = {key: value for key, value in event.items() if key != "sendUpdates"}
+    if create and fake.meet_pending:  # Google may still be creating the conference when it answers
+        answer.pop("hangoutLink", None)
+        answer["conferenceData"] = {"createRequest": {**create, "status": {"statusCode": "pending"}}}
+    return 200, answer
 
 
 def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
@@ -247,11 +254,17 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
     return Handler
 
 
+@functools.cache
+def _signing_key() -> rsa.RSAPrivateKey:
+    """One service account key per test process (generating one takes a while)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 @contextmanager
 def fake_google_calendar(tmp_dir: Path, **options: Any) -> Iterator[FakeGoogleCalendar]:
     """Starts the fake and writes a service account key file for it (``token_uri`` at the fake)."""
     fake = FakeGoogleCalendar(**options)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = _signing_key()
     fake.public_key_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake, threading.Lock()))
@@ -264,7 +277,7 @@ def fake_google_calendar(tmp_dir: Path, **options: Any) -> Iterator[FakeGoogleCa
         "client_email": fake.client_email, "client_id": "100000000000000000001",
         "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": f"{fake.url}{TOKEN_PATH}",
     }))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield fake
