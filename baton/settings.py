@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         default=0.9, gt=0, le=1, description="a reassign job defers while the org's daily API usage is at this share"
     )
     bulk_poll_ms: int = Field(default=2_000, ge=1, description="first wait between Bulk API 2.0 job state checks")
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Prometheus metrics port of dramatiq workers and the flusher (e.g. 9191); 0 = off (web: /metrics)",
+    )
+    metrics_host: str = Field(default="0.0.0.0", description="address the metrics port listens on")
 
     @field_validator("database_url")
     @classmethod

@@ -1,7 +1,13 @@
 """The stage actors. ``dramatiq workers`` bootstraps Baton from BATON_* settings and starts them all."""
 
+from baton import runtime
+from baton.metrics.multiprocess import enable_for_worker_process
+
+if not runtime.installed():  # imported by `dramatiq workers`, not by bootstrap(): worker metrics are shared
+    enable_for_worker_process()
+
 from baton.bootstrap import ensure_bootstrapped
 
 ensure_bootstrapped()
 
-from workers import assign, classify, match, territory, writeback  # noqa: E402,F401
+from workers import assign, classify, match, territory, writeback  # noqa: F401
