@@ -20,6 +20,7 @@ from routing.config import load_config_text
 from tests.support.cli import run_baton
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
+from tests.support.fake_salesforce import fake_salesforce
 from tests.unit.conftest import Pipeline
 
 WEIGHTED = (
@@ -127,3 +128,30 @@ def test_fairness_figures_against_weighted_targets(counts: dict[str, int], weigh
 
 def test_gini_of_nothing_is_zero() -> None:
     assert gini([]) == gini([0.0, 0.0]) == 0.0
+
+
+def test_soql_records_come_through_bulk_api_and_nothing_is_written_anywhere(tmp_path: Path) -> None:
+    database = tmp_path / "baton.sqlite3"
+    engine = make_engine(f"sqlite:///{database}")
+    upgrade_schema(engine)
+    apply_config(Store(engine), team_config(members=3), utc_now())
+    (tmp_path / "new.yaml").write_text(WEIGHTED)
+    before = snapshot(engine)
+    with fake_salesforce() as (org, _):
+        org.records["Lead"] = [{"Id": f"00Q{n:012d}AAA", "OwnerId": "00G000000000001AAA", "LastName": f"Lead {n}",
+                                "Company": "Acme"} for n in range(1, 9)]
+        result = run_baton(
+            f"sqlite:///{database}", "simulate", "--config", "new.yaml", "--soql",
+            "SELECT Id, LastName, Company FROM Lead", "--json", cwd=tmp_path,
+            BATON_SALESFORCE_LOGIN_URL=org.url, BATON_SALESFORCE_CLIENT_ID="consumer-key",
+            BATON_SALESFORCE_CLIENT_SECRET=org.client_secret, REQUESTS_CA_BUNDLE=org.ca_file, NO_PROXY="127.0.0.1",
+            BATON_BULK_POLL_MS="5",
+        )
+        ingest_jobs = org.bulk.ingest_jobs()
+        owners = {record["OwnerId"] for record in org.records["Lead"]}
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = {row["member_id"]: (row["current"], row["new"]) for row in json.loads(result.stdout)["members"]}
+    assert counts[member_id(1)] == (3, 4) and counts[member_id(2)] == (3, 2) and counts[member_id(3)] == (2, 2)
+    assert ingest_jobs == [] and owners == {"00G000000000001AAA"}
+    assert snapshot(engine) == before
