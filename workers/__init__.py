@@ -2,9 +2,10 @@
 
 from baton import runtime
 from baton.metrics.multiprocess import enable_for_worker_process
+from baton.settings import Settings
 
 if not runtime.installed():  # imported by `dramatiq workers`, not by bootstrap(): worker metrics are shared
-    enable_for_worker_process()
+    enable_for_worker_process(Settings().metrics_port)
 
 from baton.bootstrap import ensure_bootstrapped
 

@@ -14,10 +14,13 @@ import sys
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def enable_for_worker_process() -> bool:
-    """Turns multiprocess mode on when prometheus_client is not loaded yet; True when it is (now) on."""
+def enable_for_worker_process(metrics_port: int) -> bool:
+    """Turns multiprocess mode on when a metrics port is set and prometheus_client is not loaded yet; True when
+    it is (now) on. Without a port nothing is shared: no files are written."""
     if MULTIPROC_ENV in os.environ:
         return True
+    if not metrics_port:
+        return False
     if "prometheus_client" in sys.modules:
         return False
     from dramatiq.middleware.prometheus import DB_PATH

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.http.app import create_app
 from baton import runtime
+from baton.clock import utc_now
 from baton.configs import ConfigProvider
 from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
@@ -76,3 +77,19 @@ def test_readyz_is_200_on_real_rabbitmq_and_postgresql(cluster: Cluster) -> None
     assert response.status_code == 200, response.text
     checks = response.json()["checks"]
     assert checks["broker"]["ok"] and checks["database"] == {"ok": True, "detail": "postgresql reachable"}
+
+
+def test_flusher_serves_the_store_gauges_on_its_metrics_port(cluster: Cluster, tmp_path: Path) -> None:
+    port = free_port()
+    cluster.env.update({"BATON_METRICS_PORT": str(port), "BATON_METRICS_HOST": "127.0.0.1"})
+    cluster.store.save_api_usage(300, 15_000, utc_now())
+    cluster.start_flusher()
+
+    deadline, samples = time.monotonic() + 30, {}
+    while time.monotonic() < deadline and not samples:
+        try:
+            samples = scrape(port)
+        except OSError:
+            time.sleep(0.25)
+    assert samples.get(("baton_store_up", frozenset())) == 1, cluster.worker_logs()
+    assert samples[("baton_salesforce_api_requests_remaining", frozenset())] == 14_700
