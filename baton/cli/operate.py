@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +29,7 @@ from baton.configs import ConfigProvider
 from baton.errors import ConfigError, InputError, PermanentError, TransientError
 from baton.logging import configure_logging
 from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
+from baton.settings import Settings
 from baton.simulate.report import as_document, print_tables
 from baton.simulate.run import FixedConfig
 from baton.simulate.run import simulate as run_simulation
@@ -108,8 +109,8 @@ def simulate(
     raise typer.Exit(EXIT_REJECTED if rejected else EXIT_OK)
 
 
-def _read(settings, records: Path | None, soql: str | None, object_type: str | None,  # type: ignore[no-untyped-def]
-          now) -> tuple[list[RecordEvent], list[str]]:
+def _read(settings: Settings, records: Path | None, soql: str | None, object_type: str | None,
+          now: datetime) -> tuple[list[RecordEvent], list[str]]:
     if records is not None:
         return file_records(records, object_type, now)
     login = salesforce_login(settings)

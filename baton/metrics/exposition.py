@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import structlog
 from dramatiq import Broker
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from adapters.store import Store
 from baton.metrics import multiprocess
@@ -63,11 +65,11 @@ def serve_process_metrics(settings: Settings, store: Callable[[], Store] | None)
     return True
 
 
-class _ProcessAndStore:
+class _ProcessAndStore(Collector):
     def __init__(self, store: Callable[[], Store] | None):
         self._store = StoreGauges(store) if store is not None else None
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         yield from process_registry().collect()
         if self._store is not None:
             yield from self._store.collect()
