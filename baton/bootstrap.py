@@ -23,6 +23,7 @@ from baton.errors import ConfigError, PermanentError
 from baton.flusher import Flusher, RetryPolicy
 from baton.middleware import WarmUp
 from baton.logging import configure_logging
+from baton.metrics.exposition import install_metrics
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
 from routing.normalize import registered_domain
@@ -129,6 +130,7 @@ def bootstrap(
     )
     broker = build_broker(settings, lambda: runtime.current().ports.store, clock,
                           WarmUp(lambda: warm_process(runtime.current().ports), lambda: warm_thread(store)))
+    install_metrics(broker, settings)
     dramatiq.set_broker(broker)
     current = runtime.Runtime(settings=settings, broker=broker, ports=ports)
     runtime.install(current)

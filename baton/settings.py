@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         default="Baton_Booking_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
         description="Event external id field that booked meetings are upserted on",
     )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Prometheus metrics port of dramatiq workers and the flusher (e.g. 9191); 0 = off (web: /metrics)",
+    )
+    metrics_host: str = Field(default="0.0.0.0", description="address the metrics port listens on")
 
     @field_validator("database_url")
     @classmethod

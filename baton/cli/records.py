@@ -39,6 +39,7 @@ from baton.flusher import FLUSH_STAGE
 from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
 from baton.logging import configure_logging
+from baton.metrics.exposition import serve_process_metrics
 from messages import RecordEvent
 
 
@@ -271,6 +272,7 @@ def flush(
         report = flusher.tick()
         out.print(f"{report.rows if report else 0} owner write(s) flushed")
         return
+    serve_process_metrics(current.settings, lambda: current.ports.store)
     signal.signal(signal.SIGTERM, lambda *_: flusher.stopped.set())
     try:
         flusher.run()

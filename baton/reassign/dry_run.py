@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from baton.stages.classify import classify_batch
 from baton.stages.common import record_facts
 from baton.stages.match import match_batch
 from baton.stages.territory import territory_batch
-from messages import Outcome, RecordEvent, RoutingContext, StageBatch
+from messages import AssignmentLog, Outcome, RecordEvent, RoutingContext, StageBatch
 from routing.dispatch import Plan, PlanKind
 from routing.selection import TeamState
 
@@ -60,6 +60,7 @@ class DryRun:
     sticky: Sticky = field(default_factory=dict)
     sticky_loaded: set[tuple[str, str]] = field(default_factory=set)
     unavailable: frozenset[str] | None = None
+    on_decision: Callable[[AssignmentLog], None] | None = None
 
     def decide(self, events: list[RecordEvent], owners: dict[str, str | None]) -> None:
         for start in range(0, len(events), self.batch_size):
@@ -79,6 +80,8 @@ class DryRun:
             log, _ = _decide(context, plan, config, self.team_states, None, self.unavailable or frozenset(), now,
                              batch.enqueued_at, self.sticky)
             self.report.outcomes[log.outcome.value] += 1
+            if self.on_decision is not None:
+                self.on_decision(log)
             current = owners.get(context.event.record_id)
             if log.outcome is Outcome.ASSIGNED and log.owner_id and log.owner_id != current:
                 self.report.moves.append(OwnerMove(context.event.record_id, current, log.owner_id, log.team))

@@ -1,0 +1,75 @@
+"""Retention: delete what is older than a cut-off (assignment logs, decisions, dead letters, finished outbox
+rows and jobs, removed people in the synced copy, bookings), or count it for a dry run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from adapters.store.tables import (
+    assignments,
+    dead_letters,
+    outbox,
+    reassign_jobs,
+    record_states,
+    sf_contacts,
+    sf_leads,
+)
+
+FINISHED_JOB_STATES = ("completed", "failed")
+BOOKINGS_TABLE = "bookings"
+BOOKING_TIME_COLUMNS = ("ends_at", "end_at", "starts_at", "start_at", "created_at")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What goes: rows of ``table`` matching ``where`` for the cut-off."""
+
+    name: str
+    table: sa.Table
+    where: Callable[[datetime], sa.ColumnElement[bool]]
+
+
+TARGETS = (
+    Target("assignment logs", assignments, lambda cut: assignments.c.decided_at < cut),
+    Target("record decisions", record_states, lambda cut: record_states.c.updated_at < cut),
+    Target("dead letters", dead_letters, lambda cut: dead_letters.c.failed_at < cut),
+    Target("outbox rows done", outbox,
+           lambda cut: sa.and_(outbox.c.status != "pending", outbox.c.created_at < cut)),
+    Target("reassign jobs finished", reassign_jobs,
+           lambda cut: sa.and_(reassign_jobs.c.state.in_(FINISHED_JOB_STATES), reassign_jobs.c.updated_at < cut)),
+    Target("removed synced leads", sf_leads,
+           lambda cut: sa.and_(sf_leads.c.removed_reason.is_not(None), sf_leads.c.written_at < cut)),
+    Target("removed synced contacts", sf_contacts,
+           lambda cut: sa.and_(sf_contacts.c.removed_reason.is_not(None), sf_contacts.c.written_at < cut)),
+)
+
+
+def _bookings_target(connection: Connection) -> Target | None:
+    """Bookings, when this store has them (the booking chain's table), by the first time column it has."""
+    if not sa.inspect(connection).has_table(BOOKINGS_TABLE):
+        return None
+    table = sa.Table(BOOKINGS_TABLE, sa.MetaData(), autoload_with=connection)
+    column = next((table.c[name] for name in BOOKING_TIME_COLUMNS if name in table.c), None)
+    if column is None:
+        return None
+    return Target("bookings", table, lambda cut: column < cut)
+
+
+def purge(engine: Engine, cutoff: datetime, dry_run: bool = False) -> dict[str, int]:
+    """Rows older than ``cutoff`` per target, deleted in one transaction unless ``dry_run`` (then only counted)."""
+    counts: dict[str, int] = {}
+    with engine.begin() as connection:
+        bookings = _bookings_target(connection)
+        for target in (*TARGETS, *([bookings] if bookings else [])):
+            condition = target.where(cutoff)
+            if dry_run:
+                counts[target.name] = connection.execute(
+                    sa.select(sa.func.count()).select_from(target.table).where(condition)).scalar_one()
+            else:
+                counts[target.name] = connection.execute(sa.delete(target.table).where(condition)).rowcount
+    return counts

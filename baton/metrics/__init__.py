@@ -1,0 +1,1 @@
+"""Prometheus metrics: Baton's own, dramatiq's, and where each process exposes them."""

@@ -1,0 +1,1 @@
+"""The assignment simulator: every record through the decision chain under two configs, nothing written."""

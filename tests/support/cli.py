@@ -1,0 +1,19 @@
+"""Runs ``python -m baton`` from this checkout, as an operator would, against one store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_baton(database_url: str, *args: str, cwd: Path | None = None,
+              **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    env.update(BATON_DATABASE_URL=database_url, BATON_LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
+    env.update(extra_env)
+    return subprocess.run([sys.executable, "-m", "baton", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)

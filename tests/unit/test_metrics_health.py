@@ -1,0 +1,145 @@
+"""What an operator scrapes and probes: /metrics after a small pipeline run, /readyz up and down."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from adapters.http.app import create_app
+from adapters.store import Store, make_engine
+from baton import runtime
+from baton.clock import utc_now
+from baton.metrics.instruments import record_calendar_call
+from tests.support.configs import member_id, team_config
+from tests.support.events import lead_event
+from tests.unit.conftest import Pipeline
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(client: TestClient) -> Samples:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.fixture
+def client(pipeline: Pipeline) -> Iterator[TestClient]:
+    yield TestClient(create_app())
+
+
+def test_metrics_count_assignments_holds_dead_letters_and_stage_latency(client: TestClient, pipeline: Pipeline) -> None:
+    pipeline.apply(team_config(members=3))
+    before = scrape(client)
+
+    pipeline.send([lead_event(n) for n in range(1, 7)], batch_size=3)
+    pipeline.drain()
+    pipeline.send_raw("classify", {"not": "a batch"})
+    pipeline.drain()
+    after = scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("baton_assignments_total", team="Inbound", method="round_robin", outcome="assigned") == 6
+    assert delta("baton_stage_records_total", stage="assign") == 6
+    for stage in ("classify", "territory", "match", "assign", "writeback"):
+        assert delta("baton_stage_duration_seconds_count", stage=stage, result="ok") == 2
+        assert delta("baton_stage_duration_seconds_bucket", stage=stage, result="ok", le="+Inf") == 2
+    assert delta("baton_dead_letters_total", stage="classify") == 1
+    assert value(after, "baton_dead_letters_stored", stage="classify") == 1
+    assert value(after, "baton_store_up") == 1
+
+
+def test_held_records_and_api_budget_come_from_the_store(client: TestClient, pipeline: Pipeline) -> None:
+    pipeline.apply(team_config(members=1))
+    pipeline.store.set_member_available(member_id(1), False, utc_now())
+    pipeline.store.save_api_usage(1_200, 15_000, utc_now())
+    before = scrape(client)
+
+    pipeline.send([lead_event(1), lead_event(2)])
+    pipeline.drain()
+    after = scrape(client)
+
+    assert value(after, "baton_held_records", team="Inbound") == 2
+    assert (value(after, "baton_assignments_total", team="Inbound", method="round_robin", outcome="held")
+            - value(before, "baton_assignments_total", team="Inbound", method="round_robin", outcome="held")) == 2
+    assert value(after, "baton_salesforce_api_requests_used") == 1_200
+    assert value(after, "baton_salesforce_api_requests_limit") == 15_000
+    assert value(after, "baton_salesforce_api_requests_remaining") == 13_800
+
+
+def test_calendar_calls_counted_by_operation_and_result(client: TestClient) -> None:
+    before = scrape(client)
+    record_calendar_call("freebusy")
+    record_calendar_call("insert_event", "conflict")
+    after = scrape(client)
+
+    for operation, result in (("freebusy", "ok"), ("insert_event", "conflict")):
+        labels = {"operation": operation, "result": result}
+        assert value(after, "baton_calendar_calls_total", **labels) - value(before, "baton_calendar_calls_total",
+                                                                            **labels) == 1
+
+
+def test_readyz_is_200_with_details_when_broker_and_database_answer(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["down"] == []
+    assert body["checks"]["database"] == {"ok": True, "detail": "sqlite reachable"}
+    assert body["checks"]["broker"]["ok"] is True
+
+
+def _runtime_with(pipeline: Pipeline, database_url: str | None = None, broker_url: str | None = None) -> runtime.Runtime:
+    current = runtime.current()
+    ports = current.ports
+    if database_url:
+        ports = dataclasses.replace(ports, store=Store(make_engine(database_url)))
+    settings, broker = current.settings, current.broker
+    if broker_url:
+        settings = settings.model_copy(update={"broker_url": broker_url})
+        broker = RabbitmqBroker(url=broker_url, middleware=[])
+    return runtime.Runtime(settings, broker, ports)
+
+
+@pytest.mark.parametrize("url", ["postgresql://postgres@127.0.0.1:1/test", "sqlite:////no/such/directory/baton.db"])
+def test_readyz_is_503_naming_the_database_when_it_is_down(pipeline: Pipeline, url: str) -> None:
+    down = _runtime_with(pipeline, database_url=url)
+    response = TestClient(create_app(lambda: down)).get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable" and body["down"] == ["database"]
+    assert body["checks"]["database"]["ok"] is False and body["checks"]["database"]["detail"]
+    assert body["checks"]["broker"]["ok"] is True
+
+
+def test_readyz_is_503_naming_the_broker_when_rabbitmq_is_unreachable(pipeline: Pipeline) -> None:
+    down = _runtime_with(pipeline, broker_url="amqp://guest:guest@127.0.0.1:1/%2F")
+    response = TestClient(create_app(lambda: down)).get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["down"] == ["broker"]
+    assert "127.0.0.1:1" in body["checks"]["broker"]["detail"]
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_metrics_still_answer_when_the_database_is_down(pipeline: Pipeline) -> None:
+    down = _runtime_with(pipeline, database_url="sqlite:////no/such/directory/baton.db")
+    samples = scrape(TestClient(create_app(lambda: down)))
+    assert value(samples, "baton_store_up") == 0

@@ -1,0 +1,132 @@
+"""`baton purge --older-than`: old logs, decisions, dead letters and personal data go; recent ones stay."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+import typer
+
+from adapters.store.retention import purge
+from adapters.store.tables import assignments, dead_letters, outbox, record_states, sf_leads
+from baton.cli.operate import parse_age
+from baton.clock import utc_now
+from tests.support.cli import run_baton
+from tests.support.configs import team_config
+from tests.support.events import lead_event
+from tests.unit.conftest import Pipeline
+
+OLD = timedelta(days=120)
+
+
+def backdate(pipeline: Pipeline, record_number: int) -> None:
+    """Moves one routed record's rows 120 days into the past."""
+    record_id = lead_event(record_number).record_id
+    when = utc_now() - OLD
+    with pipeline.store.engine.begin() as connection:
+        connection.execute(sa.update(assignments).where(assignments.c.record_id == record_id).values(decided_at=when))
+        connection.execute(sa.update(record_states).where(record_states.c.record_id == record_id)
+                           .values(updated_at=when))
+        connection.execute(sa.update(outbox).where(outbox.c.record_id == record_id).values(created_at=when))
+
+
+def add_dead_letter(pipeline: Pipeline, age: timedelta, email: str) -> None:
+    pipeline.store.add_dead_letter({
+        "message_id": f"m-{email}", "queue_name": "baton.classify", "actor_name": "classify", "stage": "classify",
+        "routing_ids": [], "message": {"args": [{"contexts": [{"event": {"fields": {"Email": email}}}]}]},
+        "reason": "InputError", "failed_at": utc_now() - age,
+    })
+
+
+def add_synced_lead(pipeline: Pipeline, lead_id: str, removed: str | None, age: timedelta) -> None:
+    with pipeline.store.engine.begin() as connection:
+        connection.execute(sa.insert(sf_leads).values(
+            id=lead_id, first_name="Ada", last_name="Lovelace", email=f"{lead_id}@example.com", company="Acme",
+            system_modstamp=utc_now() - age, removed_reason=removed, written_at=utc_now() - age))
+
+
+def rows(pipeline: Pipeline, table: sa.Table) -> int:
+    with pipeline.store.engine.connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+@pytest.fixture
+def aged(pipeline: Pipeline) -> Pipeline:
+    pipeline.apply(team_config(members=2))
+    pipeline.send([lead_event(1), lead_event(2), lead_event(3)])
+    pipeline.drain()
+    backdate(pipeline, 1)
+    backdate(pipeline, 2)
+    add_dead_letter(pipeline, OLD, "old@example.com")
+    add_dead_letter(pipeline, timedelta(days=1), "new@example.com")
+    add_synced_lead(pipeline, "00Q000000000091AAA", "converted", OLD)
+    add_synced_lead(pipeline, "00Q000000000092AAA", None, OLD)  # still an open lead: matching needs it
+    return pipeline
+
+
+EXPECTED = {"assignment logs": 2, "record decisions": 2, "dead letters": 1, "outbox rows done": 2,
+            "reassign jobs finished": 0, "removed synced leads": 1, "removed synced contacts": 0}
+
+
+def test_dry_run_counts_and_removes_nothing(aged: Pipeline) -> None:
+    counts = purge(aged.store.engine, utc_now() - timedelta(days=90), dry_run=True)
+    assert counts == EXPECTED
+    assert (rows(aged, assignments), rows(aged, dead_letters), rows(aged, sf_leads)) == (3, 2, 2)
+
+
+def test_purge_removes_only_rows_older_than_the_cut_off(aged: Pipeline) -> None:
+    counts = purge(aged.store.engine, utc_now() - timedelta(days=90))
+
+    assert counts == EXPECTED
+    assert aged.store.owner_counts() == {lead_owner(aged, 3): 1}
+    assert rows(aged, record_states) == rows(aged, outbox) == 1
+    assert [letter.message_id for letter in aged.store.dead_letters()] == ["m-new@example.com"]
+    with aged.store.engine.connect() as connection:
+        assert connection.execute(sa.select(sf_leads.c.id)).scalars().all() == ["00Q000000000092AAA"]
+    assert purge(aged.store.engine, utc_now() - timedelta(days=90)) == dict.fromkeys(EXPECTED, 0)
+
+
+def lead_owner(pipeline: Pipeline, number: int) -> str:
+    with pipeline.store.engine.connect() as connection:
+        return connection.execute(sa.select(assignments.c.owner_id)
+                                  .where(assignments.c.record_id == lead_event(number).record_id)).scalar_one()
+
+
+def test_bookings_are_purged_when_the_store_has_them(aged: Pipeline) -> None:
+    with aged.store.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE bookings (id TEXT PRIMARY KEY, invitee_email TEXT, ends_at TIMESTAMP)")
+        connection.execute(sa.text("INSERT INTO bookings VALUES ('old', 'a@example.com', :old), ('new', 'b@example.com', :new)"),
+                           {"old": utc_now() - OLD, "new": utc_now() + timedelta(days=3)})
+    counts = purge(aged.store.engine, utc_now() - timedelta(days=90))
+    assert counts["bookings"] == 1
+    with aged.store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT id FROM bookings").scalars().all() == ["new"]
+
+
+def test_cli_dry_run_prints_counts_and_the_real_run_removes(aged: Pipeline) -> None:
+    def baton(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_baton(str(aged.store.engine.url), "purge", *args)
+
+    dry = baton("--older-than", "90d", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["rows"] == EXPECTED and rows(aged, assignments) == 3
+    real = baton("--older-than", "90d")
+    assert real.returncode == 0, real.stderr
+    assert "assignment logs: removed 2" in real.stdout
+    assert rows(aged, assignments) == 1
+    bad = baton("--older-than", "ninety")
+    assert bad.returncode == 2 and "'ninety': expected a positive age like 90d" in bad.stderr
+
+
+@pytest.mark.parametrize(("text", "days"), [("90d", 90), ("12w", 84), ("36h", 1.5)])
+def test_ages(text: str, days: float) -> None:
+    assert parse_age(text) == timedelta(days=days)
+
+
+@pytest.mark.parametrize("text", ["0d", "90", "-3d", "3m"])
+def test_bad_ages_are_refused(text: str) -> None:
+    with pytest.raises(typer.BadParameter):
+        parse_age(text)
