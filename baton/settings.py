@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         default=0.9, gt=0, le=1, description="a reassign job defers while the org's daily API usage is at this share"
     )
     bulk_poll_ms: int = Field(default=2_000, ge=1, description="first wait between Bulk API 2.0 job state checks")
+    log_exchange: str = Field(
+        default="", pattern=r"^[A-Za-z0-9_.:-]*$",
+        description="RabbitMQ topic exchange of the log stream; empty = <queue_prefix>.logs (baton.logs)",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -116,6 +120,10 @@ class Settings(BaseSettings):
     @property
     def uses_rabbitmq(self) -> bool:
         return self.broker_url.startswith(("amqp://", "amqps://"))
+
+    @property
+    def log_exchange_name(self) -> str:
+        return self.log_exchange or f"{self.queue_prefix}.logs"
 
 
 def _split(text: str) -> list[str]:

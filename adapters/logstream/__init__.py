@@ -1,0 +1,12 @@
+"""The log stream: every assignment (and booking) log on a RabbitMQ topic exchange, for live followers."""
+
+from adapters.logstream.keys import binding_keys, routing_key, segment
+from adapters.logstream.rabbitmq import (
+           LogFollower,
+           RabbitmqLogSink,
+           StreamEntry,
+           assignment_entries,
+)
+
+__all__ = ["LogFollower", "RabbitmqLogSink", "StreamEntry", "assignment_entries", "binding_keys", "routing_key",
+           "segment"]
