@@ -180,9 +180,12 @@ def dlq_replay(
     current = bootstrap(load_settings())
     store = current.ports.store
     letters = [store.dead_letter(i) for i in ids] if ids else store.dead_letters(stage)
+    missing = [i for i, letter in zip(ids or [], letters, strict=True) if letter is None]
+    for letter_id in missing:
+        say(f"no dead letter {letter_id}")
     replayed = 0
     for letter in letters:
-        if letter is None:
+        if letter is None or (stage and letter.stage != stage):
             continue
         if letter.stage == FLUSH_STAGE:
             store.requeue_outbox(letter.routing_ids)
@@ -196,6 +199,8 @@ def dlq_replay(
         run_embedded(current.broker, current.settings.worker_threads, 300)
         build_flusher(current).tick()
     err.print(f"{replayed} replayed")
+    if missing:
+        raise typer.Exit(EXIT_REJECTED)
 
 
 def _toggle(user: str, available: bool) -> None:
