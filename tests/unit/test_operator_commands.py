@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,10 +33,15 @@ class Ran:
     stderr: str
 
 
-def baton(tmp_path: Path, *args: str) -> Ran:
-    """A read-only command in process, on the pipeline's store (the fixture keeps it at tmp_path/baton.sqlite3)."""
-    env = {"BATON_DATABASE_URL": f"sqlite:///{tmp_path / 'baton.sqlite3'}", "BATON_LOG_LEVEL": "WARNING",
-           "BATON_BROKER_URL": ""}
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """The pipeline's store (the ``pipeline`` fixture keeps it at tmp_path/baton.sqlite3)."""
+    return {"BATON_DATABASE_URL": f"sqlite:///{tmp_path / 'baton.sqlite3'}"}
+
+
+def baton(cli_env: dict[str, str], *args: str) -> Ran:
+    """A read-only command in process, on the pipeline's store."""
+    env = {**cli_env, "BATON_LOG_LEVEL": "WARNING", "BATON_BROKER_URL": ""}
     logging_config = structlog.get_config()
     try:
         result = CliRunner().invoke(app, list(args), env=env)
@@ -44,12 +50,11 @@ def baton(tmp_path: Path, *args: str) -> Ran:
     return Ran(result.exit_code, result.stdout, result.stderr)
 
 
-def baton_process(tmp_path: Path, *args: str) -> Ran:
+def baton_process(cli_env: dict[str, str], *args: str) -> Ran:
     """A command in its own process (``dlq replay`` bootstraps its own broker and workers)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update({"BATON_DATABASE_URL": f"sqlite:///{tmp_path / 'baton.sqlite3'}", "BATON_LOG_LEVEL": "WARNING",
-                "PYTHONPATH": str(REPO_ROOT)})
-    done = subprocess.run([sys.executable, "-m", "baton", *args], check=False, cwd=tmp_path, env=env, capture_output=True,
+    env.update({**cli_env, "BATON_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO_ROOT)})
+    done = subprocess.run([sys.executable, "-m", "baton", *args], check=False, cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     return Ran(done.returncode, done.stdout, done.stderr)
 
@@ -81,12 +86,12 @@ def routed(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
-def test_logs_since_filters_by_outcome_team_and_owner(routed: Pipeline, tmp_path: Path) -> None:
-    everything = json_lines(baton(tmp_path, "logs", "--since", "1h", "--json"))
-    held = json_lines(baton(tmp_path, "logs", "--since", "30m", "--outcome", "held", "--json"))
-    owner_one = json_lines(baton(tmp_path, "logs", "--since", "1h", "--owner", member_id(1), "--team", "Inbound",
+def test_logs_since_filters_by_outcome_team_and_owner(routed: Pipeline, cli_env: dict[str, str]) -> None:
+    everything = json_lines(baton(cli_env, "logs", "--since", "1h", "--json"))
+    held = json_lines(baton(cli_env, "logs", "--since", "30m", "--outcome", "held", "--json"))
+    owner_one = json_lines(baton(cli_env, "logs", "--since", "1h", "--owner", member_id(1), "--team", "Inbound",
                                  "--json"))
-    newest = json_lines(baton(tmp_path, "logs", "--since", "1h", "--limit", "1", "--json"))
+    newest = json_lines(baton(cli_env, "logs", "--since", "1h", "--limit", "1", "--json"))
 
     assert len(everything) == 5 and {log["kind"] for log in everything} == {"assignment"}
     assert [log["record_id"] for log in held] == ["00Q000000000004AAA"]
@@ -94,20 +99,20 @@ def test_logs_since_filters_by_outcome_team_and_owner(routed: Pipeline, tmp_path
     assert [log["record_id"] for log in newest] == ["00Q000000000004AAA"]
 
 
-def test_logs_since_in_the_future_is_empty_and_a_bad_span_exits_2(routed: Pipeline, tmp_path: Path) -> None:
+def test_logs_since_in_the_future_is_empty_and_a_bad_span_exits_2(routed: Pipeline, cli_env: dict[str, str]) -> None:
     later = (utc_now() + timedelta(hours=1)).isoformat()
-    assert json_lines(baton(tmp_path, "logs", "--since", later, "--json")) == []
-    bad = baton(tmp_path, "logs", "--since", "yesterday")
+    assert json_lines(baton(cli_env, "logs", "--since", later, "--json")) == []
+    bad = baton(cli_env, "logs", "--since", "yesterday")
     assert bad.returncode == 2 and "--since 'yesterday'" in bad.stderr
 
 
-def test_logs_follow_on_the_embedded_default_says_to_use_since(tmp_path: Path) -> None:
-    result = baton(tmp_path, "logs", "--follow")
+def test_logs_follow_on_the_embedded_default_says_to_use_since(cli_env: dict[str, str]) -> None:
+    result = baton(cli_env, "logs", "--follow")
     assert result.returncode == 2 and "logs --since" in result.stderr and result.stdout == ""
 
 
-def test_why_traces_every_decision_newest_first_stage_by_stage(routed: Pipeline, tmp_path: Path) -> None:
-    [document] = json_lines(baton(tmp_path, "why", "00Q000000000001AAA", "--json"))
+def test_why_traces_every_decision_newest_first_stage_by_stage(routed: Pipeline, cli_env: dict[str, str]) -> None:
+    [document] = json_lines(baton(cli_env, "why", "00Q000000000001AAA", "--json"))
 
     newest, oldest = document["decisions"]
     assert newest["source"]["source_event_id"] == "00Q000000000001AAA:again"
@@ -125,8 +130,8 @@ def test_why_traces_every_decision_newest_first_stage_by_stage(routed: Pipeline,
     assert document["dead_letters"] == [] and newest["hold"] is None
 
 
-def test_why_shows_a_held_record_with_its_hold_and_no_owner_write(routed: Pipeline, tmp_path: Path) -> None:
-    [document] = json_lines(baton(tmp_path, "why", "00Q000000000004", "--json"))
+def test_why_shows_a_held_record_with_its_hold_and_no_owner_write(routed: Pipeline, cli_env: dict[str, str]) -> None:
+    [document] = json_lines(baton(cli_env, "why", "00Q000000000004", "--json"))
 
     [decision] = document["decisions"]
     assert decision["outcome"] == "held"
@@ -136,26 +141,27 @@ def test_why_shows_a_held_record_with_its_hold_and_no_owner_write(routed: Pipeli
     assert [hold["record_id"] for hold in document["holds"]] == ["00Q000000000004AAA"]
 
 
-def test_why_table_names_the_path_and_skipped_members(routed: Pipeline, tmp_path: Path) -> None:
-    result = baton(tmp_path, "why", "00Q000000000001AAA")
+def test_why_table_names_the_path_and_skipped_members(routed: Pipeline, cli_env: dict[str, str]) -> None:
+    result = baton(cli_env, "why", "00Q000000000001AAA")
     assert result.returncode == 0, result.stderr
     assert "router path" in result.stdout and f"{member_id(2)}: not next in turn" in result.stdout
     assert "salesforce write" in result.stdout and "status: sent" in result.stdout
 
 
-def test_why_an_unknown_record_exits_1_and_a_malformed_id_exits_2(routed: Pipeline, tmp_path: Path) -> None:
-    unknown = baton(tmp_path, "why", "00Q000000000099AAA")
-    malformed = baton(tmp_path, "why", "not-an-id")
+def test_why_an_unknown_record_exits_1_and_a_malformed_id_exits_2(routed: Pipeline, cli_env: dict[str, str]) -> None:
+    unknown = baton(cli_env, "why", "00Q000000000099AAA")
+    malformed = baton(cli_env, "why", "not-an-id")
     assert (unknown.returncode, unknown.stdout) == (1, "") and "no decision" in unknown.stderr
     assert malformed.returncode == 2 and "not a Salesforce record id" in malformed.stderr
 
 
-def test_stats_counts_members_holds_dead_letters_api_and_latency(routed: Pipeline, tmp_path: Path) -> None:
+def test_stats_counts_members_holds_dead_letters_api_and_latency(routed: Pipeline, cli_env: dict[str, str]) -> None:
     routed.send_raw("territory", {"batch_id": "bad", "contexts": [], "enqueued_at": "2026-11-20T09:00:00Z"})
     routed.drain()
+    assert len(stored_dead_letters(routed)) == 1
     routed.store.save_api_usage(1_200, 15_000, utc_now())
 
-    [report] = json_lines(baton(tmp_path, "stats", "--today", "--json"))
+    [report] = json_lines(baton(cli_env, "stats", "--today", "--json"))
 
     assert report["assignments"] == {"total": 4, "teams": {"Inbound": {
         "total": 4, "members": {member_id(1): 2, member_id(2): 2}}}}
@@ -171,19 +177,19 @@ def test_stats_counts_members_holds_dead_letters_api_and_latency(routed: Pipelin
     assert set(latency["stages"]) == {"classify", "territory", "match"}
 
 
-def test_stats_since_a_later_time_counts_nothing(routed: Pipeline, tmp_path: Path) -> None:
+def test_stats_since_a_later_time_counts_nothing(routed: Pipeline, cli_env: dict[str, str]) -> None:
     later = (utc_now() + timedelta(minutes=5)).isoformat()
-    [report] = json_lines(baton(tmp_path, "stats", "--since", later, "--json"))
+    [report] = json_lines(baton(cli_env, "stats", "--since", later, "--json"))
     assert report["assignments"]["total"] == 0 and report["latency_ms"]["decisions"] == 0
     assert report["held_now"]["total"] == 1
 
 
-def test_dlq_show_says_what_failed_why_how_often_with_the_body(pipeline: Pipeline, tmp_path: Path) -> None:
+def test_dlq_show_says_what_failed_why_how_often_with_the_body(pipeline: Pipeline, cli_env: dict[str, str]) -> None:
     letter_id = _dead_lettered_assign(pipeline)
 
-    [shown] = json_lines(baton(tmp_path, "dlq", "show", str(letter_id), "--json"))
-    table = baton(tmp_path, "dlq", "show", str(letter_id))
-    missing = baton(tmp_path, "dlq", "show", "999")
+    [shown] = json_lines(baton(cli_env, "dlq", "show", str(letter_id), "--json"))
+    table = baton(cli_env, "dlq", "show", str(letter_id))
+    missing = baton(cli_env, "dlq", "show", "999")
 
     assert shown["stage"] == "assign" and shown["attempts"] == 1 and shown["replay_count"] == 0
     assert "config version 2 is not in the store" in shown["reason"]
@@ -192,19 +198,19 @@ def test_dlq_show_says_what_failed_why_how_often_with_the_body(pipeline: Pipelin
     assert missing.returncode == 1 and "no dead letter 999" in missing.stderr
 
 
-def test_a_replayed_dead_letter_is_processed_once_even_when_replayed_twice(pipeline: Pipeline, tmp_path: Path) -> None:
+def test_a_replayed_dead_letter_is_processed_once_even_when_replayed_twice(pipeline: Pipeline, cli_env: dict[str, str]) -> None:
     letter_id = _dead_lettered_assign(pipeline)
     pipeline.apply(team_config(members=3))  # the fix: config version 2 now exists
 
-    first = baton_process(tmp_path, "dlq", "replay", str(letter_id))
-    second = baton_process(tmp_path, "dlq", "replay", str(letter_id))
-    unknown = baton_process(tmp_path, "dlq", "replay", "999")
+    first = baton_process(cli_env, "dlq", "replay", str(letter_id))
+    second = baton_process(cli_env, "dlq", "replay", str(letter_id))
+    unknown = baton_process(cli_env, "dlq", "replay", "999")
 
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert pipeline.store.count_assignments() == 1
     assert pipeline.store.team_decisions("Inbound") == 1
     assert sum(pipeline.store.outbox_summary().values()) == 1
-    assert json_lines(baton(tmp_path, "dlq", "list", "--json")) == []
+    assert json_lines(baton(cli_env, "dlq", "list", "--json")) == []
     [letter] = pipeline.store.dead_letters(include_replayed=True)
     assert letter.replay_count == 2
     assert unknown.returncode == 1 and "no dead letter 999" in unknown.stderr
@@ -218,5 +224,25 @@ def _dead_lettered_assign(pipeline: Pipeline) -> int:
          "enqueued_at": "2026-11-20T09:00:00Z"})
     pipeline.send_raw("assign", batch.model_dump(mode="json"))
     pipeline.drain()
-    [letter] = pipeline.store.dead_letters()
+    [letter] = stored_dead_letters(pipeline)
     return letter.id
+
+
+def stored_dead_letters(pipeline: Pipeline) -> list[Any]:
+    """The recorder stores a letter just after the broker's nack, so a drained queue may be a moment early."""
+    deadline = time.monotonic() + 10
+    while not pipeline.store.dead_letters() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pipeline.store.dead_letters()
+
+
+def test_why_lists_dead_letters_that_carry_the_record(pipeline: Pipeline, cli_env: dict[str, str]) -> None:
+    letter_id = _dead_lettered_assign(pipeline)
+
+    [document] = json_lines(baton(cli_env, "why", "00Q000000000001AAA", "--json"))
+    other = baton(cli_env, "why", "00Q000000000002AAA")
+
+    assert document["decisions"] == []
+    assert [(letter["id"], letter["stage"]) for letter in document["dead_letters"]] == [(letter_id, "assign")]
+    assert "config version 2" in document["dead_letters"][0]["reason"]
+    assert other.returncode == 1
