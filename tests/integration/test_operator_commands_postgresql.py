@@ -15,8 +15,8 @@ from tests.unit.test_operator_commands import (  # noqa: F401  (collected here w
     test_a_replayed_dead_letter_is_processed_once_even_when_replayed_twice,
     test_logs_since_filters_by_outcome_team_and_owner,
     test_stats_counts_members_holds_dead_letters_api_and_latency,
-    test_why_shows_a_held_record_with_its_hold_and_no_owner_write,
     test_why_lists_dead_letters_that_carry_the_record,
+    test_why_shows_a_held_record_with_its_hold_and_no_owner_write,
     test_why_traces_every_decision_newest_first_stage_by_stage,
 )
 
