@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pika
 import pytest
 
-from adapters.logstream import LogFollower, binding_keys
+from adapters.logstream import LogFollower, RabbitmqLogSink, binding_keys
+from baton.errors import TransientError
+from messages import AssignmentLog, Outcome
 from tests.integration.conftest import Cluster
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
@@ -91,3 +93,33 @@ def test_an_assignment_reaches_followers_within_a_second_by_their_filters(
     assert cli.returncode == 0, err
     [line] = out.splitlines()
     assert json.loads(line)["record_id"] == event.record_id and json.loads(line)["owner_id"] == member_id(1)
+
+
+def test_a_deleted_exchange_is_declared_again_and_the_log_still_arrives(exchange: str, rabbitmq_url: str) -> None:
+    sink = RabbitmqLogSink(rabbitmq_url, exchange)
+    sink.publish([assignment_log(1)])  # opens the thread's channel and declares the exchange
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    connection.channel().exchange_delete(exchange=exchange)
+    connection.close()
+    follower = LogFollower(rabbitmq_url, exchange, binding_keys(objects=["Lead"]))
+    try:
+        sink.publish([assignment_log(2)])
+        received = next(follower.entries(time.monotonic() + 5), None)
+    finally:
+        follower.close()
+        sink.close()
+    assert received is not None and received[1]["record_id"] == "00Q000000000002AAA"
+
+
+def test_an_unreachable_broker_is_a_transient_error_so_the_stage_retries() -> None:
+    sink = RabbitmqLogSink("amqp://guest:guest@127.0.0.1:1/%2F", "baton.logs")
+    with pytest.raises(TransientError, match="log stream: publish to exchange 'baton.logs' failed"):
+        sink.publish([assignment_log(1)])
+
+
+def assignment_log(number: int) -> AssignmentLog:
+    event = lead_event(number)
+    return AssignmentLog(routing_id=event.routing_id, record_id=event.record_id, object_type="Lead",
+                         outcome=Outcome.ASSIGNED, owner_id=member_id(1), team="Inbound", source=event.source.value,
+                         source_event_id=event.source_event_id, event_at=event.event_time(),
+                         decided_at=event.event_time())
