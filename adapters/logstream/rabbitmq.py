@@ -13,14 +13,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from adapters.logstream.keys import routing_key
+from adapters.logstream.entries import StreamEntry, assignment_entries
 from baton.errors import TransientError
 from messages import AssignmentLog
 
@@ -28,30 +27,6 @@ EXCHANGE_TYPE = "topic"
 CONTENT_TYPE = "application/json"
 PERSISTENT = pika.DeliveryMode.Persistent
 POLL_S = 0.25
-
-
-@dataclass(frozen=True)
-class StreamEntry:
-    """One log on its way to the exchange: the key's parts and the JSON body."""
-
-    kind: str
-    object_type: str | None
-    team: str | None
-    outcome: str | None
-    body: dict[str, Any]
-    message_id: str | None = None
-
-    @property
-    def routing_key(self) -> str:
-        return routing_key(self.kind, self.object_type, self.team, self.outcome)
-
-
-def assignment_entries(logs: Sequence[AssignmentLog]) -> list[StreamEntry]:
-    return [
-        StreamEntry("assignment", log.object_type, log.team, log.outcome.value,
-                    {"kind": "assignment", **log.model_dump(mode="json")}, log.routing_id)
-        for log in logs
-    ]
 
 
 def _declare_exchange(channel: BlockingChannel, exchange: str) -> None:

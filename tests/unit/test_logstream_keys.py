@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.logstream import assignment_entries, binding_keys, routing_key
+from adapters.logstream import StreamEntry, assignment_entries, binding_keys, routing_key
 from baton.errors import InputError
 from baton.since import parse_since, start_of_day
 from messages import AssignmentLog, Outcome
@@ -61,3 +61,8 @@ def test_since_names_the_bad_value() -> None:
 
 def test_today_starts_at_midnight_utc() -> None:
     assert start_of_day(NOW) == datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def test_a_booking_entry_is_keyed_by_its_own_kind() -> None:
+    entry = StreamEntry("booking", "Event", "Sales Team", "failed", {"kind": "booking"})
+    assert entry.routing_key == "booking.Event.Sales_Team.failed"
