@@ -194,6 +194,7 @@ def test_dlq_show_says_what_failed_why_how_often_with_the_body(pipeline: Pipelin
     assert shown["stage"] == "assign" and shown["attempts"] == 1 and shown["replay_count"] == 0
     assert "config version 2 is not in the store" in shown["reason"]
     assert shown["body"]["args"][0]["contexts"][0]["event"]["record_id"] == "00Q000000000001AAA"
+    assert shown["routing_ids"] == [lead_event(1).routing_id]
     assert "config version 2 is not in the store" in table.stdout and '"record_id"' in table.stdout
     assert missing.returncode == 1 and "no dead letter 999" in missing.stderr
 
