@@ -98,6 +98,9 @@ def logs(
         _follow(settings, filters, kind or [], as_json, count, timeout_s)
         return
     start = _since(since or DEFAULT_SINCE)
+    if kind and "assignment" not in kind:
+        say("the store's history holds assignment logs; other kinds are only on the live stream (--follow)")
+        return
     entries = [{"kind": "assignment", **entry}
                for entry in OperationsReader(_store(settings).engine).history(start, filters, limit)]
     if as_json:
@@ -137,6 +140,9 @@ def _follow(settings: Settings, filters: LogFilter, kinds: list[str], as_json: b
                 break
     except KeyboardInterrupt:
         pass
+    except (AMQPError, OSError) as exc:
+        say(f"lost the log stream: {type(exc).__name__}: {exc}")
+        raise typer.Exit(EXIT_REJECTED) from None
     finally:
         follower.close()
 
