@@ -40,7 +40,6 @@ RECORD_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 ROW_COLUMNS = (("time", 8), ("kind", 10), ("record", 18), ("object", 11), ("outcome", 10), ("owner", 18),
                ("team", 16), ("method", 14), ("why", 48))
 
-Multi = Annotated[list[str] | None, typer.Option()]
 
 
 def _store(settings: Settings) -> Store:
@@ -78,7 +77,7 @@ def _row_table(entries: list[dict[str, Any]], header: bool, title: str | None = 
 def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="tail the live log stream (RabbitMQ)")] = False,
     since: Annotated[str | None, typer.Option(help="history from the store: 30m, 1h, 2d or an ISO time")] = None,
-    team: Multi = None,
+    team: Annotated[list[str] | None, typer.Option(help="team name (each filter is repeatable)")] = None,
     object_type: Annotated[list[str] | None, typer.Option("--object", help="object type, e.g. Lead")] = None,
     outcome: Annotated[list[str] | None, typer.Option(help="assigned, held, not_routed, stale, stopped, failed")] = None,
     owner: Annotated[list[str] | None, typer.Option(help="owner user id (filtered client-side when following)")] = None,
@@ -268,7 +267,7 @@ def _print_stats(document: dict[str, Any]) -> None:
     out.print(table)
     out.print(_pairs_table("Owner writes", ("status", "rows"), list(document["owner_writes"].items())))
     api = document["api"]
-    out.print(_pairs_table("Salesforce API (daily)", ("", ""), [
+    out.print(_pairs_table("Salesforce API requests (daily)", ("what", "requests"), [
         ("used", api and api["used"]), ("limit", api and api["limit"]), ("remaining", api and api["remaining"]),
         ("observed at", api and api["observed_at"])]))
     latency = document["latency_ms"]
