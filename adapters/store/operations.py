@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.store.repository import as_utc
+from adapters.store.repository import DeadLetter, as_utc
 from adapters.store.tables import (
     api_usage,
     assignments,
@@ -145,15 +145,20 @@ def _record_id_matches(column: sa.ColumnElement[str], record_id: str) -> sa.Colu
 
 
 def _mentions(message: Any, record_id: str) -> bool:
-    """Does a dead-lettered message carry this record (as a routed record, a log or an outbox row)?"""
-    short = record_id[:15]
+    """Does a dead-lettered message carry this record (a routed record, a log, an outbox row's record ids)?"""
+    if isinstance(message, str):
+        return len(message) in (15, 18) and message[:15] == record_id[:15]
     if isinstance(message, dict):
-        if str(message.get("record_id", ""))[:15] == short:
-            return True
         return any(_mentions(value, record_id) for value in message.values())
     if isinstance(message, list):
         return any(_mentions(value, record_id) for value in message)
     return False
+
+
+def delivery_attempts(letter: DeadLetter) -> int | None:
+    """How often a stage ran the message before it was dead-lettered; None for outbox rows (see ``why``)."""
+    options = letter.message.get("options")
+    return int(options.get("retries", 0)) + 1 if isinstance(options, dict) else None
 
 
 def _counts(connection: sa.Connection, column: sa.ColumnElement[Any],

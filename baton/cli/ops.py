@@ -14,7 +14,7 @@ from rich.table import Table
 
 from adapters.logstream import LogFollower, binding_keys
 from adapters.store import Store
-from adapters.store.operations import LogFilter, OperationsReader
+from adapters.store.operations import LogFilter, OperationsReader, delivery_attempts
 from baton.bootstrap import open_store
 from baton.cli.common import (
     EXIT_OK,
@@ -292,11 +292,10 @@ def dlq_show(
     if letter is None:
         say(f"no dead letter {letter_id}")
         raise typer.Exit(EXIT_REJECTED)
-    options = letter.message.get("options") or {}
     document = {
         "id": letter.id, "stage": letter.stage, "actor": letter.actor_name, "queue": letter.queue_name,
         "message_id": letter.message_id, "failed_at": letter.failed_at.isoformat(), "reason": letter.reason,
-        "attempts": int(options.get("retries", 0)) + 1, "replay_count": letter.replay_count,
+        "attempts": delivery_attempts(letter), "replay_count": letter.replay_count,
         "replayed_at": letter.replayed_at and letter.replayed_at.isoformat(), "routing_ids": letter.routing_ids,
         "body": {"args": letter.message.get("args", []), "kwargs": letter.message.get("kwargs", {})},
     }

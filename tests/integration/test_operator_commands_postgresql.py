@@ -16,6 +16,7 @@ from tests.unit.test_operator_commands import (  # noqa: F401  (collected here w
     test_logs_since_filters_by_outcome_team_and_owner,
     test_stats_counts_members_holds_dead_letters_api_and_latency,
     test_why_lists_dead_letters_that_carry_the_record,
+    test_why_shows_a_failed_owner_write_with_its_attempts_error_and_dead_letter,
     test_why_shows_a_held_record_with_its_hold_and_no_owner_write,
     test_why_traces_every_decision_newest_first_stage_by_stage,
 )

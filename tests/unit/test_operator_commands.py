@@ -21,7 +21,7 @@ from baton.clock import utc_now
 from messages import ChangeType, RecordEvent, StageBatch
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
-from tests.unit.conftest import Pipeline
+from tests.unit.conftest import FLUSH_POLICY, Pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -188,10 +188,12 @@ def test_dlq_show_says_what_failed_why_how_often_with_the_body(pipeline: Pipelin
     letter_id = _dead_lettered_assign(pipeline)
 
     [shown] = json_lines(baton(cli_env, "dlq", "show", str(letter_id), "--json"))
+    [listed] = json_lines(baton(cli_env, "dlq", "list", "--json"))
     table = baton(cli_env, "dlq", "show", str(letter_id))
     missing = baton(cli_env, "dlq", "show", "999")
 
     assert shown["stage"] == "assign" and shown["attempts"] == 1 and shown["replay_count"] == 0
+    assert (listed["id"], listed["attempts"], listed["records"]) == (letter_id, 1, 1)
     assert "config version 2 is not in the store" in shown["reason"]
     assert shown["body"]["args"][0]["contexts"][0]["event"]["record_id"] == "00Q000000000001AAA"
     assert shown["routing_ids"] == [lead_event(1).routing_id]
@@ -247,3 +249,22 @@ def test_why_lists_dead_letters_that_carry_the_record(pipeline: Pipeline, cli_en
     assert [(letter["id"], letter["stage"]) for letter in document["dead_letters"]] == [(letter_id, "assign")]
     assert "config version 2" in document["dead_letters"][0]["reason"]
     assert other.returncode == 1
+
+
+def test_why_shows_a_failed_owner_write_with_its_attempts_error_and_dead_letter(
+    pipeline: Pipeline, cli_env: dict[str, str]
+) -> None:
+    pipeline.apply(team_config(members=2))
+    pipeline.writer.failures = 100  # Salesforce keeps answering 503
+    pipeline.send([lead_event(1)])
+    pipeline.drain()
+
+    [document] = json_lines(baton(cli_env, "why", "00Q000000000001AAA", "--json"))
+    [listed] = json_lines(baton(cli_env, "dlq", "list", "--json"))
+
+    write = document["decisions"][0]["salesforce_write"]
+    assert (write["status"], write["attempts"]) == ("failed", FLUSH_POLICY.max_attempts)
+    assert "503" in write["last_error"]
+    [letter] = document["dead_letters"]
+    assert letter["stage"] == "outbox" and "503" in letter["reason"]
+    assert (listed["stage"], listed["attempts"]) == ("outbox", None)
