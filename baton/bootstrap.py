@@ -104,6 +104,15 @@ def reference_data(settings: Settings, store: Store) -> ReferenceData:
     return StoreReferenceData(store, settings.reference_refresh_ms)
 
 
+def log_sink(settings: Settings) -> AssignmentSink:
+    """The topic exchange when the broker is RabbitMQ; in process (kept in memory) on the embedded default."""
+    if settings.uses_rabbitmq:
+        from adapters.logstream import RabbitmqLogSink
+
+        return RabbitmqLogSink(settings.broker_url, settings.log_exchange_name)
+    return RecordingSink()
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -123,7 +132,7 @@ def bootstrap(
         store=store,
         configs=ConfigProvider(store, settings.config_refresh_ms),
         owner_writer=owner_writer or salesforce_writer(settings) or UnconfiguredOwnerWriter(),
-        sink=sink or RecordingSink(),
+        sink=sink or log_sink(settings),
         clock=clock,
         reference=reference_data(settings, store),
         reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),

@@ -12,6 +12,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Retries
 
 from adapters.store import Store
+from messages import routing_id_for
 
 log = structlog.get_logger(__name__)
 RETRY_ENQUEUE_FAILED = "retry_enqueue_failed"
@@ -48,8 +49,8 @@ def _routing_ids(message: MessageProxy) -> list[str]:
         if isinstance(argument, dict):
             for context in argument.get("contexts") or []:
                 event = context.get("event") if isinstance(context, dict) else None
-                if isinstance(event, dict):
-                    ids.append(f"{event.get('source')}:{event.get('source_event_id')}")
+                if isinstance(event, dict) and event.get("source") and event.get("source_event_id"):
+                    ids.append(routing_id_for(str(event["source"]), str(event["source_event_id"])))
             for entry in argument.get("logs") or []:
                 if isinstance(entry, dict) and entry.get("routing_id"):
                     ids.append(entry["routing_id"])

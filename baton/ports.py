@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from adapters.logstream.entries import StreamEntry
 from adapters.reference import NoReferenceData, NoReferenceUpdates, ReferenceData, ReferenceUpdates
 from adapters.store import Store
 from baton.clock import Clock, utc_now
@@ -44,6 +45,10 @@ class AssignmentSink(Protocol):
 
     def publish(self, logs: Sequence[AssignmentLog]) -> None: ...
 
+    def publish_entries(self, entries: Sequence[StreamEntry]) -> None:
+        """Any kind of log (bookings too) with its routing key's parts."""
+        ...
+
 
 class UnconfiguredOwnerWriter:
     """The embedded default has no Salesforce org: decisions are stored, nothing is written out."""
@@ -60,9 +65,13 @@ class RecordingSink:
     """Keeps published logs in memory (embedded default and tests)."""
 
     published: list[AssignmentLog] = field(default_factory=list)
+    published_entries: list[StreamEntry] = field(default_factory=list)
 
     def publish(self, logs: Sequence[AssignmentLog]) -> None:
         self.published.extend(logs)
+
+    def publish_entries(self, entries: Sequence[StreamEntry]) -> None:
+        self.published_entries.extend(entries)
 
 
 @dataclass(frozen=True)

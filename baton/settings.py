@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         description="Prometheus metrics port of dramatiq workers and the flusher (e.g. 9191); 0 = off (web: /metrics)",
     )
     metrics_host: str = Field(default="0.0.0.0", description="address the metrics port listens on")
+    log_exchange: str = Field(
+        default="", pattern=r"^[A-Za-z0-9_.:-]*$",
+        description="RabbitMQ topic exchange of the log stream; empty = <queue_prefix>.logs (baton.logs)",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -135,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def uses_rabbitmq(self) -> bool:
         return self.broker_url.startswith(("amqp://", "amqps://"))
+
+    @property
+    def log_exchange_name(self) -> str:
+        return self.log_exchange or f"{self.queue_prefix}.logs"
 
 
 def _split(text: str) -> list[str]:

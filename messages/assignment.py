@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field
 
 from messages.base import SCHEMA_VERSION, Contract
-from messages.routing import MatchInfo, TerritoryResult
+from messages.routing import MatchInfo, StageTrace, TerritoryResult
 
 
 class Outcome(StrEnum):
@@ -53,6 +53,8 @@ class AssignmentLog(Contract):
     event_at: AwareDatetime
     enqueued_at: AwareDatetime | None = None
     decided_at: AwareDatetime
+    stamps: dict[str, Any] = Field(default_factory=dict, description="classification stamps, for `baton why`")
+    trace: list[StageTrace] = Field(default_factory=list, description="each stage's reasons and duration")
 
 
 class AssignmentBatch(Contract):

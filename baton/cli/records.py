@@ -14,6 +14,7 @@ from dramatiq.brokers.stub import StubBroker
 from rich.table import Table
 
 from adapters.files import Rejected, read_records
+from adapters.store.operations import delivery_attempts
 from baton.bootstrap import bootstrap, build_flusher, open_store
 from baton.cli.common import (
     EXIT_OK,
@@ -155,16 +156,17 @@ def dlq_list(
     if as_json:
         for letter in letters:
             sys.stdout.write(json.dumps({"id": letter.id, "stage": letter.stage, "reason": letter.reason,
-                                         "records": len(letter.routing_ids),
+                                         "records": len(letter.routing_ids), "attempts": delivery_attempts(letter),
                                          "failed_at": letter.failed_at.isoformat(),
                                          "replayed_at": letter.replayed_at and letter.replayed_at.isoformat()}) + "\n")
         return
     table = Table(title="Dead letters")
-    for column in ("id", "stage", "records", "failed at", "replays", "reason"):
+    for column in ("id", "stage", "records", "failed at", "attempts", "replays", "reason"):
         table.add_column(column)
     for letter in letters:
+        attempts = delivery_attempts(letter)
         table.add_row(str(letter.id), letter.stage, str(len(letter.routing_ids)), letter.failed_at.isoformat(),
-                      str(letter.replay_count), letter.reason)
+                      "-" if attempts is None else str(attempts), str(letter.replay_count), letter.reason)
     out.print(table)
 
 
@@ -181,9 +183,12 @@ def dlq_replay(
     current = bootstrap(load_settings())
     store = current.ports.store
     letters = [store.dead_letter(i) for i in ids] if ids else store.dead_letters(stage)
+    missing = [i for i, letter in zip(ids or [], letters, strict=True) if letter is None]
+    for letter_id in missing:
+        say(f"no dead letter {letter_id}")
     replayed = 0
     for letter in letters:
-        if letter is None:
+        if letter is None or (stage and letter.stage != stage):
             continue
         if letter.stage == FLUSH_STAGE:
             store.requeue_outbox(letter.routing_ids)
@@ -197,6 +202,8 @@ def dlq_replay(
         run_embedded(current.broker, current.settings.worker_threads, 300)
         build_flusher(current).tick()
     err.print(f"{replayed} replayed")
+    if missing:
+        raise typer.Exit(EXIT_REJECTED)
 
 
 def _toggle(user: str, available: bool) -> None:

@@ -112,6 +112,8 @@ def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: 
         event_at=event.event_time(),
         enqueued_at=enqueued_at,
         decided_at=now,
+        stamps=context.stamps,
+        trace=context.trace,
         **fields,
     )
 

@@ -1,0 +1,174 @@
+"""Read-only queries behind the operator commands: log history, a record's trace, daily figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from adapters.store.repository import DeadLetter, as_utc
+from adapters.store.tables import (
+    api_usage,
+    assignments,
+    config_versions,
+    dead_letters,
+    holds,
+    outbox,
+    record_states,
+)
+
+LATENCY_SAMPLE = 100_000
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What ``baton logs`` keeps: each non-empty list is an OR of its values; the lists are ANDed."""
+
+    teams: Sequence[str] = ()
+    objects: Sequence[str] = ()
+    outcomes: Sequence[str] = ()
+    owners: Sequence[str] = ()
+
+    def keeps(self, entry: dict[str, Any]) -> bool:
+        """The same filter applied to a log body (the live stream filters owners on the client)."""
+        pairs = ((self.teams, "team"), (self.objects, "object_type"), (self.outcomes, "outcome"),
+                 (self.owners, "owner_id"))
+        return all(not wanted or entry.get(key) in wanted for wanted, key in pairs)
+
+
+@dataclass
+class RecordTrace:
+    """Everything the store knows about one record's routing."""
+
+    logs: list[dict[str, Any]]
+    outbox: dict[str, dict[str, Any]]
+    holds: list[dict[str, Any]]
+    dead_letters: list[dict[str, Any]]
+    configs: dict[int, datetime]
+    current: dict[str, Any] | None
+
+
+@dataclass
+class Figures:
+    """The raw counts ``baton stats`` reports, for decisions made since a time."""
+
+    since: datetime
+    per_member: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    held_now: dict[str, int] = field(default_factory=dict)
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    dead_letters_open: dict[str, int] = field(default_factory=dict)
+    outbox: dict[str, int] = field(default_factory=dict)
+    api: tuple[int, int, datetime] | None = None
+    timings: list[tuple[datetime, datetime, str | None, Any]] = field(default_factory=list)
+
+
+class OperationsReader:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def history(self, since: datetime, filters: LogFilter, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` logs decided at or after ``since`` that pass the filters, oldest first."""
+        query = sa.select(assignments.c.log).where(assignments.c.decided_at >= since)
+        for wanted, column in ((filters.teams, assignments.c.team), (filters.objects, assignments.c.object_type),
+                               (filters.outcomes, assignments.c.outcome), (filters.owners, assignments.c.owner_id)):
+            if wanted:
+                query = query.where(column.in_(list(wanted)))
+        query = query.order_by(assignments.c.decided_at.desc(), assignments.c.routing_id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            rows = [row.log for row in connection.execute(query)]
+        return rows[::-1]
+
+    def record_trace(self, record_id: str) -> RecordTrace:
+        matches = _record_id_matches(assignments.c.record_id, record_id)
+        with self.engine.connect() as connection:
+            logs = [row.log for row in connection.execute(
+                sa.select(assignments.c.log).where(matches)
+                .order_by(assignments.c.decided_at.desc(), assignments.c.routing_id.desc()))]
+            routing_ids = [log["routing_id"] for log in logs]
+            outbox_rows = {row.routing_id: _plain(row._mapping) for row in connection.execute(
+                sa.select(outbox).where(outbox.c.routing_id.in_(routing_ids)))} if routing_ids else {}
+            hold_rows = [_plain(row._mapping, drop=("context",)) for row in connection.execute(
+                sa.select(holds).where(_record_id_matches(holds.c.record_id, record_id)))]
+            versions = {log["config_version"] for log in logs if log.get("config_version") is not None}
+            configs = {row.version: as_utc(row.applied_at) for row in connection.execute(
+                sa.select(config_versions.c.version, config_versions.c.applied_at)
+                .where(config_versions.c.version.in_(versions)))} if versions else {}
+            current = connection.execute(
+                sa.select(record_states).where(_record_id_matches(record_states.c.record_id, record_id))
+                .order_by(record_states.c.last_event_at.desc())).first()
+            letters = connection.execute(
+                sa.select(dead_letters).where(sa.cast(dead_letters.c.message, sa.Text).contains(record_id[:15]))
+                .order_by(dead_letters.c.id.desc())).all()
+        touching = [_plain(row._mapping, drop=("message",)) for row in letters
+                    if _mentions(row.message, record_id) or set(row.routing_ids) & set(routing_ids)]
+        return RecordTrace(logs, outbox_rows, hold_rows, touching, configs,  # type: ignore[arg-type]
+                           _plain(current._mapping) if current else None)
+
+    def figures(self, since: datetime) -> Figures:
+        figures = Figures(since=since)
+        recent = assignments.c.decided_at >= since
+        with self.engine.connect() as connection:
+            for team, owner, count in connection.execute(
+                sa.select(assignments.c.team, assignments.c.owner_id, sa.func.count())
+                .where(recent, assignments.c.outcome == "assigned")
+                .group_by(assignments.c.team, assignments.c.owner_id)):
+                figures.per_member[(team, owner)] = int(count)
+            figures.outcomes = _counts(connection, assignments.c.outcome, recent)
+            figures.held_now = _counts(connection, holds.c.team)
+            figures.dead_letters = _counts(connection, dead_letters.c.stage, dead_letters.c.failed_at >= since)
+            figures.dead_letters_open = _counts(connection, dead_letters.c.stage, dead_letters.c.replayed_at.is_(None))
+            figures.outbox = _counts(connection, outbox.c.status, outbox.c.created_at >= since)
+            usage = connection.execute(sa.select(api_usage).where(api_usage.c.name == "api-usage")).first()
+            if usage is not None:
+                figures.api = (int(usage.used), int(usage.limit), as_utc(usage.observed_at))  # type: ignore[assignment]
+            figures.timings = [
+                (as_utc(row.decided_at), as_utc(row.event_at), row.enqueued_at, row.trace)  # type: ignore[misc]
+                for row in connection.execute(
+                    sa.select(assignments.c.decided_at, assignments.c.event_at,
+                              assignments.c.log["enqueued_at"].as_string().label("enqueued_at"),
+                              assignments.c.log["trace"].label("trace"))
+                    .where(recent).order_by(assignments.c.decided_at.desc()).limit(LATENCY_SAMPLE))
+            ]
+        return figures
+
+
+def _record_id_matches(column: sa.ColumnElement[str], record_id: str) -> sa.ColumnElement[bool]:
+    """An 18-character id matches itself; a 15-character one also its 18-character form."""
+    if len(record_id) == 15:
+        return sa.or_(column == record_id, column.like(record_id + "___"))
+    return column == record_id
+
+
+def _mentions(message: Any, record_id: str) -> bool:
+    """Does a dead-lettered message carry this record (a routed record, a log, an outbox row's record ids)?"""
+    if isinstance(message, str):
+        return len(message) in (15, 18) and message[:15] == record_id[:15]
+    if isinstance(message, dict):
+        return any(_mentions(value, record_id) for value in message.values())
+    if isinstance(message, list):
+        return any(_mentions(value, record_id) for value in message)
+    return False
+
+
+def delivery_attempts(letter: DeadLetter) -> int | None:
+    """How often a stage ran the message before it was dead-lettered; None for outbox rows (see ``why``)."""
+    options = letter.message.get("options")
+    return int(options.get("retries", 0)) + 1 if isinstance(options, dict) else None
+
+
+def _counts(connection: sa.Connection, column: sa.ColumnElement[Any],
+            where: sa.ColumnElement[bool] | None = None) -> dict[str, int]:
+    query = sa.select(column, sa.func.count()).group_by(column)
+    if where is not None:
+        query = query.where(where)
+    return {str(key): int(count) for key, count in connection.execute(query)}
+
+
+def _plain(mapping: Any, drop: Sequence[str] = ()) -> dict[str, Any]:
+    return {key: as_utc(value) if isinstance(value, datetime) else value
+            for key, value in dict(mapping).items() if key not in drop}

@@ -1,0 +1,73 @@
+"""``baton why``: one record's decision trace, assembled from what the store holds (pure; no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from adapters.store.operations import RecordTrace
+
+OUTBOX_FIELDS = ("status", "attempts", "last_error", "channel", "created_at", "sent_at", "next_attempt_at")
+NO_WRITE = {"status": "none", "reason": "no owner to write (the decision did not assign one)"}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _stage_traces(log: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["stage"]: step for step in log.get("trace") or [] if isinstance(step, dict) and "stage" in step}
+
+
+def decision(log: dict[str, Any], trace: RecordTrace) -> dict[str, Any]:
+    steps = _stage_traces(log)
+
+    def stage(stage_name: str, /, **output: Any) -> dict[str, Any]:
+        step = steps.get(stage_name, {})
+        return {**output, "reasons": step.get("reasons", []), "duration_ms": step.get("duration_ms")}
+
+    territory = log.get("territory") or {}
+    written = trace.outbox.get(log["routing_id"])
+    version = log.get("config_version")
+    held = next((hold for hold in trace.holds if hold["routing_id"] == log["routing_id"]), None)
+    return _jsonable({
+        "routing_id": log["routing_id"],
+        "decided_at": log["decided_at"],
+        "outcome": log["outcome"],
+        "owner_id": log.get("owner_id"),
+        "previous_owner_id": log.get("previous_owner_id"),
+        "team": log.get("team"),
+        "method": log.get("method"),
+        "source": {key: log.get(key) for key in ("source", "source_event_id", "event_at", "enqueued_at")},
+        "config": {"version": version, "applied_at": trace.configs.get(version) if version is not None else None},
+        "stages": {
+            "classify": stage("classify", stamps=log.get("stamps") or {}, tags=log.get("tags") or []),
+            "territory": stage("territory", name=territory.get("name"), team=territory.get("team")),
+            "match": stage("match", **(log.get("match") or {})),
+            "assign": {"path": log.get("path") or [], "team": log.get("team"), "method": log.get("method"),
+                       "owner_id": log.get("owner_id"), "reasons": log.get("reasons") or [],
+                       "skipped": log.get("skipped") or [], "skip_summary": log.get("skip_summary") or {}},
+        },
+        "salesforce_write": {key: written.get(key) for key in OUTBOX_FIELDS} if written else NO_WRITE,
+        "hold": {key: held[key] for key in ("reason", "held_at", "recheck_at", "checks")} if held else None,
+    })
+
+
+def record_trace(record_id: str, trace: RecordTrace) -> dict[str, Any]:
+    """All decisions for the record (newest first), its holds and the dead letters that touch it."""
+    return _jsonable({
+        "record_id": record_id,
+        "current": trace.current,
+        "decisions": [decision(log, trace) for log in trace.logs],
+        "holds": trace.holds,
+        "dead_letters": [
+            {key: letter[key] for key in ("id", "stage", "reason", "failed_at", "replayed_at", "replay_count")}
+            for letter in trace.dead_letters
+        ],
+    })
