@@ -15,8 +15,8 @@ from baton.notify.notifier import Notifier, NotifyingSink
 from baton.notify.templates import load_templates
 from baton.ports import AssignmentSink
 from baton.settings import Settings
-from routing.teams import Member
 from messages.notifications import Channel, Notification
+from routing.teams import Member
 
 NOTIFY_STAGE = "notify"
 

@@ -27,7 +27,7 @@ class Mailbox:
     messages: list[Message] = field(default_factory=list)
     recipients: list[list[str]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.original_content))
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
@@ -62,7 +62,7 @@ def webhook_server() -> Iterator[tuple[Webhook, str]]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with lock:
                 status = hook.statuses.pop(0) if hook.statuses else 200

@@ -16,7 +16,13 @@ from baton.notify.templates import DEFAULT_TEMPLATES, load_templates
 from baton.notify.wiring import NOTIFY_STAGE, with_notifications
 from messages.notifications import Notification
 from tests.support.events import lead_event
-from tests.support.fake_notifications import Mailbox, Webhook, free_port, smtp_server, webhook_server
+from tests.support.fake_notifications import (
+    Mailbox,
+    Webhook,
+    free_port,
+    smtp_server,
+    webhook_server,
+)
 from tests.unit.conftest import Pipeline
 
 OWNER = "005000000000001AAA"
