@@ -25,6 +25,7 @@ from baton.logging import configure_logging
 from baton.middleware import WarmUp
 from baton.notify.wiring import with_notifications
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
+from baton.scheduling.sla_sink import SlaTimerSink
 from baton.settings import Settings
 from routing.normalize import registered_domain
 
@@ -123,7 +124,7 @@ def bootstrap(
         store=store,
         configs=ConfigProvider(store, settings.config_refresh_ms),
         owner_writer=owner_writer or salesforce_writer(settings) or UnconfiguredOwnerWriter(),
-        sink=with_notifications(settings, sink or RecordingSink()),
+        sink=SlaTimerSink(with_notifications(settings, sink or RecordingSink())),
         clock=clock,
         reference=reference_data(settings, store),
         reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),

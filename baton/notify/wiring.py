@@ -71,12 +71,17 @@ def enqueue_notification(broker: dramatiq.Broker, notification: Notification) ->
 
 def with_notifications(settings: Settings, sink: AssignmentSink) -> AssignmentSink:
     """``sink``, plus a notification to each new owner when SMTP or a Slack webhook is configured."""
+    channels = configured_channels(settings)
+    if not channels:
+        return sink
+    return NotifyingSink(sink, lambda notification: enqueue_notification(runtime.current().broker, notification),
+                         channels)
+
+
+def configured_channels(settings: Settings) -> list[Channel]:
     channels: list[Channel] = []
     if settings.notify_smtp_host:
         channels.append("email")
     if settings.notify_slack_webhook_url:
         channels.append("slack")
-    if not channels:
-        return sink
-    return NotifyingSink(sink, lambda notification: enqueue_notification(runtime.current().broker, notification),
-                         channels)
+    return channels
