@@ -1,7 +1,7 @@
 """What changed for members between two scheduler rounds (pure): out of office begun or ended, cap windows.
 
-A cap counts a member's records per day, week (from Monday) and month in the member's own time zone.
-The counters are keyed by window, so nothing is reset by hand; a new window only means a capped member
+A cap counts a member's records per day, ISO week and month in the member's own time zone, under keys
+named by the window (routing/selection/caps.py), so nothing is reset by hand; a new window only means a capped member
 may take records again, so held records are worth re-checking. The same goes for an out-of-office end.
 """
 
@@ -14,6 +14,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from routing.config import OrgConfig
+from routing.selection.caps import WINDOW_NAMES, limits_of
 from routing.teams import Caps, Member, Team
 
 
@@ -50,23 +51,21 @@ def _member_changes(team: Team, member: Member, since: datetime, now: datetime) 
                                f"{period.reason} until {period.end.isoformat()}")
         if since < period.end <= now:
             yield MemberChange(ChangeKind.OOO_ENDED, team.name, member.id, period.end, f"{period.reason} ended")
-    caps = _effective_caps(team, member)
-    for window, start in _window_starts(caps, member.timezone, since, now):
+    for window, start in _window_starts(_capped_windows(team, member), member.timezone, since, now):
         yield MemberChange(ChangeKind.CAP_WINDOW, team.name, member.id, start, f"new {window} cap window")
 
 
-def _effective_caps(team: Team, member: Member) -> Caps:
-    own = member.caps
-    if own.per_day is None and own.per_week is None and own.per_month is None:
-        return team.member_caps
-    return own
+def _capped_windows(team: Team, member: Member) -> set[str]:
+    """Windows any cap of this member counts in: own caps, the team's defaults, criteria caps."""
+    windows = {WINDOW_NAMES[window] for window, _ in limits_of(member.caps, team.member_caps)}
+    for cap in team.criteria_caps:
+        windows |= {WINDOW_NAMES[window] for window, _ in limits_of(cap, Caps())}
+    return windows
 
 
-def _window_starts(caps: Caps, zone_name: str, since: datetime, now: datetime) -> Iterator[tuple[str, datetime]]:
-    """Local midnights (day), Monday midnights (week) and first-of-month midnights in ``(since, now]``."""
-    wanted = {"day": caps.per_day is not None, "week": caps.per_week is not None,
-              "month": caps.per_month is not None}
-    if not any(wanted.values()) or now <= since:
+def _window_starts(windows: set[str], zone_name: str, since: datetime, now: datetime) -> Iterator[tuple[str, datetime]]:
+    """Local midnights (day), Monday midnights (ISO week) and first-of-month midnights in ``(since, now]``."""
+    if not windows or now <= since:
         return
     zone = ZoneInfo(zone_name)
     day = since.astimezone(zone).date() + timedelta(days=1)
@@ -74,10 +73,10 @@ def _window_starts(caps: Caps, zone_name: str, since: datetime, now: datetime) -
     while day <= last:
         midnight = datetime.combine(day, datetime.min.time(), tzinfo=zone)
         if since < midnight <= now:
-            if wanted["month"] and day.day == 1:
+            if "month" in windows and day.day == 1:
                 yield "month", midnight
-            if wanted["week"] and day.weekday() == 0:
+            if "week" in windows and day.weekday() == 0:
                 yield "week", midnight
-            if wanted["day"]:
+            if "day" in windows:
                 yield "day", midnight
         day += timedelta(days=1)

@@ -216,3 +216,21 @@ default_team: Inbound
 
     assert report is not None and report.member_changes == 1 and report.held_rechecked == 1
     assert pipeline.store.owner_counts() == {REP_1: 1}
+
+
+def test_cap_windows_follow_the_team_default_per_window_and_criteria_caps() -> None:
+    config = load_config(f"""
+teams:
+  - name: Inbound
+    member_caps: {{per_month: 100}}
+    criteria_caps: [{{name: enterprise, tag: enterprise, per_week: 3}}]
+    members:
+      - {{id: "{REP_1}", caps: {{per_day: 5}}}}
+default_team: Inbound
+""")
+    first_of_december = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # a Tuesday
+    monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+    details = [c.detail for c in member_changes(config, monday - timedelta(minutes=1), monday)]
+    assert sorted(details) == ["new day cap window", "new week cap window"]
+    details = [c.detail for c in member_changes(config, first_of_december - timedelta(minutes=1), first_of_december)]
+    assert sorted(details) == ["new day cap window", "new month cap window"]
