@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import dramatiq
 import sqlalchemy as sa
 import structlog
 from dramatiq import Broker
@@ -34,6 +35,9 @@ from routing.sla import SlaTimer, Verdict, sla_verdict
 
 log = structlog.get_logger(__name__)
 SCHEDULER_LOCK = "scheduler"
+REASSIGNED = "Reassigned through the router graph."
+NO_SALESFORCE = "Not reassigned: no Salesforce connection to read the record again."
+NOT_FOUND = "Not reassigned: the record was not found in Salesforce (deleted or merged)."
 
 
 @dataclass
@@ -73,7 +77,8 @@ class Scheduler:
                 self.last_round = None
                 return None
             return self._round(self.clock())
-        except (TransientError, sa.exc.DBAPIError) as exc:  # database or broker away: the next round retries
+        except (TransientError, sa.exc.DBAPIError, dramatiq.errors.BrokerConnectionError) as exc:
+            # the database, the broker or Salesforce is away: nothing was closed, the next round retries
             log.warning("scheduler_round_failed", error=str(exc))
             return None
 
@@ -116,43 +121,43 @@ class Scheduler:
         report.sla_actioned = len(actioned)
         if not breached:
             return
-        reassigned = self._reassign(breached, now)
+        actions = self._reassign(breached, now)
         for timer in breached:
-            action = "Reassigned through the router graph." if timer.routing_id in reassigned else \
-                "Not reassigned: " + ("the record was not found in Salesforce." if self.reader else
-                                      "no Salesforce connection to read the record again.")
+            action = actions[timer.routing_id]
             log.warning("sla_breached", routing_id=timer.routing_id, record_id=timer.record_id, team=timer.team,
-                        owner_id=timer.owner_id, due_at=timer.due_at.isoformat(),
-                        reassigned=timer.routing_id in reassigned)
+                        owner_id=timer.owner_id, due_at=timer.due_at.isoformat(), action=action)
             report.escalated += self._escalate(config, timer, action)
         close_timers(self.store, [timer.routing_id for timer in breached], "breached", now)
         report.sla_breached = len(breached)
-        report.reassigned = len(reassigned)
+        report.reassigned = sum(action == REASSIGNED for action in actions.values())
 
-    def _reassign(self, breached: Sequence[SlaTimer], now: datetime) -> set[str]:
-        """Routes each breached record again (a REASSIGN of its current state); returns the routing ids sent.
-
-        The event id ``sla-<routing id>`` makes a repeated round route each breach once.
-        """
+    def _reassign(self, breached: Sequence[SlaTimer], now: datetime) -> dict[str, str]:
+        """Routes each breached record again (a REASSIGN of its current state, read from Salesforce); returns
+        what was done per routing id. The event id ``sla-<routing id>`` makes a repeated round route it once.
+        Salesforce being away (a transient error) leaves the timers open for the next round."""
         if self.reader is None:
-            return set()
-        reader, events = self.reader(), []
+            return {timer.routing_id: NO_SALESFORCE for timer in breached}
+        reader, events, actions = self.reader(), [], {}
         by_object: dict[str, list[SlaTimer]] = {}
         for timer in breached:
             by_object.setdefault(timer.object_type, []).append(timer)
-        found: set[str] = set()
         for object_type, timers in by_object.items():
-            records = {record.get("Id", "")[:15]: record for record in
-                       reader.by_ids(object_type, [timer.record_id for timer in timers])}
+            try:
+                records = {str(record.get("Id", ""))[:15]: record for record in
+                           reader.by_ids(object_type, [timer.record_id for timer in timers])}
+            except PermanentError as exc:
+                actions.update({timer.routing_id: f"Not reassigned: the record could not be read ({exc})."
+                                for timer in timers})
+                continue
             for timer in timers:
                 record = records.get(timer.record_id[:15])
                 if record is None:
-                    log.warning("sla_record_gone", record_id=timer.record_id, object_type=object_type)
+                    actions[timer.routing_id] = NOT_FOUND
                     continue
                 events.append(_reassign_event(timer, record, now))
-                found.add(timer.routing_id)
+                actions[timer.routing_id] = REASSIGNED
         enqueue(self.broker, events, self.batch_size, now)
-        return found
+        return actions
 
     def _escalate(self, config: OrgConfig, timer: SlaTimer, action: str) -> int:
         team = next((team for team in config.teams if team.name == timer.team), None)

@@ -11,6 +11,7 @@ from typing import Any
 from adapters.store.sla_timers import timer_states
 from baton import runtime
 from baton.configs import ConfigProvider
+from baton.errors import TransientError
 from baton.scheduling.scheduler import Scheduler
 from baton.scheduling.sla_sink import SlaTimerSink
 from messages import ChangeType, RecordEvent, Source
@@ -234,3 +235,36 @@ default_team: Inbound
     assert sorted(details) == ["new day cap window", "new week cap window"]
     details = [c.detail for c in member_changes(config, first_of_december - timedelta(minutes=1), first_of_december)]
     assert sorted(details) == ["new day cap window", "new month cap window"]
+
+
+@dataclasses.dataclass
+class UnreachableReader(RecordingReader):
+    """Salesforce answering 503 the first ``failures`` reads."""
+
+    failures: int = 1
+
+    def by_ids(self, object_type: str, record_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("Salesforce answered 503")
+        return super().by_ids(object_type, record_ids)
+
+
+def test_a_breach_waits_for_salesforce_and_a_deleted_record_is_escalated_as_not_found(pipeline: Pipeline) -> None:
+    clock = FrozenClock()
+    _sla_pipeline(pipeline, clock)
+    pipeline.apply(sla_config())
+    pipeline.send([lead_event(1)])
+    pipeline.drain()
+    sent: list[Notification] = []
+    reader = UnreachableReader({})
+    scheduler = _scheduler(pipeline, clock, reader, sent)
+    clock.now = NOW + timedelta(hours=1)
+
+    assert scheduler.tick() is None  # Salesforce is away: the round fails and nothing is closed
+    assert list(timer_states(pipeline.store).values()) == ["open"] and sent == []
+
+    report = scheduler.tick()
+    assert report is not None and (report.sla_breached, report.reassigned) == (1, 0)
+    assert sent[0].values["action"] == "Not reassigned: the record was not found in Salesforce (deleted or merged)."
+    assert list(timer_states(pipeline.store).values()) == ["breached"]
