@@ -30,16 +30,18 @@ def timers_for(logs: Sequence[AssignmentLog], config: OrgConfig) -> list[SlaTime
 
 @dataclass
 class SlaTimerSink:
-    """Publishes to ``inner``, then stores the SLA timers (only when some team has an SLA: no extra
-    database round trip otherwise). A failed write fails the write-back stage, which is retried."""
+    """Stores the SLA timers (only when some team has an SLA: no extra database round trip otherwise), then
+    publishes to ``inner``. A failed write fails the write-back stage before anything was published or
+    notified, and the stage is retried; timers are keyed by routing id, so a retry opens each once."""
 
     inner: AssignmentSink
 
     def publish(self, logs: Sequence[AssignmentLog]) -> None:
-        self.inner.publish(logs)
         ports = runtime.current().ports
         try:
             _, config = ports.configs.current()
         except PermanentError:
-            return
-        open_timers(ports.store, timers_for(logs, config))
+            config = None
+        if config is not None:
+            open_timers(ports.store, timers_for(logs, config))
+        self.inner.publish(logs)
