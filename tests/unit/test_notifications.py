@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,6 +173,9 @@ def test_a_mail_server_that_is_down_leaves_routing_intact_and_the_notification_d
 
     assert pipeline.store.owner_counts() == {OWNER: 1}
     assert [log.owner_id for log in pipeline.sink.published] == [OWNER]
+    deadline = time.monotonic() + 10  # the worker copies the dead letter just after the queue drained
+    while not pipeline.store.dead_letters() and time.monotonic() < deadline:
+        time.sleep(0.05)
     [letter] = pipeline.store.dead_letters()
     assert letter.stage == NOTIFY_STAGE
     assert "unreachable" in letter.reason
