@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,9 +35,11 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+def smtp_server(tls_context: ssl.SSLContext | None = None) -> Iterator[tuple[Mailbox, int]]:
+    """Plain SMTP; with ``tls_context`` the server requires STARTTLS before it takes a message."""
     mailbox, port = Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    tls = {"tls_context": tls_context, "require_starttls": True} if tls_context else {}
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **tls)
     controller.start()
     try:
         yield mailbox, port

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 from baton import runtime
 from baton.errors import ConfigError, PermanentError, TransientError
@@ -79,6 +81,20 @@ def test_an_email_reaches_the_owner_with_the_rendered_template(smtp: tuple[Mailb
     assert message["From"] == "baton@example.com"
     assert "Hello Ada Lovelace" in message.get_payload()
     assert "team Inbound, round_robin" in message.get_payload()
+
+
+def test_starttls_upgrades_the_connection_before_the_message_goes_out() -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    with smtp_server(tls_context=server_context) as (mailbox, port):
+        with pytest.raises(PermanentError, match="530"):  # the server refuses a plain-text message
+            SmtpChannel("127.0.0.1", port, "b@example.com", tls="none").send(Email("ada@example.com", "s", "t"))
+        SmtpChannel("127.0.0.1", port, "b@example.com", tls="starttls",
+                    tls_context=client_context).send(Email("ada@example.com", "s", "t"))
+    assert mailbox.recipients == [["ada@example.com"]]
 
 
 def test_a_slack_message_is_posted_as_json_to_the_webhook(webhook: tuple[Webhook, str]) -> None:
