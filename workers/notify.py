@@ -1,4 +1,4 @@
-"""Deliver one notification (email or Slack); a failing channel is retried, then dead-lettered."""
+"""Deliver a notification (email or Slack); a failing one is retried on its own, then dead-lettered."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pydantic import ValidationError
 from baton import runtime
 from baton.errors import InputError
 from baton.notify.notifier import Notifier
-from baton.notify.wiring import NOTIFY_STAGE, build_notifier
-from messages.notifications import Notification
+from baton.notify.wiring import NOTIFY_STAGE, build_notifier, enqueue_notifications
+from messages.notifications import NotificationBatch
 from workers.actors import stage_actor
 
 _built: dict[int, Notifier] = {}
@@ -28,7 +28,14 @@ def _notifier(current: runtime.Runtime) -> Notifier:
 @stage_actor(NOTIFY_STAGE)
 def notify(payload: dict[str, Any]) -> None:
     try:
-        notification = Notification.model_validate(payload)
+        batch = NotificationBatch.model_validate(payload)
     except ValidationError as exc:
-        raise InputError(f"notify: invalid notification: {exc.errors()[0]['msg']}") from None
-    _notifier(runtime.current()).deliver(notification)
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InputError(f"notify: invalid notification batch: {where}: {error['msg']}") from None
+    current = runtime.current()
+    if len(batch.notifications) > 1:
+        for notification in batch.notifications:
+            enqueue_notifications(current.broker, [notification])
+        return
+    _notifier(current).deliver(batch.notifications[0])

@@ -91,7 +91,7 @@ class Notifier:
 
 @dataclass
 class NotifyingSink:
-    """Passes logs on to ``inner``, then queues a notification per new owner and channel.
+    """Passes logs on to ``inner``, then queues a notification per new owner and channel (one message).
 
     Queuing is all it does on the stage's path: delivery happens in the notify actor, which retries a
     failing channel on its own and dead-letters it at the end, so a mail server that is down never
@@ -100,10 +100,9 @@ class NotifyingSink:
     """
 
     inner: AssignmentSink
-    send: Callable[[Notification], None]
+    send: Callable[[list[Notification]], None]
     channels: Sequence[Channel]
 
     def publish(self, logs: Sequence[AssignmentLog]) -> None:
         self.inner.publish(logs)
-        for notification in owner_notifications(logs, self.channels):
-            self.send(notification)
+        self.send(owner_notifications(logs, self.channels))

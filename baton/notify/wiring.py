@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dramatiq
@@ -15,7 +16,7 @@ from baton.notify.notifier import Notifier, NotifyingSink
 from baton.notify.templates import load_templates
 from baton.ports import AssignmentSink
 from baton.settings import Settings
-from messages.notifications import Channel, Notification
+from messages.notifications import Channel, Notification, NotificationBatch
 from routing.teams import Member
 
 NOTIFY_STAGE = "notify"
@@ -65,8 +66,11 @@ def build_notifier(settings: Settings, configs: ConfigProvider, store: Store) ->
     return Notifier(load_templates(settings.notify_templates), ConfigAndSyncedUsers(configs, store), smtp, slack)
 
 
-def enqueue_notification(broker: dramatiq.Broker, notification: Notification) -> None:
-    broker.get_actor(NOTIFY_STAGE).send(notification.model_dump(mode="json"))
+def enqueue_notifications(broker: dramatiq.Broker, notifications: Sequence[Notification]) -> None:
+    """One notify message for all of them (the notify actor splits it)."""
+    if notifications:
+        batch = NotificationBatch(notifications=list(notifications))
+        broker.get_actor(NOTIFY_STAGE).send(batch.model_dump(mode="json"))
 
 
 def with_notifications(settings: Settings, sink: AssignmentSink) -> AssignmentSink:
@@ -74,8 +78,7 @@ def with_notifications(settings: Settings, sink: AssignmentSink) -> AssignmentSi
     channels = configured_channels(settings)
     if not channels:
         return sink
-    return NotifyingSink(sink, lambda notification: enqueue_notification(runtime.current().broker, notification),
-                         channels)
+    return NotifyingSink(sink, lambda batch: enqueue_notifications(runtime.current().broker, batch), channels)
 
 
 def configured_channels(settings: Settings) -> list[Channel]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.store.leader import LeaderLock
 from baton import runtime
 from baton.bootstrap import leader_check, salesforce_login
-from baton.notify.wiring import configured_channels, enqueue_notification
+from baton.notify.wiring import configured_channels, enqueue_notifications
 from baton.scheduling.scheduler import SCHEDULER_LOCK, Scheduler
 
 
@@ -21,7 +21,7 @@ def build_scheduler(current: runtime.Runtime) -> Scheduler:
     channels = configured_channels(settings)
     return Scheduler(
         store=ports.store, broker=current.broker, configs=ports.configs, clock=ports.clock, reader=reader,
-        notify=(lambda notification: enqueue_notification(current.broker, notification)) if channels else None,
+        notify=(lambda notification: enqueue_notifications(current.broker, [notification])) if channels else None,
         channels=channels, batch_size=settings.batch_size,
         is_leader=leader_check(LeaderLock(ports.store.engine, SCHEDULER_LOCK)),
     )

@@ -38,6 +38,11 @@ default_team: Inbound
 """
 
 
+THREE_OWNERS = "teams:\n  - name: Inbound\n    members:\n" + "".join(
+    f'      - {{id: "00500000000000{n}AAA", name: "Rep {n}", email: rep{n}@example.com}}\n' for n in range(1, 4)
+) + "default_team: Inbound\n"
+
+
 @dataclasses.dataclass
 class Users:
     emails: dict[str, str]
@@ -158,21 +163,23 @@ def _drain_with_notifications(pipeline: Pipeline) -> None:
     pipeline.broker.join(pipeline.broker.get_actor(NOTIFY_STAGE).queue_name, timeout=30_000, fail_fast=False)
 
 
-def test_a_routed_record_tells_its_new_owner_by_email_and_slack(
+def test_routed_records_tell_each_new_owner_once_by_email_and_slack(
     pipeline: Pipeline, smtp: tuple[Mailbox, int], webhook: tuple[Webhook, str]
 ) -> None:
+    """Three decisions travel as one notify message; the actor splits it, so the webhook's one failure is
+    retried alone and no email goes out twice."""
     (mailbox, port), (hook, url) = smtp, webhook
-    hook.statuses = [503]  # the webhook fails once: the notify actor retries it alone
+    hook.statuses = [503]
     _with_notifications(pipeline, notify_smtp_host="127.0.0.1", notify_smtp_port=port, notify_smtp_tls="none",
                         notify_slack_webhook_url=url)
-    pipeline.apply(CONFIG)
+    pipeline.apply(THREE_OWNERS)
 
-    pipeline.send([lead_event(1)])
+    pipeline.send([lead_event(n) for n in range(1, 4)], batch_size=3)
     _drain_with_notifications(pipeline)
 
-    assert mailbox.recipients == [["ada@example.com"]]
-    assert [post["text"] for post in hook.posts] == [
-        "Ada Lovelace: Lead 00Q000000000001AAA is yours (team Inbound, round_robin)"
+    assert sorted(mailbox.recipients) == [["rep1@example.com"], ["rep2@example.com"], ["rep3@example.com"]]
+    assert sorted(post["text"] for post in hook.posts) == [
+        f"Rep {n}: Lead 00Q00000000000{n}AAA is yours (team Inbound, round_robin)" for n in range(1, 4)
     ]
     assert pipeline.store.dead_letters() == []
 
