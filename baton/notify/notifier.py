@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import structlog
@@ -35,6 +36,17 @@ def owner_notifications(logs: Sequence[AssignmentLog], channels: Sequence[Channe
                              "team": entry.team or "-", "method": entry.method or "-",
                              "owner_id": entry.owner_id, "routing_id": entry.routing_id})
         for entry in logs if entry.outcome is Outcome.ASSIGNED and entry.owner_id
+        for channel in channels
+    ]
+
+
+def host_notifications(booking_id: str, host_id: str, title: str, start: datetime, end: datetime,
+                       channels: Sequence[Channel]) -> list[Notification]:
+    """What the booking chain queues (``enqueue_notifications``) once a meeting is confirmed with its host."""
+    return [
+        Notification(notification_id=f"{booking_id}:booking:{channel}", kind="booking", channel=channel,
+                     recipient_id=host_id, values={"title": title, "start": start.isoformat(),
+                                                   "end": end.isoformat(), "booking_id": booking_id})
         for channel in channels
     ]
 

@@ -6,6 +6,7 @@ import dataclasses
 import ssl
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import trustme
 from baton import runtime
 from baton.errors import ConfigError, PermanentError, TransientError
 from baton.notify.channels import Email, SlackWebhook, SmtpChannel
-from baton.notify.notifier import Notifier
+from baton.notify.notifier import Notifier, host_notifications
 from baton.notify.templates import DEFAULT_TEMPLATES, load_templates
 from baton.notify.wiring import NOTIFY_STAGE, with_notifications
 from messages.notifications import Notification
@@ -109,6 +110,19 @@ def test_a_slack_message_is_posted_as_json_to_the_webhook(webhook: tuple[Webhook
     notifier.deliver(assigned("slack", recipient="005000000000009AAA"))
 
     assert hook.posts == [{"text": "005000000000009AAA: Lead 00Q000000000001AAA is yours (team Inbound, round_robin)"}]
+
+
+def test_a_booking_host_is_told_with_the_booking_template(webhook: tuple[Webhook, str]) -> None:
+    hook, url = webhook
+    notifier = Notifier(DEFAULT_TEMPLATES, Users({OWNER: "ada@example.com"}), slack=SlackWebhook(url))
+    start = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+    [notification] = host_notifications("bk-1", OWNER, "Hand-over: Acme", start, start + timedelta(minutes=30),
+                                        ["slack"])
+
+    notifier.deliver(notification)
+
+    assert hook.posts == [{"text": "Ada Lovelace: meeting booked, Hand-over: Acme, 2026-11-24T14:00:00+00:00 to "
+                                   "2026-11-24T14:30:00+00:00"}]
 
 
 def test_webhook_answers_are_typed_for_retry_or_dead_letter(webhook: tuple[Webhook, str]) -> None:
