@@ -15,8 +15,10 @@ from baton.ports import AssignmentSink
 from messages import AssignmentLog
 from messages.assignment import Outcome
 from messages.notifications import Channel, Notification
+from messages.records import Source
 
 log = structlog.get_logger(__name__)
+BATCH = Source.BATCH.value
 
 
 class Directory(Protocol):
@@ -28,14 +30,15 @@ class Directory(Protocol):
 
 
 def owner_notifications(logs: Sequence[AssignmentLog], channels: Sequence[Channel]) -> list[Notification]:
-    """One notification per channel for every record assigned to a user."""
+    """One notification per channel for every record assigned to a user; batch reassignment jobs (thousands of
+    records moved on purpose, the owners told by whoever ran the job) notify nobody."""
     return [
         Notification(notification_id=f"{entry.routing_id}:{channel}", kind="assigned", channel=channel,
                      recipient_id=entry.owner_id,
                      values={"object_type": entry.object_type, "record_id": entry.record_id,
                              "team": entry.team or "-", "method": entry.method or "-",
                              "owner_id": entry.owner_id, "routing_id": entry.routing_id})
-        for entry in logs if entry.outcome is Outcome.ASSIGNED and entry.owner_id
+        for entry in logs if entry.outcome is Outcome.ASSIGNED and entry.owner_id and entry.source != BATCH
         for channel in channels
     ]
 

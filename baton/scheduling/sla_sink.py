@@ -9,17 +9,20 @@ from adapters.store.sla_timers import open_timers
 from baton import runtime
 from baton.errors import PermanentError
 from baton.ports import AssignmentSink
-from messages import AssignmentLog, Outcome
+from messages import AssignmentLog, Outcome, Source
 from routing.config import OrgConfig
 from routing.sla import SlaTimer, sla_due
 
+BATCH = Source.BATCH.value
+
 
 def timers_for(logs: Sequence[AssignmentLog], config: OrgConfig) -> list[SlaTimer]:
+    """A timer per record assigned to a team with an SLA, except from batch reassignment jobs."""
     teams = {team.name: team for team in config.teams if team.sla_minutes is not None}
     timers = []
     for entry in logs:
         team = teams.get(entry.team or "")
-        if team is None or entry.outcome is not Outcome.ASSIGNED or not entry.owner_id:
+        if team is None or entry.outcome is not Outcome.ASSIGNED or not entry.owner_id or entry.source == BATCH:
             continue
         due = sla_due(team, entry.decided_at)
         if due is not None:

@@ -12,9 +12,10 @@ from adapters.store.sla_timers import timer_states
 from baton import runtime
 from baton.configs import ConfigProvider
 from baton.errors import TransientError
+from baton.notify.notifier import owner_notifications
 from baton.scheduling.scheduler import Scheduler
-from baton.scheduling.sla_sink import SlaTimerSink
-from messages import ChangeType, RecordEvent, Source
+from baton.scheduling.sla_sink import SlaTimerSink, timers_for
+from messages import AssignmentLog, ChangeType, Outcome, RecordEvent, Source
 from messages.notifications import Notification
 from routing.config import load_config_text as load_config
 from routing.member_changes import ChangeKind, member_changes
@@ -268,3 +269,16 @@ def test_a_breach_waits_for_salesforce_and_a_deleted_record_is_escalated_as_not_
     assert report is not None and (report.sla_breached, report.reassigned) == (1, 0)
     assert sent[0].values["action"] == "Not reassigned: the record was not found in Salesforce (deleted or merged)."
     assert list(timer_states(pipeline.store).values()) == ["breached"]
+
+
+def test_batch_reassignment_jobs_open_no_sla_timers_and_notify_nobody() -> None:
+    def assigned(source: Source) -> AssignmentLog:
+        return AssignmentLog(routing_id=f"r-{source.value}", record_id=RECORD, object_type="Lead",
+                             outcome=Outcome.ASSIGNED, owner_id=REP_1, team="Inbound", source=source.value,
+                             source_event_id="e1", event_at=NOW, decided_at=NOW)
+
+    logs = [assigned(Source.CHANGE_EVENT), assigned(Source.BATCH)]
+    config = load_config(sla_config())
+    assert [timer.routing_id for timer in timers_for(logs, config)] == ["r-change_event"]
+    assert [n.notification_id for n in owner_notifications(logs, ["email"])] == ["r-change_event:email"]
+    assert timers_for(logs, config)[0].due_at == NOW + timedelta(minutes=30)
