@@ -137,7 +137,13 @@ class Scheduler:
         Salesforce being away (a transient error) leaves the timers open for the next round."""
         if self.reader is None:
             return {timer.routing_id: NO_SALESFORCE for timer in breached}
-        reader, events, actions = self.reader(), [], {}
+        try:
+            reader = self.reader()
+        except PermanentError as exc:  # refused login: say so in the escalation rather than stop the scheduler
+            log.error("sla_reassign_login_failed", error=str(exc))
+            return {timer.routing_id: f"Not reassigned: Salesforce refused the login ({exc})." for timer in breached}
+        events: list[RecordEvent] = []
+        actions: dict[str, str] = {}
         by_object: dict[str, list[SlaTimer]] = {}
         for timer in breached:
             by_object.setdefault(timer.object_type, []).append(timer)
