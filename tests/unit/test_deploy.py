@@ -2,11 +2,14 @@
 
 No Docker engine or cluster runs here: built-in Kubernetes kinds are validated with kubernetes-validate
 (the API's own schemas, strict), KEDA's resources against tests/support/keda_schemas.py, and the compose
-file's structure is checked by hand (compose-spec's JSON schema is not on PyPI).
+file by the compose-spec package (Python bindings of the Rust ``compose_spec`` parser, which refuses
+unknown keys and bad values), after PyYAML resolves its anchors and merge keys as ``docker compose`` does;
+the structure Baton relies on is checked on top.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from compose_spec import PyCompose
 
 from baton.settings import Settings
 from baton.settings_doc import MEANINGS, render
@@ -123,6 +127,18 @@ def test_the_org_config_in_the_config_map_is_a_valid_routing_config() -> None:
 
     config = load_config_text(by_kind("ConfigMap")["baton-org-config"]["data"]["org.yaml"])
     assert config.teams[0].sla_minutes == 60
+
+
+def parse_compose(text: str) -> PyCompose:
+    return PyCompose.from_json(json.dumps(yaml.safe_load(text)))
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification() -> None:
+    compose = parse_compose((DEPLOY / "docker-compose.yml").read_text())
+    assert set(compose.service_names()) == {"rabbitmq", "postgres", "web", "worker", "scheduler", "flusher",
+                                            "listener"}
+    with pytest.raises(ValueError, match="restartt"):
+        parse_compose("services:\n  web:\n    image: baton\n    restartt: always\n")
 
 
 def test_compose_runs_every_process_against_healthy_rabbitmq_and_postgresql() -> None:
