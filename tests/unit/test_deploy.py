@@ -1,7 +1,8 @@
 """The deploy files say what the code does: settings reference, Kubernetes manifests, KEDA, compose, Procfile.
 
 No Docker engine or cluster runs here: built-in Kubernetes kinds are validated with kubernetes-validate
-(the API's own schemas, strict), KEDA's resources against tests/support/keda_schemas.py, and the compose
+(the API's own schemas, strict), KEDA's resources against models of KEDA's CRDs (cloudcoil-models-keda)
+plus a schema of the rabbitmq trigger's parameters (tests/support/keda_schemas.py), and the compose
 file by the compose-spec package (Python bindings of the Rust ``compose_spec`` parser, which refuses
 unknown keys and bad values), after PyYAML resolves its anchors and merge keys as ``docker compose`` does;
 the structure Baton relies on is checked on top.
@@ -16,14 +17,16 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
+import pydantic
 import pytest
 import yaml
+from cloudcoil.models.keda import v1alpha1 as keda
 from compose_spec import PyCompose
 
 from baton.settings import Settings
 from baton.settings_doc import MEANINGS, render
 from messages import STAGES
-from tests.support.keda_schemas import KEDA_SCHEMAS
+from tests.support.keda_schemas import RABBITMQ_TRIGGER_METADATA
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -69,17 +72,33 @@ def test_every_built_in_kubernetes_object_is_valid_against_the_api_schema(doc: d
     kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
+def keda_check(doc: dict[str, Any]) -> None:
+    """Against the models of KEDA's own CRDs (cloudcoil-models-keda): a key they do not know would be dropped
+    on the way through, so the round trip must give the document back unchanged; rabbitmq trigger metadata,
+    a string map in the CRD, against its own schema."""
+    parsed = getattr(keda, doc["kind"]).model_validate(doc)
+    assert parsed.model_dump(mode="json", by_alias=True, exclude_unset=True) == doc, "unknown or misspelt keys"
+    for trigger in doc["spec"].get("triggers", []):
+        assert trigger["type"] == "rabbitmq"
+        jsonschema.validate(trigger["metadata"], RABBITMQ_TRIGGER_METADATA)
+
+
 @pytest.mark.parametrize("doc", [doc for doc in manifests() if doc["apiVersion"].startswith("keda.sh/")],
                          ids=lambda doc: f"{doc['kind']}/{doc['metadata']['name']}")
-def test_keda_objects_are_valid_against_their_schema(doc: dict[str, Any]) -> None:
-    jsonschema.validate(doc, KEDA_SCHEMAS[doc["kind"]])
+def test_keda_objects_are_valid_against_keda_s_crds(doc: dict[str, Any]) -> None:
+    keda_check(doc)
 
 
-def test_a_schema_check_refuses_a_misspelt_keda_field() -> None:
+def test_the_keda_check_refuses_a_misspelt_field_a_wrong_type_and_a_bad_trigger_parameter() -> None:
     doc = by_kind("ScaledObject")["baton-worker"]
-    broken = {**doc, "spec": {**doc["spec"], "maxReplicas": 5}}
-    with pytest.raises(jsonschema.ValidationError, match="maxReplicas"):
-        jsonschema.validate(broken, KEDA_SCHEMAS["ScaledObject"])
+    with pytest.raises(AssertionError, match="unknown or misspelt"):
+        keda_check({**doc, "spec": {**doc["spec"], "maxReplicas": 5}})
+    with pytest.raises(pydantic.ValidationError):
+        keda_check({**doc, "spec": {**doc["spec"], "minReplicaCount": "two"}})
+    trigger = doc["spec"]["triggers"][0]
+    with pytest.raises(jsonschema.ValidationError, match="queueLength"):
+        keda_check({**doc, "spec": {**doc["spec"], "triggers": [
+            {**trigger, "metadata": {**trigger["metadata"], "queueLength": "5"}}]}})
 
 
 def test_keda_scales_the_worker_deployment_on_every_worker_queue_with_its_credentials() -> None:
