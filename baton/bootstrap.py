@@ -21,10 +21,12 @@ from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider, apply_config
 from baton.errors import ConfigError, PermanentError
 from baton.flusher import Flusher, RetryPolicy
-from baton.middleware import WarmUp
 from baton.logging import configure_logging
 from baton.metrics.exposition import install_metrics
+from baton.middleware import WarmUp
+from baton.notify.wiring import with_notifications
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
+from baton.scheduling.sla_sink import SlaTimerSink
 from baton.settings import Settings
 from routing.normalize import registered_domain
 
@@ -132,7 +134,7 @@ def bootstrap(
         store=store,
         configs=ConfigProvider(store, settings.config_refresh_ms),
         owner_writer=owner_writer or salesforce_writer(settings) or UnconfiguredOwnerWriter(),
-        sink=sink or log_sink(settings),
+        sink=SlaTimerSink(with_notifications(settings, sink or log_sink(settings))),
         clock=clock,
         reference=reference_data(settings, store),
         reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),

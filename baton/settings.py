@@ -111,6 +111,22 @@ class Settings(BaseSettings):
         default="", pattern=r"^[A-Za-z0-9_.:-]*$",
         description="RabbitMQ topic exchange of the log stream; empty = <queue_prefix>.logs (baton.logs)",
     )
+    notify_smtp_host: str | None = Field(default=None, description="SMTP server for owner and escalation emails; unset = no email")
+    notify_smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 TLS, 25 plain)")
+    notify_smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls upgrades a plain connection, tls connects over TLS, none is plain"
+    )
+    notify_smtp_username: str | None = Field(default=None, description="SMTP login user; unset = no login")
+    notify_smtp_password: str | None = Field(default=None, description="SMTP login password")
+    notify_email_from: str = Field(default="baton@localhost", description="From address of notification emails")
+    notify_slack_webhook_url: str | None = Field(
+        default=None, description="Slack incoming webhook URL for notifications; unset = no Slack messages"
+    )
+    notify_templates: Path | None = Field(
+        default=None, description="YAML file overriding the notification templates (subject, text, slack per kind)"
+    )
+    notify_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one SMTP or webhook call")
+    scheduler_interval_s: float = Field(default=5.0, gt=0, description="seconds between the scheduler's rounds")
 
     @field_validator("database_url")
     @classmethod
@@ -135,6 +151,10 @@ class Settings(BaseSettings):
     @property
     def allowed_org_ids(self) -> set[str]:
         return {org.strip()[:15] for org in self.salesforce_org_ids.split(",") if org.strip()}
+
+    @property
+    def notifications_enabled(self) -> bool:
+        return bool(self.notify_smtp_host or self.notify_slack_webhook_url)
 
     @property
     def uses_rabbitmq(self) -> bool:

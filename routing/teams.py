@@ -283,6 +283,10 @@ class Team(Strict):
     related_owner: DirectOwnerRule = DirectOwnerRule(field="match.owner_id")
     sticky: StickyRule | None = None
     backfill: Backfill = Backfill()
+    sla_minutes: int | None = Field(
+        default=None, ge=1, description="an assigned record not actioned within this is reassigned and escalated"
+    )
+    lead: str | None = Field(default=None, description="user id of the team lead (SLA escalations go there)")
     _compiled: Any = PrivateAttr(default=None)
 
     def member(self, member_id: str) -> Member | None:

@@ -195,3 +195,18 @@ reassign_jobs = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+sla_timers = sa.Table(
+    "sla_timers",
+    metadata,
+    sa.Column("routing_id", sa.String(36), primary_key=True),
+    sa.Column("object_type", sa.String(80), nullable=False),
+    sa.Column("record_id", sa.String(18), nullable=False),
+    sa.Column("team", sa.String(255), nullable=False),
+    sa.Column("owner_id", sa.String(18), nullable=False),
+    sa.Column("assigned_at", Timestamp, nullable=False),
+    sa.Column("due_at", Timestamp, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # open | actioned | breached
+    sa.Column("closed_at", Timestamp),
+    sa.Index("ix_sla_timers_due", "state", "due_at"),
+)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +40,8 @@ from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
 from baton.logging import configure_logging
 from baton.metrics.exposition import serve_process_metrics
+from baton.scheduling.scheduler import RoundReport
+from baton.scheduling.wiring import build_scheduler
 from messages import RecordEvent
 
 
@@ -254,18 +255,27 @@ def held_recheck() -> None:
 
 @app.command()
 def scheduler(
-    interval_s: Annotated[float, typer.Option(help="seconds between polls")] = 5.0,
-    once: Annotated[bool, typer.Option(help="poll once and exit")] = False,
+    interval_s: Annotated[float | None, typer.Option(help="seconds between rounds (default BATON_SCHEDULER_INTERVAL_S)")] = None,
+    once: Annotated[bool, typer.Option(help="run one round and exit")] = False,
 ) -> None:
-    """Periodic work: re-check held records when they are due (runs until stopped)."""
+    """Periodic work, one active scheduler at a time: held records, SLA checks, cap windows, out of office."""
     current = bootstrap(load_settings())
-    while True:
-        sent = recheck_due_holds(current.ports.store, current.broker, utc_now())
-        if isinstance(current.broker, StubBroker) and sent:
+    work = build_scheduler(current)
+
+    def after_round(report: RoundReport) -> None:
+        if isinstance(current.broker, StubBroker) and (report.held_rechecked or report.reassigned or report.escalated):
             run_embedded(current.broker, current.settings.worker_threads, 300)
-        if once:
-            return
-        time.sleep(interval_s)
+
+    if once:
+        report = work.tick() or RoundReport()
+        after_round(report)
+        out.print(json.dumps(vars(report)))
+        return
+    signal.signal(signal.SIGTERM, lambda *_: work.stopped.set())
+    try:
+        work.run(interval_s or current.settings.scheduler_interval_s, after_round)
+    except KeyboardInterrupt:
+        work.stopped.set()
 
 
 @app.command()

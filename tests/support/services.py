@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def stage_queues(prefix: str) -> list[str]:
-    names = [f"{prefix}.{stage}" for stage in STAGES]
+    names = [f"{prefix}.{stage}" for stage in (*STAGES, "notify")]  # notify: the notification actor
     return names + [dq_name(n) for n in names] + [xq_name(n) for n in names]
 
 

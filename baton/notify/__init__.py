@@ -1,0 +1,1 @@
+"""Notifications: new owners, booking hosts and team leads are told by email and/or Slack."""

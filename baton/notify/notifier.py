@@ -1,0 +1,123 @@
+"""Who is told what: notifications built from assignment logs, and their delivery over each channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from baton.notify.channels import Email, SlackWebhook, SmtpChannel
+from baton.notify.templates import Template, render
+from baton.ports import AssignmentSink
+from messages import AssignmentLog
+from messages.assignment import Outcome
+from messages.notifications import Channel, Notification
+from messages.records import Source
+
+log = structlog.get_logger(__name__)
+BATCH = Source.BATCH.value
+
+
+class Directory(Protocol):
+    """Names and email addresses of Salesforce users (config members, then the synced users)."""
+
+    def email(self, user_id: str) -> str | None: ...
+
+    def name(self, user_id: str) -> str | None: ...
+
+
+def owner_notifications(logs: Sequence[AssignmentLog], channels: Sequence[Channel]) -> list[Notification]:
+    """One notification per channel for every record assigned to a user; batch reassignment jobs (thousands of
+    records moved on purpose, the owners told by whoever ran the job) notify nobody."""
+    return [
+        Notification(notification_id=f"{entry.routing_id}:{channel}", kind="assigned", channel=channel,
+                     recipient_id=entry.owner_id,
+                     values={"object_type": entry.object_type, "record_id": entry.record_id,
+                             "team": entry.team or "-", "method": entry.method or "-",
+                             "owner_id": entry.owner_id, "routing_id": entry.routing_id})
+        for entry in logs if entry.outcome is Outcome.ASSIGNED and entry.owner_id and entry.source != BATCH
+        for channel in channels
+    ]
+
+
+def host_notifications(booking_id: str, host_id: str, title: str, start: datetime, end: datetime,
+                       channels: Sequence[Channel]) -> list[Notification]:
+    """What the booking chain queues (``enqueue_notifications``) once a meeting is confirmed with its host."""
+    return [
+        Notification(notification_id=f"{booking_id}:booking:{channel}", kind="booking", channel=channel,
+                     recipient_id=host_id, values={"title": title, "start": start.isoformat(),
+                                                   "end": end.isoformat(), "booking_id": booking_id})
+        for channel in channels
+    ]
+
+
+@dataclass
+class Notifier:
+    templates: dict[str, Template]
+    directory: Directory
+    smtp: SmtpChannel | None = None
+    slack: SlackWebhook | None = None
+
+    @property
+    def channels(self) -> list[Channel]:
+        wanted: list[Channel] = []
+        if self.smtp is not None:
+            wanted.append("email")
+        if self.slack is not None:
+            wanted.append("slack")
+        return wanted
+
+    def deliver(self, notification: Notification) -> str:
+        """Sends it; returns ``sent`` or why it was skipped. Channel errors propagate, typed."""
+        template = self.templates[notification.kind]
+        values = {"recipient_name": self.directory.name(notification.recipient_id) or notification.recipient_id,
+                  **notification.values}
+        if notification.channel == "email":
+            return self._email(notification, template, values)
+        if self.slack is None:
+            return self._skipped(notification, "Slack webhook not configured")
+        self.slack.post(render(template.slack, values))
+        return self._sent(notification)
+
+    def _email(self, notification: Notification, template: Template, values: dict[str, str]) -> str:
+        if self.smtp is None:
+            return self._skipped(notification, "SMTP not configured")
+        address = self.directory.email(notification.recipient_id)
+        if not address:
+            return self._skipped(notification, f"no email address known for user {notification.recipient_id}")
+        self.smtp.send(Email(address, render(template.subject, values), render(template.text, values)))
+        return self._sent(notification)
+
+    @staticmethod
+    def _sent(notification: Notification) -> str:
+        log.info("notification_sent", notification_id=notification.notification_id, kind=notification.kind,
+                 channel=notification.channel, recipient_id=notification.recipient_id)
+        return "sent"
+
+    @staticmethod
+    def _skipped(notification: Notification, reason: str) -> str:
+        log.warning("notification_skipped", notification_id=notification.notification_id, kind=notification.kind,
+                    channel=notification.channel, recipient_id=notification.recipient_id, reason=reason)
+        return f"skipped: {reason}"
+
+
+@dataclass
+class NotifyingSink:
+    """Passes logs on to ``inner``, then queues a notification per new owner and channel (one message).
+
+    Queuing is all it does on the stage's path: delivery happens in the notify actor, which retries a
+    failing channel on its own and dead-letters it at the end, so a mail server that is down never
+    slows or fails routing. A failed enqueue fails the write-back stage, which is retried (the
+    decision itself is already stored).
+    """
+
+    inner: AssignmentSink
+    send: Callable[[list[Notification]], None]
+    channels: Sequence[Channel]
+
+    def publish(self, logs: Sequence[AssignmentLog]) -> None:
+        self.inner.publish(logs)
+        self.send(owner_notifications(logs, self.channels))

@@ -1,0 +1,90 @@
+"""Builds the notifier from settings and sends notifications to the notify actor's queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dramatiq
+
+from adapters.store import Store
+from baton import runtime
+from baton.configs import ConfigProvider
+from baton.errors import PermanentError
+from baton.notify.channels import SlackWebhook, SmtpChannel
+from baton.notify.notifier import Notifier, NotifyingSink
+from baton.notify.templates import load_templates
+from baton.ports import AssignmentSink
+from baton.settings import Settings
+from messages.notifications import Channel, Notification, NotificationBatch
+from routing.teams import Member
+
+NOTIFY_STAGE = "notify"
+
+
+@dataclass
+class ConfigAndSyncedUsers:
+    """A user's name and email from the org config's members, else from the synced Salesforce users."""
+
+    configs: ConfigProvider
+    store: Store
+
+    def email(self, user_id: str) -> str | None:
+        member = self._member(user_id)
+        if member is not None and member.email:
+            return member.email
+        user = self._user(user_id)
+        return user.get("email") if user else None
+
+    def name(self, user_id: str) -> str | None:
+        member = self._member(user_id)
+        if member is not None and member.name:
+            return member.name
+        user = self._user(user_id)
+        return user.get("name") if user else None
+
+    def _member(self, user_id: str) -> Member | None:
+        try:
+            _, config = self.configs.current()
+        except PermanentError:
+            return None
+        return next((m for team in config.teams for m in team.members if m.id == user_id), None)
+
+    def _user(self, user_id: str) -> dict[str, object] | None:
+        row = self.store.synced_row("User", user_id)
+        return row if row and not row.get("removed_reason") else None
+
+
+def build_notifier(settings: Settings, configs: ConfigProvider, store: Store) -> Notifier:
+    smtp = None
+    if settings.notify_smtp_host:
+        smtp = SmtpChannel(settings.notify_smtp_host, settings.notify_smtp_port, settings.notify_email_from,
+                           settings.notify_smtp_tls, settings.notify_smtp_username, settings.notify_smtp_password,
+                           settings.notify_timeout_s)
+    slack = SlackWebhook(settings.notify_slack_webhook_url, settings.notify_timeout_s) \
+        if settings.notify_slack_webhook_url else None
+    return Notifier(load_templates(settings.notify_templates), ConfigAndSyncedUsers(configs, store), smtp, slack)
+
+
+def enqueue_notifications(broker: dramatiq.Broker, notifications: Sequence[Notification]) -> None:
+    """One notify message for all of them (the notify actor splits it)."""
+    if notifications:
+        batch = NotificationBatch(notifications=list(notifications))
+        broker.get_actor(NOTIFY_STAGE).send(batch.model_dump(mode="json"))
+
+
+def with_notifications(settings: Settings, sink: AssignmentSink) -> AssignmentSink:
+    """``sink``, plus a notification to each new owner when SMTP or a Slack webhook is configured."""
+    channels = configured_channels(settings)
+    if not channels:
+        return sink
+    return NotifyingSink(sink, lambda batch: enqueue_notifications(runtime.current().broker, batch), channels)
+
+
+def configured_channels(settings: Settings) -> list[Channel]:
+    channels: list[Channel] = []
+    if settings.notify_smtp_host:
+        channels.append("email")
+    if settings.notify_slack_webhook_url:
+        channels.append("slack")
+    return channels

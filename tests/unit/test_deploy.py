@@ -1,0 +1,179 @@
+"""The deploy files say what the code does: settings reference, Kubernetes manifests, KEDA, compose, Procfile.
+
+No Docker engine or cluster runs here: built-in Kubernetes kinds are validated with kubernetes-validate
+(the API's own schemas, strict), KEDA's resources against models of KEDA's CRDs (cloudcoil-models-keda)
+plus a schema of the rabbitmq trigger's parameters (tests/support/keda_schemas.py), and the compose
+file by the compose-spec package (Python bindings of the Rust ``compose_spec`` parser, which refuses
+unknown keys and bad values), after PyYAML resolves its anchors and merge keys as ``docker compose`` does;
+the structure Baton relies on is checked on top.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pydantic
+import pytest
+import yaml
+from cloudcoil.models.keda import v1alpha1 as keda
+from compose_spec import PyCompose
+
+from baton.settings import Settings
+from baton.settings_doc import MEANINGS, render
+from messages import STAGES
+from tests.support.keda_schemas import RABBITMQ_TRIGGER_METADATA
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "kubernetes"
+KUBERNETES_VERSION = "1.30.0"
+PROCESS_TYPES = {"web", "worker", "scheduler", "flusher", "listen", "sync"}
+DEPLOYED = {"web": "web", "worker": "worker", "scheduler": "scheduler", "flusher": "flusher", "listener": "listen"}
+
+
+def procfile() -> dict[str, list[str]]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {name: shlex.split(command) for name, command in (line.split(":", 1) for line in lines if line.strip())}
+
+
+def manifests() -> list[dict[str, Any]]:
+    return [doc for path in sorted(K8S.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def by_kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in manifests() if doc["kind"] == kind}
+
+
+def same_command(deployed: list[str], procfile_command: list[str]) -> bool:
+    """Equal, with the Procfile's ``${BATON_HTTP_PORT:-8000}`` read as its default."""
+    return deployed == [part.replace("${BATON_HTTP_PORT:-8000}", "8000") for part in procfile_command]
+
+
+def test_the_settings_reference_is_generated_from_the_settings_class_and_current() -> None:
+    assert (DEPLOY / "settings.md").read_text() == render(), "run: python -m baton.settings_doc > deploy/settings.md"
+    rows = [line for line in render().splitlines() if line.startswith("| `BATON_")]
+    assert len(rows) == len(Settings.model_fields)
+    assert all(not row.endswith("|  |") for row in rows), "every setting needs a meaning"
+    assert set(MEANINGS) <= set(Settings.model_fields)
+
+
+def test_the_procfile_names_every_process_type() -> None:
+    assert set(procfile()) == PROCESS_TYPES
+
+
+@pytest.mark.parametrize("doc", [doc for doc in manifests() if not doc["apiVersion"].startswith("keda.sh/")],
+                         ids=lambda doc: f"{doc['kind']}/{doc['metadata']['name']}")
+def test_every_built_in_kubernetes_object_is_valid_against_the_api_schema(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def keda_check(doc: dict[str, Any]) -> None:
+    """Against the models of KEDA's own CRDs (cloudcoil-models-keda): a key they do not know would be dropped
+    on the way through, so the round trip must give the document back unchanged; rabbitmq trigger metadata,
+    a string map in the CRD, against its own schema."""
+    parsed = getattr(keda, doc["kind"]).model_validate(doc)
+    assert parsed.model_dump(mode="json", by_alias=True, exclude_unset=True) == doc, "unknown or misspelt keys"
+    for trigger in doc["spec"].get("triggers", []):
+        assert trigger["type"] == "rabbitmq"
+        jsonschema.validate(trigger["metadata"], RABBITMQ_TRIGGER_METADATA)
+
+
+@pytest.mark.parametrize("doc", [doc for doc in manifests() if doc["apiVersion"].startswith("keda.sh/")],
+                         ids=lambda doc: f"{doc['kind']}/{doc['metadata']['name']}")
+def test_keda_objects_are_valid_against_keda_s_crds(doc: dict[str, Any]) -> None:
+    keda_check(doc)
+
+
+def test_the_keda_check_refuses_a_misspelt_field_a_wrong_type_and_a_bad_trigger_parameter() -> None:
+    doc = by_kind("ScaledObject")["baton-worker"]
+    with pytest.raises(AssertionError, match="unknown or misspelt"):
+        keda_check({**doc, "spec": {**doc["spec"], "maxReplicas": 5}})
+    with pytest.raises(pydantic.ValidationError):
+        keda_check({**doc, "spec": {**doc["spec"], "minReplicaCount": "two"}})
+    trigger = doc["spec"]["triggers"][0]
+    with pytest.raises(jsonschema.ValidationError, match="queueLength"):
+        keda_check({**doc, "spec": {**doc["spec"], "triggers": [
+            {**trigger, "metadata": {**trigger["metadata"], "queueLength": "5"}}]}})
+
+
+def test_keda_scales_the_worker_deployment_on_every_worker_queue_with_its_credentials() -> None:
+    scaled = by_kind("ScaledObject")["baton-worker"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] in by_kind("Deployment")
+    prefix = by_kind("ConfigMap")["baton-settings"]["data"]["BATON_QUEUE_PREFIX"]
+    queues = {trigger["metadata"]["queueName"] for trigger in scaled["spec"]["triggers"]}
+    assert queues == {f"{prefix}.{stage}" for stage in (*STAGES, "notify")}
+    auth_names = {trigger["authenticationRef"]["name"] for trigger in scaled["spec"]["triggers"]}
+    assert auth_names == set(by_kind("TriggerAuthentication"))
+    for auth in by_kind("TriggerAuthentication").values():
+        for ref in auth["spec"]["secretTargetRef"]:
+            assert ref["key"] in by_kind("Secret")[ref["name"]]["stringData"]
+
+
+def test_each_process_type_has_a_deployment_running_the_procfile_command_with_settings_and_secrets() -> None:
+    deployments, commands = by_kind("Deployment"), procfile()
+    assert set(deployments) == {f"baton-{name}" for name in DEPLOYED}
+    config_maps, secrets = by_kind("ConfigMap"), by_kind("Secret")
+    for name, process_type in DEPLOYED.items():
+        pod = deployments[f"baton-{name}"]["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        assert same_command(container["command"], commands[process_type]), name
+        refs = {next(iter(ref)): next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+        assert refs["configMapRef"] in config_maps and refs["secretRef"] in secrets
+        [volume] = pod["volumes"]
+        assert volume["configMap"]["name"] in config_maps
+    settings = config_maps["baton-settings"]["data"]
+    assert settings["BATON_CONFIG"].startswith(container["volumeMounts"][0]["mountPath"])
+    assert all(key.startswith("BATON_") and key[6:].lower() in Settings.model_fields for key in settings)
+    for secret in secrets.values():
+        assert all(key[6:].lower() in Settings.model_fields for key in secret["stringData"] if key.startswith("BATON_"))
+
+
+def test_the_web_service_selects_the_web_pods_on_their_named_port() -> None:
+    service = by_kind("Service")["baton-web"]
+    web = by_kind("Deployment")["baton-web"]["spec"]["template"]
+    assert service["spec"]["selector"].items() <= web["metadata"]["labels"].items()
+    port_names = {port["name"] for port in web["spec"]["containers"][0]["ports"]}
+    assert {port["targetPort"] for port in service["spec"]["ports"]} <= port_names
+
+
+def test_the_org_config_in_the_config_map_is_a_valid_routing_config() -> None:
+    from routing.config import load_config_text
+
+    config = load_config_text(by_kind("ConfigMap")["baton-org-config"]["data"]["org.yaml"])
+    assert config.teams[0].sla_minutes == 60
+
+
+def parse_compose(text: str) -> PyCompose:
+    return PyCompose.from_json(json.dumps(yaml.safe_load(text)))
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification() -> None:
+    compose = parse_compose((DEPLOY / "docker-compose.yml").read_text())
+    assert set(compose.service_names()) == {"rabbitmq", "postgres", "web", "worker", "scheduler", "flusher",
+                                            "listener"}
+    with pytest.raises(ValueError, match="restartt"):
+        parse_compose("services:\n  web:\n    image: baton\n    restartt: always\n")
+
+
+def test_compose_runs_every_process_against_healthy_rabbitmq_and_postgresql() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services, commands = compose["services"], procfile()
+    assert {"rabbitmq", "postgres", "web", "worker", "scheduler", "flusher", "listener"} <= set(services)
+    for name, process_type in DEPLOYED.items():
+        service = services[name]
+        assert same_command(service["command"], commands[process_type]), name
+        assert service["depends_on"] == {"rabbitmq": {"condition": "service_healthy"},
+                                         "postgres": {"condition": "service_healthy"}}
+        env = service["environment"]
+        assert env["BATON_BROKER_URL"].startswith("amqp://") and "@rabbitmq:5672/" in env["BATON_BROKER_URL"]
+        postgres = services["postgres"]["environment"]
+        assert env["BATON_DATABASE_URL"] == (f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
+                                             f"@postgres:5432/{postgres['POSTGRES_DB']}")
+        assert Settings.model_validate({key[6:].lower(): value for key, value in env.items()})
+        assert "healthcheck" in services["rabbitmq"] and "healthcheck" in services["postgres"]
+    assert (DEPLOY / services["web"]["build"]["context"] / services["web"]["build"]["dockerfile"]).is_file()
