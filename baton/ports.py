@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from adapters.calendar import Calendar
 from adapters.reference import NoReferenceData, NoReferenceUpdates, ReferenceData, ReferenceUpdates
 from adapters.store import Store
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider
+from adapters.salesforce.events import SalesforceEvents
 from messages import AssignmentLog
 
 
@@ -74,3 +76,5 @@ class Ports:
     clock: Clock = utc_now
     reference: ReferenceData = field(default_factory=NoReferenceData)
     reference_updates: ReferenceUpdates = field(default_factory=NoReferenceUpdates)
+    calendar: Calendar | None = None  # None: no Google calendar (no busy time read, no event created)
+    salesforce_events: SalesforceEvents | None = None  # None: no Salesforce Event for bookings
