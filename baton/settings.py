@@ -88,6 +88,20 @@ class Settings(BaseSettings):
         default=0.9, gt=0, le=1, description="a reassign job defers while the org's daily API usage is at this share"
     )
     bulk_poll_ms: int = Field(default=2_000, ge=1, description="first wait between Bulk API 2.0 job state checks")
+    google_service_account_file: Path | None = Field(
+        default=None, description="JSON key of the Google service account with domain-wide delegation; unset = no calendar"
+    )
+    google_calendar_api_url: str = Field(
+        default="https://www.googleapis.com/calendar/v3/", description="Google Calendar API v3 base URL"
+    )
+    google_freebusy_subject: str | None = Field(
+        default=None, description="Workspace user whose delegated access reads the hosts' free/busy (e.g. an admin)"
+    )
+    google_timeout_ms: int = Field(default=30_000, ge=1, description="timeout of one Google Calendar API call")
+    salesforce_event_external_id_field: str = Field(
+        default="Baton_Booking_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="Event external id field that booked meetings are upserted on",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -27,6 +27,7 @@ from simple_salesforce import Salesforce
 
 from tests.support.fake_query import QueryCursor, answer_query
 from tests.support.fake_bulk import FakeBulk, is_bulk
+from tests.support.fake_events import FakeEvents, is_event_path
 
 API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
@@ -51,6 +52,7 @@ class FakeOrg:
     password: str = "fake-password"
     jwt_public_key: str | None = None
     bulk: FakeBulk = field(default_factory=FakeBulk)
+    events: FakeEvents = field(default_factory=FakeEvents)
     url: str = ""
     ca_file: str = ""
 
@@ -102,6 +104,12 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             self.end_headers()
             self.wfile.write(data)
 
+        def do_DELETE(self) -> None:
+            if is_event_path(self.path):
+                org.events.handle(self, org, lock)
+            else:
+                self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
+
         # Bulk API 2.0 (query and ingest jobs): tests/support/fake_bulk.py
         def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
             self._bulk_or_404()
@@ -135,6 +143,9 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             if is_bulk(self.path):
                 org.bulk.handle(self, org)
                 return
+            if is_event_path(self.path):
+                org.events.handle(self, org, lock)
+                return
             length = int(self.headers.get("Content-Length", "0"))
             payload = json.loads(self.rfile.read(length) or b"{}")
             if self.path != COLLECTIONS_PATH:
@@ -164,6 +175,9 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             if is_bulk(self.path):
                 org.bulk.handle(self, org)
                 return
+            if is_event_path(self.path):
+                org.events.handle(self, org, lock)
+                return
             with lock:
                 org.calls.append({"method": "GET", "path": self.path, "headers": dict(self.headers),
                                   "soql": parse_qs(urlsplit(self.path).query).get("q", [None])[0]})
@@ -184,7 +198,7 @@ def fake_salesforce() -> Iterator[tuple[FakeOrg, Salesforce]]:
     org = FakeOrg()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(org, threading.Lock()))
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     with authority.cert_pem.tempfile() as ca_file:
         session = requests.Session()

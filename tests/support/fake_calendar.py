@@ -1,0 +1,280 @@
+"""A fake Google Calendar API v3 on 127.0.0.1 (plain HTTP), speaking Google's JSON.
+
+It exchanges service-account JWT bearer assertions for tokens at ``/token`` (checking the signature
+against the key's public key, ``aud``, ``scope`` and the delegation ``sub``), answers
+``POST /calendar/v3/freeBusy`` from ``busy`` (a calendar in ``unknown`` answers ``notFound``), inserts,
+gets and deletes events per calendar (only as the calendar's own user; 409 on a taken id, Meet links
+on ``conferenceDataVersion=1``) and keeps every request. ``fail_next(503, 429)`` scripts the answers of
+the next API calls; ``error_share`` makes that share of API calls answer 503 (seeded random).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import re
+import secrets
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+API_PREFIX = "/calendar/v3"
+TOKEN_PATH = "/token"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # what Google requires as aud, whatever token_uri is
+FREEBUSY_SCOPES = {"https://www.googleapis.com/auth/calendar", "https://www.googleapis.com/auth/calendar.readonly",
+                   "https://www.googleapis.com/auth/calendar.freebusy"}
+EVENTS_SCOPES = {"https://www.googleapis.com/auth/calendar", "https://www.googleapis.com/auth/calendar.events"}
+EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
+EVENTS_PATH = re.compile(rf"^{API_PREFIX}/calendars/(?P<calendar>[^/]+)/events(?:/(?P<event>[^/]+))?$")
+MAX_FREEBUSY_ITEMS = 50
+STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+               410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+FAULT_REASONS = {429: "rateLimitExceeded", 403: "rateLimitExceeded", 500: "backendError", 503: "backendError"}
+
+
+@dataclass
+class FakeGoogleCalendar:
+    """What the fake holds, what it received, and how it should misbehave next."""
+
+    client_email: str = "baton@baton-test.iam.gserviceaccount.com"
+    domain: str = "example.com"
+    busy: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
+    events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    token_grants: list[dict[str, Any]] = field(default_factory=list)
+    freebusy_requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    faults: deque[int] = field(default_factory=deque)
+    error_share: float = 0.0
+    random: random.Random = field(default_factory=lambda: random.Random(6))
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    public_key_pem: str = ""
+    url: str = ""
+    key_file: Path | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}{API_PREFIX}/"
+
+    def fail_next(self, *statuses: int) -> None:
+        self.faults.extend(statuses)
+
+    def next_fault(self) -> int | None:
+        if self.faults:
+            return self.faults.popleft()
+        if self.error_share and self.random.random() < self.error_share:
+            return 503
+        return None
+
+    def live_events(self, calendar: str) -> list[dict[str, Any]]:
+        return [event for event in self.events.get(calendar, {}).values() if event["status"] != "cancelled"]
+
+    def grant(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if form.get("grant_type") != JWT_BEARER_GRANT:
+            return 400, {"error": "unsupported_grant_type", "error_description": str(form.get("grant_type"))}
+        try:
+            claims = jwt.decode(form.get("assertion", ""), self.public_key_pem, algorithms=["RS256"],
+                                audience=GOOGLE_TOKEN_AUDIENCE,
+                                options={"require": ["iss", "aud", "exp", "iat", "scope"]})
+        except jwt.PyJWTError as exc:
+            return 400, {"error": "invalid_grant", "error_description": f"Invalid JWT Signature: {exc}"}
+        if claims["iss"] != self.client_email:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid issuer"}
+        subject = claims.get("sub")
+        if not subject or not subject.endswith("@" + self.domain):
+            return 401, {"error": "unauthorized_client",
+                         "error_description": "Client is unauthorized to retrieve access tokens using this method"}
+        token = "ya29.fake-" + secrets.token_urlsafe(12)
+        self.tokens[token] = {"sub": subject, "scopes": set(claims["scope"].split())}
+        self.token_grants.append(claims)
+        return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+
+
+def google_error(status: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:
+    return status, {"error": {"errors": [{"domain": "global", "reason": reason, "message": message}],
+                              "code": status, "message": message}}
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _freebusy(fake: FakeGoogleCalendar, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    items = [item["id"] for item in body.get("items", [])]
+    fake.freebusy_requests.append({"items": items, "timeMin": body.get("timeMin"), "timeMax": body.get("timeMax")})
+    if len(items) > MAX_FREEBUSY_ITEMS:
+        return google_error(400, "tooManyCalendarsRequested", "The number of calendars requested is too large.")
+    try:
+        start, end = datetime.fromisoformat(body["timeMin"]), datetime.fromisoformat(body["timeMax"])
+    except (KeyError, ValueError):
+        return google_error(400, "invalid", "Bad Request")
+    calendars: dict[str, Any] = {}
+    for email in items:
+        if email in fake.unknown:
+            calendars[email] = {"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}
+        else:
+            calendars[email] = {"busy": [{"start": _rfc3339(b_start), "end": _rfc3339(b_end)}
+                                         for b_start, b_end in fake.busy.get(email, []) if b_end > start and b_start < end]}
+    return 200, {"kind": "calendar#freeBusy", "timeMin": body["timeMin"], "timeMax": body["timeMax"],
+                 "calendars": calendars}
+
+
+def _insert(fake: FakeGoogleCalendar, calendar: str, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    event_id = body.get("id") or secrets.token_hex(13)
+    if not EVENT_ID.match(event_id):
+        return google_error(400, "invalid", "Invalid resource id value.")
+    calendar_events = fake.events.setdefault(calendar, {})
+    if event_id in calendar_events:
+        return google_error(409, "duplicate", "The requested identifier already exists.")
+    now = _rfc3339(datetime.now(UTC))
+    event = {
+        "kind": "calendar#event", "etag": f'"{secrets.randbelow(10**15)}"', "id": event_id, "status": "confirmed",
+        "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}", "created": now, "updated": now,
+        "summary": body.get("summary", ""), "description": body.get("description", ""),
+        "creator": {"email": calendar, "self": True}, "organizer": {"email": calendar, "self": True},
+        "start": body["start"], "end": body["end"], "iCalUID": f"{event_id}@google.com", "sequence": 0,
+        "attendees": [{"email": a["email"], "responseStatus": a.get("responseStatus", "needsAction"),
+                       **({"organizer": True, "self": True} if a["email"] == calendar else {})}
+                      for a in body.get("attendees", [])],
+        "reminders": {"useDefault": True}, "eventType": "default",
+        "sendUpdates": query.get("sendUpdates"),
+    }
+    create = (body.get("conferenceData") or {}).get("createRequest")
+    if create and query.get("conferenceDataVersion") == "1":
+        code = "-".join("".join(fake.random.choice("abcdefghijkmnopqrstuvwxyz") for _ in range(n)) for n in (3, 4, 3))
+        link = f"https://meet.google.com/{code}"
+        event["hangoutLink"] = link
+        event["conferenceData"] = {
+            "createRequest": {**create, "status": {"statusCode": "success"}},
+            "entryPoints": [{"entryPointType": "video", "uri": link, "label": f"meet.google.com/{code}"}],
+            "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+            "conferenceId": code,
+        }
+    calendar_events[event_id] = event
+    return 200, {key: value for key, value in event.items() if key != "sendUpdates"}
+
+
+def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, body: Any | None) -> None:
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status, STATUS_TEXT.get(status))
+            if body is not None:
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+        def _token(self) -> dict[str, Any] | None:
+            header = self.headers.get("Authorization", "")
+            return fake.tokens.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
+
+        def _api(self, method: str) -> None:
+            raw = self._body()
+            parts = urlsplit(self.path)
+            query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+            with lock:
+                body = json.loads(raw) if raw else {}
+                fake.requests.append({"method": method, "path": parts.path, "query": query, "body": body})
+                self._send(*self._answer(method, parts.path, query, body))
+
+        def _answer(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+            token = self._token()
+            if token is None:
+                return 401, {"error": {"code": 401, "message": "Request had invalid authentication credentials.",
+                                       "status": "UNAUTHENTICATED"}}
+            fault = fake.next_fault()
+            if fault is not None:
+                return google_error(fault, FAULT_REASONS.get(fault, "injected"), "injected fault")
+            if method == "POST" and path == f"{API_PREFIX}/freeBusy":
+                if not token["scopes"] & FREEBUSY_SCOPES:
+                    return google_error(403, "insufficientPermissions", "Insufficient Permission")
+                return _freebusy(fake, body)
+            match = EVENTS_PATH.match(path)
+            if match is None:
+                return google_error(404, "notFound", "Not Found")
+            calendar = unquote(match["calendar"])
+            if not token["scopes"] & EVENTS_SCOPES or token["sub"] != calendar:
+                return google_error(403, "forbidden", f"{token['sub']} may not write to {calendar}")
+            event_id = unquote(match["event"]) if match["event"] else None
+            if method == "POST" and event_id is None:
+                return _insert(fake, calendar, body, query)
+            event = fake.events.get(calendar, {}).get(event_id or "")
+            if event is None:
+                return google_error(404, "notFound", "Not Found")
+            if method == "GET":
+                return 200, {key: value for key, value in event.items() if key != "sendUpdates"}
+            if method == "DELETE":
+                if event["status"] == "cancelled":
+                    return google_error(410, "deleted", "Resource has been deleted")
+                event["status"] = "cancelled"
+                event["cancelUpdates"] = query.get("sendUpdates")
+                return 204, None
+            return google_error(405, "methodNotAllowed", method)
+
+        def do_POST(self) -> None:
+            if self.path != TOKEN_PATH:
+                self._api("POST")
+                return
+            form = {key: values[0] for key, values in parse_qs(self._body().decode()).items()}
+            with lock:
+                self._send(*fake.grant(form))
+
+        def do_GET(self) -> None:
+            self._api("GET")
+
+        def do_DELETE(self) -> None:
+            self._api("DELETE")
+
+    return Handler
+
+
+@functools.cache
+def _signing_key() -> rsa.RSAPrivateKey:
+    """One service account key per test process (generating one takes a while)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@contextmanager
+def fake_google_calendar(tmp_dir: Path, **options: Any) -> Iterator[FakeGoogleCalendar]:
+    """Starts the fake and writes a service account key file for it (``token_uri`` at the fake)."""
+    fake = FakeGoogleCalendar(**options)
+    key = _signing_key()
+    fake.public_key_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake, threading.Lock()))
+    fake.url = f"http://127.0.0.1:{server.server_port}"
+    fake.key_file = tmp_dir / "service-account.json"
+    fake.key_file.write_text(json.dumps({
+        "type": "service_account", "project_id": "baton-test", "private_key_id": secrets.token_hex(20),
+        "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode(),
+        "client_email": fake.client_email, "client_id": "100000000000000000001",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": f"{fake.url}{TOKEN_PATH}",
+    }))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
