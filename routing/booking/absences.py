@@ -23,7 +23,9 @@ def _local_days(time_zone: str, window: Interval) -> Iterator[date]:
 
 def _whole_day(time_zone: str, day: date) -> Interval:
     tz = zone(time_zone)
-    return Interval(datetime.combine(day, time(0), tzinfo=tz), datetime.combine(day + DAY, time(0), tzinfo=tz))
+    return Interval(
+        datetime.combine(day, time(0), tzinfo=tz), datetime.combine(day + DAY, time(0), tzinfo=tz)
+    )
 
 
 def _clipped(interval: Interval, window: Interval) -> Interval | None:
@@ -48,7 +50,11 @@ def _closed_days(team: Team, window: Interval) -> list[Interval]:
     if not team.closed_days:
         return []
     closed = set(team.closed_days)
-    return [_whole_day(team.timezone, day) for day in _local_days(team.timezone, window) if day in closed]
+    return [
+        _whole_day(team.timezone, day)
+        for day in _local_days(team.timezone, window)
+        if day in closed
+    ]
 
 
 def unavailable_intervals(
@@ -59,9 +65,7 @@ def unavailable_intervals(
     time zone); the whole window for an inactive member. Not merged, in no set order."""
     if not member.active:
         return (window,)
-    found: list[Interval] = [
-        Interval(period.start, period.end) for period in member.out_of_office
-    ]
+    found: list[Interval] = [Interval(period.start, period.end) for period in member.out_of_office]
     found += _holidays(member.holiday_country, member.holiday_subdivision, member.timezone, window)
     if team is not None:
         found += _holidays(team.holiday_country, team.holiday_subdivision, team.timezone, window)

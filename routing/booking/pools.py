@@ -248,7 +248,7 @@ def nearest_alternatives(slots: Sequence[Slot], wanted: datetime, limit: int = 3
 
 
 def free_times_by_host(slots: Sequence[Slot]) -> dict[str, list[Slot]]:
-    """"Show all availability": each host's own free slots, from the combined list."""
+    """ "Show all availability": each host's own free slots, from the combined list."""
     by_host: dict[str, list[Slot]] = {}
     for slot in slots:
         for host in slot.host_ids:

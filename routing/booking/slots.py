@@ -139,7 +139,9 @@ def _day_bounds(time_zone: str, day: date, start: time, end: time) -> tuple[int,
     )
 
 
-def working_days(booking_type: BookingType, time_zone: str, low: int, high: int) -> list[tuple[int, int]]:
+def working_days(
+    booking_type: BookingType, time_zone: str, low: int, high: int
+) -> list[tuple[int, int]]:
     """Working-hours spans ``(start, end)`` in UTC seconds that overlap ``[low, high)``."""
     tz = zone(time_zone)
     first = datetime.fromtimestamp(low, tz).date() - DAY
@@ -177,7 +179,9 @@ def blocked_starts(booking_type: BookingType, busy: Iterable[Interval]) -> list[
     return merged
 
 
-def _subtract(piece: Piece, blocked: Sequence[tuple[int, int]], index: int) -> tuple[list[Piece], int]:
+def _subtract(
+    piece: Piece, blocked: Sequence[tuple[int, int]], index: int
+) -> tuple[list[Piece], int]:
     """``piece`` minus the blocked ranges from ``index`` on; returns the next index to look at."""
     anchor, low, high = piece
     pieces: list[Piece] = []
@@ -199,15 +203,15 @@ def start_bounds(booking_type: BookingType, window: Interval, now: datetime) -> 
     """Inclusive bounds on start seconds: notice, horizon and the meeting inside ``window``."""
     require_aware(now, "now")
     duration = booking_type.duration_minutes * MINUTE
-    low = max(seconds_up(window.start), seconds_up(now) + booking_type.minimum_notice_minutes * MINUTE)
+    low = max(
+        seconds_up(window.start), seconds_up(now) + booking_type.minimum_notice_minutes * MINUTE
+    )
     horizon_end = seconds(now + timedelta(days=booking_type.horizon_days))
     high = min(seconds(window.end) - duration, horizon_end - 1)
     return low, high
 
 
-def open_times(
-    booking_type: BookingType, schedule: HostSchedule, low: int, high: int
-) -> OpenTimes:
+def open_times(booking_type: BookingType, schedule: HostSchedule, low: int, high: int) -> OpenTimes:
     """Where ``schedule``'s host may start a meeting between ``low`` and ``high`` (inclusive)."""
     duration = booking_type.duration_minutes * MINUTE
     blocked = blocked_starts(booking_type, schedule.busy)

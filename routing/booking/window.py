@@ -51,7 +51,9 @@ def _working_time_problems(
     day = local.date()
     weekday = WEEKDAYS[day.weekday()]
     if weekday not in booking_type.working_days:
-        return [_problem(f"{local.isoformat()} is a {weekday} in {host_time_zone}, not a working day")]
+        return [
+            _problem(f"{local.isoformat()} is a {weekday} in {host_time_zone}, not a working day")
+        ]
     day_start, day_end = working_day_bounds(booking_type, host_time_zone, day)
     begin = seconds(start)
     hours = booking_type.working_hours

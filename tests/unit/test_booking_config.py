@@ -46,7 +46,10 @@ def problems(booking: dict[str, Any]) -> list[tuple[str, str]]:
 
 def booking(**objects: Any) -> dict[str, Any]:
     return {
-        "types": [{"name": "Intro", "duration_minutes": 30}, {"name": "Demo", "duration_minutes": 60}],
+        "types": [
+            {"name": "Intro", "duration_minutes": 30},
+            {"name": "Demo", "duration_minutes": 60},
+        ],
         "pools": [{"team": "Inbound", "mode": "round_robin", "availability_threshold_slots": 5}],
         "objects": objects,
     }
@@ -99,8 +102,13 @@ def test_an_org_without_booking_gets_empty_settings() -> None:
             id="default type not allowed",
         ),
         pytest.param(
-            booking(Lead={"default_type": "Intro", "default_host": {"kind": "pool", "team": "EMEA"}}),
-            ("booking.objects.Lead.default_host.team", "team 'EMEA' is not a booking pool (add it to pools)"),
+            booking(
+                Lead={"default_type": "Intro", "default_host": {"kind": "pool", "team": "EMEA"}}
+            ),
+            (
+                "booking.objects.Lead.default_host.team",
+                "team 'EMEA' is not a booking pool (add it to pools)",
+            ),
             id="default host a team that is no pool",
         ),
         pytest.param(
@@ -113,8 +121,15 @@ def test_an_org_without_booking_gets_empty_settings() -> None:
                 Lead={
                     "default_type": "Intro",
                     "suggestions": [
-                        {"name": "big", "when": {"field": "NumberOfEmployees", "op": "greater_than", "value": 500},
-                         "meeting_type": "Lunch"}
+                        {
+                            "name": "big",
+                            "when": {
+                                "field": "NumberOfEmployees",
+                                "op": "greater_than",
+                                "value": 500,
+                            },
+                            "meeting_type": "Lunch",
+                        }
                     ],
                 }
             ),
@@ -128,12 +143,18 @@ def test_an_org_without_booking_gets_empty_settings() -> None:
                     "host_options": ["pool"],
                     "default_host": {"kind": "pool", "team": "Inbound"},
                     "suggestions": [
-                        {"name": "owner", "when": {"field": "Rating", "op": "equals", "value": "Hot"},
-                         "host": {"kind": "record_owner"}}
+                        {
+                            "name": "owner",
+                            "when": {"field": "Rating", "op": "equals", "value": "Hot"},
+                            "host": {"kind": "record_owner"},
+                        }
                     ],
                 }
             ),
-            ("booking.objects.Lead.suggestions[0].host.kind", "'record_owner' is not in host_options"),
+            (
+                "booking.objects.Lead.suggestions[0].host.kind",
+                "'record_owner' is not in host_options",
+            ),
             id="suggested host option not offered",
         ),
         pytest.param(
@@ -143,12 +164,22 @@ def test_an_org_without_booking_gets_empty_settings() -> None:
         ),
         pytest.param(
             {"types": [{"name": "Workshop", "duration_minutes": 600}]},
-            ("booking.types[0]", "a 600-minute meeting does not fit in the working hours 09:00-17:00"),
+            (
+                "booking.types[0]",
+                "a 600-minute meeting does not fit in the working hours 09:00-17:00",
+            ),
             id="meeting longer than the working day",
         ),
         pytest.param(
-            {"types": [{"name": "Intro", "duration_minutes": 30, "working_days": ["mon", "funday"]}]},
-            ("booking.types[0].working_days[1]", "Input should be 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun'"),
+            {
+                "types": [
+                    {"name": "Intro", "duration_minutes": 30, "working_days": ["mon", "funday"]}
+                ]
+            },
+            (
+                "booking.types[0].working_days[1]",
+                "Input should be 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun'",
+            ),
             id="unknown weekday",
         ),
         pytest.param(
@@ -158,12 +189,17 @@ def test_an_org_without_booking_gets_empty_settings() -> None:
         ),
         pytest.param(
             booking(Lead={"default_type": "Intro", "default_host": {"kind": "user"}}),
-            ("booking.objects.Lead.default_host", "user_id goes with kind user, and kind user needs a user_id"),
+            (
+                "booking.objects.Lead.default_host",
+                "user_id goes with kind user, and kind user needs a user_id",
+            ),
             id="named user without id",
         ),
     ],
 )
-def test_booking_mistakes_are_reported_with_their_path(section: dict[str, Any], expected: tuple[str, str]) -> None:
+def test_booking_mistakes_are_reported_with_their_path(
+    section: dict[str, Any], expected: tuple[str, str]
+) -> None:
     assert expected in problems(section)
 
 
@@ -191,8 +227,11 @@ def test_a_pool_offers_its_active_members_with_its_mode_and_threshold() -> None:
 def test_one_person_options_become_a_single_host(option: HostOption, expected: str) -> None:
     config = parse_config(org(booking()))
     request = resolve_host_request(
-        option, config.booking, config.teams,
-        record_owner_id="005000000000011AAA", account_owner_id="005000000000012AAA",
+        option,
+        config.booking,
+        config.teams,
+        record_owner_id="005000000000011AAA",
+        account_owner_id="005000000000012AAA",
     )
     assert request == HostRequest((expected,), "single")
 
@@ -212,16 +251,28 @@ def test_the_first_matching_rule_suggests_and_may_lock_host_and_type() -> None:
     settings = example().booking
     big = suggest(settings, "Lead", {"NumberOfEmployees": 5000, "Country": "DE"})
     assert (big.host, big.host_locked) == (HostOption(kind="pool", team="Enterprise"), False)
-    assert (big.meeting_type, big.meeting_type_locked, big.meeting_type_rule) == ("Demo", True, "enterprise demo")
+    assert (big.meeting_type, big.meeting_type_locked, big.meeting_type_rule) == (
+        "Demo",
+        True,
+        "enterprise demo",
+    )
 
 
 def test_host_and_type_may_come_from_different_rules_and_fall_back_to_the_defaults() -> None:
     settings = example().booking
     german = suggest(settings, "Lead", {"NumberOfEmployees": 20, "Country": "DE"})
     assert (german.host, german.host_rule) == (HostOption(kind="pool", team="EMEA"), "europe")
-    assert (german.meeting_type, german.meeting_type_locked, german.meeting_type_rule) == ("Discovery", False, None)
+    assert (german.meeting_type, german.meeting_type_locked, german.meeting_type_rule) == (
+        "Discovery",
+        False,
+        None,
+    )
     plain = suggest(settings, "Lead", {"Country": "US"})
-    assert (plain.host, plain.host_locked, plain.host_rule) == (HostOption(kind="pool", team="Inbound"), False, None)
+    assert (plain.host, plain.host_locked, plain.host_rule) == (
+        HostOption(kind="pool", team="Inbound"),
+        False,
+        None,
+    )
 
 
 def test_a_locked_host_suggestion() -> None:
@@ -231,17 +282,32 @@ def test_a_locked_host_suggestion() -> None:
 
 
 def test_rules_that_read_the_clock_need_now() -> None:
-    data = org(booking(Lead={
-        "default_type": "Intro",
-        "suggestions": [{"name": "fresh", "when": {"field": "CreatedDate", "op": "within_last_days", "value": 2},
-                         "meeting_type": "Demo"}],
-    }))
+    data = org(
+        booking(
+            Lead={
+                "default_type": "Intro",
+                "suggestions": [
+                    {
+                        "name": "fresh",
+                        "when": {"field": "CreatedDate", "op": "within_last_days", "value": 2},
+                        "meeting_type": "Demo",
+                    }
+                ],
+            }
+        )
+    )
     settings = parse_config(data).booking
     fields = {"CreatedDate": "2026-11-22T10:00:00Z"}
     with pytest.raises(ValueError, match="uses within_last_days: pass now"):
         suggest(settings, "Lead", fields)
-    assert suggest(settings, "Lead", fields, now=datetime(2026, 11, 23, tzinfo=UTC)).meeting_type == "Demo"
-    assert suggest(settings, "Lead", fields, now=datetime(2026, 12, 23, tzinfo=UTC)).meeting_type == "Intro"
+    assert (
+        suggest(settings, "Lead", fields, now=datetime(2026, 11, 23, tzinfo=UTC)).meeting_type
+        == "Demo"
+    )
+    assert (
+        suggest(settings, "Lead", fields, now=datetime(2026, 12, 23, tzinfo=UTC)).meeting_type
+        == "Intro"
+    )
 
 
 def test_an_object_without_booking_settings_is_a_key_error() -> None:
@@ -254,7 +320,9 @@ def test_an_object_without_booking_settings_is_a_key_error() -> None:
 
 def test_the_event_subject_fills_the_template_and_leaves_missing_variables_empty() -> None:
     settings = example().booking
-    subject = settings.subject(meeting_type="Demo", guest_name="Ada", host_name="Alan", scheduler_name="Grace")
+    subject = settings.subject(
+        meeting_type="Demo", guest_name="Ada", host_name="Alan", scheduler_name="Grace"
+    )
     assert subject == "Demo: Ada with Alan (booked by Grace)"
     assert settings.subject(meeting_type="Demo") == "Demo:  with  (booked by )"
 
@@ -267,7 +335,9 @@ def test_the_event_points_at_people_with_who_and_at_other_records_with_what() ->
 
 def test_the_readme_booking_example_is_valid_with_the_example_teams() -> None:
     readme = (EXAMPLE.parents[1] / "README.md").read_text()
-    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if b.startswith("booking:")]
+    blocks = [
+        b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if b.startswith("booking:")
+    ]
     assert blocks
     data = yaml.safe_load(EXAMPLE.read_text())
     for block in blocks:
@@ -281,27 +351,69 @@ def test_the_readme_booking_example_is_valid_with_the_example_teams() -> None:
 def test_a_choice_within_the_suggestion_and_the_objects_offer_passes() -> None:
     settings = example().booking
     plain = suggest(settings, "Lead", {"Country": "US"})
-    assert choice_problems(settings, "Lead", plain, HostOption(kind="pool", team="EMEA"), "Demo") == []
-    assert choice_problems(settings, "Lead", plain, HostOption(kind="user", user_id=USER), "Discovery") == []
+    assert (
+        choice_problems(settings, "Lead", plain, HostOption(kind="pool", team="EMEA"), "Demo") == []
+    )
+    assert (
+        choice_problems(settings, "Lead", plain, HostOption(kind="user", user_id=USER), "Discovery")
+        == []
+    )
 
 
 @pytest.mark.parametrize(
     ("object_type", "fields", "host", "meeting_type", "expected"),
     [
-        ("Contact", {"Account.Type": "Customer"}, HostOption(kind="record_owner"), "Discovery",
-         [("host", "is locked to account owner for this record")]),
-        ("Lead", {"NumberOfEmployees": 5000}, HostOption(kind="pool", team="Enterprise"), "Discovery",
-         [("meeting_type", "is locked to 'Demo' for this record")]),
-        ("Contact", {}, HostOption(kind="pool", team="Inbound"), "Lunch",
-         [("host", "pool is not offered for Contact"), ("meeting_type", "unknown meeting type 'Lunch'")]),
-        ("Lead", {}, HostOption(kind="pool", team="Nobody"), "Demo",
-         [("host", "team 'Nobody' is not a booking pool")]),
-        ("Case", {}, HostOption(kind="record_owner"), "Demo", [("object_type", "Case has no booking settings")]),
+        (
+            "Contact",
+            {"Account.Type": "Customer"},
+            HostOption(kind="record_owner"),
+            "Discovery",
+            [("host", "is locked to account owner for this record")],
+        ),
+        (
+            "Lead",
+            {"NumberOfEmployees": 5000},
+            HostOption(kind="pool", team="Enterprise"),
+            "Discovery",
+            [("meeting_type", "is locked to 'Demo' for this record")],
+        ),
+        (
+            "Contact",
+            {},
+            HostOption(kind="pool", team="Inbound"),
+            "Lunch",
+            [
+                ("host", "pool is not offered for Contact"),
+                ("meeting_type", "unknown meeting type 'Lunch'"),
+            ],
+        ),
+        (
+            "Lead",
+            {},
+            HostOption(kind="pool", team="Nobody"),
+            "Demo",
+            [("host", "team 'Nobody' is not a booking pool")],
+        ),
+        (
+            "Case",
+            {},
+            HostOption(kind="record_owner"),
+            "Demo",
+            [("object_type", "Case has no booking settings")],
+        ),
     ],
 )
 def test_a_choice_against_a_lock_or_outside_the_offer_is_refused_by_field(
-    object_type: str, fields: dict[str, Any], host: HostOption, meeting_type: str, expected: list[tuple[str, str]]
+    object_type: str,
+    fields: dict[str, Any],
+    host: HostOption,
+    meeting_type: str,
+    expected: list[tuple[str, str]],
 ) -> None:
     settings = example().booking
-    suggestion = suggest(settings, object_type, fields) if object_type != "Case" else suggest(settings, "Lead", {})
+    suggestion = (
+        suggest(settings, object_type, fields)
+        if object_type != "Case"
+        else suggest(settings, "Lead", {})
+    )
     assert choice_problems(settings, object_type, suggestion, host, meeting_type) == expected

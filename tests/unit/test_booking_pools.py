@@ -149,7 +149,9 @@ def test_manual_selection_lists_the_free_members_in_pool_order() -> None:
 
 def test_show_all_availability_gives_each_hosts_own_free_times() -> None:
     request = HostRequest(("ny", "ldn", "tyo"), "manual")
-    by_host = free_times_by_host(available_slots(meeting(), request, three_zone_pool(), {}, DAY, NOW))
+    by_host = free_times_by_host(
+        available_slots(meeting(), request, three_zone_pool(), {}, DAY, NOW)
+    )
     assert [slot.start.hour for slot in by_host["ldn"]] == [12, 13, 14, 15, 16]
     assert [slot.start.hour for slot in by_host["tyo"]] == list(range(8))
     assert len(by_host["ny"]) == 8
@@ -177,13 +179,33 @@ def week_type() -> BookingType:
 @pytest.mark.parametrize(
     ("threshold", "counts", "busy", "expected"),
     [
-        pytest.param(0, {"ann": 3, "bob": 1, "cyd": 2}, {}, ["bob"], id="no threshold: fewest meetings only"),
-        pytest.param(40, {"ann": 3, "bob": 1, "cyd": 2}, {}, ["bob"], id="threshold met by the first"),
-        pytest.param(41, {"ann": 3, "bob": 1, "cyd": 2}, {}, ["bob", "cyd"], id="one more slot adds the next by count"),
-        pytest.param(500, {"ann": 3, "bob": 1, "cyd": 2}, {}, ["bob", "cyd", "ann"], id="never met: everyone"),
+        pytest.param(
+            0, {"ann": 3, "bob": 1, "cyd": 2}, {}, ["bob"], id="no threshold: fewest meetings only"
+        ),
+        pytest.param(
+            40, {"ann": 3, "bob": 1, "cyd": 2}, {}, ["bob"], id="threshold met by the first"
+        ),
+        pytest.param(
+            41,
+            {"ann": 3, "bob": 1, "cyd": 2},
+            {},
+            ["bob", "cyd"],
+            id="one more slot adds the next by count",
+        ),
+        pytest.param(
+            500, {"ann": 3, "bob": 1, "cyd": 2}, {}, ["bob", "cyd", "ann"], id="never met: everyone"
+        ),
         pytest.param(0, {}, {}, ["ann"], id="ties go to pool order"),
-        pytest.param(0, {"ann": 0}, {"ann"}, ["ann", "bob"], id="a member with no slot is never enough"),
-        pytest.param(10, {"bob": 0, "ann": 1, "cyd": 2}, {"bob"}, ["bob", "ann"], id="busy first member adds the next"),
+        pytest.param(
+            0, {"ann": 0}, {"ann"}, ["ann", "bob"], id="a member with no slot is never enough"
+        ),
+        pytest.param(
+            10,
+            {"bob": 0, "ann": 1, "cyd": 2},
+            {"bob"},
+            ["bob", "ann"],
+            id="busy first member adds the next",
+        ),
     ],
 )
 def test_round_robin_adds_members_by_meeting_count_until_the_threshold_is_met(
@@ -217,7 +239,9 @@ def test_round_robin_threshold_counts_only_slots_the_co_hosts_can_join() -> None
     schedules = {
         "ann": schedule("ann"),
         "bob": schedule("bob"),
-        "eve": schedule("eve", "UTC", (utc(2026, 11, 24), utc(2026, 12, 1))),  # co-host: Monday only
+        "eve": schedule(
+            "eve", "UTC", (utc(2026, 11, 24), utc(2026, 12, 1))
+        ),  # co-host: Monday only
     }
     request = HostRequest(("ann", "bob"), "round_robin", co_hosts=("eve",), threshold_slots=9)
     assert round_robin_hosts(week_type(), request, schedules, {}, NOW) == ["ann", "bob"]
@@ -257,14 +281,21 @@ def test_meet_now_names_who_is_free_for_the_whole_meeting_from_now() -> None:
     request = HostRequest(("ny", "ldn", "tyo", "cha"), "round_robin", threshold_slots=1)
     booking_type = meeting(duration_minutes=30, minimum_notice_minutes=120)
     assert meet_now(booking_type, request, schedules, now) == ["ny", "ldn", "cha"]
-    assert meet_now(booking_type, request, schedules, now, {"ny": 3, "cha": 1}) == ["ldn", "cha", "ny"]
+    assert meet_now(booking_type, request, schedules, now, {"ny": 3, "cha": 1}) == [
+        "ldn",
+        "cha",
+        "ny",
+    ]
     later = meeting(duration_minutes=45)
     assert meet_now(later, request, schedules, now) == ["ny", "cha"]
 
 
 def test_meet_now_is_empty_when_a_co_host_is_busy() -> None:
     now = utc(2026, 11, 23, 10)
-    schedules = {"ann": schedule("ann"), "bob": schedule("bob", "UTC", (now, now + timedelta(minutes=5)))}
+    schedules = {
+        "ann": schedule("ann"),
+        "bob": schedule("bob", "UTC", (now, now + timedelta(minutes=5))),
+    }
     assert meet_now(meeting(), HostRequest(("ann",), "single", ("bob",)), schedules, now) == []
 
 
@@ -272,10 +303,15 @@ def test_meet_now_is_empty_when_a_co_host_is_busy() -> None:
 
 
 def test_nearest_alternatives_are_the_closest_free_slots_in_time_order() -> None:
-    slots = available_slots(meeting(), HostRequest(("ann",), "single"), {"ann": schedule("ann")}, {}, DAY, NOW)
+    slots = available_slots(
+        meeting(), HostRequest(("ann",), "single"), {"ann": schedule("ann")}, {}, DAY, NOW
+    )
     wanted = utc(2026, 11, 23, 12, 30)
     assert [s.start.hour for s in nearest_alternatives(slots, wanted)] == [11, 12, 13]
-    assert [s.start.hour for s in nearest_alternatives(slots, utc(2026, 11, 23, 3), limit=2)] == [9, 10]
+    assert [s.start.hour for s in nearest_alternatives(slots, utc(2026, 11, 23, 3), limit=2)] == [
+        9,
+        10,
+    ]
 
 
 def test_a_host_who_becomes_busy_before_booking_loses_the_slot_to_the_next_member() -> None:
@@ -283,21 +319,33 @@ def test_a_host_who_becomes_busy_before_booking_loses_the_slot_to_the_next_membe
     counts = {"ann": 0, "bob": 3}
     wanted = utc(2026, 11, 23, 14)
     before = {"ann": schedule("ann"), "bob": schedule("bob")}
-    offered = next(s for s in available_slots(booking_type, request, before, counts, DAY, NOW) if s.start == wanted)
+    offered = next(
+        s
+        for s in available_slots(booking_type, request, before, counts, DAY, NOW)
+        if s.start == wanted
+    )
     assert choose_host(request, offered.host_ids, counts) == "ann"
 
     after = {**before, "ann": schedule("ann", "UTC", (wanted, wanted + timedelta(minutes=30)))}
-    now_free = next(s for s in available_slots(booking_type, request, after, counts, DAY, NOW) if s.start == wanted)
+    now_free = next(
+        s
+        for s in available_slots(booking_type, request, after, counts, DAY, NOW)
+        if s.start == wanted
+    )
     assert choose_host(request, now_free.host_ids, counts) == "bob"
 
     single = HostRequest(("ann",), "single")
-    alternatives = nearest_alternatives(available_slots(booking_type, single, after, counts, DAY, NOW), wanted)
+    alternatives = nearest_alternatives(
+        available_slots(booking_type, single, after, counts, DAY, NOW), wanted
+    )
     assert [s.start.hour for s in alternatives] == [12, 13, 15]
 
 
 def test_a_request_without_a_schedule_for_a_candidate_says_which() -> None:
     with pytest.raises(ValueError, match="no schedule given for host 'bob'"):
-        available_slots(meeting(), HostRequest(("ann", "bob"), "pooled"), {"ann": schedule("ann")}, {}, DAY, NOW)
+        available_slots(
+            meeting(), HostRequest(("ann", "bob"), "pooled"), {"ann": schedule("ann")}, {}, DAY, NOW
+        )
 
 
 def test_host_requests_are_checked() -> None:
@@ -323,7 +371,8 @@ def _clipped(schedule_: HostSchedule, keep: Interval) -> HostSchedule:
 @given(
     mode=st.sampled_from(["pooled", "round_robin"]),
     blocks=st.lists(
-        st.tuples(st.sampled_from(["ann", "bob"]), st.integers(-40, 1340), st.integers(1, 100)), max_size=16
+        st.tuples(st.sampled_from(["ann", "bob"]), st.integers(-40, 1340), st.integers(1, 100)),
+        max_size=16,
     ),
     window_hours=st.tuples(st.integers(0, 160), st.integers(1, 100)),
     before=st.sampled_from([0, 20]),
@@ -331,18 +380,31 @@ def _clipped(schedule_: HostSchedule, keep: Interval) -> HostSchedule:
     threshold=st.integers(1, 70),
 )
 def test_busy_outside_the_busy_range_never_changes_the_answer(
-    mode: str, blocks: list[tuple[str, int, int]], window_hours: tuple[int, int], before: int, after: int,
+    mode: str,
+    blocks: list[tuple[str, int, int]],
+    window_hours: tuple[int, int],
+    before: int,
+    after: int,
     threshold: int,
 ) -> None:
     """Busy blocks start on quarter hours and windows on whole hours, so meetings often end on a
     window's edge with a buffer reaching past it."""
-    booking_type = meeting(horizon_days=7, buffer_before_minutes=before, buffer_after_minutes=after, minimum_notice_minutes=90)
+    booking_type = meeting(
+        horizon_days=7,
+        buffer_before_minutes=before,
+        buffer_after_minutes=after,
+        minimum_notice_minutes=90,
+    )
     request = HostRequest(("ann", "bob"), mode, threshold_slots=threshold)  # type: ignore[arg-type]
     now = NOW + timedelta(hours=7)
     quarter, hour = timedelta(minutes=15), timedelta(hours=1)
     window = Interval(NOW + window_hours[0] * hour, NOW + sum(window_hours) * hour)
     schedules = {
-        host: schedule(host, zone, *((NOW + a * quarter, NOW + (a + n) * quarter) for h, a, n in blocks if h == host))
+        host: schedule(
+            host,
+            zone,
+            *((NOW + a * quarter, NOW + (a + n) * quarter) for h, a, n in blocks if h == host),
+        )
         for host, zone in (("ann", "UTC"), ("bob", NEW_YORK))
     }
     keep = busy_range(booking_type, request, window, now)
@@ -366,11 +428,59 @@ def test_the_busy_range_reaches_past_the_window_by_the_buffer_after() -> None:
 @pytest.mark.parametrize(
     ("reset", "expected"),
     [
-        ("day", datetime(2026, 11, 1, 4, 0, tzinfo=UTC)),  # midnight in New York, still on summer time
+        (
+            "day",
+            datetime(2026, 11, 1, 4, 0, tzinfo=UTC),
+        ),  # midnight in New York, still on summer time
         ("week", datetime(2026, 10, 26, 4, 0, tzinfo=UTC)),  # Monday
         ("month", datetime(2026, 11, 1, 4, 0, tzinfo=UTC)),
     ],
 )
-def test_meetings_count_from_the_start_of_the_pools_day_week_or_month(reset: str, expected: datetime) -> None:
+def test_meetings_count_from_the_start_of_the_pools_day_week_or_month(
+    reset: str, expected: datetime
+) -> None:
     now = utc(2026, 11, 1, 12)  # Sunday 07:00 in New York, after the clocks went back
     assert count_window_start(reset, now, NEW_YORK) == expected  # type: ignore[arg-type]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    blocks=st.lists(
+        st.tuples(st.sampled_from(["ny", "ldn", "tyo"]), st.integers(0, 2800), st.integers(1, 300)),
+        max_size=20,
+    ),
+    counts=st.dictionaries(st.sampled_from(["ny", "ldn", "tyo"]), st.integers(0, 3)),
+)
+def test_a_pooled_slot_lists_exactly_the_members_whose_own_slots_include_it(
+    blocks: list[tuple[str, int, int]], counts: dict[str, int]
+) -> None:
+    booking_type = meeting(duration_minutes=30, slot_step_minutes=30, buffer_after_minutes=10)
+    minutes = timedelta(minutes=1)
+    zones = {"ny": NEW_YORK, "ldn": LONDON, "tyo": TOKYO}
+    schedules = {
+        host: schedule(
+            host,
+            zone,
+            *((NOW + a * minutes, NOW + (a + n) * minutes) for h, a, n in blocks if h == host),
+        )
+        for host, zone in zones.items()
+    }
+    window = Interval(NOW, NOW + timedelta(days=2))
+    pooled = available_slots(
+        booking_type, HostRequest(tuple(zones), "pooled"), schedules, counts, window, NOW
+    )
+    own = {
+        host: {
+            s.start
+            for s in available_slots(
+                booking_type, HostRequest((host,), "single"), schedules, {}, window, NOW
+            )
+        }
+        for host in zones
+    }
+    assert {s.start for s in pooled} == set().union(*own.values())
+    for slot in pooled:
+        assert set(slot.host_ids) == {host for host, starts in own.items() if slot.start in starts}
+        assert [counts.get(h, 0) for h in slot.host_ids] == sorted(
+            counts.get(h, 0) for h in slot.host_ids
+        )

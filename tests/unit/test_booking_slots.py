@@ -89,7 +89,9 @@ def test_the_day_the_clocks_go_back_has_a_25_hour_working_day() -> None:
         working_days=["sun"],
         working_hours={"start": "00:00", "end": "24:00"},
     )
-    window = Interval(local("America/New_York", 2026, 11, 1), local("America/New_York", 2026, 11, 2))
+    window = Interval(
+        local("America/New_York", 2026, 11, 1), local("America/New_York", 2026, 11, 2)
+    )
     found = starts(around_the_clock, "America/New_York", window=window, now=utc(2026, 10, 31))
     assert len(found) == 25
     assert found[0] == utc(2026, 11, 1, 4, 0) and found[-1] == utc(2026, 11, 2, 4, 0)
@@ -134,7 +136,9 @@ def test_overlapping_busy_from_several_sources_blocks_their_union() -> None:
     out_of_office = Interval(utc(2026, 11, 23, 11, 30), utc(2026, 11, 23, 12, 15))
     found = starts(meeting(), busy=(out_of_office, calendar, reservation))
     assert utc(2026, 11, 23, 9, 30) in found
-    assert not [start for start in found if utc(2026, 11, 23, 9, 31) <= start < utc(2026, 11, 23, 12, 15)]
+    assert not [
+        start for start in found if utc(2026, 11, 23, 9, 31) <= start < utc(2026, 11, 23, 12, 15)
+    ]
     assert utc(2026, 11, 23, 12, 15) in found
 
 
@@ -159,7 +163,9 @@ def test_naive_datetimes_and_unknown_zones_are_refused() -> None:
 # --- the whole rule set against a brute-force oracle -----------------------------------------
 
 
-def _oracle(booking_type: BookingType, zone: str, busy: list[Interval], window: Interval, now: datetime) -> list[datetime]:
+def _oracle(
+    booking_type: BookingType, zone: str, busy: list[Interval], window: Interval, now: datetime
+) -> list[datetime]:
     """Every candidate minute checked one by one against the rules, in the host's zone."""
     tz = ZoneInfo(zone)
     duration = timedelta(minutes=booking_type.duration_minutes)
@@ -212,26 +218,47 @@ def busy_blocks(draw: st.DrawFn) -> list[Interval]:
     now_offset=st.integers(0, 24 * 60),
 )
 def test_slots_are_exactly_the_times_the_rules_allow(
-    zone: str, duration: int, before: int, after: int, step: int, notice: int,
-    busy: list[Interval], now_offset: int,
+    zone: str,
+    duration: int,
+    before: int,
+    after: int,
+    step: int,
+    notice: int,
+    busy: list[Interval],
+    now_offset: int,
 ) -> None:
     booking_type = meeting(
-        duration_minutes=duration, buffer_before_minutes=before, buffer_after_minutes=after,
-        slot_step_minutes=step, minimum_notice_minutes=notice, horizon_days=2,
+        duration_minutes=duration,
+        buffer_before_minutes=before,
+        buffer_after_minutes=after,
+        slot_step_minutes=step,
+        minimum_notice_minutes=notice,
+        horizon_days=2,
     )
     now = NOW + timedelta(minutes=now_offset)
     window = Interval(NOW, NOW + timedelta(days=3))
-    assert starts(booking_type, zone, tuple(busy), window, now) == _oracle(booking_type, zone, busy, window, now)
+    assert starts(booking_type, zone, tuple(busy), window, now) == _oracle(
+        booking_type, zone, busy, window, now
+    )
 
 
 @given(st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 200)), max_size=12))
 def test_merged_busy_covers_the_same_time_without_overlaps(spans: list[tuple[int, int]]) -> None:
-    intervals = [Interval(NOW + timedelta(minutes=a), NOW + timedelta(minutes=a + n)) for a, n in spans]
+    intervals = [
+        Interval(NOW + timedelta(minutes=a), NOW + timedelta(minutes=a + n)) for a, n in spans
+    ]
     merged = merge_intervals(intervals)
     assert all(left.end < right.start for left, right in pairwise(merged))
 
     def covered(items: Any) -> set[int]:
-        return {m for item in items for m in range(int((item.start - NOW).total_seconds() // 60), int((item.end - NOW).total_seconds() // 60))}
+        return {
+            m
+            for item in items
+            for m in range(
+                int((item.start - NOW).total_seconds() // 60),
+                int((item.end - NOW).total_seconds() // 60),
+            )
+        }
 
     assert covered(merged) == covered(intervals)
 
@@ -256,7 +283,9 @@ def test_a_bookable_time_has_no_problems() -> None:
         (datetime(2026, 11, 23, 14, 0), "has no time zone"),
     ],
 )
-def test_a_time_outside_the_booking_window_names_the_field_and_the_rule(start: datetime, fragment: str) -> None:
+def test_a_time_outside_the_booking_window_names_the_field_and_the_rule(
+    start: datetime, fragment: str
+) -> None:
     booking_type = meeting(minimum_notice_minutes=30)
     problems = booking_window_problems(booking_type, start, NOW, "America/New_York")
     assert [field for field, _ in problems] == ["start"] * len(problems)
@@ -277,7 +306,9 @@ def test_out_of_office_and_regional_holidays_become_busy_time_in_the_window() ->
     )
     window = Interval(utc(2026, 11, 23), utc(2026, 11, 30))
     busy = merge_intervals(unavailable_intervals(member, None, window))
-    thanksgiving = Interval(local("America/New_York", 2026, 11, 26), local("America/New_York", 2026, 11, 27))
+    thanksgiving = Interval(
+        local("America/New_York", 2026, 11, 26), local("America/New_York", 2026, 11, 27)
+    )
     assert busy == (Interval(utc(2026, 11, 23), utc(2026, 11, 24, 12)), thanksgiving)
 
 
