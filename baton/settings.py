@@ -102,6 +102,9 @@ class Settings(BaseSettings):
         default="Baton_Booking_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
         description="Event external id field that booked meetings are upserted on",
     )
+    booking_token: str | None = Field(
+        default=None, description="bearer token of the booking API (/availability, /bookings); unset = off"
+    )
 
     @field_validator("database_url")
     @classmethod

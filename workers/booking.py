@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from baton.booking.stages import run_booking_request, run_booking_step
 from baton.booking import chain
+from baton.booking.stages import run_booking_request, run_booking_step
 from workers.actors import stage_actor
 
 
