@@ -1,9 +1,9 @@
 """The booking API: availability, reserve a slot (202 or 409 with alternatives), status, meet now.
 
-Protected by a bearer token (``BATON_BOOKING_TOKEN``); unset, the endpoints answer 404.
+Protected by a bearer token (``BATON_BOOKING_TOKEN``); unset, the endpoints answer 404. (No postponed
+annotations here: FastAPI reads the dependencies defined inside ``booking_router``.)
 """
 
-from __future__ import annotations
 
 import hmac
 from collections.abc import Callable

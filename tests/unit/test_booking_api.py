@@ -1,0 +1,200 @@
+"""The booking API: availability, reserve (202, 409 with alternatives, 422 naming the field), status, meet
+now, bearer token; and 20 concurrent bookings of one slot on SQLite, of which exactly one wins."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.calendar import RecordingCalendar
+from adapters.http.app import create_app
+from adapters.salesforce.events import RecordingSalesforceEvents
+from adapters.store import Store, make_engine, upgrade_schema
+from baton import runtime
+from baton.booking.chain import bookings_of
+from baton.booking.planning import BookingProblems
+from baton.booking.reserve import SlotUnavailable, reserve
+from messages.booking import BookingRequest
+from routing.booking.slots import Interval
+from tests.support.booking import (
+    HOSTS,
+    NINE,
+    NOW,
+    TOKEN,
+    BookingChain,
+    booking_request,
+    host_email,
+    install_booking_ports,
+)
+from tests.unit.conftest import Pipeline
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
+    calendar, events = RecordingCalendar(), RecordingSalesforceEvents()
+    install_booking_ports(pipeline.store, calendar, events)
+    yield BookingChain(pipeline.broker, pipeline.store, calendar, events)
+
+
+@pytest.fixture
+def client(chain: BookingChain) -> TestClient:
+    return TestClient(create_app())
+
+
+def post(client: TestClient, **overrides: Any) -> Any:
+    return client.post("/bookings", json=booking_request(**overrides), headers=AUTH)
+
+
+def availability(client: TestClient, **params: Any) -> Any:
+    query = {"object_type": "Lead", "record_id": "00Q000000000001AAA", "start": NINE.isoformat(),
+             "end": (NINE + timedelta(hours=2)).isoformat(), **params}
+    return client.get("/availability", params=query, headers=AUTH)
+
+
+def test_the_booking_api_needs_the_bearer_token_and_is_off_without_one(client: TestClient) -> None:
+    first = post(client)
+    assert first.status_code == 202, first.text
+    assert client.post("/bookings", json=booking_request(), headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/bookings/x").status_code == 401
+    current = runtime.current()
+    runtime.install(runtime.Runtime(current.settings.model_copy(update={"booking_token": None}), current.broker,
+                                    current.ports))
+    assert client.get("/bookings/x", headers=AUTH).status_code == 404
+
+
+def test_availability_lists_slots_with_the_hosts_free_at_each(client: TestClient, chain: BookingChain) -> None:
+    chain.calendar.busy_by_email = {host_email(HOSTS[0]): [Interval(NINE, NINE + timedelta(minutes=30))]}
+
+    answer = availability(client).json()
+
+    assert answer["booking_type"] == "Intro" and answer["mode"] == "pooled"
+    slots = {slot["start"]: slot["host_ids"] for slot in answer["slots"]}
+    assert set(slots["2030-01-07T09:00:00+00:00"]) == {HOSTS[1], HOSTS[2]}
+    assert set(slots["2030-01-07T10:00:00+00:00"]) == set(HOSTS)
+    assert HOSTS[0] not in slots["2030-01-07T09:30:00+00:00"]  # the 10-minute buffer before meets the busy time
+
+
+def test_co_hosts_leave_only_times_when_everyone_is_free(client: TestClient, chain: BookingChain) -> None:
+    chain.calendar.busy_by_email = {host_email(HOSTS[2]): [Interval(NINE, NINE + timedelta(hours=1))]}
+
+    answer = availability(client, co_hosts=[HOSTS[2]]).json()
+
+    starts = [slot["start"] for slot in answer["slots"]]
+    assert starts[0] == "2030-01-07T10:30:00+00:00"  # 10:00 would need the co-host from 09:50 (buffer)
+    assert all(HOSTS[2] not in slot["host_ids"] for slot in answer["slots"])
+
+
+def test_a_booking_answers_202_and_its_status_shows_it_confirmed(client: TestClient, chain: BookingChain) -> None:
+    answer = post(client)
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["status"] == "reserved" and body["start"] == NINE.isoformat()
+
+    chain.drain()
+
+    status = client.get(body["status_url"], headers=AUTH).json()
+    assert status["status"] == "confirmed" and status["meet_link"] and status["salesforce_event_id"]
+
+
+def test_a_pooled_booking_at_a_taken_time_goes_to_another_free_member(client: TestClient) -> None:
+    hosts = [post(client, guest_email=f"g{index}@prospect.example.org").json()["host_id"] for index in range(3)]
+
+    assert sorted(hosts) == sorted(HOSTS)
+    conflict = post(client, guest_email="late@prospect.example.org")
+    assert conflict.status_code == 409
+    assert [slot["start"] for slot in conflict.json()["alternatives"]] == [
+        "2030-01-07T10:00:00+00:00", "2030-01-07T10:30:00+00:00", "2030-01-07T11:00:00+00:00"]
+
+
+def test_a_host_who_becomes_busy_after_availability_gets_a_409_with_alternatives(
+    client: TestClient, chain: BookingChain
+) -> None:
+    host = {"kind": "user", "user_id": HOSTS[0]}
+    offered = availability(client, host_kind="user", host_user_id=HOSTS[0]).json()
+    assert offered["slots"][0]["start"] == NINE.isoformat()
+    chain.calendar.busy_by_email = {host_email(HOSTS[0]): [Interval(NINE, NINE + timedelta(minutes=45))]}
+
+    conflict = post(client, host=host)
+
+    assert conflict.status_code == 409
+    body = conflict.json()
+    assert body["detail"] == f"{NINE.isoformat()} is not free"
+    assert [slot["start"] for slot in body["alternatives"]][:1] == ["2030-01-07T10:00:00+00:00"]
+    assert all(slot["host_ids"] == [HOSTS[0]] for slot in body["alternatives"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"guest_email": "not-an-email"}, "guest_email"),
+        ({"invitees": ["ok@example.org", "bad@"]}, "invitees"),
+        ({"start": "2030-01-07T09:00:00"}, "start"),  # no time zone
+        ({"start": "2030-01-07T07:00:00+00:00"}, "start"),  # before working hours
+        ({"start": "2030-01-07T09:10:00+00:00"}, "start"),  # off the 30-minute step
+        ({"start": "2030-02-07T09:00:00+00:00"}, "start"),  # beyond the 14-day horizon
+        ({"start": "2030-01-05T09:00:00+00:00"}, "start"),  # in the past
+        ({"meeting_type": "Lunch"}, "meeting_type"),
+        ({"host": {"kind": "pool", "team": "Nobody"}}, "host"),
+        ({"object_type": "Case"}, "object_type"),
+        ({"co_hosts": ["005000000000099AAA"]}, "co_hosts"),
+    ],
+)
+def test_invalid_requests_get_a_422_naming_the_field(client: TestClient, overrides: dict[str, Any], field: str
+                                                     ) -> None:
+    answer = post(client, **overrides)
+
+    assert answer.status_code == 422
+    assert field in [part for problem in answer.json()["detail"] for part in problem["loc"]]
+
+
+def test_meet_now_books_a_host_free_from_now(client: TestClient, chain: BookingChain) -> None:
+    at_ten = NINE + timedelta(hours=1)
+    install_booking_ports(chain.store, chain.calendar, chain.events, clock=lambda: at_ten)
+    chain.calendar.busy_by_email = {host_email(host): [Interval(at_ten, at_ten + timedelta(minutes=5))]
+                                    for host in HOSTS[:2]}
+
+    body = client.post("/bookings/meet-now", json=booking_request(start=None), headers=AUTH).json()
+
+    assert body["host_id"] == HOSTS[2] and body["start"] == at_ten.isoformat()
+
+
+def test_twenty_concurrent_bookings_of_one_hosts_slot_on_sqlite_exactly_one_wins(tmp_path: Any) -> None:
+    assert_one_of_twenty_wins(f"sqlite:///{tmp_path / 'race.sqlite3'}")
+
+
+def assert_one_of_twenty_wins(database_url: str, schema: str | None = None) -> None:
+    """20 threads book one host's 09:00 through the reservation function, each with its own request."""
+    engine = make_engine(database_url, schema, pool_size=25)
+    upgrade_schema(engine, schema)
+    store = Store(engine)
+    install_booking_ports(store, None, None)
+    ports = runtime.current().ports
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def attempt(index: int) -> None:
+        request = BookingRequest.model_validate(booking_request(
+            host={"kind": "user", "user_id": HOSTS[0]}, request_id=f"race-{index}"))
+        barrier.wait()
+        try:
+            reserve(request, ports, bookings_of(ports), NOW)
+            outcomes.append("reserved")
+        except SlotUnavailable:
+            outcomes.append("taken")
+        except BookingProblems as exc:
+            outcomes.append(f"problem: {exc}")
+
+    threads = [threading.Thread(target=attempt, args=(index,)) for index in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert sorted(outcomes) == ["reserved"] + ["taken"] * 19
