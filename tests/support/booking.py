@@ -4,6 +4,7 @@ in-process booking chain on the StubBroker with recording calendar and Salesforc
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,14 @@ from dramatiq.brokers.stub import StubBroker
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
-from adapters.store import Store
+from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.bookings import BookingStore
 from baton import runtime
+from baton.booking.chain import bookings_of
+from baton.booking.planning import BookingProblems
+from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import apply_config
+from messages.booking import BookingRequest
 
 BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log")
 NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, before working hours
@@ -113,3 +118,34 @@ def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Calla
 
 def busy(start: datetime, minutes: int) -> tuple[datetime, datetime]:
     return start, start + timedelta(minutes=minutes)
+
+
+def assert_one_of_twenty_wins(database_url: str, schema: str | None = None) -> None:
+    """20 threads book one host's 09:00 through the reservation function, each with its own request."""
+    engine = make_engine(database_url, schema, pool_size=25)
+    upgrade_schema(engine, schema)
+    store = Store(engine)
+    install_booking_ports(store, None, None)
+    ports = runtime.current().ports
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def attempt(index: int) -> None:
+        request = BookingRequest.model_validate(booking_request(
+            host={"kind": "user", "user_id": HOSTS[0]}, request_id=f"race-{index}"))
+        barrier.wait()
+        try:
+            reserve(request, ports, bookings_of(ports), NOW)
+            outcomes.append("reserved")
+        except SlotUnavailable:
+            outcomes.append("taken")
+        except BookingProblems as exc:
+            outcomes.append(f"problem: {exc}")
+
+    threads = [threading.Thread(target=attempt, args=(index,)) for index in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert sorted(outcomes) == ["reserved"] + ["taken"] * 19

@@ -3,7 +3,6 @@ now, bearer token; and 20 concurrent bookings of one slot on SQLite, of which ex
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,19 +13,14 @@ from fastapi.testclient import TestClient
 from adapters.calendar import RecordingCalendar
 from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
-from adapters.store import Store, make_engine, upgrade_schema
 from baton import runtime
-from baton.booking.chain import bookings_of
-from baton.booking.planning import BookingProblems
-from baton.booking.reserve import SlotUnavailable, reserve
-from messages.booking import BookingRequest
 from routing.booking.slots import Interval
 from tests.support.booking import (
     HOSTS,
     NINE,
-    NOW,
     TOKEN,
     BookingChain,
+    assert_one_of_twenty_wins,
     booking_request,
     host_email,
     install_booking_ports,
@@ -165,36 +159,7 @@ def test_meet_now_books_a_host_free_from_now(client: TestClient, chain: BookingC
     assert body["host_id"] == HOSTS[2] and body["start"] == at_ten.isoformat()
 
 
-def test_twenty_concurrent_bookings_of_one_hosts_slot_on_sqlite_exactly_one_wins(tmp_path: Any) -> None:
+def test_twenty_concurrent_bookings_of_one_hosts_slot_on_sqlite_exactly_one_wins(
+    tmp_path: Any, stub_runtime: runtime.Runtime
+) -> None:
     assert_one_of_twenty_wins(f"sqlite:///{tmp_path / 'race.sqlite3'}")
-
-
-def assert_one_of_twenty_wins(database_url: str, schema: str | None = None) -> None:
-    """20 threads book one host's 09:00 through the reservation function, each with its own request."""
-    engine = make_engine(database_url, schema, pool_size=25)
-    upgrade_schema(engine, schema)
-    store = Store(engine)
-    install_booking_ports(store, None, None)
-    ports = runtime.current().ports
-    barrier = threading.Barrier(20)
-    outcomes: list[str] = []
-
-    def attempt(index: int) -> None:
-        request = BookingRequest.model_validate(booking_request(
-            host={"kind": "user", "user_id": HOSTS[0]}, request_id=f"race-{index}"))
-        barrier.wait()
-        try:
-            reserve(request, ports, bookings_of(ports), NOW)
-            outcomes.append("reserved")
-        except SlotUnavailable:
-            outcomes.append("taken")
-        except BookingProblems as exc:
-            outcomes.append(f"problem: {exc}")
-
-    threads = [threading.Thread(target=attempt, args=(index,)) for index in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    engine.dispose()
-    assert sorted(outcomes) == ["reserved"] + ["taken"] * 19
