@@ -20,7 +20,7 @@ from baton import runtime
 from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
-from baton.configs import apply_config
+from baton.configs import ConfigProvider, apply_config
 from messages.booking import BookingRequest
 
 BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log")
@@ -110,8 +110,8 @@ def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Calla
     """The current runtime's ports with these booking adapters, a fixed clock and the booking config."""
     apply_config(store, booking_config(mode), NOW)
     current = runtime.current()
-    ports = dataclasses.replace(current.ports, store=store, calendar=calendar, salesforce_events=events,
-                                clock=clock)
+    ports = dataclasses.replace(current.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
+                                calendar=calendar, salesforce_events=events, clock=clock)
     new_settings = current.settings.model_copy(update={"booking_token": TOKEN, **settings})
     runtime.install(runtime.Runtime(new_settings, current.broker, ports))
 
