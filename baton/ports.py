@@ -8,10 +8,10 @@ from typing import Protocol
 
 from adapters.calendar import Calendar
 from adapters.reference import NoReferenceData, NoReferenceUpdates, ReferenceData, ReferenceUpdates
+from adapters.salesforce.events import SalesforceEvents
 from adapters.store import Store
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider
-from adapters.salesforce.events import SalesforceEvents
 from messages import AssignmentLog
 
 
