@@ -16,13 +16,14 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, ValidationError
 
+from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
 from baton.booking.chain import bookings_of, give_up
 from baton.booking.planning import BookingProblems, plan_booking, plan_slots
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.booking.stages import start_chain
-from baton.errors import PermanentError
+from baton.errors import InputError, PermanentError
 from messages.booking import BookingRequest
 from routing.booking.config import HostKind, HostOption
 from routing.booking.pools import free_times_by_host
@@ -30,6 +31,8 @@ from routing.booking.slots import Interval, Slot
 
 log = structlog.get_logger(__name__)
 MAX_RANGE = timedelta(days=31)
+MAX_EVENTS = 100
+REQUEST_STAGE = "booking_request"
 bearer = HTTPBearer(auto_error=False)
 
 
@@ -159,6 +162,28 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
         """Instant handoff: a host free for the whole meeting starting now (no ``start`` in the body)."""
         payload = await _json(request)
         return await _in_thread(_book, state, payload, True)
+
+    @router.post("/bookings/events", status_code=202)
+    async def booking_events(state: Authorized, request: Request) -> JSONResponse:
+        """Relayed ``Booking_Request__e`` platform events (one Bayeux message or its data, or a list):
+        each is queued for the ``booking_request`` actor; 202 once the broker confirmed them."""
+        payload = await _json(request)
+        messages = payload if isinstance(payload, list) else [payload]
+        if len(messages) > MAX_EVENTS:
+            return JSONResponse({"detail": f"at most {MAX_EVENTS} events per call"}, status_code=413)
+        try:
+            requests = [booking_request_from_event(message, f"[{index}]") if isinstance(message, dict)
+                        else booking_request_from_event({}, f"[{index}]") for index, message in enumerate(messages)]
+        except InputError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        actor = state.broker.get_actor(REQUEST_STAGE)
+        try:
+            for booking_request in requests:
+                actor.send(booking_request.model_dump(mode="json"))
+        except Exception as exc:  # noqa: BLE001 (the relay retries anything but a 202)
+            log.error("booking_events_enqueue_failed", error=str(exc))
+            return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
+        return JSONResponse({"accepted": len(requests)}, status_code=202)
 
     @router.get("/bookings/{booking_id}")
     def booking_status(state: Authorized, booking_id: str) -> Any:

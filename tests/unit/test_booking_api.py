@@ -163,3 +163,32 @@ def test_twenty_concurrent_bookings_of_one_hosts_slot_on_sqlite_exactly_one_wins
     tmp_path: Any, stub_runtime: runtime.Runtime
 ) -> None:
     assert_one_of_twenty_wins(f"sqlite:///{tmp_path / 'race.sqlite3'}")
+
+
+def platform_event(uuid: str, **fields: Any) -> dict[str, Any]:
+    payload = {"Object_Type__c": "Lead", "Record_Id__c": "00Q000000000001AAA", "Start__c": NINE.isoformat(),
+               "Guest_Email__c": "pat@prospect.example.org", "Invitees__c": "a@example.org; b@example.org",
+               "CreatedById": "005000000000009AAA", "CreatedDate": "2030-01-07T08:00:00.000Z", **fields}
+    return {"channel": "/event/Booking_Request__e",
+            "data": {"schema": "x", "payload": payload, "event": {"replayId": 7, "EventUuid": uuid}}}
+
+
+def test_booking_request_platform_events_are_booked_once_through_the_queue(
+    client: TestClient, chain: BookingChain
+) -> None:
+    event = platform_event("4f1e-uuid")
+    answer = client.post("/bookings/events", json=[event, event], headers=AUTH)
+    assert answer.status_code == 202 and answer.json() == {"accepted": 2}
+
+    chain.drain()
+
+    [created] = chain.calendar.created
+    assert set(created.attendee_emails) >= {"pat@prospect.example.org", "a@example.org", "b@example.org"}
+    [booking_id] = chain.events.events
+    assert chain.bookings.get(booking_id).status == "confirmed"  # type: ignore[union-attr]
+
+
+def test_a_platform_event_with_a_bad_field_is_refused_naming_it(client: TestClient) -> None:
+    answer = client.post("/bookings/events", json=platform_event("x", Guest_Email__c="nobody"), headers=AUTH)
+
+    assert answer.status_code == 422 and "guest_email" in answer.json()["detail"]
