@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import google_auth_httplib2
 import httplib2
@@ -44,7 +44,6 @@ TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "qu
                                "internalError"})
 GONE_STATUSES = frozenset({404, 410})
 KEY_SETTING = "BATON_GOOGLE_SERVICE_ACCOUNT_FILE"
-T = TypeVar("T")
 
 
 def load_service_account(path: Path) -> dict[str, Any]:
@@ -62,6 +61,22 @@ def load_service_account(path: Path) -> dict[str, Any]:
     if info["type"] != "service_account":
         raise ConfigError([(KEY_SETTING, f"{path} holds a {info['type']!r} key, not a service_account key")])
     return info
+
+
+class GoogleApiError(PermanentError):
+    """Google answered with an error that retrying cannot fix; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int):
+        self.status = status
+        super().__init__(message)
+
+
+class GoogleApiTransientError(TransientError):
+    """Google answered 5xx, 429 or a 403 rate limit; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int):
+        self.status = status
+        super().__init__(message)
 
 
 class GoogleCalendar:
@@ -102,23 +117,23 @@ class GoogleCalendar:
                 self._credentials[(subject, scope)] = credentials
             return credentials
 
-    def _service(self, subject: str, scope: str) -> Any:
-        """A client per thread (httplib2 is not thread-safe) and subject, over shared credentials."""
-        services: dict[tuple[str, str], Any] = self._local.__dict__.setdefault("services", {})
-        service = services.get((subject, scope))
-        if service is None:
-            http = google_auth_httplib2.AuthorizedHttp(
-                self._delegated(subject, scope), http=httplib2.Http(timeout=self.timeout_s))
-            service = build("calendar", "v3", http=http, static_discovery=True, cache_discovery=False,
-                            client_options={"api_endpoint": self.api_url})
-            services[(subject, scope)] = service
-        return service
+    def _client(self) -> tuple[Any, httplib2.Http]:
+        """This thread's API client and connection (httplib2 is not thread-safe); one for all subjects."""
+        local = self._local.__dict__
+        if "service" not in local:
+            local["http"] = httplib2.Http(timeout=self.timeout_s)
+            local["service"] = build("calendar", "v3", http=local["http"], static_discovery=True,
+                                     cache_discovery=False, client_options={"api_endpoint": self.api_url})
+        return local["service"], local["http"]
 
-    def _execute(self, kind: str, what: str, request: Callable[[], Any]) -> Any:
+    def _execute(self, kind: str, subject: str, scope: str, what: str, request: Callable[[Any], Any]) -> Any:
+        """Runs one API request as ``subject`` (domain-wide delegation), errors typed."""
         with self._lock:
             self.calls[kind] += 1
+        service, http = self._client()
+        authorized = google_auth_httplib2.AuthorizedHttp(self._delegated(subject, scope), http=http)
         try:
-            return request().execute(num_retries=0)
+            return request(service).execute(http=authorized, num_retries=0)
         except HttpError as exc:
             raise _typed(exc, what) from exc
         except RefreshError as exc:
@@ -131,16 +146,18 @@ class GoogleCalendar:
 
     def busy(self, emails: Sequence[str], start: datetime, end: datetime) -> dict[str, list[Interval]]:
         time_min, time_max = _rfc3339(start, "start"), _rfc3339(end, "end")
+        if end <= start:
+            raise InputError(f"free/busy range ends ({time_max}) before it starts ({time_min})")
         unique = list(dict.fromkeys(emails))
-        service = self._service(self.freebusy_subject, FREEBUSY_SCOPE)
         answer: dict[str, list[Interval]] = {}
         errors: dict[str, str] = {}
         for first in range(0, len(unique), FREEBUSY_CALENDARS_PER_CALL):
             chunk = unique[first : first + FREEBUSY_CALENDARS_PER_CALL]
             body = {"timeMin": time_min, "timeMax": time_max, "timeZone": "UTC",
                     "items": [{"id": email} for email in chunk]}
-            what = f"free/busy of {len(chunk)} calendars ({chunk[0]}...)"
-            result = self._execute("freebusy", what, lambda body=body: service.freebusy().query(body=body))
+            result = self._execute("freebusy", self.freebusy_subject, FREEBUSY_SCOPE,
+                                   f"free/busy of {len(chunk)} calendars ({chunk[0]}, ...)",
+                                   lambda service, body=body: service.freebusy().query(body=body))
             calendars = result.get("calendars") or {}
             for email in chunk:
                 entry = calendars.get(email)
@@ -151,52 +168,43 @@ class GoogleCalendar:
                 else:
                     answer[email] = [_interval(item, email) for item in entry.get("busy") or []]
         if errors:
-            transient = {email: reason for email, reason in errors.items()
-                         if TRANSIENT_REASONS.intersection(reason.split(", "))}
-            if transient:
-                raise TransientError(f"free/busy failed for now for {', '.join(f'{e} ({r})' for e, r in transient.items())}")
+            failed = ", ".join(f"{email} ({reason})" for email, reason in errors.items()
+                               if TRANSIENT_REASONS.intersection(reason.split(", ")))
+            if failed:
+                raise TransientError(f"free/busy failed for now for {failed}")
             raise CalendarLookupError(errors, answer)
         return answer
 
     def create_event(self, event: CalendarEvent) -> CreatedEvent:
         calendar = event.organizer_email
-        service = self._service(calendar, EVENTS_SCOPE)
         what = f"event {event.event_id} in calendar {calendar}"
         body = _event_body(event)
         try:
-            created = self._execute("insert", what, lambda: service.events().insert(
+            created = self._execute("insert", calendar, EVENTS_SCOPE, what, lambda service: service.events().insert(
                 calendarId=calendar, body=body, sendUpdates="all", conferenceDataVersion=1 if event.with_meet else 0))
         except PermanentError as exc:
             if _status_of(exc) != 409:
                 raise
-            created = self._execute("get", what, lambda: service.events().get(calendarId=calendar,
-                                                                             eventId=event.event_id))
+            created = self._get(calendar, event.event_id, what)
             if created.get("status") == "cancelled":
                 raise PermanentError(f"{what} exists but was cancelled; a cancelled booking is not booked again") from exc
             log.info("calendar_event_existed", event_id=event.event_id, calendar=calendar)
+        if event.with_meet and _meet_pending(created):
+            created = self._get(calendar, event.event_id, what)  # Meet usually has its link by now
         return _created(created)
 
+    def _get(self, calendar: str, event_id: str, what: str) -> Any:
+        return self._execute("get", calendar, EVENTS_SCOPE, what,
+                             lambda service: service.events().get(calendarId=calendar, eventId=event_id))
+
     def cancel_event(self, organizer_email: str, event_id: str) -> None:
-        service = self._service(organizer_email, EVENTS_SCOPE)
         what = f"event {event_id} in calendar {organizer_email}"
         try:
-            self._execute("delete", what, lambda: service.events().delete(
+            self._execute("delete", organizer_email, EVENTS_SCOPE, what, lambda service: service.events().delete(
                 calendarId=organizer_email, eventId=event_id, sendUpdates="all"))
         except PermanentError as exc:
             if _status_of(exc) not in GONE_STATUSES:
                 raise
-
-
-class GoogleApiError(PermanentError):
-    def __init__(self, message: str, status: int):
-        self.status = status
-        super().__init__(message)
-
-
-class GoogleApiTransientError(TransientError):
-    def __init__(self, message: str, status: int):
-        self.status = status
-        super().__init__(message)
 
 
 def _status_of(exc: Exception) -> int | None:
@@ -250,6 +258,11 @@ def _event_body(event: CalendarEvent) -> dict[str, Any]:
         body["conferenceData"] = {"createRequest": {"requestId": event.event_id,
                                                     "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
     return body
+
+
+def _meet_pending(event: Mapping[str, Any]) -> bool:
+    request = (event.get("conferenceData") or {}).get("createRequest") or {}
+    return (request.get("status") or {}).get("statusCode") == "pending"
 
 
 def _created(event: Mapping[str, Any]) -> CreatedEvent:

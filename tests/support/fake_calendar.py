@@ -5,7 +5,8 @@ against the key's public key, ``aud``, ``scope`` and the delegation ``sub``), an
 ``POST /calendar/v3/freeBusy`` from ``busy`` (a calendar in ``unknown`` answers ``notFound``), inserts,
 gets and deletes events per calendar (only as the calendar's own user; 409 on a taken id, Meet links
 on ``conferenceDataVersion=1``) and keeps every request. ``fail_next(503, 429)`` scripts the answers of
-the next API calls; ``error_share`` makes that share of API calls answer 503 (seeded random).
+the next API calls; ``error_share`` makes that share of API calls answer 503 (seeded random);
+``meet_pending`` answers an insert with a conference still pending (a later GET has the link).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class FakeGoogleCalendar:
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[int] = field(default_factory=deque)
     error_share: float = 0.0
+    meet_pending: bool = False
     random: random.Random = field(default_factory=lambda: random.Random(6))
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     public_key_pem: str = ""
@@ -164,7 +166,11 @@ def _insert(fake: FakeGoogleCalendar, calendar: str, body: dict[str, Any], query
             "conferenceId": code,
         }
     calendar_events[event_id] = event
-    return 200, {key: value for key, value in event.items() if key != "sendUpdates"}
+    answer = {key: value for key, value in event.items() if key != "sendUpdates"}
+    if create and fake.meet_pending:  # Google may still be creating the conference when it answers
+        answer.pop("hangoutLink", None)
+        answer["conferenceData"] = {"createRequest": {**create, "status": {"statusCode": "pending"}}}
+    return 200, answer
 
 
 def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.calendar import (
     CalendarEvent,
@@ -24,7 +26,7 @@ from adapters.calendar.google import (
     load_service_account,
 )
 from adapters.calendar.setup import build_calendar
-from baton.errors import ConfigError, PermanentError, TransientError
+from baton.errors import ConfigError, InputError, PermanentError, TransientError
 from baton.settings import Settings
 from routing.booking.slots import Interval
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
@@ -121,6 +123,20 @@ def test_an_event_with_meet_invites_everybody_and_returns_the_meet_link(
     assert created.html_link == stored["htmlLink"]
 
 
+def test_a_meet_link_still_pending_at_insert_is_read_back(fake: FakeGoogleCalendar, calendar: GoogleCalendar) -> None:
+    fake.meet_pending = True
+
+    created = calendar.create_event(_event())
+
+    assert created.meet_link == fake.live_events(HOST)[0]["hangoutLink"]
+    assert calendar.calls == {"insert": 1, "get": 1}
+
+
+def test_a_freebusy_range_that_ends_before_it_starts_is_refused(calendar: GoogleCalendar) -> None:
+    with pytest.raises(InputError, match="ends .* before it starts"):
+        calendar.busy([HOST], START, START - timedelta(hours=1))
+
+
 def test_an_event_without_meet_has_no_conference(fake: FakeGoogleCalendar, calendar: GoogleCalendar) -> None:
     created = calendar.create_event(_event(with_meet=False))
 
@@ -209,6 +225,20 @@ def test_a_subject_without_delegation_is_a_permanent_error_that_says_so(
 ) -> None:
     with pytest.raises(PermanentError, match="domain-wide delegation"):
         calendar.create_event(_event(organizer="someone@other-domain.com"))
+
+
+def test_a_key_the_service_account_does_not_hold_is_refused_at_the_token_exchange(
+    fake: FakeGoogleCalendar,
+) -> None:
+    assert fake.key_file is not None
+    info = load_service_account(fake.key_file)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    info["private_key"] = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()).decode()
+
+    with pytest.raises(PermanentError, match="Invalid JWT Signature"):
+        GoogleCalendar(info, ADMIN, fake.api_url).busy([HOST], START, START + timedelta(hours=1))
+    assert fake.token_grants == [] and fake.freebusy_requests == []
 
 
 def test_an_unreachable_calendar_api_is_transient(fake: FakeGoogleCalendar) -> None:
