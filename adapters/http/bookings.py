@@ -23,7 +23,7 @@ from baton.booking.chain import bookings_of, give_up
 from baton.booking.planning import BookingProblems, plan_booking, plan_slots
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.booking.stages import start_chain
-from baton.errors import InputError, PermanentError
+from baton.errors import InputError, PermanentError, TransientError
 from messages.booking import BookingRequest
 from routing.booking.config import HostKind, HostOption
 from routing.booking.pools import free_times_by_host
@@ -209,4 +209,6 @@ async def _in_thread(function: Callable[..., JSONResponse], *args: Any) -> JSONR
         return await run_in_threadpool(function, *args)
     except PermanentError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+    except TransientError as exc:
+        return JSONResponse({"detail": f"try again: {exc}"}, status_code=503)
 

@@ -24,12 +24,12 @@ def bookings_of(ports: Ports) -> BookingStore:
     return BookingStore(ports.store.engine)
 
 
-def _load(step: BookingStep, ports: Ports) -> BookingRow | None:
+def _load(step: BookingStep, ports: Ports, done: frozenset[BookingStatus] = FINAL_STATUSES) -> BookingRow | None:
     """The booking, or None when it already ended (a redelivery after the last stage, or a failure)."""
     booking = bookings_of(ports).get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
-    if BookingStatus(booking.status) in FINAL_STATUSES:
+    if BookingStatus(booking.status) in done:
         log.info("booking_step_skipped", booking_id=booking.id, status=booking.status)
         return None
     return booking
@@ -137,8 +137,9 @@ def owner_logs(booking: BookingRow, ports: Ports) -> list[AssignmentLog]:
 
 def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
     """The main host becomes the record's owner: decision, record state and outbox row in one transaction
-    (the outbox flusher writes it to Salesforce, as for routed records)."""
-    booking = _load(step, ports)
+    (the outbox flusher writes it to Salesforce, as for routed records). Run again on a confirmed booking
+    (its next message was not sent), it stores nothing new and hands on again."""
+    booking = _load(step, ports, FINAL_STATUSES - {BookingStatus.CONFIRMED})
     if booking is None:
         return None
     logs = owner_logs(booking, ports)
@@ -158,7 +159,8 @@ def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
             {"routing_id": entry.routing_id, "object_type": entry.object_type, "record_id": entry.record_id,
              "owner_id": entry.owner_id, "status": "pending", "attempts": 0, "created_at": now,
              "channel": "realtime"} for entry in new])
-    bookings_of(ports).update(booking.id, now, status=BookingStatus.CONFIRMED.value)
+    if booking.status != BookingStatus.CONFIRMED.value:
+        bookings_of(ports).update(booking.id, now, status=BookingStatus.CONFIRMED.value)
     return _next(step, ports)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
-from adapters.store import Store, make_engine, upgrade_schema
+from adapters.store import DeadLetter, Store, make_engine, upgrade_schema
 from adapters.store.bookings import BookingStore
 from baton import runtime
 from baton.booking.chain import bookings_of
@@ -100,6 +101,13 @@ class BookingChain:
         for _ in range(3):
             for stage in BOOKING_STAGES:
                 self.broker.join(self.broker.get_actor(stage).queue_name, timeout=30_000, fail_fast=False)
+
+    def dead_letters(self, count: int, timeout_s: float = 10.0) -> list[DeadLetter]:
+        """The stored dead letters once there are ``count`` (the recorder runs just after the queue empties)."""
+        deadline = time.monotonic() + timeout_s
+        while len(letters := self.store.dead_letters()) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return letters
 
     def send_request(self, request: dict[str, Any]) -> None:
         self.broker.get_actor("booking_request").send(request)

@@ -192,3 +192,23 @@ def test_a_platform_event_with_a_bad_field_is_refused_naming_it(client: TestClie
     answer = client.post("/bookings/events", json=platform_event("x", Guest_Email__c="nobody"), headers=AUTH)
 
     assert answer.status_code == 422 and "guest_email" in answer.json()["detail"]
+
+
+def test_round_robin_gives_each_booking_to_the_member_with_the_fewest_meetings(
+    client: TestClient, chain: BookingChain
+) -> None:
+    install_booking_ports(chain.store, chain.calendar, chain.events, mode="round_robin")
+
+    hosts = [post(client, start=(NINE + timedelta(hours=hour)).isoformat()).json()["host_id"] for hour in range(4)]
+
+    assert hosts == [HOSTS[0], HOSTS[1], HOSTS[2], HOSTS[0]]
+
+
+def test_a_manual_pool_books_the_member_the_scheduler_picked(client: TestClient, chain: BookingChain) -> None:
+    install_booking_ports(chain.store, chain.calendar, chain.events, mode="manual")
+
+    picked = post(client, pool_member_id=HOSTS[2])
+    stranger = post(client, pool_member_id="005000000000077AAA", start=(NINE + timedelta(hours=1)).isoformat())
+
+    assert picked.status_code == 202 and picked.json()["host_id"] == HOSTS[2]
+    assert stranger.status_code == 422 and stranger.json()["detail"][0]["loc"] == ["body", "pool_member_id"]

@@ -114,7 +114,7 @@ def test_a_salesforce_event_failing_for_good_undoes_the_booking(chain: BookingCh
     assert chain.bookings.held_times(HOSTS, NINE - timedelta(days=1), NINE + timedelta(days=1)) == {
         host: [] for host in HOSTS}
     assert outbox_rows(chain) == [] and pipeline.sink.published == []
-    assert [letter.stage for letter in pipeline.store.dead_letters()] == ["booking_event"]
+    assert [letter.stage for letter in chain.dead_letters(1)] == ["booking_event"]
     assert any(entry["event"] == "booking_failed" for entry in logs)
 
 
@@ -153,7 +153,7 @@ def test_a_queued_request_for_a_taken_time_is_dead_lettered_with_the_alternative
     chain.send_request(booking_request(request_id="late"))
     chain.drain()
 
-    [letter] = pipeline.store.dead_letters()
+    [letter] = chain.dead_letters(1)
     assert letter.stage == "booking_request"
     assert "is not free" in letter.reason and "nearest free: 2030-01-07T10:00:00+00:00" in letter.reason
 
