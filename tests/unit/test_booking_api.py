@@ -34,7 +34,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
     calendar, events = RecordingCalendar(), RecordingSalesforceEvents()
     install_booking_ports(pipeline.store, calendar, events)
-    yield BookingChain(pipeline.broker, pipeline.store, calendar, events)
+    chain = BookingChain(pipeline.broker, pipeline.store, calendar, events)
+    yield chain
+    chain.drain()  # a message still in a worker when it stops would stay unfinished on the session's broker
 
 
 @pytest.fixture

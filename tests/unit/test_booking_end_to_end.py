@@ -84,3 +84,4 @@ def test_a_calendar_busy_block_read_through_google_moves_the_booking_to_another_
 
     assert answer.status_code == 202 and answer.json()["host_id"] == "005000000000003AAA"
     assert len(fake.freebusy_requests) == 1
+    BookingChain(pipeline.broker, pipeline.store, None, None).drain()  # type: ignore[arg-type]
