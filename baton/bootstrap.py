@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 import dramatiq
 import structlog
 
+from adapters.calendar import Calendar
+from adapters.calendar.setup import build_calendar, build_salesforce_events
 from adapters.reference import FileReferenceData, ReferenceData
 from adapters.reference_updates import StoreReferenceUpdates
+from adapters.salesforce.events import SalesforceEvents
 from adapters.salesforce.reference_records import SyncOptions
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.leader import LeaderLock
@@ -122,6 +125,8 @@ def bootstrap(
     sink: AssignmentSink | None = None,
     clock: Clock = utc_now,
     store: Store | None = None,
+    calendar: Calendar | None = None,
+    salesforce_events: SalesforceEvents | None = None,
 ) -> runtime.Runtime:
     """Build this process's runtime and bind the stage actors to its broker. Call once per process."""
     settings = settings or Settings()
@@ -138,6 +143,8 @@ def bootstrap(
         clock=clock,
         reference=reference_data(settings, store),
         reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),
+        calendar=calendar or build_calendar(settings),
+        salesforce_events=salesforce_events or build_salesforce_events(settings),
     )
     broker = build_broker(settings, lambda: runtime.current().ports.store, clock,
                           WarmUp(lambda: warm_process(runtime.current().ports), lambda: warm_thread(store)))

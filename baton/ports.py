@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from adapters.calendar import Calendar
 from adapters.logstream.entries import StreamEntry
 from adapters.reference import NoReferenceData, NoReferenceUpdates, ReferenceData, ReferenceUpdates
+from adapters.salesforce.events import SalesforceEvents
 from adapters.store import Store
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider
@@ -83,3 +85,5 @@ class Ports:
     clock: Clock = utc_now
     reference: ReferenceData = field(default_factory=NoReferenceData)
     reference_updates: ReferenceUpdates = field(default_factory=NoReferenceUpdates)
+    calendar: Calendar | None = None  # None: no Google calendar (no busy time read, no event created)
+    salesforce_events: SalesforceEvents | None = None  # None: no Salesforce Event for bookings

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     )
     notify_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one SMTP or webhook call")
     scheduler_interval_s: float = Field(default=5.0, gt=0, description="seconds between the scheduler's rounds")
+    booking_token: str | None = Field(
+        default=None, description="bearer token of the booking API (/availability, /bookings); unset = off"
+    )
 
     @field_validator("database_url")
     @classmethod

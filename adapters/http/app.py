@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from adapters.http.bookings import booking_router
 from adapters.http.operations import operations_router
 from adapters.salesforce.change_events import parse_posted
 from adapters.salesforce.outbound import ACK, parse_outbound_message, to_events
@@ -78,6 +79,7 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
     (default: the connected app in the settings)."""
     app = FastAPI(title="Baton", description="Salesforce record routing", version="0.1.0")
     readers = _Readers(salesforce_login)
+    app.include_router(booking_router(current))
 
     app.include_router(operations_router(current))
 

@@ -210,3 +210,45 @@ sla_timers = sa.Table(
     sa.Column("closed_at", Timestamp),
     sa.Index("ix_sla_timers_due", "state", "due_at"),
 )
+
+
+# Hot handover booking ---------------------------------------------------------------------------
+
+bookings = sa.Table(
+    "bookings",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("booking_type", sa.String(255), nullable=False),
+    sa.Column("object_type", sa.String(80), nullable=False),
+    sa.Column("record_id", sa.String(18), nullable=False, index=True),
+    sa.Column("scheduler_user_id", sa.String(18), nullable=False),
+    sa.Column("host_id", sa.String(18), nullable=False),
+    sa.Column("pool", sa.String(255)),
+    sa.Column("co_host_ids", Json, nullable=False),
+    sa.Column("starts_at", Timestamp, nullable=False),
+    sa.Column("ends_at", Timestamp, nullable=False),
+    sa.Column("guest_email", sa.String(320), nullable=False),
+    sa.Column("invitees", Json, nullable=False),
+    sa.Column("platform", sa.String(20), nullable=False),
+    sa.Column("request", Json, nullable=False),
+    sa.Column("calendar_event_id", sa.String(1024)),
+    sa.Column("meet_link", sa.Text),
+    sa.Column("salesforce_event_id", sa.String(18)),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_bookings_host_created", "host_id", "created_at"),
+)
+
+# One row per host and co-host over the meeting plus its buffers; PostgreSQL refuses overlaps of one
+# host (an exclusion constraint, created by the migration).
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("booking_id", sa.String(36), primary_key=True),
+    sa.Column("host_id", sa.String(18), primary_key=True),
+    sa.Column("starts_at", Timestamp, nullable=False),
+    sa.Column("ends_at", Timestamp, nullable=False),
+    sa.Index("ix_reservations_host_time", "host_id", "starts_at"),
+)

@@ -1,0 +1,214 @@
+"""The booking API: availability, reserve a slot (202 or 409 with alternatives), status, meet now.
+
+Protected by a bearer token (``BATON_BOOKING_TOKEN``); unset, the endpoints answer 404. (No postponed
+annotations here: FastAPI reads the dependencies defined inside ``booking_router``.)
+"""
+
+
+import hmac
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, ValidationError
+
+from adapters.salesforce.booking_requests import booking_request_from_event
+from adapters.store.bookings import BookingRow
+from baton import runtime
+from baton.booking.chain import bookings_of, give_up
+from baton.booking.planning import BookingProblems, plan_booking, plan_slots
+from baton.booking.reserve import SlotUnavailable, reserve
+from baton.booking.stages import start_chain
+from baton.errors import InputError, PermanentError, TransientError
+from messages.booking import BookingRequest
+from routing.booking.config import HostKind, HostOption
+from routing.booking.pools import free_times_by_host
+from routing.booking.slots import Interval, Slot
+
+log = structlog.get_logger(__name__)
+MAX_RANGE = timedelta(days=31)
+MAX_EVENTS = 100
+REQUEST_STAGE = "booking_request"
+bearer = HTTPBearer(auto_error=False)
+
+
+def _slot(slot: Slot) -> dict[str, Any]:
+    return {"start": slot.start.isoformat(), "end": slot.end.isoformat(), "host_ids": list(slot.host_ids)}
+
+
+def _unprocessable(problems: list[tuple[str, str]], where: str = "body") -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": [where, *field.split(".")], "msg": message, "type": "booking"}
+                                    for field, message in problems]}, status_code=422)
+
+
+def _invalid(exc: ValidationError) -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+                                    for error in exc.errors(include_url=False, include_input=False)]},
+                        status_code=422)
+
+
+def booking_view(booking: BookingRow) -> dict[str, Any]:
+    return {
+        "booking_id": booking.id, "status": booking.status, "booking_type": booking.booking_type,
+        "object_type": booking.object_type, "record_id": booking.record_id, "host_id": booking.host_id,
+        "co_host_ids": booking.co_host_ids, "pool": booking.pool, "start": booking.starts_at.isoformat(),
+        "end": booking.ends_at.isoformat(), "guest_email": booking.guest_email, "invitees": booking.invitees,
+        "meeting_platform": booking.platform, "calendar_event_id": booking.calendar_event_id,
+        "meet_link": booking.meet_link, "salesforce_event_id": booking.salesforce_event_id,
+        "error": booking.error, "created_at": booking.created_at.isoformat(),
+        "updated_at": booking.updated_at.isoformat(),
+    }
+
+
+def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> APIRouter:
+    def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> runtime.Runtime:
+        state = current()
+        token = state.settings.booking_token
+        if not token:
+            raise HTTPException(404, "booking API is off: BATON_BOOKING_TOKEN is not set")
+        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+        return state
+
+    router = APIRouter(tags=["booking"])
+    Authorized = Annotated[runtime.Runtime, Depends(authorized)]
+
+    @router.get("/availability")
+    def availability(
+        state: Authorized,
+        object_type: str,
+        record_id: str,
+        start: AwareDatetime,
+        end: AwareDatetime,
+        meeting_type: str | None = None,
+        host_kind: HostKind | None = None,
+        host_user_id: str | None = None,
+        host_team: str | None = None,
+        co_hosts: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+        show_all: bool = False,
+    ) -> Any:
+        """Slots in ``[start, end)`` with the hosts free at each (calendar, reservations, absences merged)."""
+        if end <= start or end - start > MAX_RANGE:
+            return _unprocessable([("end", f"must be after start and at most {MAX_RANGE.days} days later")],
+                                  "query")
+        try:
+            host = HostOption(kind=host_kind, user_id=host_user_id, team=host_team) if host_kind else None
+        except ValidationError as exc:
+            return _unprocessable([("host_kind", error["msg"]) for error in exc.errors()], "query")
+        ports = state.ports
+        now = ports.clock()
+        bookings = bookings_of(ports)
+        version, config = ports.configs.current()
+        try:
+            plan = plan_booking(version, config, ports.store, bookings, object_type=object_type,
+                                record_id=record_id, record_fields={}, host=host, meeting_type=meeting_type,
+                                co_hosts=co_hosts, now=now)
+        except BookingProblems as exc:
+            return _unprocessable(exc.problems, "query")
+        slots = plan_slots(plan, Interval(start, end), now, ports.calendar, bookings)
+        answer: dict[str, Any] = {
+            "booking_type": plan.booking_type.name, "mode": plan.hosts.mode,
+            "host": plan.option.model_dump(exclude_none=True), "host_locked": plan.suggestion.host_locked,
+            "meeting_type_locked": plan.suggestion.meeting_type_locked,
+            "co_host_ids": list(plan.hosts.co_hosts),
+            "hosts": {host_id: {"name": info.name, "time_zone": info.time_zone}
+                      for host_id, info in plan.directory.items()},
+            "slots": [_slot(slot) for slot in slots],
+        }
+        if show_all or plan.object_settings.show_all_availability:
+            answer["by_host"] = {host_id: [_slot(slot)["start"] for slot in host_slots]
+                                 for host_id, host_slots in free_times_by_host(slots).items()}
+        return answer
+
+    def _book(state: runtime.Runtime, payload: Any, meet_now: bool) -> JSONResponse:
+        if meet_now and isinstance(payload, dict):
+            payload = {**payload, "meet_now": True}
+        try:
+            request = BookingRequest.model_validate(payload)
+        except ValidationError as exc:
+            return _invalid(exc)
+        ports = state.ports
+        bookings = bookings_of(ports)
+        try:
+            reserved = reserve(request, ports, bookings, ports.clock())
+        except BookingProblems as exc:
+            return _unprocessable(exc.problems)
+        except SlotUnavailable as exc:
+            return JSONResponse({"detail": exc.reason, "start": exc.start.isoformat(),
+                                 "alternatives": [_slot(slot) for slot in exc.alternatives]}, status_code=409)
+        if reserved.created:
+            try:
+                start_chain(state.broker, reserved.booking.id, ports)
+            except Exception as exc:  # noqa: BLE001 (not enqueued: release the slot, never hold it with no chain)
+                log.error("booking_enqueue_failed", booking_id=reserved.booking.id, error=str(exc))
+                give_up(reserved.booking.id, f"could not enqueue the booking chain: {exc}", ports)
+                return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
+        body = booking_view(reserved.booking)
+        body["status_url"] = f"/bookings/{reserved.booking.id}"
+        return JSONResponse(body, status_code=202)
+
+    @router.post("/bookings", status_code=202)
+    async def create_booking(state: Authorized, request: Request) -> JSONResponse:
+        """Reserves the slot at once (202 with the booking id), or 409 with the nearest free alternatives."""
+        payload = await _json(request)
+        return await _in_thread(_book, state, payload, False)
+
+    @router.post("/bookings/meet-now", status_code=202)
+    async def meet_now(state: Authorized, request: Request) -> JSONResponse:
+        """Instant handoff: a host free for the whole meeting starting now (no ``start`` in the body)."""
+        payload = await _json(request)
+        return await _in_thread(_book, state, payload, True)
+
+    @router.post("/bookings/events", status_code=202)
+    async def booking_events(state: Authorized, request: Request) -> JSONResponse:
+        """Relayed ``Booking_Request__e`` platform events (one Bayeux message or its data, or a list):
+        each is queued for the ``booking_request`` actor; 202 once the broker confirmed them."""
+        payload = await _json(request)
+        messages = payload if isinstance(payload, list) else [payload]
+        if len(messages) > MAX_EVENTS:
+            return JSONResponse({"detail": f"at most {MAX_EVENTS} events per call"}, status_code=413)
+        try:
+            requests = [booking_request_from_event(message, f"[{index}]") if isinstance(message, dict)
+                        else booking_request_from_event({}, f"[{index}]") for index, message in enumerate(messages)]
+        except InputError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        actor = state.broker.get_actor(REQUEST_STAGE)
+        try:
+            for booking_request in requests:
+                actor.send(booking_request.model_dump(mode="json"))
+        except Exception as exc:  # noqa: BLE001 (the relay retries anything but a 202)
+            log.error("booking_events_enqueue_failed", error=str(exc))
+            return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
+        return JSONResponse({"accepted": len(requests)}, status_code=202)
+
+    @router.get("/bookings/{booking_id}")
+    def booking_status(state: Authorized, booking_id: str) -> Any:
+        booking = bookings_of(state.ports).get(booking_id)
+        if booking is None:
+            raise HTTPException(404, f"no booking {booking_id}")
+        return booking_view(booking)
+
+    return router
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise HTTPException(400, f"malformed JSON: {exc}") from None
+
+
+async def _in_thread(function: Callable[..., JSONResponse], *args: Any) -> JSONResponse:
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        return await run_in_threadpool(function, *args)
+    except PermanentError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    except TransientError as exc:
+        return JSONResponse({"detail": f"try again: {exc}"}, status_code=503)
+

@@ -1,0 +1,1 @@
+"""Hot handover booking around the pure core (``routing.booking``): hosts, schedules, reservation, chain."""

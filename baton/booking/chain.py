@@ -1,0 +1,204 @@
+"""The booking chain after the reservation, one handler per stage: calendar event -> Salesforce Event ->
+owner through the outbox -> booking log. Each handler is safe to run again (deterministic ids, upserts, a
+stored status); ``give_up`` undoes what a booking created when it finally fails."""
+
+from __future__ import annotations
+
+import structlog
+
+from adapters.calendar import CalendarEvent, calendar_event_id
+from adapters.store.bookings import BookingRow, BookingStore
+from baton.booking.directory import HostInfo, host_info
+from baton.errors import PermanentError
+from baton.ports import Ports
+from messages import AssignmentLog, Outcome, Source
+from messages.booking import FINAL_STATUSES, BookingLog, BookingStatus, BookingStep, booking_id_for
+from routing.config import OrgConfig
+
+log = structlog.get_logger(__name__)
+OWNER_FIELD = "OwnerId"
+SALESFORCE_DATETIME = "%Y-%m-%dT%H:%M:%S.000+0000"
+
+
+def bookings_of(ports: Ports) -> BookingStore:
+    return BookingStore(ports.store.engine)
+
+
+def _load(step: BookingStep, ports: Ports, done: frozenset[BookingStatus] = FINAL_STATUSES) -> BookingRow | None:
+    """The booking, or None when it already ended (a redelivery after the last stage, or a failure)."""
+    booking = bookings_of(ports).get(step.booking_id)
+    if booking is None:
+        raise PermanentError(f"booking {step.booking_id} is not in the store")
+    if BookingStatus(booking.status) in done:
+        log.info("booking_step_skipped", booking_id=booking.id, status=booking.status)
+        return None
+    return booking
+
+
+def _config(booking: BookingRow, ports: Ports) -> OrgConfig:
+    version = booking.request.get("config_version")
+    return ports.configs.version(version) if version else ports.configs.current()[1]
+
+
+def _next(step: BookingStep, ports: Ports) -> BookingStep:
+    return BookingStep(booking_id=step.booking_id, enqueued_at=ports.clock())
+
+
+def _host(booking: BookingRow, ports: Ports, host_id: str) -> HostInfo:
+    return host_info(_config(booking, ports), ports.store, host_id, booking.pool)
+
+
+def _subject(booking: BookingRow, ports: Ports) -> str:
+    config = _config(booking, ports)
+    request = booking.request
+    duration = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
+    return config.booking.subject(
+        meeting_type=booking.booking_type, guest_name=request.get("guest_name") or booking.guest_email,
+        guest_email=booking.guest_email, host_name=_host(booking, ports, booking.host_id).name,
+        scheduler_name=request.get("scheduler_name") or booking.scheduler_user_id,
+        record_name=request.get("record_fields", {}).get("Name", ""),
+        company=request.get("record_fields", {}).get("Company", ""), duration_minutes=duration,
+    )
+
+
+def create_calendar_event(step: BookingStep, ports: Ports) -> BookingStep | None:
+    """The meeting on the main host's calendar, every host and guest invited, Meet link when asked."""
+    booking = _load(step, ports)
+    if booking is None:
+        return None
+    if ports.calendar is not None and booking.calendar_event_id is None:
+        hosts = [_host(booking, ports, host_id) for host_id in (booking.host_id, *booking.co_host_ids)]
+        organizer = hosts[0].email
+        if not organizer:
+            raise PermanentError(f"host {booking.host_id} has no calendar address")
+        attendees = [host.email for host in hosts if host.email] + [booking.guest_email, *booking.invitees]
+        created = ports.calendar.create_event(CalendarEvent(
+            event_id=calendar_event_id(booking.id), organizer_email=organizer,
+            summary=_subject(booking, ports), description=f"Booked with Baton (booking {booking.id})",
+            start=booking.starts_at, end=booking.ends_at, attendee_emails=tuple(dict.fromkeys(attendees)),
+            with_meet=booking.platform == "google_meet",
+        ))
+        bookings_of(ports).update(booking.id, ports.clock(), status=BookingStatus.CALENDAR_CREATED.value,
+                                  calendar_event_id=created.event_id, meet_link=created.meet_link)
+    else:
+        bookings_of(ports).update(booking.id, ports.clock(), status=BookingStatus.CALENDAR_CREATED.value)
+    return _next(step, ports)
+
+
+def _utc(value: object) -> str:
+    return value.strftime(SALESFORCE_DATETIME)  # type: ignore[attr-defined]
+
+
+def upsert_salesforce_event(step: BookingStep, ports: Ports) -> BookingStep | None:
+    """The Salesforce Event on the record (WhoId for people, WhatId otherwise), upserted on the booking id."""
+    booking = _load(step, ports)
+    if booking is None:
+        return None
+    values: dict[str, object] = {"status": BookingStatus.EVENT_CREATED.value}
+    if ports.salesforce_events is not None:
+        relation = _config(booking, ports).booking.for_object(booking.object_type).relation_field(booking.object_type)
+        fields = {
+            "Subject": _subject(booking, ports)[:255], "StartDateTime": _utc(booking.starts_at),
+            "EndDateTime": _utc(booking.ends_at), "OwnerId": booking.host_id, relation: booking.record_id,
+            "Location": booking.meet_link or "", "Description": f"Booked with Baton (booking {booking.id})",
+        }
+        values["salesforce_event_id"] = ports.salesforce_events.upsert_event(booking.id, fields)
+    bookings_of(ports).update(booking.id, ports.clock(), **values)
+    return _next(step, ports)
+
+
+def _owner_log(booking: BookingRow, ports: Ports, routing_id: str, object_type: str, record_id: str,
+               reasons: list[str]) -> AssignmentLog:
+    now = ports.clock()
+    return AssignmentLog(
+        routing_id=routing_id, record_id=record_id, object_type=object_type, outcome=Outcome.ASSIGNED,
+        owner_id=booking.host_id, team=booking.pool, method="booking", reasons=reasons,
+        config_version=booking.request.get("config_version"), source=Source.API.value,
+        source_event_id=f"booking:{booking.id}", event_at=booking.created_at, decided_at=now,
+    )
+
+
+def owner_logs(booking: BookingRow, ports: Ports) -> list[AssignmentLog]:
+    """The owner changes a booking makes: the record's owner field, and related records' owners."""
+    settings = _config(booking, ports).booking.for_object(booking.object_type)
+    reason = f"booked {booking.booking_type} at {booking.starts_at.isoformat()} (booking {booking.id})"
+    logs: list[AssignmentLog] = []
+    if settings.owner_field == OWNER_FIELD:
+        logs.append(_owner_log(booking, ports, booking.id, booking.object_type, booking.record_id, [reason]))
+    fields = booking.request.get("record_fields", {})
+    for update in settings.related_owner_updates:
+        related_id = fields.get(update.lookup_field)
+        if related_id and update.owner_field == OWNER_FIELD:
+            related_type = "Account" if "Account" in update.lookup_field else update.lookup_field.removesuffix("Id")
+            logs.append(_owner_log(booking, ports, booking_id_for(f"{booking.id}:{update.lookup_field}"),
+                                   related_type, str(related_id), [f"{reason} via {update.lookup_field}"]))
+    return logs
+
+
+def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
+    """The main host becomes the record's owner: decision, record state and outbox row in one transaction
+    (the outbox flusher writes it to Salesforce, as for routed records). Run again on a confirmed booking
+    (its next message was not sent), it stores nothing new and hands on again."""
+    booking = _load(step, ports, FINAL_STATUSES - {BookingStatus.CONFIRMED})
+    if booking is None:
+        return None
+    logs = owner_logs(booking, ports)
+    now = ports.clock()
+    with ports.store.transaction() as transaction:
+        known = transaction.decided(log.routing_id for log in logs)
+        new = [entry for entry in logs if entry.routing_id not in known]
+        transaction.save_assignments([
+            {"routing_id": entry.routing_id, "record_id": entry.record_id, "object_type": entry.object_type,
+             "outcome": entry.outcome.value, "owner_id": entry.owner_id, "team": entry.team,
+             "method": entry.method, "config_version": entry.config_version, "log": entry.model_dump(mode="json"),
+             "event_at": entry.event_at, "decided_at": entry.decided_at} for entry in new])
+        transaction.save_record_states([
+            {"object_type": entry.object_type, "record_id": entry.record_id, "last_event_at": now,
+             "routing_id": entry.routing_id, "owner_id": entry.owner_id, "updated_at": now} for entry in new])
+        transaction.add_to_outbox([
+            {"routing_id": entry.routing_id, "object_type": entry.object_type, "record_id": entry.record_id,
+             "owner_id": entry.owner_id, "status": "pending", "attempts": 0, "created_at": now,
+             "channel": "realtime"} for entry in new])
+    if booking.status != BookingStatus.CONFIRMED.value:
+        bookings_of(ports).update(booking.id, now, status=BookingStatus.CONFIRMED.value)
+    return _next(step, ports)
+
+
+def booking_log(booking: BookingRow) -> BookingLog:
+    return BookingLog(
+        booking_id=booking.id, status=BookingStatus(booking.status), booking_type=booking.booking_type,
+        object_type=booking.object_type, record_id=booking.record_id,
+        scheduler_user_id=booking.scheduler_user_id, host_id=booking.host_id,
+        co_host_ids=booking.co_host_ids, start=booking.starts_at, end=booking.ends_at,
+        guest_email=booking.guest_email, calendar_event_id=booking.calendar_event_id,
+        meet_link=booking.meet_link, salesforce_event_id=booking.salesforce_event_id,
+        error=booking.error, decided_at=booking.updated_at,
+    )
+
+
+def publish_log(step: BookingStep, ports: Ports) -> None:
+    """The booking's owner decisions go to the assignment log stream; the booking log to the log."""
+    booking = bookings_of(ports).get(step.booking_id)
+    if booking is None:
+        raise PermanentError(f"booking {step.booking_id} is not in the store")
+    stored = ports.store.assignment_logs([entry.routing_id for entry in owner_logs(booking, ports)])
+    ports.sink.publish([AssignmentLog.model_validate(entry) for entry in stored.values()])
+    log.info("booking_log", **booking_log(booking).model_dump(mode="json"))
+
+
+def give_up(booking_id: str, reason: str, ports: Ports) -> None:
+    """A booking that finally failed: cancel its calendar event, delete its Salesforce Event, release its
+    reserved time and mark it failed with the reason. Deletes go by the deterministic ids, so what a
+    half-done step created goes too; "already gone" is fine for both."""
+    bookings = bookings_of(ports)
+    booking = bookings.get(booking_id)
+    if booking is None or BookingStatus(booking.status) in FINAL_STATUSES:
+        return
+    if ports.salesforce_events is not None:  # by external id: one created by a half-done step goes too
+        ports.salesforce_events.delete_event(booking.id)
+    if ports.calendar is not None:
+        organizer = _host(booking, ports, booking.host_id).email
+        if organizer:
+            ports.calendar.cancel_event(organizer, calendar_event_id(booking.id))
+    bookings.release(booking.id, ports.clock(), BookingStatus.FAILED.value, reason[:4000])
+    log.error("booking_failed", booking_id=booking.id, reason=reason)

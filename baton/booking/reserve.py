@@ -1,0 +1,146 @@
+"""Reserve a booking's slot at once: pick the host, hold the time of every host, or name alternatives."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from adapters.calendar import Calendar
+from adapters.store.bookings import BookingExists, BookingRow, BookingStore, Hold, SlotTaken
+from baton.booking.planning import BookingPlan, BookingProblems, plan_booking, plan_slots
+from baton.booking.schedules import host_schedules
+from baton.ports import Ports
+from messages.booking import BookingRequest, BookingStatus, booking_id_for
+from routing.booking.pools import choose_host, meet_now, nearest_alternatives
+from routing.booking.slots import Interval, Slot
+from routing.booking.window import booking_window_problems
+
+log = structlog.get_logger(__name__)
+ALTERNATIVES = 3
+ALTERNATIVES_SPAN = timedelta(days=3)
+
+
+class SlotUnavailable(Exception):
+    """The time asked for is not free (any more); ``alternatives`` are the nearest free slots."""
+
+    def __init__(self, start: datetime, reason: str, alternatives: Sequence[Slot]):
+        self.start = start
+        self.reason = reason
+        self.alternatives = list(alternatives)
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Reserved:
+    booking: BookingRow
+    created: bool  # False: the same request was booked before
+
+
+def _window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[tuple[str, str]]:
+    """The start's problems for the first candidate whose clock allows it; a pool needs only one."""
+    problems: list[tuple[str, str]] = []
+    for host_id in plan.hosts.main_candidates:
+        found = booking_window_problems(plan.booking_type, start, now, plan.time_zone(host_id))
+        if not found:
+            return []
+        problems = problems or found
+    return problems
+
+
+def _alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: Calendar | None,
+                  bookings: BookingStore) -> list[Slot]:
+    window = Interval(max(now, wanted - ALTERNATIVES_SPAN), wanted + ALTERNATIVES_SPAN)
+    return nearest_alternatives(plan_slots(plan, window, now, calendar, bookings), wanted, ALTERNATIVES)
+
+
+def _free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
+                   calendar: Calendar | None, bookings: BookingStore) -> list[str]:
+    """Main hosts free at ``start``, the preferred first."""
+    if request.meet_now:
+        before, after = plan.buffers
+        span = Interval(start - before, start + plan.meeting_length + after)
+        schedules = host_schedules(plan.directory, span, calendar, bookings)
+        return meet_now(plan.booking_type, plan.hosts, schedules, start, plan.meeting_counts)
+    window = Interval(start, start + plan.meeting_length)
+    slot = next((slot for slot in plan_slots(plan, window, now, calendar, bookings) if slot.start == start), None)
+    if slot is None:
+        return []
+    free = list(slot.host_ids)
+    first = choose_host(plan.hosts, free, plan.meeting_counts)
+    return [first, *(host for host in free if host != first)] if first else free
+
+
+def _row(request: BookingRequest, plan: BookingPlan, booking_id: str, host_id: str, start: datetime,
+         now: datetime) -> dict[str, object]:
+    platform = request.meeting_platform or plan.booking_type.meeting_platform
+    return {
+        "id": booking_id, "status": BookingStatus.RESERVED.value, "booking_type": plan.booking_type.name,
+        "object_type": request.object_type, "record_id": request.record_id,
+        "scheduler_user_id": request.scheduler_user_id, "host_id": host_id,
+        "pool": plan.pool.team if plan.pool else None, "co_host_ids": list(plan.hosts.co_hosts),
+        "starts_at": start, "ends_at": start + plan.meeting_length, "guest_email": request.guest_email,
+        "invitees": list(request.invitees), "platform": platform,
+        "request": {**request.model_dump(mode="json"), "config_version": plan.config_version},
+        "created_at": now, "updated_at": now,
+    }
+
+
+def _holds(plan: BookingPlan, host_id: str, start: datetime) -> list[Hold]:
+    before, after = plan.buffers
+    end = start + plan.meeting_length
+    return [Hold(host, start - before, end + after) for host in (host_id, *plan.hosts.co_hosts)]
+
+
+def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) -> list[str]:
+    """Manual pools book the member the scheduler picked; other modes try every free host in order."""
+    if plan.hosts.mode != "manual" or request.pool_member_id is None:
+        return free
+    if request.pool_member_id not in plan.hosts.main_candidates:
+        raise BookingProblems([("pool_member_id", f"{request.pool_member_id} is not a member of the pool")])
+    return [request.pool_member_id] if request.pool_member_id in free else []
+
+
+def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: datetime) -> Reserved:
+    """Stores the booking as reserved with one hold per host and co-host, in its own transaction.
+
+    Raises BookingProblems (a 422: the request is wrong) or SlotUnavailable (a 409: taken, with the
+    nearest alternatives). A pooled mode first tries the pool's other free members at that time.
+    """
+    booking_id = booking_id_for(request.request_id) if request.request_id else str(uuid.uuid4())
+    existing = bookings.get(booking_id)
+    if existing is not None:
+        return Reserved(existing, False)
+    version, config = ports.configs.current()
+    plan = plan_booking(version, config, ports.store, bookings, object_type=request.object_type,
+                        record_id=request.record_id, record_fields=request.record_fields, host=request.host,
+                        meeting_type=request.meeting_type, co_hosts=request.co_hosts, now=now)
+    start = now.replace(microsecond=0) if request.meet_now else request.start
+    assert start is not None
+    if not request.meet_now:
+        problems = _window_problems(plan, start, now)
+        if problems:
+            raise BookingProblems(problems)
+    calendar = ports.calendar
+    for host_id in _wanted_host(plan, request, _free_hosts_at(plan, request, start, now, calendar, bookings)):
+        try:
+            bookings.reserve(_row(request, plan, booking_id, host_id, start, now), _holds(plan, host_id, start))
+        except SlotTaken as exc:
+            log.info("booking_slot_taken", booking_id=booking_id, hosts=list(exc.host_ids), start=start.isoformat())
+            if set(exc.host_ids) & set(plan.hosts.co_hosts):
+                break
+            continue
+        except BookingExists:
+            existing = bookings.get(booking_id)
+            assert existing is not None
+            return Reserved(existing, False)
+        booking = bookings.get(booking_id)
+        assert booking is not None
+        log.info("booking_reserved", booking_id=booking_id, host_id=host_id, start=start.isoformat(),
+                 booking_type=plan.booking_type.name)
+        return Reserved(booking, True)
+    reason = "nobody in the pool is free now" if request.meet_now else f"{start.isoformat()} is not free"
+    raise SlotUnavailable(start, reason, _alternatives(plan, start, now, calendar, bookings))

@@ -1,0 +1,159 @@
+"""What the booking tests share: an org config with a booking section, a fixed clock, requests, and the
+in-process booking chain on the StubBroker with recording calendar and Salesforce Event fakes."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dramatiq.brokers.stub import StubBroker
+
+from adapters.calendar import RecordingCalendar
+from adapters.salesforce.events import RecordingSalesforceEvents
+from adapters.store import DeadLetter, Store, make_engine, upgrade_schema
+from adapters.store.bookings import BookingStore
+from baton import runtime
+from baton.booking.chain import bookings_of
+from baton.booking.planning import BookingProblems
+from baton.booking.reserve import SlotUnavailable, reserve
+from baton.configs import ConfigProvider, apply_config
+from messages.booking import BookingRequest
+
+BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log")
+NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, before working hours
+NINE = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+HOSTS = ("005000000000001AAA", "005000000000002AAA", "005000000000003AAA")
+SCHEDULER = "005000000000009AAA"
+LEAD_ID = "00Q000000000001AAA"
+TOKEN = "booking-secret"
+
+
+def host_email(host_id: str) -> str:
+    return f"rep{host_id[-4]}@example.com"
+
+
+def booking_config(mode: str = "pooled") -> str:
+    members = "\n".join(
+        f'      - {{id: "{host}", name: "Rep {index}", email: {host_email(host)}, timezone: UTC}}'
+        for index, host in enumerate(HOSTS, start=1)
+    )
+    return f"""teams:
+  - name: Handover
+    members:
+{members}
+default_team: Handover
+booking:
+  types:
+    - name: Intro
+      duration_minutes: 30
+      buffer_before_minutes: 10
+      buffer_after_minutes: 10
+      slot_step_minutes: 30
+      horizon_days: 14
+      working_hours: {{start: "09:00", end: "17:00"}}
+      meeting_platform: google_meet
+  pools:
+    - {{team: Handover, mode: {mode}}}
+  objects:
+    Lead:
+      default_type: Intro
+      host_options: [pool, user, record_owner]
+      default_host: {{kind: pool, team: Handover}}
+    Account:
+      default_type: Intro
+      host_options: [user, pool]
+      default_host: {{kind: pool, team: Handover}}
+"""
+
+
+def booking_request(**overrides: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "object_type": "Lead",
+        "record_id": LEAD_ID,
+        "scheduler_user_id": SCHEDULER,
+        "scheduler_name": "Sam Scheduler",
+        "start": NINE.isoformat(),
+        "guest_email": "pat@prospect.example.org",
+        "guest_name": "Pat Prospect",
+        "invitees": ["lee@prospect.example.org"],
+    }
+    request.update(overrides)
+    return {key: value for key, value in request.items() if value is not None}
+
+
+@dataclass
+class BookingChain:
+    broker: StubBroker
+    store: Store
+    calendar: RecordingCalendar
+    events: RecordingSalesforceEvents
+
+    @property
+    def bookings(self) -> BookingStore:
+        return BookingStore(self.store.engine)
+
+    def drain(self) -> None:
+        for _ in range(3):
+            for stage in BOOKING_STAGES:
+                self.broker.join(self.broker.get_actor(stage).queue_name, timeout=30_000, fail_fast=False)
+
+    def dead_letters(self, count: int, timeout_s: float = 10.0) -> list[DeadLetter]:
+        """The stored dead letters once there are ``count`` (the recorder runs just after the queue empties)."""
+        deadline = time.monotonic() + timeout_s
+        while len(letters := self.store.dead_letters()) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return letters
+
+    def send_request(self, request: dict[str, Any]) -> None:
+        self.broker.get_actor("booking_request").send(request)
+
+
+def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Callable[[], datetime] = lambda: NOW,
+                          mode: str = "pooled", **settings: Any) -> None:
+    """The current runtime's ports with these booking adapters, a fixed clock and the booking config."""
+    apply_config(store, booking_config(mode), NOW)
+    current = runtime.current()
+    ports = dataclasses.replace(current.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
+                                calendar=calendar, salesforce_events=events, clock=clock)
+    new_settings = current.settings.model_copy(update={"booking_token": TOKEN, **settings})
+    runtime.install(runtime.Runtime(new_settings, current.broker, ports))
+
+
+def busy(start: datetime, minutes: int) -> tuple[datetime, datetime]:
+    return start, start + timedelta(minutes=minutes)
+
+
+def assert_one_of_twenty_wins(database_url: str, schema: str | None = None) -> None:
+    """20 threads book one host's 09:00 through the reservation function, each with its own request."""
+    engine = make_engine(database_url, schema, pool_size=25)
+    upgrade_schema(engine, schema)
+    store = Store(engine)
+    install_booking_ports(store, None, None)
+    ports = runtime.current().ports
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def attempt(index: int) -> None:
+        request = BookingRequest.model_validate(booking_request(
+            host={"kind": "user", "user_id": HOSTS[0]}, request_id=f"race-{index}"))
+        barrier.wait()
+        try:
+            reserve(request, ports, bookings_of(ports), NOW)
+            outcomes.append("reserved")
+        except SlotUnavailable:
+            outcomes.append("taken")
+        except BookingProblems as exc:
+            outcomes.append(f"problem: {exc}")
+
+    threads = [threading.Thread(target=attempt, args=(index,)) for index in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert sorted(outcomes) == ["reserved"] + ["taken"] * 19

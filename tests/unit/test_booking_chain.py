@@ -1,0 +1,172 @@
+"""The booking chain on the StubBroker: reserve -> calendar event -> Salesforce Event -> owner -> log, each
+stage retrying on its own, and a booking that finally fails undone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from structlog.testing import capture_logs
+
+from adapters.calendar import RecordingCalendar, calendar_event_id
+from adapters.salesforce.events import RecordingSalesforceEvents
+from baton import runtime
+from baton.booking.chain import bookings_of
+from baton.booking.reserve import reserve
+from baton.booking.stages import start_chain
+from baton.errors import PermanentError, TransientError
+from messages.booking import BookingRequest
+from tests.support.booking import (
+    HOSTS,
+    LEAD_ID,
+    NINE,
+    BookingChain,
+    booking_request,
+    host_email,
+    install_booking_ports,
+)
+from tests.unit.conftest import Pipeline
+
+
+@pytest.fixture
+def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
+    calendar, events = RecordingCalendar(), RecordingSalesforceEvents()
+    install_booking_ports(pipeline.store, calendar, events)
+    chain = BookingChain(pipeline.broker, pipeline.store, calendar, events)
+    yield chain
+    chain.drain()  # a message still in a worker when it stops would stay unfinished on the session's broker
+
+
+def book(chain: BookingChain, failures: Callable[[], None] = lambda: None, **overrides: object) -> str:
+    """Reserves, then arranges ``failures`` and runs the chain to its end."""
+    ports = runtime.current().ports
+    reserved = reserve(BookingRequest.model_validate(booking_request(**overrides)), ports, chain.bookings,
+                       ports.clock())
+    failures()
+    start_chain(chain.broker, reserved.booking.id, ports)
+    chain.drain()
+    return reserved.booking.id
+
+
+def outbox_rows(chain: BookingChain) -> list[dict[str, object]]:
+    import sqlalchemy as sa
+
+    from adapters.store.tables import outbox
+
+    with chain.store.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(sa.select(outbox))]
+
+
+def test_a_booking_is_confirmed_with_one_calendar_event_one_salesforce_event_and_the_owner_in_the_outbox(
+    chain: BookingChain, pipeline: Pipeline
+) -> None:
+    booking_id = book(chain)
+
+    booking = chain.bookings.get(booking_id)
+    assert booking is not None and booking.status == "confirmed"
+    host = booking.host_id
+    [event] = chain.calendar.created
+    assert event.event_id == calendar_event_id(booking_id)
+    assert event.organizer_email == host_email(host)
+    assert set(event.attendee_emails) == {host_email(host), "pat@prospect.example.org", "lee@prospect.example.org"}
+    assert event.with_meet and booking.meet_link
+    assert event.summary == "Intro: Pat Prospect with Rep %s (booked by Sam Scheduler)" % (HOSTS.index(host) + 1)
+    [(external_id, fields)] = chain.events.upserts
+    assert external_id == booking_id
+    assert fields["WhoId"] == LEAD_ID and fields["OwnerId"] == host and "WhatId" not in fields
+    assert fields["StartDateTime"] == "2030-01-07T09:00:00.000+0000"
+    assert booking.salesforce_event_id == chain.events.events[booking_id]["Id"]
+    [row] = outbox_rows(chain)
+    assert (row["record_id"], row["owner_id"], row["status"]) == (LEAD_ID, host, "pending")
+    [logged] = pipeline.sink.published
+    assert (logged.record_id, logged.owner_id, logged.method) == (LEAD_ID, host, "booking")
+
+
+def test_the_meeting_plus_buffers_stays_reserved_after_confirmation(chain: BookingChain) -> None:
+    booking_id = book(chain)
+
+    booking = chain.bookings.get(booking_id)
+    assert booking is not None
+    held = chain.bookings.held_times([booking.host_id], NINE - timedelta(hours=1), NINE + timedelta(hours=2))
+    [hold] = held[booking.host_id]
+    assert (hold.start, hold.end) == (NINE - timedelta(minutes=10), NINE + timedelta(minutes=40))
+
+
+def test_a_transient_calendar_failure_retries_its_stage_and_creates_one_event(chain: BookingChain) -> None:
+    booking_id = book(chain, lambda: chain.calendar.fail_next(TransientError("503"), TransientError("503")))
+
+    booking = chain.bookings.get(booking_id)
+    assert booking is not None and booking.status == "confirmed"
+    assert len(chain.calendar.created) == 1
+    assert len(chain.events.upserts) == 1
+
+
+def test_a_salesforce_event_failing_for_good_undoes_the_booking(chain: BookingChain, pipeline: Pipeline) -> None:
+    chain.events.fail_next(PermanentError("Salesforce refused the Event upsert (400): INVALID_FIELD"))
+
+    with capture_logs() as logs:
+        booking_id = book(chain)
+
+    booking = chain.bookings.get(booking_id)
+    assert booking is not None and booking.status == "failed"
+    assert "INVALID_FIELD" in (booking.error or "") and "booking_event" in (booking.error or "")
+    assert chain.calendar.events == {}
+    assert chain.calendar.cancelled == [(host_email(booking.host_id), calendar_event_id(booking_id))]
+    assert chain.bookings.held_times(HOSTS, NINE - timedelta(days=1), NINE + timedelta(days=1)) == {
+        host: [] for host in HOSTS}
+    assert outbox_rows(chain) == [] and pipeline.sink.published == []
+    assert [letter.stage for letter in chain.dead_letters(1)] == ["booking_event"]
+    assert any(entry["event"] == "booking_failed" for entry in logs)
+
+
+def test_transient_failures_past_the_retries_fail_the_booking_and_free_the_slot_for_another(
+    chain: BookingChain,
+) -> None:
+    max_retries = runtime.current().settings.max_retries
+    chain.events.fail_next(*[TransientError("UNABLE_TO_LOCK_ROW")] * (max_retries + 1))
+
+    first = book(chain)
+    second = book(chain)
+
+    assert chain.bookings.get(first).status == "failed"  # type: ignore[union-attr]
+    assert chain.bookings.get(second).status == "confirmed"  # type: ignore[union-attr]
+    assert chain.bookings.get(second).starts_at == NINE  # type: ignore[union-attr]
+
+
+def test_a_booking_request_from_a_queue_goes_through_the_same_chain(chain: BookingChain) -> None:
+    chain.send_request(booking_request(request_id="platform-event-42"))
+    chain.send_request(booking_request(request_id="platform-event-42"))  # redelivered
+    chain.drain()
+
+    [event] = chain.calendar.created
+    confirmed = [booking for booking in (chain.bookings.get(e) for e in chain.events.events) if booking]
+    assert [booking.status for booking in confirmed] == ["confirmed"]
+    assert event.event_id == calendar_event_id(confirmed[0].id)
+
+
+def test_a_queued_request_for_a_taken_time_is_dead_lettered_with_the_alternatives(
+    chain: BookingChain, pipeline: Pipeline
+) -> None:
+    chain.calendar.busy_by_email = {host_email(host): [] for host in HOSTS}
+    for index in range(len(HOSTS)):
+        book(chain, guest_email=f"guest{index}@prospect.example.org")
+
+    chain.send_request(booking_request(request_id="late"))
+    chain.drain()
+
+    [letter] = chain.dead_letters(1)
+    assert letter.stage == "booking_request"
+    assert "is not free" in letter.reason and "nearest free: 2030-01-07T10:00:00+00:00" in letter.reason
+
+
+def test_the_chain_without_calendar_or_salesforce_still_confirms_and_assigns(pipeline: Pipeline) -> None:
+    install_booking_ports(pipeline.store, None, None)
+    chain = BookingChain(pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+
+    booking_id = book(chain)
+
+    booking = bookings_of(runtime.current().ports).get(booking_id)
+    assert booking is not None and booking.status == "confirmed"
+    assert booking.calendar_event_id is None and booking.salesforce_event_id is None
+    assert [row["owner_id"] for row in outbox_rows(chain)] == [booking.host_id]
