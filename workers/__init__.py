@@ -4,4 +4,4 @@ from baton.bootstrap import ensure_bootstrapped
 
 ensure_bootstrapped()
 
-from workers import assign, classify, match, territory, writeback  # noqa: E402,F401
+from workers import assign, classify, match, route, territory, writeback  # noqa: E402,F401
