@@ -28,6 +28,7 @@ from adapters.store.leader import LeaderLock
 from baton.clock import Clock, utc_now
 from baton.errors import ConfigError, InputError, ReplayIdInvalid, SessionInvalid
 from baton.ingest import enqueue
+from baton.lost_events import record_lost_window
 from messages import RecordEvent, Source
 
 log = structlog.get_logger(__name__)
@@ -169,8 +170,7 @@ class ChannelListener:
         started = self._clock()
         entity = entity_for_channel(self.channel)
         if since is not None and entity is None:
-            self._log.error("catch_up_impossible", since=since.isoformat(),
-                            reason="no object to query for this channel: events since then are lost")
+            record_lost_window(self.store, self.channel, since, started)
         elif since is not None:
             reread = ReRead(entity, (), since - CATCH_UP_OVERLAP, None, Source.CHANGE_EVENT, None)  # type: ignore[arg-type]
             events = record_events(Intake(rereads=[reread]), reader, started, self._integration_user_id,
