@@ -20,9 +20,9 @@ def lead(number: int, **fields: str) -> dict[str, str]:
             "OwnerId": "005000000000001AAA", **fields}
 
 
-def write(store: Store, records: list[dict[str, str]], at: datetime, *, sync_round: bool = False) -> None:
+def write(target: Store, records: list[dict[str, str]], at: datetime, *, sync_round: bool = False) -> None:
     rows = [SyncOptions().row("Lead", record["Id"], record, at, at) for record in records]
-    with store.transaction() as tx:
+    with target.transaction() as tx:
         tx.upsert_synced("Lead", rows, newer_only=False)
         if sync_round:
             tx.save_sync_position(SyncPosition("Lead", at), at)
