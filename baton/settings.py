@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         default=0.9, gt=0, le=1, description="a reassign job defers while the org's daily API usage is at this share"
     )
     bulk_poll_ms: int = Field(default=2_000, ge=1, description="first wait between Bulk API 2.0 job state checks")
+    gc_gen0_threshold: int = Field(
+        default=50_000, ge=0, description="objects allocated between young-generation collections; 0 = Python's 700"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -536,7 +536,9 @@ class Store(ReassignJobs):
             .limit(limit)
         )
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            result = connection.execute(query)
+            names = list(result.keys())  # once, not per row: a batch job's round is 100,000 rows
+            return [dict(zip(names, row, strict=True)) for row in result]
 
     def mark_outbox(self, routing_ids: Iterable[str], status: str, now: datetime, error: str | None = None) -> None:
         """A finished write attempt: sent, rejected by Salesforce, not configured, or failed for good."""
