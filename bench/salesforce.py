@@ -5,9 +5,11 @@ Runs against the fake org of ``tests/support`` over HTTPS. ``--broker`` picks wh
 - ``embedded`` (default): the in-process broker and worker in this process, SQLite unless ``--database-url``
   names PostgreSQL.
 - ``rabbitmq``: real RabbitMQ (``--rabbitmq-url``) and ``--workers`` ``dramatiq workers`` processes on PostgreSQL
-  (``--database-url`` required; a fresh schema and queue prefix per run); this process reads, enqueues, waits
+  (``--database-url`` required); this process reads, enqueues, waits
   and writes, as ``baton reassign`` does.
 - ``both``: embedded here, then the RabbitMQ fleet in a child run of this script; both printed.
+
+On PostgreSQL each run uses a fresh schema (and queue prefix), dropped afterwards.
 
 Measured:
 - real time: ``--realtime-records`` single-record messages at ``--rate`` records/s through the pipeline, with the
@@ -142,7 +144,17 @@ def _settings(args: argparse.Namespace, folder: Path, **overrides: object) -> Se
 
 
 def run_embedded(args: argparse.Namespace, folder: Path) -> dict[str, object]:
-    settings = _settings(args, folder)
+    on_postgresql = bool(args.database_url and "postgresql" in args.database_url)
+    schema = f"baton_bench_{uuid.uuid4().hex[:10]}" if on_postgresql else None
+    settings = _settings(args, folder, database_schema=schema)
+    try:
+        return _run_embedded(args, settings)
+    finally:
+        if schema:
+            _drop_schema(args.database_url, schema)
+
+
+def _run_embedded(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
     with fake_salesforce() as (org, salesforce):
         org.bulk.page_size = args.page_size
         current = bootstrap(settings, owner_writer=SalesforceOwnerWriter(salesforce))
