@@ -3,7 +3,8 @@
 The account index needs accounts synced at least once, the person index leads or contacts; until
 then they are None and the match stage says there is nothing to match against. Whether the copy
 changed is one cheap query (newest ``written_at`` per table, last sync time per object), run at most
-every ``refresh_ms``; a rebuild reads the live rows (tombstones skipped).
+every ``refresh_ms``; a rebuild reads the live rows (tombstones skipped). The person index follows lead and
+contact writes row by row (``adapters.person_index_cache``) rather than rebuilding.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.person_index_cache import IncrementalPersonIndex
 from adapters.reference import StampedCache
 from adapters.store import Store
 from routing.matching import AccountIndex, PersonIndex
@@ -18,7 +20,6 @@ from routing.matching import AccountIndex, PersonIndex
 DEFAULT_REFRESH_MS = 5_000
 DOMAINS_KEY = "domains"  # the synced account's extra domains (BATON_SYNC_ACCOUNT_DOMAIN_FIELDS), space-separated
 ACCOUNT_SOURCES = ("Account", "User")
-PERSON_SOURCES = ("Lead", "Contact", "Account")
 
 
 def _iso(value: Any) -> str | None:
@@ -47,7 +48,7 @@ class StoreReferenceData:
         self._store = store
         interval_s = refresh_ms / 1000
         self._accounts = StampedCache(lambda: store.synced_stamp(ACCOUNT_SOURCES), self._build_accounts, interval_s)
-        self._people = StampedCache(lambda: store.synced_stamp(PERSON_SOURCES), self._build_people, interval_s)
+        self._people = IncrementalPersonIndex(store, person_record, interval_s)
 
     def account_index(self) -> AccountIndex | None:
         return self._accounts.get()
@@ -63,10 +64,3 @@ class StoreReferenceData:
             return None
         rows = self._store.synced_rows("Account")
         return AccountIndex.build((account_record(row) for row in rows), domain_fields=(DOMAINS_KEY,))
-
-    def _build_people(self) -> PersonIndex | None:
-        if not self._synced(["Lead", "Contact"]):
-            return None
-        leads = [person_record(row) for row in self._store.synced_rows("Lead")]
-        contacts = [person_record(row) for row in self._store.synced_rows("Contact")]
-        return PersonIndex.build(leads=leads, contacts=contacts)

@@ -24,9 +24,10 @@ from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider, apply_config
 from baton.errors import ConfigError, PermanentError
 from baton.flusher import Flusher, RetryPolicy
+from baton.gc_tuning import tune_gc
+from baton.middleware import WarmUp
 from baton.logging import configure_logging
 from baton.metrics.exposition import install_metrics
-from baton.middleware import WarmUp
 from baton.notify.wiring import with_notifications
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.scheduling.sla_sink import SlaTimerSink
@@ -153,6 +154,7 @@ def bootstrap(
     current = runtime.Runtime(settings=settings, broker=broker, ports=ports)
     runtime.install(current)
     importlib.import_module("workers")
+    tune_gc(settings.gc_gen0_threshold)
     return current
 
 

@@ -29,12 +29,20 @@ class ConfigProvider:
         self._checked_at = float("-inf")
 
     def current(self) -> tuple[int, OrgConfig]:
-        with self._lock:
+        known = self._current
+        config = self._versions.get(known) if known is not None else None
+        if config is not None and time.monotonic() - self._checked_at < self._refresh_s:
+            return known, config  # type: ignore[return-value]
+        if not self._lock.acquire(blocking=config is None):  # another thread is refreshing: use what we have
+            return known, config  # type: ignore[return-value]
+        try:
             if time.monotonic() - self._checked_at >= self._refresh_s:
                 self._refresh()
             if self._current is None:
                 raise PermanentError("no routing config has been applied: run `baton config apply CONFIG`")
             return self._current, self._versions[self._current]
+        finally:
+            self._lock.release()
 
     def version(self, version: int) -> OrgConfig:
         cached = self._versions.get(version)  # every stage asks per record: no lock once it is loaded

@@ -11,6 +11,7 @@ from dramatiq import Broker
 from messages import RecordEvent, RoutingContext, StageBatch
 
 FIRST_STAGE = "classify"
+BATCH_JOB_STAGE = "route"
 
 
 def batches(events: Sequence[RecordEvent], batch_size: int, now: datetime) -> Iterable[StageBatch]:
@@ -23,9 +24,10 @@ def batches(events: Sequence[RecordEvent], batch_size: int, now: datetime) -> It
         )
 
 
-def enqueue(broker: Broker, events: Sequence[RecordEvent], batch_size: int, now: datetime) -> int:
+def enqueue(broker: Broker, events: Sequence[RecordEvent], batch_size: int, now: datetime,
+            stage: str = FIRST_STAGE) -> int:
     """Sends the events; returns how many messages it took. Raises when the broker refuses one."""
-    actor = broker.get_actor(FIRST_STAGE)
+    actor = broker.get_actor(stage)
     sent = 0
     for batch in batches(events, batch_size, now):
         actor.send(batch.model_dump(mode="json"))

@@ -20,6 +20,7 @@ from dramatiq import Broker
 from simple_salesforce import Salesforce
 
 from adapters.salesforce.change_events import Intake, ReRead, entity_for_channel, event_time, parse_delivery
+from adapters.salesforce.partial_updates import complete_updates
 from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_events
 from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamEvent, client_for
 from adapters.store import Store, StreamPosition
@@ -27,6 +28,7 @@ from adapters.store.leader import LeaderLock
 from baton.clock import Clock, utc_now
 from baton.errors import ConfigError, InputError, ReplayIdInvalid, SessionInvalid
 from baton.ingest import enqueue
+from baton.lost_events import record_lost_window
 from messages import RecordEvent, Source
 
 log = structlog.get_logger(__name__)
@@ -168,8 +170,7 @@ class ChannelListener:
         started = self._clock()
         entity = entity_for_channel(self.channel)
         if since is not None and entity is None:
-            self._log.error("catch_up_impossible", since=since.isoformat(),
-                            reason="no object to query for this channel: events since then are lost")
+            record_lost_window(self.store, self.channel, since, started)
         elif since is not None:
             reread = ReRead(entity, (), since - CATCH_UP_OVERLAP, None, Source.CHANGE_EVENT, None)  # type: ignore[arg-type]
             events = record_events(Intake(rereads=[reread]), reader, started, self._integration_user_id,
@@ -187,11 +188,18 @@ class ChannelListener:
                 intake.merge(parse_delivery(event.channel, event.data, received))
             except InputError as exc:
                 self._log.error("change_event_rejected", replay_id=event.replay_id, reason=str(exc))
-        self._enqueue(record_events(intake, reader, received, self._integration_user_id, skip_unreadable=True), received)
+        routed = record_events(intake, reader, received, self._integration_user_id, skip_unreadable=True)
+        self._enqueue(complete_updates(routed, self.store, reader), received)
+        self._save_usage(reader, received)
         replay_ids = [event.replay_id for event in events if event.replay_id is not None]
         if replay_ids:
             times = [t for t in (event_time(event.data) for event in events) if t is not None]
             self.store.save_stream_position(self.channel, max(replay_ids), max(times, default=received), received)
+
+    def _save_usage(self, reader: RecordReader, now: datetime) -> None:
+        usage = reader.api_usage() if isinstance(reader, SoqlRecordReader) else None
+        if usage is not None:
+            self.store.save_api_usage(usage[0], usage[1], now)
 
     def _enqueue(self, events: list[RecordEvent], now: datetime) -> None:
         if not events:

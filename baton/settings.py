@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     booking_token: str | None = Field(
         default=None, description="bearer token of the booking API (/availability, /bookings); unset = off"
     )
+    gc_gen0_threshold: int = Field(
+        default=50_000, ge=0, description="objects allocated between young-generation collections; 0 = Python's 700"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, Field
 from messages.base import SCHEMA_VERSION, Contract
 from messages.records import RecordEvent
 
-STAGES = ("classify", "territory", "match", "assign", "writeback")
+STAGES = ("classify", "territory", "match", "assign", "writeback", "route")
 
 
 class StageTrace(Contract):

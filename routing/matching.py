@@ -630,6 +630,21 @@ def person_name_key(
     return (fold_text(_text(first_name) or ""), last, company_key)
 
 
+PersonEntry = tuple["Candidate", str | None, tuple[str, str, str] | None]
+
+
+def person_entry(record: Mapping[str, Any], object_type: ObjectType) -> PersonEntry:
+    """A lead's or contact's candidate with its email key and name key (either may be None)."""
+    company_fields = (COMPANY_FIELD,) if object_type == "Lead" else CONTACT_COMPANY_FIELDS
+    full_name = " ".join(
+        part for part in (_text(record.get("FirstName")), _text(record.get("LastName"))) if part
+    )
+    candidate = Candidate.from_record(record, object_type, full_name)
+    email = _email_key(_first(record, EMAIL_FIELDS))
+    name_key = person_name_key(record.get("FirstName"), record.get("LastName"), _first(record, company_fields))
+    return candidate, email or None, name_key or None
+
+
 class PersonIndex:
     """Leads and contacts by email and by normalised first + last name + company."""
 
@@ -653,19 +668,11 @@ class PersonIndex:
             ("Lead", leads, (COMPANY_FIELD,)),
             ("Contact", contacts, CONTACT_COMPANY_FIELDS),
         )
-        for object_type, records, company_fields in sources:
+        for object_type, records, _ in sources:
             for record in records:
-                full_name = " ".join(
-                    part for part in (_text(record.get("FirstName")), _text(record.get("LastName")))
-                    if part
-                )
-                candidate = Candidate.from_record(record, object_type, full_name)
-                email = _email_key(_first(record, EMAIL_FIELDS))
+                candidate, email, name_key = person_entry(record, object_type)
                 if email:
                     by_email.setdefault(email, []).append(candidate)
-                name_key = person_name_key(
-                    record.get("FirstName"), record.get("LastName"), _first(record, company_fields)
-                )
                 if name_key:
                     by_name.setdefault(name_key, []).append(candidate)
         return cls(

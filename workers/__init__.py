@@ -11,4 +11,4 @@ from baton.bootstrap import ensure_bootstrapped
 
 ensure_bootstrapped()
 
-from workers import assign, booking, classify, match, notify, territory, writeback  # noqa: E402,F401
+from workers import assign, booking, classify, match, notify, route, territory, writeback  # noqa: E402,F401

@@ -109,6 +109,11 @@ class SoqlRecordReader:
     def modified_since(self, object_type: str, since: datetime) -> list[dict[str, Any]]:
         return self._query(select_modified_since(object_type, self.fields(object_type), since))
 
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, daily limit) from the last answer's Sforce-Limit-Info, if it had one."""
+        usage = self._salesforce.api_usage.get("api-usage")
+        return (int(usage.used), int(usage.total)) if usage is not None else None
+
     def _query(self, soql: str) -> list[dict[str, Any]]:
         try:
             result = self._salesforce.query_all(soql)

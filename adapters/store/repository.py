@@ -536,7 +536,9 @@ class Store(ReassignJobs):
             .limit(limit)
         )
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            result = connection.execute(query)
+            names = list(result.keys())  # once, not per row: a batch job's round is 100,000 rows
+            return [dict(zip(names, row, strict=True)) for row in result]
 
     def mark_outbox(self, routing_ids: Iterable[str], status: str, now: datetime, error: str | None = None) -> None:
         """A finished write attempt: sent, rejected by Salesforce, not configured, or failed for good."""
@@ -611,8 +613,9 @@ class Store(ReassignJobs):
             return None
         return SyncPosition(object_type, as_utc(row.last_modstamp), row.last_id, as_utc(row.sweep_before))
 
-    def synced_rows(self, object_type: str) -> list[dict[str, Any]]:
-        """Live rows of one synced object; accounts carry ``owner_is_active``, contacts ``account_name``."""
+    def synced_rows(self, object_type: str, written_since: datetime | None = None) -> list[dict[str, Any]]:
+        """Live rows of one synced object; accounts carry ``owner_is_active``, contacts ``account_name``.
+        With ``written_since``: every row written since then, removed ones too (their ``removed_reason`` says)."""
         table = SYNCED_TABLES[object_type]
         source: sa.FromClause = table
         extra: list[sa.ColumnElement[Any]] = []
@@ -622,7 +625,11 @@ class Store(ReassignJobs):
         elif object_type == "Contact":
             source = table.outerjoin(sf_accounts, sf_accounts.c.id == table.c.account_id)
             extra = [sf_accounts.c.name.label("account_name")]
-        query = sa.select(table, *extra).select_from(source).where(table.c.removed_reason.is_(None))
+        query = sa.select(table, *extra).select_from(source)
+        if written_since is None:
+            query = query.where(table.c.removed_reason.is_(None))
+        else:
+            query = query.where(table.c.written_at >= written_since)
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 

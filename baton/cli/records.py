@@ -36,6 +36,7 @@ from baton.cli.common import (
 from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.flusher import FLUSH_STAGE
+from baton.lost_events import LOST_STAGE
 from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
 from baton.logging import configure_logging
@@ -193,6 +194,8 @@ def dlq_replay(
             continue
         if letter.stage == FLUSH_STAGE:
             store.requeue_outbox(letter.routing_ids)
+        elif letter.stage == LOST_STAGE:
+            out.print(f"{letter.id}: lost events cannot be resent; marked as dealt with")
         else:
             actor = current.broker.get_actor(letter.actor_name)
             actor.send(*letter.message.get("args", []), **letter.message.get("kwargs", {}))

@@ -21,7 +21,7 @@ from adapters.store import Decision, ReassignJob, Store
 from baton.clock import Clock
 from baton.errors import PermanentError, TransientError
 from baton.flusher import RetryPolicy
-from baton.ingest import enqueue
+from baton.ingest import BATCH_JOB_STAGE, enqueue
 from baton.ports import OwnerWriter, Ports
 from baton.reassign import jobs
 from baton.reassign.dry_run import DryRun, DryRunReport
@@ -153,7 +153,7 @@ def run_job(job: ReassignJob, ctx: JobContext) -> JobReport:
             decided = store.decisions(ids)
             found.update(decided)
             fresh = [event for event in page.events if event.routing_id not in decided]
-            enqueue(ctx.broker, fresh, ctx.settings.batch_size, now())
+            enqueue(ctx.broker, fresh, ctx.settings.batch_size, now(), BATCH_JOB_STAGE)
             pending.extend(event.routing_id for event in fresh)
             ctx.progress.update("read", len(owners) + len(rejected))
         skipped = len(found)

@@ -256,8 +256,86 @@ def _hold_row(context: RoutingContext, log: AssignmentLog, team: Team, held_at: 
             "context": context.model_dump(mode="json"), "held_at": held_at, "recheck_at": recheck_at, "checks": 0}
 
 
+Item = tuple[RoutingContext, Prepared]
+WorkloadChange = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What deciding some records reads: team states, member availability, workload changes, sticky owners."""
+
+    teams: set[str]
+    named_owners: bool
+    workload: dict[str, WorkloadChange]
+    sticky_keys: set[tuple[str, str]]
+
+
+def needs(items: Sequence[Item], latest: dict[RecordKey, RecordState]) -> Needs:
+    teams: set[str] = set().union(*(p.plans[c.routing_id].teams for c, p in items))
+    workload: dict[str, WorkloadChange] = {}
+    sticky_keys: set[tuple[str, str]] = set()
+    for context, item in items:
+        plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
+        if plan.kind is PlanKind.NOT_ROUTED:
+            change = workload_change(context, latest.get((context.event.object_type, context.event.record_id)))
+            if change:
+                workload[context.routing_id] = change
+                teams |= _teams_of(config, *change)
+        elif plan.kind is PlanKind.SELECT and plan.team:
+            key = sticky_key(config.team(plan.team), record_facts(context))
+            if key:
+                sticky_keys.add((plan.team, key))
+    named_owners = any(p.plans[c.routing_id].kind is PlanKind.OWNER for c, p in items)
+    return Needs(teams, named_owners, workload, sticky_keys)
+
+
+@dataclass
+class DecisionState:
+    """What decisions read and advance, record after record: a real run's locked copy, or a dry run's own."""
+
+    team_states: dict[str, TeamState]
+    latest: dict[RecordKey, RecordState]
+    unavailable: frozenset[str]
+    sticky: dict[tuple[str, str], tuple[str, datetime]]
+
+
+@dataclass(frozen=True)
+class RecordDecision:
+    log: AssignmentLog
+    hold: dict[str, Any] | None
+    workload_teams: frozenset[str]
+
+
+def decide_record(context: RoutingContext, item: Prepared, state: DecisionState, now: datetime,
+                  held_since: datetime | None = None, change: WorkloadChange | None = None) -> RecordDecision:
+    """One record's decision, exactly as the assign stage makes it: selection, a hold past the team's
+    deadline, workload changes of records Baton does not route; ``state`` advances as the real run's does."""
+    key: RecordKey = (context.event.object_type, context.event.record_id)
+    plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
+    log, next_free = _decide(context, plan, config, state.team_states, state.latest.get(key), state.unavailable,
+                             now, item.batch.enqueued_at, state.sticky)
+    hold = None
+    if log.outcome is Outcome.HELD and log.team:
+        team = config.team(log.team)
+        log = _after_hold_deadline(log, team, held_since, now)
+        if log.outcome is Outcome.HELD:
+            hold = _hold_row(context, log, team, held_since or now, next_free, now)
+    workload_teams: frozenset[str] = frozenset()
+    if change:
+        workload_teams = frozenset(_teams_of(config, *change))
+        for team_name in workload_teams:
+            state.team_states[team_name] = owner_changed(state.team_states[team_name], *change)
+        log = log.model_copy(update={"reasons": [*log.reasons, _describe_workload(change)]})
+    if log.outcome is not Outcome.STALE:
+        known = state.latest.get(key)
+        owner = log.owner_id if log.outcome is Outcome.ASSIGNED else (change[1] if change else
+                                                                      (known.owner_id if known else None))
+        state.latest[key] = RecordState(log.event_at, log.routing_id, owner)
+    return RecordDecision(log, hold, workload_teams)
+
+
 def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) -> dict[str, AssignmentLog]:
-    contexts: dict[str, tuple[RoutingContext, Prepared]] = {}
+    contexts: dict[str, Item] = {}
     for item in prepared:
         for context in item.contexts:
             contexts.setdefault(context.routing_id, (context, item))
@@ -268,57 +346,31 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     held_since = tx.hold_times(rechecked)
     fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
-    teams: set[str] = set().union(*(p.plans[c.routing_id].teams for c, p in fresh))
-    named_owners = any(p.plans[c.routing_id].kind is PlanKind.OWNER for c, p in fresh)
-    workload: dict[str, tuple[str | None, str | None]] = {}
-    for context, item in fresh:
-        if item.plans[context.routing_id].kind is PlanKind.NOT_ROUTED:
-            change = workload_change(context, latest.get((context.event.object_type, context.event.record_id)))
-            if change:
-                workload[context.routing_id] = change
-                teams |= _teams_of(item.configs[context.routing_id], *change)
-    unavailable = frozenset(tx.member_availability()) if teams or named_owners else frozenset()
-    sticky_wanted: set[tuple[str, str]] = set()
-    for context, item in fresh:
-        plan = item.plans[context.routing_id]
-        if plan.kind is PlanKind.SELECT and plan.team:
-            key = sticky_key(item.configs[context.routing_id].team(plan.team), record_facts(context))
-            if key:
-                sticky_wanted.add((plan.team, key))
-    sticky = tx.sticky_owners(sticky_wanted)
+    wanted = needs(fresh, latest)
+    unavailable = frozenset(tx.member_availability()) if wanted.teams or wanted.named_owners else frozenset()
+    sticky = tx.sticky_owners(wanted.sticky_keys)
     sticky_before = dict(sticky)
-    raw_states = tx.lock_team_states(teams, now)  # type: ignore[arg-type]
-    team_states = {team: TeamState.model_validate(state) for team, state in raw_states.items()}
+    raw_states = tx.lock_team_states(wanted.teams, now)  # type: ignore[arg-type]
+    state = DecisionState({team: TeamState.model_validate(raw) for team, raw in raw_states.items()}, latest,
+                          unavailable, sticky)
+    team_states = state.team_states
     decisions = dict.fromkeys(team_states, 0)
     new_logs: dict[str, AssignmentLog] = {}
     hold_rows: list[dict[str, Any]] = []
     workload_teams: set[str] = set()
     record_owner: dict[str, str | None] = {}
     for context, item in fresh:
-        key: RecordKey = (context.event.object_type, context.event.record_id)
-        plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
-        log, next_free = _decide(context, plan, config, team_states, latest.get(key), unavailable, now,
-                                 item.batch.enqueued_at, sticky)
-        if log.outcome is Outcome.HELD and log.team:
-            team = config.team(log.team)
-            held_at = held_since.get(context.routing_id, now)
-            log = _after_hold_deadline(log, team, held_since.get(context.routing_id), now)
-            if log.outcome is Outcome.HELD:
-                hold_rows.append(_hold_row(context, log, team, held_at, next_free, now))
-        change = workload.get(context.routing_id)
-        if change:
-            for team_name in _teams_of(config, *change):
-                team_states[team_name] = owner_changed(team_states[team_name], *change)
-                decisions.setdefault(team_name, 0)
-                workload_teams.add(team_name)
-            log = log.model_copy(update={"reasons": [*log.reasons, _describe_workload(change)]})
+        decided = decide_record(context, item, state, now, held_since.get(context.routing_id),
+                                wanted.workload.get(context.routing_id))
+        log = decided.log
+        if decided.hold is not None:
+            hold_rows.append(decided.hold)
+        for team_name in decided.workload_teams:
+            decisions.setdefault(team_name, 0)
+            workload_teams.add(team_name)
         new_logs[context.routing_id] = log
         if log.outcome is not Outcome.STALE:
-            known = latest.get(key)
-            owner = log.owner_id if log.outcome is Outcome.ASSIGNED else (change[1] if change else
-                                                                          (known.owner_id if known else None))
-            latest[key] = RecordState(log.event_at, log.routing_id, owner)
-            record_owner[context.routing_id] = owner
+            record_owner[context.routing_id] = latest[(context.event.object_type, context.event.record_id)].owner_id
         if log.team and log.outcome is Outcome.ASSIGNED and log.team in decisions:
             decisions[log.team] += 1
     assignments, record_states, outbox = _rows(list(new_logs.values()), now)

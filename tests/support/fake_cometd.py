@@ -56,6 +56,8 @@ class FakeStreamingOrg:
     http_faults: deque[int] = field(default_factory=deque)  # HTTP statuses for the next /cometd posts
     connect_advice: dict[str, Any] = field(default_factory=lambda: dict(CONNECT_ADVICE))
     poll_s: float = 0.2
+    api_calls: int = 0  # REST data calls (query, describe), reported in Sforce-Limit-Info as Salesforce does
+    api_limit: int = 15_000
     url: str = ""
     ca_file: str = ""
     _clients: dict[str, dict[str, int]] = field(default_factory=dict)  # client id -> channel -> cursor
@@ -209,10 +211,13 @@ def _handler(org: FakeStreamingOrg) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def _send(self, status: int, body: object, cookie: str | None = None) -> None:
+        def _send(self, status: int, body: object, cookie: str | None = None, counted: bool = False) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json;charset=UTF-8")
+            if counted:
+                org.api_calls += 1
+                self.send_header("Sforce-Limit-Info", f"api-usage={org.api_calls}/{org.api_limit}")
             self.send_header("Content-Length", str(len(data)))
             if cookie:
                 self.send_header("Set-Cookie", f"{COOKIE}={cookie}; Path=/cometd/; Secure")
@@ -255,14 +260,14 @@ def _handler(org: FakeStreamingOrg) -> type[BaseHTTPRequestHandler]:
                 return
             url = urlsplit(self.path)
             if url.path == f"{DATA_PATH}/query/":
-                self._send(200, org.query(parse_qs(url.query)["q"][0]))
+                self._send(200, org.query(parse_qs(url.query)["q"][0]), counted=True)
                 return
             described = re.fullmatch(rf"{DATA_PATH}/sobjects/(\w+)/describe", url.path)
             body = org.describe(described[1]) if described else None
             if body is None:
                 self._send(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
                 return
-            self._send(200, body)
+            self._send(200, body, counted=True)
 
     return Handler
 
