@@ -8,21 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from adapters.store.tables import (
     assignments,
+    bookings,
     dead_letters,
     outbox,
     reassign_jobs,
     record_states,
+    reservations,
     sf_contacts,
     sf_leads,
 )
 
 FINISHED_JOB_STATES = ("completed", "failed")
-BOOKINGS_TABLE = "bookings"
-BOOKING_TIME_COLUMNS = ("ends_at", "end_at", "starts_at", "start_at", "created_at")
 
 
 @dataclass(frozen=True)
@@ -46,26 +46,16 @@ TARGETS = (
            lambda cut: sa.and_(sf_leads.c.removed_reason.is_not(None), sf_leads.c.written_at < cut)),
     Target("removed synced contacts", sf_contacts,
            lambda cut: sa.and_(sf_contacts.c.removed_reason.is_not(None), sf_contacts.c.written_at < cut)),
+    Target("booking reservations", reservations, lambda cut: reservations.c.ends_at < cut),
+    Target("bookings", bookings, lambda cut: bookings.c.ends_at < cut),
 )
-
-
-def _bookings_target(connection: Connection) -> Target | None:
-    """Bookings, when this store has them (the booking chain's table), by the first time column it has."""
-    if not sa.inspect(connection).has_table(BOOKINGS_TABLE):
-        return None
-    table = sa.Table(BOOKINGS_TABLE, sa.MetaData(), autoload_with=connection)
-    column = next((table.c[name] for name in BOOKING_TIME_COLUMNS if name in table.c), None)
-    if column is None:
-        return None
-    return Target("bookings", table, lambda cut: column < cut)
 
 
 def purge(engine: Engine, cutoff: datetime, dry_run: bool = False) -> dict[str, int]:
     """Rows older than ``cutoff`` per target, deleted in one transaction unless ``dry_run`` (then only counted)."""
     counts: dict[str, int] = {}
     with engine.begin() as connection:
-        bookings = _bookings_target(connection)
-        for target in (*TARGETS, *([bookings] if bookings else [])):
+        for target in TARGETS:
             condition = target.where(cutoff)
             if dry_run:
                 counts[target.name] = connection.execute(

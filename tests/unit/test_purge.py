@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 import typer
 
 from adapters.store.retention import purge
-from adapters.store.tables import assignments, dead_letters, outbox, record_states, sf_leads
+from adapters.store.tables import (
+    assignments,
+    bookings,
+    dead_letters,
+    outbox,
+    record_states,
+    reservations,
+    sf_leads,
+)
 from baton.cli.operate import parse_age
 from baton.clock import utc_now
 from tests.support.cli import run_baton
@@ -68,7 +76,8 @@ def aged(pipeline: Pipeline) -> Pipeline:
 
 
 EXPECTED = {"assignment logs": 2, "record decisions": 2, "dead letters": 1, "outbox rows done": 2,
-            "reassign jobs finished": 0, "removed synced leads": 1, "removed synced contacts": 0}
+            "reassign jobs finished": 0, "removed synced leads": 1, "removed synced contacts": 0,
+            "booking reservations": 0, "bookings": 0}
 
 
 def test_dry_run_counts_and_removes_nothing(aged: Pipeline) -> None:
@@ -95,15 +104,25 @@ def lead_owner(pipeline: Pipeline, number: int) -> str:
                                   .where(assignments.c.record_id == lead_event(number).record_id)).scalar_one()
 
 
-def test_bookings_are_purged_when_the_store_has_them(aged: Pipeline) -> None:
+def test_bookings_that_ended_before_the_cut_off_go_with_their_reservations(aged: Pipeline) -> None:
+    def booking(booking_id: str, ends_at: datetime) -> dict[str, object]:
+        return {"id": booking_id, "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
+                "record_id": "00Q000000000001AAA", "scheduler_user_id": "005000000000001AAA",
+                "host_id": "005000000000002AAA", "co_host_ids": [], "starts_at": ends_at - timedelta(minutes=30),
+                "ends_at": ends_at, "guest_email": "guest@example.com", "invitees": [], "platform": "none",
+                "request": {}, "created_at": ends_at, "updated_at": ends_at}
+
+    old, new = utc_now() - OLD, utc_now() + timedelta(days=3)
     with aged.store.engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE bookings (id TEXT PRIMARY KEY, invitee_email TEXT, ends_at TIMESTAMP)")
-        connection.execute(sa.text("INSERT INTO bookings VALUES ('old', 'a@example.com', :old), ('new', 'b@example.com', :new)"),
-                           {"old": utc_now() - OLD, "new": utc_now() + timedelta(days=3)})
+        connection.execute(sa.insert(bookings), [booking("old", old), booking("new", new)])
+        connection.execute(sa.insert(reservations), [
+            {"booking_id": "old", "host_id": "005000000000002AAA", "starts_at": old - timedelta(minutes=30), "ends_at": old},
+            {"booking_id": "new", "host_id": "005000000000002AAA", "starts_at": new - timedelta(minutes=30), "ends_at": new}])
     counts = purge(aged.store.engine, utc_now() - timedelta(days=90))
-    assert counts["bookings"] == 1
+    assert (counts["bookings"], counts["booking reservations"]) == (1, 1)
     with aged.store.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT id FROM bookings").scalars().all() == ["new"]
+        assert connection.execute(sa.select(bookings.c.id)).scalars().all() == ["new"]
+        assert connection.execute(sa.select(reservations.c.booking_id)).scalars().all() == ["new"]
 
 
 def test_cli_dry_run_prints_counts_and_the_real_run_removes(aged: Pipeline) -> None:
