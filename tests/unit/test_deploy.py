@@ -23,6 +23,7 @@ import yaml
 from cloudcoil.models.keda import v1alpha1 as keda
 from compose_spec import PyCompose
 
+from baton import runtime
 from baton.settings import Settings
 from baton.settings_doc import MEANINGS, render
 from messages import STAGES
@@ -101,12 +102,23 @@ def test_the_keda_check_refuses_a_misspelt_field_a_wrong_type_and_a_bad_trigger_
             {**trigger, "metadata": {**trigger["metadata"], "queueLength": "5"}}]}})
 
 
-def test_keda_scales_the_worker_deployment_on_every_worker_queue_with_its_credentials() -> None:
+def test_keda_scales_the_worker_deployment_on_every_worker_queue_with_its_credentials(
+    stub_runtime: runtime.Runtime,
+) -> None:
+    import workers  # noqa: F401  (binds every actor to the session's broker)
+
+    bound_prefix = f"{stub_runtime.settings.queue_prefix}."
+    stages = {
+        queue.removeprefix(bound_prefix)
+        for queue in stub_runtime.broker.get_declared_queues()
+        if queue.startswith(bound_prefix) and not queue.endswith((".DQ", ".XQ"))
+    }
+    assert set(STAGES) | {"notify", "booking_request"} <= stages
     scaled = by_kind("ScaledObject")["baton-worker"]
     assert scaled["spec"]["scaleTargetRef"]["name"] in by_kind("Deployment")
     prefix = by_kind("ConfigMap")["baton-settings"]["data"]["BATON_QUEUE_PREFIX"]
     queues = {trigger["metadata"]["queueName"] for trigger in scaled["spec"]["triggers"]}
-    assert queues == {f"{prefix}.{stage}" for stage in (*STAGES, "notify")}
+    assert queues == {f"{prefix}.{stage}" for stage in stages}
     auth_names = {trigger["authenticationRef"]["name"] for trigger in scaled["spec"]["triggers"]}
     assert auth_names == set(by_kind("TriggerAuthentication"))
     for auth in by_kind("TriggerAuthentication").values():
