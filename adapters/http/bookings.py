@@ -20,7 +20,7 @@ from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
 from baton.booking.chain import bookings_of, give_up
-from baton.booking.planning import BookingProblems, plan_booking, plan_slots
+from baton.booking.planning import BookingProblems, plan_booking, plan_slots, skipped_hosts
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.booking.stages import start_chain
 from baton.errors import InputError, PermanentError, TransientError
@@ -119,6 +119,9 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
                       for host_id, info in plan.directory.items()},
             "slots": [_slot(slot) for slot in slots],
         }
+        skipped = skipped_hosts(plan, Interval(start, end), now, bookings)
+        if skipped:
+            answer["skipped"] = skipped
         if show_all or plan.object_settings.show_all_availability:
             answer["by_host"] = {host_id: [_slot(slot)["start"] for slot in host_slots]
                                  for host_id, host_slots in free_times_by_host(slots).items()}

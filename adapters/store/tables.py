@@ -252,3 +252,13 @@ reservations = sa.Table(
     sa.Column("ends_at", Timestamp, nullable=False),
     sa.Index("ix_reservations_host_time", "host_id", "starts_at"),
 )
+
+pool_credits = sa.Table(
+    "pool_credits",
+    metadata,
+    sa.Column("pool", sa.String(255), primary_key=True),
+    sa.Column("period", sa.String(20), primary_key=True),
+    sa.Column("host_id", sa.String(18), primary_key=True),
+    sa.Column("credit", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)

@@ -10,9 +10,15 @@ from datetime import datetime, timedelta
 import structlog
 
 from adapters.calendar import Calendar
-from adapters.store.bookings import BookingExists, BookingRow, BookingStore, Hold, SlotTaken
-from baton.booking.planning import BookingPlan, BookingProblems, plan_booking, plan_slots
-from baton.booking.schedules import host_schedules
+from adapters.store.bookings import BookingExists, BookingRow, BookingStore, CapReached, Hold, SlotTaken
+from baton.booking.planning import (
+    BookingPlan,
+    BookingProblems,
+    cap_limits,
+    plan_booking,
+    plan_slots,
+    schedules_over,
+)
 from baton.ports import Ports
 from messages.booking import BookingRequest, BookingStatus, booking_id_for
 from routing.booking.pools import choose_host, meet_now, nearest_alternatives
@@ -63,7 +69,7 @@ def _free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, 
     if request.meet_now:
         before, after = plan.buffers
         span = Interval(start - before, start + plan.meeting_length + after)
-        schedules = host_schedules(plan.directory, span, calendar, bookings)
+        schedules = schedules_over(plan, span, calendar, bookings)
         return meet_now(plan.booking_type, plan.hosts, schedules, start, plan.meeting_counts)
     window = Interval(start, start + plan.meeting_length)
     slot = next((slot for slot in plan_slots(plan, window, now, calendar, bookings) if slot.start == start), None)
@@ -99,6 +105,8 @@ def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) ->
     """Manual pools book the member the scheduler picked; other modes try every free host in order."""
     if plan.hosts.mode != "manual" or request.pool_member_id is None:
         return free
+    if request.pool_member_id in plan.skipped:
+        raise BookingProblems([("pool_member_id", f"{request.pool_member_id}: {plan.skipped[request.pool_member_id]}")])
     if request.pool_member_id not in plan.hosts.main_candidates:
         raise BookingProblems([("pool_member_id", f"{request.pool_member_id} is not a member of the pool")])
     return [request.pool_member_id] if request.pool_member_id in free else []
@@ -125,9 +133,15 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
         if problems:
             raise BookingProblems(problems)
     calendar = ports.calendar
+    refusals: list[str] = []
     for host_id in _wanted_host(plan, request, _free_hosts_at(plan, request, start, now, calendar, bookings)):
         try:
-            bookings.reserve(_row(request, plan, booking_id, host_id, start, now), _holds(plan, host_id, start))
+            bookings.reserve(_row(request, plan, booking_id, host_id, start, now), _holds(plan, host_id, start),
+                             cap_limits(plan, host_id, start), plan.credits)
+        except CapReached as exc:
+            log.info("booking_cap_reached", booking_id=booking_id, host_id=host_id, reason=exc.reason)
+            refusals.append(str(exc))
+            continue
         except SlotTaken as exc:
             log.info("booking_slot_taken", booking_id=booking_id, hosts=list(exc.host_ids), start=start.isoformat())
             if set(exc.host_ids) & set(plan.hosts.co_hosts):
@@ -143,4 +157,6 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
                  booking_type=plan.booking_type.name)
         return Reserved(booking, True)
     reason = "nobody in the pool is free now" if request.meet_now else f"{start.isoformat()} is not free"
+    if refusals:
+        reason += f" ({'; '.join(refusals)})"
     raise SlotUnavailable(start, reason, _alternatives(plan, start, now, calendar, bookings))

@@ -37,9 +37,11 @@ def host_email(host_id: str) -> str:
     return f"rep{host_id[-4]}@example.com"
 
 
-def booking_config(mode: str = "pooled") -> str:
+def booking_config(mode: str = "pooled", pool_extra: str = "", member_extra: dict[str, str] | None = None) -> str:
+    """The booking org config; ``pool_extra`` adds pool keys (``, reset: week``), ``member_extra`` member keys."""
+    extra = member_extra or {}
     members = "\n".join(
-        f'      - {{id: "{host}", name: "Rep {index}", email: {host_email(host)}, timezone: UTC}}'
+        f'      - {{id: "{host}", name: "Rep {index}", email: {host_email(host)}, timezone: UTC{extra.get(host, "")}}}'
         for index, host in enumerate(HOSTS, start=1)
     )
     return f"""teams:
@@ -58,7 +60,7 @@ booking:
       working_hours: {{start: "09:00", end: "17:00"}}
       meeting_platform: google_meet
   pools:
-    - {{team: Handover, mode: {mode}}}
+    - {{team: Handover, mode: {mode}{pool_extra}}}
   objects:
     Lead:
       default_type: Intro
@@ -114,9 +116,10 @@ class BookingChain:
 
 
 def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Callable[[], datetime] = lambda: NOW,
-                          mode: str = "pooled", **settings: Any) -> None:
+                          mode: str = "pooled", pool_extra: str = "", member_extra: dict[str, str] | None = None,
+                          **settings: Any) -> None:
     """The current runtime's ports with these booking adapters, a fixed clock and the booking config."""
-    apply_config(store, booking_config(mode), NOW)
+    apply_config(store, booking_config(mode, pool_extra, member_extra), NOW)
     current = runtime.current()
     ports = dataclasses.replace(current.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
                                 calendar=calendar, salesforce_events=events, clock=clock)

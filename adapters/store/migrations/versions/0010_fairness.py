@@ -1,0 +1,28 @@
+"""Fairness over time for booking pools: calibration credits per pool, period and host.
+
+Revision ID: 0010_fairness
+Revises: 0008_booking_chain
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_fairness"
+down_revision = "0008_booking_chain"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "pool_credits",
+        sa.Column("pool", sa.String(255), primary_key=True),
+        sa.Column("period", sa.String(20), primary_key=True),
+        sa.Column("host_id", sa.String(18), primary_key=True),
+        sa.Column("credit", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("pool_credits")
