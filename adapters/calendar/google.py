@@ -81,7 +81,7 @@ class GoogleApiTransientError(TransientError):
 
 class GoogleCalendar:
     """The Calendar port on Google Calendar API v3. ``calls`` counts API calls by kind
-    (``freebusy``, ``insert``, ``get``, ``delete``); token exchanges are not counted."""
+    (``freebusy``, ``insert``, ``get``, ``delete``, ``patch``, ``list``); token exchanges are not counted."""
 
     def __init__(
         self,
@@ -205,6 +205,20 @@ class GoogleCalendar:
         except PermanentError as exc:
             if _status_of(exc) not in GONE_STATUSES:
                 raise
+
+
+    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+        what = f"event {event_id} in calendar {organizer_email}"
+        body = {"start": {"dateTime": _rfc3339(start, "event start"), "timeZone": "UTC"},
+                "end": {"dateTime": _rfc3339(end, "event end"), "timeZone": "UTC"}, "status": "confirmed"}
+        try:
+            self._execute("patch", organizer_email, EVENTS_SCOPE, what, lambda service: service.events().patch(
+                calendarId=organizer_email, eventId=event_id, body=body, sendUpdates="all"))
+        except PermanentError as exc:
+            if _status_of(exc) in GONE_STATUSES:
+                return False
+            raise
+        return True
 
 
 def _status_of(exc: Exception) -> int | None:

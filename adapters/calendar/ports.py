@@ -8,7 +8,7 @@ import math
 import threading
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -68,6 +68,11 @@ class Calendar(Protocol):
         """Cancels the event and tells the attendees; an event already gone is fine."""
         ...
 
+    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+        """Moves the event to ``[start, end)`` (restoring it if it was cancelled) and tells the attendees;
+        False when the organizer's calendar has no such event."""
+        ...
+
 
 def calendar_event_id(booking_id: str) -> str:
     """The Google event id of a booking: base32hex (``a-v``, ``0-9``), 52 characters, same input -> same id."""
@@ -99,13 +104,17 @@ class UnconfiguredCalendar:
     def cancel_event(self, organizer_email: str, event_id: str) -> None:
         raise ConfigError([self.PROBLEM])
 
+    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+        raise ConfigError([self.PROBLEM])
+
 
 @dataclass
 class RecordingCalendar:
     """In-memory calendar for unit tests.
 
     ``busy_by_email`` is what free/busy answers; ``events`` holds live events by id, ``created`` every
-    event created (once per id), ``cancelled`` every (organizer, id) cancelled. ``fail_next(exc, ...)``
+    event created (once per id), ``cancelled`` every (organizer, id) cancelled, ``moved`` every
+    (organizer, id, start, end) moved. ``fail_next(exc, ...)``
     raises those errors on the next calls, in order. ``calls`` counts calls per kind, as the Google
     client does (``freebusy`` counts one per 50 calendars).
     """
@@ -114,6 +123,8 @@ class RecordingCalendar:
     events: dict[str, CalendarEvent] = field(default_factory=dict)
     created: list[CalendarEvent] = field(default_factory=list)
     cancelled: list[tuple[str, str]] = field(default_factory=list)
+    moved: list[tuple[str, str, datetime, datetime]] = field(default_factory=list)
+    gone: dict[str, CalendarEvent] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     failures: deque[Exception] = field(default_factory=deque)
@@ -152,8 +163,22 @@ class RecordingCalendar:
         with self._lock:
             self.calls["delete"] += 1
             self._raise_injected()
-            if self.events.pop(event_id, None) is not None:
+            event = self.events.pop(event_id, None)
+            if event is not None:
+                self.gone[event_id] = event
                 self.cancelled.append((organizer_email, event_id))
+
+    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+        with self._lock:
+            self.calls["patch"] += 1
+            self._raise_injected()
+            event = self.events.get(event_id) or self.gone.get(event_id)
+            if event is None or event.organizer_email != organizer_email:
+                return False
+            self.gone.pop(event_id, None)
+            self.events[event_id] = replace(event, start=start, end=end)
+            self.moved.append((organizer_email, event_id, start, end))
+            return True
 
     @staticmethod
     def _created(event: CalendarEvent) -> CreatedEvent:

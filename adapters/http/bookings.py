@@ -19,12 +19,13 @@ from pydantic import AwareDatetime, ValidationError
 from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
+from baton.booking import lifecycle
 from baton.booking.chain import bookings_of, give_up
 from baton.booking.planning import BookingProblems, plan_booking, plan_slots, skipped_hosts
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.booking.stages import start_chain
 from baton.errors import InputError, PermanentError, TransientError
-from messages.booking import BookingRequest
+from messages.booking import BookingRequest, CancelBooking, ReassignBooking, RescheduleBooking
 from routing.booking.config import HostKind, HostOption
 from routing.booking.pools import free_times_by_host
 from routing.booking.slots import Interval, Slot
@@ -187,6 +188,66 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
             log.error("booking_events_enqueue_failed", error=str(exc))
             return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
         return JSONResponse({"accepted": len(requests)}, status_code=202)
+
+    def _changed(state: runtime.Runtime, booking: BookingRow) -> JSONResponse:
+        try:
+            lifecycle.send_sync(state.broker, booking.id, state.ports)
+        except Exception as exc:  # noqa: BLE001 (the row changed; asking again re-sends the sync)
+            log.error("booking_sync_enqueue_failed", booking_id=booking.id, error=str(exc))
+            return JSONResponse({"detail": "changed, but the calendar update could not be enqueued; "
+                                           "send the same request again"}, status_code=503)
+        return JSONResponse(booking_view(booking), status_code=202)
+
+    def _lifecycle(state: runtime.Runtime, booking_id: str, payload: Any, action: str) -> JSONResponse:
+        models = {"cancel": CancelBooking, "reschedule": RescheduleBooking, "reassign": ReassignBooking}
+        try:
+            body = models[action].model_validate(payload) if action in models else None
+        except ValidationError as exc:
+            return _invalid(exc)
+        ports = state.ports
+        try:
+            if isinstance(body, CancelBooking):
+                booking = lifecycle.cancel(booking_id, body.reason or "cancelled through the API", ports)
+            elif isinstance(body, RescheduleBooking):
+                booking = lifecycle.move(booking_id, ports, start=body.start, reason=body.reason)
+            elif isinstance(body, ReassignBooking):
+                booking = lifecycle.move(booking_id, ports, exclude_host=body.host_id is None, host_id=body.host_id,
+                                         reason=body.reason)
+            else:
+                booking = lifecycle.mark_no_show(booking_id, ports)
+        except lifecycle.BookingNotFound as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        except lifecycle.BookingEnded as exc:
+            return JSONResponse({"detail": f"{exc}: it cannot change any more"}, status_code=409)
+        except BookingProblems as exc:
+            return _unprocessable(exc.problems)
+        except SlotUnavailable as exc:
+            return JSONResponse({"detail": exc.reason, "start": exc.start.isoformat(),
+                                 "alternatives": [_slot(slot) for slot in exc.alternatives]}, status_code=409)
+        return _changed(state, booking)
+
+    @router.post("/bookings/{booking_id}/cancel", status_code=202)
+    async def cancel_booking(state: Authorized, booking_id: str, request: Request) -> JSONResponse:
+        """Cancels: the reserved time is freed, the calendar event cancelled, the Salesforce Event updated."""
+        payload = await _json(request) if await request.body() else {}
+        return await _in_thread(_lifecycle, state, booking_id, payload, "cancel")
+
+    @router.post("/bookings/{booking_id}/no-show", status_code=202)
+    async def no_show(state: Authorized, booking_id: str) -> JSONResponse:
+        """The guest did not come (counted in fairness unless the pool excludes no-shows)."""
+        return await _in_thread(_lifecycle, state, booking_id, None, "no_show")
+
+    @router.post("/bookings/{booking_id}/reschedule", status_code=202)
+    async def reschedule(state: Authorized, booking_id: str, request: Request) -> JSONResponse:
+        """Moves the meeting: the same host when free (pool option), else routed again; 409 with alternatives."""
+        payload = await _json(request)
+        return await _in_thread(_lifecycle, state, booking_id, payload, "reschedule")
+
+    @router.post("/bookings/{booking_id}/reassign", status_code=202)
+    async def reassign(state: Authorized, booking_id: str, request: Request) -> JSONResponse:
+        """Another pool member hosts at the same time; the previous host is credited back."""
+        payload = await _json(request)
+        return await _in_thread(_lifecycle, state, booking_id, payload, "reassign")
 
     @router.get("/bookings/{booking_id}")
     def booking_status(state: Authorized, booking_id: str) -> Any:

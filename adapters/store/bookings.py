@@ -95,6 +95,12 @@ class BookingRow:
     error: str | None
     created_at: datetime
     updated_at: datetime
+    calendar_host_id: str | None = None
+
+    @property
+    def event_host_id(self) -> str:
+        """The host whose calendar holds the meeting's event."""
+        return self.calendar_host_id or self.host_id
 
 
 def _row(row: Any) -> BookingRow:
@@ -138,7 +144,7 @@ class BookingStore:
         except sa.exc.OperationalError as exc:
             raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
 
-    def _check_caps(self, connection: Connection, caps: Sequence[CapLimit]) -> None:
+    def _check_caps(self, connection: Connection, caps: Sequence[CapLimit], moving: str | None = None) -> None:
         for host in sorted({cap.host_id for cap in caps}) if self._postgresql else ():
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(CAP_LOCK_NAMESPACE, sa.func.hashtext(host))))
         for cap in caps:
@@ -146,6 +152,7 @@ class BookingStore:
                 sa.select(sa.func.count()).select_from(bookings).where(
                     bookings.c.host_id == cap.host_id, bookings.c.status.in_(CAPPED_STATUSES),
                     bookings.c.starts_at >= cap.start, bookings.c.starts_at < cap.end,
+                    bookings.c.id != (moving or ""),
                 )
             ).scalar_one()
             if taken >= cap.limit:
@@ -188,6 +195,30 @@ class BookingStore:
                 found[row.host_id].append(as_utc(row.starts_at))  # type: ignore[arg-type]
         return found
 
+    def move(self, booking_id: str, host_id: str, start: datetime, end: datetime, holds: Sequence[Hold],
+             now: datetime, caps: Sequence[CapLimit] = ()) -> None:
+        """Moves a booking to another time and/or host in one transaction: its old holds go, the new ones
+        are taken (SlotTaken / CapReached leave everything as it was)."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.delete(reservations).where(reservations.c.booking_id == booking_id))
+                if not self._postgresql:
+                    taken = _overlapping_hosts(connection, holds)
+                    if taken:
+                        raise SlotTaken(taken)
+                self._check_caps(connection, caps, moving=booking_id)
+                connection.execute(sa.insert(reservations), [
+                    {"booking_id": booking_id, "host_id": hold.host_id, "starts_at": hold.start, "ends_at": hold.end}
+                    for hold in holds])
+                connection.execute(sa.update(bookings).where(bookings.c.id == booking_id).values(
+                    host_id=host_id, starts_at=start, ends_at=end, updated_at=now))
+        except sa.exc.IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+                raise SlotTaken([hold.host_id for hold in holds]) from None
+            raise TransientError(f"booking {booking_id} not moved: {exc.orig or exc}") from exc
+        except sa.exc.OperationalError as exc:
+            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+
     def get(self, booking_id: str) -> BookingRow | None:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(bookings).where(bookings.c.id == booking_id)).first()
@@ -208,14 +239,16 @@ class BookingStore:
                 .values(status=status, error=error, updated_at=now)
             )
 
-    def held_times(self, host_ids: Iterable[str], start: datetime, end: datetime) -> dict[str, list[Hold]]:
-        """Reserved time of these hosts overlapping ``[start, end)``."""
+    def held_times(self, host_ids: Iterable[str], start: datetime, end: datetime,
+                   ignore_booking: str | None = None) -> dict[str, list[Hold]]:
+        """Reserved time of these hosts overlapping ``[start, end)`` (but ``ignore_booking``'s)."""
         ids = sorted(set(host_ids))
         found: dict[str, list[Hold]] = {host: [] for host in ids}
         if not ids:
             return found
         query = sa.select(reservations.c.host_id, reservations.c.starts_at, reservations.c.ends_at).where(
-            reservations.c.host_id.in_(ids), reservations.c.starts_at < end, reservations.c.ends_at > start
+            reservations.c.host_id.in_(ids), reservations.c.starts_at < end, reservations.c.ends_at > start,
+            reservations.c.booking_id != (ignore_booking or ""),
         )
         with self.engine.connect() as connection:
             for row in connection.execute(query):

@@ -238,6 +238,7 @@ bookings = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("calendar_host_id", sa.String(18)),  # whose calendar holds the event (a reassigned meeting moves)
     sa.Index("ix_bookings_host_created", "host_id", "created_at"),
 )
 

@@ -44,7 +44,7 @@ def _next(step: BookingStep, ports: Ports) -> BookingStep:
     return BookingStep(booking_id=step.booking_id, enqueued_at=ports.clock())
 
 
-def _host(booking: BookingRow, ports: Ports, host_id: str) -> HostInfo:
+def host_of(booking: BookingRow, ports: Ports, host_id: str) -> HostInfo:
     return host_info(_config(booking, ports), ports.store, host_id, booking.pool)
 
 
@@ -54,10 +54,25 @@ def _subject(booking: BookingRow, ports: Ports) -> str:
     duration = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
     return config.booking.subject(
         meeting_type=booking.booking_type, guest_name=request.get("guest_name") or booking.guest_email,
-        guest_email=booking.guest_email, host_name=_host(booking, ports, booking.host_id).name,
+        guest_email=booking.guest_email, host_name=host_of(booking, ports, booking.host_id).name,
         scheduler_name=request.get("scheduler_name") or booking.scheduler_user_id,
         record_name=request.get("record_fields", {}).get("Name", ""),
         company=request.get("record_fields", {}).get("Company", ""), duration_minutes=duration,
+    )
+
+
+def calendar_event(booking: BookingRow, ports: Ports) -> CalendarEvent:
+    """The booking's meeting as its main host's calendar holds it: every host and guest invited."""
+    hosts = [host_of(booking, ports, host_id) for host_id in (booking.host_id, *booking.co_host_ids)]
+    organizer = hosts[0].email
+    if not organizer:
+        raise PermanentError(f"host {booking.host_id} has no calendar address")
+    attendees = [host.email for host in hosts if host.email] + [booking.guest_email, *booking.invitees]
+    return CalendarEvent(
+        event_id=calendar_event_id(booking.id), organizer_email=organizer,
+        summary=_subject(booking, ports), description=f"Booked with Baton (booking {booking.id})",
+        start=booking.starts_at, end=booking.ends_at, attendee_emails=tuple(dict.fromkeys(attendees)),
+        with_meet=booking.platform == "google_meet",
     )
 
 
@@ -67,19 +82,10 @@ def create_calendar_event(step: BookingStep, ports: Ports) -> BookingStep | None
     if booking is None:
         return None
     if ports.calendar is not None and booking.calendar_event_id is None:
-        hosts = [_host(booking, ports, host_id) for host_id in (booking.host_id, *booking.co_host_ids)]
-        organizer = hosts[0].email
-        if not organizer:
-            raise PermanentError(f"host {booking.host_id} has no calendar address")
-        attendees = [host.email for host in hosts if host.email] + [booking.guest_email, *booking.invitees]
-        created = ports.calendar.create_event(CalendarEvent(
-            event_id=calendar_event_id(booking.id), organizer_email=organizer,
-            summary=_subject(booking, ports), description=f"Booked with Baton (booking {booking.id})",
-            start=booking.starts_at, end=booking.ends_at, attendee_emails=tuple(dict.fromkeys(attendees)),
-            with_meet=booking.platform == "google_meet",
-        ))
+        created = ports.calendar.create_event(calendar_event(booking, ports))
         bookings_of(ports).update(booking.id, ports.clock(), status=BookingStatus.CALENDAR_CREATED.value,
-                                  calendar_event_id=created.event_id, meet_link=created.meet_link)
+                                  calendar_event_id=created.event_id, meet_link=created.meet_link,
+                                  calendar_host_id=booking.host_id)
     else:
         bookings_of(ports).update(booking.id, ports.clock(), status=BookingStatus.CALENDAR_CREATED.value)
     return _next(step, ports)
@@ -89,6 +95,16 @@ def _utc(value: object) -> str:
     return value.strftime(SALESFORCE_DATETIME)  # type: ignore[attr-defined]
 
 
+def event_fields(booking: BookingRow, ports: Ports, subject_prefix: str = "") -> dict[str, object]:
+    """The Salesforce Event of a booking: on the record, owned by the main host, at the booking's time."""
+    relation = _config(booking, ports).booking.for_object(booking.object_type).relation_field(booking.object_type)
+    return {
+        "Subject": (subject_prefix + _subject(booking, ports))[:255], "StartDateTime": _utc(booking.starts_at),
+        "EndDateTime": _utc(booking.ends_at), "OwnerId": booking.host_id, relation: booking.record_id,
+        "Location": booking.meet_link or "", "Description": f"Booked with Baton (booking {booking.id})",
+    }
+
+
 def upsert_salesforce_event(step: BookingStep, ports: Ports) -> BookingStep | None:
     """The Salesforce Event on the record (WhoId for people, WhatId otherwise), upserted on the booking id."""
     booking = _load(step, ports)
@@ -96,13 +112,7 @@ def upsert_salesforce_event(step: BookingStep, ports: Ports) -> BookingStep | No
         return None
     values: dict[str, object] = {"status": BookingStatus.EVENT_CREATED.value}
     if ports.salesforce_events is not None:
-        relation = _config(booking, ports).booking.for_object(booking.object_type).relation_field(booking.object_type)
-        fields = {
-            "Subject": _subject(booking, ports)[:255], "StartDateTime": _utc(booking.starts_at),
-            "EndDateTime": _utc(booking.ends_at), "OwnerId": booking.host_id, relation: booking.record_id,
-            "Location": booking.meet_link or "", "Description": f"Booked with Baton (booking {booking.id})",
-        }
-        values["salesforce_event_id"] = ports.salesforce_events.upsert_event(booking.id, fields)
+        values["salesforce_event_id"] = ports.salesforce_events.upsert_event(booking.id, event_fields(booking, ports))
     bookings_of(ports).update(booking.id, ports.clock(), **values)
     return _next(step, ports)
 
@@ -197,7 +207,7 @@ def give_up(booking_id: str, reason: str, ports: Ports) -> None:
     if ports.salesforce_events is not None:  # by external id: one created by a half-done step goes too
         ports.salesforce_events.delete_event(booking.id)
     if ports.calendar is not None:
-        organizer = _host(booking, ports, booking.host_id).email
+        organizer = host_of(booking, ports, booking.host_id).email
         if organizer:
             ports.calendar.cancel_event(organizer, calendar_event_id(booking.id))
     bookings.release(booking.id, ports.clock(), BookingStatus.FAILED.value, reason[:4000])

@@ -187,9 +187,10 @@ def skipped_hosts(plan: BookingPlan, window: Interval, now: datetime, bookings: 
 
 
 def schedules_over(plan: BookingPlan, span: Interval, calendar: Calendar | None,
-                   bookings: BookingStore) -> dict[str, HostSchedule]:
-    """Every host's schedule over ``span``, a capped day or week of a pool member counting as busy."""
-    schedules = host_schedules(plan.directory, span, calendar, bookings)
+                   bookings: BookingStore, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
+    """Every host's schedule over ``span``, a capped day or week of a pool member counting as busy
+    (``ignore_booking``: a booking being moved, whose own reserved time is not busy)."""
+    schedules = host_schedules(plan.directory, span, calendar, bookings, ignore_booking)
     for host, windows in cap_windows(plan, span, bookings).items():
         current = schedules[host]
         schedules[host] = replace(current, busy=current.busy + tuple(item.span for item in windows))
@@ -197,13 +198,13 @@ def schedules_over(plan: BookingPlan, span: Interval, calendar: Calendar | None,
 
 
 def schedules_for(plan: BookingPlan, window: Interval, now: datetime, calendar: Calendar | None,
-                  bookings: BookingStore) -> dict[str, HostSchedule]:
+                  bookings: BookingStore, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
     span = busy_range(plan.booking_type, plan.hosts, window, now)
-    return schedules_over(plan, span, calendar, bookings)
+    return schedules_over(plan, span, calendar, bookings, ignore_booking)
 
 
 def plan_slots(plan: BookingPlan, window: Interval, now: datetime, calendar: Calendar | None,
-               bookings: BookingStore) -> list[Slot]:
+               bookings: BookingStore, ignore_booking: str | None = None) -> list[Slot]:
     """Open slots in ``window`` with the hosts free at each (calendar, reservations and absences merged)."""
-    schedules = schedules_for(plan, window, now, calendar, bookings)
+    schedules = schedules_for(plan, window, now, calendar, bookings, ignore_booking)
     return available_slots(plan.booking_type, plan.hosts, schedules, plan.meeting_counts, window, now)

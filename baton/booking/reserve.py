@@ -46,7 +46,7 @@ class Reserved:
     created: bool  # False: the same request was booked before
 
 
-def _window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[tuple[str, str]]:
+def window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[tuple[str, str]]:
     """The start's problems for the first candidate whose clock allows it; a pool needs only one."""
     problems: list[tuple[str, str]] = []
     for host_id in plan.hosts.main_candidates:
@@ -57,22 +57,25 @@ def _window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[
     return problems
 
 
-def _alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: Calendar | None,
+def alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: Calendar | None,
                   bookings: BookingStore) -> list[Slot]:
     window = Interval(max(now, wanted - ALTERNATIVES_SPAN), wanted + ALTERNATIVES_SPAN)
     return nearest_alternatives(plan_slots(plan, window, now, calendar, bookings), wanted, ALTERNATIVES)
 
 
-def _free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
-                   calendar: Calendar | None, bookings: BookingStore) -> list[str]:
-    """Main hosts free at ``start``, the preferred first."""
+def free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
+                  calendar: Calendar | None, bookings: BookingStore, moving: BookingRow | None = None) -> list[str]:
+    """Main hosts free at ``start``, the preferred first (``moving``: a booking being moved, whose own
+    reserved time does not count as busy)."""
+    ignore = moving.id if moving is not None else None
     if request.meet_now:
         before, after = plan.buffers
         span = Interval(start - before, start + plan.meeting_length + after)
-        schedules = schedules_over(plan, span, calendar, bookings)
+        schedules = schedules_over(plan, span, calendar, bookings, ignore)
         return meet_now(plan.booking_type, plan.hosts, schedules, start, plan.meeting_counts)
     window = Interval(start, start + plan.meeting_length)
-    slot = next((slot for slot in plan_slots(plan, window, now, calendar, bookings) if slot.start == start), None)
+    slot = next((slot for slot in plan_slots(plan, window, now, calendar, bookings, ignore) if slot.start == start),
+                None)
     if slot is None:
         return []
     free = list(slot.host_ids)
@@ -95,7 +98,7 @@ def _row(request: BookingRequest, plan: BookingPlan, booking_id: str, host_id: s
     }
 
 
-def _holds(plan: BookingPlan, host_id: str, start: datetime) -> list[Hold]:
+def holds_for(plan: BookingPlan, host_id: str, start: datetime) -> list[Hold]:
     before, after = plan.buffers
     end = start + plan.meeting_length
     return [Hold(host, start - before, end + after) for host in (host_id, *plan.hosts.co_hosts)]
@@ -129,14 +132,14 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
     start = now.replace(microsecond=0) if request.meet_now else request.start
     assert start is not None
     if not request.meet_now:
-        problems = _window_problems(plan, start, now)
+        problems = window_problems(plan, start, now)
         if problems:
             raise BookingProblems(problems)
     calendar = ports.calendar
     refusals: list[str] = []
-    for host_id in _wanted_host(plan, request, _free_hosts_at(plan, request, start, now, calendar, bookings)):
+    for host_id in _wanted_host(plan, request, free_hosts_at(plan, request, start, now, calendar, bookings)):
         try:
-            bookings.reserve(_row(request, plan, booking_id, host_id, start, now), _holds(plan, host_id, start),
+            bookings.reserve(_row(request, plan, booking_id, host_id, start, now), holds_for(plan, host_id, start),
                              cap_limits(plan, host_id, start), plan.credits)
         except CapReached as exc:
             log.info("booking_cap_reached", booking_id=booking_id, host_id=host_id, reason=exc.reason)
@@ -159,4 +162,4 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
     reason = "nobody in the pool is free now" if request.meet_now else f"{start.isoformat()} is not free"
     if refusals:
         reason += f" ({'; '.join(refusals)})"
-    raise SlotUnavailable(start, reason, _alternatives(plan, start, now, calendar, bookings))
+    raise SlotUnavailable(start, reason, alternatives(plan, start, now, calendar, bookings))

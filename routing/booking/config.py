@@ -115,6 +115,10 @@ class PoolSettings(Strict):
     no_show: Literal["count", "exclude"] = Field(
         default="count", description="a meeting marked no-show still counts, or no longer counts"
     )
+    reschedule: Literal["same_host", "reroute"] = Field(
+        default="same_host",
+        description="a rescheduled meeting keeps its host when they are free then, or is routed again",
+    )
 
     @model_validator(mode="after")
     def _threshold_for_round_robin(self) -> PoolSettings:

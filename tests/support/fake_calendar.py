@@ -61,6 +61,7 @@ class FakeGoogleCalendar:
     faults: deque[int] = field(default_factory=deque)
     error_share: float = 0.0
     meet_pending: bool = False
+    change_number: int = 0
     random: random.Random = field(default_factory=lambda: random.Random(6))
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     public_key_pem: str = ""
@@ -80,6 +81,12 @@ class FakeGoogleCalendar:
         if self.error_share and self.random.random() < self.error_share:
             return 503
         return None
+
+    def touch(self, calendar: str, event: dict[str, Any]) -> None:
+        """An event changed: a later ``events.list`` with an older sync token returns it."""
+        self.change_number += 1
+        event["changeNumber"] = self.change_number
+        event["updated"] = _rfc3339(datetime.now(UTC))
 
     def live_events(self, calendar: str) -> list[dict[str, Any]]:
         return [event for event in self.events.get(calendar, {}).values() if event["status"] != "cancelled"]
@@ -108,6 +115,13 @@ class FakeGoogleCalendar:
 def google_error(status: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"errors": [{"domain": "global", "reason": reason, "message": message}],
                               "code": status, "message": message}}
+
+
+INTERNAL_KEYS = frozenset({"sendUpdates", "cancelUpdates", "changeNumber"})  # what the fake notes, Google never sends
+
+
+def _public(event: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in event.items() if key not in INTERNAL_KEYS}
 
 
 def _rfc3339(value: datetime) -> str:
@@ -166,7 +180,8 @@ def _insert(fake: FakeGoogleCalendar, calendar: str, body: dict[str, Any], query
             "conferenceId": code,
         }
     calendar_events[event_id] = event
-    answer = {key: value for key, value in event.items() if key != "sendUpdates"}
+    fake.touch(calendar, event)
+    answer = _public(event)
     if create and fake.meet_pending:  # Google may still be creating the conference when it answers
         answer.pop("hangoutLink", None)
         answer["conferenceData"] = {"createRequest": {**create, "status": {"statusCode": "pending"}}}
@@ -228,13 +243,20 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
             if event is None:
                 return google_error(404, "notFound", "Not Found")
             if method == "GET":
-                return 200, {key: value for key, value in event.items() if key != "sendUpdates"}
+                return 200, _public(event)
             if method == "DELETE":
                 if event["status"] == "cancelled":
                     return google_error(410, "deleted", "Resource has been deleted")
                 event["status"] = "cancelled"
                 event["cancelUpdates"] = query.get("sendUpdates")
+                fake.touch(calendar, event)
                 return 204, None
+            if method == "PATCH":
+                event.update({key: body[key] for key in ("start", "end", "status", "summary") if key in body})
+                event["sequence"] += 1
+                event["sendUpdates"] = query.get("sendUpdates")
+                fake.touch(calendar, event)
+                return 200, _public(event)
             return google_error(405, "methodNotAllowed", method)
 
         def do_POST(self) -> None:
@@ -250,6 +272,9 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
 
         def do_DELETE(self) -> None:
             self._api("DELETE")
+
+        def do_PATCH(self) -> None:
+            self._api("PATCH")
 
     return Handler
 

@@ -302,3 +302,21 @@ def test_the_recording_calendar_behaves_like_the_port() -> None:
     recording.cancel_event(HOST, first.event_id)
     recording.cancel_event(HOST, first.event_id)
     assert recording.cancelled == [(HOST, first.event_id)] and recording.events == {}
+
+
+def test_moving_an_event_patches_its_time_tells_attendees_and_restores_a_cancelled_one(
+    fake: FakeGoogleCalendar, calendar: GoogleCalendar,
+) -> None:
+    created = calendar.create_event(_event())
+    later = START + timedelta(days=1)
+
+    assert calendar.move_event(HOST, created.event_id, later, later + timedelta(minutes=30)) is True
+    stored = fake.events[HOST][created.event_id]
+    assert stored["start"]["dateTime"] == "2026-11-25T15:00:00Z" and stored["sendUpdates"] == "all"
+    patches = [r for r in fake.requests if r["method"] == "PATCH"]
+    assert patches[0]["path"].endswith(f"/events/{created.event_id}") and len(fake.live_events(HOST)) == 1
+    calendar.cancel_event(HOST, created.event_id)
+    assert calendar.move_event(HOST, created.event_id, START, START + timedelta(minutes=30)) is True
+    assert [e["id"] for e in fake.live_events(HOST)] == [created.event_id]  # one event, back again
+    assert calendar.move_event(HOST, calendar_event_id("never-booked"), START, later) is False
+    assert calendar.calls["patch"] == 3

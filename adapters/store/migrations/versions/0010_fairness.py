@@ -1,4 +1,5 @@
-"""Fairness over time for booking pools: calibration credits per pool, period and host.
+"""Fairness over time for booking pools: calibration credits per pool, period and host; the meeting
+lifecycle: which host's calendar holds a booking's event (a reassigned meeting moves to another).
 
 Revision ID: 0010_fairness
 Revises: 0008_booking_chain
@@ -22,7 +23,9 @@ def upgrade() -> None:
         sa.Column("credit", sa.Integer, nullable=False, server_default="0"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.add_column("bookings", sa.Column("calendar_host_id", sa.String(18)))
 
 
 def downgrade() -> None:
+    op.drop_column("bookings", "calendar_host_id")
     op.drop_table("pool_credits")
