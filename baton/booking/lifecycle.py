@@ -142,7 +142,7 @@ def move(booking_id: str, ports: Ports, *, start: datetime | None = None, exclud
     wanted = start or booking.starts_at
     request, plan = _plan(booking, ports, bookings, now)
     plan = _narrowed(plan, booking, exclude_host=exclude_host, wanted=host_id)
-    problems = window_problems(plan, wanted, now)
+    problems = window_problems(plan, wanted, now) if start is not None else []  # a reassignment keeps its time
     if problems:
         raise BookingProblems(problems)
     keep = plan.pool is None or plan.pool.reschedule == "same_host"

@@ -180,3 +180,38 @@ def test_lifecycle_requests_are_checked_strictly(chain: BookingChain) -> None:
     assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["loc"] == ["body", "reason"]
     outside = act(client, chain, first["booking_id"], "reschedule", {"start": (NOW - timedelta(days=1)).isoformat()})
     assert outside.status_code == 422 and outside.json()["detail"][0]["loc"] == ["body", "start"]
+
+
+def test_operators_reassign_and_cancel_a_meeting_from_the_command_line(tmp_path: Any) -> None:
+    """``baton booking reassign ID --reason`` and ``baton booking cancel ID`` print the booking as JSON."""
+    import json
+    from datetime import UTC, datetime
+
+    from adapters.store import Store, make_engine, upgrade_schema
+    from adapters.store.bookings import BookingStore, Hold
+    from baton.configs import apply_config
+    from tests.support.booking import booking_config
+    from tests.support.cli import run_baton
+
+    url = f"sqlite:///{tmp_path / 'baton.sqlite3'}"
+    engine = make_engine(url)
+    upgrade_schema(engine)
+    apply_config(Store(engine), booking_config("pooled"), NOW)
+    day = datetime.now(UTC).date() + timedelta(days=2)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+    row = {"id": "op-1", "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
+           "record_id": "00Q000000000001AAA", "scheduler_user_id": H3, "host_id": H1, "pool": "Handover",
+           "co_host_ids": [], "starts_at": start, "ends_at": start + timedelta(minutes=30),
+           "guest_email": "pat@prospect.example.org", "invitees": [], "platform": "none",
+           "request": booking_request(start=start.isoformat()), "created_at": start - timedelta(days=3),
+           "updated_at": start - timedelta(days=3)}
+    BookingStore(engine).reserve(row, [Hold(H1, start - timedelta(minutes=10), start + timedelta(minutes=40))])
+    engine.dispose()
+
+    moved = run_baton(url, "booking", "reassign", "op-1", "--reason", "Rep 1 is off sick")
+    assert moved.returncode == 0, moved.stderr
+    assert json.loads(moved.stdout)["host_id"] == H2
+    cancelled = run_baton(url, "booking", "cancel", "op-1")
+    assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["status"] == "cancelled"
