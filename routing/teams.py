@@ -248,6 +248,11 @@ class Fairness(Strict):
         description="a member more than this many records ahead of the least-loaded eligible member "
         "is not offered the record",
     )
+    count_manual_owner_changes: bool = Field(
+        default=False,
+        description="an owner change made in Salesforce to a member counts against their caps and "
+        "period counts (Distribution Engine's enforce cap for manually assigned records)",
+    )
 
     @property
     def active(self) -> bool:

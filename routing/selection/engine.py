@@ -577,3 +577,43 @@ def drop_past_windows(team: Team, state: TeamState, now: datetime) -> TeamState:
         if kept != current.counts:
             changes[member_id] = current.model_copy(update={"counts": kept})
     return state.changed(changes) if changes else state
+
+
+def received_manually(
+    team: Team, state: TeamState, member_id: str, facts: Mapping[str, Any], now: datetime
+) -> TeamState:
+    """A record given to ``member_id`` by hand in Salesforce counts against their caps (criteria caps
+    too) and their period counts, as if Baton had assigned it (open records are counted elsewhere)."""
+    decision = _Decision(team, state, facts, now, frozenset(), ())
+    index = decision.roster.find(member_id)
+    if index is None:
+        return state
+    member_id = decision.roster.ids[index]
+    current = decision.state.member(member_id)
+    received = decision._received(index, current, open_records=current.open_records)
+    return decision.state.changed({member_id: received.model_copy(update={"assigned_total": current.assigned_total})})
+
+
+def taken_back(team: Team, state: TeamState, member_id: str, facts: Mapping[str, Any], now: datetime) -> TeamState:
+    """A record reassigned away from ``member_id``: credited back one record in the current cap windows and
+    the period (never below zero)."""
+    decision = _Decision(team, state, facts, now, frozenset(), ())
+    roster = decision.roster
+    index = roster.find(member_id)
+    if index is None:
+        return state
+    member_id = roster.ids[index]
+    current = decision.state.member(member_id)
+    keys = roster.snapshot(index, decision.now, decision.now_ts).keys
+    counted_keys = [keys[window] for window, _ in roster.limits[index]] + [
+        f"{cap.name}:{keys[window]}" for cap in decision.criteria for window, _ in cap.limits
+    ]
+    counts = dict(current.counts)
+    for key in counted_keys:
+        if counts.get(key):
+            counts[key] -= 1
+    update: dict[str, Any] = {"counts": counts}
+    if decision.fair and current.period_count:
+        update["period_count"] = current.period_count - 1
+        update["period_load"] = max(0, current.period_load - roster.fair_strides[index])
+    return decision.state.changed({member_id: current.model_copy(update=update)})
