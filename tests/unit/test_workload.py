@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from messages import ChangeType
 from tests.support.configs import member_id, team_config
@@ -55,33 +56,25 @@ def _owner_change(number: int, owner: str, hour: int) -> object:
         "commit_timestamp": lead_event(number).commit_timestamp.replace(hour=hour)})  # type: ignore[union-attr]
 
 
-def test_a_manual_owner_change_counts_against_caps_when_the_team_says_so(pipeline: Pipeline) -> None:
-    pipeline.apply(team_config(members=2, member_caps="{per_day: 1}",
-                               fairness="{count_manual_owner_changes: true}"))
-    pipeline.send([lead_event(1)])
-    pipeline.drain()
-    pipeline.send([_owner_change(1, member_id(2), 11)])  # type: ignore[list-item]
-    pipeline.drain()
-    pipeline.send([lead_event(2)])
-    pipeline.drain()
+def _cap_then_manual_change(pipeline: Pipeline, **options: str) -> dict[str, object]:
+    """Member 1 gets lead 1, someone gives it to member 2 in Salesforce, then lead 2 arrives (caps 1 a day)."""
+    pipeline.apply(team_config(members=2, member_caps="{per_day: 1}", **options))
+    for event in ([lead_event(1)], [_owner_change(1, member_id(2), 11)], [lead_event(2)]):
+        pipeline.send(event)  # type: ignore[arg-type]
+        pipeline.drain()
+    return {log.record_id: log for log in pipeline.sink.published if log.source_event_id != "manual-1"}
 
-    logs = {log.record_id: log for log in pipeline.sink.published if log.source_event_id != "manual-1"}
+
+def test_a_manual_owner_change_counts_against_caps_when_the_team_says_so(pipeline: Pipeline) -> None:
+    logs: dict[str, Any] = _cap_then_manual_change(pipeline, fairness="{count_manual_owner_changes: true}")
     assert logs["00Q000000000001AAA"].owner_id == member_id(1)
     assert logs["00Q000000000002AAA"].outcome.value == "held"  # member 2's manual record used their cap
     assert [s.reason for s in logs["00Q000000000002AAA"].skipped] == ["day cap 1 reached"] * 2
 
 
 def test_a_manual_owner_change_does_not_count_against_caps_by_default(pipeline: Pipeline) -> None:
-    pipeline.apply(team_config(members=2, member_caps="{per_day: 1}"))
-    pipeline.send([lead_event(1)])
-    pipeline.drain()
-    pipeline.send([_owner_change(1, member_id(2), 11)])  # type: ignore[list-item]
-    pipeline.drain()
-    pipeline.send([lead_event(2)])
-    pipeline.drain()
-
-    second = next(log for log in pipeline.sink.published if log.record_id == "00Q000000000002AAA")
-    assert second.owner_id == member_id(2)
+    logs: dict[str, Any] = _cap_then_manual_change(pipeline)
+    assert logs["00Q000000000002AAA"].owner_id == member_id(2)
 
 
 def test_a_reassigned_record_credits_its_previous_owner_back(pipeline: Pipeline) -> None:
