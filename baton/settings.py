@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     )
     notify_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one SMTP or webhook call")
     scheduler_interval_s: float = Field(default=5.0, gt=0, description="seconds between the scheduler's rounds")
+    calendar_poll_interval_s: float = Field(
+        default=60.0, gt=0,
+        description="seconds between two reads of the hosts' calendar changes (events.list sync tokens) by the scheduler",
+    )
     booking_token: str | None = Field(
         default=None, description="bearer token of the booking API (/availability, /bookings); unset = off"
     )

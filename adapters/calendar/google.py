@@ -26,6 +26,9 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from adapters.calendar.ports import (
+    CalendarChanges,
+    CalendarSyncExpired,
+    ChangedEvent,
     FREEBUSY_CALENDARS_PER_CALL,
     CalendarEvent,
     CalendarLookupError,
@@ -43,6 +46,7 @@ TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "backendError",
                                "internalError"})
 GONE_STATUSES = frozenset({404, 410})
+LIST_PAGE_SIZE = 250
 KEY_SETTING = "BATON_GOOGLE_SERVICE_ACCOUNT_FILE"
 
 
@@ -219,6 +223,45 @@ class GoogleCalendar:
                 return False
             raise
         return True
+
+
+    def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
+        what = f"changes of calendar {calendar_email}"
+        query: dict[str, Any] = {"calendarId": calendar_email, "showDeleted": True, "singleEvents": True,
+                                 "maxResults": LIST_PAGE_SIZE}
+        if sync_token:
+            query["syncToken"] = sync_token
+        else:
+            query["timeMin"] = _rfc3339(since, "since")
+        found: list[ChangedEvent] = []
+        page_token: str | None = None
+        while True:
+            page = {**query, **({"pageToken": page_token} if page_token else {})}
+            try:
+                answer = self._execute("list", calendar_email, EVENTS_SCOPE, what,
+                                       lambda service, page=page: service.events().list(**page))
+            except PermanentError as exc:
+                if _status_of(exc) == 410:
+                    raise CalendarSyncExpired(f"{what}: the sync token expired") from exc
+                raise
+            found += [_changed(item) for item in answer.get("items") or []]
+            page_token = answer.get("nextPageToken")
+            if not page_token:
+                token = answer.get("nextSyncToken")
+                if not token:
+                    raise TransientError(f"{what}: the last page carried no nextSyncToken")
+                return CalendarChanges(found, str(token))
+
+
+def _changed(item: Mapping[str, Any]) -> ChangedEvent:
+    def moment(part: Any) -> datetime | None:
+        value = (part or {}).get("dateTime")
+        return datetime.fromisoformat(value) if value else None
+
+    responses = {str(a.get("email")): str(a.get("responseStatus", "needsAction"))
+                 for a in item.get("attendees") or [] if a.get("email")}
+    return ChangedEvent(str(item["id"]), str(item.get("status", "confirmed")), moment(item.get("start")),
+                        moment(item.get("end")), responses)
 
 
 def _status_of(exc: Exception) -> int | None:

@@ -40,6 +40,27 @@ class CreatedEvent:
     meet_link: str | None
 
 
+@dataclass(frozen=True)
+class ChangedEvent:
+    """An event as ``events.list`` reports a change: its status, time and each attendee's answer."""
+
+    event_id: str
+    status: str  # confirmed | tentative | cancelled (deleted)
+    start: datetime | None
+    end: datetime | None
+    responses: Mapping[str, str] = field(default_factory=dict)  # attendee email -> responseStatus
+
+
+@dataclass(frozen=True)
+class CalendarChanges:
+    events: list[ChangedEvent]
+    sync_token: str
+
+
+class CalendarSyncExpired(Exception):
+    """Google no longer knows the sync token (410): read the calendar again from the start."""
+
+
 class CalendarLookupError(PermanentError):
     """Some calendars could not be read (unknown address, no access); ``busy`` holds the ones that were.
 
@@ -66,6 +87,12 @@ class Calendar(Protocol):
 
     def cancel_event(self, organizer_email: str, event_id: str) -> None:
         """Cancels the event and tells the attendees; an event already gone is fine."""
+        ...
+
+    def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
+        """Events changed since ``sync_token`` (``events.list`` with the token, deleted ones included), or
+        with no token every event ending after ``since``; with the token for the next call. Raises
+        CalendarSyncExpired when the token is too old."""
         ...
 
     def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
@@ -107,6 +134,9 @@ class UnconfiguredCalendar:
     def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
         raise ConfigError([self.PROBLEM])
 
+    def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
+        raise ConfigError([self.PROBLEM])
+
 
 @dataclass
 class RecordingCalendar:
@@ -125,6 +155,7 @@ class RecordingCalendar:
     cancelled: list[tuple[str, str]] = field(default_factory=list)
     moved: list[tuple[str, str, datetime, datetime]] = field(default_factory=list)
     gone: dict[str, CalendarEvent] = field(default_factory=dict)
+    change_log: list[tuple[str, ChangedEvent]] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     failures: deque[Exception] = field(default_factory=deque)
@@ -179,6 +210,19 @@ class RecordingCalendar:
             self.events[event_id] = replace(event, start=start, end=end)
             self.moved.append((organizer_email, event_id, start, end))
             return True
+
+    def host_changed(self, calendar_email: str, change: ChangedEvent) -> None:
+        """A host's own change (decline, move, delete) that ``changes`` will report."""
+        with self._lock:
+            self.change_log.append((calendar_email, change))
+
+    def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
+        with self._lock:
+            self.calls["list"] += 1
+            self._raise_injected()
+            first = int(sync_token) if sync_token else 0
+            found = [change for calendar, change in self.change_log[first:] if calendar == calendar_email]
+            return CalendarChanges(found, str(len(self.change_log)))
 
     @staticmethod
     def _created(event: CalendarEvent) -> CreatedEvent:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.repository import as_utc
-from adapters.store.tables import bookings, pool_credits, reservations
+from adapters.store.tables import bookings, calendar_sync, pool_credits, reservations
 from baton.errors import TransientError
 
 EXCLUSION_VIOLATION = "23P01"
@@ -218,6 +218,35 @@ class BookingStore:
             raise TransientError(f"booking {booking_id} not moved: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
             raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+
+    def live_event_hosts(self, since: datetime) -> list[str]:
+        """Hosts whose calendars hold events of bookings still live and ending after ``since``."""
+        host = sa.func.coalesce(bookings.c.calendar_host_id, bookings.c.host_id)
+        query = sa.select(host).distinct().where(
+            bookings.c.calendar_event_id.is_not(None), bookings.c.ends_at > since,
+            bookings.c.status.in_(COUNTED_STATUSES))
+        with self.engine.connect() as connection:
+            return sorted(str(row[0]) for row in connection.execute(query))
+
+    def by_calendar_event(self, event_ids: Iterable[str]) -> dict[str, BookingRow]:
+        ids = sorted(set(event_ids))
+        if not ids:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(bookings).where(bookings.c.calendar_event_id.in_(ids)))
+            return {str(row.calendar_event_id): _row(row) for row in rows}
+
+    def calendar_sync_token(self, calendar: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(calendar_sync.c.sync_token).where(calendar_sync.c.calendar == calendar)).scalar()
+
+    def save_calendar_sync_token(self, calendar: str, token: str | None, now: datetime) -> None:
+        """Stores the token for the next poll (None forgets it: the next poll reads the calendar again)."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(calendar_sync).where(calendar_sync.c.calendar == calendar))
+            if token is not None:
+                connection.execute(sa.insert(calendar_sync).values(calendar=calendar, sync_token=token, updated_at=now))
 
     def get(self, booking_id: str) -> BookingRow | None:
         with self.engine.connect() as connection:

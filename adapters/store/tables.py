@@ -263,3 +263,11 @@ pool_credits = sa.Table(
     sa.Column("credit", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+calendar_sync = sa.Table(
+    "calendar_sync",
+    metadata,
+    sa.Column("calendar", sa.String(320), primary_key=True),
+    sa.Column("sync_token", sa.Text, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)

@@ -115,6 +115,11 @@ class PoolSettings(Strict):
     no_show: Literal["count", "exclude"] = Field(
         default="count", description="a meeting marked no-show still counts, or no longer counts"
     )
+    host_declines: Literal["cancel", "reroute"] = Field(
+        default="cancel",
+        description="a host who declines or deletes the calendar event: the booking is cancelled, or "
+        "routed again to another free pool member",
+    )
     reschedule: Literal["same_host", "reroute"] = Field(
         default="same_host",
         description="a rescheduled meeting keeps its host when they are free then, or is routed again",

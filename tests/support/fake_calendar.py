@@ -62,6 +62,8 @@ class FakeGoogleCalendar:
     error_share: float = 0.0
     meet_pending: bool = False
     change_number: int = 0
+    list_page_size: int = 250
+    expire_sync_tokens: bool = False
     random: random.Random = field(default_factory=lambda: random.Random(6))
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     public_key_pem: str = ""
@@ -87,6 +89,21 @@ class FakeGoogleCalendar:
         self.change_number += 1
         event["changeNumber"] = self.change_number
         event["updated"] = _rfc3339(datetime.now(UTC))
+
+    def host_edit(self, calendar: str, event_id: str, *, response: tuple[str, str] | None = None,
+                  start: datetime | None = None, end: datetime | None = None, delete: bool = False) -> None:
+        """What a host does in Google Calendar: answer as an attendee, move or delete the event."""
+        event = self.events[calendar][event_id]
+        if response is not None:
+            for attendee in event["attendees"]:
+                if attendee["email"] == response[0]:
+                    attendee["responseStatus"] = response[1]
+        if start is not None and end is not None:
+            event["start"] = {"dateTime": _rfc3339(start), "timeZone": "UTC"}
+            event["end"] = {"dateTime": _rfc3339(end), "timeZone": "UTC"}
+        if delete:
+            event["status"] = "cancelled"
+        self.touch(calendar, event)
 
     def live_events(self, calendar: str) -> list[dict[str, Any]]:
         return [event for event in self.events.get(calendar, {}).values() if event["status"] != "cancelled"]
@@ -188,6 +205,32 @@ def _insert(fake: FakeGoogleCalendar, calendar: str, body: dict[str, Any], query
     return 200, answer
 
 
+def _list(fake: FakeGoogleCalendar, calendar: str, query: dict[str, str]) -> tuple[int, Any]:
+    """``events.list``: a full list (``timeMin``) or the changes since a sync token, page by page."""
+    events = list(fake.events.get(calendar, {}).values())
+    token = query.get("syncToken")
+    if token:
+        if fake.expire_sync_tokens or not token.startswith("cn-") or "timeMin" in query:
+            return google_error(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.")
+        events = [event for event in events if event["changeNumber"] > int(token[3:])]
+    else:
+        if "timeMin" in query:
+            since = datetime.fromisoformat(query["timeMin"])
+            events = [event for event in events if datetime.fromisoformat(event["end"]["dateTime"]) > since]
+        if query.get("showDeleted") != "true":
+            events = [event for event in events if event["status"] != "cancelled"]
+    events.sort(key=lambda event: event["changeNumber"])
+    size = min(int(query.get("maxResults", "250")), fake.list_page_size)
+    first = int(query.get("pageToken", "p-0")[2:])
+    body: dict[str, Any] = {"kind": "calendar#events", "summary": calendar,
+                            "items": [_public(event) for event in events[first:first + size]]}
+    if first + size < len(events):
+        body["nextPageToken"] = f"p-{first + size}"
+    else:
+        body["nextSyncToken"] = f"cn-{fake.change_number}"
+    return 200, body
+
+
 def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -239,6 +282,8 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
             event_id = unquote(match["event"]) if match["event"] else None
             if method == "POST" and event_id is None:
                 return _insert(fake, calendar, body, query)
+            if method == "GET" and event_id is None:
+                return _list(fake, calendar, query)
             event = fake.events.get(calendar, {}).get(event_id or "")
             if event is None:
                 return google_error(404, "notFound", "Not Found")

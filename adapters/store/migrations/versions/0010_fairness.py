@@ -1,5 +1,6 @@
 """Fairness over time for booking pools: calibration credits per pool, period and host; the meeting
-lifecycle: which host's calendar holds a booking's event (a reassigned meeting moves to another).
+lifecycle: which host's calendar holds a booking's event (a reassigned meeting moves to another), and the
+``events.list`` sync token of each calendar polled for hosts' own changes.
 
 Revision ID: 0010_fairness
 Revises: 0008_booking_chain
@@ -24,8 +25,15 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.add_column("bookings", sa.Column("calendar_host_id", sa.String(18)))
+    op.create_table(
+        "calendar_sync",
+        sa.Column("calendar", sa.String(320), primary_key=True),
+        sa.Column("sync_token", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("calendar_sync")
     op.drop_column("bookings", "calendar_host_id")
     op.drop_table("pool_credits")
