@@ -102,6 +102,10 @@ class Settings(BaseSettings):
         default="Baton_Booking_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
         description="Event external id field that booked meetings are upserted on",
     )
+    salesforce_no_show_field: str = Field(
+        default="Baton_No_Show__c",
+        description="Event checkbox that marks a booked meeting a no-show when a change event sets it",
+    )
     metrics_port: int = Field(
         default=0, ge=0, le=65535,
         description="Prometheus metrics port of dramatiq workers and the flusher (e.g. 9191); 0 = off (web: /metrics)",

@@ -236,6 +236,14 @@ class BookingStore:
             rows = connection.execute(sa.select(bookings).where(bookings.c.calendar_event_id.in_(ids)))
             return {str(row.calendar_event_id): _row(row) for row in rows}
 
+    def by_salesforce_event(self, event_id: str) -> BookingRow | None:
+        """The booking whose Salesforce Event has this Id (15 or 18 characters)."""
+        wanted = [event_id, event_id[:15]] if len(event_id) == 18 else [event_id]
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(bookings).where(
+                sa.func.substr(bookings.c.salesforce_event_id, 1, len(wanted[-1])).in_(wanted))).first()
+        return _row(row) if row is not None else None
+
     def calendar_sync_token(self, calendar: str) -> str | None:
         with self.engine.connect() as connection:
             return connection.execute(

@@ -13,6 +13,7 @@ to another host counts for the new host (the previous one is credited back).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from baton.booking.planning import BookingPlan, BookingProblems, cap_limits, pla
 from baton.booking.reserve import SlotUnavailable, alternatives, free_hosts_at, holds_for, window_problems
 from baton.errors import PermanentError
 from baton.ports import Ports
+from messages import RecordEvent
 from messages.booking import BookingRequest, BookingStatus, BookingStep
 
 log = structlog.get_logger(__name__)
@@ -205,3 +207,28 @@ def _sync_calendar(booking: BookingRow, status: BookingStatus, ports: Ports) -> 
         return
     if holder and not calendar.move_event(holder, event_id, booking.starts_at, booking.ends_at):
         log.warning("calendar_event_missing", booking_id=booking.id, event_id=event_id, calendar=holder)
+
+
+TRUE_VALUES = (True, "true", "True", "1", 1)
+
+
+def no_shows_from_events(events: Iterable[RecordEvent], no_show_field: str, ports: Ports, broker: Broker) -> int:
+    """Salesforce Event changes that set the no-show field: each booked meeting they belong to (by its
+    Event id or its external id) becomes a no-show; returns how many changed."""
+    marked = 0
+    bookings = bookings_of(ports)
+    for event in events:
+        if event.object_type != "Event" or event.fields.get(no_show_field) not in TRUE_VALUES:
+            continue
+        if event.changed_fields is not None and no_show_field not in event.changed_fields:
+            continue
+        booking = bookings.by_salesforce_event(event.record_id)
+        if booking is None or booking.status == BookingStatus.NO_SHOW.value:
+            continue
+        try:
+            mark_no_show(booking.id, ports)
+        except BookingEnded:
+            continue
+        send_sync(broker, booking.id, ports)
+        marked += 1
+    return marked

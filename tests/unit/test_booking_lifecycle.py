@@ -215,3 +215,31 @@ def test_operators_reassign_and_cancel_a_meeting_from_the_command_line(tmp_path:
     assert json.loads(moved.stdout)["host_id"] == H2
     cancelled = run_baton(url, "booking", "cancel", "op-1")
     assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["status"] == "cancelled"
+
+
+def test_a_salesforce_event_change_setting_the_no_show_field_marks_the_booking(
+    pipeline: Pipeline, chain: BookingChain
+) -> None:
+    from datetime import UTC, datetime
+
+    from messages import ChangeType, RecordEvent, Source
+
+    client = client_for(chain)
+    booked = book(client, chain)
+    event_id = chain.events.events[booked["booking_id"]]["Id"]
+    other = RecordEvent(object_type="Event", record_id=event_id, fields={"Subject": "renamed"},
+                        change_type=ChangeType.UPDATE, changed_fields=["Subject"], source=Source.CHANGE_EVENT,
+                        source_event_id="evt-1", commit_timestamp=datetime(2030, 1, 7, 10, tzinfo=UTC),
+                        received_at=datetime(2030, 1, 7, 10, tzinfo=UTC))
+    pipeline.send([other])
+    pipeline.drain()
+    assert client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()["status"] == "confirmed"
+
+    no_show = other.model_copy(update={"fields": {"Baton_No_Show__c": True}, "changed_fields": ["Baton_No_Show__c"],
+                                       "source_event_id": "evt-2"})
+    pipeline.send([no_show])
+    pipeline.drain()
+    chain.drain()
+
+    assert client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()["status"] == "no_show"
+    assert chain.events.events[booked["booking_id"]]["Subject"].startswith("No-show: ")
