@@ -55,6 +55,10 @@ class BookingRequest(Contract):
         default=None, description="manual pools: the member the scheduler picked"
     )
     co_hosts: list[SalesforceId] = Field(default_factory=list, max_length=10)
+    extra_pools: list[str] = Field(
+        default_factory=list, max_length=5,
+        description="one more host from each of these pools (e.g. a solutions engineer), all free at the time",
+    )
     start: AwareDatetime | None = Field(default=None, description="meeting start; omit with meet_now")
     meet_now: bool = Field(default=False, description="instant handoff: a host free from now on")
     guest_email: EmailStr

@@ -90,6 +90,7 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
         host_user_id: str | None = None,
         host_team: str | None = None,
         co_hosts: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+        extra_pools: Annotated[list[str], Query()] = [],  # noqa: B006
         show_all: bool = False,
     ) -> Any:
         """Slots in ``[start, end)`` with the hosts free at each (calendar, reservations, absences merged)."""
@@ -107,7 +108,7 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
         try:
             plan = plan_booking(version, config, ports.store, bookings, object_type=object_type,
                                 record_id=record_id, record_fields={}, host=host, meeting_type=meeting_type,
-                                co_hosts=co_hosts, now=now)
+                                co_hosts=co_hosts, now=now, extra_pools=extra_pools)
         except BookingProblems as exc:
             return _unprocessable(exc.problems, "query")
         slots = plan_slots(plan, Interval(start, end), now, ports.calendar, bookings)

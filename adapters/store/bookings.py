@@ -181,6 +181,24 @@ class BookingStore:
         with self.engine.connect() as connection:
             return {row.host_id: int(row.credit) for row in connection.execute(query)}
 
+    def participation_counts(self, host_ids: Iterable[str], since: datetime, until: datetime) -> dict[str, int]:
+        """Live bookings each host takes part in (main host or co-host: a reservation of theirs) booked in
+        ``[since, until)``: how an extra pool's members are counted."""
+        ids = sorted(set(host_ids))
+        counts = dict.fromkeys(ids, 0)
+        if not ids:
+            return counts
+        query = (
+            sa.select(reservations.c.host_id, sa.func.count(sa.distinct(reservations.c.booking_id)))
+            .join(bookings, bookings.c.id == reservations.c.booking_id)
+            .where(reservations.c.host_id.in_(ids), bookings.c.created_at >= since, bookings.c.created_at < until,
+                   bookings.c.status.in_(COUNTED_STATUSES))
+            .group_by(reservations.c.host_id)
+        )
+        with self.engine.connect() as connection:
+            counts.update({row[0]: int(row[1]) for row in connection.execute(query)})
+        return counts
+
     def meeting_starts(self, host_ids: Iterable[str], start: datetime, end: datetime) -> dict[str, list[datetime]]:
         """Start times of the hosts' meetings that take their time (caps count these), in ``[start, end)``."""
         ids = sorted(set(host_ids))

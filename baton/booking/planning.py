@@ -26,7 +26,7 @@ from routing.booking.fairness import (
     period_of,
 )
 from routing.booking.hosts import resolve_host_request
-from routing.booking.pools import HostRequest, available_slots, busy_range
+from routing.booking.pools import HostRequest, available_slots, busy_range, joint_slots
 from routing.booking.slots import HostSchedule, Interval, Slot
 from routing.booking.suggest import Suggestion, suggest
 from routing.config import OrgConfig
@@ -43,6 +43,15 @@ class BookingProblems(Exception):
 
 
 @dataclass(frozen=True)
+class PoolGroup:
+    """Another pool the booking needs one host from, with its members' meeting counts (as host or co-host)."""
+
+    team: str
+    hosts: HostRequest
+    meeting_counts: dict[str, int]
+
+
+@dataclass(frozen=True)
 class BookingPlan:
     config_version: int
     object_settings: ObjectBooking
@@ -55,6 +64,7 @@ class BookingPlan:
     meeting_counts: dict[str, int]
     credits: PoolCredits | None = None
     skipped: dict[str, str] = field(default_factory=dict)  # pool members not shown, with why
+    groups: tuple[PoolGroup, ...] = ()
 
     @property
     def buffers(self) -> tuple[timedelta, timedelta]:
@@ -96,6 +106,7 @@ def plan_booking(
     meeting_type: str | None,
     co_hosts: Sequence[str],
     now: datetime,
+    extra_pools: Sequence[str] = (),
 ) -> BookingPlan:
     """Checks the choice against the object's settings and resolves the candidate hosts; BookingProblems
     names what is wrong."""
@@ -114,8 +125,12 @@ def plan_booking(
     except ValueError as exc:
         raise BookingProblems([("host", str(exc))]) from None
     pool = settings.pool(option.team) if option.kind == "pool" and option.team else None
+    groups = _groups(config, bookings, extra_pools, request, now)
+    group_hosts = tuple(host for group in groups for host in group.hosts.candidates)
     try:
         directory = host_infos(config, store, request.candidates + request.co_hosts, option.team)
+        directory.update({host: info for host, info in host_infos(config, store, group_hosts).items()
+                          if host not in directory})
     except UnknownHost as exc:
         field = "co_hosts" if exc.host_id in request.co_hosts else "host"
         raise BookingProblems([(field, str(exc))]) from None
@@ -126,7 +141,35 @@ def plan_booking(
         counts, credits, skipped = _pool_fairness(pool, config, store, bookings, request, directory, now)
         request = replace(request, candidates=tuple(host for host in request.candidates if host not in skipped))
     return BookingPlan(config_version, settings.for_object(object_type), suggestion, option, booking_type, pool,
-                       request, directory, counts, credits, skipped)
+                       request, directory, counts, credits, skipped, groups)
+
+
+def _groups(config: OrgConfig, bookings: BookingStore, extra_pools: Sequence[str], main: HostRequest,
+            now: datetime) -> tuple[PoolGroup, ...]:
+    """The extra pools a booking needs one host from each of; BookingProblems names an unknown one."""
+    problems: Problems = []
+    groups: list[PoolGroup] = []
+    for index, team_name in enumerate(extra_pools):
+        try:
+            pool = config.booking.pool(team_name)
+            request = resolve_host_request(HostOption(kind="pool", team=team_name), config.booking, config.teams,
+                                           co_hosts=main.co_hosts)
+        except (KeyError, ValueError):
+            problems.append((f"extra_pools.{index}", f"{team_name!r} is not a booking pool"))
+            continue
+        _, span = period_of(pool, now, config.team(team_name).timezone)
+        counts = bookings.participation_counts(request.candidates, span.start, span.end)
+        groups.append(PoolGroup(team_name, replace(request, mode="pooled", threshold_slots=0), counts))
+    if problems:
+        raise BookingProblems(problems)
+    return tuple(groups)
+
+
+def group_slots(plan: BookingPlan, schedules: Mapping[str, HostSchedule], window: Interval,
+                now: datetime) -> list[list[Slot]]:
+    """Each extra pool's open slots in ``window``, its members fewest meetings first."""
+    return [available_slots(plan.booking_type, group.hosts, schedules, group.meeting_counts, window, now)
+            for group in plan.groups]
 
 
 def away_now(directory: Mapping[str, HostInfo], unavailable: set[str], now: datetime) -> set[str]:
@@ -207,4 +250,5 @@ def plan_slots(plan: BookingPlan, window: Interval, now: datetime, calendar: Cal
                bookings: BookingStore, ignore_booking: str | None = None) -> list[Slot]:
     """Open slots in ``window`` with the hosts free at each (calendar, reservations and absences merged)."""
     schedules = schedules_for(plan, window, now, calendar, bookings, ignore_booking)
-    return available_slots(plan.booking_type, plan.hosts, schedules, plan.meeting_counts, window, now)
+    slots = available_slots(plan.booking_type, plan.hosts, schedules, plan.meeting_counts, window, now)
+    return joint_slots(slots, group_slots(plan, schedules, window, now)) if plan.groups else slots

@@ -28,6 +28,7 @@ BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booki
 NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, before working hours
 NINE = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 HOSTS = ("005000000000001AAA", "005000000000002AAA", "005000000000003AAA")
+ENGINEERS = ("005000000000004AAA", "005000000000005AAA")  # a second pool, for bookings that need one of each
 SCHEDULER = "005000000000009AAA"
 LEAD_ID = "00Q000000000001AAA"
 TOKEN = "booking-secret"
@@ -38,8 +39,13 @@ def host_email(host_id: str) -> str:
 
 
 def booking_config(mode: str = "pooled", pool_extra: str = "", member_extra: dict[str, str] | None = None) -> str:
-    """The booking org config; ``pool_extra`` adds pool keys (``, reset: week``), ``member_extra`` member keys."""
+    """The booking org config; ``pool_extra`` adds pool keys (``, reset: week``), ``member_extra`` member keys.
+    A second pool, ``Engineers``, has the ``ENGINEERS``."""
     extra = member_extra or {}
+    engineers = "\n".join(
+        f'      - {{id: "{host}", name: "Engineer {index}", email: {host_email(host)}, timezone: UTC}}'
+        for index, host in enumerate(ENGINEERS, start=1)
+    )
     members = "\n".join(
         f'      - {{id: "{host}", name: "Rep {index}", email: {host_email(host)}, timezone: UTC{extra.get(host, "")}}}'
         for index, host in enumerate(HOSTS, start=1)
@@ -48,6 +54,9 @@ def booking_config(mode: str = "pooled", pool_extra: str = "", member_extra: dic
   - name: Handover
     members:
 {members}
+  - name: Engineers
+    members:
+{engineers}
 default_team: Handover
 booking:
   types:
@@ -61,6 +70,7 @@ booking:
       meeting_platform: google_meet
   pools:
     - {{team: Handover, mode: {mode}{pool_extra}}}
+    - {{team: Engineers, mode: pooled}}
   objects:
     Lead:
       default_type: Intro

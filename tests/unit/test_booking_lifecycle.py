@@ -243,3 +243,33 @@ def test_a_salesforce_event_change_setting_the_no_show_field_marks_the_booking(
 
     assert client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()["status"] == "no_show"
     assert chain.events.events[booked["booking_id"]]["Subject"].startswith("No-show: ")
+
+
+def test_a_booking_needing_one_host_from_each_of_two_pools_gets_both_all_free_at_the_time(
+    chain: BookingChain,
+) -> None:
+    from tests.support.booking import ENGINEERS
+
+    client = client_for(chain, mode="pooled")
+    ten = NINE + timedelta(hours=1)
+    chain.calendar.busy_by_email[host_email(ENGINEERS[0])] = [Interval(NINE, ten - timedelta(minutes=10))]
+    chain.calendar.busy_by_email[host_email(ENGINEERS[1])] = [Interval(NINE, NINE + timedelta(hours=2))]
+    query = {"object_type": "Lead", "record_id": "00Q000000000001AAA", "start": NINE.isoformat(),
+             "end": (NINE + timedelta(hours=2)).isoformat(), "extra_pools": ["Engineers"]}
+    slots = client.get("/availability", params=query, headers=AUTH).json()["slots"]
+    assert slots[0]["start"] == ten.isoformat()  # before 10:00 no engineer is free (10-minute buffers)
+
+    first = book(client, chain, ten, extra_pools=["Engineers"])
+    assert first["host_id"] == H1 and first["co_host_ids"] == [ENGINEERS[0]]
+    event = chain.calendar.events[calendar_event_id(first["booking_id"])]
+    assert host_email(ENGINEERS[0]) in event.attendee_emails
+    # At 10:00 H2 is free but both engineers are not (one booked, one busy): no second booking then.
+    second = client.post("/bookings", json=booking_request(start=ten.isoformat(), extra_pools=["Engineers"],
+                                                           guest_email="two@prospect.example.org"), headers=AUTH)
+    assert second.status_code == 409
+    refused = client.post("/bookings", json=booking_request(start=NINE.isoformat(), extra_pools=["Engineers"]),
+                          headers=AUTH)
+    assert refused.status_code == 409
+    unknown = client.post("/bookings", json=booking_request(start=ten.isoformat(), extra_pools=["Nobody"]),
+                          headers=AUTH)
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "extra_pools", "0"]
