@@ -81,3 +81,34 @@ def test_concurrent_bookings_of_one_host_on_different_times_never_exceed_the_day
     credits = store.pool_credits("Handover", "m2030-01")
     assert credits[HOSTS[0]] == 0 and credits[HOSTS[1]] >= 1  # the greatest credit a reserved booking stored
     engine.dispose()
+
+
+def test_moving_a_booking_onto_anothers_time_is_refused_by_postgresql_and_changes_nothing(
+    postgres_url: str, pg_schema: str
+) -> None:
+    from adapters.store.bookings import BookingStore, Hold, SlotTaken
+
+    engine = make_engine(postgres_url, pg_schema)
+    upgrade_schema(engine, pg_schema)
+    store = BookingStore(engine)
+
+    def book(booking_id: str, hour: int) -> Hold:
+        start = NINE + timedelta(hours=hour)
+        hold = Hold(HOSTS[0], start, start + timedelta(minutes=30))
+        store.reserve({"id": booking_id, "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
+                       "record_id": "00Q000000000001AAA", "scheduler_user_id": HOSTS[1], "host_id": HOSTS[0],
+                       "pool": None, "co_host_ids": [], "starts_at": start, "ends_at": hold.end,
+                       "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
+                       "created_at": NINE, "updated_at": NINE}, [hold])
+        return hold
+
+    book("first", 0)
+    second = book("second", 2)
+    with pytest.raises(SlotTaken):
+        store.move("second", HOSTS[0], NINE, NINE + timedelta(minutes=30), [Hold(HOSTS[0], NINE, NINE + timedelta(minutes=30))], NINE)
+    assert store.get("second").starts_at == second.start  # type: ignore[union-attr]
+    assert len(store.held_times([HOSTS[0]], NINE, NINE + timedelta(hours=3))[HOSTS[0]]) == 2
+    store.move("second", HOSTS[0], NINE + timedelta(hours=1), NINE + timedelta(hours=1, minutes=30),
+               [Hold(HOSTS[0], NINE + timedelta(hours=1), NINE + timedelta(hours=1, minutes=30))], NINE)
+    assert store.get("second").starts_at == NINE + timedelta(hours=1)  # type: ignore[union-attr]
+    engine.dispose()
