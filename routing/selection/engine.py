@@ -156,7 +156,8 @@ class _Decision:
         """The owner takes this turn; members passed over while away or capped lose theirs.
         Weighted methods also advance stride passes (strides are 0 otherwise). A backfilled
         owner takes an extra turn: it spends a credit and keeps its place in the rotation.
-        Calibrating, members passed over are credited up to the owner's load before this pick."""
+        Calibrating, members passed over are credited up to the owner's load before this pick, plus
+        the turn they lose."""
         roster, state = self.roster, self.state
         level = state.member(roster.ids[owner]).period_load if calibrate else None
         turn = state.turn
@@ -179,8 +180,10 @@ class _Decision:
                 "virtual_pass": _advanced(current.virtual_pass, virtual_time, strides[index]),
                 "missed_turns": missed,
             }
-            if level is not None and current.period_load < level:
-                update["period_load"] = level
+            if level is not None and current.period_load <= level:
+                # credited their share up to the owner's load, plus this turn (they lose it, as in round
+                # robin): they wait behind the owner instead of being walked past at every record
+                update["period_load"] = level + roster.fair_strides[index]
             changes[member_id] = current.model_copy(update=update)
         if backfilled:
             owner_update = {"missed_turns": owner_state.missed_turns - 1}

@@ -5,8 +5,8 @@ A team with ``fairness`` options keeps, per member, the records received in the 
 so equal loads mean equal shares of the weighted target). With ``balance: calibration`` the turn
 order is the load: the least-loaded eligible member gets the record, and a member passed over
 while away (out of office, holiday, toggled off, out of shift, capped) is lifted to the load of
-the member chosen instead: they are credited with the share they would have had, so they come
-back level instead of catching up in a burst. A member new to the period (added mid-period, or
+the member chosen instead plus the turn they lose: they are credited with the share they would have
+had, so they come back level instead of catching up in a burst. A member new to the period (added mid-period, or
 first seen) starts at the team's ``level``, the load of the last pick.
 
 A member's credit, in records, is ``load / stride - period_count``; their weighted target is
