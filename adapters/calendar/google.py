@@ -26,12 +26,12 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from adapters.calendar.ports import (
-    CalendarChanges,
-    CalendarSyncExpired,
-    ChangedEvent,
     FREEBUSY_CALENDARS_PER_CALL,
+    CalendarChanges,
     CalendarEvent,
     CalendarLookupError,
+    CalendarSyncExpired,
+    ChangedEvent,
     CreatedEvent,
 )
 from baton.errors import ConfigError, InputError, PermanentError, TransientError

@@ -25,7 +25,13 @@ from adapters.calendar import calendar_event_id
 from adapters.store.bookings import BookingRow, BookingStore, CapReached, SlotTaken
 from baton.booking.chain import bookings_of, calendar_event, event_fields, host_of
 from baton.booking.planning import BookingPlan, BookingProblems, cap_limits, plan_booking
-from baton.booking.reserve import SlotUnavailable, alternatives, free_hosts_at, holds_for, window_problems
+from baton.booking.reserve import (
+    SlotUnavailable,
+    alternatives,
+    free_hosts_at,
+    holds_for,
+    window_problems,
+)
 from baton.errors import PermanentError
 from baton.ports import Ports
 from messages import RecordEvent

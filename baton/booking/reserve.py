@@ -10,7 +10,14 @@ from datetime import datetime, timedelta
 import structlog
 
 from adapters.calendar import Calendar
-from adapters.store.bookings import BookingExists, BookingRow, BookingStore, CapReached, Hold, SlotTaken
+from adapters.store.bookings import (
+    BookingExists,
+    BookingRow,
+    BookingStore,
+    CapReached,
+    Hold,
+    SlotTaken,
+)
 from baton.booking.planning import (
     BookingPlan,
     BookingProblems,

@@ -12,12 +12,20 @@ import typer
 from dramatiq.brokers.stub import StubBroker
 
 from adapters.store.bookings import BookingRow
-from baton.bootstrap import bootstrap
 from baton.booking import lifecycle
 from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable
-from baton.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, app, err, load_settings, run_embedded
+from baton.bootstrap import bootstrap
+from baton.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    app,
+    err,
+    load_settings,
+    run_embedded,
+)
 from baton.ports import Ports
 
 booking_app = typer.Typer(help="Booked meetings: cancel, no-show, reschedule, reassign.", no_args_is_help=True)
