@@ -128,31 +128,30 @@ def _owner_log(booking: BookingRow, ports: Ports, routing_id: str, object_type: 
     )
 
 
-def owner_logs(booking: BookingRow, ports: Ports) -> list[AssignmentLog]:
-    """The owner changes a booking makes: the record's owner field, and related records' owners."""
+def owner_logs(booking: BookingRow, ports: Ports, moved: str = "") -> list[AssignmentLog]:
+    """The owner changes a booking makes: the record's owner field, and related records' owners. ``moved``
+    (a reassigned meeting's new host and time) gives the new host's decisions their own routing ids."""
     settings = _config(booking, ports).booking.for_object(booking.object_type)
     reason = f"booked {booking.booking_type} at {booking.starts_at.isoformat()} (booking {booking.id})"
+    if moved:
+        reason = f"meeting reassigned to {booking.host_id} (booking {booking.id})"
+    base = booking_id_for(f"{booking.id}:{moved}") if moved else booking.id
     logs: list[AssignmentLog] = []
     if settings.owner_field == OWNER_FIELD:
-        logs.append(_owner_log(booking, ports, booking.id, booking.object_type, booking.record_id, [reason]))
+        logs.append(_owner_log(booking, ports, base, booking.object_type, booking.record_id, [reason]))
     fields = booking.request.get("record_fields", {})
     for update in settings.related_owner_updates:
         related_id = fields.get(update.lookup_field)
         if related_id and update.owner_field == OWNER_FIELD:
             related_type = "Account" if "Account" in update.lookup_field else update.lookup_field.removesuffix("Id")
-            logs.append(_owner_log(booking, ports, booking_id_for(f"{booking.id}:{update.lookup_field}"),
+            logs.append(_owner_log(booking, ports, booking_id_for(f"{base}:{update.lookup_field}"),
                                    related_type, str(related_id), [f"{reason} via {update.lookup_field}"]))
     return logs
 
 
-def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
-    """The main host becomes the record's owner: decision, record state and outbox row in one transaction
-    (the outbox flusher writes it to Salesforce, as for routed records). Run again on a confirmed booking
-    (its next message was not sent), it stores nothing new and hands on again."""
-    booking = _load(step, ports, FINAL_STATUSES - {BookingStatus.CONFIRMED})
-    if booking is None:
-        return None
-    logs = owner_logs(booking, ports)
+def store_owner_logs(logs: list[AssignmentLog], ports: Ports) -> list[AssignmentLog]:
+    """Decisions, record states and outbox rows of owner changes not stored before, in one transaction;
+    returns the new ones."""
     now = ports.clock()
     with ports.store.transaction() as transaction:
         known = transaction.decided(log.routing_id for log in logs)
@@ -169,6 +168,18 @@ def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
             {"routing_id": entry.routing_id, "object_type": entry.object_type, "record_id": entry.record_id,
              "owner_id": entry.owner_id, "status": "pending", "attempts": 0, "created_at": now,
              "channel": "realtime"} for entry in new])
+    return new
+
+
+def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
+    """The main host becomes the record's owner: decision, record state and outbox row in one transaction
+    (the outbox flusher writes it to Salesforce, as for routed records). Run again on a confirmed booking
+    (its next message was not sent), it stores nothing new and hands on again."""
+    booking = _load(step, ports, FINAL_STATUSES - {BookingStatus.CONFIRMED})
+    if booking is None:
+        return None
+    store_owner_logs(owner_logs(booking, ports), ports)
+    now = ports.clock()
     if booking.status != BookingStatus.CONFIRMED.value:
         bookings_of(ports).update(booking.id, now, status=BookingStatus.CONFIRMED.value)
     return _next(step, ports)

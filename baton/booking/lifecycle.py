@@ -23,7 +23,14 @@ from dramatiq import Broker
 
 from adapters.calendar import calendar_event_id
 from adapters.store.bookings import BookingRow, BookingStore, CapReached, SlotTaken
-from baton.booking.chain import bookings_of, calendar_event, event_fields, host_of
+from baton.booking.chain import (
+    bookings_of,
+    calendar_event,
+    event_fields,
+    host_of,
+    owner_logs,
+    store_owner_logs,
+)
 from baton.booking.planning import BookingPlan, BookingProblems, cap_limits, plan_booking
 from baton.booking.reserve import (
     SlotUnavailable,
@@ -182,6 +189,8 @@ def sync(step: BookingStep, ports: Ports) -> None:
         return  # give_up removed what the booking created
     if ports.calendar is not None and booking.calendar_event_id:
         _sync_calendar(booking, status, ports)
+    if status == BookingStatus.CONFIRMED:
+        _follow_owner(booking, ports)
     if ports.salesforce_events is not None and booking.salesforce_event_id:
         prefix = {BookingStatus.CANCELLED: CANCELLED_PREFIX, BookingStatus.NO_SHOW: NO_SHOW_PREFIX}.get(status, "")
         fields: dict[str, Any] = event_fields(booking, ports, prefix)
@@ -190,6 +199,23 @@ def sync(step: BookingStep, ports: Ports) -> None:
         ports.salesforce_events.upsert_event(booking.id, fields)
     log.info("booking_synced", booking_id=booking.id, status=booking.status, host_id=booking.host_id,
              start=booking.starts_at.isoformat())
+
+
+def _follow_owner(booking: BookingRow, ports: Ports) -> None:
+    """A meeting reassigned after its record got the host as owner: the record follows the new host (a
+    decision and an outbox row of its own, stored once)."""
+    with ports.store.transaction() as transaction:
+        known = transaction.record_states([(booking.object_type, booking.record_id)])
+    current = known.get((booking.object_type, booking.record_id))
+    if current is None or current.owner_id in (None, booking.host_id):
+        return
+    owner_decision = ports.store.assignment_logs([current.routing_id]).get(current.routing_id) or {}
+    if owner_decision.get("source_event_id") != f"booking:{booking.id}":
+        return  # the record's owner came from something else since (routing, another booking): leave it
+    new = store_owner_logs(owner_logs(booking, ports, f"host:{booking.host_id}:{booking.starts_at.isoformat()}"), ports)
+    if new:
+        log.info("booking_owner_moved", booking_id=booking.id, owner_id=booking.host_id,
+                 previous_owner_id=current.owner_id)
 
 
 def _sync_calendar(booking: BookingRow, status: BookingStatus, ports: Ports) -> None:
