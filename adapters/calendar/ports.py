@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from baton.errors import ConfigError, PermanentError
+from baton.errors import ConfigError, PermanentError, TransientError
 from routing.booking.slots import Interval
 
 FREEBUSY_CALENDARS_PER_CALL = 50
@@ -57,7 +57,7 @@ class CalendarChanges:
     sync_token: str
 
 
-class CalendarSyncExpired(Exception):
+class CalendarSyncExpired(TransientError):
     """Google no longer knows the sync token (410): read the calendar again from the start."""
 
 
