@@ -39,6 +39,7 @@ DEFAULT_SINCE = "1h"
 RECORD_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 ROW_COLUMNS = (("time", 8), ("kind", 10), ("record", 18), ("object", 11), ("outcome", 10), ("owner", 18),
                ("team", 16), ("method", 14), ("why", 48))
+BOOKING_COLUMNS = {"outcome": "status", "owner_id": "host_id", "team": "pool", "method": "booking_type"}
 
 
 
@@ -60,6 +61,15 @@ def _print_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+def _row_view(entry: dict[str, Any]) -> dict[str, Any]:
+    """A booking log seen in the assignment columns (status, host, pool, type), so filters and rows apply."""
+    if entry.get("kind") != "booking":
+        return entry
+    return {**entry, **{column: entry.get(field) for column, field in BOOKING_COLUMNS.items()},
+            "decided_at": entry.get("decided_at") or entry.get("start"),
+            "reasons": [entry.get("error") or entry.get("subject") or entry.get("booking_id") or "-"]}
+
+
 def _row_table(entries: list[dict[str, Any]], header: bool, title: str | None = None) -> Table:
     """Fixed column widths, so rows printed one at a time while following still line up."""
     table = Table(title=title, show_header=header, box=None, pad_edge=False)
@@ -79,8 +89,10 @@ def logs(
     since: Annotated[str | None, typer.Option(help="history from the store: 30m, 1h, 2d or an ISO time")] = None,
     team: Annotated[list[str] | None, typer.Option(help="team name (each filter is repeatable)")] = None,
     object_type: Annotated[list[str] | None, typer.Option("--object", help="object type, e.g. Lead")] = None,
-    outcome: Annotated[list[str] | None, typer.Option(help="assigned, held, not_routed, stale, stopped, failed")] = None,
-    owner: Annotated[list[str] | None, typer.Option(help="owner user id (filtered client-side when following)")] = None,
+    outcome: Annotated[list[str] | None, typer.Option(
+        help="assigned, held, not_routed, stale, stopped, failed; bookings: confirmed, failed")] = None,
+    owner: Annotated[list[str] | None, typer.Option(
+        help="owner (of a booking: host) user id, filtered client-side when following")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="assignment or booking (following)")] = None,
     limit: Annotated[int, typer.Option(min=1, help="history: at most this many, the newest")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="one log object per line")] = False,
@@ -128,12 +140,12 @@ def _follow(settings: Settings, filters: LogFilter, kinds: list[str], as_json: b
     shown = 0
     try:
         for _key, entry in follower.entries(deadline):
-            if not filters.keeps(entry):
+            if not filters.keeps(_row_view(entry)):
                 continue
             if as_json:
                 _print_json(entry)
             else:
-                out.print(_row_table([entry], header=shown == 0))
+                out.print(_row_table([_row_view(entry)], header=shown == 0))
             shown += 1
             if count is not None and shown >= count:
                 break
