@@ -268,3 +268,20 @@ def test_why_shows_a_failed_owner_write_with_its_attempts_error_and_dead_letter(
     [letter] = document["dead_letters"]
     assert letter["stage"] == "outbox" and "503" in letter["reason"]
     assert (listed["stage"], listed["attempts"]) == ("outbox", None)
+
+
+def test_held_lists_a_held_record_with_its_reason_and_a_recheck_routes_it_once_someone_is_back(
+    routed: Pipeline, cli_env: dict[str, str]
+) -> None:
+    [held] = json_lines(baton(cli_env, "held", "--json"))
+    assert (held["record_id"], held["team"]) == (lead_event(4).record_id, "Inbound")
+    assert "unavailable" in held["reason"] and held["recheck_at"]
+
+    assert baton(cli_env, "member", "available", member_id(2)).returncode == 0
+    rechecked = baton_process(cli_env, "held", "recheck")
+
+    assert rechecked.returncode == 0, rechecked.stderr[-2000:]
+    assert rechecked.stdout.strip() == "1 held record(s) re-checked"
+    assert json_lines(baton(cli_env, "held", "--json")) == []
+    [trace] = json_lines(baton(cli_env, "why", lead_event(4).record_id, "--json"))
+    assert trace["decisions"][0]["owner_id"] == member_id(2)
