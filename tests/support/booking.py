@@ -64,6 +64,7 @@ booking:
       default_type: Intro
       host_options: [pool, user, record_owner]
       default_host: {{kind: pool, team: Handover}}
+      related_owner_updates: [{{lookup_field: ConvertedAccountId}}]
     Account:
       default_type: Intro
       host_options: [user, pool]

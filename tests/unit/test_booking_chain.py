@@ -210,3 +210,19 @@ def test_the_host_of_a_confirmed_booking_is_told_once_with_the_booking_template(
     [message] = mailbox.messages
     assert " ".join(message["Subject"].split()).startswith("Meeting booked: Intro: Pat Prospect with Rep ")
     assert "2030-01-07T09:00:00+00:00 to 2030-01-07T09:30:00+00:00" in message.get_payload()
+
+
+def test_a_co_host_is_invited_and_held_and_a_related_account_gets_the_host_as_owner(chain: BookingChain) -> None:
+    account = "001000000000001AAA"
+    booking_id = book(chain, co_hosts=[HOSTS[2]], record_fields={"ConvertedAccountId": account})
+
+    booking = chain.bookings.get(booking_id)
+    assert booking is not None and booking.status == "confirmed"
+    assert booking.host_id != HOSTS[2] and booking.co_host_ids == [HOSTS[2]]
+    [event] = chain.calendar.created
+    assert host_email(HOSTS[2]) in event.attendee_emails
+    held = chain.bookings.held_times([booking.host_id, HOSTS[2]], NINE - timedelta(hours=1), NINE + timedelta(hours=2))
+    assert {host: [(h.start, h.end) for h in holds] for host, holds in held.items()} == {
+        host: [(NINE - timedelta(minutes=10), NINE + timedelta(minutes=40))] for host in (booking.host_id, HOSTS[2])}
+    assert sorted((row["object_type"], row["record_id"], row["owner_id"]) for row in outbox_rows(chain)) == [
+        ("Account", account, booking.host_id), ("Lead", LEAD_ID, booking.host_id)]

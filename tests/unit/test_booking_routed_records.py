@@ -37,6 +37,7 @@ CLASSIFICATION = """classification:
       tags: [big]
 """
 SUGGESTION = f"""      default_host: {{kind: pool, team: Handover}}
+      related_owner_updates: [{{lookup_field: ConvertedAccountId}}]
       suggestions:
         - name: big companies meet rep 2
           when: {{field: tags, op: contains, value: big}}
@@ -48,7 +49,10 @@ SUGGESTION = f"""      default_host: {{kind: pool, team: Handover}}
 def routed_booking_config() -> str:
     text = booking_config().replace("host_options: [pool, user, record_owner]",
                                     "host_options: [pool, user, record_owner, account_owner]", 1)
-    text = text.replace("      default_host: {kind: pool, team: Handover}\n    Account:", SUGGESTION, 1)
+    lead_end = ("      default_host: {kind: pool, team: Handover}\n"
+                "      related_owner_updates: [{lookup_field: ConvertedAccountId}]\n    Account:")
+    assert lead_end in text
+    text = text.replace(lead_end, SUGGESTION, 1)
     return CLASSIFICATION + text
 
 
