@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -30,6 +31,7 @@ from tests.support.booking import (
 )
 from tests.support.fake_notifications import smtp_server
 from tests.unit.conftest import Pipeline
+from tests.unit.test_operator_commands import baton, json_lines
 
 
 @pytest.fixture
@@ -226,3 +228,24 @@ def test_a_co_host_is_invited_and_held_and_a_related_account_gets_the_host_as_ow
         host: [(NINE - timedelta(minutes=10), NINE + timedelta(minutes=40))] for host in (booking.host_id, HOSTS[2])}
     assert sorted((row["object_type"], row["record_id"], row["owner_id"]) for row in outbox_rows(chain)) == [
         ("Account", account, booking.host_id), ("Lead", LEAD_ID, booking.host_id)]
+
+
+def test_logs_since_reads_ended_bookings_from_the_store_beside_the_assignments(
+    chain: BookingChain, tmp_path: Path
+) -> None:
+    confirmed_id = book(chain)
+    chain.events.fail_next(PermanentError("Salesforce refused the Event upsert (400): INVALID_FIELD"))
+    failed_id = book(chain, guest_email="other@prospect.example.org")
+    cli_env = {"BATON_DATABASE_URL": f"sqlite:///{tmp_path / 'baton.sqlite3'}"}
+
+    everything = json_lines(baton(cli_env, "logs", "--since", "1h", "--json"))
+    failed = json_lines(baton(cli_env, "logs", "--since", "1h", "--kind", "booking", "--outcome", "failed", "--json"))
+    table = baton(cli_env, "logs", "--since", "1h", "--kind", "booking")
+    unknown = baton(cli_env, "logs", "--since", "1h", "--kind", "bookings")
+
+    assert sorted((entry["kind"], entry.get("booking_id") or entry["method"]) for entry in everything) == [
+        ("assignment", "booking"), ("booking", confirmed_id), ("booking", failed_id)]
+    assert [(entry["booking_id"], entry["status"]) for entry in failed] == [(failed_id, "failed")]
+    assert "INVALID_FIELD" in failed[0]["error"]
+    assert table.returncode == 0 and "confirmed" in table.stdout and "Handover" in table.stdout
+    assert unknown.returncode == 2 and "unknown --kind bookings" in unknown.stderr
