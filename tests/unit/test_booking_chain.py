@@ -177,12 +177,17 @@ def test_the_chain_without_calendar_or_salesforce_still_confirms_and_assigns(pip
     assert [row["owner_id"] for row in outbox_rows(chain)] == [booking.host_id]
 
 
+def book_confirmed_and_failed(chain: BookingChain) -> tuple[str, str]:
+    """One booking confirmed, then one whose Salesforce Event is refused for good (failed and undone)."""
+    confirmed_id = book(chain)
+    chain.events.fail_next(PermanentError("Salesforce refused the Event upsert (400): INVALID_FIELD"))
+    return confirmed_id, book(chain, guest_email="other@prospect.example.org")
+
+
 def test_a_booking_log_goes_on_the_stream_keyed_by_object_pool_and_status_when_it_ends(
     chain: BookingChain, pipeline: Pipeline
 ) -> None:
-    confirmed_id = book(chain)
-    chain.events.fail_next(PermanentError("Salesforce refused the Event upsert (400): INVALID_FIELD"))
-    failed_id = book(chain, guest_email="other@prospect.example.org")
+    confirmed_id, failed_id = book_confirmed_and_failed(chain)
 
     confirmed, failed = pipeline.sink.published_entries
     assert (confirmed.kind, confirmed.routing_key) == ("booking", "booking.Lead.Handover.confirmed")
@@ -233,9 +238,7 @@ def test_a_co_host_is_invited_and_held_and_a_related_account_gets_the_host_as_ow
 def test_logs_since_reads_ended_bookings_from_the_store_beside_the_assignments(
     chain: BookingChain, tmp_path: Path
 ) -> None:
-    confirmed_id = book(chain)
-    chain.events.fail_next(PermanentError("Salesforce refused the Event upsert (400): INVALID_FIELD"))
-    failed_id = book(chain, guest_email="other@prospect.example.org")
+    confirmed_id, failed_id = book_confirmed_and_failed(chain)
     cli_env = {"BATON_DATABASE_URL": f"sqlite:///{tmp_path / 'baton.sqlite3'}"}
 
     everything = json_lines(baton(cli_env, "logs", "--since", "1h", "--json"))
