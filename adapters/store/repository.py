@@ -491,6 +491,19 @@ class Store(ReassignJobs):
                 found.update({row.routing_id: row.log for row in rows})
         return found
 
+    def latest_routed_log(self, object_type: str, record_id: str,
+                          skip_method: str = "booking") -> dict[str, Any] | None:
+        """The newest decision's log for a record made by routing (not by a booking), or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(assignments.c.log)
+                .where(assignments.c.record_id == record_id, assignments.c.object_type == object_type,
+                       sa.or_(assignments.c.method.is_(None), assignments.c.method != skip_method))
+                .order_by(assignments.c.decided_at.desc())
+                .limit(1)
+            ).first()
+        return row.log if row is not None else None
+
     def count_assignments(self) -> int:
         with self.engine.connect() as connection:
             return int(connection.execute(sa.select(sa.func.count()).select_from(assignments)).scalar_one())
