@@ -250,6 +250,16 @@ def handoff_router(current: Callable[[], runtime.Runtime] = runtime.current,
         return _render(request, "handoff/problems.html", {"problems": problems},
                        state.settings.handoff_frame_ancestors)
 
+    async def fragment(request: Request, state: runtime.Runtime, build: Callable[[], dict[str, Any]],
+                       template: str | Callable[[dict[str, Any]], str]) -> Response:
+        """Builds the context off the event loop and renders it, or the problems naming the fields."""
+        try:
+            context = await _threaded(build)
+        except PageError as exc:
+            return problems_response(request, state, exc.problems)
+        name = template if isinstance(template, str) else template(context)
+        return _render(request, name, context, state.settings.handoff_frame_ancestors)
+
     async def open_page(request: Request, state: runtime.Runtime, claims: PageClaims) -> Response:
         try:
             context = await _threaded(page_context, state, claims)
@@ -298,11 +308,8 @@ def handoff_router(current: Callable[[], runtime.Runtime] = runtime.current,
     async def availability(request: Request, session: Session) -> Response:
         state, claims = session
         form = await Form.of(request)
-        try:
-            context = await _threaded(lambda: availability_context(Page(state, claims, form)))
-        except PageError as exc:
-            return problems_response(request, state, exc.problems)
-        return _render(request, "handoff/availability.html", context, state.settings.handoff_frame_ancestors)
+        return await fragment(request, state, lambda: availability_context(Page(state, claims, form)),
+                              "handoff/availability.html")
 
     @router.get("/slot")
     async def slot(request: Request, session: Session) -> Response:
@@ -326,11 +333,7 @@ def handoff_router(current: Callable[[], runtime.Runtime] = runtime.current,
                     "scheduler_zone": claims.time_zone, "slot_values": slot_values(page, plan, free),
                     "host_value": page.host_value(), "local": _local}
 
-        try:
-            context = await _threaded(build)
-        except PageError as exc:
-            return problems_response(request, state, exc.problems)
-        return _render(request, "handoff/selection.html", context, state.settings.handoff_frame_ancestors)
+        return await fragment(request, state, build, "handoff/selection.html")
 
     def slot_values(page: Page, plan: BookingPlan, free: tuple[str, ...]) -> dict[str, str]:
         """The host value booking each free host picked after a time (a manual pool's member, else the user)."""
@@ -401,12 +404,8 @@ def handoff_router(current: Callable[[], runtime.Runtime] = runtime.current,
             return {"booking": reserved.booking, "final": False, "names": page.names(page.plan()),
                     "scheduler_zone": claims.time_zone, "local": _local}
 
-        try:
-            context = await _threaded(run)
-        except PageError as exc:
-            return problems_response(request, state, exc.problems)
-        template = "handoff/alternatives.html" if "taken" in context else "handoff/status.html"
-        return _render(request, template, context, state.settings.handoff_frame_ancestors)
+        return await fragment(request, state, run, lambda context: "handoff/alternatives.html"
+                              if "taken" in context else "handoff/status.html")
 
     @router.get("/bookings/{booking_id}")
     async def booking_status(request: Request, booking_id: str, session: Session) -> Response:
@@ -453,11 +452,7 @@ def handoff_router(current: Callable[[], runtime.Runtime] = runtime.current,
                     "minutes": plan.booking_type.duration_minutes,
                     "host_zones": {host_id: info.time_zone for host_id, info in plan.directory.items()}}
 
-        try:
-            context = await _threaded(build)
-        except PageError as exc:
-            return problems_response(request, state, exc.problems)
-        return _render(request, "handoff/meet_now.html", context, state.settings.handoff_frame_ancestors)
+        return await fragment(request, state, build, "handoff/meet_now.html")
 
     return router
 
