@@ -220,7 +220,7 @@ def handoff_router(current: Callable[[], runtime.Runtime] = runtime.current,
         return {**context, "claims": claims, "record": details, "types": page.types(),
                 "type_locked": page.suggestion.meeting_type_locked, "host_locked": page.suggestion.host_locked,
                 "choices": host_choices(page.config, claims.object_type, page.suggestion, owners),
-                "token": page_token_for(claims, state), "header": HEADER,
+                "token": page_token_for(claims, state.settings, state.ports.clock()), "header": HEADER,
                 "instant_handoff": page.settings.instant_handoff, "co_host_choices": co_host_choices(page)}
 
     def co_host_choices(page: Page) -> list[tuple[str, str, str]]:

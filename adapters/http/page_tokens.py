@@ -17,11 +17,13 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
+from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import HTTPException, Request
 
 from baton import runtime
+from baton.settings import Settings
 
 HEADER = "X-Baton-Page-Token"
 TokenKind = Literal["page", "link"]
@@ -83,19 +85,22 @@ def read(token: str, secret: str, kind: TokenKind, now: datetime) -> PageClaims:
     return claims
 
 
-def page_token_for(claims: PageClaims, state: runtime.Runtime) -> str:
-    settings = state.settings
-    assert settings.page_token_secret is not None
-    return issue(claims, settings.page_token_secret, "page",
-                 state.ports.clock() + timedelta(seconds=settings.page_token_ttl_s))
+def page_token_for(claims: PageClaims, settings: Settings, now: datetime) -> str:
+    if not settings.page_token_secret:
+        raise ValueError("BATON_PAGE_TOKEN_SECRET is not set")
+    return issue(claims, settings.page_token_secret, "page", now + timedelta(seconds=settings.page_token_ttl_s))
 
 
-def link_token_for(claims: PageClaims, state: runtime.Runtime, ttl: timedelta | None = None) -> str:
-    settings = state.settings
+def link_token_for(claims: PageClaims, settings: Settings, now: datetime, ttl: timedelta | None = None) -> str:
+    """A signed link's token (``baton handoff-link``): opens the page outside Salesforce until it expires."""
     if not settings.page_token_secret:
         raise ValueError("BATON_PAGE_TOKEN_SECRET is not set")
     return issue(claims, settings.page_token_secret, "link",
-                 state.ports.clock() + (ttl or timedelta(seconds=settings.handoff_link_ttl_s)))
+                 now + (ttl or timedelta(seconds=settings.handoff_link_ttl_s)))
+
+
+def link_url(claims: PageClaims, settings: Settings, now: datetime, ttl: timedelta | None = None) -> str:
+    return f"{settings.public_url.rstrip('/')}/handoff?link={quote(link_token_for(claims, settings, now, ttl))}"
 
 
 def page_claims_dependency(current: Callable[[], runtime.Runtime] = runtime.current
@@ -115,5 +120,3 @@ def page_claims_dependency(current: Callable[[], runtime.Runtime] = runtime.curr
 
     return dependency
 
-
-PageSession = Annotated[tuple[runtime.Runtime, PageClaims], Depends(page_claims_dependency())]

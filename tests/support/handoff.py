@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time as clock_time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,7 +20,8 @@ from simple_salesforce import Salesforce
 
 from adapters.calendar.google import GoogleCalendar, load_service_account
 from adapters.http.canvas import sign_request
-from adapters.http.page_tokens import PageClaims, link_token_for
+from adapters.http.page_tokens import PageClaims
+from adapters.http.page_tokens import link_url as signed_link
 from adapters.salesforce.events import SalesforceEventWriter
 from baton import runtime
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
@@ -121,9 +121,12 @@ def signed(secret: str = CONSUMER_SECRET, **options: Any) -> str:
 
 def link_url(base_url: str, scheduler_id: str = SCHEDULER, name: str = "Sam Scheduler",
              time_zone: str = "Europe/London", record_id: str = LEAD_ID) -> str:
+    """A signed link to the page for the current runtime (its settings and clock) on ``base_url``."""
     claims = PageClaims(scheduler_id=scheduler_id, scheduler_name=name, object_type="Lead", record_id=record_id,
                         time_zone=time_zone)
-    return f"{base_url}/handoff?link={quote(link_token_for(claims, runtime.current()))}"
+    current = runtime.current()
+    settings = current.settings.model_copy(update={"public_url": base_url or "http://testserver"})
+    return signed_link(claims, settings, current.ports.clock())
 
 
 def page_settings() -> dict[str, Any]:
