@@ -172,3 +172,17 @@ def serving(app: FastAPI, port: int = 0) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def install_handoff(store: Any, calendar: Any, events: Any = None) -> None:
+    """The current runtime with the handoff org config, the page's secrets and a fixed clock (``NOW``)."""
+    from tests.support.booking import install_booking_ports
+
+    install_booking_ports(store, calendar, events, mode="manual", **page_settings())
+    from baton.configs import apply_config
+
+    apply_config(store, handoff_config(), NOW)
+
+
+def page_token(page_html: str) -> str:
+    return page_html.split('name="baton-page-token" content="')[1].split('"')[0]

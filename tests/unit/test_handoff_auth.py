@@ -17,8 +17,6 @@ from adapters.http.canvas import CanvasRejected, verify_signed_request
 from adapters.http.page_tokens import HEADER, PageClaims, TokenRejected, issue, read
 from adapters.salesforce.events import RecordingSalesforceEvents
 from baton import runtime
-from baton.configs import apply_config
-from tests.support.booking import install_booking_ports
 from tests.support.handoff import (
     CONSUMER_SECRET,
     LEAD_ID,
@@ -26,9 +24,9 @@ from tests.support.handoff import (
     PAGE_SECRET,
     SCHEDULER,
     canvas_request,
-    handoff_config,
+    install_handoff,
     link_url,
-    page_settings,
+    page_token,
     signed,
 )
 from tests.unit.conftest import Pipeline
@@ -98,8 +96,7 @@ def test_page_tokens_are_signed_expire_and_are_never_links() -> None:
 
 @pytest.fixture
 def client(pipeline: Pipeline) -> Iterator[TestClient]:
-    install_booking_ports(pipeline.store, RecordingCalendar(), RecordingSalesforceEvents(), **page_settings())
-    apply_config(pipeline.store, handoff_config(), NOW)
+    install_handoff(pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     yield TestClient(create_app())
 
 
@@ -118,7 +115,7 @@ def test_the_canvas_endpoint_opens_the_page_for_a_valid_request_and_answers_a_ba
 def test_page_calls_need_the_page_token_header_and_the_link_opens_the_page(client: TestClient) -> None:
     page = client.get(link_url(""))
     assert page.status_code == 200, page.text
-    token = page.text.split('name="baton-page-token" content="')[1].split('"')[0]
+    token = page_token(page.text)
 
     assert client.get("/handoff/availability").status_code == 401
     assert client.get("/handoff/availability", headers={HEADER: token + "x"}).status_code == 401
