@@ -72,7 +72,7 @@ def issued_at(value: Any) -> datetime | None:
         return datetime.fromtimestamp(stamp, UTC)
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             raise CanvasRejected("issuedAt is not a time") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -438,10 +438,10 @@ def handoff_router(current: Callable[[], runtime.Runtime] = runtime.current,
             option, _ = page.chosen_host()
             if option.kind != "pool":
                 pools = [pool.team for pool in page.config.booking.pools]
-                team = (page.settings.pools or pools or [None])[0]
-                if team is None:
+                offered = page.settings.pools or pools
+                if not offered:
                     raise PageError([("meet_now", "no pool to ask")])
-                option = HostOption(kind="pool", team=team)
+                option = HostOption(kind="pool", team=offered[0])
             plan = page.plan(option)
             start = page.now.replace(microsecond=0)
             before, after = plan.buffers

@@ -26,7 +26,7 @@ def submit_booking(state: runtime.Runtime, request: BookingRequest) -> Reserved:
     if reserved.created:
         try:
             start_chain(state.broker, reserved.booking.id, ports)
-        except Exception as exc:  # noqa: BLE001 (not enqueued: release the slot, never hold it with no chain)
+        except Exception as exc:
             log.error("booking_enqueue_failed", booking_id=reserved.booking.id, error=str(exc))
             give_up(reserved.booking.id, f"could not enqueue the booking chain: {exc}", ports)
             raise NotEnqueued(str(exc)) from exc

@@ -14,8 +14,8 @@ import typer
 
 from adapters.http.page_tokens import PageClaims, link_url
 from baton.cli.common import EXIT_USAGE, app, load_settings, say
-from baton.clock import utc_now
 from baton.cli.operate import parse_age
+from baton.clock import utc_now
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,16 @@ from routing.booking.config import BookingType, HostOption
 from routing.booking.slots import Interval, Slot
 from routing.booking.suggest import Suggestion
 from routing.config import load_config_text
-from tests.support.handoff import ANA, BEN, CHEN, HOSTS, handoff_config, install_handoff, link_url, page_token
+from tests.support.handoff import (
+    ANA,
+    BEN,
+    CHEN,
+    HOSTS,
+    handoff_config,
+    install_handoff,
+    link_url,
+    page_token,
+)
 from tests.unit.conftest import Pipeline
 
 INTRO = BookingType(name="Intro", duration_minutes=30)

@@ -42,3 +42,17 @@
     }
   });
 })();
+
+// An expired page token or a failing server must not look like a page doing nothing.
+document.addEventListener("htmx:responseError", function (event) {
+  var status = event.detail.xhr.status;
+  var result = document.getElementById("result");
+  result.innerHTML = "";
+  var message = document.createElement("p");
+  message.className = "problem";
+  message.setAttribute("role", "alert");
+  message.textContent = status === 401
+    ? "This page has expired: reopen it from the record."
+    : "Baton could not answer (" + status + "); try again.";
+  result.appendChild(message);
+});
