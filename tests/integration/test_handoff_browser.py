@@ -46,6 +46,7 @@ def browser() -> Iterator[object]:
             pytest.fail(message)
         pytest.skip(message)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    playwright_sync.expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine is slow, never wrong
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM,
                                              args=["--no-sandbox", "--disable-background-networking"])
@@ -173,6 +174,7 @@ def test_a_slot_lost_to_another_booking_shows_the_nearest_free_alternatives(brow
     shot(late, "04-slot-taken-alternatives")
 
     late.locator("#result button.slot").first.click()
+    late.locator(f"#selection input[name=start][value='{alternatives[0]}']").wait_for(state="attached")
     late.get_by_role("button", name="Book", exact=True).click()
     expect(late.locator("#result [data-status=confirmed]")).to_be_visible()
     assert len(site.fakes.calendar_fake.live_events("chen@example.com")) == 2
