@@ -28,6 +28,7 @@ from tests.support.handoff import (
     link_url,
     page_settings,
     serving,
+    signed,
 )
 from tests.support.services import REPO_ROOT
 from tests.unit.conftest import running_pipeline
@@ -191,3 +192,20 @@ def test_meet_now_names_who_in_the_pool_is_free_for_the_whole_meeting_now(browse
     page.get_by_role("button", name="Book now with Chen Cho").click()
     expect(page.locator("#result [data-status=confirmed]")).to_be_visible()
     assert site.fakes.calendar_fake.live_events("chen@example.com")
+
+
+def test_opened_from_canvas_the_page_works_from_its_header_token_without_cookies(browser: object, site: Site) -> None:
+    """Salesforce's Canvas frame POSTs the signed request; every later call carries the page token header."""
+    expect = playwright_sync.expect
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.set_content(f'<form method="post" action="{site.base_url}/handoff/canvas">'
+                     f'<input type="hidden" name="signed_request" value="{signed()}"><button>Open</button></form>')
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("h1")).to_contain_text("Pat Prospect")
+    expect(page.locator(".record")).to_contain_text("Sam Scheduler (Europe/London)")
+
+    pick_host(page, "Ana Alvarez")
+    assert slot_starts(page)
+    assert context.cookies() == []
