@@ -100,11 +100,22 @@ def host_choices(config: OrgConfig, object_type: str, suggestion: Suggestion,
             choices.append(HostChoice(kind, label, names.get(kind, ""), option, group="Record"))
     suggested_value = encode(suggestion.host)
     found = next((choice for choice in choices if choice.value == suggested_value), None)
-    suggested = HostChoice(suggested_value, found.label if found else suggestion.host.describe(),
-                           found.detail if found else "", suggestion.host, suggested=True, group="Suggested")
+    label, detail = (found.label, found.detail) if found else _describe(config, suggestion.host, names)
+    suggested = HostChoice(suggested_value, label, detail, suggestion.host, suggested=True, group="Suggested")
     if suggestion.host_locked:
         return [suggested]
     unique: dict[str, HostChoice] = {suggested.value: suggested}
     for choice in choices:
         unique.setdefault(choice.value, choice)
     return list(unique.values())
+
+
+def _describe(config: OrgConfig, option: HostOption, names: dict[str, str]) -> tuple[str, str]:
+    """A host option outside the listed choices: a named user by their team name and time zone."""
+    if option.kind == "user" and option.user_id:
+        for team in config.teams:
+            member = team.member(option.user_id)
+            if member is not None:
+                return member.name or member.id, member.timezone
+        return names.get(option.user_id, option.user_id), ""
+    return option.describe(), names.get(option.kind, "")

@@ -40,7 +40,7 @@ HOSTS = {ANA: ("Ana Alvarez", "Europe/London", "ana@example.com"),
 NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, 08:00 in London
 
 
-def handoff_config(mode: str = "manual") -> str:
+def handoff_config(mode: str = "manual", lead_suggestions: str = "") -> str:
     members = "\n".join(f'      - {{id: "{host_id}", name: "{name}", email: {email}, timezone: {zone}}}'
                         for host_id, (name, zone, email) in HOSTS.items())
     return f"""teams:
@@ -71,7 +71,7 @@ booking:
       default_host: {{kind: pool, team: Handover}}
       page_fields: [LeadSource, Country]
       instant_handoff: true
-"""
+{lead_suggestions}"""
 
 
 def lead_record(record_id: str = LEAD_ID) -> dict[str, Any]:
@@ -175,14 +175,14 @@ def serving(app: FastAPI, port: int = 0) -> Iterator[str]:
         sock.close()
 
 
-def install_handoff(store: Any, calendar: Any, events: Any = None) -> None:
+def install_handoff(store: Any, calendar: Any, events: Any = None, lead_suggestions: str = "") -> None:
     """The current runtime with the handoff org config, the page's secrets and a fixed clock (``NOW``)."""
     from tests.support.booking import install_booking_ports
 
     install_booking_ports(store, calendar, events, mode="manual", **page_settings())
     from baton.configs import apply_config
 
-    apply_config(store, handoff_config(), NOW)
+    apply_config(store, handoff_config(lead_suggestions=lead_suggestions), NOW)
 
 
 def page_token(page_html: str) -> str:

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
 from adapters.http.app import create_app
-from adapters.http.page_tokens import HEADER
+from adapters.http.page_tokens import HEADER, PageClaims, issue
+from baton import runtime
 from baton.handoff.hosts import BadHostChoice, encode, host_choices, parse_host
 from baton.handoff.week import first_week, week_view
 from routing.booking.config import BookingType, HostOption
@@ -23,6 +24,8 @@ from tests.support.handoff import (
     BEN,
     CHEN,
     HOSTS,
+    LEAD_ID,
+    NOW,
     handoff_config,
     install_handoff,
     link_url,
@@ -127,3 +130,28 @@ def test_a_booking_with_a_bad_guest_email_or_no_time_names_the_field(client: Tes
     assert answer.status_code == 200 and "<strong>guest_email</strong>" in answer.text
     untimed = client.post("/handoff/book", data={"host": f"member:Handover:{BEN}", "guest_email": "pat@example.org"})
     assert "give either start or meet_now" in untimed.text
+
+
+PARTNER_RULE = f"""      suggestions:
+        - name: partner leads
+          when: {{field: LeadSource, op: equals, value: Partner}}
+          host: {{kind: user, user_id: "{ANA}"}}
+          lock_host: true
+          meeting_type: Demo
+          lock_meeting_type: true
+"""
+
+
+def test_a_locked_suggestion_fixes_the_booking_type_and_the_host(pipeline: Pipeline,
+                                                                  calendar: RecordingCalendar) -> None:
+    install_handoff(pipeline.store, calendar, lead_suggestions=PARTNER_RULE)
+    current = runtime.current()
+    claims = PageClaims("005000000000201AAA", "Sam", "Lead", LEAD_ID, "Europe/London",
+                        record_fields={"LeadSource": "Partner"})
+    link = issue(claims, current.settings.page_token_secret or "", "link", NOW + timedelta(hours=1))
+    page = TestClient(create_app()).get("/handoff", params={"link": link}).text
+
+    assert 'id="meeting_type" name="meeting_type" class="refresh" disabled' in page
+    assert '<option value="Demo" selected>Demo</option>' in page and "Intro</option>" not in page
+    assert page.count('name="host"') == 1 and f'value="user:{ANA}"' in page and "The host is fixed" in page
+    assert "Ana Alvarez <span" in page
