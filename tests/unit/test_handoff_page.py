@@ -155,3 +155,19 @@ def test_a_locked_suggestion_fixes_the_booking_type_and_the_host(pipeline: Pipel
     assert '<option value="Demo" selected>Demo</option>' in page and "Intro</option>" not in page
     assert page.count('name="host"') == 1 and f'value="user:{ANA}"' in page and "The host is fixed" in page
     assert "Ana Alvarez <span" in page
+
+
+def test_without_a_connected_app_the_record_comes_from_the_synced_copy(pipeline: Pipeline,
+                                                                        calendar: RecordingCalendar) -> None:
+    install_handoff(pipeline.store, calendar)
+    with pipeline.store.transaction() as transaction:
+        transaction.upsert_synced("Lead", [{
+            "id": LEAD_ID, "first_name": "Pat", "last_name": "Prospect", "email": "pat@prospect.example.org",
+            "owner_id": ANA, "company": "Prospect Ltd", "status": "Open", "system_modstamp": NOW,
+            "written_at": NOW}], newer_only=False)
+
+    page = TestClient(create_app()).get(link_url("")).text
+
+    assert "Book a handover for Pat Prospect" in page
+    assert 'data-testid="company">Prospect Ltd<' in page and 'data-testid="owner">Ana Alvarez<' in page
+    assert 'id="guest_email" name="guest_email" value="pat@prospect.example.org"' in page
