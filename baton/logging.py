@@ -19,7 +19,9 @@ _SECRET_PATTERNS = (
     re.compile(r"(<(?:\w+:)?SessionId>)[^<]*(</(?:\w+:)?SessionId>)", re.IGNORECASE),
     re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=!-]+", re.IGNORECASE),
     re.compile(r"(\b00D[A-Za-z0-9]{12,15}!)[A-Za-z0-9._]+"),
+    re.compile(r"(/salesforce/outbound/)[^/\s?\"']+"),  # the outbound-message endpoint's secret path segment
 )
+ACCESS_LOGGERS = ("uvicorn.access",)
 
 
 def _redact_text(text: str) -> str:
@@ -43,6 +45,25 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     for key, value in list(event_dict.items()):
         event_dict[key] = REDACTED if key.lower() in SECRET_KEYS else _redact(value)
     return event_dict
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in standard-library log records (uvicorn's access log prints every request path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_text(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = _redact_text(record.msg)
+        return True
+
+
+def redact_access_logs() -> None:
+    """Adds the redacting filter to the web server's access logger (once)."""
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

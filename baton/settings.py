@@ -138,6 +138,22 @@ class Settings(BaseSettings):
     booking_token: str | None = Field(
         default=None, description="bearer token of the booking API (/availability, /bookings); unset = off"
     )
+    page_token_secret: str | None = Field(
+        default=None, description="key signing the handoff page's tokens and links; unset = page off"
+    )
+    page_token_ttl_s: int = Field(default=1_800, ge=60, description="lifetime of a handoff page token")
+    handoff_link_ttl_s: int = Field(default=86_400, ge=60, description="lifetime of a signed handoff link")
+    canvas_consumer_secret: str | None = Field(
+        default=None, description="consumer secret of the Canvas connected app (signed requests); unset = Canvas off"
+    )
+    canvas_max_age_s: int = Field(
+        default=300, ge=0, description="oldest accepted Canvas signed request (issuedAt); 0 = no age check"
+    )
+    handoff_frame_ancestors: str = Field(
+        default="'self' https://*.force.com https://*.salesforce.com https://*.visualforce.com",
+        description="who may frame the handoff page (CSP frame-ancestors)",
+    )
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Baton's web address, for handoff links")
     gc_gen0_threshold: int = Field(
         default=50_000, ge=0, description="objects allocated between young-generation collections; 0 = Python's 700"
     )

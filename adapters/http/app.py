@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from adapters.http.bookings import booking_router
+from adapters.http.handoff import mount_handoff
 from adapters.http.operations import operations_router
 from adapters.salesforce.change_events import parse_posted
 from adapters.salesforce.outbound import ACK, parse_outbound_message, to_events
@@ -80,6 +81,16 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
     app = FastAPI(title="Baton", description="Salesforce record routing", version="0.1.0")
     readers = _Readers(salesforce_login)
     app.include_router(booking_router(current))
+
+    def handoff_reader() -> RecordReader | None:
+        try:
+            return readers.get(current().settings)
+        except Exception as exc:  # noqa: BLE001 (the page still opens from the synced copy)
+            log.warning("handoff_reader_unavailable", error=str(exc))
+            readers.forget()
+            return None
+
+    mount_handoff(app, current, handoff_reader)  # type: ignore[arg-type]
 
     app.include_router(operations_router(current))
 
@@ -165,6 +176,8 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
 def create_app_from_env() -> FastAPI:
     """uvicorn --factory entry point: bootstraps Baton from BATON_* settings."""
     from baton.bootstrap import ensure_bootstrapped
+    from baton.logging import redact_access_logs
 
     ensure_bootstrapped()
+    redact_access_logs()  # the outbound-message path carries a secret token
     return create_app()

@@ -20,10 +20,10 @@ from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
 from baton.booking import lifecycle
-from baton.booking.chain import bookings_of, give_up
+from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingProblems, plan_booking, plan_slots, skipped_hosts
-from baton.booking.reserve import SlotUnavailable, reserve
-from baton.booking.stages import start_chain
+from baton.booking.reserve import SlotUnavailable
+from baton.booking.submit import NotEnqueued, submit_booking
 from baton.errors import InputError, PermanentError, TransientError
 from messages.booking import BookingRequest, CancelBooking, ReassignBooking, RescheduleBooking
 from routing.booking.config import HostKind, HostOption
@@ -136,22 +136,15 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
             request = BookingRequest.model_validate(payload)
         except ValidationError as exc:
             return _invalid(exc)
-        ports = state.ports
-        bookings = bookings_of(ports)
         try:
-            reserved = reserve(request, ports, bookings, ports.clock())
+            reserved = submit_booking(state, request)
         except BookingProblems as exc:
             return _unprocessable(exc.problems)
         except SlotUnavailable as exc:
             return JSONResponse({"detail": exc.reason, "start": exc.start.isoformat(),
                                  "alternatives": [_slot(slot) for slot in exc.alternatives]}, status_code=409)
-        if reserved.created:
-            try:
-                start_chain(state.broker, reserved.booking.id, ports)
-            except Exception as exc:  # noqa: BLE001 (not enqueued: release the slot, never hold it with no chain)
-                log.error("booking_enqueue_failed", booking_id=reserved.booking.id, error=str(exc))
-                give_up(reserved.booking.id, f"could not enqueue the booking chain: {exc}", ports)
-                return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
+        except NotEnqueued:
+            return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
         body = booking_view(reserved.booking)
         body["status_url"] = f"/bookings/{reserved.booking.id}"
         return JSONResponse(body, status_code=202)

@@ -11,7 +11,7 @@ from adapters.calendar import Calendar
 from adapters.store import Store
 from adapters.store.bookings import COUNTED_STATUSES, BookingStore, CapLimit, PoolCredits
 from baton.booking.directory import HostInfo, UnknownHost, host_infos
-from baton.booking.records import account_owner, record_owner
+from baton.booking.records import account_owner, record_owner, suggestion_facts
 from baton.booking.schedules import host_schedules
 from routing.booking.absences import unavailable_intervals
 from routing.booking.choices import choice_problems
@@ -111,7 +111,10 @@ def plan_booking(
     """Checks the choice against the object's settings and resolves the candidate hosts; BookingProblems
     names what is wrong."""
     settings = config.booking
-    suggestion, option, type_name = _choice(settings, object_type, record_fields, host, meeting_type, now)
+    facts = record_fields
+    if object_type in settings.objects and settings.for_object(object_type).suggestions:
+        facts = suggestion_facts(store, object_type, record_id, record_fields)
+    suggestion, option, type_name = _choice(settings, object_type, facts, host, meeting_type, now)
     booking_type = settings.booking_type(type_name)
     try:
         request = resolve_host_request(

@@ -67,9 +67,13 @@ def window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[t
 
 
 def alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: Calendar | None,
-                  bookings: BookingStore) -> list[Slot]:
+                 bookings: BookingStore, member: str | None = None) -> list[Slot]:
+    """The nearest free slots; for a manual pool's picked member, that member's own."""
     window = Interval(max(now, wanted - ALTERNATIVES_SPAN), wanted + ALTERNATIVES_SPAN)
-    return nearest_alternatives(plan_slots(plan, window, now, calendar, bookings), wanted, ALTERNATIVES)
+    slots = plan_slots(plan, window, now, calendar, bookings)
+    if member is not None:
+        slots = [Slot(slot.start, slot.end, (member,)) for slot in slots if member in slot.host_ids]
+    return nearest_alternatives(slots, wanted, ALTERNATIVES)
 
 
 def free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
@@ -201,4 +205,5 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
     reason = "nobody in the pool is free now" if request.meet_now else f"{start.isoformat()} is not free"
     if refusals:
         reason += f" ({'; '.join(refusals)})"
-    raise SlotUnavailable(start, reason, alternatives(plan, start, now, calendar, bookings))
+    member = request.pool_member_id if plan.hosts.mode == "manual" else None
+    raise SlotUnavailable(start, reason, alternatives(plan, start, now, calendar, bookings, member))

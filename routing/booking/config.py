@@ -204,6 +204,16 @@ class ObjectBooking(Strict):
     event_relation: Literal["WhoId", "WhatId"] | None = Field(
         default=None, description="how the Salesforce Event points at the record; null: by object"
     )
+    page_fields: list[str] = Field(
+        default_factory=list, max_length=2,
+        description="handoff page: up to two more record fields shown next to name, company and owner",
+    )
+    guest_email_field: str = Field(
+        default="Email", min_length=1, description="handoff page: record field prefilling the guest email"
+    )
+    instant_handoff: bool = Field(
+        default=False, description='handoff page: offer "Meet now" (who in the pool is free right now)'
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectBooking:

@@ -38,9 +38,10 @@ def host_email(host_id: str) -> str:
     return f"rep{host_id[-4]}@example.com"
 
 
-def booking_config(mode: str = "pooled", pool_extra: str = "", member_extra: dict[str, str] | None = None) -> str:
-    """The booking org config; ``pool_extra`` adds pool keys (``, reset: week``), ``member_extra`` member keys.
-    A second pool, ``Engineers``, has the ``ENGINEERS``."""
+def booking_config(mode: str = "pooled", reset: str = "month", pool_extra: str = "",
+                   member_extra: dict[str, str] | None = None) -> str:
+    """The booking org config; ``pool_extra`` adds pool keys (``, caps: {per_day: 2}``), ``member_extra`` member
+    keys. A second pool, ``Engineers``, has the ``ENGINEERS``."""
     extra = member_extra or {}
     engineers = "\n".join(
         f'      - {{id: "{host}", name: "Engineer {index}", email: {host_email(host)}, timezone: UTC}}'
@@ -69,13 +70,14 @@ booking:
       working_hours: {{start: "09:00", end: "17:00"}}
       meeting_platform: google_meet
   pools:
-    - {{team: Handover, mode: {mode}{pool_extra}}}
+    - {{team: Handover, mode: {mode}, reset: {reset}{pool_extra}}}
     - {{team: Engineers, mode: pooled}}
   objects:
     Lead:
       default_type: Intro
       host_options: [pool, user, record_owner]
       default_host: {{kind: pool, team: Handover}}
+      related_owner_updates: [{{lookup_field: ConvertedAccountId}}]
     Account:
       default_type: Intro
       host_options: [user, pool]
@@ -126,10 +128,10 @@ class BookingChain:
 
 
 def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Callable[[], datetime] = lambda: NOW,
-                          mode: str = "pooled", pool_extra: str = "", member_extra: dict[str, str] | None = None,
-                          **settings: Any) -> None:
+                          mode: str = "pooled", reset: str = "month", pool_extra: str = "",
+                          member_extra: dict[str, str] | None = None, **settings: Any) -> None:
     """The current runtime's ports with these booking adapters, a fixed clock and the booking config."""
-    apply_config(store, booking_config(mode, pool_extra, member_extra), NOW)
+    apply_config(store, booking_config(mode, reset, pool_extra, member_extra), NOW)
     current = runtime.current()
     ports = dataclasses.replace(current.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
                                 calendar=calendar, salesforce_events=events, clock=clock)

@@ -40,9 +40,9 @@ def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
 
 
 def setup(chain: BookingChain, mode: str, pool_extra: str, clock: Clock | None = None,
-          member_extra: dict[str, str] | None = None) -> TestClient:
+          member_extra: dict[str, str] | None = None, reset: str = "month") -> TestClient:
     install_booking_ports(chain.store, chain.calendar, chain.events, clock=clock or Clock(NOW), mode=mode,
-                          pool_extra=pool_extra, member_extra=member_extra)
+                          reset=reset, pool_extra=pool_extra, member_extra=member_extra)
     return TestClient(create_app())
 
 
@@ -106,7 +106,7 @@ def test_periods_start_on_the_teams_clock() -> None:
 def test_a_member_back_from_a_week_away_is_calibrated_not_flooded(chain: BookingChain) -> None:
     clock = Clock(NOW)
     away = {H3: ', out_of_office: [{start: "2030-01-07T00:00:00+00:00", end: "2030-01-14T00:00:00+00:00"}]'}
-    client = setup(chain, "round_robin", ", reset: month, balance: calibration", clock, away)
+    client = setup(chain, "round_robin", ", balance: calibration", clock, away)
     first_week = []
     for day in range(5):
         clock.now = NOW + timedelta(days=day)
@@ -120,7 +120,7 @@ def test_a_member_back_from_a_week_away_is_calibrated_not_flooded(chain: Booking
 def test_without_calibration_the_member_back_takes_every_meeting_until_level(chain: BookingChain) -> None:
     clock = Clock(NOW)
     away = {H3: ', out_of_office: [{start: "2030-01-07T00:00:00+00:00", end: "2030-01-14T00:00:00+00:00"}]'}
-    client = setup(chain, "pooled", ", reset: month", clock, away)
+    client = setup(chain, "pooled", "", clock, away)
     for day in range(2):
         clock.now = NOW + timedelta(days=day)
         hosts_of(client, [NINE + timedelta(days=day, hours=hour) for hour in (0, 1)])
@@ -129,14 +129,14 @@ def test_without_calibration_the_member_back_takes_every_meeting_until_level(cha
 
 
 def test_meetings_count_in_the_period_they_take_place_when_the_pool_says_so(chain: BookingChain) -> None:
-    client = setup(chain, "round_robin", ", reset: day, count_by: meeting_time")
+    client = setup(chain, "round_robin", ", count_by: meeting_time", reset="day")
     tomorrow = hosts_of(client, [NINE + timedelta(days=1)])
     today = hosts_of(client, [NINE + timedelta(hours=1)])
     assert tomorrow == [H1] and today == [H1]  # tomorrow's meeting does not count today
 
 
 def test_meetings_count_in_the_period_they_were_booked_in_by_default(chain: BookingChain) -> None:
-    client = setup(chain, "round_robin", ", reset: day")
+    client = setup(chain, "round_robin", "", reset="day")
     assert hosts_of(client, [NINE + timedelta(days=1), NINE + timedelta(hours=1)]) == [H1, H2]
 
 
