@@ -1,0 +1,28 @@
+"""Request bodies read with a size limit: a declared Content-Length over it is refused before reading, and a
+streamed (chunked) body stops being read as soon as it passes the limit, so no body over it is ever held."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int, size: int | None):
+        self.limit = limit
+        self.size = size
+        said = f"body of {size} bytes" if size is not None else "body"
+        super().__init__(f"{said} is over the {limit}-byte limit (BATON_MAX_REQUEST_BYTES)")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit, int(declared))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit, None)
+        chunks.append(chunk)
+    return b"".join(chunks)
