@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from adapters.http.auth import EVENTS_WRITE, requires
-from adapters.http.body import BodyTooLarge, read_body
+from adapters.http.body import BodyTooLarge, json_objects, openapi_body, read_body
 from adapters.http.bookings import booking_router
 from adapters.http.operations import operations_router
 from adapters.salesforce.change_events import parse_posted
@@ -84,7 +84,8 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/salesforce/outbound/{token}", response_class=Response)
+    @app.post("/salesforce/outbound/{token}", response_class=Response,
+              openapi_extra=openapi_body("text/xml", {"type": "string", "description": "SOAP notifications"}))
     async def outbound_message(token: str, request: Request) -> Response:
         """Salesforce outbound message (SOAP, up to 100 notifications); answered with Ack true once enqueued."""
         state = current()
@@ -115,7 +116,8 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
         log.info("outbound_accepted", org=message.organization_id, notifications=len(events))
         return Response(ACK, media_type="text/xml")
 
-    @app.post("/salesforce/events", status_code=202, dependencies=[Depends(requires(EVENTS_WRITE, current))])
+    @app.post("/salesforce/events", status_code=202, dependencies=[Depends(requires(EVENTS_WRITE, current))],
+              openapi_extra=openapi_body(JSON_CONTENT_TYPE, json_objects(MAX_POSTED_EVENTS)))
     async def change_events(request: Request) -> JSONResponse:
         """Change and platform events relayed as JSON (one Bayeux event message or its ``data``, or a
         list of them); 202 once the broker confirmed the enqueue, 503 when it did not."""

@@ -3,6 +3,8 @@ streamed (chunked) body stops being read as soon as it passes the limit, so no b
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 
 
@@ -26,3 +28,13 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(limit, None)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def openapi_body(content_type: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` describing a body an endpoint reads itself (so clients and fuzzers know its shape)."""
+    return {"requestBody": {"required": True, "content": {content_type: {"schema": schema}}}}
+
+
+def json_objects(max_items: int) -> dict[str, Any]:
+    """One JSON object or a list of at most ``max_items`` of them."""
+    return {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}, "maxItems": max_items}]}

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, ValidationError
 
 from adapters.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, Caller, requires
-from adapters.http.body import BodyTooLarge, read_body
+from adapters.http.body import BodyTooLarge, json_objects, openapi_body, read_body
 from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
@@ -85,13 +85,8 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return resolve(schema)
 
 
-def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {JSON_CONTENT_TYPE: {"schema": schema}}}}
-
-
-BOOKING_BODY = _json_body(_inline(BookingRequest.model_json_schema()))
-EVENTS_BODY = _json_body({"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"},
-                                                          "maxItems": MAX_EVENTS}]})
+BOOKING_BODY = openapi_body(JSON_CONTENT_TYPE, _inline(BookingRequest.model_json_schema()))
+EVENTS_BODY = openapi_body(JSON_CONTENT_TYPE, json_objects(MAX_EVENTS))
 
 
 def _same_user(a: str, b: str) -> bool:
