@@ -162,6 +162,8 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
 def create_app_from_env() -> FastAPI:
     """uvicorn --factory entry point: bootstraps Baton from BATON_* settings."""
     from baton.bootstrap import ensure_bootstrapped
+    from baton.logging import redact_access_log
 
     ensure_bootstrapped()
+    redact_access_log()
     return create_app()
