@@ -131,8 +131,8 @@ def _safe_yaml(text: str, source: str) -> Any:
             return None
         size = _expanded_size(node, {})
         if size > MAX_CONFIG_VALUES:
-            raise ConfigError([(source, f"the YAML expands to {size:,} values through its aliases "
-                                        f"(at most {MAX_CONFIG_VALUES:,})")])
+            problem = f"the YAML expands to {size:,} values through its aliases (at most {MAX_CONFIG_VALUES:,})"
+            raise ConfigError([(source, problem)])
         return loader.construct_document(node)
     finally:
         loader.dispose()

@@ -10,7 +10,7 @@ of the minute; otherwise it returns the ``Caller``. The single tokens of older s
 
 import hmac
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -99,7 +99,7 @@ def _check_rate(caller: Caller, state: runtime.Runtime) -> None:
 
 
 def requires(scope: str, current: Callable[[], runtime.Runtime] = runtime.current,
-             rate_limited: bool = False) -> Callable[..., Caller]:
+             rate_limited: bool = False) -> Callable[..., Awaitable[Caller]]:
     """A FastAPI dependency admitting callers whose token has ``scope``."""
     assert scope in SCOPES, scope
 

@@ -24,7 +24,13 @@ from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
 from baton.booking.chain import bookings_of, give_up
-from baton.booking.planning import BookingForbidden, BookingProblems, check_scheduler, plan_booking, plan_slots
+from baton.booking.planning import (
+    BookingForbidden,
+    BookingProblems,
+    check_scheduler,
+    plan_booking,
+    plan_slots,
+)
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.booking.stages import start_chain
 from baton.errors import InputError, PermanentError, TransientError

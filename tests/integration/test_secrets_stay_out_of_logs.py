@@ -23,8 +23,15 @@ from tests.support.booking import booking_config
 from tests.support.fake_notifications import free_port
 from tests.support.fake_salesforce import fake_salesforce
 from tests.support.outbound import ORG, SESSION, envelope, notification
-from tests.support.services import REPO_ROOT, FlusherProcess, ServiceProcess, WorkerProcess, delete_queues, \
-    unique_prefix, worker_env
+from tests.support.services import (
+    REPO_ROOT,
+    FlusherProcess,
+    ServiceProcess,
+    WorkerProcess,
+    delete_queues,
+    unique_prefix,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 OUTBOUND_TOKEN = "path-secret-7Qm2vX9kLr"

@@ -20,7 +20,14 @@ from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store.tokens import TokenStore
 from baton import runtime
 from tests.support import cdc_samples as cdc
-from tests.support.booking import NINE, NOW, SCHEDULER, BookingChain, booking_request, install_booking_ports
+from tests.support.booking import (
+    NINE,
+    NOW,
+    SCHEDULER,
+    BookingChain,
+    booking_request,
+    install_booking_ports,
+)
 from tests.support.cli import run_baton
 from tests.unit.conftest import Pipeline
 

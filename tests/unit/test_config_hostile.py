@@ -16,6 +16,9 @@ from tests.unit.conftest import Pipeline
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 MEMBER = "{id: '005000000000001AAA', name: Rep}"
+BOOKING_WITH_UNKNOWN_KEY = f"""teams: [{{name: Inbound, members: [{MEMBER}]}}]
+booking: {{types: [{{name: Intro, duration_minutes: 30, colour: blue}}]}}
+"""
 GRAPH_CYCLE = f"""teams: [{{name: Inbound, members: [{MEMBER}]}}]
 graphs:
   Lead:
@@ -50,8 +53,7 @@ classification:
         ("- just\n- a list\n", "(top level)", "the config must be a mapping of keys to values"),
         (f"teams: [{{name: Inbound, members: [{MEMBER}]}}]\ncolour: blue\n", "colour", "unknown key"),
         (f"teams: [{{name: Inbound, members: [{MEMBER}], colour: blue}}]", "teams[0].colour", "unknown key"),
-        (f"teams: [{{name: Inbound, members: [{MEMBER}]}}]\nbooking: {{types: [{{name: Intro, duration_minutes: 30, "
-         "colour: blue}]}", "booking.types[0].colour", "unknown key"),
+        (BOOKING_WITH_UNKNOWN_KEY, "booking.types[0].colour", "unknown key"),
         (GRAPH_CYCLE, "graphs.Lead", "nodes.check: cycle: check -> again -> check"),
         ("teams: [{name: Inbound, members: [{id: x}]\n", "config:2:1", "not valid YAML"),
     ],
