@@ -11,7 +11,7 @@ import structlog
 
 from adapters.calendar import Calendar
 from adapters.store.bookings import BookingExists, BookingRow, BookingStore, Hold, SlotTaken
-from baton.booking.planning import BookingPlan, BookingProblems, plan_booking, plan_slots
+from baton.booking.planning import BookingPlan, BookingProblems, check_scheduler, plan_booking, plan_slots
 from baton.booking.schedules import host_schedules
 from baton.ports import Ports
 from messages.booking import BookingRequest, BookingStatus, booking_id_for
@@ -111,7 +111,8 @@ def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) ->
 def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: datetime) -> Reserved:
     """Stores the booking as reserved with one hold per host and co-host, in its own transaction.
 
-    Raises BookingProblems (a 422: the request is wrong) or SlotUnavailable (a 409: taken, with the
+    Raises BookingProblems (a 422: the request is wrong), BookingForbidden (a 403: the config's
+    ``booking.schedulers`` do not allow it) or SlotUnavailable (a 409: taken, with the
     nearest alternatives). A pooled mode first tries the pool's other free members at that time.
     """
     booking_id = booking_id_for(request.request_id) if request.request_id else str(uuid.uuid4())
@@ -122,6 +123,7 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
     plan = plan_booking(version, config, ports.store, bookings, object_type=request.object_type,
                         record_id=request.record_id, record_fields=request.record_fields, host=request.host,
                         meeting_type=request.meeting_type, co_hosts=request.co_hosts, now=now)
+    check_scheduler(config, plan, request.scheduler_user_id, request.object_type)
     start = now.replace(microsecond=0) if request.meet_now else request.start
     assert start is not None
     if not request.meet_now:
