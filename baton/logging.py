@@ -19,9 +19,9 @@ _SECRET_PATTERNS = (
     re.compile(r"(<(?:\w+:)?SessionId>)[^<]*(</(?:\w+:)?SessionId>)", re.IGNORECASE),
     re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=!-]+", re.IGNORECASE),
     re.compile(r"(\b00D[A-Za-z0-9]{12,15}!)[A-Za-z0-9._]+"),
-    re.compile(r"(/salesforce/outbound/)[^/\s?\"']+"),  # the outbound-message endpoint's secret path segment
+    re.compile(r"(/salesforce/outbound/)[^/?\s\"']+"),  # the outbound endpoint's secret path segment
+    re.compile(r"(\bbaton_[0-9a-f]{12}_)[A-Za-z0-9_-]+"),  # API tokens (baton tokens create)
 )
-ACCESS_LOGGERS = ("uvicorn.access",)
 
 
 def _redact_text(text: str) -> str:
@@ -47,23 +47,22 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
-class RedactingFilter(logging.Filter):
-    """Masks secrets in standard-library log records (uvicorn's access log prints every request path)."""
+class AccessLogRedaction(logging.Filter):
+    """uvicorn's access log line names the request path: secrets in it (the outbound endpoint's path token)
+    are masked before any handler formats the line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_redact_text(a) if isinstance(a, str) else a for a in record.args)
-        elif isinstance(record.msg, str):
+            record.args = tuple(_redact_text(arg) if isinstance(arg, str) else arg for arg in record.args)
+        if isinstance(record.msg, str):
             record.msg = _redact_text(record.msg)
         return True
 
 
-def redact_access_logs() -> None:
-    """Adds the redacting filter to the web server's access logger (once)."""
-    for name in ACCESS_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
+def redact_access_log(logger_name: str = "uvicorn.access") -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(existing, AccessLogRedaction) for existing in logger.filters):
+        logger.addFilter(AccessLogRedaction())
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

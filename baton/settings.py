@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         default="", description="comma-separated Streaming API channels for baton listen, e.g. /data/LeadChangeEvent"
     )
     events_token: str | None = Field(
-        default=None, description="bearer token of POST /salesforce/events (relayed change events); unset = off"
+        default=None, description="deprecated single bearer token with scope events:write (use baton tokens create)"
     )
     sync_account_domain_fields: str = Field(
         default="", description="comma-separated Account fields holding extra domains (e.g. Domain__c), synced too"
@@ -136,7 +136,15 @@ class Settings(BaseSettings):
         description="seconds between two reads of the hosts' calendar changes (events.list sync tokens) by the scheduler",
     )
     booking_token: str | None = Field(
-        default=None, description="bearer token of the booking API (/availability, /bookings); unset = off"
+        default=None,
+        description="deprecated single bearer token with scopes bookings:read and bookings:write (use baton tokens create)",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token with scope metrics:read checked without the database (scrapes work while it is down)",
+    )
+    booking_rate_per_minute: int = Field(
+        default=120, ge=1, description="booking API requests one token may make a minute (429 beyond; per-token override)"
     )
     page_token_secret: str | None = Field(
         default=None, description="key signing the handoff page's tokens and links; unset = page off"

@@ -26,6 +26,7 @@ from routing.booking.fairness import (
     period_of,
 )
 from routing.booking.hosts import resolve_host_request
+from routing.booking.permissions import scheduler_refusal
 from routing.booking.pools import HostRequest, available_slots, busy_range, joint_slots
 from routing.booking.slots import HostSchedule, Interval, Slot
 from routing.booking.suggest import Suggestion, suggest
@@ -40,6 +41,11 @@ class BookingProblems(Exception):
     def __init__(self, problems: Problems):
         self.problems = problems
         super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+
+
+class BookingForbidden(Exception):
+    """The org config's ``booking.schedulers`` do not let this scheduler book these hosts or this record
+    (a 403); the message names why."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,18 @@ def schedules_over(plan: BookingPlan, span: Interval, calendar: Calendar | None,
         current = schedules[host]
         schedules[host] = replace(current, busy=current.busy + tuple(item.span for item in windows))
     return schedules
+
+
+def check_scheduler(config: OrgConfig, plan: BookingPlan, scheduler_user_id: str, object_type: str) -> None:
+    """Raises BookingForbidden when no ``booking.schedulers`` grant lets this scheduler book the plan's
+    candidate hosts and co-hosts on this object."""
+    pool_members = {pool.team: [member.id for member in config.team(pool.team).members]
+                    for pool in config.booking.pools}
+    reason = scheduler_refusal(config.booking.schedulers, pool_members, scheduler_user_id=scheduler_user_id,
+                               object_type=object_type, host_ids=plan.hosts.main_candidates,
+                               co_host_ids=plan.hosts.co_hosts)
+    if reason is not None:
+        raise BookingForbidden(reason)
 
 
 def schedules_for(plan: BookingPlan, window: Interval, now: datetime, calendar: Calendar | None,

@@ -22,6 +22,7 @@ from baton.booking.planning import (
     BookingPlan,
     BookingProblems,
     cap_limits,
+    check_scheduler,
     group_slots,
     plan_booking,
     plan_slots,
@@ -152,7 +153,8 @@ def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) ->
 def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: datetime) -> Reserved:
     """Stores the booking as reserved with one hold per host and co-host, in its own transaction.
 
-    Raises BookingProblems (a 422: the request is wrong) or SlotUnavailable (a 409: taken, with the
+    Raises BookingProblems (a 422: the request is wrong), BookingForbidden (a 403: the config's
+    ``booking.schedulers`` do not allow it) or SlotUnavailable (a 409: taken, with the
     nearest alternatives). A pooled mode first tries the pool's other free members at that time.
     """
     booking_id = booking_id_for(request.request_id) if request.request_id else str(uuid.uuid4())
@@ -164,6 +166,7 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
                         record_id=request.record_id, record_fields=request.record_fields, host=request.host,
                         meeting_type=request.meeting_type, co_hosts=request.co_hosts, now=now,
                         extra_pools=request.extra_pools)
+    check_scheduler(config, plan, request.scheduler_user_id, request.object_type)
     start = now.replace(microsecond=0) if request.meet_now else request.start
     assert start is not None
     if not request.meet_now:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.support.fake_notifications import free_port
-from tests.support.outbound_samples import ORG, SESSION, XML, envelope, notification
+from tests.support.outbound import ORG, SESSION, XML, envelope, notification
 from tests.support.services import delete_queues, unique_prefix, worker_env
 
 pytestmark = pytest.mark.integration

@@ -55,7 +55,7 @@ def availability(client: TestClient, **params: Any) -> Any:
     return client.get("/availability", params=query, headers=AUTH)
 
 
-def test_the_booking_api_needs_the_bearer_token_and_is_off_without_one(client: TestClient) -> None:
+def test_the_booking_api_needs_a_bearer_token_and_lets_nobody_in_without_one(client: TestClient) -> None:
     first = post(client)
     assert first.status_code == 202, first.text
     assert client.post("/bookings", json=booking_request(), headers={"Authorization": "Bearer nope"}).status_code == 401
@@ -63,7 +63,7 @@ def test_the_booking_api_needs_the_bearer_token_and_is_off_without_one(client: T
     current = runtime.current()
     runtime.install(runtime.Runtime(current.settings.model_copy(update={"booking_token": None}), current.broker,
                                     current.ports))
-    assert client.get("/bookings/x", headers=AUTH).status_code == 404
+    assert client.get("/bookings/x", headers=AUTH).status_code == 401
 
 
 def test_availability_lists_slots_with_the_hosts_free_at_each(client: TestClient, chain: BookingChain) -> None:

@@ -18,7 +18,9 @@ from adapters.calendar.google import GoogleCalendar, load_service_account
 from adapters.http.app import create_app
 from adapters.salesforce.auth import ClientCredentials, connect
 from adapters.salesforce.events import SalesforceEventWriter
+from adapters.http.auth import METRICS_READ
 from adapters.store import Store, make_engine
+from adapters.store.tokens import TokenStore
 from baton import runtime
 from baton.clock import utc_now
 from baton.errors import TransientError
@@ -48,7 +50,8 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture
 def client(pipeline: Pipeline) -> Iterator[TestClient]:
-    yield TestClient(create_app())
+    token, _ = TokenStore(pipeline.store.engine).create("prometheus", [METRICS_READ], utc_now())
+    yield TestClient(create_app(), headers={"Authorization": f"Bearer {token}"})
 
 
 def test_metrics_count_assignments_holds_dead_letters_and_stage_latency(client: TestClient, pipeline: Pipeline) -> None:
@@ -154,12 +157,13 @@ def test_readyz_is_200_with_details_when_broker_and_database_answer(client: Test
     assert body["checks"]["broker"]["ok"] is True
 
 
-def _runtime_with(pipeline: Pipeline, database_url: str | None = None, broker_url: str | None = None) -> runtime.Runtime:
+def _runtime_with(pipeline: Pipeline, database_url: str | None = None, broker_url: str | None = None,
+                  metrics_token: str | None = None) -> runtime.Runtime:
     current = runtime.current()
     ports = current.ports
     if database_url:
         ports = dataclasses.replace(ports, store=Store(make_engine(database_url)))
-    settings, broker = current.settings, current.broker
+    settings, broker = current.settings.model_copy(update={"metrics_token": metrics_token}), current.broker
     if broker_url:
         settings = settings.model_copy(update={"broker_url": broker_url})
         broker = RabbitmqBroker(url=broker_url, middleware=[])
@@ -190,6 +194,6 @@ def test_readyz_is_503_naming_the_broker_when_rabbitmq_is_unreachable(pipeline: 
 
 
 def test_metrics_still_answer_when_the_database_is_down(pipeline: Pipeline) -> None:
-    down = _runtime_with(pipeline, database_url="sqlite:////no/such/directory/baton.db")
-    samples = scrape(TestClient(create_app(lambda: down)))
+    down = _runtime_with(pipeline, database_url="sqlite:////no/such/directory/baton.db", metrics_token="scrape-me")
+    samples = scrape(TestClient(create_app(lambda: down), headers={"Authorization": "Bearer scrape-me"}))
     assert value(samples, "baton_store_up") == 0

@@ -12,11 +12,8 @@ from structlog.testing import capture_logs
 from adapters.http.app import create_app
 from baton import runtime
 from tests.support.configs import team_config
-from tests.support.outbound_samples import ORG, SESSION, XML, envelope, notification
+from tests.support.outbound import ORG, SESSION, TOKEN, URL, XML, envelope, notification
 from tests.unit.conftest import Pipeline
-
-TOKEN = "s3cret-path-token"
-URL = f"/salesforce/outbound/{TOKEN}"
 
 
 @pytest.fixture
@@ -111,8 +108,14 @@ def test_an_update_whose_owner_is_batons_latest_decision_is_not_routed_again(
          b"<lolz>&lol2;</lolz>", 400, "unsafe XML"),
         (envelope("\n".join(notification(n) for n in range(1, 102))), 400, "101 notifications"),
         (b'<?xml version="1.0"?><notifications/>', 400, "expected a SOAP Envelope"),
+        (b'<?xml version="1.0"?><!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd"><r/>', 400, "unsafe XML"),
+        (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><r/>', 400,
+         "unsafe XML"),
+        (b"", 400, "malformed XML"),
+        (b"\xff\xfe<\x00x\x00", 400, "malformed XML"),
     ],
-    ids=["malformed", "wrong-org", "xxe", "billion-laughs", "101-notifications", "not-soap"],
+    ids=["malformed", "wrong-org", "xxe", "billion-laughs", "101-notifications", "not-soap", "external-dtd",
+         "parameter-entity", "empty", "wrong-encoding"],
 )
 def test_bad_messages_are_rejected_with_a_clear_fault_and_nothing_enqueued(
     client: TestClient, pipeline: Pipeline, body: bytes, status: int, says: str
@@ -132,6 +135,38 @@ def test_wrong_token_content_type_and_size_are_refused(client: TestClient, pipel
     assert client.post(URL, content=b"<x>" + b" " * 200_001 + b"</x>", headers=XML).status_code == 413
     pipeline.drain()
     assert pipeline.store.count_assignments() == 0
+
+
+def test_a_hundred_notifications_in_one_message_are_all_routed(client: TestClient, pipeline: Pipeline) -> None:
+    response = client.post(URL, content=envelope("\n".join(notification(n) for n in range(1, 101))), headers=XML)
+    pipeline.drain()
+
+    assert response.status_code == 200 and "<Ack>true</Ack>" in response.text
+    assert pipeline.store.count_assignments() == 100
+
+
+def test_a_streamed_body_over_the_limit_is_refused_before_it_is_all_read(client: TestClient, pipeline: Pipeline) -> None:
+    sent: list[int] = []
+
+    def chunks() -> Iterator[bytes]:  # chunked transfer encoding: no Content-Length to refuse up front
+        for number in range(50):
+            sent.append(number)
+            yield b"<x>" + b" " * 10_000 + b"</x>"
+
+    response = client.post(URL, content=chunks(), headers=XML)
+    declared = client.post(URL, content=b"<x/>", headers={**XML, "content-length": "999999999"})
+
+    assert response.status_code == 413 and "over the 200000-byte limit" in response.text
+    assert declared.status_code == 413 and "body of 999999999 bytes" in declared.text
+    pipeline.drain()
+    assert pipeline.store.count_assignments() == 0
+
+
+def test_soap_12_content_type_is_taken_and_a_missing_one_refused(client: TestClient, pipeline: Pipeline) -> None:
+    body = envelope(notification(1))
+    assert client.post(URL, content=body, headers={"content-type": "application/soap+xml"}).status_code == 200
+    missing = client.post(URL, content=body, headers={"content-type": ""})
+    assert missing.status_code == 415 and "got no content type" in missing.text
 
 
 def test_session_id_never_reaches_a_log(client: TestClient, pipeline: Pipeline) -> None:

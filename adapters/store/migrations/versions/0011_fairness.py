@@ -2,15 +2,15 @@
 lifecycle: which host's calendar holds a booking's event (a reassigned meeting moves to another), and the
 ``events.list`` sync token of each calendar polled for hosts' own changes.
 
-Revision ID: 0010_fairness
-Revises: 0008_booking_chain
+Revision ID: 0011_fairness
+Revises: 0010_security
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_fairness"
-down_revision = "0008_booking_chain"
+revision = "0011_fairness"
+down_revision = "0010_security"
 branch_labels = None
 depends_on = None
 

@@ -1,10 +1,13 @@
-"""Salesforce outbound messages as Salesforce sends them (SOAP notifications() envelopes, published format)."""
+"""Salesforce outbound messages as Salesforce sends them (SOAP notifications() envelopes, published format),
+and the web edge's path token."""
 
 from __future__ import annotations
 
 ORG = "00D000000000062EAA"
 SESSION = "00D000000000062!AQ0AQH0dMHZfz972Szmpkb58urFRkgeBGsxL_QJWwYMfAbUeeG7c1E6LYUfiDUkWe6H34r1AAwOR8B8fLEz6n04NPGRrq0FM"
 XML = {"content-type": "text/xml; charset=utf-8"}
+TOKEN = "s3cret-path-token"
+URL = f"/salesforce/outbound/{TOKEN}"
 
 
 def envelope(notifications: str, org: str = ORG) -> bytes:
