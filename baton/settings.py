@@ -102,6 +102,10 @@ class Settings(BaseSettings):
         default="Baton_Booking_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
         description="Event external id field that booked meetings are upserted on",
     )
+    salesforce_no_show_field: str = Field(
+        default="Baton_No_Show__c",
+        description="Event checkbox that marks a booked meeting a no-show when a change event sets it",
+    )
     metrics_port: int = Field(
         default=0, ge=0, le=65535,
         description="Prometheus metrics port of dramatiq workers and the flusher (e.g. 9191); 0 = off (web: /metrics)",
@@ -127,6 +131,10 @@ class Settings(BaseSettings):
     )
     notify_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one SMTP or webhook call")
     scheduler_interval_s: float = Field(default=5.0, gt=0, description="seconds between the scheduler's rounds")
+    calendar_poll_interval_s: float = Field(
+        default=60.0, gt=0,
+        description="seconds between two reads of the hosts' calendar changes (events.list sync tokens) by the scheduler",
+    )
     booking_token: str | None = Field(
         default=None,
         description="deprecated single bearer token with scopes bookings:read and bookings:write (use baton tokens create)",

@@ -6,6 +6,7 @@ Records ask for a random language and sometimes a product; the clock advances 2 
 record across a working day, so availability changes while the benchmark runs.
 
     python bench/select_owner.py [--members 1000] [--records 20000] [--method round_robin]
+                                 [--calibration | --lead-threshold N]
 
 The last line is one JSON object. ``stage_decisions_per_s`` (the assign stage with PostgreSQL
 locking) is measured by the lead engineer's stage benchmark and is ``null`` here.
@@ -53,7 +54,7 @@ def _shifts(rng: random.Random) -> dict[str, list[dict[str, str]]] | None:
     return {day: ranges for day in WEEK}
 
 
-def build_team(members: int, method: str) -> Team:
+def build_team(members: int, method: str, fairness: dict[str, object] | None = None) -> Team:
     rng = random.Random(SEED)
     people = []
     for number in range(members):
@@ -84,6 +85,7 @@ def build_team(members: int, method: str) -> Team:
             "members": people,
             "skills_from": ["Language__c", "Product__c"],
             "criteria_caps": [{"name": "enterprise", "tag": "enterprise", "per_day": 5}],
+            **({"fairness": fairness} if fairness else {}),
         }
     )
 
@@ -166,10 +168,17 @@ def main() -> None:
     parser.add_argument("--stage-records", type=int, default=5000, help="0 skips the PostgreSQL stage run")
     parser.add_argument("--stage-batch", type=int, default=100, help="records per assign message")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--calibration", action="store_true", help="fairness: weekly reset, calibration")
+    parser.add_argument("--lead-threshold", type=int, default=None, help="fairness: lead threshold (no calibration)")
     args = parser.parse_args()
+    fairness: dict[str, object] = {}
+    if args.calibration:
+        fairness.update(reset="week", balance="calibration")
+    if args.lead_threshold is not None:
+        fairness.update(reset="week", lead_threshold=args.lead_threshold)
     global POSTGRES_URL
     POSTGRES_URL = args.postgres
-    team = build_team(args.members, args.method)
+    team = build_team(args.members, args.method, fairness)
     batch = records(args.records)
     run(team, batch[:200])  # warm the holiday cache and the compiled roster
     seconds, held = run(team, batch)
@@ -192,6 +201,7 @@ def main() -> None:
                 "stage_decisions_per_s": stage_decisions_per_s,
                 "members": args.members,
                 "method": args.method,
+                "fairness": fairness or None,
             }
         )
     )

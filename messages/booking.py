@@ -24,9 +24,12 @@ class BookingStatus(StrEnum):
     CONFIRMED = "confirmed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
 
 
-FINAL_STATUSES = frozenset({BookingStatus.CONFIRMED, BookingStatus.FAILED, BookingStatus.CANCELLED})
+FINAL_STATUSES = frozenset(
+    {BookingStatus.CONFIRMED, BookingStatus.FAILED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW}
+)
 
 
 def booking_id_for(request_key: str) -> str:
@@ -52,6 +55,10 @@ class BookingRequest(Contract):
         default=None, description="manual pools: the member the scheduler picked"
     )
     co_hosts: list[SalesforceId] = Field(default_factory=list, max_length=10)
+    extra_pools: list[str] = Field(
+        default_factory=list, max_length=5,
+        description="one more host from each of these pools (e.g. a solutions engineer), all free at the time",
+    )
     start: AwareDatetime | None = Field(default=None, description="meeting start; omit with meet_now")
     meet_now: bool = Field(default=False, description="instant handoff: a host free from now on")
     guest_email: EmailStr
@@ -102,3 +109,24 @@ class BookingLog(Contract):
     reasons: list[str] = Field(default_factory=list)
     error: str | None = None
     decided_at: AwareDatetime
+
+
+class CancelBooking(Contract):
+    """``POST /bookings/{id}/cancel``: why (kept with the booking and logged)."""
+
+    reason: str = Field(default="", max_length=1000)
+
+
+class RescheduleBooking(Contract):
+    """``POST /bookings/{id}/reschedule``: the new start."""
+
+    start: AwareDatetime
+    reason: str = Field(default="", max_length=1000)
+
+
+class ReassignBooking(Contract):
+    """``POST /bookings/{id}/reassign``: another pool member hosts, at the same time (a named one, or the
+    pool's choice without the current host); the reason is logged."""
+
+    host_id: SalesforceId | None = None
+    reason: str = Field(min_length=1, max_length=1000)

@@ -230,6 +230,40 @@ class Backfill(Strict):
         return self
 
 
+class Fairness(Strict):
+    """Fairness over time: the counting period, how absences are made up, and the lead threshold."""
+
+    reset: Literal["day", "week", "month"] | None = Field(
+        default=None,
+        description="period over which records are counted (team time zone); null: never reset",
+    )
+    balance: Literal["turns", "calibration"] = Field(
+        default="turns",
+        description="turns: turn order (plus backfill when enabled); calibration: fewest records for "
+        "the weight this period, members away or new credited with their share",
+    )
+    lead_threshold: int | None = Field(
+        default=None,
+        ge=0,
+        description="a member more than this many records ahead of the least-loaded eligible member "
+        "is not offered the record",
+    )
+    count_manual_owner_changes: bool = Field(
+        default=False,
+        description="an owner change made in Salesforce to a member counts against their caps and "
+        "period counts (Distribution Engine's enforce cap for manually assigned records)",
+    )
+
+    @property
+    def active(self) -> bool:
+        """Whether period counts are kept at all (any option set)."""
+        return self.reset is not None or self.balance == "calibration" or self.lead_threshold is not None
+
+    @property
+    def calibrated(self) -> bool:
+        return self.balance == "calibration"
+
+
 class Member(Strict):
     id: str = Field(min_length=1, description="Salesforce user id")
     name: str = ""
@@ -283,6 +317,7 @@ class Team(Strict):
     related_owner: DirectOwnerRule = DirectOwnerRule(field="match.owner_id")
     sticky: StickyRule | None = None
     backfill: Backfill = Backfill()
+    fairness: Fairness = Fairness()
     sla_minutes: int | None = Field(
         default=None, ge=1, description="an assigned record not actioned within this is reassigned and escalated"
     )
@@ -312,6 +347,10 @@ class Team(Strict):
         names = [cap.name for cap in self.criteria_caps]
         if len(set(names)) != len(names):
             raise ValueError(f"criteria_caps: names must be unique, got {names}")
+        if self.fairness.calibrated and self.backfill.enabled:
+            raise ValueError(
+                "fairness.balance calibration and backfill.enabled exclude each other: choose one"
+            )
         if self.method == Method.LOOKUP_OWNER and self.lookup_owner is None:
             raise ValueError("method lookup_owner needs a lookup_owner rule (its field)")
         return self

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from baton.booking import chain
-from baton.booking.stages import run_booking_request, run_booking_step
+from baton.booking.stages import run_booking_request, run_booking_step, run_sync_step
 from workers.actors import stage_actor
 
 
@@ -33,3 +33,9 @@ def booking_owner(step: dict[str, Any]) -> None:
 @stage_actor("booking_log")
 def booking_log(step: dict[str, Any]) -> None:
     run_booking_step("booking_log", step, chain.publish_log, next_stage=None)
+
+
+@stage_actor("booking_sync")
+def booking_sync(step: dict[str, Any]) -> None:
+    """A cancelled, no-show, rescheduled or reassigned booking: calendar event and Salesforce Event follow."""
+    run_sync_step(step)

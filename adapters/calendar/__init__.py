@@ -6,8 +6,11 @@ from settings.
 
 from adapters.calendar.ports import (
     Calendar,
+    CalendarChanges,
     CalendarEvent,
     CalendarLookupError,
+    CalendarSyncExpired,
+    ChangedEvent,
     CreatedEvent,
     RecordingCalendar,
     UnconfiguredCalendar,
@@ -16,8 +19,11 @@ from adapters.calendar.ports import (
 
 __all__ = [
     "Calendar",
+    "CalendarChanges",
     "CalendarEvent",
     "CalendarLookupError",
+    "CalendarSyncExpired",
+    "ChangedEvent",
     "CreatedEvent",
     "RecordingCalendar",
     "UnconfiguredCalendar",

@@ -27,8 +27,11 @@ from googleapiclient.errors import HttpError
 
 from adapters.calendar.ports import (
     FREEBUSY_CALENDARS_PER_CALL,
+    CalendarChanges,
     CalendarEvent,
     CalendarLookupError,
+    CalendarSyncExpired,
+    ChangedEvent,
     CreatedEvent,
 )
 from baton.errors import ConfigError, InputError, PermanentError, TransientError
@@ -44,6 +47,7 @@ TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "backendError",
                                "internalError"})
 GONE_STATUSES = frozenset({404, 410})
+LIST_PAGE_SIZE = 250
 KEY_SETTING = "BATON_GOOGLE_SERVICE_ACCOUNT_FILE"
 
 
@@ -82,7 +86,7 @@ class GoogleApiTransientError(TransientError):
 
 class GoogleCalendar:
     """The Calendar port on Google Calendar API v3. ``calls`` counts API calls by kind
-    (``freebusy``, ``insert``, ``get``, ``delete``); token exchanges are not counted."""
+    (``freebusy``, ``insert``, ``get``, ``delete``, ``patch``, ``list``); token exchanges are not counted."""
 
     def __init__(
         self,
@@ -213,6 +217,59 @@ class GoogleCalendar:
         except PermanentError as exc:
             if _status_of(exc) not in GONE_STATUSES:
                 raise
+
+
+    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+        what = f"event {event_id} in calendar {organizer_email}"
+        body = {"start": {"dateTime": _rfc3339(start, "event start"), "timeZone": "UTC"},
+                "end": {"dateTime": _rfc3339(end, "event end"), "timeZone": "UTC"}, "status": "confirmed"}
+        try:
+            self._execute("patch", organizer_email, EVENTS_SCOPE, what, lambda service: service.events().patch(
+                calendarId=organizer_email, eventId=event_id, body=body, sendUpdates="all"))
+        except PermanentError as exc:
+            if _status_of(exc) in GONE_STATUSES:
+                return False
+            raise
+        return True
+
+
+    def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
+        what = f"changes of calendar {calendar_email}"
+        query: dict[str, Any] = {"calendarId": calendar_email, "showDeleted": True, "singleEvents": True,
+                                 "maxResults": LIST_PAGE_SIZE}
+        if sync_token:
+            query["syncToken"] = sync_token
+        else:
+            query["timeMin"] = _rfc3339(since, "since")
+        found: list[ChangedEvent] = []
+        page_token: str | None = None
+        while True:
+            page = {**query, **({"pageToken": page_token} if page_token else {})}
+            try:
+                answer = self._execute("list", calendar_email, EVENTS_SCOPE, what,
+                                       lambda service, page=page: service.events().list(**page))
+            except PermanentError as exc:
+                if _status_of(exc) == 410:
+                    raise CalendarSyncExpired(f"{what}: the sync token expired") from exc
+                raise
+            found += [_changed(item) for item in answer.get("items") or []]
+            page_token = answer.get("nextPageToken")
+            if not page_token:
+                token = answer.get("nextSyncToken")
+                if not token:
+                    raise TransientError(f"{what}: the last page carried no nextSyncToken")
+                return CalendarChanges(found, str(token))
+
+
+def _changed(item: Mapping[str, Any]) -> ChangedEvent:
+    def moment(part: Any) -> datetime | None:
+        value = (part or {}).get("dateTime")
+        return datetime.fromisoformat(value) if value else None
+
+    responses = {str(a.get("email")): str(a.get("responseStatus", "needsAction"))
+                 for a in item.get("attendees") or [] if a.get("email")}
+    return ChangedEvent(str(item["id"]), str(item.get("status", "confirmed")), moment(item.get("start")),
+                        moment(item.get("end")), responses)
 
 
 def _status_of(exc: Exception) -> int | None:

@@ -8,11 +8,11 @@ import math
 import threading
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from baton.errors import ConfigError, PermanentError
+from baton.errors import ConfigError, PermanentError, TransientError
 from routing.booking.slots import Interval
 
 FREEBUSY_CALENDARS_PER_CALL = 50
@@ -38,6 +38,27 @@ class CreatedEvent:
     event_id: str
     html_link: str | None
     meet_link: str | None
+
+
+@dataclass(frozen=True)
+class ChangedEvent:
+    """An event as ``events.list`` reports a change: its status, time and each attendee's answer."""
+
+    event_id: str
+    status: str  # confirmed | tentative | cancelled (deleted)
+    start: datetime | None
+    end: datetime | None
+    responses: Mapping[str, str] = field(default_factory=dict)  # attendee email -> responseStatus
+
+
+@dataclass(frozen=True)
+class CalendarChanges:
+    events: list[ChangedEvent]
+    sync_token: str
+
+
+class CalendarSyncExpired(TransientError):
+    """Google no longer knows the sync token (410): read the calendar again from the start."""
 
 
 class CalendarLookupError(PermanentError):
@@ -66,6 +87,17 @@ class Calendar(Protocol):
 
     def cancel_event(self, organizer_email: str, event_id: str) -> None:
         """Cancels the event and tells the attendees; an event already gone is fine."""
+        ...
+
+    def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
+        """Events changed since ``sync_token`` (``events.list`` with the token, deleted ones included), or
+        with no token every event ending after ``since``; with the token for the next call. Raises
+        CalendarSyncExpired when the token is too old."""
+        ...
+
+    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+        """Moves the event to ``[start, end)`` (restoring it if it was cancelled) and tells the attendees;
+        False when the organizer's calendar has no such event."""
         ...
 
 
@@ -99,13 +131,20 @@ class UnconfiguredCalendar:
     def cancel_event(self, organizer_email: str, event_id: str) -> None:
         raise ConfigError([self.PROBLEM])
 
+    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+        raise ConfigError([self.PROBLEM])
+
+    def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
+        raise ConfigError([self.PROBLEM])
+
 
 @dataclass
 class RecordingCalendar:
     """In-memory calendar for unit tests.
 
     ``busy_by_email`` is what free/busy answers; ``events`` holds live events by id, ``created`` every
-    event created (once per id), ``cancelled`` every (organizer, id) cancelled. ``fail_next(exc, ...)``
+    event created (once per id), ``cancelled`` every (organizer, id) cancelled, ``moved`` every
+    (organizer, id, start, end) moved. ``fail_next(exc, ...)``
     raises those errors on the next calls, in order. ``calls`` counts calls per kind, as the Google
     client does (``freebusy`` counts one per 50 calendars).
     """
@@ -114,6 +153,9 @@ class RecordingCalendar:
     events: dict[str, CalendarEvent] = field(default_factory=dict)
     created: list[CalendarEvent] = field(default_factory=list)
     cancelled: list[tuple[str, str]] = field(default_factory=list)
+    moved: list[tuple[str, str, datetime, datetime]] = field(default_factory=list)
+    gone: dict[str, CalendarEvent] = field(default_factory=dict)
+    change_log: list[tuple[str, ChangedEvent]] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     failures: deque[Exception] = field(default_factory=deque)
@@ -152,8 +194,35 @@ class RecordingCalendar:
         with self._lock:
             self.calls["delete"] += 1
             self._raise_injected()
-            if self.events.pop(event_id, None) is not None:
+            event = self.events.pop(event_id, None)
+            if event is not None:
+                self.gone[event_id] = event
                 self.cancelled.append((organizer_email, event_id))
+
+    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+        with self._lock:
+            self.calls["patch"] += 1
+            self._raise_injected()
+            event = self.events.get(event_id) or self.gone.get(event_id)
+            if event is None or event.organizer_email != organizer_email:
+                return False
+            self.gone.pop(event_id, None)
+            self.events[event_id] = replace(event, start=start, end=end)
+            self.moved.append((organizer_email, event_id, start, end))
+            return True
+
+    def host_changed(self, calendar_email: str, change: ChangedEvent) -> None:
+        """A host's own change (decline, move, delete) that ``changes`` will report."""
+        with self._lock:
+            self.change_log.append((calendar_email, change))
+
+    def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
+        with self._lock:
+            self.calls["list"] += 1
+            self._raise_injected()
+            first = int(sync_token) if sync_token else 0
+            found = [change for calendar, change in self.change_log[first:] if calendar == calendar_email]
+            return CalendarChanges(found, str(len(self.change_log)))
 
     @staticmethod
     def _created(event: CalendarEvent) -> CreatedEvent:

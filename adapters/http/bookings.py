@@ -23,12 +23,20 @@ from adapters.http.body import BodyTooLarge, json_objects, openapi_body, read_bo
 from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
+from baton.booking import lifecycle
 from baton.booking.chain import bookings_of
-from baton.booking.planning import BookingForbidden, BookingProblems, check_scheduler, plan_booking, plan_slots
+from baton.booking.planning import (
+    BookingForbidden,
+    BookingProblems,
+    check_scheduler,
+    plan_booking,
+    plan_slots,
+    skipped_hosts,
+)
 from baton.booking.reserve import SlotUnavailable
 from baton.booking.submit import NotEnqueued, submit_booking
 from baton.errors import InputError, PermanentError, TransientError
-from messages.booking import BookingRequest
+from messages.booking import BookingRequest, CancelBooking, ReassignBooking, RescheduleBooking
 from routing.booking.config import HostKind, HostOption
 from routing.booking.pools import free_times_by_host
 from routing.booking.slots import Interval, Slot
@@ -124,6 +132,7 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
         host_user_id: str | None = None,
         host_team: str | None = None,
         co_hosts: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+        extra_pools: Annotated[list[str], Query()] = [],  # noqa: B006
         show_all: bool = False,
     ) -> Any:
         """Slots in ``[start, end)`` with the hosts free at each (calendar, reservations, absences merged)."""
@@ -141,7 +150,7 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
         try:
             plan = plan_booking(version, config, ports.store, bookings, object_type=object_type,
                                 record_id=record_id, record_fields={}, host=host, meeting_type=meeting_type,
-                                co_hosts=co_hosts, now=now)
+                                co_hosts=co_hosts, now=now, extra_pools=extra_pools)
             if caller.scheduler_user_id is not None:
                 check_scheduler(config, plan, caller.scheduler_user_id, object_type)
         except BookingProblems as exc:
@@ -158,6 +167,9 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
                       for host_id, info in plan.directory.items()},
             "slots": [_slot(slot) for slot in slots],
         }
+        skipped = skipped_hosts(plan, Interval(start, end), now, bookings)
+        if skipped:
+            answer["skipped"] = skipped
         if show_all or plan.object_settings.show_all_availability:
             answer["by_host"] = {host_id: [_slot(slot)["start"] for slot in host_slots]
                                  for host_id, host_slots in free_times_by_host(slots).items()}
@@ -225,6 +237,73 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
             log.error("booking_events_enqueue_failed", error=str(exc))
             return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
         return JSONResponse({"accepted": len(requests)}, status_code=202)
+
+    def _changed(state: runtime.Runtime, booking: BookingRow) -> JSONResponse:
+        try:
+            lifecycle.send_sync(state.broker, booking.id, state.ports)
+        except Exception as exc:  # noqa: BLE001 (the row changed; asking again re-sends the sync)
+            log.error("booking_sync_enqueue_failed", booking_id=booking.id, error=str(exc))
+            return JSONResponse({"detail": "changed, but the calendar update could not be enqueued; "
+                                           "send the same request again"}, status_code=503)
+        return JSONResponse(booking_view(booking), status_code=202)
+
+    def _lifecycle(caller: Caller, booking_id: str, payload: Any, action: str) -> JSONResponse:
+        state = current()
+        models = {"cancel": CancelBooking, "reschedule": RescheduleBooking, "reassign": ReassignBooking}
+        try:
+            body = models[action].model_validate(payload) if action in models else None
+        except ValidationError as exc:
+            return _invalid(exc)
+        ports = state.ports
+        if caller.scheduler_user_id is not None:  # a scheduler's token changes only that scheduler's bookings
+            found = bookings_of(ports).get(booking_id)
+            if found is not None and not _same_user(found.scheduler_user_id, caller.scheduler_user_id):
+                return JSONResponse({"detail": f"no booking {booking_id}"}, status_code=404)
+        try:
+            if isinstance(body, CancelBooking):
+                booking = lifecycle.cancel(booking_id, body.reason or "cancelled through the API", ports)
+            elif isinstance(body, RescheduleBooking):
+                booking = lifecycle.move(booking_id, ports, start=body.start, reason=body.reason)
+            elif isinstance(body, ReassignBooking):
+                booking = lifecycle.move(booking_id, ports, exclude_host=body.host_id is None, host_id=body.host_id,
+                                         reason=body.reason)
+            else:
+                booking = lifecycle.mark_no_show(booking_id, ports)
+        except lifecycle.BookingNotFound as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        except lifecycle.BookingEnded as exc:
+            return JSONResponse({"detail": f"{exc}: it cannot change any more"}, status_code=409)
+        except BookingProblems as exc:
+            return _unprocessable(exc.problems)
+        except SlotUnavailable as exc:
+            return JSONResponse({"detail": exc.reason, "start": exc.start.isoformat(),
+                                 "alternatives": [_slot(slot) for slot in exc.alternatives]}, status_code=409)
+        return _changed(state, booking)
+
+    async def _payload(request: Request) -> Any:
+        if request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers:
+            return {}
+        return await _json(request, current().settings.max_request_bytes)
+
+    @router.post("/bookings/{booking_id}/cancel", status_code=202)
+    async def cancel_booking(caller: Writer, booking_id: str, request: Request) -> JSONResponse:
+        """Cancels: the reserved time is freed, the calendar event cancelled, the Salesforce Event updated."""
+        return await _in_thread(_lifecycle, caller, booking_id, await _payload(request), "cancel")
+
+    @router.post("/bookings/{booking_id}/no-show", status_code=202)
+    async def no_show(caller: Writer, booking_id: str) -> JSONResponse:
+        """The guest did not come (counted in fairness unless the pool excludes no-shows)."""
+        return await _in_thread(_lifecycle, caller, booking_id, None, "no_show")
+
+    @router.post("/bookings/{booking_id}/reschedule", status_code=202)
+    async def reschedule(caller: Writer, booking_id: str, request: Request) -> JSONResponse:
+        """Moves the meeting: the same host when free (pool option), else routed again; 409 with alternatives."""
+        return await _in_thread(_lifecycle, caller, booking_id, await _payload(request), "reschedule")
+
+    @router.post("/bookings/{booking_id}/reassign", status_code=202)
+    async def reassign(caller: Writer, booking_id: str, request: Request) -> JSONResponse:
+        """Another pool member hosts at the same time; the previous host is credited back."""
+        return await _in_thread(_lifecycle, caller, booking_id, await _payload(request), "reassign")
 
     @router.get("/bookings/{booking_id}")
     def booking_status(caller: Reader, booking_id: str) -> Any:

@@ -13,15 +13,49 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.repository import as_utc
-from adapters.store.tables import bookings, reservations
+from adapters.store.tables import bookings, calendar_sync, pool_credits, reservations
 from baton.errors import TransientError
 
 EXCLUSION_VIOLATION = "23P01"
 COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")
-ENDED_STATUSES = ("confirmed", "failed", "cancelled")
+CAPPED_STATUSES = (*COUNTED_STATUSES, "no_show")  # meetings that took (or take) the host's time
+CAP_LOCK_NAMESPACE = 0x6A7C  # pg_advisory_xact_lock(namespace, hashtext(host)) around a cap check
+
+
+class CapReached(Exception):
+    """The host already has as many meetings in a capped day or week as the cap allows."""
+
+    def __init__(self, host_id: str, reason: str):
+        self.host_id = host_id
+        self.reason = reason
+        super().__init__(f"{host_id}: {reason}")
+
+
+@dataclass(frozen=True)
+class CapLimit:
+    """At most ``limit`` counted meetings of ``host_id`` may start in ``[start, end)``."""
+
+    host_id: str
+    start: datetime
+    end: datetime
+    limit: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class PoolCredits:
+    """Calibration credits to store with a booking: ``credits`` by host, for a pool's period."""
+
+    pool: str
+    period: str
+    credits: Mapping[str, int]
+
+
+ENDED_STATUSES = ("confirmed", "failed", "cancelled", "no_show")
 
 
 class SlotTaken(Exception):
@@ -64,6 +98,12 @@ class BookingRow:
     error: str | None
     created_at: datetime
     updated_at: datetime
+    calendar_host_id: str | None = None
+
+    @property
+    def event_host_id(self) -> str:
+        """The host whose calendar holds the meeting's event."""
+        return self.calendar_host_id or self.host_id
 
 
 def _row(row: Any) -> BookingRow:
@@ -78,16 +118,21 @@ class BookingStore:
         self.engine = engine
         self._postgresql = engine.dialect.name == "postgresql"
 
-    def reserve(self, booking: Mapping[str, Any], holds: Sequence[Hold]) -> None:
+    def reserve(self, booking: Mapping[str, Any], holds: Sequence[Hold], caps: Sequence[CapLimit] = (),
+                credits: PoolCredits | None = None) -> None:
         """Stores the booking and its holds in one transaction, or raises SlotTaken naming the hosts
-        whose time is already held (nothing is stored then)."""
+        whose time is already held, or CapReached when a capped window is full (nothing is stored
+        then). Caps are counted under a per-host lock, so concurrent bookings never exceed one."""
         try:
             with self.engine.begin() as connection:
                 if not self._postgresql:
                     taken = _overlapping_hosts(connection, holds)
                     if taken:
                         raise SlotTaken(taken)
+                self._check_caps(connection, caps)
                 connection.execute(sa.insert(bookings), [dict(booking)])
+                if credits is not None:
+                    self._save_credits(connection, credits, booking["created_at"])
                 connection.execute(
                     sa.insert(reservations),
                     [{"booking_id": booking["id"], "host_id": hold.host_id, "starts_at": hold.start,
@@ -101,6 +146,136 @@ class BookingStore:
             raise TransientError(f"booking not stored, will re-read: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
             raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+
+    def _check_caps(self, connection: Connection, caps: Sequence[CapLimit], moving: str | None = None) -> None:
+        for host in sorted({cap.host_id for cap in caps}) if self._postgresql else ():
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(CAP_LOCK_NAMESPACE, sa.func.hashtext(host))))
+        for cap in caps:
+            taken = connection.execute(
+                sa.select(sa.func.count()).select_from(bookings).where(
+                    bookings.c.host_id == cap.host_id, bookings.c.status.in_(CAPPED_STATUSES),
+                    bookings.c.starts_at >= cap.start, bookings.c.starts_at < cap.end,
+                    bookings.c.id != (moving or ""),
+                )
+            ).scalar_one()
+            if taken >= cap.limit:
+                raise CapReached(cap.host_id, cap.reason)
+
+    def _save_credits(self, connection: Connection, credits: PoolCredits, now: datetime) -> None:
+        """Credits only grow within a period (two bookings racing both lift to their level)."""
+        if not credits.credits:
+            return
+        insert = postgresql.insert if self._postgresql else sqlite.insert
+        statement = insert(pool_credits).values([
+            {"pool": credits.pool, "period": credits.period, "host_id": host, "credit": credit, "updated_at": now}
+            for host, credit in sorted(credits.credits.items())
+        ])
+        connection.execute(statement.on_conflict_do_update(
+            index_elements=["pool", "period", "host_id"],
+            set_={"credit": sa.func.greatest(pool_credits.c.credit, statement.excluded.credit)
+                  if self._postgresql else sa.func.max(pool_credits.c.credit, statement.excluded.credit),
+                  "updated_at": statement.excluded.updated_at},
+        ))
+
+    def pool_credits(self, pool: str, period: str) -> dict[str, int]:
+        """Calibration credits of a pool's members in one period (a row, even 0, marks a member counted)."""
+        query = sa.select(pool_credits.c.host_id, pool_credits.c.credit).where(
+            pool_credits.c.pool == pool, pool_credits.c.period == period)
+        with self.engine.connect() as connection:
+            return {row.host_id: int(row.credit) for row in connection.execute(query)}
+
+    def participation_counts(self, host_ids: Iterable[str], since: datetime, until: datetime) -> dict[str, int]:
+        """Live bookings each host takes part in (main host or co-host: a reservation of theirs) booked in
+        ``[since, until)``: how an extra pool's members are counted."""
+        ids = sorted(set(host_ids))
+        counts = dict.fromkeys(ids, 0)
+        if not ids:
+            return counts
+        query = (
+            sa.select(reservations.c.host_id, sa.func.count(sa.distinct(reservations.c.booking_id)))
+            .join(bookings, bookings.c.id == reservations.c.booking_id)
+            .where(reservations.c.host_id.in_(ids), bookings.c.created_at >= since, bookings.c.created_at < until,
+                   bookings.c.status.in_(COUNTED_STATUSES))
+            .group_by(reservations.c.host_id)
+        )
+        with self.engine.connect() as connection:
+            counts.update({row[0]: int(row[1]) for row in connection.execute(query)})
+        return counts
+
+    def meeting_starts(self, host_ids: Iterable[str], start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        """Start times of the hosts' meetings that take their time (caps count these), in ``[start, end)``."""
+        ids = sorted(set(host_ids))
+        found: dict[str, list[datetime]] = {host: [] for host in ids}
+        if not ids:
+            return found
+        query = sa.select(bookings.c.host_id, bookings.c.starts_at).where(
+            bookings.c.host_id.in_(ids), bookings.c.status.in_(CAPPED_STATUSES),
+            bookings.c.starts_at >= start, bookings.c.starts_at < end)
+        with self.engine.connect() as connection:
+            for row in connection.execute(query):
+                found[row.host_id].append(as_utc(row.starts_at))  # type: ignore[arg-type]
+        return found
+
+    def move(self, booking_id: str, host_id: str, start: datetime, end: datetime, holds: Sequence[Hold],
+             now: datetime, caps: Sequence[CapLimit] = ()) -> None:
+        """Moves a booking to another time and/or host in one transaction: its old holds go, the new ones
+        are taken (SlotTaken / CapReached leave everything as it was)."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.delete(reservations).where(reservations.c.booking_id == booking_id))
+                if not self._postgresql:
+                    taken = _overlapping_hosts(connection, holds)
+                    if taken:
+                        raise SlotTaken(taken)
+                self._check_caps(connection, caps, moving=booking_id)
+                connection.execute(sa.insert(reservations), [
+                    {"booking_id": booking_id, "host_id": hold.host_id, "starts_at": hold.start, "ends_at": hold.end}
+                    for hold in holds])
+                connection.execute(sa.update(bookings).where(bookings.c.id == booking_id).values(
+                    host_id=host_id, starts_at=start, ends_at=end, updated_at=now))
+        except sa.exc.IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+                raise SlotTaken([hold.host_id for hold in holds]) from None
+            raise TransientError(f"booking {booking_id} not moved: {exc.orig or exc}") from exc
+        except sa.exc.OperationalError as exc:
+            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+
+    def live_event_hosts(self, since: datetime) -> list[str]:
+        """Hosts whose calendars hold events of bookings still live and ending after ``since``."""
+        host = sa.func.coalesce(bookings.c.calendar_host_id, bookings.c.host_id)
+        query = sa.select(host).distinct().where(
+            bookings.c.calendar_event_id.is_not(None), bookings.c.ends_at > since,
+            bookings.c.status.in_(COUNTED_STATUSES))
+        with self.engine.connect() as connection:
+            return sorted(str(row[0]) for row in connection.execute(query))
+
+    def by_calendar_event(self, event_ids: Iterable[str]) -> dict[str, BookingRow]:
+        ids = sorted(set(event_ids))
+        if not ids:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(bookings).where(bookings.c.calendar_event_id.in_(ids)))
+            return {str(row.calendar_event_id): _row(row) for row in rows}
+
+    def by_salesforce_event(self, event_id: str) -> BookingRow | None:
+        """The booking whose Salesforce Event has this Id (15 or 18 characters)."""
+        wanted = [event_id, event_id[:15]] if len(event_id) == 18 else [event_id]
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(bookings).where(
+                sa.func.substr(bookings.c.salesforce_event_id, 1, len(wanted[-1])).in_(wanted))).first()
+        return _row(row) if row is not None else None
+
+    def calendar_sync_token(self, calendar: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(calendar_sync.c.sync_token).where(calendar_sync.c.calendar == calendar)).scalar()
+
+    def save_calendar_sync_token(self, calendar: str, token: str | None, now: datetime) -> None:
+        """Stores the token for the next poll (None forgets it: the next poll reads the calendar again)."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(calendar_sync).where(calendar_sync.c.calendar == calendar))
+            if token is not None:
+                connection.execute(sa.insert(calendar_sync).values(calendar=calendar, sync_token=token, updated_at=now))
 
     def get(self, booking_id: str) -> BookingRow | None:
         with self.engine.connect() as connection:
@@ -122,14 +297,16 @@ class BookingStore:
                 .values(status=status, error=error, updated_at=now)
             )
 
-    def held_times(self, host_ids: Iterable[str], start: datetime, end: datetime) -> dict[str, list[Hold]]:
-        """Reserved time of these hosts overlapping ``[start, end)``."""
+    def held_times(self, host_ids: Iterable[str], start: datetime, end: datetime,
+                   ignore_booking: str | None = None) -> dict[str, list[Hold]]:
+        """Reserved time of these hosts overlapping ``[start, end)`` (but ``ignore_booking``'s)."""
         ids = sorted(set(host_ids))
         found: dict[str, list[Hold]] = {host: [] for host in ids}
         if not ids:
             return found
         query = sa.select(reservations.c.host_id, reservations.c.starts_at, reservations.c.ends_at).where(
-            reservations.c.host_id.in_(ids), reservations.c.starts_at < end, reservations.c.ends_at > start
+            reservations.c.host_id.in_(ids), reservations.c.starts_at < end, reservations.c.ends_at > start,
+            reservations.c.booking_id != (ignore_booking or ""),
         )
         with self.engine.connect() as connection:
             for row in connection.execute(query):
@@ -150,16 +327,19 @@ class BookingStore:
             rows = [_row(row) for row in connection.execute(query)]
         return rows[::-1]
 
-    def meeting_counts(self, host_ids: Iterable[str], since: datetime) -> dict[str, int]:
-        """Live bookings each host took as main host since ``since`` (the pool's reset interval)."""
+    def meeting_counts(self, host_ids: Iterable[str], since: datetime, until: datetime | None = None, *,
+                       by: str = "booked", statuses: Sequence[str] = COUNTED_STATUSES) -> dict[str, int]:
+        """Bookings each host took as main host in ``[since, until)`` (the pool's reset period), by when
+        they were booked (``booked``) or when they take place (``meeting_time``), in ``statuses``."""
         ids = sorted(set(host_ids))
         counts = dict.fromkeys(ids, 0)
         if not ids:
             return counts
+        column = bookings.c.starts_at if by == "meeting_time" else bookings.c.created_at
+        window = [column >= since] + ([column < until] if until is not None else [])
         query = (
             sa.select(bookings.c.host_id, sa.func.count())
-            .where(bookings.c.host_id.in_(ids), bookings.c.created_at >= since,
-                   bookings.c.status.in_(COUNTED_STATUSES))
+            .where(bookings.c.host_id.in_(ids), *window, bookings.c.status.in_(tuple(statuses)))
             .group_by(bookings.c.host_id)
         )
         with self.engine.connect() as connection:

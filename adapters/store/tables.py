@@ -238,6 +238,7 @@ bookings = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("calendar_host_id", sa.String(18)),  # whose calendar holds the event (a reassigned meeting moves)
     sa.Index("ix_bookings_host_created", "host_id", "created_at"),
 )
 
@@ -251,6 +252,24 @@ reservations = sa.Table(
     sa.Column("starts_at", Timestamp, nullable=False),
     sa.Column("ends_at", Timestamp, nullable=False),
     sa.Index("ix_reservations_host_time", "host_id", "starts_at"),
+)
+
+pool_credits = sa.Table(
+    "pool_credits",
+    metadata,
+    sa.Column("pool", sa.String(255), primary_key=True),
+    sa.Column("period", sa.String(20), primary_key=True),
+    sa.Column("host_id", sa.String(18), primary_key=True),
+    sa.Column("credit", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+calendar_sync = sa.Table(
+    "calendar_sync",
+    metadata,
+    sa.Column("calendar", sa.String(320), primary_key=True),
+    sa.Column("sync_token", sa.Text, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
 )
 
 # API credentials ---------------------------------------------------------------------------------

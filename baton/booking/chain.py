@@ -45,7 +45,7 @@ def _next(step: BookingStep, ports: Ports) -> BookingStep:
     return BookingStep(booking_id=step.booking_id, enqueued_at=ports.clock())
 
 
-def _host(booking: BookingRow, ports: Ports, host_id: str) -> HostInfo:
+def host_of(booking: BookingRow, ports: Ports, host_id: str) -> HostInfo:
     return host_info(_config(booking, ports), ports.store, host_id, booking.pool)
 
 
@@ -55,10 +55,25 @@ def _subject(booking: BookingRow, ports: Ports) -> str:
     duration = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
     return config.booking.subject(
         meeting_type=booking.booking_type, guest_name=request.get("guest_name") or booking.guest_email,
-        guest_email=booking.guest_email, host_name=_host(booking, ports, booking.host_id).name,
+        guest_email=booking.guest_email, host_name=host_of(booking, ports, booking.host_id).name,
         scheduler_name=request.get("scheduler_name") or booking.scheduler_user_id,
         record_name=request.get("record_fields", {}).get("Name", ""),
         company=request.get("record_fields", {}).get("Company", ""), duration_minutes=duration,
+    )
+
+
+def calendar_event(booking: BookingRow, ports: Ports) -> CalendarEvent:
+    """The booking's meeting as its main host's calendar holds it: every host and guest invited."""
+    hosts = [host_of(booking, ports, host_id) for host_id in (booking.host_id, *booking.co_host_ids)]
+    organizer = hosts[0].email
+    if not organizer:
+        raise PermanentError(f"host {booking.host_id} has no calendar address")
+    attendees = [host.email for host in hosts if host.email] + [booking.guest_email, *booking.invitees]
+    return CalendarEvent(
+        event_id=calendar_event_id(booking.id), organizer_email=organizer,
+        summary=_subject(booking, ports), description=f"Booked with Baton (booking {booking.id})",
+        start=booking.starts_at, end=booking.ends_at, attendee_emails=tuple(dict.fromkeys(attendees)),
+        with_meet=booking.platform == "google_meet",
     )
 
 
@@ -68,19 +83,10 @@ def create_calendar_event(step: BookingStep, ports: Ports) -> BookingStep | None
     if booking is None:
         return None
     if ports.calendar is not None and booking.calendar_event_id is None:
-        hosts = [_host(booking, ports, host_id) for host_id in (booking.host_id, *booking.co_host_ids)]
-        organizer = hosts[0].email
-        if not organizer:
-            raise PermanentError(f"host {booking.host_id} has no calendar address")
-        attendees = [host.email for host in hosts if host.email] + [booking.guest_email, *booking.invitees]
-        created = ports.calendar.create_event(CalendarEvent(
-            event_id=calendar_event_id(booking.id), organizer_email=organizer,
-            summary=_subject(booking, ports), description=f"Booked with Baton (booking {booking.id})",
-            start=booking.starts_at, end=booking.ends_at, attendee_emails=tuple(dict.fromkeys(attendees)),
-            with_meet=booking.platform == "google_meet",
-        ))
+        created = ports.calendar.create_event(calendar_event(booking, ports))
         bookings_of(ports).update(booking.id, ports.clock(), status=BookingStatus.CALENDAR_CREATED.value,
-                                  calendar_event_id=created.event_id, meet_link=created.meet_link)
+                                  calendar_event_id=created.event_id, meet_link=created.meet_link,
+                                  calendar_host_id=booking.host_id)
     else:
         bookings_of(ports).update(booking.id, ports.clock(), status=BookingStatus.CALENDAR_CREATED.value)
     return _next(step, ports)
@@ -90,6 +96,16 @@ def _utc(value: object) -> str:
     return value.strftime(SALESFORCE_DATETIME)  # type: ignore[attr-defined]
 
 
+def event_fields(booking: BookingRow, ports: Ports, subject_prefix: str = "") -> dict[str, object]:
+    """The Salesforce Event of a booking: on the record, owned by the main host, at the booking's time."""
+    relation = _config(booking, ports).booking.for_object(booking.object_type).relation_field(booking.object_type)
+    return {
+        "Subject": (subject_prefix + _subject(booking, ports))[:255], "StartDateTime": _utc(booking.starts_at),
+        "EndDateTime": _utc(booking.ends_at), "OwnerId": booking.host_id, relation: booking.record_id,
+        "Location": booking.meet_link or "", "Description": f"Booked with Baton (booking {booking.id})",
+    }
+
+
 def upsert_salesforce_event(step: BookingStep, ports: Ports) -> BookingStep | None:
     """The Salesforce Event on the record (WhoId for people, WhatId otherwise), upserted on the booking id."""
     booking = _load(step, ports)
@@ -97,13 +113,7 @@ def upsert_salesforce_event(step: BookingStep, ports: Ports) -> BookingStep | No
         return None
     values: dict[str, object] = {"status": BookingStatus.EVENT_CREATED.value}
     if ports.salesforce_events is not None:
-        relation = _config(booking, ports).booking.for_object(booking.object_type).relation_field(booking.object_type)
-        fields = {
-            "Subject": _subject(booking, ports)[:255], "StartDateTime": _utc(booking.starts_at),
-            "EndDateTime": _utc(booking.ends_at), "OwnerId": booking.host_id, relation: booking.record_id,
-            "Location": booking.meet_link or "", "Description": f"Booked with Baton (booking {booking.id})",
-        }
-        values["salesforce_event_id"] = ports.salesforce_events.upsert_event(booking.id, fields)
+        values["salesforce_event_id"] = ports.salesforce_events.upsert_event(booking.id, event_fields(booking, ports))
     bookings_of(ports).update(booking.id, ports.clock(), **values)
     return _next(step, ports)
 
@@ -119,31 +129,30 @@ def _owner_log(booking: BookingRow, ports: Ports, routing_id: str, object_type: 
     )
 
 
-def owner_logs(booking: BookingRow, ports: Ports) -> list[AssignmentLog]:
-    """The owner changes a booking makes: the record's owner field, and related records' owners."""
+def owner_logs(booking: BookingRow, ports: Ports, moved: str = "") -> list[AssignmentLog]:
+    """The owner changes a booking makes: the record's owner field, and related records' owners. ``moved``
+    (a reassigned meeting's new host and time) gives the new host's decisions their own routing ids."""
     settings = _config(booking, ports).booking.for_object(booking.object_type)
     reason = f"booked {booking.booking_type} at {booking.starts_at.isoformat()} (booking {booking.id})"
+    if moved:
+        reason = f"meeting reassigned to {booking.host_id} (booking {booking.id})"
+    base = booking_id_for(f"{booking.id}:{moved}") if moved else booking.id
     logs: list[AssignmentLog] = []
     if settings.owner_field == OWNER_FIELD:
-        logs.append(_owner_log(booking, ports, booking.id, booking.object_type, booking.record_id, [reason]))
+        logs.append(_owner_log(booking, ports, base, booking.object_type, booking.record_id, [reason]))
     fields = booking.request.get("record_fields", {})
     for update in settings.related_owner_updates:
         related_id = fields.get(update.lookup_field)
         if related_id and update.owner_field == OWNER_FIELD:
             related_type = "Account" if "Account" in update.lookup_field else update.lookup_field.removesuffix("Id")
-            logs.append(_owner_log(booking, ports, booking_id_for(f"{booking.id}:{update.lookup_field}"),
+            logs.append(_owner_log(booking, ports, booking_id_for(f"{base}:{update.lookup_field}"),
                                    related_type, str(related_id), [f"{reason} via {update.lookup_field}"]))
     return logs
 
 
-def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
-    """The main host becomes the record's owner: decision, record state and outbox row in one transaction
-    (the outbox flusher writes it to Salesforce, as for routed records). Run again on a confirmed booking
-    (its next message was not sent), it stores nothing new and hands on again."""
-    booking = _load(step, ports, FINAL_STATUSES - {BookingStatus.CONFIRMED})
-    if booking is None:
-        return None
-    logs = owner_logs(booking, ports)
+def store_owner_logs(logs: list[AssignmentLog], ports: Ports) -> list[AssignmentLog]:
+    """Decisions, record states and outbox rows of owner changes not stored before, in one transaction;
+    returns the new ones."""
     now = ports.clock()
     with ports.store.transaction() as transaction:
         known = transaction.decided(log.routing_id for log in logs)
@@ -160,6 +169,18 @@ def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
             {"routing_id": entry.routing_id, "object_type": entry.object_type, "record_id": entry.record_id,
              "owner_id": entry.owner_id, "status": "pending", "attempts": 0, "created_at": now,
              "channel": "realtime"} for entry in new])
+    return new
+
+
+def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
+    """The main host becomes the record's owner: decision, record state and outbox row in one transaction
+    (the outbox flusher writes it to Salesforce, as for routed records). Run again on a confirmed booking
+    (its next message was not sent), it stores nothing new and hands on again."""
+    booking = _load(step, ports, FINAL_STATUSES - {BookingStatus.CONFIRMED})
+    if booking is None:
+        return None
+    store_owner_logs(owner_logs(booking, ports), ports)
+    now = ports.clock()
     if booking.status != BookingStatus.CONFIRMED.value:
         bookings_of(ports).update(booking.id, now, status=BookingStatus.CONFIRMED.value)
     return _next(step, ports)
@@ -201,7 +222,7 @@ def give_up(booking_id: str, reason: str, ports: Ports) -> None:
     if ports.salesforce_events is not None:  # by external id: one created by a half-done step goes too
         ports.salesforce_events.delete_event(booking.id)
     if ports.calendar is not None:
-        organizer = _host(booking, ports, booking.host_id).email
+        organizer = host_of(booking, ports, booking.host_id).email
         if organizer:
             ports.calendar.cancel_event(organizer, calendar_event_id(booking.id))
     bookings.release(booking.id, ports.clock(), BookingStatus.FAILED.value, reason[:4000])

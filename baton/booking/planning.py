@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.calendar import Calendar
 from adapters.store import Store
-from adapters.store.bookings import BookingStore
+from adapters.store.bookings import COUNTED_STATUSES, BookingStore, CapLimit, PoolCredits
 from baton.booking.directory import HostInfo, UnknownHost, host_infos
 from baton.booking.records import account_owner, record_owner, suggestion_facts
 from baton.booking.schedules import host_schedules
+from routing.booking.absences import unavailable_intervals
 from routing.booking.choices import choice_problems
 from routing.booking.config import BookingType, HostOption, ObjectBooking, PoolSettings
-from routing.booking.counting import count_window_start
+from routing.booking.fairness import (
+    CapWindow,
+    calibrate,
+    cap_spans,
+    capped_windows,
+    counted_statuses,
+    lead_hidden,
+    period_of,
+)
 from routing.booking.hosts import resolve_host_request
 from routing.booking.permissions import scheduler_refusal
-from routing.booking.pools import HostRequest, available_slots, busy_range
+from routing.booking.pools import HostRequest, available_slots, busy_range, joint_slots
 from routing.booking.slots import HostSchedule, Interval, Slot
 from routing.booking.suggest import Suggestion, suggest
 from routing.config import OrgConfig
@@ -40,6 +49,15 @@ class BookingForbidden(Exception):
 
 
 @dataclass(frozen=True)
+class PoolGroup:
+    """Another pool the booking needs one host from, with its members' meeting counts (as host or co-host)."""
+
+    team: str
+    hosts: HostRequest
+    meeting_counts: dict[str, int]
+
+
+@dataclass(frozen=True)
 class BookingPlan:
     config_version: int
     object_settings: ObjectBooking
@@ -50,6 +68,9 @@ class BookingPlan:
     hosts: HostRequest
     directory: dict[str, HostInfo]
     meeting_counts: dict[str, int]
+    credits: PoolCredits | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # pool members not shown, with why
+    groups: tuple[PoolGroup, ...] = ()
 
     @property
     def buffers(self) -> tuple[timedelta, timedelta]:
@@ -91,6 +112,7 @@ def plan_booking(
     meeting_type: str | None,
     co_hosts: Sequence[str],
     now: datetime,
+    extra_pools: Sequence[str] = (),
 ) -> BookingPlan:
     """Checks the choice against the object's settings and resolves the candidate hosts; BookingProblems
     names what is wrong."""
@@ -112,17 +134,119 @@ def plan_booking(
     except ValueError as exc:
         raise BookingProblems([("host", str(exc))]) from None
     pool = settings.pool(option.team) if option.kind == "pool" and option.team else None
+    groups = _groups(config, bookings, extra_pools, request, now)
+    group_hosts = tuple(host for group in groups for host in group.hosts.candidates)
     try:
         directory = host_infos(config, store, request.candidates + request.co_hosts, option.team)
+        directory.update({host: info for host, info in host_infos(config, store, group_hosts).items()
+                          if host not in directory})
     except UnknownHost as exc:
         field = "co_hosts" if exc.host_id in request.co_hosts else "host"
         raise BookingProblems([(field, str(exc))]) from None
     counts: dict[str, int] = {}
+    credits: PoolCredits | None = None
+    skipped: dict[str, str] = {}
     if pool is not None:
-        team = config.team(pool.team)
-        counts = bookings.meeting_counts(request.candidates, count_window_start(pool.reset, now, team.timezone))
+        counts, credits, skipped = _pool_fairness(pool, config, store, bookings, request, directory, now)
+        request = replace(request, candidates=tuple(host for host in request.candidates if host not in skipped))
     return BookingPlan(config_version, settings.for_object(object_type), suggestion, option, booking_type, pool,
-                       request, directory, counts)
+                       request, directory, counts, credits, skipped, groups)
+
+
+def _groups(config: OrgConfig, bookings: BookingStore, extra_pools: Sequence[str], main: HostRequest,
+            now: datetime) -> tuple[PoolGroup, ...]:
+    """The extra pools a booking needs one host from each of; BookingProblems names an unknown one."""
+    problems: Problems = []
+    groups: list[PoolGroup] = []
+    for index, team_name in enumerate(extra_pools):
+        try:
+            pool = config.booking.pool(team_name)
+            request = resolve_host_request(HostOption(kind="pool", team=team_name), config.booking, config.teams,
+                                           co_hosts=main.co_hosts)
+        except (KeyError, ValueError):
+            problems.append((f"extra_pools.{index}", f"{team_name!r} is not a booking pool"))
+            continue
+        _, span = period_of(pool, now, config.team(team_name).timezone)
+        counts = bookings.participation_counts(request.candidates, span.start, span.end)
+        groups.append(PoolGroup(team_name, replace(request, mode="pooled", threshold_slots=0), counts))
+    if problems:
+        raise BookingProblems(problems)
+    return tuple(groups)
+
+
+def group_slots(plan: BookingPlan, schedules: Mapping[str, HostSchedule], window: Interval,
+                now: datetime) -> list[list[Slot]]:
+    """Each extra pool's open slots in ``window``, its members fewest meetings first."""
+    return [available_slots(plan.booking_type, group.hosts, schedules, group.meeting_counts, window, now)
+            for group in plan.groups]
+
+
+def away_now(directory: Mapping[str, HostInfo], unavailable: set[str], now: datetime) -> set[str]:
+    """Hosts who cannot host at ``now``: toggled unavailable, inactive, out of office, on holiday."""
+    moment = Interval(now, now + timedelta(seconds=1))
+    return {host_id for host_id, info in directory.items()
+            if host_id in unavailable or (info.member is not None and unavailable_intervals(info.member, info.team, moment))}
+
+
+def _pool_fairness(pool: PoolSettings, config: OrgConfig, store: Store, bookings: BookingStore, request: HostRequest,
+                   directory: Mapping[str, HostInfo], now: datetime) -> tuple[dict[str, int], PoolCredits | None,
+                                                                              dict[str, str]]:
+    """Meeting counts this period (plus calibration credits), and the members the lead threshold hides."""
+    team = config.team(pool.team)
+    period, span = period_of(pool, now, team.timezone)
+    counts = bookings.meeting_counts(request.candidates, span.start, span.end, by=pool.count_by,
+                                     statuses=counted_statuses(pool, COUNTED_STATUSES))
+    needs_presence = pool.balance == "calibration" or pool.lead_threshold is not None
+    with store.transaction() as tx:
+        toggled = tx.member_availability() if needs_presence else set()
+    away = away_now({host: directory[host] for host in request.candidates}, toggled, now) if needs_presence else set()
+    credits = None
+    if pool.balance == "calibration":
+        calibration = calibrate(request.candidates, counts, bookings.pool_credits(pool.team, period), away)
+        counts = calibration.standings
+        credits = PoolCredits(pool.team, period, calibration.credits)
+    hidden = lead_hidden(request.main_candidates, counts, pool.lead_threshold, away)
+    if len(hidden) == len(request.main_candidates):
+        hidden = {}  # everyone present is away: nobody is ahead of anyone who could host
+    return counts, credits, hidden
+
+
+def cap_windows(plan: BookingPlan, span: Interval, bookings: BookingStore) -> dict[str, list[CapWindow]]:
+    """Each pool member's capped days and weeks (their own clock) around ``span``."""
+    if plan.pool is None or (plan.pool.caps.per_day is None and plan.pool.caps.per_week is None):
+        return {}
+    hosts = plan.hosts.main_candidates
+    starts = bookings.meeting_starts(hosts, span.start - timedelta(days=7), span.end + timedelta(days=7))
+    return {host: found for host in hosts
+            if (found := capped_windows(host, plan.time_zone(host), plan.pool.caps, starts[host]))}
+
+
+def cap_limits(plan: BookingPlan, host_id: str, start: datetime) -> list[CapLimit]:
+    """What the store checks again when it reserves ``host_id`` at ``start``."""
+    if plan.pool is None or host_id not in plan.hosts.main_candidates:
+        return []
+    return [CapLimit(host_id, span.start, span.end, limit, f"{window} cap {limit} reached")
+            for window, span, limit in cap_spans(plan.pool.caps, start, plan.time_zone(host_id))]
+
+
+def skipped_hosts(plan: BookingPlan, window: Interval, now: datetime, bookings: BookingStore) -> dict[str, list[str]]:
+    """Why pool members are not shown, or not at some times: the lead threshold, caps reached."""
+    found: dict[str, list[str]] = {host: [reason] for host, reason in plan.skipped.items()}
+    span = busy_range(plan.booking_type, plan.hosts, window, now)
+    for host, windows in cap_windows(plan, span, bookings).items():
+        found.setdefault(host, []).extend(item.describe() for item in windows)
+    return found
+
+
+def schedules_over(plan: BookingPlan, span: Interval, calendar: Calendar | None,
+                   bookings: BookingStore, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
+    """Every host's schedule over ``span``, a capped day or week of a pool member counting as busy
+    (``ignore_booking``: a booking being moved, whose own reserved time is not busy)."""
+    schedules = host_schedules(plan.directory, span, calendar, bookings, ignore_booking)
+    for host, windows in cap_windows(plan, span, bookings).items():
+        current = schedules[host]
+        schedules[host] = replace(current, busy=current.busy + tuple(item.span for item in windows))
+    return schedules
 
 
 def check_scheduler(config: OrgConfig, plan: BookingPlan, scheduler_user_id: str, object_type: str) -> None:
@@ -138,13 +262,14 @@ def check_scheduler(config: OrgConfig, plan: BookingPlan, scheduler_user_id: str
 
 
 def schedules_for(plan: BookingPlan, window: Interval, now: datetime, calendar: Calendar | None,
-                  bookings: BookingStore) -> dict[str, HostSchedule]:
+                  bookings: BookingStore, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
     span = busy_range(plan.booking_type, plan.hosts, window, now)
-    return host_schedules(plan.directory, span, calendar, bookings)
+    return schedules_over(plan, span, calendar, bookings, ignore_booking)
 
 
 def plan_slots(plan: BookingPlan, window: Interval, now: datetime, calendar: Calendar | None,
-               bookings: BookingStore) -> list[Slot]:
+               bookings: BookingStore, ignore_booking: str | None = None) -> list[Slot]:
     """Open slots in ``window`` with the hosts free at each (calendar, reservations and absences merged)."""
-    schedules = schedules_for(plan, window, now, calendar, bookings)
-    return available_slots(plan.booking_type, plan.hosts, schedules, plan.meeting_counts, window, now)
+    schedules = schedules_for(plan, window, now, calendar, bookings, ignore_booking)
+    slots = available_slots(plan.booking_type, plan.hosts, schedules, plan.meeting_counts, window, now)
+    return joint_slots(slots, group_slots(plan, schedules, window, now)) if plan.groups else slots

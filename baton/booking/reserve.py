@@ -10,12 +10,28 @@ from datetime import datetime, timedelta
 import structlog
 
 from adapters.calendar import Calendar
-from adapters.store.bookings import BookingExists, BookingRow, BookingStore, Hold, SlotTaken
-from baton.booking.planning import BookingPlan, BookingProblems, check_scheduler, plan_booking, plan_slots
-from baton.booking.schedules import host_schedules
+from adapters.store.bookings import (
+    BookingExists,
+    BookingRow,
+    BookingStore,
+    CapReached,
+    Hold,
+    SlotTaken,
+)
+from baton.booking.planning import (
+    BookingPlan,
+    BookingProblems,
+    cap_limits,
+    check_scheduler,
+    group_slots,
+    plan_booking,
+    plan_slots,
+    schedules_for,
+    schedules_over,
+)
 from baton.ports import Ports
 from messages.booking import BookingRequest, BookingStatus, booking_id_for
-from routing.booking.pools import choose_host, meet_now, nearest_alternatives
+from routing.booking.pools import choose_host, meet_now, nearest_alternatives, pick_group_hosts
 from routing.booking.slots import Interval, Slot
 from routing.booking.window import booking_window_problems
 
@@ -40,7 +56,7 @@ class Reserved:
     created: bool  # False: the same request was booked before
 
 
-def _window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[tuple[str, str]]:
+def window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[tuple[str, str]]:
     """The start's problems for the first candidate whose clock allows it; a pool needs only one."""
     problems: list[tuple[str, str]] = []
     for host_id in plan.hosts.main_candidates:
@@ -51,8 +67,8 @@ def _window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[
     return problems
 
 
-def _alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: Calendar | None,
-                  bookings: BookingStore, member: str | None = None) -> list[Slot]:
+def alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: Calendar | None,
+                 bookings: BookingStore, member: str | None = None) -> list[Slot]:
     """The nearest free slots; for a manual pool's picked member, that member's own."""
     window = Interval(max(now, wanted - ALTERNATIVES_SPAN), wanted + ALTERNATIVES_SPAN)
     slots = plan_slots(plan, window, now, calendar, bookings)
@@ -61,16 +77,19 @@ def _alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: 
     return nearest_alternatives(slots, wanted, ALTERNATIVES)
 
 
-def _free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
-                   calendar: Calendar | None, bookings: BookingStore) -> list[str]:
-    """Main hosts free at ``start``, the preferred first."""
+def free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
+                  calendar: Calendar | None, bookings: BookingStore, moving: BookingRow | None = None) -> list[str]:
+    """Main hosts free at ``start``, the preferred first (``moving``: a booking being moved, whose own
+    reserved time does not count as busy)."""
+    ignore = moving.id if moving is not None else None
     if request.meet_now:
         before, after = plan.buffers
         span = Interval(start - before, start + plan.meeting_length + after)
-        schedules = host_schedules(plan.directory, span, calendar, bookings)
+        schedules = schedules_over(plan, span, calendar, bookings, ignore)
         return meet_now(plan.booking_type, plan.hosts, schedules, start, plan.meeting_counts)
     window = Interval(start, start + plan.meeting_length)
-    slot = next((slot for slot in plan_slots(plan, window, now, calendar, bookings) if slot.start == start), None)
+    slot = next((slot for slot in plan_slots(plan, window, now, calendar, bookings, ignore) if slot.start == start),
+                None)
     if slot is None:
         return []
     free = list(slot.host_ids)
@@ -78,14 +97,35 @@ def _free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, 
     return [first, *(host for host in free if host != first)] if first else free
 
 
+def group_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
+                   calendar: Calendar | None, bookings: BookingStore, moving: BookingRow | None = None
+                   ) -> list[list[str]]:
+    """Each extra pool's members free at ``start``, fewest meetings first."""
+    if not plan.groups:
+        return []
+    ignore = moving.id if moving is not None else None
+    window = Interval(start, start + plan.meeting_length)
+    if request.meet_now:
+        before, after = plan.buffers
+        schedules = schedules_over(plan, Interval(start - before, window.end + after), calendar, bookings, ignore)
+        return [meet_now(plan.booking_type, group.hosts, schedules, start, group.meeting_counts)
+                for group in plan.groups]
+    schedules = schedules_for(plan, window, now, calendar, bookings, ignore)
+    found: list[list[str]] = []
+    for slots in group_slots(plan, schedules, window, now):
+        slot = next((slot for slot in slots if slot.start == start), None)
+        found.append(list(slot.host_ids) if slot is not None else [])
+    return found
+
+
 def _row(request: BookingRequest, plan: BookingPlan, booking_id: str, host_id: str, start: datetime,
-         now: datetime) -> dict[str, object]:
+         now: datetime, group_hosts: Sequence[str] = ()) -> dict[str, object]:
     platform = request.meeting_platform or plan.booking_type.meeting_platform
     return {
         "id": booking_id, "status": BookingStatus.RESERVED.value, "booking_type": plan.booking_type.name,
         "object_type": request.object_type, "record_id": request.record_id,
         "scheduler_user_id": request.scheduler_user_id, "host_id": host_id,
-        "pool": plan.pool.team if plan.pool else None, "co_host_ids": list(plan.hosts.co_hosts),
+        "pool": plan.pool.team if plan.pool else None, "co_host_ids": [*plan.hosts.co_hosts, *group_hosts],
         "starts_at": start, "ends_at": start + plan.meeting_length, "guest_email": request.guest_email,
         "invitees": list(request.invitees), "platform": platform,
         "request": {**request.model_dump(mode="json"), "config_version": plan.config_version},
@@ -93,16 +133,18 @@ def _row(request: BookingRequest, plan: BookingPlan, booking_id: str, host_id: s
     }
 
 
-def _holds(plan: BookingPlan, host_id: str, start: datetime) -> list[Hold]:
+def holds_for(plan: BookingPlan, host_id: str, start: datetime, group_hosts: Sequence[str] = ()) -> list[Hold]:
     before, after = plan.buffers
     end = start + plan.meeting_length
-    return [Hold(host, start - before, end + after) for host in (host_id, *plan.hosts.co_hosts)]
+    return [Hold(host, start - before, end + after) for host in (host_id, *plan.hosts.co_hosts, *group_hosts)]
 
 
 def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) -> list[str]:
     """Manual pools book the member the scheduler picked; other modes try every free host in order."""
     if plan.hosts.mode != "manual" or request.pool_member_id is None:
         return free
+    if request.pool_member_id in plan.skipped:
+        raise BookingProblems([("pool_member_id", f"{request.pool_member_id}: {plan.skipped[request.pool_member_id]}")])
     if request.pool_member_id not in plan.hosts.main_candidates:
         raise BookingProblems([("pool_member_id", f"{request.pool_member_id} is not a member of the pool")])
     return [request.pool_member_id] if request.pool_member_id in free else []
@@ -122,22 +164,37 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
     version, config = ports.configs.current()
     plan = plan_booking(version, config, ports.store, bookings, object_type=request.object_type,
                         record_id=request.record_id, record_fields=request.record_fields, host=request.host,
-                        meeting_type=request.meeting_type, co_hosts=request.co_hosts, now=now)
+                        meeting_type=request.meeting_type, co_hosts=request.co_hosts, now=now,
+                        extra_pools=request.extra_pools)
     check_scheduler(config, plan, request.scheduler_user_id, request.object_type)
     start = now.replace(microsecond=0) if request.meet_now else request.start
     assert start is not None
     if not request.meet_now:
-        problems = _window_problems(plan, start, now)
+        problems = window_problems(plan, start, now)
         if problems:
             raise BookingProblems(problems)
     calendar = ports.calendar
-    for host_id in _wanted_host(plan, request, _free_hosts_at(plan, request, start, now, calendar, bookings)):
+    refusals: list[str] = []
+    groups = group_hosts_at(plan, request, start, now, calendar, bookings)
+    for host_id in _wanted_host(plan, request, free_hosts_at(plan, request, start, now, calendar, bookings)):
+        picked = pick_group_hosts(host_id, groups) if plan.groups else []
+        if picked is None:
+            refusals.append(f"no free member of {', '.join(group.team for group in plan.groups)} besides {host_id}")
+            continue
+        holds = holds_for(plan, host_id, start, picked)
         try:
-            bookings.reserve(_row(request, plan, booking_id, host_id, start, now), _holds(plan, host_id, start))
+            bookings.reserve(_row(request, plan, booking_id, host_id, start, now, picked), holds,
+                             cap_limits(plan, host_id, start), plan.credits)
+        except CapReached as exc:
+            log.info("booking_cap_reached", booking_id=booking_id, host_id=host_id, reason=exc.reason)
+            refusals.append(str(exc))
+            continue
         except SlotTaken as exc:
             log.info("booking_slot_taken", booking_id=booking_id, hosts=list(exc.host_ids), start=start.isoformat())
             if set(exc.host_ids) & set(plan.hosts.co_hosts):
                 break
+            if len(exc.host_ids) < len(holds):  # SQLite names the hosts taken (PostgreSQL names them all)
+                groups = [[member for member in members if member not in exc.host_ids] for members in groups]
             continue
         except BookingExists:
             existing = bookings.get(booking_id)
@@ -149,5 +206,7 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
                  booking_type=plan.booking_type.name)
         return Reserved(booking, True)
     reason = "nobody in the pool is free now" if request.meet_now else f"{start.isoformat()} is not free"
+    if refusals:
+        reason += f" ({'; '.join(refusals)})"
     member = request.pool_member_id if plan.hosts.mode == "manual" else None
-    raise SlotUnavailable(start, reason, _alternatives(plan, start, now, calendar, bookings, member))
+    raise SlotUnavailable(start, reason, alternatives(plan, start, now, calendar, bookings, member))

@@ -35,10 +35,12 @@ def host_schedules(
     span: Interval,
     calendar: Calendar | None,
     bookings: BookingStore,
+    ignore_booking: str | None = None,
 ) -> dict[str, HostSchedule]:
-    """Every host's schedule over ``span``: calendar busy time, reservations, out of office, holidays."""
+    """Every host's schedule over ``span``: calendar busy time, reservations (but ``ignore_booking``'s),
+    out of office, holidays."""
     busy = calendar_busy(calendar, hosts, span)
-    held = bookings.held_times(hosts, span.start, span.end)
+    held = bookings.held_times(hosts, span.start, span.end, ignore_booking)
     schedules: dict[str, HostSchedule] = {}
     for host_id, host in hosts.items():
         intervals = list(busy.get(host_id, []))

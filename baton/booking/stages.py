@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from baton import runtime
 from baton.booking.chain import bookings_of, give_up
+from baton.booking.lifecycle import SYNC_STAGE, sync
 from baton.booking.planning import BookingForbidden, BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.errors import InputError, PermanentError
@@ -56,6 +57,19 @@ def run_booking_step(stage: str, payload: Any, handler: Callable[[BookingStep, P
              duration_ms=round((time.perf_counter() - started) * 1000, 3))
     if next_stage is not None and result is not None:
         current.broker.get_actor(next_stage).send(result.model_dump(mode="json"))
+
+
+def run_sync_step(payload: Any) -> None:
+    """``booking_sync``: retried like every stage, dead-lettered when it finally fails; never undoes the
+    booking (the change it follows already happened)."""
+    try:
+        step = BookingStep.model_validate(payload)
+    except ValidationError as exc:
+        raise InputError(f"{SYNC_STAGE}: malformed BookingStep message: {exc}") from None
+    started = time.perf_counter()
+    sync(step, runtime.current().ports)
+    log.info("stage_done", stage=SYNC_STAGE, booking_id=step.booking_id, attempt=_retries() + 1,
+             duration_ms=round((time.perf_counter() - started) * 1000, 3))
 
 
 def run_booking_request(payload: Any, next_stage: str) -> None:

@@ -48,6 +48,7 @@ class RoundReport:
     reassigned: int = 0
     escalated: int = 0
     member_changes: int = 0
+    calendar_changes: int = 0
 
 
 @dataclass
@@ -63,6 +64,9 @@ class Scheduler:
     is_leader: Callable[[], bool] = lambda: True
     stopped: threading.Event = field(default_factory=threading.Event)
     last_round: datetime | None = None
+    calendar_poll: Callable[[datetime], int] | None = None  # reads hosts' calendar changes back
+    calendar_poll_interval_s: float = 60.0
+    last_calendar_poll: datetime | None = None
 
     def run(self, interval_s: float, after_round: Callable[[RoundReport], None] = lambda _: None) -> None:
         while not self.stopped.is_set():
@@ -89,10 +93,22 @@ class Scheduler:
             self._member_changes(config, now, report)
             self._check_slas(config, now, report)
         report.held_rechecked += recheck_due_holds(self.store, self.broker, now, batch_size=self.batch_size)
+        self._poll_calendars(now, report)
         self.last_round = now
         if any(vars(report).values()):
             log.info("scheduler_round", **vars(report))
         return report
+
+    def _poll_calendars(self, now: datetime, report: RoundReport) -> None:
+        due = self.last_calendar_poll is None or (now - self.last_calendar_poll).total_seconds() >= \
+            self.calendar_poll_interval_s
+        if self.calendar_poll is None or not due:
+            return
+        try:
+            report.calendar_changes = self.calendar_poll(now)
+        except (TransientError, PermanentError) as exc:
+            log.warning("calendar_poll_failed", error=str(exc))  # the next poll reads from the stored tokens
+        self.last_calendar_poll = now
 
     def _config(self) -> OrgConfig | None:
         try:

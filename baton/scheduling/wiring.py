@@ -19,8 +19,14 @@ def build_scheduler(current: runtime.Runtime) -> Scheduler:
 
         reader = lambda: SoqlRecordReader(login())
     channels = configured_channels(settings)
+    calendar_poll = None
+    if ports.calendar is not None:
+        from baton.booking.calendar_sync import poll_calendars
+
+        calendar_poll = lambda now: poll_calendars(ports, current.broker, now)  # noqa: E731
     return Scheduler(
         store=ports.store, broker=current.broker, configs=ports.configs, clock=ports.clock, reader=reader,
+        calendar_poll=calendar_poll, calendar_poll_interval_s=settings.calendar_poll_interval_s,
         notify=(lambda notification: enqueue_notifications(current.broker, [notification])) if channels else None,
         channels=channels, batch_size=settings.batch_size,
         is_leader=leader_check(LeaderLock(ports.store.engine, SCHEDULER_LOCK)),

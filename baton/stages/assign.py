@@ -28,7 +28,15 @@ from messages import (
 from routing.config import OrgConfig
 from baton.stages.common import record_facts
 from routing.dispatch import Plan, PlanKind, RecordChange, echoes_known_owner, plan_record
-from routing.selection import PreviousOwner, TeamState, owner_changed, select_owner
+from routing.selection import (
+    PreviousOwner,
+    TeamState,
+    owner_changed,
+    received_manually,
+    select_owner,
+    taken_back,
+)
+from messages.records import ChangeType
 from routing.availability import availability
 from routing.graph import AssignTeam, FixedOwner
 from routing.teams import Team
@@ -199,6 +207,7 @@ def _decide(
     )
     if key and sticky is not None and selection.owner_id:
         sticky[(team.name, key)] = (selection.owner_id, now)
+    credit = _credit_back(context, team, team_states, selection.owner_id, latest, facts, now)
     log = _log(
         context,
         Outcome.HELD if selection.held else Outcome.ASSIGNED,
@@ -207,12 +216,25 @@ def _decide(
         owner_id=selection.owner_id,
         team=team.name,
         method=selection.method,
-        reasons=plan.reasons + list(selection.reasons),
+        reasons=plan.reasons + list(selection.reasons) + credit,
         skipped=[Skipped(member_id=s.member_id, reason=s.reason) for s in selection.skipped],
         skip_summary=selection.skip_summary,
         path=path,
     )
     return log, selection.next_available_at
+
+
+def _credit_back(context: RoutingContext, team: Team, team_states: dict[str, TeamState], owner_id: str | None,
+                 latest: RecordState | None, facts: dict[str, Any], now: datetime) -> list[str]:
+    """A record reassigned away from a member of the team: that member is credited back one record
+    (caps and period counts); the reason says so."""
+    previous = (latest.owner_id if latest else None) or context.event.fields.get("OwnerId")
+    if context.event.change_type is not ChangeType.REASSIGN or not owner_id or not previous or previous == owner_id:
+        return []
+    if team.member(str(previous)) is None:
+        return []
+    team_states[team.name] = taken_back(team, team_states[team.name], str(previous), facts, now)
+    return [f"fairness: previous owner {previous} credited back (record reassigned)"]
 
 
 def outbox_channel(source: str) -> str:
@@ -334,6 +356,10 @@ def decide_record(context: RoutingContext, item: Prepared, state: DecisionState,
         workload_teams = frozenset(_teams_of(config, *change))
         for team_name in workload_teams:
             state.team_states[team_name] = owner_changed(state.team_states[team_name], *change)
+            team = config.team(team_name)
+            if change[1] and team.fairness.count_manual_owner_changes and team.member(change[1]) is not None:
+                state.team_states[team_name] = received_manually(
+                    team, state.team_states[team_name], change[1], record_facts(context), now)
         log = log.model_copy(update={"reasons": [*log.reasons, _describe_workload(change)]})
     if log.outcome is not Outcome.STALE:
         known = state.latest.get(key)

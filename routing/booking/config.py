@@ -75,6 +75,13 @@ class BookingType(Strict):
         return frozenset(WEEKDAYS.index(day) for day in self.working_days)
 
 
+class MeetingCaps(Strict):
+    """Most meetings a pool member hosts per day and per ISO week, on their own clock."""
+
+    per_day: int | None = Field(default=None, ge=0)
+    per_week: int | None = Field(default=None, ge=0)
+
+
 class PoolSettings(Strict):
     """How a team hosts meetings as a pool."""
 
@@ -85,6 +92,37 @@ class PoolSettings(Strict):
     )
     reset: Literal["day", "week", "month"] = Field(
         default="month", description="interval over which meetings are counted for fairness"
+    )
+    count_by: Literal["booked", "meeting_time"] = Field(
+        default="booked",
+        description="a meeting counts in the period it was booked in, or the one it takes place in",
+    )
+    balance: Literal["fewest", "calibration"] = Field(
+        default="fewest",
+        description="fewest: fewest meetings this period; calibration: members away or new are "
+        "credited up to the least-loaded present member, so they come back level",
+    )
+    lead_threshold: int | None = Field(
+        default=None,
+        ge=0,
+        description="a member more than this many meetings ahead of the least-loaded member "
+        "(present now) is not shown",
+    )
+    caps: MeetingCaps = Field(default=MeetingCaps(), description="per-host meeting caps")
+    cancelled: Literal["credit_back", "count"] = Field(
+        default="credit_back", description="a cancelled meeting no longer counts, or still counts"
+    )
+    no_show: Literal["count", "exclude"] = Field(
+        default="count", description="a meeting marked no-show still counts, or no longer counts"
+    )
+    host_declines: Literal["cancel", "reroute"] = Field(
+        default="cancel",
+        description="a host who declines or deletes the calendar event: the booking is cancelled, or "
+        "routed again to another free pool member",
+    )
+    reschedule: Literal["same_host", "reroute"] = Field(
+        default="same_host",
+        description="a rescheduled meeting keeps its host when they are free then, or is routed again",
     )
 
     @model_validator(mode="after")

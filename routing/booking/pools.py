@@ -34,6 +34,8 @@ from routing.booking.window import booking_window_problems
 
 __all__ = [  # the agreed interface names booking_window_problems and unavailable_intervals here
     "HostMode",
+    "joint_slots",
+    "pick_group_hosts",
     "HostRequest",
     "available_slots",
     "booking_window_problems",
@@ -254,3 +256,29 @@ def free_times_by_host(slots: Sequence[Slot]) -> dict[str, list[Slot]]:
         for host in slot.host_ids:
             by_host.setdefault(host, []).append(slot)
     return by_host
+
+
+def joint_slots(main: Sequence[Slot], groups: Sequence[Sequence[Slot]]) -> list[Slot]:
+    """The main slots at which every group (another pool) has a free member besides the main host:
+    a booking that needs one host from each group can take them."""
+    free = [{slot.start: frozenset(slot.host_ids) for slot in group} for group in groups]
+    kept: list[Slot] = []
+    for slot in main:
+        only_host = frozenset(slot.host_ids) if len(slot.host_ids) == 1 else frozenset()
+        if all(group.get(slot.start, frozenset()) - only_host for group in free):
+            kept.append(slot)
+    return kept
+
+
+def pick_group_hosts(main_host: str, groups: Sequence[Sequence[str]]) -> list[str] | None:
+    """One host from each group (each list free members, preferred first), never the main host nor a host
+    picked for an earlier group; None when a group has nobody left."""
+    taken = {main_host}
+    picked: list[str] = []
+    for members in groups:
+        host = next((member for member in members if member not in taken), None)
+        if host is None:
+            return None
+        taken.add(host)
+        picked.append(host)
+    return picked

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from routing.selection.engine import PreviousOwner, drop_past_windows, select_owner
+from routing.selection.engine import (
+    PreviousOwner,
+    drop_past_windows,
+    received_manually,
+    select_owner,
+    taken_back,
+)
 from routing.selection.explain import Selection, SkippedCandidate, SkipReason
 from routing.selection.state import (
     MemberState,
@@ -22,8 +28,10 @@ __all__ = [
     "TeamState",
     "drop_past_windows",
     "owner_changed",
+    "received_manually",
     "record_closed",
     "record_opened",
     "select_owner",
     "set_open_counts",
+    "taken_back",
 ]

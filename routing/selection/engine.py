@@ -34,7 +34,8 @@ from routing.selection.explain import (
     Skip,
     SkipReason,
 )
-from routing.selection.order import TurnOrder, turn_order, uses_weights
+from routing.selection.order import TurnOrder, calibrated, period_order, turn_order, uses_weights
+from routing.selection.period import LEAD_THRESHOLD, entered_period, lead_excess, period_key
 from routing.selection.roster import Roster, normalised, roster_of
 from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
 from routing.teams import DIRECT_METHODS, DirectOwnerRule, Method, StickyRule, Team, aware
@@ -82,6 +83,10 @@ class _Decision:
         self.filters = self.roster.filter_checks(facts)
         self.criteria: list[CriteriaLimits] = criteria_matching(team.criteria_caps, facts)
         self.team_snapshot = self.roster.team_snapshot(self.now, self.now_ts)
+        self.fair = team.fairness.active
+        if self.fair:
+            key = period_key(team.fairness, team.timezone, self.now)
+            self.state = entered_period(self.roster, state, key)
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -127,6 +132,9 @@ class _Decision:
         counts = current.counts
         if self.roster.limits[index] or self.criteria or counts:
             counts = counted(counts, snapshot.keys, self.roster.limits[index], self.criteria)
+        if self.fair:
+            changes.setdefault("period_load", current.period_load + self.roster.fair_strides[index])
+            changes["period_count"] = current.period_count + 1
         return current.model_copy(
             update={
                 "assigned_total": current.assigned_total + 1,
@@ -137,12 +145,21 @@ class _Decision:
         )
 
     def commit_turn(
-        self, owner: int, passed_over: list[Skip], *, backfilled: bool, weighted: bool
+        self,
+        owner: int,
+        passed_over: list[Skip],
+        *,
+        backfilled: bool,
+        weighted: bool,
+        calibrate: bool = False,
     ) -> TeamState:
         """The owner takes this turn; members passed over while away or capped lose theirs.
         Weighted methods also advance stride passes (strides are 0 otherwise). A backfilled
-        owner takes an extra turn: it spends a credit and keeps its place in the rotation."""
+        owner takes an extra turn: it spends a credit and keeps its place in the rotation.
+        Calibrating, members passed over are credited up to the owner's load before this pick, plus
+        the turn they lose."""
         roster, state = self.roster, self.state
+        level = state.member(roster.ids[owner]).period_load if calibrate else None
         turn = state.turn
         owner_id = roster.ids[owner]
         owner_state = state.member(owner_id)
@@ -158,13 +175,16 @@ class _Decision:
             missed = current.missed_turns
             if backfill.enabled and code in backfill.credit_reasons:
                 missed = min(missed + 1, backfill.max_catch_up_turns)
-            changes[member_id] = current.model_copy(
-                update={
-                    "last_turn": turn,
-                    "virtual_pass": _advanced(current.virtual_pass, virtual_time, strides[index]),
-                    "missed_turns": missed,
-                }
-            )
+            update: dict[str, Any] = {
+                "last_turn": turn,
+                "virtual_pass": _advanced(current.virtual_pass, virtual_time, strides[index]),
+                "missed_turns": missed,
+            }
+            if level is not None and current.period_load <= level:
+                # credited their share up to the owner's load, plus this turn (they lose it, as in round
+                # robin): they wait behind the owner instead of being walked past at every record
+                update["period_load"] = level + roster.fair_strides[index]
+            changes[member_id] = current.model_copy(update=update)
         if backfilled:
             owner_update = {"missed_turns": owner_state.missed_turns - 1}
         else:
@@ -173,7 +193,9 @@ class _Decision:
                 "virtual_pass": _advanced(owner_state.virtual_pass, virtual_time, strides[owner]),
             }
         changes[owner_id] = self._received(owner, owner_state, **owner_update)
-        return state.changed(changes, turn=turn + 1, virtual_time=virtual_time)
+        if level is not None:
+            level = max(level, state.level)
+        return state.changed(changes, turn=turn + 1, virtual_time=virtual_time, level=level)
 
     def commit_direct(self, owner: int, *, count_as_turn: bool) -> TeamState:
         if count_as_turn:
@@ -238,6 +260,17 @@ class _Decision:
         return best.astimezone(UTC) if best is not None else None
 
 
+def _standing(decision: _Decision, owner: int) -> str:
+    """The owner's period count and credit before this record, for the decision's reasons."""
+    current = decision.state.member(decision.roster.ids[owner])
+    stride = decision.roster.fair_strides[owner]
+    credit = current.period_load / stride - current.period_count if stride else 0.0
+    return (
+        f"least loaded for their weight this period ({current.period_count} records"
+        f" + {credit:.4g} credited)"
+    )
+
+
 def _turn_based(team: Team, method: Method) -> bool:
     inner = team.tier_method if method == Method.PRIORITY_TIERS else method
     return inner != Method.LOAD_BALANCING
@@ -261,9 +294,21 @@ def _skills_from(team: Team, facts: Mapping[str, Any]) -> list[str]:
     return skills
 
 
-def _walk(decision: _Decision, order: TurnOrder) -> tuple[int, list[Skip], list[Skip]]:
+def _lead_floor(decision: _Decision) -> int | None:
+    """The period load of the least-loaded member who may take the record now, or None."""
+    for key in period_order(decision.roster, decision.state).keys:
+        if decision.why_not(key[-1]) is None:
+            return key[0]
+    return None
+
+
+def _walk(
+    decision: _Decision, order: TurnOrder, lead: tuple[int, int] | None = None
+) -> tuple[int, list[Skip], list[Skip]]:
     """Position of the first member in turn order who may take the record (-1: nobody), the
-    members walked past, and which of those lose their turn. Hot path: checks are inlined."""
+    members walked past, and which of those lose their turn. Hot path: checks are inlined.
+    ``lead`` (the least-loaded eligible member's period load, the threshold) skips members too
+    far ahead; they keep their place."""
     roster = decision.roster
     ids, masks, limits = roster.ids, roster.skill_masks, roster.limits
     snapshot, snapshots = roster.snapshot, roster.snapshots
@@ -307,6 +352,12 @@ def _walk(decision: _Decision, order: TurnOrder) -> tuple[int, list[Skip], list[
                 walked.append(skip)
                 loses_turn.append(skip)
                 continue
+        if lead is not None:
+            load = members_state.get(member_id, DEFAULT_MEMBER_STATE).period_load
+            excess = lead_excess(load, lead[0], roster.fair_strides[index], lead[1])
+            if excess is not None:
+                walked.append((index, LEAD_THRESHOLD, excess))
+                continue
         return position, walked, loses_turn
     return -1, walked, loses_turn
 
@@ -343,7 +394,13 @@ def _distribute(
         reasons = [*notes, f"held: {closed.detail}"]
         explanation = decision.explanation(walked, held=True, excluded=excluded)
         return decision.selection(method.value, None, reasons, explanation), decision.state
-    position, walked, loses_turn = _walk(decision, order)
+    calibrate = calibrated(team, method)
+    lead: tuple[int, int] | None = None
+    threshold = team.fairness.lead_threshold
+    if threshold is not None and not calibrate:
+        floor = _lead_floor(decision)
+        lead = (floor, threshold) if floor is not None else None
+    position, walked, loses_turn = _walk(decision, order, lead)
     if position < 0:
         explanation = decision.explanation(walked, held=True, excluded=excluded)
         counts: dict[str, int] = {}
@@ -359,8 +416,12 @@ def _distribute(
         owner = backfill_owner
     if not _turn_based(team, method):
         loses_turn = []  # load balancing: fewest open records decide, no turns to lose
-    new_state = decision.commit_turn(owner, loses_turn, backfilled=backfilled, weighted=weighted)
+    new_state = decision.commit_turn(
+        owner, loses_turn, backfilled=backfilled, weighted=weighted, calibrate=calibrate
+    )
     reason = f"{method.value}: next in turn (turn {decision.state.turn})"
+    if calibrate:
+        reason = f"{method.value}: calibrated, {_standing(decision, owner)}"
     if backfilled:
         owed = decision.state.member(roster.ids[owner]).missed_turns
         reason = f"{method.value}: backfill, catching up a missed turn ({owed - 1} still owed)"
@@ -519,3 +580,43 @@ def drop_past_windows(team: Team, state: TeamState, now: datetime) -> TeamState:
         if kept != current.counts:
             changes[member_id] = current.model_copy(update={"counts": kept})
     return state.changed(changes) if changes else state
+
+
+def received_manually(
+    team: Team, state: TeamState, member_id: str, facts: Mapping[str, Any], now: datetime
+) -> TeamState:
+    """A record given to ``member_id`` by hand in Salesforce counts against their caps (criteria caps
+    too) and their period counts, as if Baton had assigned it (open records are counted elsewhere)."""
+    decision = _Decision(team, state, facts, now, frozenset(), ())
+    index = decision.roster.find(member_id)
+    if index is None:
+        return state
+    member_id = decision.roster.ids[index]
+    current = decision.state.member(member_id)
+    received = decision._received(index, current, open_records=current.open_records)
+    return decision.state.changed({member_id: received.model_copy(update={"assigned_total": current.assigned_total})})
+
+
+def taken_back(team: Team, state: TeamState, member_id: str, facts: Mapping[str, Any], now: datetime) -> TeamState:
+    """A record reassigned away from ``member_id``: credited back one record in the current cap windows and
+    the period (never below zero)."""
+    decision = _Decision(team, state, facts, now, frozenset(), ())
+    roster = decision.roster
+    index = roster.find(member_id)
+    if index is None:
+        return state
+    member_id = roster.ids[index]
+    current = decision.state.member(member_id)
+    keys = roster.snapshot(index, decision.now, decision.now_ts).keys
+    counted_keys = [keys[window] for window, _ in roster.limits[index]] + [
+        f"{cap.name}:{keys[window]}" for cap in decision.criteria for window, _ in cap.limits
+    ]
+    counts = dict(current.counts)
+    for key in counted_keys:
+        if counts.get(key):
+            counts[key] -= 1
+    update: dict[str, Any] = {"counts": counts}
+    if decision.fair and current.period_count:
+        update["period_count"] = current.period_count - 1
+        update["period_load"] = max(0, current.period_load - roster.fair_strides[index])
+    return decision.state.changed({member_id: current.model_copy(update=update)})

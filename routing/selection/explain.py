@@ -18,6 +18,7 @@ from typing import Any
 
 from routing.availability import Unavailable
 from routing.selection.caps import CapHit
+from routing.selection.period import LeadExcess
 from routing.selection.roster import ZERO_WEIGHT, FilterCheck, Roster
 
 SUMMARY_FIRST_COUNT = 5
@@ -33,6 +34,7 @@ class SkipReason(StrEnum):
     CAP_REACHED = "cap reached"
     ZERO_WEIGHT = ZERO_WEIGHT
     NOT_NEXT_IN_TURN = "not next in turn"
+    LEAD_THRESHOLD = "lead threshold"
 
 
 TIME_BOUND_REASONS = frozenset(
@@ -85,7 +87,7 @@ class Explanation:
         index, code, detail = skip
         if isinstance(detail, str):
             return detail
-        if isinstance(detail, CapHit):
+        if isinstance(detail, CapHit | LeadExcess):
             return detail.describe()
         if isinstance(detail, FilterCheck):
             have = detail.values[index]

@@ -7,7 +7,9 @@ first member who may take the record":
 - weighted: ``(virtual_pass, index)``, stride scheduling: each turn advances a member's pass by
   ``STRIDE_UNITS / weight``, so weight 2 comes up twice as often as weight 1;
 - load balancing: ``(open_records, last_turn, index)``, fewest open records, then oldest turn;
-- priority tiers: ``(tier, *inner key)``, tier 1 before tier 2, the tier's own method inside.
+- priority tiers: ``(tier, *inner key)``, tier 1 before tier 2, the tier's own method inside;
+- calibration (a team's ``fairness.balance``, for round robin and weighted, tiers' too):
+  ``(period_load, index)``, the fewest records plus credits for the weight this period first.
 
 The sorted list lives on the ``TeamState`` it describes and follows each change by removing and
 re-inserting only the changed members' keys.
@@ -18,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Callable, Mapping
 
-from routing.selection.roster import Roster
+from routing.selection.roster import Roster, counts_weights
 from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
 from routing.teams import Method, Team
 
@@ -38,6 +40,10 @@ def _load_balancing(index: int, state: MemberState) -> OrderKey:
     return (state.open_records, state.last_turn, index)
 
 
+def _period_load(index: int, state: MemberState) -> OrderKey:
+    return (state.period_load, index)
+
+
 _INNER_KEYS: dict[str, KeyFunction] = {
     Method.ROUND_ROBIN: _round_robin,
     Method.WEIGHTED: _weighted,
@@ -45,10 +51,17 @@ _INNER_KEYS: dict[str, KeyFunction] = {
 }
 
 
+def calibrated(team: Team, method: Method) -> bool:
+    """Whether the team's calibration decides this method's order (load balancing keeps its own)."""
+    inner = team.tier_method if method == Method.PRIORITY_TIERS else method
+    return team.fairness.calibrated and inner != Method.LOAD_BALANCING
+
+
 def key_function(team: Team, method: Method) -> KeyFunction:
+    inner = _period_load if calibrated(team, method) else None
     if method != Method.PRIORITY_TIERS:
-        return _INNER_KEYS[method]
-    inner = _INNER_KEYS[team.tier_method]
+        return inner or _INNER_KEYS[method]
+    inner = inner or _INNER_KEYS[team.tier_method]
     tiers = [member.tier for member in team.members]
 
     def tiered(index: int, state: MemberState) -> OrderKey:
@@ -58,7 +71,7 @@ def key_function(team: Team, method: Method) -> KeyFunction:
 
 
 def uses_weights(team: Team, method: Method) -> bool:
-    return method == Method.WEIGHTED or (
+    return calibrated(team, method) or method == Method.WEIGHTED or (
         method == Method.PRIORITY_TIERS and team.tier_method == Method.WEIGHTED
     )
 
@@ -83,9 +96,16 @@ class TurnOrder:
         self.backlog = backlog
 
     @classmethod
-    def build(cls, roster: Roster, method: Method, state: TeamState) -> TurnOrder:
-        key_of = key_function(roster.team, method)
-        weighted = uses_weights(roster.team, method)
+    def build(
+        cls,
+        roster: Roster,
+        method: Method,
+        state: TeamState,
+        key_of: KeyFunction | None = None,
+        weighted: bool | None = None,
+    ) -> TurnOrder:
+        key_of = key_of or key_function(roster.team, method)
+        weighted = uses_weights(roster.team, method) if weighted is None else weighted
         excluded = {index for index, _ in roster.excluded(weighted=weighted)}
         keys: list[OrderKey] = []
         backlog: set[int] = set()
@@ -134,4 +154,14 @@ def turn_order(roster: Roster, method: Method, state: TeamState) -> TurnOrder:
     if order is None or order.roster is not roster:
         order = TurnOrder.build(roster, method, state)
         state.remember_index(name, order)
+    return order
+
+
+def period_order(roster: Roster, state: TeamState) -> TurnOrder:
+    """Members by period load, least first: where the lead threshold finds the least-loaded."""
+    order = state.index("order:period")
+    if order is None or order.roster is not roster:
+        weighted = counts_weights(roster.team)
+        order = TurnOrder.build(roster, Method.ROUND_ROBIN, state, _period_load, weighted)
+        state.remember_index("order:period", order)
     return order

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from routing.availability import LocalClock, Unavailable, member_status, team_status
 from routing.selection.caps import Limits, WindowKeys, limits_of, window_keys
-from routing.teams import Member, MemberFilter, Team
+from routing.teams import Member, MemberFilter, Method, Team
 
 STRIDE_UNITS = 720_720  # divisible by every weight from 1 to 16, so common strides are exact
 SALESFORCE_SHORT_ID_LENGTH = 15
@@ -69,6 +69,7 @@ class Roster:
             limits_of(member.caps, team.member_caps) for member in self.members
         ]
         self.strides = [STRIDE_UNITS // m.weight if m.weight else 0 for m in self.members]
+        self.fair_strides = fair_strides(team)
         self.attributes = {
             rule.attribute: [
                 normalised(m.attributes[rule.attribute]) if rule.attribute in m.attributes else None
@@ -180,6 +181,21 @@ def _accepted_values(rule: MemberFilter, facts: Mapping[str, Any]) -> frozenset[
         return None if rule.when_field_missing == "pass" else frozenset()
     values = value if isinstance(value, list | tuple | set | frozenset) else [value]
     return frozenset(normalised(item) for item in values)
+
+
+def counts_weights(team: Team) -> bool:
+    """Whether period loads are weighted: when the team calibrates or its method uses weights."""
+    return team.fairness.calibrated or team.method == Method.WEIGHTED or (
+        team.method == Method.PRIORITY_TIERS and team.tier_method == Method.WEIGHTED
+    )
+
+
+def fair_strides(team: Team) -> list[int]:
+    """Load added per record, per member: ``STRIDE_UNITS / weight`` when loads are weighted (0 for
+    weight 0: never a candidate), else ``STRIDE_UNITS``."""
+    if not counts_weights(team):
+        return [STRIDE_UNITS] * len(team.members)
+    return [STRIDE_UNITS // member.weight if member.weight else 0 for member in team.members]
 
 
 def roster_of(team: Team) -> Roster:

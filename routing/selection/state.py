@@ -24,6 +24,13 @@ class MemberState(BaseModel):
     counts: dict[str, int] = Field(
         default_factory=dict, description="cap window key (member-local) -> records received"
     )
+    in_period: bool = Field(default=False, description="fairness: counted in the current period")
+    period_count: int = Field(default=0, ge=0, description="fairness: records received this period")
+    period_load: int = Field(
+        default=0,
+        ge=0,
+        description="fairness: records plus credits this period, in stride units (STRIDE / weight)",
+    )
 
 
 DEFAULT_MEMBER_STATE = MemberState()
@@ -45,6 +52,10 @@ class TeamState(BaseModel):
     turn: int = 0
     virtual_time: int = Field(default=0, description="weighted round robin: the last pick's pass")
     members: dict[str, MemberState] = Field(default_factory=dict)
+    period: str = Field(default="", description="fairness: key of the period being counted")
+    level: int = Field(
+        default=0, description="fairness calibration: load of the last least-loaded pick (joiners start here)"
+    )
     # Derived indexes (e.g. turn orders) and the members mapping they describe: a copy made any
     # other way than ``changed`` (model_copy with new members, model_validate) starts without.
     _indexes: tuple[Mapping[str, MemberState], dict[str, TurnIndex]] | None = PrivateAttr(
@@ -58,9 +69,11 @@ class TeamState(BaseModel):
         """Equal values are equal states, whatever indexes either has cached."""
         if not isinstance(other, TeamState):
             return NotImplemented
-        return (self.turn, self.virtual_time, self.members) == (
+        return (self.turn, self.virtual_time, self.period, self.level, self.members) == (
             other.turn,
             other.virtual_time,
+            other.period,
+            other.level,
             other.members,
         )
 
@@ -84,6 +97,7 @@ class TeamState(BaseModel):
         *,
         turn: int | None = None,
         virtual_time: int | None = None,
+        level: int | None = None,
     ) -> TeamState:
         """A new state with ``changes`` applied; cached indexes follow the changes."""
         members = dict(self.members)
@@ -93,6 +107,8 @@ class TeamState(BaseModel):
             update["turn"] = turn
         if virtual_time is not None:
             update["virtual_time"] = virtual_time
+        if level is not None:
+            update["level"] = level
         new = self.model_copy(update=update)
         carried: dict[str, TurnIndex] = {}
         for name, index in self._current_indexes().items():

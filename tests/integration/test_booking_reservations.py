@@ -39,3 +39,76 @@ def test_the_exclusion_constraint_refuses_overlapping_holds_of_one_host_but_not_
     with pytest.raises(sa.exc.IntegrityError, match="ex_reservations_host_time"):
         hold("d", HOSTS[0], 49)
     engine.dispose()
+
+
+def test_concurrent_bookings_of_one_host_on_different_times_never_exceed_the_day_cap(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Ten bookings of one host at ten different times of one day, racing, with a day cap of 2: the
+    per-host lock around the count lets exactly two through; calibration credits only grow."""
+    import threading
+
+    from adapters.store.bookings import BookingStore, CapLimit, CapReached, Hold, PoolCredits
+
+    engine = make_engine(postgres_url, pg_schema, pool_size=12)
+    upgrade_schema(engine, pg_schema)
+    store = BookingStore(engine)
+    day = CapLimit(HOSTS[0], NINE.replace(hour=0), NINE.replace(hour=0) + timedelta(days=1), 2, "day cap 2 reached")
+    barrier = threading.Barrier(10)
+    outcomes: list[str] = []
+
+    def attempt(number: int) -> None:
+        start = NINE + timedelta(minutes=40 * number)
+        row = {"id": f"cap-{number}", "status": "reserved", "booking_type": "Intro", "object_type": "Lead",
+               "record_id": "00Q000000000001AAA", "scheduler_user_id": HOSTS[1], "host_id": HOSTS[0],
+               "pool": "Handover", "co_host_ids": [], "starts_at": start, "ends_at": start + timedelta(minutes=30),
+               "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
+               "created_at": NINE, "updated_at": NINE}
+        credits = PoolCredits("Handover", "m2030-01", {HOSTS[0]: 0, HOSTS[1]: number})
+        barrier.wait()
+        try:
+            store.reserve(row, [Hold(HOSTS[0], start, start + timedelta(minutes=30))], [day], credits)
+            outcomes.append("reserved")
+        except CapReached:
+            outcomes.append("capped")
+
+    threads = [threading.Thread(target=attempt, args=(number,)) for number in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["capped"] * 8 + ["reserved"] * 2
+    credits = store.pool_credits("Handover", "m2030-01")
+    assert credits[HOSTS[0]] == 0 and credits[HOSTS[1]] >= 1  # the greatest credit a reserved booking stored
+    engine.dispose()
+
+
+def test_moving_a_booking_onto_anothers_time_is_refused_by_postgresql_and_changes_nothing(
+    postgres_url: str, pg_schema: str
+) -> None:
+    from adapters.store.bookings import BookingStore, Hold, SlotTaken
+
+    engine = make_engine(postgres_url, pg_schema)
+    upgrade_schema(engine, pg_schema)
+    store = BookingStore(engine)
+
+    def book(booking_id: str, hour: int) -> Hold:
+        start = NINE + timedelta(hours=hour)
+        hold = Hold(HOSTS[0], start, start + timedelta(minutes=30))
+        store.reserve({"id": booking_id, "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
+                       "record_id": "00Q000000000001AAA", "scheduler_user_id": HOSTS[1], "host_id": HOSTS[0],
+                       "pool": None, "co_host_ids": [], "starts_at": start, "ends_at": hold.end,
+                       "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
+                       "created_at": NINE, "updated_at": NINE}, [hold])
+        return hold
+
+    book("first", 0)
+    second = book("second", 2)
+    with pytest.raises(SlotTaken):
+        store.move("second", HOSTS[0], NINE, NINE + timedelta(minutes=30), [Hold(HOSTS[0], NINE, NINE + timedelta(minutes=30))], NINE)
+    assert store.get("second").starts_at == second.start  # type: ignore[union-attr]
+    assert len(store.held_times([HOSTS[0]], NINE, NINE + timedelta(hours=3))[HOSTS[0]]) == 2
+    store.move("second", HOSTS[0], NINE + timedelta(hours=1), NINE + timedelta(hours=1, minutes=30),
+               [Hold(HOSTS[0], NINE + timedelta(hours=1), NINE + timedelta(hours=1, minutes=30))], NINE)
+    assert store.get("second").starts_at == NINE + timedelta(hours=1)  # type: ignore[union-attr]
+    engine.dispose()

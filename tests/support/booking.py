@@ -24,10 +24,11 @@ from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import ConfigProvider, apply_config
 from messages.booking import BookingRequest
 
-BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log")
+BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log", "booking_sync")
 NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, before working hours
 NINE = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 HOSTS = ("005000000000001AAA", "005000000000002AAA", "005000000000003AAA")
+ENGINEERS = ("005000000000004AAA", "005000000000005AAA")  # a second pool, for bookings that need one of each
 SCHEDULER = "005000000000009AAA"
 LEAD_ID = "00Q000000000001AAA"
 TOKEN = "booking-secret"
@@ -37,15 +38,26 @@ def host_email(host_id: str) -> str:
     return f"rep{host_id[-4]}@example.com"
 
 
-def booking_config(mode: str = "pooled", reset: str = "month") -> str:
+def booking_config(mode: str = "pooled", reset: str = "month", pool_extra: str = "",
+                   member_extra: dict[str, str] | None = None) -> str:
+    """The booking org config; ``pool_extra`` adds pool keys (``, caps: {per_day: 2}``), ``member_extra`` member
+    keys. A second pool, ``Engineers``, has the ``ENGINEERS``."""
+    extra = member_extra or {}
+    engineers = "\n".join(
+        f'      - {{id: "{host}", name: "Engineer {index}", email: {host_email(host)}, timezone: UTC}}'
+        for index, host in enumerate(ENGINEERS, start=1)
+    )
     members = "\n".join(
-        f'      - {{id: "{host}", name: "Rep {index}", email: {host_email(host)}, timezone: UTC}}'
+        f'      - {{id: "{host}", name: "Rep {index}", email: {host_email(host)}, timezone: UTC{extra.get(host, "")}}}'
         for index, host in enumerate(HOSTS, start=1)
     )
     return f"""teams:
   - name: Handover
     members:
 {members}
+  - name: Engineers
+    members:
+{engineers}
 default_team: Handover
 booking:
   types:
@@ -58,7 +70,8 @@ booking:
       working_hours: {{start: "09:00", end: "17:00"}}
       meeting_platform: google_meet
   pools:
-    - {{team: Handover, mode: {mode}, reset: {reset}}}
+    - {{team: Handover, mode: {mode}, reset: {reset}{pool_extra}}}
+    - {{team: Engineers, mode: pooled}}
   objects:
     Lead:
       default_type: Intro
@@ -115,9 +128,10 @@ class BookingChain:
 
 
 def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Callable[[], datetime] = lambda: NOW,
-                          mode: str = "pooled", reset: str = "month", **settings: Any) -> None:
+                          mode: str = "pooled", reset: str = "month", pool_extra: str = "",
+                          member_extra: dict[str, str] | None = None, **settings: Any) -> None:
     """The current runtime's ports with these booking adapters, a fixed clock and the booking config."""
-    apply_config(store, booking_config(mode, reset), NOW)
+    apply_config(store, booking_config(mode, reset, pool_extra, member_extra), NOW)
     current = runtime.current()
     ports = dataclasses.replace(current.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
                                 calendar=calendar, salesforce_events=events, clock=clock)

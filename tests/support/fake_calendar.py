@@ -61,6 +61,9 @@ class FakeGoogleCalendar:
     faults: deque[int] = field(default_factory=deque)
     error_share: float = 0.0
     meet_pending: bool = False
+    change_number: int = 0
+    list_page_size: int = 250
+    expire_sync_tokens: bool = False
     random: random.Random = field(default_factory=lambda: random.Random(6))
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     public_key_pem: str = ""
@@ -80,6 +83,27 @@ class FakeGoogleCalendar:
         if self.error_share and self.random.random() < self.error_share:
             return 503
         return None
+
+    def touch(self, calendar: str, event: dict[str, Any]) -> None:
+        """An event changed: a later ``events.list`` with an older sync token returns it."""
+        self.change_number += 1
+        event["changeNumber"] = self.change_number
+        event["updated"] = _rfc3339(datetime.now(UTC))
+
+    def host_edit(self, calendar: str, event_id: str, *, response: tuple[str, str] | None = None,
+                  start: datetime | None = None, end: datetime | None = None, delete: bool = False) -> None:
+        """What a host does in Google Calendar: answer as an attendee, move or delete the event."""
+        event = self.events[calendar][event_id]
+        if response is not None:
+            for attendee in event["attendees"]:
+                if attendee["email"] == response[0]:
+                    attendee["responseStatus"] = response[1]
+        if start is not None and end is not None:
+            event["start"] = {"dateTime": _rfc3339(start), "timeZone": "UTC"}
+            event["end"] = {"dateTime": _rfc3339(end), "timeZone": "UTC"}
+        if delete:
+            event["status"] = "cancelled"
+        self.touch(calendar, event)
 
     def live_events(self, calendar: str) -> list[dict[str, Any]]:
         return [event for event in self.events.get(calendar, {}).values() if event["status"] != "cancelled"]
@@ -108,6 +132,13 @@ class FakeGoogleCalendar:
 def google_error(status: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"errors": [{"domain": "global", "reason": reason, "message": message}],
                               "code": status, "message": message}}
+
+
+INTERNAL_KEYS = frozenset({"sendUpdates", "cancelUpdates", "changeNumber"})  # what the fake notes, Google never sends
+
+
+def _public(event: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in event.items() if key not in INTERNAL_KEYS}
 
 
 def _rfc3339(value: datetime) -> str:
@@ -166,11 +197,38 @@ def _insert(fake: FakeGoogleCalendar, calendar: str, body: dict[str, Any], query
             "conferenceId": code,
         }
     calendar_events[event_id] = event
-    answer = {key: value for key, value in event.items() if key != "sendUpdates"}
+    fake.touch(calendar, event)
+    answer = _public(event)
     if create and fake.meet_pending:  # Google may still be creating the conference when it answers
         answer.pop("hangoutLink", None)
         answer["conferenceData"] = {"createRequest": {**create, "status": {"statusCode": "pending"}}}
     return 200, answer
+
+
+def _list(fake: FakeGoogleCalendar, calendar: str, query: dict[str, str]) -> tuple[int, Any]:
+    """``events.list``: a full list (``timeMin``) or the changes since a sync token, page by page."""
+    events = list(fake.events.get(calendar, {}).values())
+    token = query.get("syncToken")
+    if token:
+        if fake.expire_sync_tokens or not token.startswith("cn-") or "timeMin" in query:
+            return google_error(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.")
+        events = [event for event in events if event["changeNumber"] > int(token[3:])]
+    else:
+        if "timeMin" in query:
+            since = datetime.fromisoformat(query["timeMin"])
+            events = [event for event in events if datetime.fromisoformat(event["end"]["dateTime"]) > since]
+        if query.get("showDeleted") != "true":
+            events = [event for event in events if event["status"] != "cancelled"]
+    events.sort(key=lambda event: event["changeNumber"])
+    size = min(int(query.get("maxResults", "250")), fake.list_page_size)
+    first = int(query.get("pageToken", "p-0")[2:])
+    body: dict[str, Any] = {"kind": "calendar#events", "summary": calendar,
+                            "items": [_public(event) for event in events[first:first + size]]}
+    if first + size < len(events):
+        body["nextPageToken"] = f"p-{first + size}"
+    else:
+        body["nextSyncToken"] = f"cn-{fake.change_number}"
+    return 200, body
 
 
 def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
@@ -224,17 +282,26 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
             event_id = unquote(match["event"]) if match["event"] else None
             if method == "POST" and event_id is None:
                 return _insert(fake, calendar, body, query)
+            if method == "GET" and event_id is None:
+                return _list(fake, calendar, query)
             event = fake.events.get(calendar, {}).get(event_id or "")
             if event is None:
                 return google_error(404, "notFound", "Not Found")
             if method == "GET":
-                return 200, {key: value for key, value in event.items() if key != "sendUpdates"}
+                return 200, _public(event)
             if method == "DELETE":
                 if event["status"] == "cancelled":
                     return google_error(410, "deleted", "Resource has been deleted")
                 event["status"] = "cancelled"
                 event["cancelUpdates"] = query.get("sendUpdates")
+                fake.touch(calendar, event)
                 return 204, None
+            if method == "PATCH":
+                event.update({key: body[key] for key in ("start", "end", "status", "summary") if key in body})
+                event["sequence"] += 1
+                event["sendUpdates"] = query.get("sendUpdates")
+                fake.touch(calendar, event)
+                return 200, _public(event)
             return google_error(405, "methodNotAllowed", method)
 
         def do_POST(self) -> None:
@@ -250,6 +317,9 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
 
         def do_DELETE(self) -> None:
             self._api("DELETE")
+
+        def do_PATCH(self) -> None:
+            self._api("PATCH")
 
     return Handler
 

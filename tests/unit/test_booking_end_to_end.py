@@ -39,10 +39,10 @@ def services(tmp_path: Path) -> Iterator[tuple[FakeGoogleCalendar, FakeOrg, Sale
         yield calendar, org, client
 
 
-def real_clients(pipeline: Pipeline, fake: FakeGoogleCalendar, client: Salesforce) -> None:
+def real_clients(pipeline: Pipeline, fake: FakeGoogleCalendar, client: Salesforce, pool_extra: str = "") -> None:
     assert fake.key_file is not None
     calendar = GoogleCalendar(load_service_account(fake.key_file), ADMIN, fake.api_url)
-    install_booking_ports(pipeline.store, calendar, SalesforceEventWriter(salesforce=client))
+    install_booking_ports(pipeline.store, calendar, SalesforceEventWriter(salesforce=client), pool_extra=pool_extra)
     pipeline.use_writer(SalesforceOwnerWriter(salesforce=client))
 
 
@@ -85,3 +85,76 @@ def test_a_calendar_busy_block_read_through_google_moves_the_booking_to_another_
     assert answer.status_code == 202 and answer.json()["host_id"] == "005000000000003AAA"
     assert len(fake.freebusy_requests) == 1
     BookingChain(pipeline.broker, pipeline.store, None, None).drain()  # type: ignore[arg-type]
+
+
+def _booked(pipeline: Pipeline, chain: BookingChain, **overrides: Any) -> dict[str, Any]:
+    answer = TestClient(create_app()).post("/bookings", json=booking_request(**overrides), headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    chain.drain()
+    pipeline.flush()
+    return TestClient(create_app()).get(answer.json()["status_url"], headers=AUTH).json()
+
+
+def test_a_rescheduled_booking_moves_its_one_google_event_and_its_one_salesforce_event(
+    pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
+) -> None:
+    fake, org, client = services
+    real_clients(pipeline, fake, client)
+    chain = BookingChain(pipeline.broker, pipeline.store, None, None)  # type: ignore[arg-type]
+    booked = _booked(pipeline, chain)
+    later = NINE + timedelta(hours=3)
+
+    answer = TestClient(create_app()).post(f"/bookings/{booked['booking_id']}/reschedule",
+                                           json={"start": later.isoformat()}, headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    chain.drain()
+
+    [event] = fake.live_events(host_email(booked["host_id"]))
+    assert event["start"]["dateTime"] == "2030-01-07T12:00:00Z" and event["sendUpdates"] == "all"
+    [sf_event] = org.events.records.values()
+    assert sf_event["StartDateTime"].startswith("2030-01-07T12:00:00")
+
+
+def test_host_changes_in_google_calendar_come_back_through_sync_tokens(
+    pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
+) -> None:
+    """Deleted: the booking is cancelled and its time freed. Moved: the reservation follows. Declined with
+    ``host_declines: reroute``: another pool member hosts and the event moves to their calendar."""
+    from baton import runtime
+    from baton.booking.calendar_sync import poll_calendars
+    from tests.support.booking import HOSTS, NOW
+
+    fake, org, client = services
+    real_clients(pipeline, fake, client, pool_extra=", host_declines: reroute")
+    chain = BookingChain(pipeline.broker, pipeline.store, None, None)  # type: ignore[arg-type]
+    deleted, moved = (_booked(pipeline, chain, host={"kind": "user", "user_id": HOSTS[0]},
+                              start=(NINE + timedelta(hours=hour)).isoformat()) for hour in (0, 1))
+    declined = _booked(pipeline, chain, start=(NINE + timedelta(hours=2)).isoformat())  # the pool's choice
+    declining = host_email(declined["host_id"])
+    ports = runtime.current().ports
+    assert poll_calendars(ports, pipeline.broker, NOW) == 0  # the first read only takes a sync token
+    calendar = host_email(HOSTS[0])
+    fake.host_edit(calendar, deleted["calendar_event_id"], delete=True)
+    five = NINE + timedelta(hours=5)
+    fake.host_edit(calendar, moved["calendar_event_id"], start=five, end=five + timedelta(minutes=30))
+    fake.host_edit(declining, declined["calendar_event_id"], response=(declining, "declined"))
+
+    assert poll_calendars(ports, pipeline.broker, NOW) == 3
+    chain.drain()
+
+    def status(booking: dict[str, Any]) -> dict[str, Any]:
+        return TestClient(create_app()).get(f"/bookings/{booking['booking_id']}", headers=AUTH).json()
+
+    assert status(deleted)["status"] == "cancelled"
+    assert status(moved)["start"] == five.isoformat()
+    rerouted = status(declined)
+    assert rerouted["host_id"] != declined["host_id"] and rerouted["status"] == "confirmed"
+    assert [e["id"] for e in fake.live_events(host_email(rerouted["host_id"]))] == [declined["calendar_event_id"]]
+    subjects = {record["Baton_Booking_Id__c"]: record for record in org.events.records.values()}
+    assert subjects[deleted["booking_id"]]["Subject"].startswith("Cancelled: ")
+    assert subjects[moved["booking_id"]]["StartDateTime"].startswith("2030-01-07T14:00:00")
+    assert subjects[declined["booking_id"]]["OwnerId"] == rerouted["host_id"]
+    # the freed hour can be booked again, and a second poll finds nothing new
+    assert _booked(pipeline, chain, host={"kind": "user", "user_id": HOSTS[0]},
+                   guest_email="new@prospect.example.org")["status"] == "confirmed"
+    assert poll_calendars(ports, pipeline.broker, NOW) == 0

@@ -502,3 +502,16 @@ def test_a_pooled_slot_lists_exactly_the_members_whose_own_slots_include_it(
         assert [counts.get(h, 0) for h in slot.host_ids] == sorted(
             counts.get(h, 0) for h in slot.host_ids
         )
+
+
+def test_joint_slots_keep_times_when_every_other_pool_has_a_free_member_besides_the_host() -> None:
+    from routing.booking.pools import joint_slots, pick_group_hosts
+
+    at = [datetime(2030, 1, 7, 9 + hour, tzinfo=UTC) for hour in range(3)]
+    main = [Slot(start, start + timedelta(minutes=30), hosts) for start, hosts in
+            zip(at, (("ae1", "ae2"), ("ae1",), ("ae2",)), strict=True)]
+    engineers = [Slot(at[0], at[0] + timedelta(minutes=30), ("se1",)),
+                 Slot(at[1], at[1] + timedelta(minutes=30), ("ae1",))]  # ae1 is in both pools
+    assert [slot.start for slot in joint_slots(main, [engineers])] == [at[0]]
+    assert pick_group_hosts("ae1", [["ae1", "se1"], ["se1", "se2"]]) == ["se1", "se2"]
+    assert pick_group_hosts("ae1", [["se1"], ["se1"]]) is None

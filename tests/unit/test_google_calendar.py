@@ -302,3 +302,48 @@ def test_the_recording_calendar_behaves_like_the_port() -> None:
     recording.cancel_event(HOST, first.event_id)
     recording.cancel_event(HOST, first.event_id)
     assert recording.cancelled == [(HOST, first.event_id)] and recording.events == {}
+
+
+def test_moving_an_event_patches_its_time_tells_attendees_and_restores_a_cancelled_one(
+    fake: FakeGoogleCalendar, calendar: GoogleCalendar,
+) -> None:
+    created = calendar.create_event(_event())
+    later = START + timedelta(days=1)
+
+    assert calendar.move_event(HOST, created.event_id, later, later + timedelta(minutes=30)) is True
+    stored = fake.events[HOST][created.event_id]
+    assert stored["start"]["dateTime"] == "2026-11-25T15:00:00Z" and stored["sendUpdates"] == "all"
+    patches = [r for r in fake.requests if r["method"] == "PATCH"]
+    assert patches[0]["path"].endswith(f"/events/{created.event_id}") and len(fake.live_events(HOST)) == 1
+    calendar.cancel_event(HOST, created.event_id)
+    assert calendar.move_event(HOST, created.event_id, START, START + timedelta(minutes=30)) is True
+    assert [e["id"] for e in fake.live_events(HOST)] == [created.event_id]  # one event, back again
+    assert calendar.move_event(HOST, calendar_event_id("never-booked"), START, later) is False
+    assert calendar.calls["patch"] == 3
+
+
+def test_changes_are_read_page_by_page_with_sync_tokens_and_an_expired_token_is_said_so(
+    fake: FakeGoogleCalendar, calendar: GoogleCalendar,
+) -> None:
+    from adapters.calendar import CalendarSyncExpired
+
+    fake.list_page_size = 2
+    created = [calendar.create_event(_event(f"booking-{n}", with_meet=False)) for n in range(3)]
+    first = calendar.changes(HOST, None, START - timedelta(days=1))
+    assert sorted(e.event_id for e in first.events) == sorted(c.event_id for c in created)
+    assert calendar.calls["list"] == 2  # two pages
+    assert calendar.changes(HOST, first.sync_token, START).events == []
+
+    later = START + timedelta(hours=3)
+    fake.host_edit(HOST, created[0].event_id, start=later, end=later + timedelta(minutes=30))
+    fake.host_edit(HOST, created[1].event_id, response=("alan@example.com", "declined"))
+    fake.host_edit(HOST, created[2].event_id, delete=True)
+    changed = {e.event_id: e for e in calendar.changes(HOST, first.sync_token, START).events}
+
+    assert changed[created[0].event_id].start == later
+    assert changed[created[1].event_id].responses["alan@example.com"] == "declined"
+    assert changed[created[2].event_id].status == "cancelled"
+    assert [r["query"]["syncToken"] for r in fake.requests if "syncToken" in r["query"]][-1] == first.sync_token
+    fake.expire_sync_tokens = True
+    with pytest.raises(CalendarSyncExpired):
+        calendar.changes(HOST, first.sync_token, START)

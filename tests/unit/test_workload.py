@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from messages import ChangeType
 from tests.support.configs import member_id, team_config
@@ -47,3 +48,47 @@ def test_ordinary_update_is_not_routed_and_keeps_the_owner(pipeline: Pipeline) -
     logs = {log.source_event_id: log for log in pipeline.sink.published}
     assert logs["edit"].outcome.value == "not_routed"
     assert pipeline.store.team_state("Inbound")["turn"] == 1
+
+
+def _owner_change(number: int, owner: str, hour: int) -> object:
+    return lead_event(number, event_id=f"manual-{number}", OwnerId=owner).model_copy(update={
+        "change_type": ChangeType.UPDATE, "changed_fields": ["OwnerId"],
+        "commit_timestamp": lead_event(number).commit_timestamp.replace(hour=hour)})  # type: ignore[union-attr]
+
+
+def _cap_then_manual_change(pipeline: Pipeline, **options: str) -> dict[str, object]:
+    """Member 1 gets lead 1, someone gives it to member 2 in Salesforce, then lead 2 arrives (caps 1 a day)."""
+    pipeline.apply(team_config(members=2, member_caps="{per_day: 1}", **options))
+    for event in ([lead_event(1)], [_owner_change(1, member_id(2), 11)], [lead_event(2)]):
+        pipeline.send(event)  # type: ignore[arg-type]
+        pipeline.drain()
+    return {log.record_id: log for log in pipeline.sink.published if log.source_event_id != "manual-1"}
+
+
+def test_a_manual_owner_change_counts_against_caps_when_the_team_says_so(pipeline: Pipeline) -> None:
+    logs: dict[str, Any] = _cap_then_manual_change(pipeline, fairness="{count_manual_owner_changes: true}")
+    assert logs["00Q000000000001AAA"].owner_id == member_id(1)
+    assert logs["00Q000000000002AAA"].outcome.value == "held"  # member 2's manual record used their cap
+    assert [s.reason for s in logs["00Q000000000002AAA"].skipped] == ["day cap 1 reached"] * 2
+
+
+def test_a_manual_owner_change_does_not_count_against_caps_by_default(pipeline: Pipeline) -> None:
+    logs: dict[str, Any] = _cap_then_manual_change(pipeline)
+    assert logs["00Q000000000002AAA"].owner_id == member_id(2)
+
+
+def test_a_reassigned_record_credits_its_previous_owner_back(pipeline: Pipeline) -> None:
+    pipeline.apply(team_config(members=2, fairness="{reset: month}"))
+    pipeline.send([lead_event(1)])
+    pipeline.drain()
+    again = lead_event(1, event_id="reassign-1").model_copy(update={
+        "change_type": ChangeType.REASSIGN,
+        "commit_timestamp": lead_event(1).commit_timestamp.replace(hour=12)})  # type: ignore[union-attr]
+    pipeline.send([again])
+    pipeline.drain()
+
+    log = next(log for log in pipeline.sink.published if log.source_event_id == "reassign-1")
+    assert log.owner_id == member_id(2)
+    assert f"fairness: previous owner {member_id(1)} credited back (record reassigned)" in log.reasons
+    members = pipeline.store.team_state("Inbound")["members"]
+    assert members[member_id(1)].get("period_count", 0) == 0 and members[member_id(2)]["period_count"] == 1
