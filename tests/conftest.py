@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -37,15 +38,20 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
+def _address(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("PostgreSQL", *_address(POSTGRES_URL, 5432))
     return POSTGRES_URL
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> str:
-    require_service("RabbitMQ", "127.0.0.1", 5672)
+    require_service("RabbitMQ", *_address(RABBITMQ_URL, 5672))
     return RABBITMQ_URL
 
 
@@ -87,9 +93,12 @@ _SUITE_ORDER = {"unit": 0, "integration": 1, "fault": 2}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Unit tests first, then integration, fault-injection tests last (they restart services)."""
+    """Unit tests first, then integration, fault-injection tests last (they stop and restart services):
+    by folder, and any test marked ``fault`` wherever it lives."""
 
     def suite(item: pytest.Item) -> int:
+        if item.get_closest_marker("fault") is not None:
+            return _SUITE_ORDER["fault"]
         parts = Path(str(item.fspath)).parts
         return next((_SUITE_ORDER[p] for p in parts if p in _SUITE_ORDER), 0)
 

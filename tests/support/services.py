@@ -20,11 +20,12 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker, dq_name, xq_name
 from baton.ingest import batches
 from messages import STAGES, RecordEvent
 
+BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def stage_queues(prefix: str) -> list[str]:
-    names = [f"{prefix}.{stage}" for stage in (*STAGES, "notify")]  # notify: the notification actor
+    names = [f"{prefix}.{stage}" for stage in (*STAGES, *BOOKING_STAGES, "notify")]  # notify: the notification actor
     return names + [dq_name(n) for n in names] + [xq_name(n) for n in names]
 
 
@@ -57,8 +58,10 @@ class Producer:
 
 def queue_depths(prefix: str) -> dict[str, int]:
     """Ready plus unacknowledged messages per queue, from rabbitmqctl."""
+    node = os.environ.get("BATON_TEST_RABBITMQ_NODE")
     output = subprocess.run(
-        ["rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name", "messages"],
+        ["rabbitmqctl", *(["-n", node] if node else []), "list_queues", "-q", "--no-table-headers", "name",
+         "messages"],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout
     depths: dict[str, int] = {}
