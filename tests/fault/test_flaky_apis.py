@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from baton.clock import utc_now
-from tests.fault.conftest import FaultRun, assert_nothing_lost, booking_requests, booking_team_config
+from tests.support.fault_run import FaultRun, assert_nothing_lost, booking_requests, booking_team_config
 from tests.support.events import lead_event
 from tests.support.faults import RunCounts, record_run
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from baton.clock import utc_now
-from tests.fault.conftest import FaultRun, assert_nothing_lost, booking_requests, booking_team_config
+from tests.support.fault_run import FaultRun, assert_nothing_lost, booking_requests, start_cluster
 from tests.support.events import lead_event
 from tests.support.faults import RunCounts, record_run
 
@@ -24,13 +24,6 @@ def wait_for_progress(fault_run: FaultRun, assignments: int, timeout_s: float = 
     while fault_run.store.count_assignments() < assignments:
         assert time.monotonic() < deadline, f"no progress to {assignments} assignments\n{fault_run.logs()}"
         time.sleep(0.2)
-
-
-def start_cluster(fault_run: FaultRun) -> None:
-    fault_run.apply(booking_team_config(members=7))
-    for _ in range(2):
-        fault_run.start_worker()
-    fault_run.start_flusher()
 
 
 def test_rabbitmq_stopped_and_started_mid_run_loses_and_doubles_nothing(fault_run: FaultRun) -> None:

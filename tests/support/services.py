@@ -113,6 +113,10 @@ class ServiceProcess:
         )
         return self
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def kill(self) -> None:
         """SIGKILL the whole process group, as a crashed machine would."""
         if self.process and self.process.poll() is None:
@@ -134,6 +138,7 @@ class WorkerProcess(ServiceProcess):
 
     def __init__(self, env: dict[str, str], log_path: Path, threads: int = 8):
         super().__init__(env, log_path, ["dramatiq", "workers", "-p", "1", "-t", str(threads)])
+        self.threads = threads
 
 
 class FlusherProcess(ServiceProcess):
