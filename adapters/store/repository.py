@@ -553,6 +553,14 @@ class Store(ReassignJobs):
                         next_attempt_at=None)
             )
 
+    def note_outbox_error(self, routing_ids: Iterable[str], note: str) -> None:
+        """Notes why rows are where they are (e.g. a write in flight) without counting an attempt."""
+        ids = list(routing_ids)
+        if not ids:
+            return
+        with self.transaction() as tx:
+            tx.connection.execute(sa.update(outbox).where(outbox.c.routing_id.in_(ids)).values(last_error=note))
+
     def defer_outbox(self, errors: dict[str, str], until: datetime) -> None:
         """Writes that will be retried: count the attempt, keep the error, try again at ``until``."""
         if not errors:

@@ -62,6 +62,8 @@ class FakeOrg:
     error_share: float = 0.0
     random: random.Random = field(default_factory=lambda: random.Random(9))
     injected: Counter[str] = field(default_factory=Counter)
+    answers_to_drop: int = 0
+    _record_index: dict[str, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def fail_next_calls(self, *statuses: int) -> None:
         self.http_faults.extend(statuses)
@@ -82,6 +84,20 @@ class FakeOrg:
         else:
             return None
         return status, [{"errorCode": FAULT_CODES.get(status, "UNKNOWN"), "message": "injected fault"}]
+
+    def write_owner(self, object_type: str, record_id: str, owner_id: str) -> None:
+        """An owner update: counted, and visible to queries (``SELECT Id, OwnerId FROM Lead ...``)."""
+        self.owners[record_id] = owner_id
+        self.updates[record_id] += 1
+        rows = self.records.setdefault(object_type, [])
+        indexed, index = self._record_index.get(object_type, (None, {}))
+        if indexed is not rows:  # a test put a new list there
+            index = {row.get("Id"): row for row in rows}
+            self._record_index[object_type] = (rows, index)
+        if record_id not in index:
+            index[record_id] = {"Id": record_id}
+            rows.append(index[record_id])
+        index[record_id]["OwnerId"] = owner_id
 
     def locked_records(self, record_ids: list[str]) -> set[str]:
         """For an sObject Collections call hit by a random lock fault: some of its records (else none)."""
@@ -189,9 +205,12 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                         results.append({"id": record["id"], "success": False,
                                         "errors": [{"statusCode": code, "message": "injected", "fields": []}]})
                         continue
-                    org.owners[record["id"]] = record["OwnerId"]
-                    org.updates[record["id"]] += 1
+                    org.write_owner(record["attributes"]["type"], record["id"], record["OwnerId"])
                     results.append({"id": record["id"], "success": True, "errors": []})
+                if org.answers_to_drop:  # carried out, but the connection breaks before the answer
+                    org.answers_to_drop -= 1
+                    self.close_connection = True
+                    return
             self._send(200, results)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming

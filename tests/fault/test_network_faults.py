@@ -1,0 +1,73 @@
+"""Network faults between the workers (and flusher) and RabbitMQ, PostgreSQL, the fake Salesforce and
+the fake Google Calendar: every connection goes through a TCP proxy that, every second or two, cuts
+(FIN) or resets (RST) all of one service's connections, refuses new ones for a moment, or delays every
+chunk. Nothing is lost, assigned or written twice, or dead-lettered."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from baton.clock import utc_now
+from tests.support.fault_run import FaultRun, assert_nothing_lost, booking_requests, start_cluster
+from tests.support.events import lead_event
+from tests.support.faults import RunCounts, TcpProxy, record_run
+
+pytestmark = pytest.mark.fault
+RECORDS = 2_000
+BOOKINGS = 50
+SERVICES = ("rabbitmq", "postgres", "salesforce", "calendar")
+FAULTS = ("cut", "reset", "refuse", "delay")
+
+
+def inject(proxy: TcpProxy, fault: str) -> None:
+    if fault == "cut":
+        proxy.cut()
+    elif fault == "reset":
+        proxy.reset()
+    elif fault == "refuse":
+        with proxy.refused():
+            time.sleep(1.0)
+    else:
+        proxy.delay_s = 0.05
+        time.sleep(2.0)
+        proxy.delay_s = 0.0
+
+
+def test_connections_cut_reset_refused_and_delayed_lose_and_double_nothing(fault_run: FaultRun) -> None:
+    proxies = {service: fault_run.proxy(service) for service in SERVICES}
+    start_cluster(fault_run)
+    events = [lead_event(n) for n in range(1, RECORDS + 1)]
+    counts = RunCounts("test_network_faults", f"{RECORDS} records + {BOOKINGS} bookings, 2 workers x 4 threads "
+                       "+ flusher, all through TCP proxies", "every 1-2 s one service's connections cut (FIN), "
+                       "reset (RST), refused for 1 s or delayed 50 ms a chunk for 2 s")
+    chooser = random.Random(5)
+    stop = threading.Event()
+
+    def saboteur() -> None:
+        while not stop.wait(chooser.uniform(1.0, 2.0)):
+            service, fault = chooser.choice(SERVICES), chooser.choice(FAULTS)
+            inject(proxies[service], fault)
+            counts.injected[f"{service} {fault}"] = counts.injected.get(f"{service} {fault}", 0) + 1
+
+    thread = threading.Thread(target=saboteur, daemon=True)
+    thread.start()
+    try:
+        counts.sent = fault_run.producer.publish(events[: RECORDS // 2], batch_size=5)
+        sent_bookings = fault_run.send_bookings(booking_requests(BOOKINGS, utc_now()))
+        counts.sent += fault_run.producer.publish(events[RECORDS // 2 :], batch_size=5)
+        deadline = time.monotonic() + 120
+        while fault_run.store.count_assignments() < RECORDS + BOOKINGS and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+    fault_run.wait_until_settled([e.record_id for e in events], BOOKINGS)
+
+    fault_run.count(counts, events, sent_bookings)
+    record_run(counts)
+    assert sum(counts.injected.values()) >= 8, counts.injected
+    assert_nothing_lost(counts)
