@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import structlog
 from dramatiq import Broker, Middleware
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Retries
 
@@ -16,6 +18,9 @@ from messages import routing_id_for
 
 log = structlog.get_logger(__name__)
 RETRY_ENQUEUE_FAILED = "retry_enqueue_failed"
+RETRY_ENQUEUE_WAIT_S = 60.0  # a RabbitMQ restart takes seconds; far below the 30-minute consumer timeout
+FIRST_ENQUEUE_PAUSE_S = 0.25
+MAX_ENQUEUE_PAUSE_S = 5.0
 
 
 class GuardedRetries(Retries):
@@ -23,15 +28,21 @@ class GuardedRetries(Retries):
 
     dramatiq's Retries re-enqueues a failed message with a delay and lets the worker ack the
     original. When that enqueue raises (broker gone, unroutable), the error is only logged and
-    the original is still acked: the message is lost. Here the original is failed instead, so
+    the original is still acked: the message is lost. Here a broker that cannot be reached is
+    tried again (with growing pauses, up to ``wait_s``: a RabbitMQ restart must not dead-letter
+    every message in flight); when the retry still cannot be enqueued the original is failed, so
     it is nacked into the dead-letter queue (or, when the connection is gone, redelivered by
     RabbitMQ), and the dead-letter recorder copies it into the store for replay.
     """
 
+    def __init__(self, *, wait_s: float = RETRY_ENQUEUE_WAIT_S, **options: Any):
+        super().__init__(**options)
+        self.wait_s = wait_s
+
     def after_process_message(self, broker: Broker, message: MessageProxy, *, result: Any = None,
                               exception: BaseException | None = None) -> None:
         try:
-            super().after_process_message(broker, message, result=result, exception=exception)
+            self._retry_through_outages(broker, message, result, exception)
         except Exception as enqueue_error:
             message.options[RETRY_ENQUEUE_FAILED] = f"{type(enqueue_error).__name__}: {enqueue_error}"
             message.fail()
@@ -41,6 +52,28 @@ class GuardedRetries(Retries):
                 actor=message.actor_name,
                 error=message.options[RETRY_ENQUEUE_FAILED],
             )
+
+
+    def _retry_through_outages(self, broker: Broker, message: MessageProxy, result: Any,
+                               exception: BaseException | None) -> None:
+        retries = message.options.get("retries")
+        deadline = time.monotonic() + self.wait_s
+        pause = FIRST_ENQUEUE_PAUSE_S
+        while True:
+            try:
+                super().after_process_message(broker, message, result=result, exception=exception)
+                return
+            except BrokerConnectionError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("retry_enqueue_waiting", message_id=message.message_id, actor=message.actor_name,
+                            pause_s=pause, error=f"{type(exc).__name__}: {exc}")
+                time.sleep(pause)
+                pause = min(pause * 2, MAX_ENQUEUE_PAUSE_S)
+                if retries is None:  # each attempt counts the retry again: undo that
+                    message.options.pop("retries", None)
+                else:
+                    message.options["retries"] = retries
 
 
 def _routing_ids(message: MessageProxy) -> list[str]:

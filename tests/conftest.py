@@ -7,16 +7,15 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from baton import runtime
 from baton.bootstrap import bootstrap
 from baton.settings import Settings
+from tests.support.faults import host_port, service_urls
 
-RABBITMQ_URL = os.environ.get("BATON_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-POSTGRES_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+RABBITMQ_URL, POSTGRES_URL = service_urls()
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -38,20 +37,15 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
-def _address(url: str, default_port: int) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or default_port
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    require_service("PostgreSQL", *_address(POSTGRES_URL, 5432))
+    require_service("PostgreSQL", *host_port(POSTGRES_URL, 5432))
     return POSTGRES_URL
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> str:
-    require_service("RabbitMQ", *_address(RABBITMQ_URL, 5672))
+    require_service("RabbitMQ", *host_port(RABBITMQ_URL, 5672))
     return RABBITMQ_URL
 
 
@@ -80,6 +74,7 @@ def stub_runtime(tmp_path_factory: pytest.TempPathFactory) -> runtime.Runtime:
         max_backoff_ms=20,
         max_retries=3,
         config_refresh_ms=0,
+        retry_enqueue_wait_ms=0,
     )
     return bootstrap(settings)
 

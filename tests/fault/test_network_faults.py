@@ -11,9 +11,7 @@ import time
 
 import pytest
 
-from baton.clock import utc_now
-from tests.support.fault_run import FaultRun, assert_nothing_lost, booking_requests, start_cluster
-from tests.support.events import lead_event
+from tests.support.fault_run import FaultRun, assert_nothing_lost, run_under_fault, start_cluster
 from tests.support.faults import RunCounts, TcpProxy, record_run
 
 pytestmark = pytest.mark.fault
@@ -40,34 +38,18 @@ def inject(proxy: TcpProxy, fault: str) -> None:
 def test_connections_cut_reset_refused_and_delayed_lose_and_double_nothing(fault_run: FaultRun) -> None:
     proxies = {service: fault_run.proxy(service) for service in SERVICES}
     start_cluster(fault_run)
-    events = [lead_event(n) for n in range(1, RECORDS + 1)]
     counts = RunCounts("test_network_faults", f"{RECORDS} records + {BOOKINGS} bookings, 2 workers x 4 threads "
                        "+ flusher, all through TCP proxies", "every 1-2 s one service's connections cut (FIN), "
                        "reset (RST), refused for 1 s or delayed 50 ms a chunk for 2 s")
     chooser = random.Random(5)
-    stop = threading.Event()
 
-    def saboteur() -> None:
+    def saboteur(stop: threading.Event) -> None:
         while not stop.wait(chooser.uniform(1.0, 2.0)):
             service, fault = chooser.choice(SERVICES), chooser.choice(FAULTS)
             inject(proxies[service], fault)
             counts.injected[f"{service} {fault}"] = counts.injected.get(f"{service} {fault}", 0) + 1
 
-    thread = threading.Thread(target=saboteur, daemon=True)
-    thread.start()
-    try:
-        counts.sent = fault_run.producer.publish(events[: RECORDS // 2], batch_size=5)
-        sent_bookings = fault_run.send_bookings(booking_requests(BOOKINGS, utc_now()))
-        counts.sent += fault_run.producer.publish(events[RECORDS // 2 :], batch_size=5)
-        deadline = time.monotonic() + 120
-        while fault_run.store.count_assignments() < RECORDS + BOOKINGS and time.monotonic() < deadline:
-            time.sleep(0.5)
-    finally:
-        stop.set()
-        thread.join()
-    fault_run.wait_until_settled([e.record_id for e in events], BOOKINGS)
-
-    fault_run.count(counts, events, sent_bookings)
+    run_under_fault(fault_run, counts, RECORDS, BOOKINGS, saboteur)
     record_run(counts)
     assert sum(counts.injected.values()) >= 8, counts.injected
     assert_nothing_lost(counts)

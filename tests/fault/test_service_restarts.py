@@ -4,64 +4,55 @@ the dead-letter queues are empty afterwards."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
-from baton.clock import utc_now
-from tests.support.fault_run import FaultRun, assert_nothing_lost, booking_requests, start_cluster
-from tests.support.events import lead_event
+from tests.support.fault_run import FaultRun, assert_nothing_lost, run_under_fault, start_cluster
 from tests.support.faults import RunCounts, record_run
 
 pytestmark = pytest.mark.fault
 RECORDS = 2_000
 BOOKINGS = 50
 OUTAGE_S = 5
+LOAD = f"{RECORDS} records + {BOOKINGS} bookings, 2 workers x 4 threads + flusher"
 
 
-def wait_for_progress(fault_run: FaultRun, assignments: int, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while fault_run.store.count_assignments() < assignments:
-        assert time.monotonic() < deadline, f"no progress to {assignments} assignments\n{fault_run.logs()}"
-        time.sleep(0.2)
+def outage(fault_run: FaultRun, counts: RunCounts, name: str, stop_service: Callable[[], None],
+           start_service: Callable[[], None], after_assignments: int) -> Callable[[threading.Event], None]:
+    """A fault: once ``after_assignments`` decisions are stored, the service is stopped for OUTAGE_S."""
+
+    def fault(stop: threading.Event) -> None:
+        while fault_run.assignments() < after_assignments:
+            if stop.wait(0.2):
+                return
+        stop_service()
+        time.sleep(OUTAGE_S)
+        start_service()
+        counts.injected[name] = 1
+
+    return fault
 
 
-def test_rabbitmq_stopped_and_started_mid_run_loses_and_doubles_nothing(fault_run: FaultRun) -> None:
+OUTAGES = {
+    "rabbitmq": ("test_rabbitmq_stop_app_start_app", f"rabbitmqctl stop_app for {OUTAGE_S} s, then start_app"),
+    "postgresql": ("test_postgresql_restart", f"PostgreSQL stopped (fast) for {OUTAGE_S} s, then started"),
+}
+
+
+@pytest.mark.parametrize("service", list(OUTAGES))
+def test_service_stopped_and_started_mid_run_workers_reconnect_lose_and_double_nothing(
+    fault_run: FaultRun, service: str
+) -> None:
     start_cluster(fault_run)
-    events = [lead_event(n) for n in range(1, RECORDS + 1)]
-    counts = RunCounts("test_rabbitmq_stop_app_start_app", f"{RECORDS} records + {BOOKINGS} bookings, "
-                       "2 workers x 4 threads + flusher", f"rabbitmqctl stop_app for {OUTAGE_S} s, then start_app")
-    counts.sent = fault_run.producer.publish(events[: RECORDS // 2], batch_size=5)
-    sent_bookings = fault_run.send_bookings(booking_requests(BOOKINGS, utc_now()))
-    wait_for_progress(fault_run, RECORDS // 10)
-
-    fault_run.services.stop_rabbitmq()
-    time.sleep(OUTAGE_S)
-    fault_run.services.start_rabbitmq()
-    counts.injected["rabbitmq stop_app"] = 1
-    counts.sent += fault_run.producer.publish(events[RECORDS // 2 :], batch_size=5)
-    fault_run.wait_until_settled([e.record_id for e in events], BOOKINGS)
-
-    fault_run.count(counts, events, sent_bookings)
+    services = fault_run.services
+    stop, start = {"rabbitmq": (services.stop_rabbitmq, services.start_rabbitmq),
+                   "postgresql": (services.stop_postgres, services.start_postgres)}[service]
+    name, faults = OUTAGES[service]
+    counts = RunCounts(name, LOAD, faults)
+    run_under_fault(fault_run, counts, RECORDS, BOOKINGS, outage(fault_run, counts, service, stop, start, RECORDS // 5))
     record_run(counts)
-    assert_nothing_lost(counts)
-
-
-def test_postgresql_restarted_mid_run_workers_reconnect_and_finish(fault_run: FaultRun) -> None:
-    start_cluster(fault_run)
-    events = [lead_event(n) for n in range(1, RECORDS + 1)]
-    counts = RunCounts("test_postgresql_restart", f"{RECORDS} records + {BOOKINGS} bookings, "
-                       "2 workers x 4 threads + flusher", f"PostgreSQL stopped (fast) for {OUTAGE_S} s, then started")
-    counts.sent = fault_run.producer.publish(events, batch_size=5)
-    sent_bookings = fault_run.send_bookings(booking_requests(BOOKINGS, utc_now()))
-    wait_for_progress(fault_run, RECORDS // 5)
-
-    fault_run.services.stop_postgres()
-    time.sleep(OUTAGE_S)
-    fault_run.services.start_postgres()
-    counts.injected["postgresql restart"] = 1
-    fault_run.wait_until_settled([e.record_id for e in events], BOOKINGS)
-
-    fault_run.count(counts, events, sent_bookings)
-    record_run(counts)
+    assert counts.injected.get(service) == 1, "the run ended before the outage"
     assert_nothing_lost(counts)

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.fault_run import FaultRun, assert_nothing_lost, run_with_kills, start_cluster
+from tests.support.fault_run import (
+    FaultRun,
+    assert_nothing_lost,
+    kill_workers_at_random,
+    run_under_fault,
+    start_cluster,
+)
 from tests.support.faults import RunCounts, record_run
 
 pytestmark = pytest.mark.fault
@@ -19,7 +25,8 @@ def test_workers_sigkilled_at_random_lose_and_double_nothing(fault_run: FaultRun
     start_cluster(fault_run, workers=3)
     counts = RunCounts("test_worker_sigkill", f"{RECORDS} records + {BOOKINGS} bookings, 3 workers x 4 threads "
                        "+ flusher", f"a random worker SIGKILLed every {EVERY_S[0]:g}-{EVERY_S[1]:g} s, replaced")
-    run_with_kills(fault_run, counts, RECORDS, BOOKINGS, EVERY_S)
+    run_under_fault(fault_run, counts, RECORDS, BOOKINGS, kill_workers_at_random(fault_run, EVERY_S, seed=11))
+    counts.injected["SIGKILL"] = fault_run.kills
     record_run(counts)
     assert counts.injected["SIGKILL"] >= 2, "the run ended before the killing proved anything"
     assert_nothing_lost(counts)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+import sqlalchemy as sa
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.errors import BrokerConnectionError
 
@@ -39,16 +40,17 @@ from tests.support.services import (
     worker_env,
 )
 
-BOOKING_HOSTS = tuple(f"005{index:012d}BBB" for index in range(1, 11))
+SOAK_HOSTS = tuple(f"005{index:012d}BBB" for index in range(1, 61))  # bench/soak.py books 5 a second
+BOOKING_HOSTS = SOAK_HOSTS[:10]
 SCHEDULER = "005000000000009AAA"
 DRAIN_TIMEOUT_S = 240
 
 
-def booking_team_config(members: int) -> str:
-    """A routing team plus a booking pool of ten hosts on UTC, bookable every hour of a weekday."""
+def booking_team_config(members: int, hosts: Sequence[str] = BOOKING_HOSTS) -> str:
+    """A routing team plus a booking pool of ``hosts`` on UTC, bookable every half hour of a weekday."""
     routing = "\n".join(f'      - {{id: "005{index:012d}AAA", name: "Rep {index}"}}' for index in range(1, members + 1))
     hosts = "\n".join(f'      - {{id: "{host}", name: "Host {index}", email: host{index}@example.com, timezone: UTC}}'
-                      for index, host in enumerate(BOOKING_HOSTS, start=1))
+                      for index, host in enumerate(hosts, start=1))
     return f"""teams:
   - name: Inbound
     members:
@@ -64,7 +66,7 @@ booking:
       buffer_before_minutes: 0
       buffer_after_minutes: 0
       slot_step_minutes: 30
-      horizon_days: 30
+      horizon_days: 60
       working_hours: {{start: "00:00", end: "23:30"}}
       meeting_platform: google_meet
   pools:
@@ -77,7 +79,7 @@ booking:
 """
 
 
-def booking_starts(count: int, now: datetime) -> list[tuple[str, datetime]]:
+def booking_starts(count: int, now: datetime, hosts: Sequence[str] = BOOKING_HOSTS) -> list[tuple[str, datetime]]:
     """(host, start) for ``count`` bookings that never overlap: every host, every half hour from tomorrow."""
     first = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     slots: list[tuple[str, datetime]] = []
@@ -87,17 +89,17 @@ def booking_starts(count: int, now: datetime) -> list[tuple[str, datetime]]:
         step += 1
         if start.weekday() >= 5 or start.hour == 23 and start.minute == 30:
             continue
-        slots.extend((host, start) for host in BOOKING_HOSTS[: count - len(slots)])
+        slots.extend((host, start) for host in hosts[: count - len(slots)])
     return slots
 
 
-def booking_requests(count: int, now: datetime) -> list[dict[str, Any]]:
+def booking_requests(count: int, now: datetime, hosts: Sequence[str] = BOOKING_HOSTS) -> list[dict[str, Any]]:
     return [
         {"request_id": f"fault-booking-{index}", "object_type": "Lead", "record_id": f"00Q9{index:011d}AAA",
          "scheduler_user_id": SCHEDULER, "scheduler_name": "Sam Scheduler", "start": start.isoformat(),
          "host": {"kind": "user", "user_id": host}, "guest_email": f"guest{index}@prospect.example.org",
          "guest_name": f"Guest {index}"}
-        for index, (host, start) in enumerate(booking_starts(count, now))
+        for index, (host, start) in enumerate(booking_starts(count, now, hosts))
     ]
 
 
@@ -223,9 +225,14 @@ class FaultRun:
                              f"assignments {self.store.count_assignments()}, outbox {self.store.outbox_summary()}, "
                              f"unfinished bookings {self.unfinished_bookings()}\n{self.logs()}")
 
-    def bookings(self) -> list[BookingRow]:
-        import sqlalchemy as sa
+    def assignments(self) -> int:
+        """Stored owner decisions; 0 while the database is away."""
+        try:
+            return self.store.count_assignments()
+        except sa.exc.OperationalError:
+            return 0
 
+    def bookings(self) -> list[BookingRow]:
         from adapters.store.tables import bookings as table
 
         with self.store.engine.connect() as connection:
@@ -240,8 +247,6 @@ class FaultRun:
         return sum(count for (status, _), count in self.store.outbox_summary().items() if status == "pending")
 
     def reservations(self) -> dict[str, int]:
-        import sqlalchemy as sa
-
         from adapters.store.tables import reservations
 
         with self.store.engine.connect() as connection:
@@ -264,7 +269,10 @@ class FaultRun:
         counts.written = sum(1 for record in owners if updates.get(record, 0) >= 1)
         counts.duplicates = sum(1 for record in owners if updates.get(record, 0) > 1)
         counts.lost += sum(1 for record in owners if updates.get(record, 0) == 0)
-        counts.dead_lettered = len(self.store.dead_letters()) + self.dead_letter_queues()
+        letters = self.store.dead_letters()
+        counts.dead_lettered = len(letters) + self.dead_letter_queues()
+        for letter in letters[:10]:
+            print(f"dead letter {letter.stage}: {letter.reason[:300]}")
         counts.bookings = len(bookings)
         counts.lost += bookings_sent - len(bookings)
         reservations = self.reservations()
@@ -287,7 +295,7 @@ class FaultRun:
 
     @staticmethod
     def host_email(host_id: str) -> str:
-        return f"host{BOOKING_HOSTS.index(host_id) + 1}@example.com"
+        return f"host{SOAK_HOSTS.index(host_id) + 1}@example.com"
 
 
 def assert_nothing_lost(counts: RunCounts) -> None:
@@ -325,21 +333,21 @@ def fault_run_context(services: Services, rabbitmq_url: str, postgres_url: str, 
             engine.dispose()
 
 
-def start_cluster(run: FaultRun, workers: int = 2, threads: int = 4, members: int = 7) -> None:
+def start_cluster(run: FaultRun, workers: int = 2, threads: int = 4, members: int = 7,
+                  hosts: Sequence[str] = BOOKING_HOSTS) -> None:
     """The routing team and booking pool, ``workers`` single-process workers and the outbox flusher."""
-    run.apply(booking_team_config(members=members))
+    run.apply(booking_team_config(members, hosts))
     for _ in range(workers):
         run.start_worker(threads)
     run.start_flusher()
 
 
-def kill_workers_at_random(run: FaultRun, every_s: tuple[float, float], seed: int,
-                           stop: threading.Event) -> threading.Thread:
-    """Every ``every_s`` (a random span) SIGKILLs one live worker at random and starts a replacement;
-    counts the kills in ``run.kills``."""
+def kill_workers_at_random(run: FaultRun, every_s: tuple[float, float], seed: int) -> Callable[[threading.Event], None]:
+    """A fault: every ``every_s`` (a random span) SIGKILLs one live worker at random and starts a
+    replacement, until stopped; counts the kills in ``run.kills``."""
     chooser = random.Random(seed)
 
-    def loop() -> None:
+    def kill(stop: threading.Event) -> None:
         while not stop.wait(chooser.uniform(*every_s)):
             live = [p for p in run.processes if isinstance(p, WorkerProcess) and p.running]
             if not live:
@@ -349,28 +357,30 @@ def kill_workers_at_random(run: FaultRun, every_s: tuple[float, float], seed: in
             run.kills += 1
             run.start_worker(victim.threads)
 
-    thread = threading.Thread(target=loop, daemon=True, name="worker-killer")
-    thread.start()
-    return thread
+    return kill
 
 
-def run_with_kills(run: FaultRun, counts: RunCounts, records: int, bookings: int, every_s: tuple[float, float],
-                   seed: int = 11, batch_size: int = 5) -> RunCounts:
-    """Publishes ``records`` lead events and ``bookings`` booking requests while workers are SIGKILLed at
-    random, waits until everything settled with the killing stopped, and counts."""
+def run_under_fault(run: FaultRun, counts: RunCounts, records: int, bookings: int,
+                    fault: Callable[[threading.Event], None], batch_size: int = 5) -> RunCounts:
+    """Publishes ``records`` lead events and ``bookings`` booking requests while ``fault`` runs in a
+    thread (until its event is set: once every record and booking has an owner decision), then waits
+    until everything settled and counts."""
     events = [lead_event(n) for n in range(1, records + 1)]
     stop = threading.Event()
-    killer = kill_workers_at_random(run, every_s, seed, stop)
+    faulting = threading.Thread(target=fault, args=(stop,), daemon=True, name="fault")
+    began = time.monotonic()
+    faulting.start()
     try:
         counts.sent = run.producer.publish(events[: records // 2], batch_size=batch_size)
         sent_bookings = run.send_bookings(booking_requests(bookings, utc_now()))
         counts.sent += run.producer.publish(events[records // 2 :], batch_size=batch_size)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while run.store.count_assignments() < records + bookings and time.monotonic() < deadline:
+        while run.assignments() < records + bookings and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         stop.set()
-        killer.join()
+        faulting.join()
+    decided = time.monotonic()
     run.wait_until_settled([e.record_id for e in events], bookings)
-    counts.injected["SIGKILL"] = run.kills
+    print(f"{counts.test}: decided after {decided - began:.1f} s, settled after {time.monotonic() - began:.1f} s")
     return run.count(counts, events, sent_bookings)

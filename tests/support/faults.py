@@ -28,9 +28,18 @@ from urllib.parse import urlsplit
 
 from tests.support.reliability_doc import RESULTS_FILE, load_results, write_doc
 
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RABBITMQ_NODE = os.environ.get("BATON_TEST_RABBITMQ_NODE", "")
 POSTGRES_CLUSTER = os.environ.get("BATON_TEST_POSTGRES_CLUSTER", "15/main")
 SERVICE_WAIT_S = 120
+
+
+def service_urls() -> tuple[str, str]:
+    """(RabbitMQ URL, PostgreSQL URL) the tests and bench runs use: ``BATON_TEST_RABBITMQ_URL`` and
+    ``BATON_TEST_POSTGRES_URL``, else the machine's services."""
+    return (os.environ.get("BATON_TEST_RABBITMQ_URL", DEFAULT_RABBITMQ_URL),
+            os.environ.get("BATON_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
 
 
 def rabbitmqctl(*args: str, timeout_s: float = 60) -> str:
@@ -251,6 +260,7 @@ class RunCounts:
     bookings_failed_cleanly: int = 0
     bookings_left_behind: int = 0
     injected: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, float | int | None] = field(default_factory=dict)
 
     def line(self) -> str:
         figures = {key: value for key, value in asdict(self).items() if key not in ("test", "load", "faults")}
