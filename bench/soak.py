@@ -31,6 +31,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pika
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,7 +46,7 @@ from tests.support.fault_run import (  # noqa: E402
 )
 from tests.support.events import lead_event  # noqa: E402
 from tests.support.faults import RunCounts, Services, record_run, service_urls  # noqa: E402
-from tests.support.services import WorkerProcess  # noqa: E402
+from tests.support.services import WorkerProcess, stage_queues  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PAGE_KB = 4
@@ -66,6 +67,28 @@ def resident_mb(run: FaultRun) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return round(total_kb / 1024, 1)
+
+
+class QueueDepths:
+    """Ready messages per queue of the run, by passive declares on one connection (cheaper than
+    rabbitmqctl every few seconds)."""
+
+    def __init__(self, url: str, prefix: str):
+        self.names = stage_queues(prefix)
+        self.connection = pika.BlockingConnection(pika.URLParameters(url))
+        self.channel = self.connection.channel()
+
+    def __call__(self) -> dict[str, int]:
+        depths: dict[str, int] = {}
+        for name in self.names:
+            try:
+                depths[name] = self.channel.queue_declare(name, passive=True).method.message_count
+            except pika.exceptions.ChannelClosedByBroker:  # not declared (yet)
+                self.channel = self.connection.channel()
+        return depths
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def latencies_ms(run: FaultRun, since: datetime, until: datetime) -> list[float]:
@@ -166,6 +189,7 @@ def main() -> None:
         while run.assignments() < 1:
             time.sleep(0.2)
         producer = Producer(run, args.records_per_s, args.bookings_per_s, args.batch_size, args.duration_s)
+        queue_depths = QueueDepths(rabbitmq_url, run.prefix)
         began = time.monotonic()
         producer.start()
         window_start = datetime.now(UTC)
@@ -174,7 +198,7 @@ def main() -> None:
                 time.sleep(min(args.sample_s, max(0.0, args.duration_s - elapsed)))
                 window_end = datetime.now(UTC)
                 window = latencies_ms(run, window_start, window_end)
-                depths = run.queue_depths()
+                depths = queue_depths()
                 sample = {
                     "t_s": round(time.monotonic() - began), "sent": len(producer.events),
                     "decided": run.assignments(), "window_decided": len(window),
@@ -188,6 +212,7 @@ def main() -> None:
                 window_start = window_end
         finally:
             producer.join()
+            queue_depths.close()
         sent_s = time.monotonic() - began
         events = [warm, *producer.events]
         run.wait_until_settled([e.record_id for e in events], producer.bookings_sent,

@@ -12,7 +12,7 @@ from tests.support.events import lead_event
 from tests.support.faults import RunCounts, record_run
 
 pytestmark = pytest.mark.fault
-RECORDS = 1_500
+RECORDS = 1_000
 BOOKINGS = 100
 ERROR_SHARE = 0.10
 

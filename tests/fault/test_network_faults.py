@@ -15,7 +15,7 @@ from tests.support.fault_run import FaultRun, assert_nothing_lost, run_under_fau
 from tests.support.faults import RunCounts, TcpProxy, record_run
 
 pytestmark = pytest.mark.fault
-RECORDS = 2_000
+RECORDS = 1_000
 BOOKINGS = 50
 SERVICES = ("rabbitmq", "postgres", "salesforce", "calendar")
 FAULTS = ("cut", "reset", "refuse", "delay")

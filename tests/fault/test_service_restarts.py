@@ -14,7 +14,7 @@ from tests.support.fault_run import FaultRun, assert_nothing_lost, run_under_fau
 from tests.support.faults import RunCounts, record_run
 
 pytestmark = pytest.mark.fault
-RECORDS = 2_000
+RECORDS = 1_000
 BOOKINGS = 50
 OUTAGE_S = 5
 LOAD = f"{RECORDS} records + {BOOKINGS} bookings, 2 workers x 4 threads + flusher"

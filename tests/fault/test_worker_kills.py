@@ -16,7 +16,7 @@ from tests.support.fault_run import (
 from tests.support.faults import RunCounts, record_run
 
 pytestmark = pytest.mark.fault
-RECORDS = 2_000
+RECORDS = 1_000
 BOOKINGS = 50
 EVERY_S = (2.0, 4.0)
 
