@@ -218,9 +218,9 @@ class FaultRun:
             except Exception:  # a service is still coming back
                 done = False
             quiet = quiet + 1 if done else 0
-            if quiet >= 3:
+            if quiet >= 2:
                 return
-            time.sleep(1)
+            time.sleep(0.5)
         raise AssertionError(f"not settled after {timeout_s} s: queues {self.queue_depths()}, "
                              f"assignments {self.store.count_assignments()}, outbox {self.store.outbox_summary()}, "
                              f"unfinished bookings {self.unfinished_bookings()}\n{self.logs()}")
@@ -361,7 +361,7 @@ def kill_workers_at_random(run: FaultRun, every_s: tuple[float, float], seed: in
 
 
 def run_under_fault(run: FaultRun, counts: RunCounts, records: int, bookings: int,
-                    fault: Callable[[threading.Event], None], batch_size: int = 5) -> RunCounts:
+                    fault: Callable[[threading.Event], None], batch_size: int = 10) -> RunCounts:
     """Publishes ``records`` lead events and ``bookings`` booking requests while ``fault`` runs in a
     thread (until its event is set: once every record and booking has an owner decision), then waits
     until everything settled and counts."""

@@ -17,7 +17,7 @@ RESULTS_FILE = REPO_ROOT / "docs" / "reliability-results.json"
 BEGIN = "<!-- results table: generated from docs/reliability-results.json, do not edit -->"
 END = "<!-- end of results table -->"
 COLUMNS = ("test", "load", "faults", "sent", "routed", "written", "duplicates", "lost", "dead_lettered",
-           "bookings")
+           "bookings", "figures")
 
 
 def _bookings(row: dict[str, Any]) -> str:
@@ -27,11 +27,18 @@ def _bookings(row: dict[str, Any]) -> str:
             f"cleanly, {row['bookings_left_behind']} left behind")
 
 
+def _figures(row: dict[str, Any]) -> str:
+    injected = ", ".join(f"{name} {count}" for name, count in sorted(row.get("injected", {}).items()) if count)
+    figures = ", ".join(f"{name} {value}" for name, value in row.get("figures", {}).items())
+    return "; ".join(part for part in (f"injected: {injected}" if injected else "", figures) if part) or "-"
+
+
 def render_table(results: dict[str, dict[str, Any]]) -> str:
     header = "| " + " | ".join(COLUMNS).replace("_", " ") + " |"
     lines = [header, "|" + "---|" * len(COLUMNS)]
     for name, row in sorted(results.items()):
-        cells = [f"`{name}`", row["load"], row["faults"], *(str(row[key]) for key in COLUMNS[3:-1]), _bookings(row)]
+        cells = [f"`{name}`", row["load"], row["faults"], *(str(row[key]) for key in COLUMNS[3:-2]), _bookings(row),
+                 _figures(row)]
         lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
     return "\n".join(lines)
 
