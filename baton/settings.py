@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         default=60_000, ge=0,
         description="how long a worker keeps trying to enqueue a retry while RabbitMQ is unreachable, then dead-letters",
     )
+    retry_outage_ms: int = Field(
+        default=900_000, ge=0,
+        description="while PostgreSQL or RabbitMQ cannot be reached, messages are retried this long without using up "
+                    "BATON_MAX_RETRIES; 0 = off",
+    )
     config_refresh_ms: int = Field(default=2_000, ge=0, description="how often workers look for a new config")
     worker_threads: int = Field(default=16, ge=1)
     flush_interval_ms: int = Field(default=1_000, ge=10, description="how often the outbox flusher writes owners")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.support.fault_run import FaultRun, assert_nothing_lost, run_under_fault, start_cluster
-from tests.support.faults import RunCounts, record_run
+from tests.support.faults import RunCounts, may_stop_services, record_run
 
 pytestmark = pytest.mark.fault
 RECORDS = 1_000
@@ -46,6 +46,9 @@ OUTAGES = {
 def test_service_stopped_and_started_mid_run_workers_reconnect_lose_and_double_nothing(
     fault_run: FaultRun, service: str
 ) -> None:
+    if not may_stop_services():
+        pytest.skip("would stop this machine's shared service: set CI=true, BATON_TEST_STOP_SERVICES=1, or name "
+                    "private instances (BATON_TEST_RABBITMQ_NODE and BATON_TEST_POSTGRES_CLUSTER)")
     start_cluster(fault_run)
     services = fault_run.services
     stop, start = {"rabbitmq": (services.stop_rabbitmq, services.start_rabbitmq),

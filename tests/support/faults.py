@@ -32,6 +32,13 @@ DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RABBITMQ_NODE = os.environ.get("BATON_TEST_RABBITMQ_NODE", "")
 POSTGRES_CLUSTER = os.environ.get("BATON_TEST_POSTGRES_CLUSTER", "15/main")
+
+
+def may_stop_services() -> bool:
+    """Stopping RabbitMQ or PostgreSQL is allowed under CI=true, with BATON_TEST_STOP_SERVICES=1, or when the
+    node and cluster to stop were named (private instances): never by accident on a shared machine."""
+    return (os.environ.get("CI", "").lower() == "true" or os.environ.get("BATON_TEST_STOP_SERVICES") == "1"
+            or bool(os.environ.get("BATON_TEST_RABBITMQ_NODE") and os.environ.get("BATON_TEST_POSTGRES_CLUSTER")))
 SERVICE_WAIT_S = 120
 
 
@@ -75,6 +82,7 @@ class Services:
     postgres_stopped: bool = False
 
     def stop_rabbitmq(self) -> None:
+        assert may_stop_services(), "stopping the machine's RabbitMQ needs CI=true or BATON_TEST_STOP_SERVICES=1"
         self.rabbitmq_stopped = True
         rabbitmqctl("stop_app")
 
@@ -91,6 +99,7 @@ class Services:
                        check=True, capture_output=True, text=True, timeout=SERVICE_WAIT_S)
 
     def stop_postgres(self) -> None:
+        assert may_stop_services(), "stopping the machine's PostgreSQL needs CI=true or BATON_TEST_STOP_SERVICES=1"
         self.postgres_stopped = True
         self._pg_ctl("stop")
 
