@@ -138,7 +138,7 @@ def settle_unknown_outcomes(store: Store, writer: OwnerWriter, rows: list[dict[s
     if not unknown or not isinstance(writer, OwnerReader):
         return rows, 0
     try:
-        owners = {record_id[:15]: owner for record_id, owner in writer.current_owners(_changes(unknown)).items()}
+        owners = {record_id[:15]: owner[:15] for record_id, owner in writer.current_owners(_changes(unknown)).items()}
     except TransientError as exc:
         log.warning("outbox_read_back_failed", rows=len(unknown), error=str(exc))
         waiting = {row["routing_id"] for row in unknown}
@@ -146,7 +146,7 @@ def settle_unknown_outcomes(store: Store, writer: OwnerWriter, rows: list[dict[s
     except PermanentError as exc:  # cannot read these owners back: an idempotent write again is still right
         log.warning("outbox_read_back_refused", rows=len(unknown), error=str(exc))
         return rows, 0
-    done = [row["routing_id"] for row in unknown if owners.get(row["record_id"][:15]) == row["owner_id"]]
+    done = [row["routing_id"] for row in unknown if owners.get(row["record_id"][:15]) == row["owner_id"][:15]]
     store.mark_outbox(done, "sent", now, ALREADY_WRITTEN)
     finished = set(done)
     return [row for row in rows if row["routing_id"] not in finished], len(done)

@@ -16,20 +16,20 @@ from tests.support.faults import RunCounts, may_stop_services, record_run
 pytestmark = pytest.mark.fault
 RECORDS = 1_000
 BOOKINGS = 50
-OUTAGE_S = 5
+OUTAGE_S = {"rabbitmq": 10, "postgresql": 20}  # PostgreSQL: longer than a message's retry budget here (~10 s)
 LOAD = f"{RECORDS} records + {BOOKINGS} bookings, 2 workers x 4 threads + flusher"
 
 
 def outage(fault_run: FaultRun, counts: RunCounts, name: str, stop_service: Callable[[], None],
            start_service: Callable[[], None], after_assignments: int) -> Callable[[threading.Event], None]:
-    """A fault: once ``after_assignments`` decisions are stored, the service is stopped for OUTAGE_S."""
+    """A fault: once ``after_assignments`` decisions are stored, the service is stopped for its OUTAGE_S."""
 
     def fault(stop: threading.Event) -> None:
         while fault_run.assignments() < after_assignments:
             if stop.wait(0.2):
                 return
         stop_service()
-        time.sleep(OUTAGE_S)
+        time.sleep(OUTAGE_S[name])
         start_service()
         counts.injected[name] = 1
 
@@ -37,8 +37,9 @@ def outage(fault_run: FaultRun, counts: RunCounts, name: str, stop_service: Call
 
 
 OUTAGES = {
-    "rabbitmq": ("test_rabbitmq_stop_app_start_app", f"rabbitmqctl stop_app for {OUTAGE_S} s, then start_app"),
-    "postgresql": ("test_postgresql_restart", f"PostgreSQL stopped (fast) for {OUTAGE_S} s, then started"),
+    "rabbitmq": ("test_rabbitmq_stop_app_start_app",
+                 f"rabbitmqctl stop_app for {OUTAGE_S['rabbitmq']} s, then start_app"),
+    "postgresql": ("test_postgresql_restart", f"PostgreSQL stopped (fast) for {OUTAGE_S['postgresql']} s, then started"),
 }
 
 
