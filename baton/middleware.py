@@ -17,6 +17,7 @@ from dramatiq.middleware import Retries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
 from adapters.store import Store
+from baton.errors import DependencyUnavailable
 from messages import routing_id_for
 
 log = structlog.get_logger(__name__)
@@ -112,7 +113,7 @@ class GuardedRetries(Retries):
 
 def is_outage(exception: BaseException) -> bool:
     """The database or the broker could not be reached (not the message's fault)."""
-    if isinstance(exception, BrokerConnectionError):
+    if isinstance(exception, (DependencyUnavailable, BrokerConnectionError)):
         return True
     if isinstance(exception, sa.exc.DBAPIError):
         return bool(exception.connection_invalidated) or isinstance(

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.repository import as_utc
 from adapters.store.tables import bookings, reservations
-from baton.errors import TransientError
+from baton.errors import DependencyUnavailable, TransientError
 
 EXCLUSION_VIOLATION = "23P01"
 COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")
@@ -99,7 +99,7 @@ class BookingStore:
                 raise BookingExists(str(booking["id"])) from None
             raise TransientError(f"booking not stored, will re-read: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
-            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+            raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
 
     def get(self, booking_id: str) -> BookingRow | None:
         with self.engine.connect() as connection:

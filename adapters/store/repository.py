@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.decision_write import DecisionRows, write_decisions_postgresql
-from baton.errors import TransientError
+from baton.errors import DependencyUnavailable, TransientError
 from adapters.store.tables import (
     api_usage,
     SYNCED_TABLES,
@@ -442,7 +442,7 @@ class Store(ReassignJobs):
             with self.engine.begin() as connection:
                 yield Transaction(connection, self._known_teams, self._availability_cache)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+            raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
         except sa.exc.IntegrityError as exc:
             raise TransientError(f"concurrent write of the same key, will re-read: {exc.orig or exc}") from exc
 

@@ -31,7 +31,7 @@ def outage(fault_run: FaultRun, counts: RunCounts, name: str, stop_service: Call
         stop_service()
         time.sleep(OUTAGE_S[name])
         start_service()
-        counts.injected[name] = 1
+        counts.injected[f"{name} outage"] = 1
 
     return fault
 
@@ -56,7 +56,8 @@ def test_service_stopped_and_started_mid_run_workers_reconnect_lose_and_double_n
                    "postgresql": (services.stop_postgres, services.start_postgres)}[service]
     name, faults = OUTAGES[service]
     counts = RunCounts(name, LOAD, faults)
-    run_under_fault(fault_run, counts, RECORDS, BOOKINGS, outage(fault_run, counts, service, stop, start, RECORDS // 5))
+    run_under_fault(fault_run, counts, RECORDS, BOOKINGS,
+                    outage(fault_run, counts, service, stop, start, after_assignments=RECORDS // 5))
     record_run(counts)
-    assert counts.injected.get(service) == 1, "the run ended before the outage"
+    assert counts.injected.get(f"{service} outage") == 1, "the run ended before the outage"
     assert_nothing_lost(counts)

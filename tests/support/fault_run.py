@@ -44,6 +44,7 @@ SOAK_HOSTS = tuple(f"005{index:012d}BBB" for index in range(1, 61))  # bench/soa
 BOOKING_HOSTS = SOAK_HOSTS[:10]
 SCHEDULER = "005000000000009AAA"
 DRAIN_TIMEOUT_S = 240
+IDLE_CHECKS = 10  # consecutive checks with nothing in flight before a run that is not complete counts as over
 
 
 def booking_team_config(members: int, hosts: Sequence[str] = BOOKING_HOSTS) -> str:
@@ -205,20 +206,26 @@ class FaultRun:
     def queue_depths(self) -> dict[str, int]:
         return queue_depths(self.prefix)
 
+    def state(self, expected: int) -> tuple[bool, bool]:
+        """(idle, complete): idle = no message ready, unacknowledged or delayed outside the dead-letter
+        queues and no owner write pending; complete = ``expected`` decisions stored and every booking final."""
+        try:
+            depths = {name: n for name, n in self.queue_depths().items() if not name.endswith(".XQ")}
+            idle = not any(depths.values()) and self.pending_outbox() == 0
+            return idle, self.store.count_assignments() >= expected and self.unfinished_bookings() == 0
+        except Exception:  # a service is still coming back
+            return False, False
+
     def wait_until_settled(self, records: Sequence[str], bookings: int, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
-        """Until the queues are empty, every record has an owner decision and every booking is final, and
-        the outbox holds nothing pending."""
+        """Until the run is idle and complete (checked twice), or idle but incomplete for IDLE_CHECKS checks in a
+        row (what is missing was dead-lettered or lost: ``count`` says which)."""
         deadline = time.monotonic() + timeout_s
-        quiet = 0
+        settled = idle_only = 0
         while time.monotonic() < deadline:
-            try:
-                depths = {name: n for name, n in self.queue_depths().items() if not name.endswith(".XQ")}
-                done = (not any(depths.values()) and self.store.count_assignments() >= len(records) + bookings
-                        and self.unfinished_bookings() == 0 and self.pending_outbox() == 0)
-            except Exception:  # a service is still coming back
-                done = False
-            quiet = quiet + 1 if done else 0
-            if quiet >= 2:
+            idle, complete = self.state(len(records) + bookings)
+            settled = settled + 1 if idle and complete else 0
+            idle_only = idle_only + 1 if idle and not complete else 0
+            if settled >= 2 or idle_only >= IDLE_CHECKS:
                 return
             time.sleep(0.5)
         raise AssertionError(f"not settled after {timeout_s} s: queues {self.queue_depths()}, "
@@ -375,8 +382,10 @@ def run_under_fault(run: FaultRun, counts: RunCounts, records: int, bookings: in
         sent_bookings = run.send_bookings(booking_requests(bookings, utc_now()))
         counts.sent += run.producer.publish(events[records // 2 :], batch_size=batch_size)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while run.assignments() < records + bookings and time.monotonic() < deadline:
+        idle_checks = 0
+        while run.assignments() < records + bookings and idle_checks < IDLE_CHECKS and time.monotonic() < deadline:
             time.sleep(0.5)
+            idle_checks = idle_checks + 1 if run.state(records + bookings)[0] else 0
     finally:
         stop.set()
         faulting.join()

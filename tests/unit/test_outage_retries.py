@@ -3,12 +3,13 @@ retries: an outage longer than the retry budget dead-letters nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 
+from baton.errors import DependencyUnavailable
 from baton.middleware import GuardedRetries
 from tests.support.configs import team_config
 from tests.support.events import lead_event
@@ -20,6 +21,11 @@ def database_unreachable(message: str) -> Exception:
         f'connection to server at "127.0.0.1", port 5432 failed: Connection refused ({message})'))
 
 
+def store_says_unavailable(message: str) -> Exception:
+    """What Store.transaction raises for the same trouble."""
+    return DependencyUnavailable(f"database unavailable: server closed the connection unexpectedly ({message})")
+
+
 @pytest.fixture
 def guard(pipeline: Pipeline) -> Iterator[GuardedRetries]:
     guard = next(m for m in pipeline.broker.middleware if isinstance(m, GuardedRetries))
@@ -28,11 +34,12 @@ def guard(pipeline: Pipeline) -> Iterator[GuardedRetries]:
     guard.outage_ms = outage_ms
 
 
+@pytest.mark.parametrize("error", [database_unreachable, store_says_unavailable])
 def test_an_outage_longer_than_the_retry_budget_is_waited_out_and_the_record_finishes_once(
-    pipeline: Pipeline, guard: GuardedRetries
+    pipeline: Pipeline, guard: GuardedRetries, error: Callable[[str], Exception]
 ) -> None:
     pipeline.apply(team_config(members=2))
-    pipeline.sink.error = database_unreachable
+    pipeline.sink.error = error
     pipeline.sink.failures = guard.max_retries + 3
     pipeline.send([lead_event(1)])
     pipeline.drain()
