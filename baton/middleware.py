@@ -41,6 +41,9 @@ class GuardedRetries(Retries):
     every message in flight); when the retry still cannot be enqueued the original is failed, so
     it is nacked into the dead-letter queue (or, when the connection is gone, redelivered by
     RabbitMQ), and the dead-letter recorder copies it into the store for replay.
+
+    A message that failed because the database or the broker could not be reached (``is_outage``)
+    is retried without using up its retries, for up to ``outage_ms`` from its first such failure.
     """
 
     def __init__(self, *, wait_s: float = RETRY_ENQUEUE_WAIT_S, outage_ms: int = OUTAGE_RETRY_MS, **options: Any):
@@ -61,7 +64,6 @@ class GuardedRetries(Retries):
                 actor=message.actor_name,
                 error=message.options[RETRY_ENQUEUE_FAILED],
             )
-
 
     def _retry_through_outages(self, broker: Broker, message: MessageProxy, result: Any,
                                exception: BaseException | None) -> None:
