@@ -8,12 +8,13 @@ from datetime import datetime
 
 import structlog
 
-from adapters.store import Store
+from adapters.store import Store, StoredConfig
 from baton.errors import ConfigError, PermanentError
 from routing.config import OrgConfig, config_digest, load_config_text
 
 log = structlog.get_logger(__name__)
 CACHED_VERSIONS = 16
+FALLBACK_VERSIONS = 50  # a process starting after bad versions were stored looks this far back for a good one
 
 
 class ConfigProvider:
@@ -62,15 +63,30 @@ class ConfigProvider:
         stored = self._store.latest_config()
         if stored is None or stored.version == self._current or stored.version in self._rejected:
             return
-        try:
-            self._versions[stored.version] = load_config_text(stored.body, f"config v{stored.version}")
-        except ConfigError as exc:
-            self._rejected.add(stored.version)
-            log.error("config_rejected", version=stored.version, problems=exc.problems, kept=self._current)
+        candidate: StoredConfig | None = stored
+        while candidate is not None:
+            try:
+                self._versions[candidate.version] = load_config_text(candidate.body, f"config v{candidate.version}")
+            except ConfigError as exc:
+                self._rejected.add(candidate.version)
+                log.error("config_rejected", version=candidate.version, problems=exc.problems, kept=self._current)
+                if self._current is not None:
+                    return
+                candidate = self._older_valid_candidate(candidate.version)  # a fresh process: newest good one
+                continue
+            log.info("config_loaded", version=candidate.version, previous=self._current)
+            self._current = candidate.version
+            self._trim()
             return
-        log.info("config_loaded", version=stored.version, previous=self._current)
-        self._current = stored.version
-        self._trim()
+
+    def _older_valid_candidate(self, version: int) -> StoredConfig | None:
+        for older in range(version - 1, max(0, version - 1 - FALLBACK_VERSIONS), -1):
+            if older in self._rejected:
+                continue
+            stored = self._store.config(older)
+            if stored is not None:
+                return stored
+        return None
 
     def _trim(self) -> None:
         for old in sorted(self._versions)[:-CACHED_VERSIONS]:

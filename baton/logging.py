@@ -19,6 +19,8 @@ _SECRET_PATTERNS = (
     re.compile(r"(<(?:\w+:)?SessionId>)[^<]*(</(?:\w+:)?SessionId>)", re.IGNORECASE),
     re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=!-]+", re.IGNORECASE),
     re.compile(r"(\b00D[A-Za-z0-9]{12,15}!)[A-Za-z0-9._]+"),
+    re.compile(r"(/salesforce/outbound/)[^/?\s\"']+"),  # the outbound endpoint's secret path segment
+    re.compile(r"(\bbaton_[0-9a-f]{12}_)[A-Za-z0-9_-]+"),  # API tokens (baton tokens create)
 )
 
 
@@ -43,6 +45,24 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     for key, value in list(event_dict.items()):
         event_dict[key] = REDACTED if key.lower() in SECRET_KEYS else _redact(value)
     return event_dict
+
+
+class AccessLogRedaction(logging.Filter):
+    """uvicorn's access log line names the request path: secrets in it (the outbound endpoint's path token)
+    are masked before any handler formats the line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_text(arg) if isinstance(arg, str) else arg for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _redact_text(record.msg)
+        return True
+
+
+def redact_access_log(logger_name: str = "uvicorn.access") -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(existing, AccessLogRedaction) for existing in logger.filters):
+        logger.addFilter(AccessLogRedaction())
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

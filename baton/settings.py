@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         default="", description="comma-separated Streaming API channels for baton listen, e.g. /data/LeadChangeEvent"
     )
     events_token: str | None = Field(
-        default=None, description="bearer token of POST /salesforce/events (relayed change events); unset = off"
+        default=None, description="deprecated single bearer token with scope events:write (use baton tokens create)"
     )
     sync_account_domain_fields: str = Field(
         default="", description="comma-separated Account fields holding extra domains (e.g. Domain__c), synced too"
@@ -137,8 +137,32 @@ class Settings(BaseSettings):
     notify_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one SMTP or webhook call")
     scheduler_interval_s: float = Field(default=5.0, gt=0, description="seconds between the scheduler's rounds")
     booking_token: str | None = Field(
-        default=None, description="bearer token of the booking API (/availability, /bookings); unset = off"
+        default=None,
+        description="deprecated single bearer token with scopes bookings:read and bookings:write (use baton tokens create)",
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token with scope metrics:read checked without the database (scrapes work while it is down)",
+    )
+    booking_rate_per_minute: int = Field(
+        default=120, ge=1, description="booking API requests one token may make a minute (429 beyond; per-token override)"
+    )
+    page_token_secret: str | None = Field(
+        default=None, description="key signing the handoff page's tokens and links; unset = page off"
+    )
+    page_token_ttl_s: int = Field(default=1_800, ge=60, description="lifetime of a handoff page token")
+    handoff_link_ttl_s: int = Field(default=86_400, ge=60, description="lifetime of a signed handoff link")
+    canvas_consumer_secret: str | None = Field(
+        default=None, description="consumer secret of the Canvas connected app (signed requests); unset = Canvas off"
+    )
+    canvas_max_age_s: int = Field(
+        default=300, ge=0, description="oldest accepted Canvas signed request (issuedAt); 0 = no age check"
+    )
+    handoff_frame_ancestors: str = Field(
+        default="'self' https://*.force.com https://*.salesforce.com https://*.visualforce.com",
+        description="who may frame the handoff page (CSP frame-ancestors)",
+    )
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Baton's web address, for handoff links")
     gc_gen0_threshold: int = Field(
         default=50_000, ge=0, description="objects allocated between young-generation collections; 0 = Python's 700"
     )

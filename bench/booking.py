@@ -89,7 +89,7 @@ def main() -> None:
         assert calendar_fake.key_file is not None
         settings = Settings(broker_url="", database_url=f"sqlite:///{tmp}/bench.sqlite3", queue_prefix="bench",
                             log_level="WARNING", min_backoff_ms=10, max_backoff_ms=100, max_retries=3,
-                            booking_token=TOKEN)
+                            booking_token=TOKEN, booking_rate_per_minute=1_000_000)  # the clock is fixed: no limit
         current = bootstrap(
             settings, clock=lambda: NOW, owner_writer=SalesforceOwnerWriter(salesforce=salesforce),
             calendar=GoogleCalendar(load_service_account(calendar_fake.key_file), "admin@example.com",

@@ -90,6 +90,8 @@ class BookingLog(Contract):
     record_id: str
     scheduler_user_id: str
     host_id: str
+    pool: str | None = Field(default=None, description="the pool (team) the host came from; None for one person")
+    subject: str = Field(default="", description="the meeting's title (the event subject template, filled in)")
     co_host_ids: list[str] = Field(default_factory=list)
     start: AwareDatetime
     end: AwareDatetime

@@ -18,6 +18,8 @@ from routing.matching import MatchSettings
 from routing.teams import Team
 from routing.territories import Territory, TerritoryIndex, validate_territories
 
+MAX_CONFIG_VALUES = 200_000  # values after YAML aliases are expanded; a large org's config has a few thousand
+
 
 class OrgConfig(Strict):
     teams: list[Team] = Field(min_length=1)
@@ -103,9 +105,42 @@ def parse_config(data: Any) -> OrgConfig:
     return config
 
 
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values the node stands for once every alias is expanded (aliases share composed nodes)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a recursive alias counts once instead of looping
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(key, sizes) + _expanded_size(value, sizes) for key, value in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = size
+    return size
+
+
+def _safe_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load`` that refuses alias bombs: a few hundred bytes of nested anchors can stand for
+    billions of values, which validation would then walk."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_CONFIG_VALUES:
+            problem = f"the YAML expands to {size:,} values through its aliases (at most {MAX_CONFIG_VALUES:,})"
+            raise ConfigError([(source, problem)])
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_config_text(text: str, source: str = "config") -> OrgConfig:
     try:
-        data = yaml.safe_load(text)
+        data = _safe_yaml(text, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source

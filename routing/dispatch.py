@@ -20,6 +20,7 @@ from routing.graph import (
     TriggerNode,
     decide_trigger,
     route,
+    same_salesforce_id,
 )
 from routing.teams import Method
 
@@ -72,6 +73,17 @@ def caused_by_baton(change_origin: str | None) -> bool:
         part.strip().lower() == f"client={BATON_CLIENT}"
         for part in change_origin.replace(";", ",").split(",")
     )
+
+
+ROUTING_PLANS = frozenset({PlanKind.SELECT, PlanKind.OWNER, PlanKind.HOLD})
+
+
+def echoes_known_owner(change: RecordChange, plan: Plan, known_owner: str | None) -> bool:
+    """The loop guard for outbound messages, which carry no ``changeOrigin`` and no change list: an update whose
+    owner already is the one Baton last decided (or already saw) for the record brings no news and routes nothing,
+    so Baton's own write-back, notified back by a workflow rule, never starts another round."""
+    return (plan.kind in ROUTING_PLANS and change.change is ChangeType.UPDATE and change.changed_fields is None
+            and same_salesforce_id(change.owner_id, known_owner))
 
 
 def _trigger_input(change: RecordChange) -> TriggerInput:

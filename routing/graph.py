@@ -463,6 +463,11 @@ def _field_names(changed: Iterable[str]) -> set[str]:
     return names
 
 
+def same_salesforce_id(left: str | None, right: str | None) -> bool:
+    """15- and 18-character ids of the same record compare equal."""
+    return bool(left and right) and left[:15] == right[:15]  # type: ignore[index]
+
+
 def is_queue_id(owner_id: str | None) -> bool:
     return bool(owner_id) and owner_id.startswith(QUEUE_ID_PREFIX)  # type: ignore[union-attr]
 

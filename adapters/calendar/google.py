@@ -32,6 +32,7 @@ from adapters.calendar.ports import (
     CreatedEvent,
 )
 from baton.errors import ConfigError, InputError, PermanentError, TransientError
+from baton.metrics.instruments import record_calendar_call
 from routing.booking.slots import Interval
 
 log = structlog.get_logger(__name__)
@@ -132,17 +133,24 @@ class GoogleCalendar:
             self.calls[kind] += 1
         service, http = self._client()
         authorized = google_auth_httplib2.AuthorizedHttp(self._delegated(subject, scope), http=http)
+        result = "ok"
         try:
             return request(service).execute(http=authorized, num_retries=0)
         except HttpError as exc:
-            raise _typed(exc, what) from exc
+            typed = _typed(exc, what)
+            result = _result_label(typed)
+            raise typed from exc
         except RefreshError as exc:
+            result = "token_error"
             if getattr(exc, "retryable", False):
                 raise TransientError(f"Google token exchange for {what} failed: {exc}") from exc
             raise PermanentError(f"Google refused the delegated token for {what} "
                                  f"(is domain-wide delegation granted for this scope?): {exc}") from exc
         except (TransportError, httplib2.HttpLib2Error, OSError) as exc:
+            result = "unreachable"
             raise TransientError(f"Google Calendar could not be reached for {what}: {exc!r}") from exc
+        finally:
+            record_calendar_call(kind, result)
 
     def busy(self, emails: Sequence[str], start: datetime, end: datetime) -> dict[str, list[Interval]]:
         time_min, time_max = _rfc3339(start, "start"), _rfc3339(end, "end")
@@ -217,6 +225,16 @@ def _reasons(exc: HttpError) -> list[str]:
     except (ValueError, KeyError, TypeError, AttributeError):
         return []
     return [str(item.get("reason")) for item in errors if isinstance(item, dict) and item.get("reason")]
+
+
+def _result_label(exc: Exception) -> str:
+    """The ``result`` label of ``baton_calendar_calls_total`` for an API error."""
+    status = _status_of(exc)
+    if status == 409:
+        return "conflict"
+    if status in GONE_STATUSES:
+        return "gone"
+    return "transient_error" if isinstance(exc, TransientError) else "error"
 
 
 def _typed(exc: HttpError, what: str) -> Exception:

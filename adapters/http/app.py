@@ -9,10 +9,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from adapters.http.auth import EVENTS_WRITE, requires
+from adapters.http.body import BodyTooLarge, json_objects, openapi_body, read_body
 from adapters.http.bookings import booking_router
+from adapters.http.handoff import mount_handoff
 from adapters.http.operations import operations_router
 from adapters.salesforce.change_events import parse_posted
 from adapters.salesforce.outbound import ACK, parse_outbound_message, to_events
@@ -49,11 +52,6 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-def _bearer_ok(header: str, expected: str) -> bool:
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
-
-
 class _Readers:
     """One SOQL reader per process: logged in on first use, and again after Salesforce refused its session."""
 
@@ -81,13 +79,24 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
     readers = _Readers(salesforce_login)
     app.include_router(booking_router(current))
 
+    def handoff_reader() -> RecordReader | None:
+        try:
+            return readers.get(current().settings)
+        except Exception as exc:  # noqa: BLE001 (the page still opens from the synced copy)
+            log.warning("handoff_reader_unavailable", error=str(exc))
+            readers.forget()
+            return None
+
+    mount_handoff(app, current, handoff_reader)  # type: ignore[arg-type]
+
     app.include_router(operations_router(current))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/salesforce/outbound/{token}", response_class=Response)
+    @app.post("/salesforce/outbound/{token}", response_class=Response,
+              openapi_extra=openapi_body("text/xml", {"type": "string", "description": "SOAP notifications"}))
     async def outbound_message(token: str, request: Request) -> Response:
         """Salesforce outbound message (SOAP, up to 100 notifications); answered with Ack true once enqueued."""
         state = current()
@@ -97,9 +106,10 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in SOAP_CONTENT_TYPES:
             return _soap_fault(415, f"expected text/xml, got {content_type or 'no content type'}")
-        body = await request.body()
-        if len(body) > settings.max_request_bytes:
-            return _soap_fault(413, f"body of {len(body)} bytes is over the {settings.max_request_bytes} limit")
+        try:
+            body = await read_body(request, settings.max_request_bytes)
+        except BodyTooLarge as exc:
+            return _soap_fault(413, str(exc))
         try:
             message = parse_outbound_message(body)
             events = to_events(message, state.ports.clock(), settings.salesforce_user_id)
@@ -117,22 +127,20 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
         log.info("outbound_accepted", org=message.organization_id, notifications=len(events))
         return Response(ACK, media_type="text/xml")
 
-    @app.post("/salesforce/events", status_code=202)
+    @app.post("/salesforce/events", status_code=202, dependencies=[Depends(requires(EVENTS_WRITE, current))],
+              openapi_extra=openapi_body(JSON_CONTENT_TYPE, json_objects(MAX_POSTED_EVENTS)))
     async def change_events(request: Request) -> JSONResponse:
         """Change and platform events relayed as JSON (one Bayeux event message or its ``data``, or a
         list of them); 202 once the broker confirmed the enqueue, 503 when it did not."""
         state = current()
         settings = state.settings
-        if not settings.events_token:
-            return _problem(404, "endpoint is off: BATON_EVENTS_TOKEN is not set")
-        if not _bearer_ok(request.headers.get("authorization", ""), settings.events_token):
-            return _problem(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON_CONTENT_TYPE:
             return _problem(415, f"expected {JSON_CONTENT_TYPE}, got {content_type or 'no content type'}")
-        body = await request.body()
-        if len(body) > settings.max_request_bytes:
-            return _problem(413, f"body of {len(body)} bytes is over the {settings.max_request_bytes} limit")
+        try:
+            body = await read_body(request, settings.max_request_bytes)
+        except BodyTooLarge as exc:
+            return _problem(413, str(exc))
         try:
             posted = json.loads(body)
         except ValueError as exc:
@@ -165,6 +173,8 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
 def create_app_from_env() -> FastAPI:
     """uvicorn --factory entry point: bootstraps Baton from BATON_* settings."""
     from baton.bootstrap import ensure_bootstrapped
+    from baton.logging import redact_access_log
 
     ensure_bootstrapped()
+    redact_access_log()
     return create_app()

@@ -1,11 +1,14 @@
 """The booking API: availability, reserve a slot (202 or 409 with alternatives), status, meet now.
 
-Protected by a bearer token (``BATON_BOOKING_TOKEN``); unset, the endpoints answer 404. (No postponed
-annotations here: FastAPI reads the dependencies defined inside ``booking_router``.)
+Bearer tokens with ``bookings:read`` (availability, status) or ``bookings:write`` (book), rate-limited per
+token. A token made for one scheduler (``baton tokens create --scheduler-user ID``) books only as that
+scheduler and sees only that scheduler's bookings; what any scheduler may book is the org config's
+``booking.schedulers`` (a 403 names why not). (No postponed annotations here: FastAPI reads the
+dependencies defined inside ``booking_router``.)
 """
 
 
-import hmac
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -13,16 +16,17 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, ValidationError
 
+from adapters.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, Caller, requires
+from adapters.http.body import BodyTooLarge, json_objects, openapi_body, read_body
 from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
-from baton.booking.chain import bookings_of, give_up
-from baton.booking.planning import BookingProblems, plan_booking, plan_slots
-from baton.booking.reserve import SlotUnavailable, reserve
-from baton.booking.stages import start_chain
+from baton.booking.chain import bookings_of
+from baton.booking.planning import BookingForbidden, BookingProblems, check_scheduler, plan_booking, plan_slots
+from baton.booking.reserve import SlotUnavailable
+from baton.booking.submit import NotEnqueued, submit_booking
 from baton.errors import InputError, PermanentError, TransientError
 from messages.booking import BookingRequest
 from routing.booking.config import HostKind, HostOption
@@ -33,7 +37,8 @@ log = structlog.get_logger(__name__)
 MAX_RANGE = timedelta(days=31)
 MAX_EVENTS = 100
 REQUEST_STAGE = "booking_request"
-bearer = HTTPBearer(auto_error=False)
+JSON_CONTENT_TYPE = "application/json"
+SAME_USER = 15  # an 18-character Salesforce id is the 15-character one plus a checksum
 
 
 def _slot(slot: Slot) -> dict[str, Any]:
@@ -64,22 +69,52 @@ def booking_view(booking: BookingRow) -> dict[str, Any]:
     }
 
 
-def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> APIRouter:
-    def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> runtime.Runtime:
-        state = current()
-        token = state.settings.booking_token
-        if not token:
-            raise HTTPException(404, "booking API is off: BATON_BOOKING_TOKEN is not set")
-        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-            raise HTTPException(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-        return state
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` resolved in place (for ``openapi_extra``)."""
+    definitions = schema.pop("$defs", {})
 
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)
+
+
+BOOKING_BODY = openapi_body(JSON_CONTENT_TYPE, _inline(BookingRequest.model_json_schema()))
+EVENTS_BODY = openapi_body(JSON_CONTENT_TYPE, json_objects(MAX_EVENTS))
+
+
+def _same_user(a: str, b: str) -> bool:
+    return a[:SAME_USER] == b[:SAME_USER]
+
+
+def _as_caller(caller: Caller, payload: Any) -> Any:
+    """A scheduler's token books as that scheduler: the body's ``scheduler_user_id`` defaults to it and
+    may not name anyone else."""
+    if caller.scheduler_user_id is None or not isinstance(payload, dict):
+        return payload
+    claimed = payload.get("scheduler_user_id")
+    if claimed is None:
+        return {**payload, "scheduler_user_id": caller.scheduler_user_id}
+    if not isinstance(claimed, str) or not _same_user(claimed, caller.scheduler_user_id):
+        raise HTTPException(403, f"token {caller.token_id} books as scheduler {caller.scheduler_user_id}, "
+                                 f"not {claimed}")
+    return payload
+
+
+def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> APIRouter:
     router = APIRouter(tags=["booking"])
-    Authorized = Annotated[runtime.Runtime, Depends(authorized)]
+    Reader = Annotated[Caller, Depends(requires(BOOKINGS_READ, current, rate_limited=True))]
+    Writer = Annotated[Caller, Depends(requires(BOOKINGS_WRITE, current, rate_limited=True))]
 
     @router.get("/availability")
     def availability(
-        state: Authorized,
+        caller: Reader,
         object_type: str,
         record_id: str,
         start: AwareDatetime,
@@ -99,7 +134,7 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
             host = HostOption(kind=host_kind, user_id=host_user_id, team=host_team) if host_kind else None
         except ValidationError as exc:
             return _unprocessable([("host_kind", error["msg"]) for error in exc.errors()], "query")
-        ports = state.ports
+        ports = current().ports
         now = ports.clock()
         bookings = bookings_of(ports)
         version, config = ports.configs.current()
@@ -107,8 +142,12 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
             plan = plan_booking(version, config, ports.store, bookings, object_type=object_type,
                                 record_id=record_id, record_fields={}, host=host, meeting_type=meeting_type,
                                 co_hosts=co_hosts, now=now)
+            if caller.scheduler_user_id is not None:
+                check_scheduler(config, plan, caller.scheduler_user_id, object_type)
         except BookingProblems as exc:
             return _unprocessable(exc.problems, "query")
+        except BookingForbidden as exc:
+            raise HTTPException(403, str(exc)) from None
         slots = plan_slots(plan, Interval(start, end), now, ports.calendar, bookings)
         answer: dict[str, Any] = {
             "booking_type": plan.booking_type.name, "mode": plan.hosts.mode,
@@ -131,43 +170,42 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
             request = BookingRequest.model_validate(payload)
         except ValidationError as exc:
             return _invalid(exc)
-        ports = state.ports
-        bookings = bookings_of(ports)
         try:
-            reserved = reserve(request, ports, bookings, ports.clock())
+            reserved = submit_booking(state, request)
         except BookingProblems as exc:
             return _unprocessable(exc.problems)
+        except BookingForbidden as exc:
+            log.warning("booking_forbidden", scheduler_user_id=request.scheduler_user_id, reason=str(exc))
+            return JSONResponse({"detail": str(exc)}, status_code=403)
         except SlotUnavailable as exc:
             return JSONResponse({"detail": exc.reason, "start": exc.start.isoformat(),
                                  "alternatives": [_slot(slot) for slot in exc.alternatives]}, status_code=409)
-        if reserved.created:
-            try:
-                start_chain(state.broker, reserved.booking.id, ports)
-            except Exception as exc:  # noqa: BLE001 (not enqueued: release the slot, never hold it with no chain)
-                log.error("booking_enqueue_failed", booking_id=reserved.booking.id, error=str(exc))
-                give_up(reserved.booking.id, f"could not enqueue the booking chain: {exc}", ports)
-                return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
+        except NotEnqueued:
+            return JSONResponse({"detail": "could not enqueue; retry later"}, status_code=503)
         body = booking_view(reserved.booking)
         body["status_url"] = f"/bookings/{reserved.booking.id}"
         return JSONResponse(body, status_code=202)
 
-    @router.post("/bookings", status_code=202)
-    async def create_booking(state: Authorized, request: Request) -> JSONResponse:
+    @router.post("/bookings", status_code=202, openapi_extra=BOOKING_BODY)
+    async def create_booking(caller: Writer, request: Request) -> JSONResponse:
         """Reserves the slot at once (202 with the booking id), or 409 with the nearest free alternatives."""
-        payload = await _json(request)
+        state = current()
+        payload = _as_caller(caller, await _json(request, state.settings.max_request_bytes))
         return await _in_thread(_book, state, payload, False)
 
-    @router.post("/bookings/meet-now", status_code=202)
-    async def meet_now(state: Authorized, request: Request) -> JSONResponse:
+    @router.post("/bookings/meet-now", status_code=202, openapi_extra=BOOKING_BODY)
+    async def meet_now(caller: Writer, request: Request) -> JSONResponse:
         """Instant handoff: a host free for the whole meeting starting now (no ``start`` in the body)."""
-        payload = await _json(request)
+        state = current()
+        payload = _as_caller(caller, await _json(request, state.settings.max_request_bytes))
         return await _in_thread(_book, state, payload, True)
 
-    @router.post("/bookings/events", status_code=202)
-    async def booking_events(state: Authorized, request: Request) -> JSONResponse:
+    @router.post("/bookings/events", status_code=202, openapi_extra=EVENTS_BODY)
+    async def booking_events(caller: Writer, request: Request) -> JSONResponse:
         """Relayed ``Booking_Request__e`` platform events (one Bayeux message or its data, or a list):
         each is queued for the ``booking_request`` actor; 202 once the broker confirmed them."""
-        payload = await _json(request)
+        state = current()
+        payload = await _json(request, state.settings.max_request_bytes)
         messages = payload if isinstance(payload, list) else [payload]
         if len(messages) > MAX_EVENTS:
             return JSONResponse({"detail": f"at most {MAX_EVENTS} events per call"}, status_code=413)
@@ -176,6 +214,9 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
                         else booking_request_from_event({}, f"[{index}]") for index, message in enumerate(messages)]
         except InputError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=422)
+        if caller.scheduler_user_id is not None:
+            for booking_request in requests:
+                _as_caller(caller, {"scheduler_user_id": booking_request.scheduler_user_id})
         actor = state.broker.get_actor(REQUEST_STAGE)
         try:
             for booking_request in requests:
@@ -186,18 +227,27 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
         return JSONResponse({"accepted": len(requests)}, status_code=202)
 
     @router.get("/bookings/{booking_id}")
-    def booking_status(state: Authorized, booking_id: str) -> Any:
-        booking = bookings_of(state.ports).get(booking_id)
-        if booking is None:
+    def booking_status(caller: Reader, booking_id: str) -> Any:
+        """A booking's status; a scheduler's token sees only that scheduler's bookings."""
+        booking = bookings_of(current().ports).get(booking_id)
+        if booking is None or (caller.scheduler_user_id is not None
+                               and not _same_user(booking.scheduler_user_id, caller.scheduler_user_id)):
             raise HTTPException(404, f"no booking {booking_id}")
         return booking_view(booking)
 
     return router
 
 
-async def _json(request: Request) -> Any:
+async def _json(request: Request, limit: int) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != JSON_CONTENT_TYPE:
+        raise HTTPException(415, f"expected {JSON_CONTENT_TYPE}, got {content_type or 'no content type'}")
     try:
-        return await request.json()
+        body = await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
+    try:
+        return json.loads(body)
     except ValueError as exc:
         raise HTTPException(400, f"malformed JSON: {exc}") from None
 

@@ -1,13 +1,15 @@
-"""Operations endpoints of the web process: ``/readyz`` (broker and database reachable) and ``/metrics``."""
+"""Operations endpoints of the web process: ``/readyz`` (broker and database reachable, open like ``/healthz``)
+and ``/metrics`` (a token with scope ``metrics:read``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from adapters.http.auth import METRICS_READ, requires
 from baton import runtime
 from baton.metrics.exposition import CONTENT_TYPE, metrics_text
 from baton.readiness import readiness
@@ -28,7 +30,7 @@ def operations_router(current: Callable[[], runtime.Runtime] = runtime.current) 
         }
         return JSONResponse(body, status_code=503 if down else 200)
 
-    @router.get("/metrics")
+    @router.get("/metrics", dependencies=[Depends(requires(METRICS_READ, current))])
     async def metrics() -> Response:
         """Prometheus exposition: Baton's and dramatiq's metrics in this process, plus the store's gauges."""
         state = current()

@@ -8,6 +8,7 @@ from typing import Any
 
 from adapters.logstream.keys import routing_key
 from messages import AssignmentLog
+from messages.booking import BookingLog
 
 
 @dataclass(frozen=True)
@@ -30,5 +31,14 @@ def assignment_entries(logs: Sequence[AssignmentLog]) -> list[StreamEntry]:
     return [
         StreamEntry("assignment", log.object_type, log.team, log.outcome.value,
                     {"kind": "assignment", **log.model_dump(mode="json")}, log.routing_id)
+        for log in logs
+    ]
+
+
+def booking_entries(logs: Sequence[BookingLog]) -> list[StreamEntry]:
+    """Keyed ``booking.<object>.<pool>.<status>``: ``confirmed`` or ``failed`` when a booking ends."""
+    return [
+        StreamEntry("booking", log.object_type, log.pool, log.status.value,
+                    {"kind": "booking", **log.model_dump(mode="json")}, f"{log.booking_id}:{log.status.value}")
         for log in logs
     ]

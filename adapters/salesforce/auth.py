@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import requests
 from simple_salesforce import Salesforce
 
 from baton.errors import ConfigError, TransientError
+from baton.metrics.instruments import record_salesforce_call
 
 API_VERSION = "61.0"
 TOKEN_TIMEOUT_S = 30
@@ -83,5 +86,19 @@ def connect(credentials: Credentials, session: requests.Session | None = None) -
     body = response.json() if response.content else {}
     if response.status_code != 200 or "access_token" not in body:
         raise ConfigError([(credentials.setting, f"login refused: {body.get('error_description') or body}")])
+    if count_api_call not in http.hooks["response"]:
+        http.hooks["response"].append(count_api_call)
     return Salesforce(instance_url=body["instance_url"], session_id=body["access_token"], version=API_VERSION,
                       session=http)
+
+
+def count_api_call(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A ``requests`` response hook: every API call on a logged-in session counts in
+    ``baton_salesforce_api_calls``; OAuth token exchanges (a login again on the same session) do not."""
+    parts = urlsplit(response.url).path.split("/")
+    if len(parts) > 2 and parts[2] == "oauth2":
+        return
+    resource = "other"
+    if len(parts) > 4 and parts[1] == "services" and parts[2] in ("data", "async"):
+        resource = parts[4] or "other"
+    record_salesforce_call(resource, response.status_code)

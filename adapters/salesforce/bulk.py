@@ -87,6 +87,14 @@ class BulkClient:
         """(requests used, daily limit) from the last Sforce-Limit-Info header seen."""
         return self._usage
 
+    def refresh_usage(self) -> tuple[int, int] | None:
+        """Asks the org for its daily API requests now (the REST ``limits`` resource)."""
+        body = self._call("GET", "limits/", base_url=self._salesforce.base_url).json()
+        daily = body.get("DailyApiRequests") if isinstance(body, dict) else None
+        if isinstance(daily, dict) and "Max" in daily and "Remaining" in daily:
+            self._usage = (int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"]))
+        return self._usage
+
     # query -------------------------------------------------------------------------------------------
     def start_query(self, soql: str) -> str:
         body = self._call("POST", "query", json_body={"operation": "query", "query": soql}).json()
@@ -161,9 +169,9 @@ class BulkClient:
 
     def _call(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
               params: dict[str, Any] | None = None, content_type: str = JSON_TYPE,
-              accept: str = JSON_TYPE) -> requests.Response:
+              accept: str = JSON_TYPE, base_url: str | None = None) -> requests.Response:
         headers = {**self._salesforce.headers, **BATON_HEADERS, "Content-Type": content_type, "Accept": accept}
-        url = self._salesforce.bulk2_url + path
+        url = (base_url or self._salesforce.bulk2_url) + path
         try:
             response = self._salesforce.session.request(
                 method, url, headers=headers, json=json_body, data=data, params=params, timeout=HTTP_TIMEOUT_S,

@@ -13,6 +13,7 @@ from defusedxml import DefusedXmlException
 from adapters.files import build_event
 from baton.errors import InputError
 from messages import ChangeType, RecordEvent, Source
+from routing.graph import same_salesforce_id
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -102,11 +103,6 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
             raise InputError(f"outbound message: Notification[{number}].sObject has no Id")
         parsed.append(Notification(_text(item, "Id"), object_type, record_id, fields))
     return OutboundMessage(_text(notifications, "OrganizationId"), _text(notifications, "ActionId"), parsed)
-
-
-def same_salesforce_id(left: str | None, right: str | None) -> bool:
-    """15- and 18-character ids of the same record compare equal."""
-    return bool(left and right) and left[:15] == right[:15]  # type: ignore[index]
 
 
 def change_from_dates(fields: dict[str, Any]) -> ChangeType:

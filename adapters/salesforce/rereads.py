@@ -109,6 +109,10 @@ class SoqlRecordReader:
     def modified_since(self, object_type: str, since: datetime) -> list[dict[str, Any]]:
         return self._query(select_modified_since(object_type, self.fields(object_type), since))
 
+    def selected(self, object_type: str, fields: Sequence[str], record_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Only these fields (relationship fields such as ``Owner.Name`` come back nested)."""
+        return self._query(select_by_ids(object_type, fields, record_ids))
+
     def api_usage(self) -> tuple[int, int] | None:
         """(used, daily limit) from the last answer's Sforce-Limit-Info, if it had one."""
         usage = self._salesforce.api_usage.get("api-usage")

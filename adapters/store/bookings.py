@@ -21,6 +21,7 @@ from baton.errors import DependencyUnavailable, TransientError
 
 EXCLUSION_VIOLATION = "23P01"
 COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")
+ENDED_STATUSES = ("confirmed", "failed", "cancelled")
 
 
 class SlotTaken(Exception):
@@ -134,6 +135,20 @@ class BookingStore:
             for row in connection.execute(query):
                 found[row.host_id].append(Hold(row.host_id, as_utc(row.starts_at), as_utc(row.ends_at)))  # type: ignore[arg-type]
         return found
+
+    def ended_since(self, since: datetime, limit: int, *, pools: Sequence[str] = (), objects: Sequence[str] = (),
+                    statuses: Sequence[str] = (), hosts: Sequence[str] = ()) -> list[BookingRow]:
+        """The newest ``limit`` bookings that ended (confirmed, failed, cancelled) at or after ``since``, oldest
+        first; each non-empty filter is an OR of its values."""
+        query = sa.select(bookings).where(bookings.c.updated_at >= since, bookings.c.status.in_(ENDED_STATUSES))
+        for wanted, column in ((pools, bookings.c.pool), (objects, bookings.c.object_type),
+                               (statuses, bookings.c.status), (hosts, bookings.c.host_id)):
+            if wanted:
+                query = query.where(column.in_(list(wanted)))
+        query = query.order_by(bookings.c.updated_at.desc(), bookings.c.id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            rows = [_row(row) for row in connection.execute(query)]
+        return rows[::-1]
 
     def meeting_counts(self, host_ids: Iterable[str], since: datetime) -> dict[str, int]:
         """Live bookings each host took as main host since ``since`` (the pool's reset interval)."""

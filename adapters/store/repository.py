@@ -136,6 +136,16 @@ AVAILABILITY_CACHE_S = 1.0
 IN_CHUNK = 500
 
 
+def pairs_in(first: sa.ColumnElement[Any], second: sa.ColumnElement[Any],
+             pairs: Iterable[tuple[Any, Any]]) -> sa.ColumnElement[bool]:
+    """``(first, second) IN pairs`` as ``first = a AND second IN (...)`` per distinct ``a``, OR-ed: SQLite scans
+    the whole table for a row-value IN list, but searches a two-column key's index for this form."""
+    grouped: dict[Any, list[Any]] = {}
+    for left, right in pairs:
+        grouped.setdefault(left, []).append(right)
+    return sa.or_(*(sa.and_(first == left, second.in_(rights)) for left, rights in grouped.items()))
+
+
 def _chunks(ids: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -198,9 +208,7 @@ class Transaction:
         if not wanted:
             return {}
         rows = self.connection.execute(
-            sa.select(record_states).where(
-                sa.tuple_(record_states.c.object_type, record_states.c.record_id).in_(wanted)
-            )
+            sa.select(record_states).where(pairs_in(record_states.c.object_type, record_states.c.record_id, wanted))
         )
         return {
             (row.object_type, row.record_id): RecordState(as_utc(row.last_event_at), row.routing_id, row.owner_id)  # type: ignore[arg-type]
@@ -246,7 +254,7 @@ class Transaction:
         if not wanted:
             return {}
         rows = self.connection.execute(
-            sa.select(sticky_owners).where(sa.tuple_(sticky_owners.c.team, sticky_owners.c.sticky_key).in_(wanted))
+            sa.select(sticky_owners).where(pairs_in(sticky_owners.c.team, sticky_owners.c.sticky_key, wanted))
         )
         return {(row.team, row.sticky_key): (row.owner_id, as_utc(row.assigned_at)) for row in rows}  # type: ignore[misc]
 
@@ -490,6 +498,19 @@ class Store(ReassignJobs):
                 )
                 found.update({row.routing_id: row.log for row in rows})
         return found
+
+    def latest_routed_log(self, object_type: str, record_id: str,
+                          skip_method: str = "booking") -> dict[str, Any] | None:
+        """The newest decision's log for a record made by routing (not by a booking), or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(assignments.c.log)
+                .where(assignments.c.record_id == record_id, assignments.c.object_type == object_type,
+                       sa.or_(assignments.c.method.is_(None), assignments.c.method != skip_method))
+                .order_by(assignments.c.decided_at.desc())
+                .limit(1)
+            ).first()
+        return row.log if row is not None else None
 
     def count_assignments(self) -> int:
         with self.engine.connect() as connection:

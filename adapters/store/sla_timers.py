@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.store.repository import Store, as_utc
+from adapters.store.repository import Store, as_utc, pairs_in
 from adapters.store.tables import assignments, record_states, sla_timers
 from routing.sla import LatestActivity, SlaTimer
 
@@ -55,7 +55,7 @@ def latest_activity(store: Store, timers: Sequence[SlaTimer]) -> dict[str, Lates
     query = (sa.select(record_states.c.object_type, record_states.c.record_id, record_states.c.routing_id,
                        record_states.c.last_event_at, assignments.c.outcome, assignments.c.log)
              .select_from(record_states.outerjoin(assignments, assignments.c.routing_id == record_states.c.routing_id))
-             .where(sa.tuple_(record_states.c.object_type, record_states.c.record_id).in_(list(keys))))
+             .where(pairs_in(record_states.c.object_type, record_states.c.record_id, keys)))
     with store.engine.connect() as connection:
         rows = {(row.object_type, row.record_id): row for row in connection.execute(query)}
     found: dict[str, LatestActivity] = {}

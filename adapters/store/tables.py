@@ -252,3 +252,29 @@ reservations = sa.Table(
     sa.Column("ends_at", Timestamp, nullable=False),
     sa.Index("ix_reservations_host_time", "host_id", "starts_at"),
 )
+
+# API credentials ---------------------------------------------------------------------------------
+
+# Bearer tokens of the JSON relay, the booking API and /metrics: only the SHA-256 of each token is kept.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", Json, nullable=False),
+    sa.Column("scheduler_user_id", sa.String(18)),
+    sa.Column("rate_per_minute", sa.Integer),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp),
+    sa.Column("revoked_at", Timestamp),
+)
+
+# Requests per token and fixed one-minute window (the booking API's rate limit, shared by web replicas).
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import structlog
 
 from adapters.calendar import CalendarEvent, calendar_event_id
+from adapters.logstream.entries import booking_entries
 from adapters.store.bookings import BookingRow, BookingStore
 from baton.booking.directory import HostInfo, host_info
 from baton.errors import PermanentError
@@ -164,12 +165,12 @@ def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
     return _next(step, ports)
 
 
-def booking_log(booking: BookingRow) -> BookingLog:
+def booking_log(booking: BookingRow, subject: str = "") -> BookingLog:
     return BookingLog(
         booking_id=booking.id, status=BookingStatus(booking.status), booking_type=booking.booking_type,
         object_type=booking.object_type, record_id=booking.record_id,
-        scheduler_user_id=booking.scheduler_user_id, host_id=booking.host_id,
-        co_host_ids=booking.co_host_ids, start=booking.starts_at, end=booking.ends_at,
+        scheduler_user_id=booking.scheduler_user_id, host_id=booking.host_id, pool=booking.pool,
+        subject=subject, co_host_ids=booking.co_host_ids, start=booking.starts_at, end=booking.ends_at,
         guest_email=booking.guest_email, calendar_event_id=booking.calendar_event_id,
         meet_link=booking.meet_link, salesforce_event_id=booking.salesforce_event_id,
         error=booking.error, decided_at=booking.updated_at,
@@ -177,13 +178,16 @@ def booking_log(booking: BookingRow) -> BookingLog:
 
 
 def publish_log(step: BookingStep, ports: Ports) -> None:
-    """The booking's owner decisions go to the assignment log stream; the booking log to the log."""
+    """The booking's owner decisions go to the assignment log stream, then the booking log (kind ``booking``)
+    to the stream and the log; with notifications configured, the host is told of the meeting."""
     booking = bookings_of(ports).get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
     stored = ports.store.assignment_logs([entry.routing_id for entry in owner_logs(booking, ports)])
     ports.sink.publish([AssignmentLog.model_validate(entry) for entry in stored.values()])
-    log.info("booking_log", **booking_log(booking).model_dump(mode="json"))
+    entry = booking_log(booking, _subject(booking, ports))
+    ports.sink.publish_entries(booking_entries([entry]))
+    log.info("booking_log", **entry.model_dump(mode="json"))
 
 
 def give_up(booking_id: str, reason: str, ports: Ports) -> None:
@@ -202,3 +206,9 @@ def give_up(booking_id: str, reason: str, ports: Ports) -> None:
             ports.calendar.cancel_event(organizer, calendar_event_id(booking.id))
     bookings.release(booking.id, ports.clock(), BookingStatus.FAILED.value, reason[:4000])
     log.error("booking_failed", booking_id=booking.id, reason=reason)
+    failed = bookings.get(booking.id)
+    try:  # the failure is stored and the stage message dead-lettered: the stream copy must not turn that into a retry
+        if failed is not None:
+            ports.sink.publish_entries(booking_entries([booking_log(failed)]))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("booking_log_not_streamed", booking_id=booking.id, error=f"{type(exc).__name__}: {exc}")

@@ -11,12 +11,13 @@ from adapters.calendar import Calendar
 from adapters.store import Store
 from adapters.store.bookings import BookingStore
 from baton.booking.directory import HostInfo, UnknownHost, host_infos
-from baton.booking.records import account_owner, record_owner
+from baton.booking.records import account_owner, record_owner, suggestion_facts
 from baton.booking.schedules import host_schedules
 from routing.booking.choices import choice_problems
 from routing.booking.config import BookingType, HostOption, ObjectBooking, PoolSettings
 from routing.booking.counting import count_window_start
 from routing.booking.hosts import resolve_host_request
+from routing.booking.permissions import scheduler_refusal
 from routing.booking.pools import HostRequest, available_slots, busy_range
 from routing.booking.slots import HostSchedule, Interval, Slot
 from routing.booking.suggest import Suggestion, suggest
@@ -31,6 +32,11 @@ class BookingProblems(Exception):
     def __init__(self, problems: Problems):
         self.problems = problems
         super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+
+
+class BookingForbidden(Exception):
+    """The org config's ``booking.schedulers`` do not let this scheduler book these hosts or this record
+    (a 403); the message names why."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,10 @@ def plan_booking(
     """Checks the choice against the object's settings and resolves the candidate hosts; BookingProblems
     names what is wrong."""
     settings = config.booking
-    suggestion, option, type_name = _choice(settings, object_type, record_fields, host, meeting_type, now)
+    facts = record_fields
+    if object_type in settings.objects and settings.for_object(object_type).suggestions:
+        facts = suggestion_facts(store, object_type, record_id, record_fields)
+    suggestion, option, type_name = _choice(settings, object_type, facts, host, meeting_type, now)
     booking_type = settings.booking_type(type_name)
     try:
         request = resolve_host_request(
@@ -114,6 +123,18 @@ def plan_booking(
         counts = bookings.meeting_counts(request.candidates, count_window_start(pool.reset, now, team.timezone))
     return BookingPlan(config_version, settings.for_object(object_type), suggestion, option, booking_type, pool,
                        request, directory, counts)
+
+
+def check_scheduler(config: OrgConfig, plan: BookingPlan, scheduler_user_id: str, object_type: str) -> None:
+    """Raises BookingForbidden when no ``booking.schedulers`` grant lets this scheduler book the plan's
+    candidate hosts and co-hosts on this object."""
+    pool_members = {pool.team: [member.id for member in config.team(pool.team).members]
+                    for pool in config.booking.pools}
+    reason = scheduler_refusal(config.booking.schedulers, pool_members, scheduler_user_id=scheduler_user_id,
+                               object_type=object_type, host_ids=plan.hosts.main_candidates,
+                               co_host_ids=plan.hosts.co_hosts)
+    if reason is not None:
+        raise BookingForbidden(reason)
 
 
 def schedules_for(plan: BookingPlan, window: Interval, now: datetime, calendar: Calendar | None,

@@ -1,4 +1,5 @@
-"""The record's owner and its account's owner, for the host options record_owner and account_owner."""
+"""The record's owner and its account's owner, for the host options record_owner and account_owner, and the
+facts suggestion rules read: what the router found for the record (its latest routing decision)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.store import Store
+from baton.stages.common import match_facts
+from messages import AssignmentLog
+from routing.facts import facts_for
 
 ACCOUNT_LOOKUPS = ("AccountId", "ConvertedAccountId")
 
@@ -28,11 +32,35 @@ def record_owner(store: Store, object_type: str, record_id: str, fields: Mapping
     return _synced(store, object_type, record_id).get("owner_id")
 
 
+def latest_routing(store: Store, object_type: str, record_id: str) -> AssignmentLog | None:
+    """The record's newest routing decision (a booking's own owner change is not one)."""
+    entry = store.latest_routed_log(object_type, record_id)
+    return AssignmentLog.model_validate(entry) if entry is not None else None
+
+
+def suggestion_facts(store: Store, object_type: str, record_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The scheduler's record fields over what routing found for the record, as the router graph read it:
+    classification stamps, ``tags``, ``territory`` and ``match.*``. Only the fields when it was never routed."""
+    routed = latest_routing(store, object_type, record_id)
+    if routed is None:
+        return dict(fields)
+    return facts_for({**routed.stamps, **fields}, tags=routed.tags,
+                     territory=routed.territory.name if routed.territory else None, match=match_facts(routed.match))
+
+
 def account_owner(store: Store, object_type: str, record_id: str, fields: Mapping[str, Any]) -> str | None:
-    """The owner of the record's account (the record itself for an Account), from the synced copy."""
+    """The owner of the record's account (the record itself for an Account): the account the record names
+    (``AccountId``, ``ConvertedAccountId``, a synced contact's account), else the account Baton's match stage
+    matched it to; the owner from the synced copy, else as the match found it."""
     if object_type == "Account":
         return record_owner(store, object_type, record_id, fields)
     account_id = next((str(fields[name]) for name in ACCOUNT_LOOKUPS if fields.get(name)), None)
     if account_id is None and object_type == "Contact":
         account_id = _synced(store, "Contact", record_id).get("account_id")
-    return _synced(store, "Account", account_id).get("owner_id")
+    matched_owner = None
+    if account_id is None:
+        routed = latest_routing(store, object_type, record_id)
+        match = routed.match if routed is not None else None
+        if match is not None and match.object_type == "Account" and match.record_id:
+            account_id, matched_owner = match.record_id, match.owner_id
+    return _synced(store, "Account", account_id).get("owner_id") or matched_owner

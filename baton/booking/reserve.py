@@ -11,7 +11,7 @@ import structlog
 
 from adapters.calendar import Calendar
 from adapters.store.bookings import BookingExists, BookingRow, BookingStore, Hold, SlotTaken
-from baton.booking.planning import BookingPlan, BookingProblems, plan_booking, plan_slots
+from baton.booking.planning import BookingPlan, BookingProblems, check_scheduler, plan_booking, plan_slots
 from baton.booking.schedules import host_schedules
 from baton.ports import Ports
 from messages.booking import BookingRequest, BookingStatus, booking_id_for
@@ -52,9 +52,13 @@ def _window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[
 
 
 def _alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: Calendar | None,
-                  bookings: BookingStore) -> list[Slot]:
+                  bookings: BookingStore, member: str | None = None) -> list[Slot]:
+    """The nearest free slots; for a manual pool's picked member, that member's own."""
     window = Interval(max(now, wanted - ALTERNATIVES_SPAN), wanted + ALTERNATIVES_SPAN)
-    return nearest_alternatives(plan_slots(plan, window, now, calendar, bookings), wanted, ALTERNATIVES)
+    slots = plan_slots(plan, window, now, calendar, bookings)
+    if member is not None:
+        slots = [Slot(slot.start, slot.end, (member,)) for slot in slots if member in slot.host_ids]
+    return nearest_alternatives(slots, wanted, ALTERNATIVES)
 
 
 def _free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
@@ -107,7 +111,8 @@ def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) ->
 def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: datetime) -> Reserved:
     """Stores the booking as reserved with one hold per host and co-host, in its own transaction.
 
-    Raises BookingProblems (a 422: the request is wrong) or SlotUnavailable (a 409: taken, with the
+    Raises BookingProblems (a 422: the request is wrong), BookingForbidden (a 403: the config's
+    ``booking.schedulers`` do not allow it) or SlotUnavailable (a 409: taken, with the
     nearest alternatives). A pooled mode first tries the pool's other free members at that time.
     """
     booking_id = booking_id_for(request.request_id) if request.request_id else str(uuid.uuid4())
@@ -118,6 +123,7 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
     plan = plan_booking(version, config, ports.store, bookings, object_type=request.object_type,
                         record_id=request.record_id, record_fields=request.record_fields, host=request.host,
                         meeting_type=request.meeting_type, co_hosts=request.co_hosts, now=now)
+    check_scheduler(config, plan, request.scheduler_user_id, request.object_type)
     start = now.replace(microsecond=0) if request.meet_now else request.start
     assert start is not None
     if not request.meet_now:
@@ -143,4 +149,5 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
                  booking_type=plan.booking_type.name)
         return Reserved(booking, True)
     reason = "nobody in the pool is free now" if request.meet_now else f"{start.isoformat()} is not free"
-    raise SlotUnavailable(start, reason, _alternatives(plan, start, now, calendar, bookings))
+    member = request.pool_member_id if plan.hosts.mode == "manual" else None
+    raise SlotUnavailable(start, reason, _alternatives(plan, start, now, calendar, bookings, member))

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from baton import runtime
 from baton.booking.chain import bookings_of, give_up
-from baton.booking.planning import BookingProblems
+from baton.booking.planning import BookingForbidden, BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.errors import InputError, PermanentError
 from baton.ports import Ports
@@ -72,6 +72,8 @@ def run_booking_request(payload: Any, next_stage: str) -> None:
         reserved = reserve(request, ports, bookings, ports.clock())
     except BookingProblems as exc:
         raise InputError(f"booking_request: {exc}") from None
+    except BookingForbidden as exc:
+        raise PermanentError(f"booking_request: not allowed: {exc}") from None
     except SlotUnavailable as exc:
         starts = ", ".join(slot.start.isoformat() for slot in exc.alternatives) or "none"
         raise PermanentError(f"booking_request: {exc.reason}; nearest free: {starts}") from None

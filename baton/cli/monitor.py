@@ -6,6 +6,7 @@ import json
 import re
 import sys
 import time
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -13,8 +14,11 @@ from pika.exceptions import AMQPError
 from rich.table import Table
 
 from adapters.logstream import LogFollower, binding_keys
+from adapters.logstream.keys import KINDS
 from adapters.store import Store
+from adapters.store.bookings import BookingStore
 from adapters.store.operations import LogFilter, OperationsReader, delivery_attempts
+from baton.booking.chain import booking_log
 from baton.bootstrap import open_store
 from baton.cli.common import (
     EXIT_OK,
@@ -39,6 +43,7 @@ DEFAULT_SINCE = "1h"
 RECORD_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 ROW_COLUMNS = (("time", 8), ("kind", 10), ("record", 18), ("object", 11), ("outcome", 10), ("owner", 18),
                ("team", 16), ("method", 14), ("why", 48))
+BOOKING_COLUMNS = {"outcome": "status", "owner_id": "host_id", "team": "pool", "method": "booking_type"}
 
 
 
@@ -60,6 +65,15 @@ def _print_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+def _row_view(entry: dict[str, Any]) -> dict[str, Any]:
+    """A booking log seen in the assignment columns (status, host, pool, type), so filters and rows apply."""
+    if entry.get("kind") != "booking":
+        return entry
+    return {**entry, **{column: entry.get(field) for column, field in BOOKING_COLUMNS.items()},
+            "decided_at": entry.get("decided_at") or entry.get("start"),
+            "reasons": [entry.get("error") or entry.get("subject") or entry.get("booking_id") or "-"]}
+
+
 def _row_table(entries: list[dict[str, Any]], header: bool, title: str | None = None) -> Table:
     """Fixed column widths, so rows printed one at a time while following still line up."""
     table = Table(title=title, show_header=header, box=None, pad_edge=False)
@@ -79,15 +93,17 @@ def logs(
     since: Annotated[str | None, typer.Option(help="history from the store: 30m, 1h, 2d or an ISO time")] = None,
     team: Annotated[list[str] | None, typer.Option(help="team name (each filter is repeatable)")] = None,
     object_type: Annotated[list[str] | None, typer.Option("--object", help="object type, e.g. Lead")] = None,
-    outcome: Annotated[list[str] | None, typer.Option(help="assigned, held, not_routed, stale, stopped, failed")] = None,
-    owner: Annotated[list[str] | None, typer.Option(help="owner user id (filtered client-side when following)")] = None,
-    kind: Annotated[list[str] | None, typer.Option(help="assignment or booking (following)")] = None,
+    outcome: Annotated[list[str] | None, typer.Option(
+        help="assigned, held, not_routed, stale, stopped, failed; bookings: confirmed, failed")] = None,
+    owner: Annotated[list[str] | None, typer.Option(
+        help="owner (of a booking: host) user id, filtered client-side when following")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="assignment or booking (default: both)")] = None,
     limit: Annotated[int, typer.Option(min=1, help="history: at most this many, the newest")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="one log object per line")] = False,
     count: Annotated[int | None, typer.Option(min=1, help="following: stop after this many logs")] = None,
     timeout_s: Annotated[float | None, typer.Option(help="following: stop after this many seconds")] = None,
 ) -> None:
-    """Assignment logs: live from the log stream (--follow) or from the store (--since, default 1h)."""
+    """Assignment and booking logs: live from the log stream (--follow) or from the store (--since, default 1h)."""
     filters = LogFilter(teams=team or (), objects=object_type or (), outcomes=outcome or (), owners=owner or ())
     settings = load_settings()
     if follow:
@@ -97,17 +113,32 @@ def logs(
         _follow(settings, filters, kind or [], as_json, count, timeout_s)
         return
     start = _since(since or DEFAULT_SINCE)
-    if kind and "assignment" not in kind:
-        say("the store's history holds assignment logs; other kinds are only on the live stream (--follow)")
-        return
-    entries = [{"kind": "assignment", **entry}
-               for entry in OperationsReader(_store(settings).engine).history(start, filters, limit)]
+    unknown = sorted(set(kind or ()) - set(KINDS))
+    if unknown:
+        say(f"unknown --kind {', '.join(unknown)} (use {' or '.join(KINDS)})")
+        raise typer.Exit(EXIT_USAGE)
+    entries = _history(_store(settings), start, filters, set(kind or KINDS), limit)
     if as_json:
         for entry in entries:
             _print_json(entry)
         return
-    out.print(_row_table(entries, header=True, title=f"Assignment logs since {start.isoformat()}"))
+    out.print(_row_table([_row_view(entry) for entry in entries], header=True, title=f"Logs since {start.isoformat()}"))
     err.print(f"{len(entries)} log(s)")
+
+
+def _history(store: Store, start: datetime, filters: LogFilter, kinds: set[str], limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` logs of these kinds since ``start``, oldest first: assignment logs, and the booking
+    logs of bookings that ended (filters read a booking's pool, status and host as team, outcome and owner)."""
+    entries: list[dict[str, Any]] = []
+    if "assignment" in kinds:
+        entries += [{"kind": "assignment", **entry}
+                    for entry in OperationsReader(store.engine).history(start, filters, limit)]
+    if "booking" in kinds:
+        ended = BookingStore(store.engine).ended_since(start, limit, pools=filters.teams, objects=filters.objects,
+                                                       statuses=filters.outcomes, hosts=filters.owners)
+        entries += [{"kind": "booking", **booking_log(row).model_dump(mode="json")} for row in ended]
+    entries.sort(key=lambda entry: datetime.fromisoformat(str(entry["decided_at"])))
+    return entries[-limit:]
 
 
 def _follow(settings: Settings, filters: LogFilter, kinds: list[str], as_json: bool, count: int | None,
@@ -128,12 +159,12 @@ def _follow(settings: Settings, filters: LogFilter, kinds: list[str], as_json: b
     shown = 0
     try:
         for _key, entry in follower.entries(deadline):
-            if not filters.keeps(entry):
+            if not filters.keeps(_row_view(entry)):
                 continue
             if as_json:
                 _print_json(entry)
             else:
-                out.print(_row_table([entry], header=shown == 0))
+                out.print(_row_table([_row_view(entry)], header=shown == 0))
             shown += 1
             if count is not None and shown >= count:
                 break

@@ -185,7 +185,7 @@ def dlq_replay(
     current = bootstrap(load_settings())
     store = current.ports.store
     letters = [store.dead_letter(i) for i in ids] if ids else store.dead_letters(stage)
-    missing = [i for i, letter in zip(ids or [], letters, strict=True) if letter is None]
+    missing = [i for i, letter in zip(ids, letters, strict=True) if letter is None] if ids else []
     for letter_id in missing:
         say(f"no dead letter {letter_id}")
     replayed = 0

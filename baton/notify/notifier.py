@@ -11,14 +11,17 @@ import structlog
 
 from baton.notify.channels import Email, SlackWebhook, SmtpChannel
 from baton.notify.templates import Template, render
+from adapters.logstream.entries import StreamEntry
 from baton.ports import AssignmentSink
 from messages import AssignmentLog
 from messages.assignment import Outcome
+from messages.booking import BookingLog, BookingStatus
 from messages.notifications import Channel, Notification
 from messages.records import Source
 
 log = structlog.get_logger(__name__)
 BATCH = Source.BATCH.value
+BOOKING_METHOD = "booking"
 
 
 class Directory(Protocol):
@@ -31,7 +34,8 @@ class Directory(Protocol):
 
 def owner_notifications(logs: Sequence[AssignmentLog], channels: Sequence[Channel]) -> list[Notification]:
     """One notification per channel for every record assigned to a user; batch reassignment jobs (thousands of
-    records moved on purpose, the owners told by whoever ran the job) notify nobody."""
+    records moved on purpose, the owners told by whoever ran the job) notify nobody, and a booking's host
+    gets the booking notification (``booking_notifications``) instead."""
     return [
         Notification(notification_id=f"{entry.routing_id}:{channel}", kind="assigned", channel=channel,
                      recipient_id=entry.owner_id,
@@ -39,6 +43,7 @@ def owner_notifications(logs: Sequence[AssignmentLog], channels: Sequence[Channe
                              "team": entry.team or "-", "method": entry.method or "-",
                              "owner_id": entry.owner_id, "routing_id": entry.routing_id})
         for entry in logs if entry.outcome is Outcome.ASSIGNED and entry.owner_id and entry.source != BATCH
+        and entry.method != BOOKING_METHOD
         for channel in channels
     ]
 
@@ -52,6 +57,19 @@ def host_notifications(booking_id: str, host_id: str, title: str, start: datetim
                                                    "end": end.isoformat(), "booking_id": booking_id})
         for channel in channels
     ]
+
+
+def booking_notifications(entries: Sequence[StreamEntry], channels: Sequence[Channel]) -> list[Notification]:
+    """The host of every confirmed booking on the stream is told of the meeting (title, start, end)."""
+    notifications: list[Notification] = []
+    for entry in entries:
+        if entry.kind != "booking" or entry.outcome != BookingStatus.CONFIRMED.value:
+            continue
+        booking = BookingLog.model_validate({key: value for key, value in entry.body.items() if key != "kind"})
+        notifications += host_notifications(booking.booking_id, booking.host_id,
+                                            booking.subject or booking.booking_type, booking.start, booking.end,
+                                            channels)
+    return notifications
 
 
 @dataclass
@@ -121,3 +139,7 @@ class NotifyingSink:
     def publish(self, logs: Sequence[AssignmentLog]) -> None:
         self.inner.publish(logs)
         self.send(owner_notifications(logs, self.channels))
+
+    def publish_entries(self, entries: Sequence[StreamEntry]) -> None:
+        self.inner.publish_entries(entries)
+        self.send(booking_notifications(entries, self.channels))

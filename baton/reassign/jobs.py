@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Protocol
 
+import structlog
+
 from adapters.store import ApiUsage, ReassignJob, Store
-from baton.errors import BatonError
+from baton.errors import BatonError, PermanentError, TransientError
+
+log = structlog.get_logger(__name__)
+USAGE_MAX_AGE = timedelta(minutes=10)
 
 CREATED, READING, ROUTING, WRITING = "created", "reading", "routing", "writing"
 COMPLETED, DEFERRED, INTERRUPTED, FAILED = "completed", "deferred", "interrupted", "failed"
@@ -35,8 +41,23 @@ class NoProgress:
         pass
 
 
-def ensure_budget(store: Store, share: float) -> None:
+def ensure_budget(store: Store, share: float, now: datetime | None = None,
+                  refresh: Callable[[], tuple[int, int] | None] | None = None) -> None:
+    """Raises BudgetExceeded when the org's usage is at or over ``share``. With ``refresh`` (asks the org), a
+    usage that is unknown, older than USAGE_MAX_AGE or over the share is asked for again first: the daily
+    count is a rolling 24 hours, so a job deferred yesterday may run now though no other process reported since."""
     usage = store.api_usage()
+    if refresh is not None and now is not None and (
+            usage is None or now - usage.observed_at > USAGE_MAX_AGE or usage.share >= share):
+        try:
+            fresh = refresh()
+        except (TransientError, PermanentError) as exc:
+            log.warning("api_usage_unavailable", error=str(exc), stored=usage and f"{usage.used}/{usage.limit}")
+            fresh = None
+        if fresh is not None:
+            store.save_api_usage(fresh[0], fresh[1], now)
+            usage = store.api_usage()
+            log.info("api_usage_refreshed", used=fresh[0], limit=fresh[1])
     if usage is not None and usage.share >= share:
         raise BudgetExceeded(usage, share)
 

@@ -116,7 +116,8 @@ def _tracked(job: ReassignJob, ctx: JobContext) -> Iterator[None]:
     """Checks the API budget, then runs the job's work; an error leaves it ``deferred``/``interrupted``/``failed``."""
     store, now = ctx.store, ctx.clock
     try:
-        jobs.ensure_budget(store, ctx.settings.api_budget_share)
+        jobs.ensure_budget(store, ctx.settings.api_budget_share, now(),
+                           ctx.bulk.refresh_usage if ctx.bulk else None)
         store.update_reassign_job(job.id, now(), state=jobs.READING, error=None)
         yield
     except jobs.BudgetExceeded as exc:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from adapters.store.sla_timers import open_timers
 from baton import runtime
 from baton.errors import PermanentError
+from adapters.logstream.entries import StreamEntry
 from baton.ports import AssignmentSink
 from messages import AssignmentLog, Outcome, Source
 from routing.config import OrgConfig
@@ -48,3 +49,6 @@ class SlaTimerSink:
         if config is not None:
             open_timers(ports.store, timers_for(logs, config))
         self.inner.publish(logs)
+
+    def publish_entries(self, entries: Sequence[StreamEntry]) -> None:
+        self.inner.publish_entries(entries)

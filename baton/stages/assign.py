@@ -19,6 +19,7 @@ from messages import (
     AssignmentLog,
     Outcome,
     PathStep,
+    RecordEvent,
     RoutingContext,
     Skipped,
     Source,
@@ -26,7 +27,7 @@ from messages import (
 )
 from routing.config import OrgConfig
 from baton.stages.common import record_facts
-from routing.dispatch import Plan, PlanKind, RecordChange, plan_record
+from routing.dispatch import Plan, PlanKind, RecordChange, echoes_known_owner, plan_record
 from routing.selection import PreviousOwner, TeamState, owner_changed, select_owner
 from routing.availability import availability
 from routing.graph import AssignTeam, FixedOwner
@@ -71,6 +72,13 @@ class Prepared:
     plans: dict[str, Plan]
 
 
+def record_change(event: RecordEvent) -> RecordChange:
+    return RecordChange(
+        event.object_type, event.change_type, event.fields.get("OwnerId"),
+        frozenset(event.changed_fields) if event.changed_fields is not None else None, event.change_origin,
+    )
+
+
 def prepare(batch: StageBatch, ports: Ports) -> Prepared:
     unique: dict[str, RoutingContext] = {}
     for context in batch.contexts:
@@ -86,12 +94,8 @@ def prepare(batch: StageBatch, ports: Ports) -> Prepared:
         config = ports.configs.version(context.config_version)
         configs[context.routing_id] = config
         territory_team = context.territory.team if context.territory else None
-        event = context.event
-        change = RecordChange(
-            event.object_type, event.change_type, event.fields.get("OwnerId"),
-            frozenset(event.changed_fields) if event.changed_fields is not None else None, event.change_origin,
-        )
-        plans[context.routing_id] = plan_record(change, record_facts(context), territory_team, config, now)
+        plans[context.routing_id] = plan_record(record_change(context.event), record_facts(context), territory_team,
+                                                config, now)
     return Prepared(batch, contexts, configs, plans)
 
 
@@ -168,6 +172,11 @@ def _decide(
             context, Outcome.STALE, now, enqueued_at, owner_id=latest.owner_id, path=path,
             reasons=[f"a newer event ({latest.last_event_at.isoformat()}) was already routed"],
         ), None
+    if context.event.source is Source.OUTBOUND_MESSAGE and latest is not None \
+            and echoes_known_owner(record_change(context.event), plan, latest.owner_id):
+        return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, owner_id=latest.owner_id, path=path, reasons=[
+            *plan.reasons, f"not routed: the owner already is Baton's latest decision ({latest.owner_id}); "
+            "an outbound message carries no change list, so this may be Baton's own write coming back"]), None
     if plan.kind is PlanKind.NOT_ROUTED:
         return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, reasons=plan.reasons, path=path), None
     if plan.kind is PlanKind.STOP:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from messages import RoutingContext, StageTrace
+from messages.routing import MatchInfo
 from routing.facts import facts_for
 
 
@@ -21,23 +22,23 @@ def traced(context: RoutingContext, stage: str, reasons: list[str]) -> Iterator[
     )
 
 
+def match_facts(match: MatchInfo | None) -> dict[str, Any] | None:
+    """The ``match.*`` facts of a match result (``account_id`` when it is an Account); None without a match."""
+    if match is None or not match.record_id:
+        return None
+    facts: dict[str, Any] = {"object": match.object_type, "record_id": match.record_id, "owner_id": match.owner_id,
+                             "score": match.score, "method": match.method}
+    if match.object_type == "Account":
+        facts["account_id"] = match.record_id
+    return facts
+
+
 def record_facts(context: RoutingContext) -> dict[str, Any]:
     """The flat facts rules read: fields (stamps included), derived values, tags, territory, match."""
-    match = None
-    if context.match is not None and context.match.record_id:
-        match = {
-            "object": context.match.object_type,
-            "record_id": context.match.record_id,
-            "owner_id": context.match.owner_id,
-            "score": context.match.score,
-            "method": context.match.method,
-        }
-        if context.match.object_type == "Account":
-            match["account_id"] = context.match.record_id
     return facts_for(
         {**context.event.fields, **context.stamps},
         context.derived,
         context.tags,
         territory=context.territory.name if context.territory else None,
-        match=match,
+        match=match_facts(context.match),
     )

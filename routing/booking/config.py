@@ -166,6 +166,16 @@ class ObjectBooking(Strict):
     event_relation: Literal["WhoId", "WhatId"] | None = Field(
         default=None, description="how the Salesforce Event points at the record; null: by object"
     )
+    page_fields: list[str] = Field(
+        default_factory=list, max_length=2,
+        description="handoff page: up to two more record fields shown next to name, company and owner",
+    )
+    guest_email_field: str = Field(
+        default="Email", min_length=1, description="handoff page: record field prefilling the guest email"
+    )
+    instant_handoff: bool = Field(
+        default=False, description='handoff page: offer "Meet now" (who in the pool is free right now)'
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectBooking:
@@ -186,6 +196,31 @@ class ObjectBooking(Strict):
         return "WhoId" if object_type in WHO_OBJECTS else "WhatId"
 
 
+class SchedulerGrant(Strict):
+    """Which records and hosts the schedulers named here may book. Once any grant exists, a scheduler no
+    grant names may book nothing; a scheduler in several grants may do what any of them allows."""
+
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
+    users: list[str] = Field(
+        min_length=1, description="Salesforce user ids of the schedulers (15 or 18 characters), or '*' for everyone"
+    )
+    objects: list[str] = Field(default_factory=list, description="object types they may book on; empty: every one")
+    pools: list[str] = Field(default_factory=list, description="booking pools whose members they may book")
+    hosts: list[str] = Field(default_factory=list, description="other users they may book as host or co-host")
+
+    @field_validator("users", "hosts")
+    @classmethod
+    def _user_ids(cls, ids: list[str]) -> list[str]:
+        for user_id in ids:
+            if user_id != "*" and len(user_id) not in (15, 18):
+                raise ValueError(f"{user_id!r} is not a 15- or 18-character Salesforce user id")
+        return ids
+
+    @property
+    def any_host(self) -> bool:
+        return not self.pools and not self.hosts
+
+
 def _subject_fields(template: str) -> list[str]:
     return [name for _, name, _, _ in Formatter().parse(template) if name is not None]
 
@@ -195,6 +230,9 @@ class BookingSettings(Strict):
     pools: list[PoolSettings] = Field(default_factory=list)
     objects: dict[str, ObjectBooking] = Field(default_factory=dict)
     event_subject: str = DEFAULT_SUBJECT
+    schedulers: list[SchedulerGrant] = Field(
+        default_factory=list, description="who may book which records and hosts; empty: every scheduler, anything"
+    )
 
     @field_validator("event_subject")
     @classmethod
@@ -297,4 +335,15 @@ def booking_problems(settings: BookingSettings, team_names: set[str]) -> list[tu
         problems += _object_problems(
             object_type, object_settings, set(type_names), set(pool_teams), team_names
         )
+    grant_names = [grant.name for grant in settings.schedulers]
+    for index, grant in enumerate(settings.schedulers):
+        where = f"booking.schedulers[{index}]"
+        if grant_names.index(grant.name) != index:
+            problems.append((f"{where}.name", f"grant {grant.name!r} is defined twice"))
+        for position, object_type in enumerate(grant.objects):
+            if object_type not in settings.objects:
+                problems.append((f"{where}.objects[{position}]", f"{object_type} has no booking settings"))
+        for position, team in enumerate(grant.pools):
+            if team not in pool_teams:
+                problems.append((f"{where}.pools[{position}]", f"team {team!r} is not a booking pool"))
     return problems

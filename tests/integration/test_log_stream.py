@@ -8,13 +8,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pika
 import pytest
 
 from adapters.logstream import LogFollower, RabbitmqLogSink, binding_keys
+from adapters.logstream.entries import booking_entries
 from baton.errors import TransientError
 from messages import AssignmentLog, Outcome
+from messages.booking import BookingLog, BookingStatus
 from tests.integration.conftest import Cluster
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
@@ -109,6 +112,35 @@ def test_a_deleted_exchange_is_declared_again_and_the_log_still_arrives(exchange
         follower.close()
         sink.close()
     assert received is not None and received[1]["record_id"] == "00Q000000000002AAA"
+
+
+def test_a_booking_log_reaches_a_follower_of_bookings_filtered_by_host(cluster: Cluster, exchange: str) -> None:
+    """``baton logs --follow --kind booking --owner HOST`` gets the confirmed booking of that host, nothing else."""
+    cli = start_cli_follower(cluster, "--kind", "booking", "--outcome", "confirmed", "--owner", member_id(2),
+                             "--count", "1")
+    sink = RabbitmqLogSink(cluster.env["BATON_BROKER_URL"], exchange)
+    try:
+        sink.publish([assignment_log(1)])  # another kind: not bound
+        sink.publish_entries(booking_entries([booking_log(member_id(1)), booking_log(member_id(2))]))
+        out, err = cli.communicate(timeout=60)
+    finally:
+        sink.close()
+        if cli.poll() is None:
+            cli.kill()
+
+    assert cli.returncode == 0, err
+    [line] = out.splitlines()
+    body = json.loads(line)
+    assert (body["kind"], body["host_id"], body["status"], body["pool"]) == ("booking", member_id(2), "confirmed",
+                                                                            "Inbound")
+
+
+def booking_log(host_id: str) -> BookingLog:
+    start = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+    return BookingLog(booking_id=f"bk-{host_id}", status=BookingStatus.CONFIRMED, booking_type="Intro",
+                      object_type="Lead", record_id="00Q000000000001AAA", scheduler_user_id=member_id(9),
+                      host_id=host_id, pool="Inbound", subject="Intro", start=start, end=start + timedelta(minutes=30),
+                      guest_email="pat@prospect.example.org", decided_at=start)
 
 
 def test_an_unreachable_broker_is_a_transient_error_so_the_stage_retries() -> None:

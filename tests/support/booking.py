@@ -37,7 +37,7 @@ def host_email(host_id: str) -> str:
     return f"rep{host_id[-4]}@example.com"
 
 
-def booking_config(mode: str = "pooled") -> str:
+def booking_config(mode: str = "pooled", reset: str = "month") -> str:
     members = "\n".join(
         f'      - {{id: "{host}", name: "Rep {index}", email: {host_email(host)}, timezone: UTC}}'
         for index, host in enumerate(HOSTS, start=1)
@@ -58,12 +58,13 @@ booking:
       working_hours: {{start: "09:00", end: "17:00"}}
       meeting_platform: google_meet
   pools:
-    - {{team: Handover, mode: {mode}}}
+    - {{team: Handover, mode: {mode}, reset: {reset}}}
   objects:
     Lead:
       default_type: Intro
       host_options: [pool, user, record_owner]
       default_host: {{kind: pool, team: Handover}}
+      related_owner_updates: [{{lookup_field: ConvertedAccountId}}]
     Account:
       default_type: Intro
       host_options: [user, pool]
@@ -114,9 +115,9 @@ class BookingChain:
 
 
 def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Callable[[], datetime] = lambda: NOW,
-                          mode: str = "pooled", **settings: Any) -> None:
+                          mode: str = "pooled", reset: str = "month", **settings: Any) -> None:
     """The current runtime's ports with these booking adapters, a fixed clock and the booking config."""
-    apply_config(store, booking_config(mode), NOW)
+    apply_config(store, booking_config(mode, reset), NOW)
     current = runtime.current()
     ports = dataclasses.replace(current.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
                                 calendar=calendar, salesforce_events=events, clock=clock)

@@ -1,7 +1,8 @@
 """A fake Salesforce REST server on 127.0.0.1 over HTTPS, with injectable faults.
 
 It speaks the OAuth client-credentials token endpoint, sObject Collections (owner updates) and the
-query resources (``/query``, ``/queryAll``, ``nextRecordsUrl`` pages; see ``fake_query``) over the
+query resources (``/query``, ``/queryAll``, ``nextRecordsUrl`` pages; see ``fake_query``), the ``limits``
+resource (daily API requests), Bulk API 2.0 (``fake_bulk``) and Event upserts (``fake_events``) over the
 records a test puts into the org: ``org.records["Account"] = [{"Id": ..., "SystemModstamp": ...}]``.
 Every request is counted in ``org.calls``; ``fail_next_calls(503, 429)`` makes the next REST API
 calls (not the token endpoint) answer with those statuses.
@@ -27,11 +28,12 @@ import trustme
 from simple_salesforce import Salesforce
 
 from tests.support.fake_query import QueryCursor, answer_query
-from tests.support.fake_bulk import FakeBulk, is_bulk
+from tests.support.fake_bulk import API_LIMIT, FakeBulk, is_bulk
 from tests.support.fake_events import FakeEvents, is_event_path
 
 API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
+LIMITS_PATH = f"/services/data/v{API_VERSION}/limits/"
 DEFAULT_PAGE_SIZE = 2000
 LOCK_FAULT = "UNABLE_TO_LOCK_ROW"
 RANDOM_FAULTS = ("503", "429", LOCK_FAULT)
@@ -70,6 +72,15 @@ class FakeOrg:
 
     def fail_record(self, record_id: str, *codes: str) -> None:
         self.record_faults.setdefault(record_id, deque()).extend(codes)
+
+    def daily_usage(self) -> tuple[int, int]:
+        """(API requests used today, daily limit): ``bulk.reported_usage`` when set, else the calls made."""
+        return self.bulk.reported_usage or (len(self.calls) + len(self.bulk.requests), API_LIMIT)
+
+    def limits(self) -> dict[str, Any]:
+        """The REST ``limits`` resource (only the daily API requests)."""
+        used, limit = self.daily_usage()
+        return {"DailyApiRequests": {"Max": limit, "Remaining": max(limit - used, 0)}}
 
     def next_fault(self) -> tuple[int, list[dict[str, str]]] | None:
         """The injected answer for this call, if one is queued (call with the server's lock held)."""
@@ -223,8 +234,9 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             with lock:
                 org.calls.append({"method": "GET", "path": self.path, "headers": dict(self.headers),
                                   "soql": parse_qs(urlsplit(self.path).query).get("q", [None])[0]})
-                answer = org.next_fault() or answer_query(org.records, org.cursors, self.path, self.headers,
-                                                          org.page_size)
+                answer = org.next_fault() or (
+                    (200, org.limits()) if urlsplit(self.path).path == LIMITS_PATH
+                    else answer_query(org.records, org.cursors, self.path, self.headers, org.page_size))
             self._send(*(answer or (404, [{"errorCode": "NOT_FOUND", "message": self.path}])))
 
     return Handler

@@ -18,6 +18,7 @@ from routing.booking.slots import Interval
 from tests.support.booking import (
     HOSTS,
     NINE,
+    NOW,
     TOKEN,
     BookingChain,
     assert_one_of_twenty_wins,
@@ -54,7 +55,7 @@ def availability(client: TestClient, **params: Any) -> Any:
     return client.get("/availability", params=query, headers=AUTH)
 
 
-def test_the_booking_api_needs_the_bearer_token_and_is_off_without_one(client: TestClient) -> None:
+def test_the_booking_api_needs_a_bearer_token_and_lets_nobody_in_without_one(client: TestClient) -> None:
     first = post(client)
     assert first.status_code == 202, first.text
     assert client.post("/bookings", json=booking_request(), headers={"Authorization": "Bearer nope"}).status_code == 401
@@ -62,7 +63,7 @@ def test_the_booking_api_needs_the_bearer_token_and_is_off_without_one(client: T
     current = runtime.current()
     runtime.install(runtime.Runtime(current.settings.model_copy(update={"booking_token": None}), current.broker,
                                     current.ports))
-    assert client.get("/bookings/x", headers=AUTH).status_code == 404
+    assert client.get("/bookings/x", headers=AUTH).status_code == 401
 
 
 def test_availability_lists_slots_with_the_hosts_free_at_each(client: TestClient, chain: BookingChain) -> None:
@@ -214,3 +215,34 @@ def test_a_manual_pool_books_the_member_the_scheduler_picked(client: TestClient,
 
     assert picked.status_code == 202 and picked.json()["host_id"] == HOSTS[2]
     assert stranger.status_code == 422 and stranger.json()["detail"][0]["loc"] == ["body", "pool_member_id"]
+
+
+def test_show_all_lists_each_hosts_own_free_starts_beside_the_slots(client: TestClient, chain: BookingChain) -> None:
+    chain.calendar.busy_by_email = {host_email(HOSTS[0]): [Interval(NINE, NINE + timedelta(hours=1))]}
+
+    answer = availability(client, show_all="true").json()
+
+    by_host = answer["by_host"]
+    assert set(by_host) == set(HOSTS)
+    assert by_host[HOSTS[1]][:2] == ["2030-01-07T09:00:00+00:00", "2030-01-07T09:30:00+00:00"]
+    assert by_host[HOSTS[0]][0] == "2030-01-07T10:30:00+00:00"  # busy until 10:00, then the 10-minute buffer
+    slots = {slot["start"]: set(slot["host_ids"]) for slot in answer["slots"]}
+    assert all(start in slots and host in slots[start] for host, starts in by_host.items() for start in starts)
+
+
+@pytest.mark.parametrize(("reset", "tuesday_host"), [("month", HOSTS[2]), ("day", HOSTS[0])])
+def test_round_robin_counts_meetings_only_since_the_pools_reset(
+    client: TestClient, chain: BookingChain, reset: str, tuesday_host: str
+) -> None:
+    """Two bookings on Monday; on Tuesday a monthly count still sees them, a daily one starts again."""
+    install_booking_ports(chain.store, chain.calendar, chain.events, mode="round_robin", reset=reset)
+    monday = [post(client, start=(NINE + timedelta(hours=hour)).isoformat()).json()["host_id"] for hour in (0, 1)]
+    tuesday_morning = NOW + timedelta(days=1)
+    install_booking_ports(chain.store, chain.calendar, chain.events, clock=lambda: tuesday_morning,
+                          mode="round_robin", reset=reset)
+
+    tuesday = post(client, start=(NINE + timedelta(days=1)).isoformat())
+
+    assert monday == [HOSTS[0], HOSTS[1]]
+    assert tuesday.status_code == 202, tuesday.text
+    assert tuesday.json()["host_id"] == tuesday_host

@@ -3,8 +3,10 @@ stage retrying on its own, and a booking that finally fails undone."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -16,6 +18,7 @@ from baton.booking.chain import bookings_of
 from baton.booking.reserve import reserve
 from baton.booking.stages import start_chain
 from baton.errors import PermanentError, TransientError
+from baton.notify.wiring import NOTIFY_STAGE, with_notifications
 from messages.booking import BookingRequest
 from tests.support.booking import (
     HOSTS,
@@ -26,7 +29,9 @@ from tests.support.booking import (
     host_email,
     install_booking_ports,
 )
+from tests.support.fake_notifications import smtp_server
 from tests.unit.conftest import Pipeline
+from tests.unit.test_operator_commands import baton, json_lines
 
 
 @pytest.fixture
@@ -170,3 +175,80 @@ def test_the_chain_without_calendar_or_salesforce_still_confirms_and_assigns(pip
     assert booking is not None and booking.status == "confirmed"
     assert booking.calendar_event_id is None and booking.salesforce_event_id is None
     assert [row["owner_id"] for row in outbox_rows(chain)] == [booking.host_id]
+
+
+def book_confirmed_and_failed(chain: BookingChain) -> tuple[str, str]:
+    """One booking confirmed, then one whose Salesforce Event is refused for good (failed and undone)."""
+    confirmed_id = book(chain)
+    chain.events.fail_next(PermanentError("Salesforce refused the Event upsert (400): INVALID_FIELD"))
+    return confirmed_id, book(chain, guest_email="other@prospect.example.org")
+
+
+def test_a_booking_log_goes_on_the_stream_keyed_by_object_pool_and_status_when_it_ends(
+    chain: BookingChain, pipeline: Pipeline
+) -> None:
+    confirmed_id, failed_id = book_confirmed_and_failed(chain)
+
+    confirmed, failed = pipeline.sink.published_entries
+    assert (confirmed.kind, confirmed.routing_key) == ("booking", "booking.Lead.Handover.confirmed")
+    assert confirmed.body["booking_id"] == confirmed_id and confirmed.body["kind"] == "booking"
+    assert confirmed.body["subject"].startswith("Intro: Pat Prospect with Rep ")
+    assert confirmed.body["meet_link"] and confirmed.body["salesforce_event_id"]
+    assert failed.routing_key == "booking.Lead.Handover.failed"
+    assert failed.body["booking_id"] == failed_id and "INVALID_FIELD" in failed.body["error"]
+
+
+def test_the_host_of_a_confirmed_booking_is_told_once_with_the_booking_template(
+    chain: BookingChain, pipeline: Pipeline
+) -> None:
+    with smtp_server() as (mailbox, port):
+        current = runtime.current()
+        configured = current.settings.model_copy(update={"notify_smtp_host": "127.0.0.1", "notify_smtp_port": port,
+                                                         "notify_smtp_tls": "none"})
+        ports = dataclasses.replace(current.ports, sink=with_notifications(configured, pipeline.sink))
+        runtime.install(runtime.Runtime(configured, current.broker, ports))
+
+        booking_id = book(chain)
+        pipeline.broker.join(pipeline.broker.get_actor(NOTIFY_STAGE).queue_name, timeout=30_000, fail_fast=False)
+
+    booking = chain.bookings.get(booking_id)
+    assert booking is not None and booking.status == "confirmed"
+    assert mailbox.recipients == [[host_email(booking.host_id)]]  # the booking mail only, no "Lead is yours" too
+    [message] = mailbox.messages
+    assert " ".join(message["Subject"].split()).startswith("Meeting booked: Intro: Pat Prospect with Rep ")
+    assert "2030-01-07T09:00:00+00:00 to 2030-01-07T09:30:00+00:00" in message.get_payload()
+
+
+def test_a_co_host_is_invited_and_held_and_a_related_account_gets_the_host_as_owner(chain: BookingChain) -> None:
+    account = "001000000000001AAA"
+    booking_id = book(chain, co_hosts=[HOSTS[2]], record_fields={"ConvertedAccountId": account})
+
+    booking = chain.bookings.get(booking_id)
+    assert booking is not None and booking.status == "confirmed"
+    assert booking.host_id != HOSTS[2] and booking.co_host_ids == [HOSTS[2]]
+    [event] = chain.calendar.created
+    assert host_email(HOSTS[2]) in event.attendee_emails
+    held = chain.bookings.held_times([booking.host_id, HOSTS[2]], NINE - timedelta(hours=1), NINE + timedelta(hours=2))
+    assert {host: [(h.start, h.end) for h in holds] for host, holds in held.items()} == {
+        host: [(NINE - timedelta(minutes=10), NINE + timedelta(minutes=40))] for host in (booking.host_id, HOSTS[2])}
+    assert sorted((row["object_type"], row["record_id"], row["owner_id"]) for row in outbox_rows(chain)) == [
+        ("Account", account, booking.host_id), ("Lead", LEAD_ID, booking.host_id)]
+
+
+def test_logs_since_reads_ended_bookings_from_the_store_beside_the_assignments(
+    chain: BookingChain, tmp_path: Path
+) -> None:
+    confirmed_id, failed_id = book_confirmed_and_failed(chain)
+    cli_env = {"BATON_DATABASE_URL": f"sqlite:///{tmp_path / 'baton.sqlite3'}"}
+
+    everything = json_lines(baton(cli_env, "logs", "--since", "1h", "--json"))
+    failed = json_lines(baton(cli_env, "logs", "--since", "1h", "--kind", "booking", "--outcome", "failed", "--json"))
+    table = baton(cli_env, "logs", "--since", "1h", "--kind", "booking")
+    unknown = baton(cli_env, "logs", "--since", "1h", "--kind", "bookings")
+
+    assert sorted((entry["kind"], entry.get("booking_id") or entry["method"]) for entry in everything) == sorted([
+        ("assignment", "booking"), ("booking", confirmed_id), ("booking", failed_id)])
+    assert [(entry["booking_id"], entry["status"]) for entry in failed] == [(failed_id, "failed")]
+    assert "INVALID_FIELD" in failed[0]["error"]
+    assert table.returncode == 0 and "confirmed" in table.stdout and "Handover" in table.stdout
+    assert unknown.returncode == 2 and "unknown --kind bookings" in unknown.stderr

@@ -138,6 +138,24 @@ def test_a_pool_across_a_dst_change_keeps_each_members_local_hours() -> None:
     assert shared_hours(utc(2026, 11, 3)) == 3  # both on winter time
 
 
+def test_a_pool_in_three_time_zones_keeps_each_members_local_hours_through_both_dst_changes() -> None:
+    """Each member's first hour, in UTC, on the three sides of the two DST changes: Tokyo (no DST) never moves,
+    London moves on 25 Oct, New York on 1 Nov; the pooled answer is the union of the three."""
+    schedules = {"ny": schedule("ny", NEW_YORK), "ldn": schedule("ldn", LONDON), "tyo": schedule("tyo", TOKYO)}
+    request = HostRequest(("ny", "ldn", "tyo"), "pooled")
+
+    def first_hours(day: datetime) -> dict[str, int]:
+        window = Interval(day, day + timedelta(days=1))
+        slots = available_slots(meeting(), request, schedules, {}, window, day - timedelta(days=1))
+        by_host = free_times_by_host(slots)
+        assert sum(len(free) for free in by_host.values()) == sum(len(slot.host_ids) for slot in slots)
+        return {host: free[0].start.hour for host, free in sorted(by_host.items())}
+
+    assert first_hours(utc(2026, 10, 23)) == {"ldn": 8, "ny": 13, "tyo": 0}  # Fri: London and New York on summer time
+    assert first_hours(utc(2026, 10, 27)) == {"ldn": 9, "ny": 13, "tyo": 0}  # Tue: London back on GMT
+    assert first_hours(utc(2026, 11, 3)) == {"ldn": 9, "ny": 14, "tyo": 0}  # Tue: New York back on EST
+
+
 # --- manual selection and "show all availability" ---------------------------------------------
 
 

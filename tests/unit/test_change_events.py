@@ -252,12 +252,12 @@ def test_failed_enqueue_answers_503_so_the_relay_retries(client: TestClient, pip
     assert response.status_code == 503 and len(refused) == 1
 
 
-def test_the_endpoint_is_off_without_a_token(pipeline: Pipeline) -> None:
+def test_without_a_configured_token_nobody_gets_in(pipeline: Pipeline) -> None:
     current = runtime.current()
     runtime.install(runtime.Runtime(current.settings.model_copy(update={"events_token": None}), current.broker,
                                     current.ports))
     response = post(TestClient(create_app()), cdc.message(cdc.LEAD_CHANNEL, cdc.lead_created([cdc.lead_id(1)]), 12))
-    assert response.status_code == 404
+    assert response.status_code == 401
 
 
 def test_commit_times_are_epoch_milliseconds() -> None:

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import requests
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.calendar import CalendarEvent, calendar_event_id
+from adapters.calendar.google import GoogleCalendar, load_service_account
 from adapters.http.app import create_app
+from adapters.salesforce.auth import ClientCredentials, connect
+from adapters.salesforce.events import SalesforceEventWriter
+from adapters.http.auth import METRICS_READ
 from adapters.store import Store, make_engine
+from adapters.store.tokens import TokenStore
 from baton import runtime
 from baton.clock import utc_now
-from baton.metrics.instruments import record_calendar_call
+from baton.errors import TransientError
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
+from tests.support.fake_calendar import fake_google_calendar
+from tests.support.fake_salesforce import fake_salesforce
 from tests.unit.conftest import Pipeline
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -39,7 +50,8 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture
 def client(pipeline: Pipeline) -> Iterator[TestClient]:
-    yield TestClient(create_app())
+    token, _ = TokenStore(pipeline.store.engine).create("prometheus", [METRICS_READ], utc_now())
+    yield TestClient(create_app(), headers={"Authorization": f"Bearer {token}"})
 
 
 def test_metrics_count_assignments_holds_dead_letters_and_stage_latency(client: TestClient, pipeline: Pipeline) -> None:
@@ -83,16 +95,57 @@ def test_held_records_and_api_budget_come_from_the_store(client: TestClient, pip
     assert value(after, "baton_salesforce_api_requests_remaining") == 13_800
 
 
-def test_calendar_calls_counted_by_operation_and_result(client: TestClient) -> None:
+def test_calendar_calls_are_counted_by_operation_and_result_through_the_google_adapter(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The real Google client against the fake Calendar: a free/busy read, an insert, a retried insert (409, then
+    the get that finds the first event) and an insert answered 503, each counted with its result."""
+    start = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+    event = CalendarEvent(calendar_event_id("bk-1"), "grace@example.com", "Demo", "", start,
+                          start + timedelta(minutes=30), (), False)
     before = scrape(client)
-    record_calendar_call("freebusy")
-    record_calendar_call("insert_event", "conflict")
+    with fake_google_calendar(tmp_path) as fake:
+        assert fake.key_file is not None
+        calendar = GoogleCalendar(load_service_account(fake.key_file), "admin@example.com", fake.api_url)
+        calendar.busy(["grace@example.com"], start, start + timedelta(hours=1))
+        calendar.create_event(event)
+        calendar.create_event(event)
+        fake.fail_next(503)
+        with pytest.raises(TransientError):
+            calendar.create_event(dataclasses.replace(event, event_id=calendar_event_id("bk-2")))
     after = scrape(client)
 
-    for operation, result in (("freebusy", "ok"), ("insert_event", "conflict")):
+    expected = {("freebusy", "ok"): 1, ("insert", "ok"): 1, ("insert", "conflict"): 1, ("get", "ok"): 1,
+                ("insert", "transient_error"): 1}
+    for (operation, result), count in expected.items():
         labels = {"operation": operation, "result": result}
         assert value(after, "baton_calendar_calls_total", **labels) - value(before, "baton_calendar_calls_total",
-                                                                            **labels) == 1
+                                                                            **labels) == count, labels
+
+
+def test_salesforce_api_calls_are_counted_by_resource_and_status(client: TestClient) -> None:
+    """Calls through a session from ``connect`` (simple-salesforce against the fake org over HTTPS) count by
+    resource and status class; the OAuth token exchange does not."""
+    before = scrape(client)
+    with fake_salesforce() as (fake, _):
+        session = requests.Session()
+        session.trust_env, session.verify = False, fake.ca_file
+        salesforce = connect(ClientCredentials(fake.url, "consumer-key", fake.client_secret), session)
+        events = SalesforceEventWriter(salesforce)
+        events.upsert_event("booking-1", {"Subject": "Demo", "OwnerId": member_id(1),
+                                          "StartDateTime": "2030-01-07T09:00:00.000+0000",
+                                          "EndDateTime": "2030-01-07T09:30:00.000+0000"})
+        events.delete_event("booking-1")
+        events.delete_event("booking-1")  # already gone: a 404, fine for a delete
+    after = scrape(client)
+
+    def added(**labels: str) -> float:
+        return value(after, "baton_salesforce_api_calls_total", **labels) - value(
+            before, "baton_salesforce_api_calls_total", **labels)
+
+    assert added(resource="sobjects", status="2xx") >= 2
+    assert added(resource="sobjects", status="4xx") == 1
+    assert added(resource="other", status="2xx") == 0
 
 
 def test_readyz_is_200_with_details_when_broker_and_database_answer(client: TestClient) -> None:
@@ -104,12 +157,13 @@ def test_readyz_is_200_with_details_when_broker_and_database_answer(client: Test
     assert body["checks"]["broker"]["ok"] is True
 
 
-def _runtime_with(pipeline: Pipeline, database_url: str | None = None, broker_url: str | None = None) -> runtime.Runtime:
+def _runtime_with(pipeline: Pipeline, database_url: str | None = None, broker_url: str | None = None,
+                  metrics_token: str | None = None) -> runtime.Runtime:
     current = runtime.current()
     ports = current.ports
     if database_url:
         ports = dataclasses.replace(ports, store=Store(make_engine(database_url)))
-    settings, broker = current.settings, current.broker
+    settings, broker = current.settings.model_copy(update={"metrics_token": metrics_token}), current.broker
     if broker_url:
         settings = settings.model_copy(update={"broker_url": broker_url})
         broker = RabbitmqBroker(url=broker_url, middleware=[])
@@ -140,6 +194,6 @@ def test_readyz_is_503_naming_the_broker_when_rabbitmq_is_unreachable(pipeline: 
 
 
 def test_metrics_still_answer_when_the_database_is_down(pipeline: Pipeline) -> None:
-    down = _runtime_with(pipeline, database_url="sqlite:////no/such/directory/baton.db")
-    samples = scrape(TestClient(create_app(lambda: down)))
+    down = _runtime_with(pipeline, database_url="sqlite:////no/such/directory/baton.db", metrics_token="scrape-me")
+    samples = scrape(TestClient(create_app(lambda: down), headers={"Authorization": "Bearer scrape-me"}))
     assert value(samples, "baton_store_up") == 0

@@ -268,3 +268,45 @@ def test_why_shows_a_failed_owner_write_with_its_attempts_error_and_dead_letter(
     [letter] = document["dead_letters"]
     assert letter["stage"] == "outbox" and "503" in letter["reason"]
     assert (listed["stage"], listed["attempts"]) == ("outbox", None)
+
+
+def test_held_lists_a_held_record_with_its_reason_and_a_recheck_routes_it_once_someone_is_back(
+    routed: Pipeline, cli_env: dict[str, str]
+) -> None:
+    [held] = json_lines(baton(cli_env, "held", "--json"))
+    assert (held["record_id"], held["team"]) == (lead_event(4).record_id, "Inbound")
+    assert "unavailable" in held["reason"] and held["recheck_at"]
+
+    assert baton(cli_env, "member", "available", member_id(2)).returncode == 0
+    rechecked = baton_process(cli_env, "held", "recheck")
+
+    assert rechecked.returncode == 0, rechecked.stderr[-2000:]
+    assert rechecked.stdout.strip() == "1 held record(s) re-checked"
+    assert json_lines(baton(cli_env, "held", "--json")) == []
+    [trace] = json_lines(baton(cli_env, "why", lead_event(4).record_id, "--json"))
+    assert trace["decisions"][0]["owner_id"] == member_id(2)
+
+
+def test_dlq_list_and_replay_by_stage_leave_the_other_stages_letters_alone(
+    pipeline: Pipeline, cli_env: dict[str, str]
+) -> None:
+    assign_letter = _dead_lettered_assign(pipeline)
+    pipeline.send_raw("classify", {"batch_id": "bad", "contexts": "not a list"})  # malformed: dead-lettered at once
+    pipeline.drain()
+    deadline = time.monotonic() + 10
+    while len(pipeline.store.dead_letters()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pipeline.apply(team_config(members=3))  # the fix for the assign letter
+
+    [only_assign] = json_lines(baton(cli_env, "dlq", "list", "--stage", "assign", "--json"))
+    usage = baton_process(cli_env, "dlq", "replay")
+    replayed = baton_process(cli_env, "dlq", "replay", "--stage", "assign")
+
+    assert only_assign["id"] == assign_letter and only_assign["records"] == 1
+    assert usage.returncode == 2 and "--all, or --stage" in usage.stderr
+    assert replayed.returncode == 0, replayed.stderr[-2000:]
+    assert pipeline.store.count_assignments() == 1
+    assert [letter["stage"] for letter in json_lines(baton(cli_env, "dlq", "list", "--json"))] == ["classify"]
+    every = json_lines(baton(cli_env, "dlq", "list", "--all", "--json"))
+    assert {(letter["stage"], letter["replayed_at"] is not None) for letter in every} == {("assign", True),
+                                                                                           ("classify", False)}

@@ -12,45 +12,8 @@ from structlog.testing import capture_logs
 from adapters.http.app import create_app
 from baton import runtime
 from tests.support.configs import team_config
+from tests.support.outbound import ORG, SESSION, TOKEN, URL, XML, envelope, notification
 from tests.unit.conftest import Pipeline
-
-ORG = "00D000000000062EAA"
-TOKEN = "s3cret-path-token"
-SESSION = "00D000000000062!AQ0AQH0dMHZfz972Szmpkb58urFRkgeBGsxL_QJWwYMfAbUeeG7c1E6LYUfiDUkWe6H34r1AAwOR8B8fLEz6n04NPGRrq0FM"
-URL = f"/salesforce/outbound/{TOKEN}"
-XML = {"content-type": "text/xml; charset=utf-8"}
-
-
-def envelope(notifications: str, org: str = ORG) -> bytes:
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
- <soapenv:Body>
-  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
-   <OrganizationId>{org}</OrganizationId>
-   <ActionId>04k000000000001AAA</ActionId>
-   <SessionId>{SESSION}</SessionId>
-   <EnterpriseUrl>https://example.my.salesforce.com/services/Soap/c/61.0/00D000000000062</EnterpriseUrl>
-   <PartnerUrl>https://example.my.salesforce.com/services/Soap/u/61.0/00D000000000062</PartnerUrl>
-{notifications}
-  </notifications>
- </soapenv:Body>
-</soapenv:Envelope>""".encode()
-
-
-def notification(number: int, modified_by: str = "005000000000077AAA") -> str:
-    return f"""   <Notification>
-    <Id>04l{number:012d}AAA</Id>
-    <sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
-     <sf:Id>00Q{number:012d}AAA</sf:Id>
-     <sf:Company>Company {number}</sf:Company>
-     <sf:CreatedDate>2026-11-20T09:00:00.000Z</sf:CreatedDate>
-     <sf:Email xsi:nil="true"/>
-     <sf:LastModifiedById>{modified_by}</sf:LastModifiedById>
-     <sf:LastModifiedDate>2026-11-20T09:00:00.000Z</sf:LastModifiedDate>
-     <sf:OwnerId>00G000000000001AAA</sf:OwnerId>
-     <sf:SystemModstamp>2026-11-20T09:00:{number % 60:02d}.000Z</sf:SystemModstamp>
-    </sObject>
-   </Notification>"""
 
 
 @pytest.fixture
@@ -93,6 +56,48 @@ def test_change_by_the_integration_user_is_not_routed(client: TestClient, pipeli
     assert log.outcome.value == "not_routed"
 
 
+UPDATES_WITHOUT_CHANGE_LIST_ROUTE = """teams:
+  - name: Inbound
+    members:
+      - {id: "005000000000001AAA", name: "Rep 1"}
+      - {id: "005000000000002AAA", name: "Rep 2"}
+graphs:
+  Lead:
+    nodes:
+      start: {kind: trigger, on_create: true, when_changes_unknown: true, next: to_inbound}
+      to_inbound: {kind: assign_team, team: Inbound}
+"""
+
+
+def later_update(number: int, owner: str) -> str:
+    """Notification ``number`` about lead 1, edited by a person after Baton's write."""
+    return notification(number, record=1, owner=owner, modified=f"2026-11-20T10:00:{number:02d}.000Z",
+                        stamp=f"2026-11-20T10:00:{number:02d}.000Z")
+
+
+def test_an_update_whose_owner_is_batons_latest_decision_is_not_routed_again(
+    client: TestClient, pipeline: Pipeline
+) -> None:
+    """Outbound messages carry no changeOrigin: the owner equal to Baton's decision is the second loop guard."""
+    pipeline.apply(UPDATES_WITHOUT_CHANGE_LIST_ROUTE)
+    client.post(URL, content=envelope(notification(1)), headers=XML)
+    pipeline.drain()
+    [first] = pipeline.sink.published
+    assert first.outcome.value == "assigned"
+
+    client.post(URL, content=envelope(later_update(2, owner=first.owner_id)), headers=XML)  # type: ignore[arg-type]
+    pipeline.drain()
+    echo = pipeline.sink.published[-1]
+    assert echo.outcome.value == "not_routed"
+    assert "already is Baton's latest decision" in echo.reasons[-1]
+    assert pipeline.store.team_state("Inbound")["turn"] == 1
+    assert pipeline.store.outbox_summary() == {("sent", 1): 1}  # one owner write, not two
+
+    client.post(URL, content=envelope(later_update(3, owner="005000000000077AAA")), headers=XML)
+    pipeline.drain()
+    assert pipeline.sink.published[-1].outcome.value == "assigned"  # an owner Baton did not decide: routed
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
@@ -103,8 +108,14 @@ def test_change_by_the_integration_user_is_not_routed(client: TestClient, pipeli
          b"<lolz>&lol2;</lolz>", 400, "unsafe XML"),
         (envelope("\n".join(notification(n) for n in range(1, 102))), 400, "101 notifications"),
         (b'<?xml version="1.0"?><notifications/>', 400, "expected a SOAP Envelope"),
+        (b'<?xml version="1.0"?><!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd"><r/>', 400, "unsafe XML"),
+        (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><r/>', 400,
+         "unsafe XML"),
+        (b"", 400, "malformed XML"),
+        (b"\xff\xfe<\x00x\x00", 400, "malformed XML"),
     ],
-    ids=["malformed", "wrong-org", "xxe", "billion-laughs", "101-notifications", "not-soap"],
+    ids=["malformed", "wrong-org", "xxe", "billion-laughs", "101-notifications", "not-soap", "external-dtd",
+         "parameter-entity", "empty", "wrong-encoding"],
 )
 def test_bad_messages_are_rejected_with_a_clear_fault_and_nothing_enqueued(
     client: TestClient, pipeline: Pipeline, body: bytes, status: int, says: str
@@ -124,6 +135,38 @@ def test_wrong_token_content_type_and_size_are_refused(client: TestClient, pipel
     assert client.post(URL, content=b"<x>" + b" " * 200_001 + b"</x>", headers=XML).status_code == 413
     pipeline.drain()
     assert pipeline.store.count_assignments() == 0
+
+
+def test_a_hundred_notifications_in_one_message_are_all_routed(client: TestClient, pipeline: Pipeline) -> None:
+    response = client.post(URL, content=envelope("\n".join(notification(n) for n in range(1, 101))), headers=XML)
+    pipeline.drain()
+
+    assert response.status_code == 200 and "<Ack>true</Ack>" in response.text
+    assert pipeline.store.count_assignments() == 100
+
+
+def test_a_streamed_body_over_the_limit_is_refused_before_it_is_all_read(client: TestClient, pipeline: Pipeline) -> None:
+    sent: list[int] = []
+
+    def chunks() -> Iterator[bytes]:  # chunked transfer encoding: no Content-Length to refuse up front
+        for number in range(50):
+            sent.append(number)
+            yield b"<x>" + b" " * 10_000 + b"</x>"
+
+    response = client.post(URL, content=chunks(), headers=XML)
+    declared = client.post(URL, content=b"<x/>", headers={**XML, "content-length": "999999999"})
+
+    assert response.status_code == 413 and "over the 200000-byte limit" in response.text
+    assert declared.status_code == 413 and "body of 999999999 bytes" in declared.text
+    pipeline.drain()
+    assert pipeline.store.count_assignments() == 0
+
+
+def test_soap_12_content_type_is_taken_and_a_missing_one_refused(client: TestClient, pipeline: Pipeline) -> None:
+    body = envelope(notification(1))
+    assert client.post(URL, content=body, headers={"content-type": "application/soap+xml"}).status_code == 200
+    missing = client.post(URL, content=body, headers={"content-type": ""})
+    assert missing.status_code == 415 and "got no content type" in missing.text
 
 
 def test_session_id_never_reaches_a_log(client: TestClient, pipeline: Pipeline) -> None:

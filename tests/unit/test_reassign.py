@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -190,9 +190,14 @@ def test_a_locked_row_is_retried_in_a_second_ingest_job_and_a_deleted_record_is_
     assert "owner writes: rejected 1, sent 10" in result.stdout
 
 
-def test_a_job_over_the_api_budget_is_deferred_and_resumes_later(tmp_path: Path, org: FakeOrg, store: Store) -> None:
+def test_a_job_over_the_api_budget_is_deferred_and_resumes_once_the_org_reports_less(
+    tmp_path: Path, org: FakeOrg, store: Store
+) -> None:
+    """A stale stored usage is asked for again (REST limits), and so is one over the budget when resuming:
+    the daily count is a rolling 24 hours and no other process need have reported it since."""
     org.records["Lead"] = leads(5)
-    store.save_api_usage(13_600, 15_000, datetime.now(UTC))
+    store.save_api_usage(200, 15_000, datetime.now(UTC) - timedelta(hours=1))
+    org.bulk.reported_usage = (13_600, 15_000)
     deferred = baton(tmp_path, org, "--soql", "SELECT Id FROM Lead")
 
     job_id = job_id_of(deferred)
@@ -200,8 +205,9 @@ def test_a_job_over_the_api_budget_is_deferred_and_resumes_later(tmp_path: Path,
     assert "deferred" in deferred.stderr and "13600/15000" in deferred.stderr
     job = store.reassign_job(job_id)
     assert job is not None and job.state == "deferred" and org.bulk.requests == []
+    assert [call["path"] for call in org.calls if call["method"] == "GET"] == ["/services/data/v61.0/limits/"]
 
-    store.save_api_usage(200, 15_000, datetime.now(UTC))
+    org.bulk.reported_usage = (200, 15_000)
     resumed = baton(tmp_path, org, "--resume", job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert len(org.updates) == 5
@@ -219,8 +225,7 @@ def test_usage_reported_by_an_ingest_job_defers_the_follow_up_round(tmp_path: Pa
     job = store.reassign_job(job_id)
     assert job is not None and job.state == "deferred"
 
-    org.bulk.ingest_usage = None
-    store.save_api_usage(300, 15_000, datetime.now(UTC))
+    org.bulk.ingest_usage = None  # the org asked again on resume: under the budget now
     resumed = baton(tmp_path, org, "--resume", job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert len(org.bulk.ingest_jobs()) == 2 and len(org.updates) == 5 and set(org.updates.values()) == {1}

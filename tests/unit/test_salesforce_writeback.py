@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from structlog.testing import capture_logs
 
 import sqlalchemy as sa
 
@@ -110,13 +111,15 @@ def test_a_row_that_keeps_failing_is_dead_lettered_with_its_error_and_replayable
     assert org.updates == {"00Q000000000001AAA": 1, "00Q000000000002AAA": 1}
 
 
-def test_api_usage_reported_by_salesforce_is_kept(pipeline: Pipeline, org: FakeOrg) -> None:
-    pipeline.send([lead_event(1)])
-    pipeline.drain()
+def test_api_usage_reported_by_salesforce_is_kept_and_logged(pipeline: Pipeline, org: FakeOrg) -> None:
+    with capture_logs() as logs:
+        pipeline.send([lead_event(1)])
+        pipeline.drain()
 
     usage = pipeline.store.api_usage()
     assert usage is not None
     assert (usage.used, usage.limit) == (1, 15000)
+    assert [e["api_usage"] for e in logs if e["event"] == "outbox_flushed"] == ["1/15000"]
 
 
 def test_batch_job_owners_wait_for_bulk_ingest_not_the_realtime_flusher(pipeline: Pipeline, org: FakeOrg) -> None:

@@ -1,0 +1,120 @@
+"""Who may call the JSON endpoints: bearer tokens stored hashed, each with scopes, as one FastAPI dependency.
+
+``requires(scope)`` gives a dependency that answers 401 (no, unknown, revoked or expired token), 403 (the
+token lacks the scope) or, with ``rate_limited``, 429 with Retry-After once the token used up its requests
+of the minute; otherwise it returns the ``Caller``. The single tokens of older settings
+(``BATON_EVENTS_TOKEN``, ``BATON_BOOKING_TOKEN``) still work, each with the scopes of the endpoints it opened;
+``BATON_METRICS_TOKEN`` (scope ``metrics:read``) is checked without the database, so scrapes go on while it is down.
+(No postponed annotations: FastAPI reads the dependency's signature.)
+"""
+
+import hmac
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from adapters.store.tokens import TokenStore
+from baton import runtime
+from baton.errors import TransientError
+from baton.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+EVENTS_WRITE = "events:write"
+BOOKINGS_READ = "bookings:read"
+BOOKINGS_WRITE = "bookings:write"
+METRICS_READ = "metrics:read"
+SCOPES = {
+    EVENTS_WRITE: "POST /salesforce/events (relayed change and platform events)",
+    BOOKINGS_READ: "GET /availability, GET /bookings/{id}",
+    BOOKINGS_WRITE: "POST /bookings, /bookings/meet-now, /bookings/events",
+    METRICS_READ: "GET /metrics",
+}
+LEGACY_EVENTS = "legacy-events-token"
+LEGACY_BOOKING = "legacy-booking-token"
+METRICS_SETTING = "metrics-token"
+
+bearer = HTTPBearer(auto_error=False, description="a token from `baton tokens create`")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The holder of a valid token: its id (never the token), scopes and the scheduler it books as."""
+
+    token_id: str
+    name: str
+    scopes: frozenset[str]
+    scheduler_user_id: str | None = None
+    rate_per_minute: int | None = None
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, {"WWW-Authenticate": "Bearer"})
+
+
+def _from_settings(token: str, settings: Settings) -> Caller | None:
+    for secret, token_id, scopes in (
+        (settings.events_token, LEGACY_EVENTS, {EVENTS_WRITE}),
+        (settings.booking_token, LEGACY_BOOKING, {BOOKINGS_READ, BOOKINGS_WRITE}),
+        (settings.metrics_token, METRICS_SETTING, {METRICS_READ}),
+    ):
+        if secret and hmac.compare_digest(token.encode(), secret.encode()):
+            return Caller(token_id, token_id, frozenset(scopes))
+    return None
+
+
+def identify(token: str, state: runtime.Runtime) -> Caller:
+    """The caller a bearer token stands for; raises the 401 (or a 503 when the store is down)."""
+    configured = _from_settings(token, state.settings)
+    if configured is not None:
+        return configured
+    try:
+        stored = TokenStore(state.ports.store.engine).find(token)
+    except TransientError as exc:
+        raise HTTPException(503, f"cannot check the token now: {exc}") from None
+    if stored is None:
+        raise _unauthorized("unknown bearer token")
+    if not stored.usable(state.ports.clock()):
+        raise _unauthorized(f"token {stored.id} is {'revoked' if stored.revoked_at else 'expired'}")
+    return Caller(stored.id, stored.name, frozenset(stored.scopes), stored.scheduler_user_id,
+                  stored.rate_per_minute)
+
+
+def _check_rate(caller: Caller, state: runtime.Runtime) -> None:
+    limit = caller.rate_per_minute or state.settings.booking_rate_per_minute
+    try:
+        wait_s = TokenStore(state.ports.store.engine).hit(caller.token_id, state.ports.clock(), limit)
+    except TransientError as exc:
+        raise HTTPException(503, f"cannot check the rate limit now: {exc}") from None
+    if wait_s is not None:
+        log.warning("rate_limited", token_id=caller.token_id, limit_per_minute=limit)
+        raise HTTPException(429, f"token {caller.token_id} is over {limit} requests a minute",
+                            {"Retry-After": str(max(1, math.ceil(wait_s)))})
+
+
+def requires(scope: str, current: Callable[[], runtime.Runtime] = runtime.current,
+             rate_limited: bool = False) -> Callable[..., Awaitable[Caller]]:
+    """A FastAPI dependency admitting callers whose token has ``scope``."""
+    assert scope in SCOPES, scope
+
+    async def dependency(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Caller:
+        if credentials is None or not credentials.credentials.strip():
+            raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
+        state = current()
+        caller = await run_in_threadpool(identify, credentials.credentials.strip(), state)
+        if scope not in caller.scopes:
+            raise HTTPException(403, f"token {caller.token_id} lacks the scope {scope}",
+                                {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
+        if rate_limited:
+            await run_in_threadpool(_check_rate, caller, state)
+        return caller
+
+    return dependency

@@ -1,0 +1,33 @@
+"""Book as a scheduler asked: reserve the slot at once, then start the chain (the booking API and the
+handoff page both come here)."""
+
+from __future__ import annotations
+
+import structlog
+
+from baton import runtime
+from baton.booking.chain import bookings_of, give_up
+from baton.booking.reserve import Reserved, reserve
+from baton.booking.stages import start_chain
+from messages.booking import BookingRequest
+
+log = structlog.get_logger(__name__)
+
+
+class NotEnqueued(Exception):
+    """The slot was reserved but the chain could not be enqueued: the reservation was released."""
+
+
+def submit_booking(state: runtime.Runtime, request: BookingRequest) -> Reserved:
+    """Reserved (new or the same request's earlier booking). Raises BookingProblems (422), SlotUnavailable
+    (409 with alternatives) or NotEnqueued (503: retry)."""
+    ports = state.ports
+    reserved = reserve(request, ports, bookings_of(ports), ports.clock())
+    if reserved.created:
+        try:
+            start_chain(state.broker, reserved.booking.id, ports)
+        except Exception as exc:
+            log.error("booking_enqueue_failed", booking_id=reserved.booking.id, error=str(exc))
+            give_up(reserved.booking.id, f"could not enqueue the booking chain: {exc}", ports)
+            raise NotEnqueued(str(exc)) from exc
+    return reserved

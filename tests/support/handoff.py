@@ -1,0 +1,189 @@
+"""What the handoff page's tests and ``baton demo`` share: an org with a three-time-zone pool, a Lead in the
+fake Salesforce org, busy time in the fake Google Calendar, signed links and Canvas signed requests, and Baton's
+web app served by uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from simple_salesforce import Salesforce
+
+from adapters.calendar.google import GoogleCalendar, load_service_account
+from adapters.http.canvas import sign_request
+from adapters.http.page_tokens import PageClaims
+from adapters.http.page_tokens import link_url as signed_link
+from adapters.salesforce.events import SalesforceEventWriter
+from baton import runtime
+from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
+from tests.support.fake_salesforce import FakeOrg, fake_salesforce
+
+PAGE_SECRET = "page-token-secret-for-tests"
+CONSUMER_SECRET = "canvas-consumer-secret-for-tests"
+ORG_ID = "00D000000000062EAA"
+LEAD_ID = "00Q000000000777AAA"
+ANA, BEN, CHEN = "005000000000101AAA", "005000000000102AAA", "005000000000103AAA"
+SCHEDULER, SECOND_SCHEDULER = "005000000000201AAA", "005000000000202AAA"
+HOSTS = {ANA: ("Ana Alvarez", "Europe/London", "ana@example.com"),
+         BEN: ("Ben Brooks", "America/New_York", "ben@example.com"),
+         CHEN: ("Chen Cho", "Europe/Berlin", "chen@example.com")}
+NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, 08:00 in London
+
+
+def handoff_config(mode: str = "manual", lead_suggestions: str = "") -> str:
+    members = "\n".join(f'      - {{id: "{host_id}", name: "{name}", email: {email}, timezone: {zone}}}'
+                        for host_id, (name, zone, email) in HOSTS.items())
+    return f"""teams:
+  - name: Handover
+    members:
+{members}
+default_team: Handover
+booking:
+  types:
+    - name: Intro
+      duration_minutes: 30
+      buffer_before_minutes: 10
+      buffer_after_minutes: 10
+      slot_step_minutes: 30
+      horizon_days: 21
+      working_hours: {{start: "09:00", end: "17:00"}}
+      meeting_platform: google_meet
+    - name: Demo
+      duration_minutes: 60
+      slot_step_minutes: 60
+      working_hours: {{start: "09:00", end: "17:00"}}
+  pools:
+    - {{team: Handover, mode: {mode}}}
+  objects:
+    Lead:
+      default_type: Intro
+      host_options: [pool, user, record_owner]
+      default_host: {{kind: pool, team: Handover}}
+      page_fields: [LeadSource, Country]
+      instant_handoff: true
+{lead_suggestions}"""
+
+
+def lead_record(record_id: str = LEAD_ID) -> dict[str, Any]:
+    return {"Id": record_id, "Name": "Pat Prospect", "FirstName": "Pat", "LastName": "Prospect",
+            "Company": "Prospect Ltd", "Email": "pat@prospect.example.org", "OwnerId": ANA,
+            "Owner": {"Name": "Ana Alvarez"}, "LeadSource": "Web", "Country": "GB",
+            "SystemModstamp": "2030-01-01T00:00:00.000+0000"}
+
+
+def busy_week(monday: date) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Some meetings in each host's calendar that week (UTC), so every host's free times differ."""
+    def at(day: int, hour: int, minutes: int = 60) -> tuple[datetime, datetime]:
+        start = datetime.combine(monday + timedelta(days=day), clock_time(hour), UTC)
+        return start, start + timedelta(minutes=minutes)
+
+    return {"ana@example.com": [at(0, 11), at(1, 9, 120), at(3, 13)],
+            "ben@example.com": [at(0, 15), at(2, 16, 90)],
+            "chen@example.com": [at(0, 9, 90), at(4, 10)]}
+
+
+def canvas_request(user_id: str = SCHEDULER, record_id: str = LEAD_ID, issued_at: datetime | None = NOW,
+                   time_zone: str = "Europe/London", full_name: str = "Sam Scheduler") -> dict[str, Any]:
+    """A CanvasRequest as Salesforce signs it for a canvas app on a Lead's page layout."""
+    return {
+        "algorithm": "HMACSHA256",
+        "issuedAt": int(issued_at.timestamp() * 1000) if issued_at else None,
+        "userId": user_id,
+        "client": {"instanceId": "_:baton_handoff:j_id0:j_id1:canvasapp", "oauthToken": "00Dfake!token",
+                   "instanceUrl": "https://example.my.salesforce.com", "targetOrigin": "https://example.my.salesforce.com"},
+        "context": {
+            "application": {"name": "Baton Handoff", "developerName": "Baton_Handoff", "authType": "SIGNED_REQUEST",
+                            "canvasUrl": "https://baton.example.com/handoff/canvas", "namespace": "", "version": "1.0"},
+            "user": {"userId": user_id, "userName": "sam@example.com", "fullName": full_name, "email": "sam@example.com",
+                     "timeZone": time_zone, "locale": "en_GB", "language": "en_US", "userType": "STANDARD"},
+            "environment": {"displayLocation": "PageLayout", "locationUrl": "https://example.my.salesforce.com/"
+                            f"lightning/r/Lead/{record_id}/view", "parameters": {},
+                            "record": {"attributes": {"type": "Lead", "url": f"/services/data/v61.0/sobjects/Lead/{record_id}"},
+                                       "Id": record_id}},
+            "organization": {"organizationId": ORG_ID, "name": "Example", "currencyIsoCode": "GBP"},
+            "links": {"restUrl": "/services/data/v61.0/", "queryUrl": "/services/data/v61.0/query/"},
+        },
+    }
+
+
+def signed(secret: str = CONSUMER_SECRET, **options: Any) -> str:
+    return sign_request(canvas_request(**options), secret)
+
+
+def link_url(base_url: str, scheduler_id: str = SCHEDULER, name: str = "Sam Scheduler",
+             time_zone: str = "Europe/London", record_id: str = LEAD_ID) -> str:
+    """A signed link to the page for the current runtime (its settings and clock) on ``base_url``."""
+    claims = PageClaims(scheduler_id=scheduler_id, scheduler_name=name, object_type="Lead", record_id=record_id,
+                        time_zone=time_zone)
+    current = runtime.current()
+    settings = current.settings.model_copy(update={"public_url": base_url or "http://testserver"})
+    return signed_link(claims, settings, current.ports.clock())
+
+
+def page_settings() -> dict[str, Any]:
+    return {"page_token_secret": PAGE_SECRET, "canvas_consumer_secret": CONSUMER_SECRET}
+
+
+@dataclass
+class Fakes:
+    calendar_fake: FakeGoogleCalendar
+    org: FakeOrg
+    salesforce: Salesforce
+    calendar: GoogleCalendar
+    events: SalesforceEventWriter
+
+
+@contextmanager
+def fake_services(tmp_dir: Path, monday: date) -> Iterator[Fakes]:
+    """The fake Google Calendar (busy time that week) and fake Salesforce (the Lead), with Baton's clients."""
+    with fake_google_calendar(tmp_dir) as calendar_fake, fake_salesforce() as (org, salesforce):
+        assert calendar_fake.key_file is not None
+        calendar_fake.busy.update(busy_week(monday))
+        org.records["Lead"] = [lead_record()]
+        calendar = GoogleCalendar(load_service_account(calendar_fake.key_file), "admin@example.com",
+                                  calendar_fake.api_url)
+        yield Fakes(calendar_fake, org, salesforce, calendar, SalesforceEventWriter(salesforce=salesforce))
+
+
+@contextmanager
+def serving(app: FastAPI, port: int = 0) -> Iterator[str]:
+    """The app on uvicorn in a thread, on 127.0.0.1; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def install_handoff(store: Any, calendar: Any, events: Any = None, lead_suggestions: str = "") -> None:
+    """The current runtime with the handoff org config, the page's secrets and a fixed clock (``NOW``)."""
+    from tests.support.booking import install_booking_ports
+
+    install_booking_ports(store, calendar, events, mode="manual", **page_settings())
+    from baton.configs import apply_config
+
+    apply_config(store, handoff_config(lead_suggestions=lead_suggestions), NOW)
+
+
+def page_token(page_html: str) -> str:
+    return page_html.split('name="baton-page-token" content="')[1].split('"')[0]
