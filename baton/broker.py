@@ -36,6 +36,8 @@ def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: 
             max_retries=settings.max_retries,
             min_backoff=settings.min_backoff_ms,
             max_backoff=settings.max_backoff_ms,
+            wait_s=settings.retry_enqueue_wait_ms / 1000,
+            outage_ms=settings.retry_outage_ms,
         ),
         CurrentMessage(),
         DeadLetterRecorder(store_factory, clock),

@@ -11,6 +11,11 @@ class TransientError(BatonError):
     """Worth retrying: network trouble, 5xx, 429, lock contention, rate limits."""
 
 
+class DependencyUnavailable(TransientError):
+    """The database or the broker cannot be reached (an outage, a restart, a failover): not the message's
+    fault, so retrying it does not use up its retries (see ``BATON_RETRY_OUTAGE_MS``)."""
+
+
 class PermanentError(BatonError):
     """Retrying cannot help: malformed input, unknown record, invalid config."""
 

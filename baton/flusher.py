@@ -19,13 +19,17 @@ import sqlalchemy as sa
 import structlog
 
 from adapters.store import Store
+from adapters.salesforce.session import UNREACHABLE
 from baton.clock import Clock
 from baton.errors import PermanentError, TransientError
-from baton.ports import OwnerChange, OwnerWriter, WriteResult
+from baton.ports import OwnerChange, OwnerReader, OwnerWriter, WriteResult
 
 log = structlog.get_logger(__name__)
 FLUSH_STAGE = "outbox"
 DEFAULT_MAX_ROWS = 2_000
+IN_FLIGHT = "write in flight (outcome unknown until answered)"
+UNKNOWN_OUTCOME_PREFIXES = (IN_FLIGHT, UNREACHABLE)
+ALREADY_WRITTEN = "already written (read back after an unknown outcome)"
 
 
 @dataclass(frozen=True)
@@ -119,17 +123,54 @@ def _group_by_error(failed: dict[str, str]) -> dict[str, list[str]]:
     return grouped
 
 
+def _outcome_unknown(row: dict[str, Any]) -> bool:
+    """The row's last write may have been carried out: it was in flight when the flusher stopped or its
+    database went away, or the connection broke after the request went out."""
+    return str(row.get("last_error") or "").startswith(UNKNOWN_OUTCOME_PREFIXES)
+
+
+def settle_unknown_outcomes(store: Store, writer: OwnerWriter, rows: list[dict[str, Any]],
+                            now: datetime) -> tuple[list[dict[str, Any]], int]:
+    """Rows whose last write's outcome is unknown are read back first: those whose record already has
+    the owner are done (not written twice); the rest are written. Returns (rows to write, rows settled).
+    When the owners cannot be read now, those rows wait for the next round."""
+    unknown = [row for row in rows if _outcome_unknown(row)]
+    if not unknown or not isinstance(writer, OwnerReader):
+        return rows, 0
+    try:
+        owners = {record_id[:15]: owner[:15] for record_id, owner in writer.current_owners(_changes(unknown)).items()}
+    except TransientError as exc:
+        log.warning("outbox_read_back_failed", rows=len(unknown), error=str(exc))
+        waiting = {row["routing_id"] for row in unknown}
+        return [row for row in rows if row["routing_id"] not in waiting], 0
+    except PermanentError as exc:  # cannot read these owners back: an idempotent write again is still right
+        log.warning("outbox_read_back_refused", rows=len(unknown), error=str(exc))
+        return rows, 0
+    done = [row["routing_id"] for row in unknown if owners.get(row["record_id"][:15]) == row["owner_id"][:15]]
+    store.mark_outbox(done, "sent", now, ALREADY_WRITTEN)
+    finished = set(done)
+    return [row for row in rows if row["routing_id"] not in finished], len(done)
+
+
 def flush_outbox(store: Store, writer: OwnerWriter, now: datetime, policy: RetryPolicy,
                  max_rows: int = DEFAULT_MAX_ROWS) -> FlushReport:
-    """Writes every due real-time row (``max_rows`` a round, in as few calls as the writer needs)."""
+    """Writes every due real-time row (``max_rows`` a round, in as few calls as the writer needs).
+
+    The rows are marked in flight before the call, so a write whose answer never got stored (the flusher
+    killed, the database or the connection gone) is read back instead of sent twice."""
     report = FlushReport()
     while True:
-        rows = store.due_outbox(now, "realtime", max_rows)
-        if not rows:
+        due = store.due_outbox(now, "realtime", max_rows)
+        if not due:
             break
-        results = _write(writer, rows)
-        report.add(settle(store, rows, results, policy, now))
-        if len(rows) < max_rows:
+        rows, settled = settle_unknown_outcomes(store, writer, due, now)
+        report.rows += settled
+        report.sent += settled
+        if rows:
+            store.note_outbox_error((row["routing_id"] for row in rows), IN_FLIGHT)
+            results = _write(writer, rows)
+            report.add(settle(store, rows, results, policy, now))
+        if len(due) < max_rows or not rows:
             break
     usage = writer.api_usage()
     if usage is not None:

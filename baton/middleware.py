@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from dramatiq import Broker, Middleware
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.broker import MessageProxy
+from dramatiq.common import compute_backoff
 from dramatiq.middleware import Retries
+from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
 from adapters.store import Store
+from baton.errors import DependencyUnavailable
 from messages import routing_id_for
 
 log = structlog.get_logger(__name__)
 RETRY_ENQUEUE_FAILED = "retry_enqueue_failed"
+RETRY_ENQUEUE_WAIT_S = 60.0  # a RabbitMQ restart takes seconds; far below the 30-minute consumer timeout
+FIRST_ENQUEUE_PAUSE_S = 0.25
+MAX_ENQUEUE_PAUSE_S = 5.0
+OUTAGE_RETRY_MS = 15 * 60_000
+OUTAGE_SINCE = "outage_since"
+OUTAGE_RETRIES = "outage_retries"
+COUNT_OPTIONS = ("retries", OUTAGE_SINCE, OUTAGE_RETRIES)
 
 
 class GuardedRetries(Retries):
@@ -23,15 +36,25 @@ class GuardedRetries(Retries):
 
     dramatiq's Retries re-enqueues a failed message with a delay and lets the worker ack the
     original. When that enqueue raises (broker gone, unroutable), the error is only logged and
-    the original is still acked: the message is lost. Here the original is failed instead, so
+    the original is still acked: the message is lost. Here a broker that cannot be reached is
+    tried again (with growing pauses, up to ``wait_s``: a RabbitMQ restart must not dead-letter
+    every message in flight); when the retry still cannot be enqueued the original is failed, so
     it is nacked into the dead-letter queue (or, when the connection is gone, redelivered by
     RabbitMQ), and the dead-letter recorder copies it into the store for replay.
+
+    A message that failed because the database or the broker could not be reached (``is_outage``)
+    is retried without using up its retries, for up to ``outage_ms`` from its first such failure.
     """
+
+    def __init__(self, *, wait_s: float = RETRY_ENQUEUE_WAIT_S, outage_ms: int = OUTAGE_RETRY_MS, **options: Any):
+        super().__init__(**options)
+        self.wait_s = wait_s
+        self.outage_ms = outage_ms
 
     def after_process_message(self, broker: Broker, message: MessageProxy, *, result: Any = None,
                               exception: BaseException | None = None) -> None:
         try:
-            super().after_process_message(broker, message, result=result, exception=exception)
+            self._retry_through_outages(broker, message, result, exception)
         except Exception as enqueue_error:
             message.options[RETRY_ENQUEUE_FAILED] = f"{type(enqueue_error).__name__}: {enqueue_error}"
             message.fail()
@@ -41,6 +64,63 @@ class GuardedRetries(Retries):
                 actor=message.actor_name,
                 error=message.options[RETRY_ENQUEUE_FAILED],
             )
+
+    def _retry_through_outages(self, broker: Broker, message: MessageProxy, result: Any,
+                               exception: BaseException | None) -> None:
+        counts = {key: message.options[key] for key in COUNT_OPTIONS if key in message.options}
+        deadline = time.monotonic() + self.wait_s
+        pause = FIRST_ENQUEUE_PAUSE_S
+        while True:
+            try:
+                self._retry(broker, message, result, exception)
+                return
+            except BrokerConnectionError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("retry_enqueue_waiting", message_id=message.message_id, actor=message.actor_name,
+                            pause_s=pause, error=f"{type(exc).__name__}: {exc}")
+                time.sleep(pause)
+                pause = min(pause * 2, MAX_ENQUEUE_PAUSE_S)
+                for key in COUNT_OPTIONS:  # each attempt counts the retry again: undo that
+                    message.options.pop(key, None)
+                message.options.update(counts)
+
+    def _retry(self, broker: Broker, message: MessageProxy, result: Any, exception: BaseException | None) -> None:
+        if exception is not None and is_outage(exception) and self.outage_ms > 0:
+            if self._retry_outage(broker, message, exception):
+                return
+        elif exception is not None:
+            message.options.pop(OUTAGE_SINCE, None)
+        super().after_process_message(broker, message, result=result, exception=exception)
+
+    def _retry_outage(self, broker: Broker, message: MessageProxy, exception: BaseException) -> bool:
+        """While the database or the broker cannot be reached, the message is retried (backoff up to the
+        actor's max) without using up its retries, for up to ``outage_ms`` from the first such failure."""
+        now_ms = int(time.time() * 1000)
+        since = message.options.setdefault(OUTAGE_SINCE, now_ms)
+        if now_ms - since > self.outage_ms:
+            return False
+        attempts = message.options.get(OUTAGE_RETRIES, 0)
+        actor = broker.get_actor(message.actor_name)
+        min_backoff = message.options.get("min_backoff", actor.options.get("min_backoff", self.min_backoff))
+        max_backoff = message.options.get("max_backoff", actor.options.get("max_backoff", self.max_backoff))
+        _, delay = compute_backoff(attempts, factor=min_backoff, max_backoff=min(max_backoff, DEFAULT_MAX_BACKOFF))
+        message.options[OUTAGE_RETRIES] = attempts + 1
+        log.warning("outage_retry", message_id=message.message_id, actor=message.actor_name, attempt=attempts + 1,
+                    delay_ms=delay, outage_s=round((now_ms - since) / 1000, 1),
+                    error=f"{type(exception).__name__}: {str(exception)[:200]}")
+        broker.enqueue(message, delay=delay)
+        return True
+
+
+def is_outage(exception: BaseException) -> bool:
+    """The database or the broker could not be reached (not the message's fault)."""
+    if isinstance(exception, (DependencyUnavailable, BrokerConnectionError)):
+        return True
+    if isinstance(exception, sa.exc.DBAPIError):
+        return bool(exception.connection_invalidated) or isinstance(
+            exception, (sa.exc.OperationalError, sa.exc.InterfaceError))
+    return False
 
 
 def _routing_ids(message: MessageProxy) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from adapters.calendar import Calendar
 from adapters.logstream.entries import StreamEntry
@@ -39,6 +39,17 @@ class OwnerWriter(Protocol):
 
     def api_usage(self) -> tuple[int, int] | None:
         """(requests used, daily limit) as the org last reported them; None when unknown."""
+        ...
+
+
+@runtime_checkable
+class OwnerReader(Protocol):
+    """An owner writer that can also read owners back, so a write whose outcome is unknown (the connection
+    broke after the request went out, or the flusher died before storing the answer) is checked
+    instead of sent again."""
+
+    def current_owners(self, changes: Sequence[OwnerChange]) -> dict[str, str]:
+        """record id -> its owner id now, for the records of ``changes`` that exist."""
         ...
 
 

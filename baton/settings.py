@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=8, ge=0)
     min_backoff_ms: int = Field(default=500, ge=1)
     max_backoff_ms: int = Field(default=300_000, ge=1, description="kept far below RabbitMQ's 30-minute timeout")
+    retry_enqueue_wait_ms: int = Field(
+        default=60_000, ge=0,
+        description="how long a worker keeps trying to enqueue a retry while RabbitMQ is unreachable, then dead-letters",
+    )
+    retry_outage_ms: int = Field(
+        default=900_000, ge=0,
+        description="while PostgreSQL or RabbitMQ cannot be reached, messages are retried this long without using up "
+                    "BATON_MAX_RETRIES; 0 = off",
+    )
     config_refresh_ms: int = Field(default=2_000, ge=0, description="how often workers look for a new config")
     worker_threads: int = Field(default=16, ge=1)
     flush_interval_ms: int = Field(default=1_000, ge=10, description="how often the outbox flusher writes owners")

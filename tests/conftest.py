@@ -13,9 +13,9 @@ import pytest
 from baton import runtime
 from baton.bootstrap import bootstrap
 from baton.settings import Settings
+from tests.support.faults import host_port, service_urls
 
-RABBITMQ_URL = os.environ.get("BATON_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-POSTGRES_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+RABBITMQ_URL, POSTGRES_URL = service_urls()
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -39,13 +39,13 @@ def require_service(name: str, host: str, port: int) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("PostgreSQL", *host_port(POSTGRES_URL, 5432))
     return POSTGRES_URL
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> str:
-    require_service("RabbitMQ", "127.0.0.1", 5672)
+    require_service("RabbitMQ", *host_port(RABBITMQ_URL, 5672))
     return RABBITMQ_URL
 
 
@@ -74,6 +74,7 @@ def stub_runtime(tmp_path_factory: pytest.TempPathFactory) -> runtime.Runtime:
         max_backoff_ms=20,
         max_retries=3,
         config_refresh_ms=0,
+        retry_enqueue_wait_ms=0,
     )
     return bootstrap(settings)
 
@@ -87,9 +88,12 @@ _SUITE_ORDER = {"unit": 0, "integration": 1, "fault": 2}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Unit tests first, then integration, fault-injection tests last (they restart services)."""
+    """Unit tests first, then integration, fault-injection tests last (they stop and restart services):
+    by folder, and any test marked ``fault`` wherever it lives."""
 
     def suite(item: pytest.Item) -> int:
+        if item.get_closest_marker("fault") is not None:
+            return _SUITE_ORDER["fault"]
         parts = Path(str(item.fspath)).parts
         return next((_SUITE_ORDER[p] for p in parts if p in _SUITE_ORDER), 0)
 

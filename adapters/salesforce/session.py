@@ -16,6 +16,7 @@ log = structlog.get_logger(__name__)
 BATON_HEADERS = {"Sforce-Auto-Assign": "FALSE", "Sforce-Call-Options": "client=baton"}
 TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "API_DISABLED_FOR_ORG"})
 TRANSIENT_HTTP = frozenset({401, 408, 429, 500, 502, 503, 504})
+UNREACHABLE = "Salesforce could not be reached"  # the request may or may not have been carried out
 T = TypeVar("T")
 
 
@@ -59,7 +60,7 @@ def error_codes(content: Any) -> list[str]:
 def typed_error(exc: SalesforceError | requests.RequestException, what: str) -> TransientError | PermanentError:
     """TransientError for network trouble, 5xx, 429, 401 and lock/limit codes; PermanentError otherwise."""
     if isinstance(exc, requests.RequestException):
-        return TransientError(f"Salesforce could not be reached for {what}: {exc}")
+        return TransientError(f"{UNREACHABLE} for {what}: {exc}")
     if exc.status in TRANSIENT_HTTP or TRANSIENT_CODES.intersection(error_codes(exc.content)):
         return TransientError(f"Salesforce answered {exc.status} to {what}: {exc.content}")
     return PermanentError(f"Salesforce refused {what} ({exc.status}): {exc.content}")

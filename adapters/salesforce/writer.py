@@ -22,6 +22,7 @@ from baton.ports import OwnerChange, WriteResult
 
 log = structlog.get_logger(__name__)
 COLLECTION_LIMIT = 200
+IDS_PER_QUERY = 200  # keeps a SOQL statement far below its 100,000-character limit
 
 
 class SalesforceOwnerWriter:
@@ -44,6 +45,23 @@ class SalesforceOwnerWriter:
         salesforce = self._session.current
         usage = salesforce.api_usage.get("api-usage") if salesforce is not None else None
         return (int(usage.used), int(usage.total)) if usage is not None else None
+
+    def current_owners(self, changes: Sequence[OwnerChange]) -> dict[str, str]:
+        """The records' owners now, one SOQL query per object type and 200 ids."""
+        by_type: dict[str, list[str]] = {}
+        for change in changes:
+            by_type.setdefault(change.object_type, []).append(change.record_id)
+        owners: dict[str, str] = {}
+        for object_type, record_ids in by_type.items():
+            for start in range(0, len(record_ids), IDS_PER_QUERY):
+                quoted = ", ".join(f"'{record_id}'" for record_id in record_ids[start : start + IDS_PER_QUERY])
+                soql = f"SELECT Id, OwnerId FROM {object_type} WHERE Id IN ({quoted})"
+                try:
+                    result = self._session.call(lambda salesforce, soql=soql: salesforce.query_all(soql))
+                except (SalesforceError, requests.RequestException) as exc:
+                    raise typed_error(exc, f"reading {object_type} owners back") from exc
+                owners.update({record["Id"]: record["OwnerId"] for record in result.get("records", [])})
+        return owners
 
     def _patch(self, payload: dict[str, Any]) -> Any:
         return self._session.call(lambda salesforce: salesforce.restful(

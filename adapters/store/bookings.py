@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.repository import as_utc
 from adapters.store.tables import bookings, calendar_sync, pool_credits, reservations
-from baton.errors import TransientError
+from baton.errors import DependencyUnavailable, TransientError
 
 EXCLUSION_VIOLATION = "23P01"
 COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")
@@ -145,7 +145,7 @@ class BookingStore:
                 raise BookingExists(str(booking["id"])) from None
             raise TransientError(f"booking not stored, will re-read: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
-            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+            raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
 
     def _check_caps(self, connection: Connection, caps: Sequence[CapLimit], moving: str | None = None) -> None:
         for host in sorted({cap.host_id for cap in caps}) if self._postgresql else ():
@@ -238,7 +238,7 @@ class BookingStore:
                 raise SlotTaken([hold.host_id for hold in holds]) from None
             raise TransientError(f"booking {booking_id} not moved: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
-            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+            raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
 
     def live_event_hosts(self, since: datetime) -> list[str]:
         """Hosts whose calendars hold events of bookings still live and ending after ``since``."""

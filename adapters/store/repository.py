@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.decision_write import DecisionRows, write_decisions_postgresql
-from baton.errors import TransientError
+from baton.errors import DependencyUnavailable, TransientError
 from adapters.store.tables import (
     api_usage,
     SYNCED_TABLES,
@@ -450,7 +450,7 @@ class Store(ReassignJobs):
             with self.engine.begin() as connection:
                 yield Transaction(connection, self._known_teams, self._availability_cache)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+            raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
         except sa.exc.IntegrityError as exc:
             raise TransientError(f"concurrent write of the same key, will re-read: {exc.orig or exc}") from exc
 
@@ -573,6 +573,14 @@ class Store(ReassignJobs):
                 .values(status=status, sent_at=now, last_error=error, attempts=outbox.c.attempts + 1,
                         next_attempt_at=None)
             )
+
+    def note_outbox_error(self, routing_ids: Iterable[str], note: str) -> None:
+        """Notes why rows are where they are (e.g. a write in flight) without counting an attempt."""
+        ids = list(routing_ids)
+        if not ids:
+            return
+        with self.transaction() as tx:
+            tx.connection.execute(sa.update(outbox).where(outbox.c.routing_id.in_(ids)).values(last_error=note))
 
     def defer_outbox(self, errors: dict[str, str], until: datetime) -> None:
         """Writes that will be retried: count the attempt, keep the error, try again at ``until``."""

@@ -23,8 +23,8 @@ from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import ConfigProvider, apply_config
 from messages.booking import BookingRequest
+from tests.support.services import BOOKING_STAGES
 
-BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log", "booking_sync")
 NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, before working hours
 NINE = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 HOSTS = ("005000000000001AAA", "005000000000002AAA", "005000000000003AAA")

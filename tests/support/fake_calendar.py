@@ -5,7 +5,7 @@ against the key's public key, ``aud``, ``scope`` and the delegation ``sub``), an
 ``POST /calendar/v3/freeBusy`` from ``busy`` (a calendar in ``unknown`` answers ``notFound``), inserts,
 gets and deletes events per calendar (only as the calendar's own user; 409 on a taken id, Meet links
 on ``conferenceDataVersion=1``) and keeps every request. ``fail_next(503, 429)`` scripts the answers of
-the next API calls; ``error_share`` makes that share of API calls answer 503 (seeded random);
+the next API calls; ``error_share`` makes that share of API calls answer one of ``error_statuses`` (seeded random);
 ``meet_pending`` answers an insert with a conference still pending (a later GET has the link).
 """
 
@@ -42,8 +42,10 @@ EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
 EVENTS_PATH = re.compile(rf"^{API_PREFIX}/calendars/(?P<calendar>[^/]+)/events(?:/(?P<event>[^/]+))?$")
 MAX_FREEBUSY_ITEMS = 50
 STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-               410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
-FAULT_REASONS = {429: "rateLimitExceeded", 403: "rateLimitExceeded", 500: "backendError", 503: "backendError"}
+               410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+               503: "Service Unavailable"}
+FAULT_REASONS = {429: "rateLimitExceeded", 403: "rateLimitExceeded", 500: "backendError", 502: "backendError",
+                 503: "backendError"}
 
 
 @dataclass
@@ -60,6 +62,8 @@ class FakeGoogleCalendar:
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[int] = field(default_factory=deque)
     error_share: float = 0.0
+    error_statuses: tuple[int, ...] = (503,)
+    injected: int = 0
     meet_pending: bool = False
     change_number: int = 0
     list_page_size: int = 250
@@ -81,7 +85,8 @@ class FakeGoogleCalendar:
         if self.faults:
             return self.faults.popleft()
         if self.error_share and self.random.random() < self.error_share:
-            return 503
+            self.injected += 1
+            return self.random.choice(self.error_statuses)
         return None
 
     def touch(self, calendar: str, event: dict[str, Any]) -> None:

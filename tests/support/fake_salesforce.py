@@ -11,6 +11,7 @@ calls (not the token endpoint) answer with those statuses.
 from __future__ import annotations
 
 import json
+import random
 import ssl
 import threading
 from collections import Counter, deque
@@ -34,6 +35,8 @@ API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
 LIMITS_PATH = f"/services/data/v{API_VERSION}/limits/"
 DEFAULT_PAGE_SIZE = 2000
+LOCK_FAULT = "UNABLE_TO_LOCK_ROW"
+RANDOM_FAULTS = ("503", "429", LOCK_FAULT)
 FAULT_CODES = {429: "REQUEST_LIMIT_EXCEEDED", 503: "SERVER_UNAVAILABLE", 401: "INVALID_SESSION_ID"}
 
 
@@ -57,6 +60,12 @@ class FakeOrg:
     events: FakeEvents = field(default_factory=FakeEvents)
     url: str = ""
     ca_file: str = ""
+    instance_url: str = ""
+    error_share: float = 0.0
+    random: random.Random = field(default_factory=lambda: random.Random(9))
+    injected: Counter[str] = field(default_factory=Counter)
+    answers_to_drop: int = 0
+    _record_index: dict[str, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def fail_next_calls(self, *statuses: int) -> None:
         self.http_faults.extend(statuses)
@@ -75,10 +84,38 @@ class FakeOrg:
 
     def next_fault(self) -> tuple[int, list[dict[str, str]]] | None:
         """The injected answer for this call, if one is queued (call with the server's lock held)."""
-        if not self.http_faults:
+        if self.http_faults:
+            status = self.http_faults.popleft()
+        elif self.error_share and self.random.random() < self.error_share:
+            fault = self.random.choice(RANDOM_FAULTS)
+            self.injected[fault] += 1
+            if fault == LOCK_FAULT:
+                return 400, [{"errorCode": LOCK_FAULT, "message": "unable to obtain exclusive access to this record"}]
+            status = int(fault)
+        else:
             return None
-        status = self.http_faults.popleft()
         return status, [{"errorCode": FAULT_CODES.get(status, "UNKNOWN"), "message": "injected fault"}]
+
+    def write_owner(self, object_type: str, record_id: str, owner_id: str) -> None:
+        """An owner update: counted, and visible to queries (``SELECT Id, OwnerId FROM Lead ...``)."""
+        self.owners[record_id] = owner_id
+        self.updates[record_id] += 1
+        rows = self.records.setdefault(object_type, [])
+        indexed, index = self._record_index.get(object_type, (None, {}))
+        if indexed is not rows:  # a test put a new list there
+            index = {row.get("Id"): row for row in rows}
+            self._record_index[object_type] = (rows, index)
+        if record_id not in index:
+            index[record_id] = {"Id": record_id}
+            rows.append(index[record_id])
+        index[record_id]["OwnerId"] = owner_id
+
+    def locked_records(self, record_ids: list[str]) -> set[str]:
+        """For an sObject Collections call hit by a random lock fault: some of its records (else none)."""
+        if not (self.error_share and self.random.random() < self.error_share / len(RANDOM_FAULTS)):
+            return set()
+        self.injected[LOCK_FAULT + " (records)"] += 1
+        return {record for record in record_ids if self.random.random() < 0.5}
 
 
 def token_refusal(org: FakeOrg, form: dict[str, str]) -> str | None:
@@ -145,7 +182,8 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             refusal = token_refusal(org, {key: unquote_plus(value) for key, value in form.items()})
             if refusal is None:
                 host, port = self.server.server_address[:2]
-                self._send(200, {"access_token": "00Dfake!token", "instance_url": f"https://{host}:{port}",
+                self._send(200, {"access_token": "00Dfake!token",
+                                 "instance_url": org.instance_url or f"https://{host}:{port}",
                                  "token_type": "Bearer", "issued_at": "1763800000000"})
             else:
                 self._send(400, {"error": "invalid_grant", "error_description": refusal})
@@ -169,17 +207,21 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                 if fault is not None:
                     self._send(*fault)
                     return
+                locked = org.locked_records([record["id"] for record in payload["records"]])
                 results = []
                 for record in payload["records"]:
                     faults = org.record_faults.get(record["id"])
-                    if faults:
-                        code = faults.popleft()
+                    if faults or record["id"] in locked:
+                        code = faults.popleft() if faults else LOCK_FAULT
                         results.append({"id": record["id"], "success": False,
                                         "errors": [{"statusCode": code, "message": "injected", "fields": []}]})
                         continue
-                    org.owners[record["id"]] = record["OwnerId"]
-                    org.updates[record["id"]] += 1
+                    org.write_owner(record["attributes"]["type"], record["id"], record["OwnerId"])
                     results.append({"id": record["id"], "success": True, "errors": []})
+                if org.answers_to_drop:  # carried out, but the connection breaks before the answer
+                    org.answers_to_drop -= 1
+                    self.close_connection = True
+                    return
             self._send(200, results)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming

@@ -20,11 +20,12 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker, dq_name, xq_name
 from baton.ingest import batches
 from messages import STAGES, RecordEvent
 
+BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log", "booking_sync")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def stage_queues(prefix: str) -> list[str]:
-    names = [f"{prefix}.{stage}" for stage in (*STAGES, "notify")]  # notify: the notification actor
+    names = [f"{prefix}.{stage}" for stage in (*STAGES, *BOOKING_STAGES, "notify")]  # notify: the notification actor
     return names + [dq_name(n) for n in names] + [xq_name(n) for n in names]
 
 
@@ -57,8 +58,10 @@ class Producer:
 
 def queue_depths(prefix: str) -> dict[str, int]:
     """Ready plus unacknowledged messages per queue, from rabbitmqctl."""
+    node = os.environ.get("BATON_TEST_RABBITMQ_NODE")
     output = subprocess.run(
-        ["rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name", "messages"],
+        ["rabbitmqctl", *(["-n", node] if node else []), "list_queues", "-q", "--no-table-headers", "name",
+         "messages"],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout
     depths: dict[str, int] = {}
@@ -110,6 +113,10 @@ class ServiceProcess:
         )
         return self
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def kill(self) -> None:
         """SIGKILL the whole process group, as a crashed machine would."""
         if self.process and self.process.poll() is None:
@@ -131,6 +138,7 @@ class WorkerProcess(ServiceProcess):
 
     def __init__(self, env: dict[str, str], log_path: Path, threads: int = 8):
         super().__init__(env, log_path, ["dramatiq", "workers", "-p", "1", "-t", str(threads)])
+        self.threads = threads
 
 
 class FlusherProcess(ServiceProcess):

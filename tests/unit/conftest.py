@@ -52,15 +52,17 @@ class RecordingOwnerWriter:
 
 @dataclass
 class FlakySink(RecordingSink):
-    """The log stream: fails transiently the first ``failures`` publishes, then records every log."""
+    """The log stream: fails transiently the first ``failures`` publishes (with ``error``, by default a
+    TransientError), then records every log."""
 
     failures: int = 0
     calls: int = 0
+    error: Callable[[str], Exception] = TransientError
 
     def publish(self, logs: Sequence[AssignmentLog]) -> None:
         self.calls += 1
         if self.calls <= self.failures:
-            raise TransientError(f"log stream unavailable (call {self.calls})")
+            raise self.error(f"log stream unavailable (call {self.calls})")
         super().publish(logs)
 
 

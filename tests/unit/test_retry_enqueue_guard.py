@@ -10,6 +10,7 @@ from dramatiq.errors import ConnectionClosed
 
 from tests.support.configs import team_config
 from tests.support.events import lead_event
+from baton.middleware import GuardedRetries
 from tests.unit.conftest import Pipeline
 
 
@@ -65,3 +66,35 @@ def test_replayed_dead_letter_completes_the_record_once(
     assert [change.record_id for change in pipeline.writer.written] == ["00Q000000000001AAA"]
     assert pipeline.store.count_assignments() == 1
     assert pipeline.store.team_state("Inbound")["turn"] == 1
+
+
+def test_a_retry_enqueue_refused_while_the_broker_restarts_is_tried_again_not_dead_lettered(
+    pipeline: Pipeline,
+) -> None:
+    """RabbitMQ restarting: the first two retry enqueues are refused, the third gets through."""
+    broker = pipeline.broker
+    guard = next(m for m in broker.middleware if isinstance(m, GuardedRetries))
+    original_enqueue, original_wait = broker.enqueue, guard.wait_s
+    refused = {"count": 0}
+
+    def enqueue(message, *, delay=None):  # type: ignore[no-untyped-def]
+        if delay is not None and refused["count"] < 2:
+            refused["count"] += 1
+            raise ConnectionClosed(OSError("connection refused"))
+        return original_enqueue(message, delay=delay)
+
+    broker.enqueue = enqueue  # type: ignore[method-assign]
+    guard.wait_s = 5.0
+    try:
+        pipeline.apply(team_config(members=2))
+        pipeline.sink.failures = 1
+        pipeline.send([lead_event(1)])
+        pipeline.drain()
+    finally:
+        broker.enqueue = original_enqueue  # type: ignore[method-assign]
+        guard.wait_s = original_wait
+
+    assert refused["count"] == 2
+    assert pipeline.store.dead_letters() == []
+    assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
+    assert pipeline.store.count_assignments() == 1

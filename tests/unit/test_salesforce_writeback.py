@@ -7,7 +7,12 @@ from collections.abc import Iterator
 import pytest
 from structlog.testing import capture_logs
 
+import sqlalchemy as sa
+
 from adapters.salesforce.writer import SalesforceOwnerWriter
+from adapters.store.tables import outbox
+from baton.flusher import IN_FLIGHT, flush_outbox
+from baton.ports import UnconfiguredOwnerWriter
 from tests.support.configs import team_config
 from tests.support.events import lead_event
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
@@ -149,3 +154,41 @@ def test_an_expired_session_logs_in_again_and_the_owner_is_written_once(pipeline
     assert logins == ["login", "login"]
     assert fake.updates == {"00Q000000000001AAA": 1}
     assert pipeline.store.outbox_summary() == {("sent", 1): 1}
+
+
+def test_a_write_whose_answer_was_lost_is_read_back_not_sent_again(pipeline: Pipeline, org: FakeOrg) -> None:
+    org.answers_to_drop = 1
+    events = [lead_event(n) for n in range(1, 6)]
+    pipeline.send(events, batch_size=5)
+    pipeline.drain()
+
+    assert set(org.updates.values()) == {1} and len(org.updates) == 5
+    queries = [call for call in org.calls if call["method"] == "GET"]
+    assert len(queries) == 1 and "OwnerId" in queries[0]["soql"]
+    assert pipeline.store.outbox_summary() == {("sent", 2): 5}
+    assert pipeline.store.dead_letters() == []
+
+
+def test_rows_left_in_flight_by_a_stopped_flusher_are_read_back_and_only_missing_owners_written(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.use_writer(UnconfiguredOwnerWriter())
+    pipeline.apply(team_config(members=2))
+    events = [lead_event(n) for n in range(1, 5)]
+    pipeline.send(events, batch_size=4)
+    pipeline.drain()
+    store = pipeline.store
+    owners = {entry["record_id"]: entry["owner_id"] for entry in store.assignment_logs(
+        e.routing_id for e in events).values()}
+    with store.transaction() as tx:  # a flusher sent these four, then died before it stored the answer...
+        tx.connection.execute(sa.update(outbox).values(status="pending", last_error=IN_FLIGHT))
+    with fake_salesforce() as (org, client):
+        for record_id in ("00Q000000000001AAA", "00Q000000000002AAA"):  # ... and two of them were written
+            org.write_owner("Lead", record_id, owners[record_id])
+
+        report = flush_outbox(store, SalesforceOwnerWriter(client), utc_now(), FLUSH_POLICY)
+
+    assert report.sent == 4
+    assert dict(org.updates) == {record_id: 1 for record_id in owners}
+    assert org.owners == owners
+    assert set(store.outbox_statuses([e.routing_id for e in events]).values()) == {"sent"}

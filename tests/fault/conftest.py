@@ -1,0 +1,28 @@
+"""Fault-run fixtures: the services a test stops are always started again afterwards
+(``Services.restore``, waiting until each answers), even when the test failed half-way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.fault_run import FaultRun, fault_run_context
+from tests.support.faults import Services
+
+
+@pytest.fixture
+def services(rabbitmq_url: str, postgres_url: str) -> Iterator[Services]:
+    services = Services(rabbitmq_url, postgres_url)
+    try:
+        yield services
+    finally:
+        services.restore()
+
+
+@pytest.fixture
+def fault_run(services: Services, rabbitmq_url: str, postgres_url: str, pg_schema: str,
+              tmp_path: Path) -> Iterator[FaultRun]:
+    with fault_run_context(services, rabbitmq_url, postgres_url, pg_schema, tmp_path) as run:
+        yield run

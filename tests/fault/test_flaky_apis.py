@@ -1,0 +1,40 @@
+"""A whole run against a Salesforce org that answers 10% of calls with 503, 429 or UNABLE_TO_LOCK_ROW and
+a Google Calendar that answers 10% with 5xx: every owner is written exactly once, every booking is
+confirmed once or failed cleanly (its reservation released, its calendar and Salesforce events gone)."""
+
+from __future__ import annotations
+
+import pytest
+
+from baton.clock import utc_now
+from tests.support.fault_run import FaultRun, assert_nothing_lost, booking_requests, booking_team_config
+from tests.support.events import lead_event
+from tests.support.faults import RunCounts, record_run
+
+pytestmark = pytest.mark.fault
+RECORDS = 1_000
+BOOKINGS = 100
+ERROR_SHARE = 0.10
+
+
+def test_flaky_salesforce_and_calendar_write_every_owner_once_and_finish_every_booking(fault_run: FaultRun) -> None:
+    fault_run.org.error_share = ERROR_SHARE
+    fault_run.calendar.error_share = ERROR_SHARE
+    fault_run.apply(booking_team_config(members=7))
+    for _ in range(2):
+        fault_run.start_worker()
+    fault_run.start_flusher()
+    events = [lead_event(n) for n in range(1, RECORDS + 1)]
+    requests = booking_requests(BOOKINGS, utc_now())
+
+    counts = RunCounts("test_flaky_salesforce_and_calendar", f"{RECORDS} records + {BOOKINGS} bookings, "
+                       "2 workers x 4 threads + flusher", "Salesforce 10% 503/429/UNABLE_TO_LOCK_ROW, Calendar 10% 5xx")
+    counts.sent = fault_run.producer.publish(events[: RECORDS // 2], batch_size=1)
+    sent_bookings = fault_run.send_bookings(requests)
+    counts.sent += fault_run.producer.publish(events[RECORDS // 2 :], batch_size=10)
+    fault_run.wait_until_settled([e.record_id for e in events], BOOKINGS)
+
+    fault_run.count(counts, events, sent_bookings)
+    record_run(counts)
+    assert sum(counts.injected.values()) > 0, "no fault was injected"
+    assert_nothing_lost(counts)

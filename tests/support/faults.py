@@ -1,0 +1,297 @@
+"""What the fault tests inject, and how they count what came out.
+
+- ``Services``: stops and starts the RabbitMQ node (``rabbitmqctl stop_app``/``start_app``) and restarts
+  the PostgreSQL cluster (``pg_ctlcluster``) the tests use, and always waits until each answers again.
+  Which node and cluster: ``BATON_TEST_RABBITMQ_NODE`` (default: rabbitmqctl's own default node) and
+  ``BATON_TEST_POSTGRES_CLUSTER`` (``15/main``), so a developer can aim them at private instances while
+  others use the machine's services.
+- ``TcpProxy``: a TCP proxy on 127.0.0.1 between workers and a service that can delay every chunk, cut
+  (close) or reset (RST) every open connection, and refuse new ones for a while.
+- ``RunCounts``: sent, routed, written, duplicates, lost, dead-lettered; printed by every test and kept
+  in ``docs/reliability-results.json``, which ``docs/reliability.md``'s table is generated from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+from tests.support.reliability_doc import RESULTS_FILE, load_results, write_doc
+
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+RABBITMQ_NODE = os.environ.get("BATON_TEST_RABBITMQ_NODE", "")
+POSTGRES_CLUSTER = os.environ.get("BATON_TEST_POSTGRES_CLUSTER", "15/main")
+
+
+def may_stop_services() -> bool:
+    """Stopping RabbitMQ or PostgreSQL is allowed under CI=true, with BATON_TEST_STOP_SERVICES=1, or when the
+    node and cluster to stop were named (private instances): never by accident on a shared machine."""
+    return (os.environ.get("CI", "").lower() == "true" or os.environ.get("BATON_TEST_STOP_SERVICES") == "1"
+            or bool(os.environ.get("BATON_TEST_RABBITMQ_NODE") and os.environ.get("BATON_TEST_POSTGRES_CLUSTER")))
+SERVICE_WAIT_S = 120
+
+
+def service_urls() -> tuple[str, str]:
+    """(RabbitMQ URL, PostgreSQL URL) the tests and bench runs use: ``BATON_TEST_RABBITMQ_URL`` and
+    ``BATON_TEST_POSTGRES_URL``, else the machine's services."""
+    return (os.environ.get("BATON_TEST_RABBITMQ_URL", DEFAULT_RABBITMQ_URL),
+            os.environ.get("BATON_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+
+
+def rabbitmqctl(*args: str, timeout_s: float = 60) -> str:
+    node = ["-n", RABBITMQ_NODE] if RABBITMQ_NODE else []
+    return subprocess.run(["rabbitmqctl", *node, *args], check=True, capture_output=True, text=True,
+                          timeout=timeout_s).stdout
+
+
+def host_port(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = SERVICE_WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s} s") from None
+            time.sleep(0.2)
+
+
+@dataclass
+class Services:
+    """The RabbitMQ node and PostgreSQL cluster under test, stopped and started on purpose."""
+
+    rabbitmq_url: str
+    postgres_url: str
+    rabbitmq_stopped: bool = False
+    postgres_stopped: bool = False
+
+    def stop_rabbitmq(self) -> None:
+        assert may_stop_services(), "stopping the machine's RabbitMQ needs CI=true or BATON_TEST_STOP_SERVICES=1"
+        self.rabbitmq_stopped = True
+        rabbitmqctl("stop_app")
+
+    def start_rabbitmq(self) -> None:
+        rabbitmqctl("start_app", timeout_s=SERVICE_WAIT_S)
+        rabbitmqctl("await_startup", timeout_s=SERVICE_WAIT_S)
+        wait_for_port(*host_port(self.rabbitmq_url, 5672))
+        self.rabbitmq_stopped = False
+
+    def _pg_ctl(self, action: str) -> None:
+        version, name = POSTGRES_CLUSTER.split("/", 1)
+        subprocess.run(["pg_ctlcluster", version, name, action, "-m", "fast"] if action != "start"
+                       else ["pg_ctlcluster", version, name, action],
+                       check=True, capture_output=True, text=True, timeout=SERVICE_WAIT_S)
+
+    def stop_postgres(self) -> None:
+        assert may_stop_services(), "stopping the machine's PostgreSQL needs CI=true or BATON_TEST_STOP_SERVICES=1"
+        self.postgres_stopped = True
+        self._pg_ctl("stop")
+
+    def start_postgres(self) -> None:
+        self._pg_ctl("start")
+        self.wait_for_postgres()
+        self.postgres_stopped = False
+
+    def wait_for_postgres(self) -> None:
+        import sqlalchemy as sa
+
+        deadline = time.monotonic() + SERVICE_WAIT_S
+        engine = sa.create_engine(self.postgres_url, pool_pre_ping=True)
+        try:
+            while True:
+                try:
+                    with engine.connect() as connection:
+                        connection.exec_driver_sql("SELECT 1")
+                    return
+                except sa.exc.OperationalError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        finally:
+            engine.dispose()
+
+    def restore(self) -> None:
+        """Whatever a test stopped is started again (also when it failed half-way)."""
+        if self.rabbitmq_stopped:
+            self.start_rabbitmq()
+        if self.postgres_stopped:
+            self.start_postgres()
+
+
+class TcpProxy:
+    """127.0.0.1:<port> forwarding to ``target``; faults apply to every connection through it."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.delay_s = 0.0
+        self.refusing = False
+        self.cuts = 0
+        self.resets = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True, name=f"proxy-{self.port}").start()
+
+    def url_for(self, url: str) -> str:
+        """``url`` with its host and port replaced by the proxy's."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)
+        address = f"127.0.0.1:{self.port}"
+        return parts._replace(netloc=f"{netloc[0]}@{address}" if len(netloc) == 2 else address).geturl()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.refusing:
+                _reset(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _reset(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        peers = {client: upstream, upstream: client}
+        try:
+            while True:
+                readable, _, _ = select.select(list(peers), [], [], 1.0)
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    if self.delay_s:
+                        time.sleep(self.delay_s)
+                    peers[source].sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            with self._lock:
+                if (client, upstream) in self._pairs:
+                    self._pairs.remove((client, upstream))
+            for sock in (client, upstream):
+                _close(sock)
+
+    def _take_pairs(self) -> list[tuple[socket.socket, socket.socket]]:
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        return pairs
+
+    def cut(self) -> int:
+        """Closes every open connection cleanly (FIN), as a restarted load balancer would."""
+        pairs = self._take_pairs()
+        for pair in pairs:
+            for sock in pair:
+                _close(sock)
+        self.cuts += len(pairs)
+        return len(pairs)
+
+    def reset(self) -> int:
+        """Resets every open connection (RST), as a dropped NAT entry or a crashed peer would."""
+        pairs = self._take_pairs()
+        for pair in pairs:
+            for sock in pair:
+                _reset(sock)
+        self.resets += len(pairs)
+        return len(pairs)
+
+    @contextmanager
+    def refused(self) -> Iterator[None]:
+        """New connections are reset on arrival while inside."""
+        self.refusing = True
+        try:
+            yield
+        finally:
+            self.refusing = False
+
+    def close(self) -> None:
+        self._closed.set()
+        _close(self._listener)
+        self.cut()
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+def _reset(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+@dataclass
+class RunCounts:
+    """What one fault run sent and what came out; ``lost``, ``duplicates`` and ``dead_lettered`` must be 0."""
+
+    test: str
+    load: str
+    faults: str
+    sent: int = 0
+    routed: int = 0
+    written: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    dead_lettered: int = 0
+    bookings: int = 0
+    bookings_confirmed: int = 0
+    bookings_failed_cleanly: int = 0
+    bookings_left_behind: int = 0
+    injected: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, float | int | None] = field(default_factory=dict)
+
+    def line(self) -> str:
+        figures = {key: value for key, value in asdict(self).items() if key not in ("test", "load", "faults")}
+        return f"{self.test}: " + json.dumps(figures)
+
+
+def record_run(counts: RunCounts) -> None:
+    """Prints the counts and stores them for docs/reliability.md (its table is regenerated from them)."""
+    print(counts.line())
+    results = load_results()
+    results[counts.test] = asdict(counts)
+    RESULTS_FILE.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    write_doc(results)
+
+
+def periodically(every_s: float, action: Callable[[], object], stop: threading.Event) -> threading.Thread:
+    """Runs ``action`` every ``every_s`` until ``stop`` is set, in a daemon thread."""
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            action()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
