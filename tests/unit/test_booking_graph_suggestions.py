@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
+from adapters.store.operations import OperationsReader
+from baton.cli.monitor import suggestion_lines
+from baton.why import record_trace
 from tests.support.booking import (
     AUTH,
     HOSTS,
@@ -143,3 +146,16 @@ def test_a_record_never_routed_is_walked_through_the_graph_at_booking_time(clien
     assert (booked.json()["host_id"], booked.json()["booking_type"]) == (HOSTS[1], "Demo")
     unknown_size = availability(client, NEVER_ROUTED).json()  # no fields: the graph's smb branch, unlocked
     assert (unknown_size["host"]["user_id"], unknown_size["host_locked"]) == (HOSTS[2], False)
+
+
+def test_the_routing_decision_records_the_graphs_suggestion_for_baton_why(pipeline: Pipeline,
+                                                                          client: TestClient) -> None:
+    [decision] = record_trace(lead_id(BIG_LEAD), OperationsReader(pipeline.store.engine).record_trace(
+        lead_id(BIG_LEAD)))["decisions"]
+
+    suggestion = decision["stages"]["assign"]["booking_suggestion"]
+    assert suggestion == {"host": {"kind": "user", "user_id": HOSTS[1], "team": None}, "lock_host": True,
+                          "host_node": "enterprise", "meeting_type": "Demo", "lock_meeting_type": True,
+                          "meeting_type_node": "enterprise"}
+    assert suggestion_lines(suggestion) == [f"host user {HOSTS[1]} (locked, node enterprise)",
+                                             "meeting type Demo (locked, node enterprise)"]
