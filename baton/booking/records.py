@@ -11,7 +11,7 @@ from typing import Any
 from adapters.store import Store
 from baton.stages.common import match_facts
 from messages import AssignmentLog, Outcome
-from routing.booking.suggest import GraphSuggestion, Suggestion, suggest
+from routing.booking.suggest import GraphSuggestion, Suggestion, still_valid, suggest
 from routing.booking.unrouted import unrouted_suggestion
 from routing.config import OrgConfig
 from routing.facts import facts_for
@@ -56,9 +56,10 @@ def suggestion_facts(routed: AssignmentLog | None, fields: Mapping[str, Any]) ->
 def graph_suggestion(config: OrgConfig, object_type: str, routed: AssignmentLog | None, fields: Mapping[str, Any],
                      now: datetime) -> GraphSuggestion | None:
     """The router graph's booking suggestion: the one the record's latest routing decision recorded when the graph
-    walked to an action for it (possibly none), else the object's graph walked now over the record's fields."""
+    walked to an action for it (possibly none; parts today's config no longer has are dropped), else the object's
+    graph walked now over the record's fields."""
     if routed is not None and routed.outcome in WALKED and routed.path:
-        return routed.booking_suggestion
+        return still_valid(routed.booking_suggestion, config.booking, object_type, config.team_names())
     return unrouted_suggestion(config, object_type, fields, now)
 
 

@@ -15,7 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from routing.base import Strict
-from routing.booking.config import BookingSettings, HostOption, SuggestedChoice
+from routing.booking.config import (
+    BookingSettings,
+    HostOption,
+    SuggestedChoice,
+    suggested_choice_problems,
+)
 from routing.conditions import Condition, evaluate
 
 CLOCK_OPS = frozenset({"within_last_days"})
@@ -56,6 +61,26 @@ def along_path(steps: Iterable[tuple[str, SuggestedChoice | None]]) -> GraphSugg
             parts.update(meeting_type=choice.meeting_type, lock_meeting_type=choice.lock_meeting_type,
                          meeting_type_node=node)
     return GraphSuggestion.model_validate(parts) if parts else None
+
+
+def still_valid(
+    graph: GraphSuggestion | None, settings: BookingSettings, object_type: str, team_names: set[str]
+) -> GraphSuggestion | None:
+    """A recorded graph suggestion without the parts today's booking section can no longer honour (a meeting
+    type, pool or host option removed since the routing decision); None when nothing is left."""
+    if graph is None:
+        return None
+    parts = graph.model_dump()
+    if graph.host is not None and suggested_choice_problems(
+        settings, object_type, SuggestedChoice(host=graph.host), "host", team_names
+    ):
+        parts.update(host=None, lock_host=False, host_node=None)
+    if graph.meeting_type is not None and suggested_choice_problems(
+        settings, object_type, SuggestedChoice(meeting_type=graph.meeting_type), "meeting_type", team_names
+    ):
+        parts.update(meeting_type=None, lock_meeting_type=False, meeting_type_node=None)
+    kept = GraphSuggestion.model_validate(parts)
+    return kept if kept.host is not None or kept.meeting_type is not None else None
 
 
 def _reads_clock(condition: Condition) -> bool:

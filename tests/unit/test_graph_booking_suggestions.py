@@ -10,7 +10,7 @@ import pytest
 
 from baton.errors import ConfigError
 from routing.booking.config import HostOption
-from routing.booking.suggest import GraphSuggestion, suggest
+from routing.booking.suggest import GraphSuggestion, still_valid, suggest
 from routing.booking.unrouted import unrouted_suggestion
 from routing.config import OrgConfig, parse_config
 from routing.facts import facts_for
@@ -205,3 +205,17 @@ def test_a_fallback_carries_no_suggestion_of_its_own() -> None:
 
     assert [message for _, message in found] == ["suggest_booking goes on the node itself, not on its fallback"]
     assert found[0][0].startswith("graphs.Lead.nodes.enterprise.") and found[0][0].endswith("fallback")
+
+
+def test_a_recorded_suggestion_loses_the_parts_todays_booking_section_no_longer_has() -> None:
+    """A routing decision made under an older config may name a pool or type since removed: those parts go."""
+    settings = config(graph(), allowed_types=["Intro"], pools=["Inbound"]).booking
+    recorded = GraphSuggestion(host=HostOption(kind="pool", team="Partners"), lock_host=True, host_node="old",
+                               meeting_type="Intro", lock_meeting_type=True, meeting_type_node="size")
+    gone = GraphSuggestion(meeting_type="Demo", lock_meeting_type=True, meeting_type_node="old")
+    teams = {"Inbound", "Partners"}
+
+    assert still_valid(recorded, settings, "Lead", teams) == GraphSuggestion(
+        meeting_type="Intro", lock_meeting_type=True, meeting_type_node="size")
+    assert still_valid(gone, settings, "Lead", teams) is None
+    assert still_valid(recorded, settings, "Contact", teams) is None  # no booking settings for the object
