@@ -67,10 +67,9 @@ class BookingPlan:
 def _choice(config: OrgConfig, store: Store, object_type: str, record_id: str, fields: Mapping[str, Any],
             host: HostOption | None, meeting_type: str | None, now: datetime) -> tuple[Suggestion, HostOption, str]:
     settings = config.booking
-    try:
-        suggestion = booking_suggestion(config, store, object_type, record_id, fields, now)
-    except KeyError:
-        raise BookingProblems([("object_type", f"{object_type} has no booking settings")]) from None
+    if object_type not in settings.objects:
+        raise BookingProblems([("object_type", f"{object_type} has no booking settings")])
+    suggestion = booking_suggestion(config, store, object_type, record_id, fields, now)
     option = host or suggestion.host
     type_name = meeting_type or suggestion.meeting_type
     problems = choice_problems(settings, object_type, suggestion, option, type_name)
