@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, Field
 
 from messages.base import SCHEMA_VERSION, Contract
 from messages.routing import MatchInfo, StageTrace, TerritoryResult
+from routing.booking.suggest import GraphSuggestion
 
 
 class Outcome(StrEnum):
@@ -46,6 +47,9 @@ class AssignmentLog(Contract):
     skipped: list[Skipped] = Field(default_factory=list)
     skip_summary: dict[str, Any] = Field(default_factory=dict)
     path: list[PathStep] = Field(default_factory=list)
+    booking_suggestion: GraphSuggestion | None = Field(
+        default=None, description="host and meeting type the router graph's path suggests for bookings"
+    )
     tags: list[str] = Field(default_factory=list)
     config_version: int | None = None
     source: str

@@ -84,7 +84,7 @@ def _cross_reference_problems(config: OrgConfig) -> list[tuple[str, str]]:
     for index, territory in enumerate(config.territories):
         if territory.team not in names:
             problems.append((f"territories[{index}].team", f"unknown team {territory.team!r}"))
-    problems.extend(validate_graphs(config.graphs, names))
+    problems.extend(validate_graphs(config.graphs, names, config.booking))
     problems.extend(booking_problems(config.booking, set(names)))
     return problems
 

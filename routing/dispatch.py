@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from messages.records import ChangeType
+from routing.booking.suggest import GraphSuggestion
 from routing.config import OrgConfig
 from routing.graph import (
     AssignOwner,
     AssignTeam,
     FixedOwner,
     Hold,
+    RoutePlan,
     Stop,
     TriggerInput,
     TriggerNode,
@@ -46,6 +48,7 @@ class Plan:
     fallback: AssignTeam | FixedOwner | None = None
     reasons: list[str] = field(default_factory=list)
     path: list[dict[str, str]] = field(default_factory=list)
+    booking: GraphSuggestion | None = None  # what the graph path suggests for bookings
 
     @property
     def teams(self) -> set[str]:
@@ -112,6 +115,11 @@ def _owner_plan(action: AssignOwner, config: OrgConfig, reasons: list[str], path
 
 def _plan_from_graph(change: RecordChange, facts: Mapping[str, Any], config: OrgConfig, now: datetime) -> Plan:
     result = route(config.graphs[change.object_type], _trigger_input(change), facts, now)
+    plan = _graph_action_plan(result, config)
+    return replace(plan, booking=result.booking) if result.booking is not None else plan
+
+
+def _graph_action_plan(result: RoutePlan, config: OrgConfig) -> Plan:
     path = [{"node": step.node, "outcome": step.outcome, "reason": step.reason} for step in result.path]
     reasons = [result.reason] if result.reason else []
     action = result.action

@@ -3,7 +3,9 @@
 A graph is declared per object in the org's YAML (``graphs: {Lead: {nodes: {...}}}``). It has one
 trigger node, then decision, switch and match nodes that branch on the flat facts mapping, and
 action nodes that end the walk. ``route`` walks it and returns the action plus the path taken,
-node by node, for the assignment log. ``validate_graph`` lists every structural problem with its
+node by node, for the assignment log. Any node may carry ``suggest_booking`` (a host option and/or
+meeting type for hand-over bookings, each possibly locked): the walk records what its path suggests,
+and ``booking_walk`` walks the graph at booking time for a record that was never routed. ``validate_graph`` lists every structural problem with its
 path, for ``baton check``; a ``Graph`` with such problems also fails to load.
 """
 
@@ -14,11 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from baton.errors import ConfigError
 from messages.records import ChangeType
 from routing.base import Strict
+from routing.booking.config import BookingSettings, SuggestedChoice, suggested_choice_problems
+from routing.booking.suggest import GraphSuggestion, along_path
 from routing.conditions import Condition, evaluate, explain
 from routing.facts import MATCH_PREFIX
 from routing.teams import Method
@@ -62,7 +66,16 @@ class TriggerDecision:
 # Actions: what a walk ends in. Some are also node kinds of their own.
 
 
-class AssignTeam(Strict):
+class Suggests(Strict):
+    """A node that may suggest a host and meeting type for bookings on the records it sees."""
+
+    suggest_booking: SuggestedChoice | None = Field(
+        default=None,
+        description="booking suggestion for records whose path passes here; nodes nearer the action win",
+    )
+
+
+class AssignTeam(Suggests):
     """Give the record to a team; its distribution method picks the member."""
 
     kind: Literal["assign_team"] = "assign_team"
@@ -77,7 +90,7 @@ class AssignTeam(Strict):
         return f"assign to team {self.team}" + (f" ({'; '.join(details)})" if details else "")
 
 
-class FixedOwner(Strict):
+class FixedOwner(Suggests):
     """Give the record to one user or queue id."""
 
     kind: Literal["assign_owner"] = "assign_owner"
@@ -100,7 +113,7 @@ class AssignOwner(Strict):
     fallback: Fallback | None = None
 
 
-class Hold(Strict):
+class Hold(Suggests):
     """Leave the record where it is and look again later."""
 
     kind: Literal["hold"] = "hold"
@@ -110,7 +123,7 @@ class Hold(Strict):
         return f"hold: {self.reason}"
 
 
-class Stop(Strict):
+class Stop(Suggests):
     """End routing without changing the owner."""
 
     kind: Literal["stop"] = "stop"
@@ -127,7 +140,7 @@ Action = Annotated[AssignTeam | AssignOwner | Hold | Stop, Field(discriminator="
 # Nodes.
 
 
-class TriggerNode(Strict):
+class TriggerNode(Suggests):
     """Which events route at all. Deletes and Baton's own changes never do."""
 
     kind: Literal["trigger"]
@@ -147,7 +160,7 @@ class TriggerNode(Strict):
         return (("next", self.next),)
 
 
-class DecisionNode(Strict):
+class DecisionNode(Suggests):
     """True/false on one condition."""
 
     kind: Literal["decision"]
@@ -165,7 +178,7 @@ class Branch(Strict):
     label: str | None = None
 
 
-class SwitchNode(Strict):
+class SwitchNode(Suggests):
     """Multi-branch: the first branch whose condition holds, else ``default``."""
 
     kind: Literal["switch"]
@@ -179,7 +192,7 @@ class SwitchNode(Strict):
         return edges + ((("default", self.default),) if self.default is not None else ())
 
 
-class MatchNode(Strict):
+class MatchNode(Suggests):
     """Branches on the match stage's result: matched when it found a record of ``match``'s object
     (case-insensitive) with at least ``min_score``."""
 
@@ -193,20 +206,31 @@ class MatchNode(Strict):
         return (("matched", self.matched), ("unmatched", self.unmatched))
 
 
-class RelatedOwnerNode(Strict):
+class WithFallback(Suggests):
+    """An owner lookup with a fallback for when it finds no one who can take the record."""
+
+    fallback: Fallback
+
+    @field_validator("fallback")
+    @classmethod
+    def _fallback_suggests_nothing(cls, fallback: Fallback) -> Fallback:
+        if fallback.suggest_booking is not None:
+            raise ValueError("suggest_booking goes on the node itself, not on its fallback")
+        return fallback
+
+
+class RelatedOwnerNode(WithFallback):
     """Assign to the owner of the record the match stage found (e.g. the account owner)."""
 
     kind: Literal["assign_related_owner"]
     match: str | None = Field(default=None, description="object the match must be, if any")
-    fallback: Fallback
 
 
-class UserFieldNode(Strict):
+class UserFieldNode(WithFallback):
     """Assign to the user a lookup field of the record names (e.g. ``Referrer__c``)."""
 
     kind: Literal["assign_user_field"]
     user_field: str = Field(min_length=1)
-    fallback: Fallback
 
 
 Node = Annotated[
@@ -420,13 +444,38 @@ class _Unparsed:
         return tuple((path, target) for path, target in edges if isinstance(target, str))
 
 
+def suggestion_problems(
+    nodes: Mapping[str, object],
+    booking: BookingSettings,
+    object_type: str,
+    team_names: Collection[str],
+    where: str,
+) -> list[Problem]:
+    """Each node's ``suggest_booking`` checked against the booking section for ``object_type``:
+    known meeting types and pools, offered to the object."""
+    return [
+        problem
+        for name, node in nodes.items()
+        if isinstance(node, Suggests) and node.suggest_booking is not None
+        for problem in suggested_choice_problems(
+            booking, object_type, node.suggest_booking,
+            _join(where, "nodes", name, "suggest_booking"), set(team_names),
+        )
+    ]
+
+
 def validate_graph(
-    graph: Graph | Mapping[str, Any], team_names: Collection[str], where: str = "graph"
+    graph: Graph | Mapping[str, Any],
+    team_names: Collection[str],
+    where: str = "graph",
+    booking: BookingSettings | None = None,
+    object_type: str | None = None,
 ) -> list[Problem]:
     """Every problem of one graph, as (path, message) pairs; empty when it is valid.
 
     ``graph`` may be a loaded ``Graph`` or its raw YAML mapping (so problems that would stop it
-    loading are listed too). ``where`` prefixes the paths, e.g. ``graphs.Lead``.
+    loading are listed too). ``where`` prefixes the paths, e.g. ``graphs.Lead``. With ``booking``
+    and ``object_type``, the nodes' booking suggestions are checked against the booking section.
     """
     if isinstance(graph, Graph):
         nodes: Mapping[str, object] = graph.nodes
@@ -435,17 +484,24 @@ def validate_graph(
         nodes, problems = _parse_nodes(graph, where)
     if not nodes:
         return problems
-    return problems + structure_problems(nodes, where) + team_problems(nodes, team_names, where)
+    problems += structure_problems(nodes, where) + team_problems(nodes, team_names, where)
+    if booking is not None and object_type is not None:
+        problems += suggestion_problems(nodes, booking, object_type, team_names, where)
+    return problems
 
 
 def validate_graphs(
-    graphs: Mapping[str, Graph | Mapping[str, Any]], team_names: Collection[str]
+    graphs: Mapping[str, Graph | Mapping[str, Any]],
+    team_names: Collection[str],
+    booking: BookingSettings | None = None,
 ) -> list[Problem]:
     """Problems of the org's ``graphs`` section, paths starting with ``graphs.<Object>``."""
     return [
         problem
         for object_name, graph in graphs.items()
-        for problem in validate_graph(graph, team_names, where=f"graphs.{object_name}")
+        for problem in validate_graph(
+            graph, team_names, where=f"graphs.{object_name}", booking=booking, object_type=object_name
+        )
     ]
 
 
@@ -536,6 +592,7 @@ class RoutePlan(Strict):
     reason: str
     action: Action | None = None
     path: tuple[PathStep, ...] = ()
+    booking: GraphSuggestion | None = Field(default=None, description="what the path suggests for bookings")
 
 
 def _match_outcome(node: MatchNode, facts: Mapping[str, Any]) -> tuple[bool, str]:
@@ -642,18 +699,11 @@ def _next_step(node: object, facts: Mapping[str, Any], now: datetime) -> tuple[s
     raise ConfigError([(type(node).__name__, "not a branching node")])
 
 
-def route(
-    graph: Graph, trigger_input: TriggerInput, facts: Mapping[str, Any], now: datetime
-) -> RoutePlan:
-    """Decide whether the event routes, then walk the graph from its trigger to an action."""
-    start = graph.trigger_name
-    decision = decide_trigger(graph.trigger, trigger_input)
-    outcome = "routed" if decision.routes else "not routed"
-    first = PathStep(node=start, outcome=outcome, reason=decision.reason)
-    if not decision.routes:
-        return RoutePlan(triggered=False, reason=decision.reason, path=(first,))
-    path = [first]
-    visited = {start}
+def _walk(
+    graph: Graph, path: list[PathStep], facts: Mapping[str, Any], now: datetime
+) -> tuple[Any, list[PathStep]]:
+    """From the trigger's next node to an action: (action, path with a step per node)."""
+    visited = {graph.trigger_name}
     name = graph.trigger.next
     while True:
         if name in visited or name not in graph.nodes:
@@ -669,4 +719,33 @@ def route(
             continue
         action, outcome, reason = _action_for(node, facts)
         path.append(PathStep(node=name, outcome=outcome, reason=reason))
-        return RoutePlan(triggered=True, reason=decision.reason, action=action, path=tuple(path))
+        return action, path
+
+
+def path_suggestion(graph: Graph, path: Iterable[PathStep]) -> GraphSuggestion | None:
+    """What the nodes on a walked path suggest for bookings (the node nearest the action wins)."""
+    return along_path((step.node, graph.nodes[step.node].suggest_booking) for step in path)
+
+
+def route(
+    graph: Graph, trigger_input: TriggerInput, facts: Mapping[str, Any], now: datetime
+) -> RoutePlan:
+    """Decide whether the event routes, then walk the graph from its trigger to an action."""
+    decision = decide_trigger(graph.trigger, trigger_input)
+    outcome = "routed" if decision.routes else "not routed"
+    first = PathStep(node=graph.trigger_name, outcome=outcome, reason=decision.reason)
+    if not decision.routes:
+        return RoutePlan(triggered=False, reason=decision.reason, path=(first,))
+    action, path = _walk(graph, [first], facts, now)
+    return RoutePlan(triggered=True, reason=decision.reason, action=action, path=tuple(path),
+                     booking=path_suggestion(graph, path))
+
+
+def booking_walk(graph: Graph, facts: Mapping[str, Any], now: datetime) -> RoutePlan:
+    """The walk for a booking on a record the graph never routed: no event, so the trigger is not
+    asked; the path runs from it to an action over the record's facts, and ``booking`` is what it
+    suggests. Nothing is assigned."""
+    reason = "walked at booking time (no routing decision for the record)"
+    first = PathStep(node=graph.trigger_name, outcome="booking", reason=reason)
+    _, path = _walk(graph, [first], facts, now)
+    return RoutePlan(triggered=False, reason=reason, path=tuple(path), booking=path_suggestion(graph, path))

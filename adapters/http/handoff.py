@@ -36,6 +36,7 @@ from baton import runtime
 from baton.booking.chain import bookings_of
 from baton.booking.directory import UnknownHost, host_info
 from baton.booking.planning import BookingPlan, BookingProblems, plan_booking, plan_slots
+from baton.booking.records import booking_suggestion
 from baton.booking.reserve import SlotUnavailable
 from baton.booking.schedules import host_schedules
 from baton.booking.submit import NotEnqueued, submit_booking
@@ -47,7 +48,6 @@ from messages.booking import FINAL_STATUSES, BookingRequest, BookingStatus
 from routing.booking.config import HostOption
 from routing.booking.pools import meet_now
 from routing.booking.slots import Interval, Slot, zone
-from routing.booking.suggest import suggest
 
 log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
@@ -121,7 +121,8 @@ class Page:
             self.settings = self.config.booking.for_object(claims.object_type)
         except KeyError:
             raise PageError([("object_type", f"{claims.object_type} has no booking settings")]) from None
-        self.suggestion = suggest(self.config.booking, claims.object_type, claims.record_fields, self.now)
+        self.suggestion = booking_suggestion(self.config, self.ports.store, claims.object_type, claims.record_id,
+                                             claims.record_fields, self.now)
 
     # choices ------------------------------------------------------------------------------------
     def host_value(self) -> str:

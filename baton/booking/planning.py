@@ -11,7 +11,7 @@ from adapters.calendar import Calendar
 from adapters.store import Store
 from adapters.store.bookings import COUNTED_STATUSES, BookingStore, CapLimit, PoolCredits
 from baton.booking.directory import HostInfo, UnknownHost, host_infos
-from baton.booking.records import account_owner, record_owner, suggestion_facts
+from baton.booking.records import account_owner, booking_suggestion, record_owner
 from baton.booking.schedules import host_schedules
 from routing.booking.absences import unavailable_intervals
 from routing.booking.choices import choice_problems
@@ -29,7 +29,7 @@ from routing.booking.hosts import resolve_host_request
 from routing.booking.permissions import scheduler_refusal
 from routing.booking.pools import HostRequest, available_slots, busy_range, joint_slots
 from routing.booking.slots import HostSchedule, Interval, Slot
-from routing.booking.suggest import Suggestion, suggest
+from routing.booking.suggest import Suggestion
 from routing.config import OrgConfig
 
 Problems = list[tuple[str, str]]
@@ -85,12 +85,12 @@ class BookingPlan:
         return self.directory[host_id].time_zone
 
 
-def _choice(settings: Any, object_type: str, fields: Mapping[str, Any], host: HostOption | None,
-            meeting_type: str | None, now: datetime) -> tuple[Suggestion, HostOption, str]:
-    try:
-        suggestion = suggest(settings, object_type, fields, now)
-    except KeyError:
-        raise BookingProblems([("object_type", f"{object_type} has no booking settings")]) from None
+def _choice(config: OrgConfig, store: Store, object_type: str, record_id: str, fields: Mapping[str, Any],
+            host: HostOption | None, meeting_type: str | None, now: datetime) -> tuple[Suggestion, HostOption, str]:
+    settings = config.booking
+    if object_type not in settings.objects:
+        raise BookingProblems([("object_type", f"{object_type} has no booking settings")])
+    suggestion = booking_suggestion(config, store, object_type, record_id, fields, now)
     option = host or suggestion.host
     type_name = meeting_type or suggestion.meeting_type
     problems = choice_problems(settings, object_type, suggestion, option, type_name)
@@ -117,10 +117,8 @@ def plan_booking(
     """Checks the choice against the object's settings and resolves the candidate hosts; BookingProblems
     names what is wrong."""
     settings = config.booking
-    facts = record_fields
-    if object_type in settings.objects and settings.for_object(object_type).suggestions:
-        facts = suggestion_facts(store, object_type, record_id, record_fields)
-    suggestion, option, type_name = _choice(settings, object_type, facts, host, meeting_type, now)
+    suggestion, option, type_name = _choice(config, store, object_type, record_id, record_fields, host,
+                                            meeting_type, now)
     booking_type = settings.booking_type(type_name)
     try:
         request = resolve_host_request(

@@ -1,17 +1,23 @@
 """The record's owner and its account's owner, for the host options record_owner and account_owner, and the
-facts suggestion rules read: what the router found for the record (its latest routing decision)."""
+booking suggestion: the router graph's (from the record's latest routing decision, else walked now), then the
+suggestion rules over what the router found for the record (its latest routing decision)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from adapters.store import Store
 from baton.stages.common import match_facts
-from messages import AssignmentLog
+from messages import AssignmentLog, Outcome
+from routing.booking.suggest import GraphSuggestion, Suggestion, still_valid, suggest
+from routing.booking.unrouted import unrouted_suggestion
+from routing.config import OrgConfig
 from routing.facts import facts_for
 
 ACCOUNT_LOOKUPS = ("AccountId", "ConvertedAccountId")
+WALKED = frozenset({Outcome.ASSIGNED, Outcome.HELD, Outcome.STOPPED})  # the graph walk reached an action
 
 
 def _synced(store: Store, object_type: str, record_id: str | None) -> dict[str, Any]:
@@ -38,14 +44,36 @@ def latest_routing(store: Store, object_type: str, record_id: str) -> Assignment
     return AssignmentLog.model_validate(entry) if entry is not None else None
 
 
-def suggestion_facts(store: Store, object_type: str, record_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+def suggestion_facts(routed: AssignmentLog | None, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The scheduler's record fields over what routing found for the record, as the router graph read it:
     classification stamps, ``tags``, ``territory`` and ``match.*``. Only the fields when it was never routed."""
-    routed = latest_routing(store, object_type, record_id)
     if routed is None:
         return dict(fields)
     return facts_for({**routed.stamps, **fields}, tags=routed.tags,
                      territory=routed.territory.name if routed.territory else None, match=match_facts(routed.match))
+
+
+def graph_suggestion(config: OrgConfig, object_type: str, routed: AssignmentLog | None, fields: Mapping[str, Any],
+                     now: datetime) -> GraphSuggestion | None:
+    """The router graph's booking suggestion: the one the record's latest routing decision recorded when the graph
+    walked to an action for it (possibly none; parts today's config no longer has are dropped), else the object's
+    graph walked now over the record's fields."""
+    if routed is not None and routed.outcome in WALKED and routed.path:
+        return still_valid(routed.booking_suggestion, config.booking, object_type, config.team_names())
+    return unrouted_suggestion(config, object_type, fields, now)
+
+
+def booking_suggestion(config: OrgConfig, store: Store, object_type: str, record_id: str,
+                       fields: Mapping[str, Any], now: datetime) -> Suggestion:
+    """The host option and meeting type a booking on the record starts with, each possibly locked: the router
+    graph's first, then the object's suggestion rules, then its defaults. KeyError when the object has no
+    booking settings."""
+    settings = config.booking.for_object(object_type)
+    routed = None
+    if settings.suggestions or object_type in config.graphs:
+        routed = latest_routing(store, object_type, record_id)
+    graph = graph_suggestion(config, object_type, routed, fields, now)
+    return suggest(config.booking, object_type, suggestion_facts(routed, fields), now, graph)
 
 
 def account_owner(store: Store, object_type: str, record_id: str, fields: Mapping[str, Any]) -> str | None:

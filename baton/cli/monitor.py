@@ -201,6 +201,22 @@ def _lines(values: list[Any]) -> str:
     return "\n".join(str(value) for value in values) or "-"
 
 
+def suggestion_lines(suggestion: dict[str, Any] | None) -> list[str]:
+    """The router path's booking suggestion, one line per part: what, whether locked, from which node."""
+    if not suggestion:
+        return []
+    lines = []
+    if suggestion.get("host"):
+        host = suggestion["host"]
+        target = host.get("user_id") or host.get("team") or ""
+        locked = "locked" if suggestion.get("lock_host") else "preselected"
+        lines.append(f"host {host['kind']} {target}".rstrip() + f" ({locked}, node {suggestion.get('host_node')})")
+    if suggestion.get("meeting_type"):
+        locked = "locked" if suggestion.get("lock_meeting_type") else "preselected"
+        lines.append(f"meeting type {suggestion['meeting_type']} ({locked}, node {suggestion.get('meeting_type_node')})")
+    return lines
+
+
 def _print_trace(document: dict[str, Any]) -> None:
     current = document["current"]
     if current:
@@ -235,6 +251,8 @@ def _print_trace(document: dict[str, Any]) -> None:
         table.add_row("assign", _lines([(f"team {assign['team'] or '-'}, method {assign['method'] or '-'}, "
                                          f"owner {assign['owner_id'] or '-'}"), *assign["reasons"]]))
         table.add_row("skipped", _lines([f"{skip['member_id']}: {skip['reason']}" for skip in assign["skipped"]]))
+        if assign.get("booking_suggestion"):
+            table.add_row("booking suggestion", _lines(suggestion_lines(assign["booking_suggestion"])))
         write = item["salesforce_write"]
         table.add_row("salesforce write", _lines([f"{key}: {value}" for key, value in write.items()
                                                   if value is not None]))

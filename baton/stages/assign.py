@@ -175,6 +175,7 @@ def _decide(
     """The decision, and for a held record when someone may next be free to take it."""
     event_at = context.event.event_time()
     path = [PathStep(**step) for step in plan.path]
+    walked = {"path": path, "booking_suggestion": plan.booking}  # a fallback plan below keeps the path's suggestion
     if latest is not None and latest.last_event_at > event_at:
         return _log(
             context, Outcome.STALE, now, enqueued_at, owner_id=latest.owner_id, path=path,
@@ -186,16 +187,16 @@ def _decide(
             *plan.reasons, f"not routed: the owner already is Baton's latest decision ({latest.owner_id}); "
             "an outbound message carries no change list, so this may be Baton's own write coming back"]), None
     if plan.kind is PlanKind.NOT_ROUTED:
-        return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, reasons=plan.reasons, path=path), None
+        return _log(context, Outcome.NOT_ROUTED, now, enqueued_at, reasons=plan.reasons, **walked), None
     if plan.kind is PlanKind.STOP:
-        return _log(context, Outcome.STOPPED, now, enqueued_at, reasons=plan.reasons, path=path), None
+        return _log(context, Outcome.STOPPED, now, enqueued_at, reasons=plan.reasons, **walked), None
     if plan.kind is PlanKind.OWNER:
         plan = _unavailable_owner_fallback(plan, config, unavailable, now)
     if plan.kind is PlanKind.OWNER:
         return _log(context, Outcome.ASSIGNED, now, enqueued_at, owner_id=plan.owner_id, method="fixed_owner",
-                    reasons=plan.reasons, path=path), None
+                    reasons=plan.reasons, **walked), None
     if plan.kind is PlanKind.HOLD or plan.team is None:
-        return _log(context, Outcome.HELD, now, enqueued_at, reasons=plan.reasons, path=path), None
+        return _log(context, Outcome.HELD, now, enqueued_at, reasons=plan.reasons, **walked), None
     team = config.team(plan.team)
     facts = record_facts(context)
     key = sticky_key(team, facts)
@@ -219,7 +220,7 @@ def _decide(
         reasons=plan.reasons + list(selection.reasons) + credit,
         skipped=[Skipped(member_id=s.member_id, reason=s.reason) for s in selection.skipped],
         skip_summary=selection.skip_summary,
-        path=path,
+        **walked,
     )
     return log, selection.next_available_at
 

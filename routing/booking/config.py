@@ -155,25 +155,30 @@ class HostOption(Strict):
         return self.kind.replace("_", " ")
 
 
-class SuggestionRule(Strict):
+class SuggestedChoice(Strict):
+    """A suggested host option and/or meeting type, each of which may be locked."""
+
+    host: HostOption | None = None
+    lock_host: bool = Field(default=False, description="no other host may be chosen")
+    meeting_type: str | None = None
+    lock_meeting_type: bool = Field(default=False, description="no other meeting type may be chosen")
+
+    @model_validator(mode="after")
+    def _suggests_something(self) -> SuggestedChoice:
+        if self.host is None and self.meeting_type is None:
+            raise ValueError("suggest a host, a meeting_type or both")
+        if self.lock_host and self.host is None:
+            raise ValueError("lock_host needs a host")
+        if self.lock_meeting_type and self.meeting_type is None:
+            raise ValueError("lock_meeting_type needs a meeting_type")
+        return self
+
+
+class SuggestionRule(SuggestedChoice):
     """When ``when`` holds for the record, suggest this host and/or meeting type."""
 
     name: str = Field(min_length=1)
     when: Condition
-    host: HostOption | None = None
-    lock_host: bool = Field(default=False, description="no other host may be chosen")
-    meeting_type: str | None = None
-    lock_meeting_type: bool = False
-
-    @model_validator(mode="after")
-    def _suggests_something(self) -> SuggestionRule:
-        if self.host is None and self.meeting_type is None:
-            raise ValueError(f"suggestion {self.name!r}: suggest a host, a meeting_type or both")
-        if self.lock_host and self.host is None:
-            raise ValueError(f"suggestion {self.name!r}: lock_host needs a host")
-        if self.lock_meeting_type and self.meeting_type is None:
-            raise ValueError(f"suggestion {self.name!r}: lock_meeting_type needs a meeting_type")
-        return self
 
 
 class RelatedOwnerUpdate(Strict):
@@ -345,15 +350,40 @@ def _object_problems(
             problems.append((f"{where}.pools[{index}]", f"team {team!r} is not a booking pool"))
     problems += _host_problems(settings.default_host, f"{where}.default_host", pools, teams)
     for index, rule in enumerate(settings.suggestions):
-        rule_where = f"{where}.suggestions[{index}]"
-        problems += _type_problem(rule.meeting_type, f"{rule_where}.meeting_type", types)
-        if rule.host is not None:
-            problems += _host_problems(rule.host, f"{rule_where}.host", pools, teams)
-            if rule.host.kind not in settings.host_options:
-                problems.append(
-                    (f"{rule_where}.host.kind", f"{rule.host.kind!r} is not in host_options")
-                )
+        problems += _choice_problems(rule, settings, f"{where}.suggestions[{index}]", types, pools, teams)
     return problems
+
+
+def _choice_problems(
+    choice: SuggestedChoice,
+    settings: ObjectBooking,
+    where: str,
+    types: set[str],
+    pools: set[str],
+    teams: set[str],
+) -> list[tuple[str, str]]:
+    problems = _type_problem(choice.meeting_type, f"{where}.meeting_type", types)
+    if choice.meeting_type in types and settings.allowed_types and choice.meeting_type not in settings.allowed_types:
+        problems.append((f"{where}.meeting_type", f"{choice.meeting_type!r} is not one of allowed_types"))
+    if choice.host is not None:
+        problems += _host_problems(choice.host, f"{where}.host", pools, teams)
+        if choice.host.kind not in settings.host_options:
+            problems.append((f"{where}.host.kind", f"{choice.host.kind!r} is not in host_options"))
+        elif choice.host.kind == "pool" and settings.pools and choice.host.team not in settings.pools:
+            problems.append((f"{where}.host.team", f"pool {choice.host.team!r} is not in the object's pools"))
+    return problems
+
+
+def suggested_choice_problems(
+    settings: BookingSettings, object_type: str, choice: SuggestedChoice, where: str, team_names: set[str]
+) -> list[tuple[str, str]]:
+    """What is wrong with a suggestion made outside the booking section (a router graph node's
+    ``suggest_booking``) for ``object_type``, each with its path under ``where``."""
+    if object_type not in settings.objects:
+        return [(where, f"{object_type} has no booking settings (add booking.objects.{object_type})")]
+    types = {booking_type.name for booking_type in settings.types}
+    pools = {pool.team for pool in settings.pools}
+    return _choice_problems(choice, settings.objects[object_type], where, types, pools, team_names)
 
 
 def booking_problems(settings: BookingSettings, team_names: set[str]) -> list[tuple[str, str]]:

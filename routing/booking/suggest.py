@@ -1,6 +1,7 @@
 """Smart suggestions per object: which host option and meeting type a booking starts with.
 
-Rules are the object's ``suggestions``, tried in order with the condition language
+The router graph comes first: the ``suggest_booking`` of the nodes on the record's path (see
+``GraphSuggestion``), host and meeting type each on its own. Then rules: they are the object's ``suggestions``, tried in order with the condition language
 (``routing.conditions``) over the record's facts; the first rule that suggests a host sets the
 host, the first that suggests a meeting type sets the type. Without a rule the object's
 ``default_host`` and ``default_type`` apply, unlocked.
@@ -8,12 +9,18 @@ host, the first that suggests a meeting type sets the type. Without a rule the o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from routing.booking.config import BookingSettings, HostOption
+from routing.base import Strict
+from routing.booking.config import (
+    BookingSettings,
+    HostOption,
+    SuggestedChoice,
+    suggested_choice_problems,
+)
 from routing.conditions import Condition, evaluate
 
 CLOCK_OPS = frozenset({"within_last_days"})
@@ -30,6 +37,52 @@ class Suggestion:
     meeting_type_rule: str | None = None
 
 
+class GraphSuggestion(Strict):
+    """What the nodes on a router graph path suggest for bookings, with the node each part came from."""
+
+    host: HostOption | None = None
+    lock_host: bool = False
+    host_node: str | None = None
+    meeting_type: str | None = None
+    lock_meeting_type: bool = False
+    meeting_type_node: str | None = None
+
+
+def along_path(steps: Iterable[tuple[str, SuggestedChoice | None]]) -> GraphSuggestion | None:
+    """The suggestion of a path's (node name, ``suggest_booking``) pairs, in walk order: the node
+    nearest the end of the path wins, host and meeting type each on its own; None when no node suggests."""
+    parts: dict[str, object] = {}
+    for node, choice in steps:
+        if choice is None:
+            continue
+        if choice.host is not None:
+            parts.update(host=choice.host, lock_host=choice.lock_host, host_node=node)
+        if choice.meeting_type is not None:
+            parts.update(meeting_type=choice.meeting_type, lock_meeting_type=choice.lock_meeting_type,
+                         meeting_type_node=node)
+    return GraphSuggestion.model_validate(parts) if parts else None
+
+
+def still_valid(
+    graph: GraphSuggestion | None, settings: BookingSettings, object_type: str, team_names: set[str]
+) -> GraphSuggestion | None:
+    """A recorded graph suggestion without the parts today's booking section can no longer honour (a meeting
+    type, pool or host option removed since the routing decision); None when nothing is left."""
+    if graph is None:
+        return None
+    parts = graph.model_dump()
+    if graph.host is not None and suggested_choice_problems(
+        settings, object_type, SuggestedChoice(host=graph.host), "host", team_names
+    ):
+        parts.update(host=None, lock_host=False, host_node=None)
+    if graph.meeting_type is not None and suggested_choice_problems(
+        settings, object_type, SuggestedChoice(meeting_type=graph.meeting_type), "meeting_type", team_names
+    ):
+        parts.update(meeting_type=None, lock_meeting_type=False, meeting_type_node=None)
+    kept = GraphSuggestion.model_validate(parts)
+    return kept if kept.host is not None or kept.meeting_type is not None else None
+
+
 def _reads_clock(condition: Condition) -> bool:
     if condition.op is not None:
         return condition.op in CLOCK_OPS
@@ -42,8 +95,11 @@ def suggest(
     object_type: str,
     record_fields: Mapping[str, Any],
     now: datetime | None = None,
+    graph: GraphSuggestion | None = None,
 ) -> Suggestion:
     """The suggested host option and meeting type for a record, each possibly locked.
+
+    ``graph`` is the router graph's suggestion for the record; each part it names wins over the rules.
 
     ``record_fields`` is the facts mapping (record fields by API name, optionally the facts of
     ``routing.facts.facts_for``). ``now`` is needed only by rules using ``within_last_days``.
@@ -52,6 +108,10 @@ def suggest(
     defaults = settings.for_object(object_type)
     host: tuple[HostOption, bool, str] | None = None
     meeting_type: tuple[str, bool, str] | None = None
+    if graph is not None and graph.host is not None:
+        host = (graph.host, graph.lock_host, f"graph node {graph.host_node}")
+    if graph is not None and graph.meeting_type is not None:
+        meeting_type = (graph.meeting_type, graph.lock_meeting_type, f"graph node {graph.meeting_type_node}")
     for rule in defaults.suggestions:
         if (host is not None or rule.host is None) and (
             meeting_type is not None or rule.meeting_type is None

@@ -6,14 +6,18 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dramatiq.brokers.stub import StubBroker
+from fastapi.testclient import TestClient
+from httpx import Response
 
 from adapters.calendar import RecordingCalendar
+from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store import DeadLetter, Store, make_engine, upgrade_schema
 from adapters.store.bookings import BookingStore
@@ -23,6 +27,7 @@ from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import ConfigProvider, apply_config
 from messages.booking import BookingRequest
+from tests.support.events import lead_event
 from tests.support.services import BOOKING_STAGES
 
 NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, before working hours
@@ -32,6 +37,7 @@ ENGINEERS = ("005000000000004AAA", "005000000000005AAA")  # a second pool, for b
 SCHEDULER = "005000000000009AAA"
 LEAD_ID = "00Q000000000001AAA"
 TOKEN = "booking-secret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def host_email(host_id: str) -> str:
@@ -137,6 +143,26 @@ def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Calla
                                 calendar=calendar, salesforce_events=events, clock=clock)
     new_settings = current.settings.model_copy(update={"booking_token": TOKEN, **settings})
     runtime.install(runtime.Runtime(new_settings, current.broker, ports))
+
+
+def lead_id(number: int) -> str:
+    """The record id of ``tests.support.events.lead_event(number)``."""
+    return lead_event(number).record_id
+
+
+def get_availability(client: TestClient, record_id: str, hours: int = 1, **params: Any) -> Response:
+    """``GET /availability`` for a lead over ``hours`` from 09:00 on the test Monday."""
+    query = {"object_type": "Lead", "record_id": record_id, "start": NINE.isoformat(),
+             "end": (NINE + timedelta(hours=hours)).isoformat(), **params}
+    return client.get("/availability", params=query, headers=AUTH)
+
+
+@contextmanager
+def booking_api(broker: StubBroker, store: Store) -> Iterator[TestClient]:
+    """The HTTP app over the installed booking ports; the booking chain is drained when the test ends."""
+    chain = BookingChain(broker, store, RecordingCalendar(), RecordingSalesforceEvents())
+    yield TestClient(create_app())
+    chain.drain()
 
 
 def busy(start: datetime, minutes: int) -> tuple[datetime, datetime]:

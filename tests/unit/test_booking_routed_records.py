@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +12,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
 from tests.support.booking import (
+    AUTH,
     HOSTS,
-    NINE,
-    TOKEN,
-    BookingChain,
+    booking_api,
     booking_config,
     booking_request,
+    get_availability,
     install_booking_ports,
+    lead_id,
 )
 from tests.support.events import lead_event
 from tests.unit.conftest import Pipeline
 
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ACCOUNT = "001000000000001AAA"
 BIG_LEAD, SMALL_LEAD = 1, 2
 CLASSIFICATION = """classification:
@@ -69,19 +67,12 @@ def client(pipeline: Pipeline, tmp_path: Path) -> Iterator[TestClient]:
     pipeline.send([lead_event(BIG_LEAD, NumberOfEmployees=5000),
                    lead_event(SMALL_LEAD, NumberOfEmployees=10, Email="pat@acme.com")])
     pipeline.drain()
-    chain = BookingChain(pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
-    yield TestClient(create_app())
-    chain.drain()
-
-
-def lead_id(number: int) -> str:
-    return lead_event(number).record_id
+    with booking_api(pipeline.broker, pipeline.store) as api:
+        yield api
 
 
 def availability(client: TestClient, number: int, **params: Any) -> Any:
-    query = {"object_type": "Lead", "record_id": lead_id(number), "start": NINE.isoformat(),
-             "end": (NINE + timedelta(hours=1)).isoformat(), **params}
-    response = client.get("/availability", params=query, headers=AUTH)
+    response = get_availability(client, lead_id(number), **params)
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -142,9 +142,29 @@ PARTNER_RULE = f"""      suggestions:
 """
 
 
-def test_a_locked_suggestion_fixes_the_booking_type_and_the_host(pipeline: Pipeline,
-                                                                  calendar: RecordingCalendar) -> None:
-    install_handoff(pipeline.store, calendar, lead_suggestions=PARTNER_RULE)
+PARTNER_GRAPH = f"""graphs:
+  Lead:
+    nodes:
+      start: {{kind: trigger, next: source}}
+      source:
+        kind: decision
+        condition: {{field: LeadSource, op: equals, value: Partner}}
+        then: partners
+        else: others
+      partners:
+        kind: assign_team
+        team: Handover
+        suggest_booking: {{host: {{kind: user, user_id: "{ANA}"}}, lock_host: true, meeting_type: Demo,
+                          lock_meeting_type: true}}
+      others: {{kind: assign_team, team: Handover}}
+"""
+
+
+@pytest.mark.parametrize("suggestions", [PARTNER_RULE, PARTNER_GRAPH], ids=["suggestion rule", "router graph"])
+def test_a_locked_suggestion_fixes_the_booking_type_and_the_host(pipeline: Pipeline, calendar: RecordingCalendar,
+                                                                  suggestions: str) -> None:
+    """The record was never routed: the graph is walked over the page's record fields."""
+    install_handoff(pipeline.store, calendar, lead_suggestions=suggestions)
     current = runtime.current()
     claims = PageClaims("005000000000201AAA", "Sam", "Lead", LEAD_ID, "Europe/London",
                         record_fields={"LeadSource": "Partner"})
