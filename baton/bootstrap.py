@@ -110,13 +110,17 @@ def reference_data(settings: Settings, store: Store) -> ReferenceData:
     return StoreReferenceData(store, settings.reference_refresh_ms)
 
 
+EMBEDDED_LOGS_KEPT = 10_000
+
+
 def log_sink(settings: Settings) -> AssignmentSink:
-    """The topic exchange when the broker is RabbitMQ; in process (kept in memory) on the embedded default."""
+    """The topic exchange when the broker is RabbitMQ; in process (the latest kept in memory) on the embedded
+    default."""
     if settings.uses_rabbitmq:
         from adapters.logstream import RabbitmqLogSink
 
         return RabbitmqLogSink(settings.broker_url, settings.log_exchange_name)
-    return RecordingSink()
+    return RecordingSink(keep=EMBEDDED_LOGS_KEPT)
 
 
 def bootstrap(

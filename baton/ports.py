@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from adapters.calendar import Calendar
 from adapters.logstream.entries import StreamEntry
@@ -75,16 +75,27 @@ class UnconfiguredOwnerWriter:
 
 @dataclass
 class RecordingSink:
-    """Keeps published logs in memory (embedded default and tests)."""
+    """Keeps published logs in memory (embedded default and tests).
+
+    With ``keep``, only about the latest ``keep`` of each kind (between ``keep`` and twice as many): a
+    100,000-record reassign job would otherwise hold every log for the life of the process (memory, and
+    garbage-collector passes over all of them). Decisions are in the store either way."""
 
     published: list[AssignmentLog] = field(default_factory=list)
     published_entries: list[StreamEntry] = field(default_factory=list)
+    keep: int | None = None
 
     def publish(self, logs: Sequence[AssignmentLog]) -> None:
         self.published.extend(logs)
+        self._trim(self.published)
 
     def publish_entries(self, entries: Sequence[StreamEntry]) -> None:
         self.published_entries.extend(entries)
+        self._trim(self.published_entries)
+
+    def _trim(self, kept: list[Any]) -> None:
+        if self.keep is not None and len(kept) > 2 * self.keep:
+            del kept[: len(kept) - self.keep]
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,7 @@ def _run_embedded(args: argparse.Namespace, settings: Settings) -> dict[str, obj
         current = bootstrap(settings, owner_writer=SalesforceOwnerWriter(salesforce))
         broker = current.broker
         assert isinstance(broker, StubBroker)
-        worker = Worker(broker, worker_threads=args.threads, worker_timeout=50)
+        worker = Worker(broker, worker_threads=args.threads, worker_timeout=100)
         worker.start()
         try:
             realtime = bench_realtime(current, org, args.realtime_records, args.rate) if args.realtime_records else None

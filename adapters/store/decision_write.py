@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 
+from adapters.store.json_values import encode_rows
 from adapters.store.tables import assignments, outbox, record_states, team_states
 
 
@@ -78,10 +79,15 @@ def newest_per_record(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(newest.values())
 
 
+def _dumps_rows(rows: object) -> str:
+    assert isinstance(rows, list)
+    return encode_rows(rows, _dumps)
+
+
 def write_decisions_postgresql(connection: sa.Connection, rows: DecisionRows) -> None:
     parameters = {
         "team_states": Jsonb(rows.team_states, dumps=_dumps),
-        "assignments": Jsonb(rows.assignments, dumps=_dumps),
+        "assignments": Jsonb(rows.assignments, dumps=_dumps_rows),
         "record_states": Jsonb(newest_per_record(rows.record_states), dumps=_dumps),
         "outbox": Jsonb(rows.outbox, dumps=_dumps),
     }

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+from adapters.store.json_values import encode_json
 from baton.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -49,11 +50,13 @@ def make_engine(url: str, schema: str | None = None, pool_size: int = 10) -> Eng
         if schema:
             raise ConfigError([("BATON_DATABASE_SCHEMA", "schemas need PostgreSQL, not SQLite")])
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            json_serializer=encode_json,
         )
         _configure_sqlite(engine)
         return engine
-    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                           json_serializer=encode_json)
     if schema:
         if not schema.replace("_", "").isalnum():
             raise ConfigError([("BATON_DATABASE_SCHEMA", f"invalid schema name {schema!r}")])

@@ -72,12 +72,13 @@ def _teams_of(config: OrgConfig, *user_ids: str | None) -> set[str]:
 
 @dataclass(frozen=True)
 class Prepared:
-    """One message's records with their configs and plans, worked out before any lock is taken."""
+    """One message's records with their configs, plans and facts, worked out before any lock is taken."""
 
     batch: StageBatch
     contexts: list[RoutingContext]
     configs: dict[str, OrgConfig]
     plans: dict[str, Plan]
+    facts: dict[str, dict[str, Any]]
 
 
 def record_change(event: RecordEvent) -> RecordChange:
@@ -91,20 +92,20 @@ def prepare(batch: StageBatch, ports: Ports) -> Prepared:
     unique: dict[str, RoutingContext] = {}
     for context in batch.contexts:
         unique.setdefault(context.routing_id, context)
-    contexts = list(unique.values())
     current_version, _ = ports.configs.current()
     now = ports.clock()
     configs: dict[str, OrgConfig] = {}
     plans: dict[str, Plan] = {}
-    for context in contexts:
+    facts: dict[str, dict[str, Any]] = {}
+    for routing_id, context in unique.items():
         if context.config_version is None:
             context.config_version = current_version
         config = ports.configs.version(context.config_version)
-        configs[context.routing_id] = config
+        configs[routing_id] = config
         territory_team = context.territory.team if context.territory else None
-        plans[context.routing_id] = plan_record(record_change(context.event), record_facts(context), territory_team,
-                                                config, now)
-    return Prepared(batch, contexts, configs, plans)
+        facts[routing_id] = record_facts(context)
+        plans[routing_id] = plan_record(record_change(context.event), facts[routing_id], territory_team, config, now)
+    return Prepared(batch, list(unique.values()), configs, plans, facts)
 
 
 def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: datetime, **fields: Any) -> AssignmentLog:
@@ -247,7 +248,7 @@ def _rows(logs: Sequence[AssignmentLog], now: datetime) -> tuple[list[dict[str, 
     assignments = [
         {"routing_id": log.routing_id, "record_id": log.record_id, "object_type": log.object_type,
          "outcome": log.outcome.value, "owner_id": log.owner_id, "team": log.team, "method": log.method,
-         "config_version": log.config_version, "log": log.model_dump(mode="json"), "event_at": log.event_at,
+         "config_version": log.config_version, "log": log, "event_at": log.event_at,
          "decided_at": log.decided_at}
         for log in logs
     ]
@@ -314,7 +315,7 @@ def needs(items: Sequence[Item], latest: dict[RecordKey, RecordState]) -> Needs:
                 workload[context.routing_id] = change
                 teams |= _teams_of(config, *change)
         elif plan.kind is PlanKind.SELECT and plan.team:
-            key = sticky_key(config.team(plan.team), record_facts(context))
+            key = sticky_key(config.team(plan.team), item.facts[context.routing_id])
             if key:
                 sticky_keys.add((plan.team, key))
     named_owners = any(p.plans[c.routing_id].kind is PlanKind.OWNER for c, p in items)

@@ -59,6 +59,9 @@ class BulkRefusal(Exception):
 
 
 def _value(record: dict[str, Any], name: str) -> Any:
+    """A field's value by its API name, which SOQL reads case-insensitively."""
+    if name in record:
+        return record[name]
     lowered = name.lower()
     return next((value for key, value in record.items() if key.lower() == lowered), None)
 
