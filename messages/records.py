@@ -57,6 +57,9 @@ class RecordEvent(Contract):
     source_event_id: str = Field(min_length=1, max_length=255)
     commit_timestamp: AwareDatetime | None = None
     received_at: AwareDatetime
+    reason: str | None = Field(
+        default=None, max_length=1000, description="why an operator asked for this routing (a manual reassign)"
+    )
 
     @property
     def routing_id(self) -> str:

@@ -248,6 +248,11 @@ class Fairness(Strict):
         description="a member more than this many records ahead of the least-loaded eligible member "
         "is not offered the record",
     )
+    count_by: Literal["assigned", "created"] = Field(
+        default="assigned",
+        description="assigned: a record counts in the period it is assigned in; created: in the period its "
+        "CreatedDate falls in (a record created in an earlier period counts for nobody this period)",
+    )
     count_manual_owner_changes: bool = Field(
         default=False,
         description="an owner change made in Salesforce to a member counts against their caps and "

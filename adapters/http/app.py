@@ -17,6 +17,7 @@ from adapters.http.body import BodyTooLarge, json_objects, openapi_body, read_bo
 from adapters.http.bookings import booking_router
 from adapters.http.handoff import mount_handoff
 from adapters.http.operations import operations_router
+from adapters.http.records import records_router
 from adapters.salesforce.change_events import parse_posted
 from adapters.salesforce.outbound import ACK, parse_outbound_message, to_events
 from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_events
@@ -90,6 +91,7 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
     mount_handoff(app, current, handoff_reader)  # type: ignore[arg-type]
 
     app.include_router(operations_router(current))
+    app.include_router(records_router(current, lambda: readers.get(current().settings), readers.forget))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

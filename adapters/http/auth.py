@@ -30,11 +30,13 @@ EVENTS_WRITE = "events:write"
 BOOKINGS_READ = "bookings:read"
 BOOKINGS_WRITE = "bookings:write"
 METRICS_READ = "metrics:read"
+RECORDS_WRITE = "records:write"
 SCOPES = {
     EVENTS_WRITE: "POST /salesforce/events (relayed change and platform events)",
     BOOKINGS_READ: "GET /availability, GET /bookings/{id}",
     BOOKINGS_WRITE: "POST /bookings, /bookings/meet-now, /bookings/events",
     METRICS_READ: "GET /metrics",
+    RECORDS_WRITE: "POST /records/{object}/{id}/reassign (route one record again)",
 }
 LEGACY_EVENTS = "legacy-events-token"
 LEGACY_BOOKING = "legacy-booking-token"

@@ -5,6 +5,7 @@ from baton.cli import (  # noqa: F401  (registers the commands on ``app``)
     handoff,
     monitor,
     operate,
+    record_reassign,
     records,
     salesforce,
     tokens,

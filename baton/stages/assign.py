@@ -110,6 +110,8 @@ def prepare(batch: StageBatch, ports: Ports) -> Prepared:
 
 def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: datetime, **fields: Any) -> AssignmentLog:
     event = context.event
+    if event.reason:
+        fields["reasons"] = [f"reassign requested: {event.reason}", *fields.get("reasons", [])]
     return AssignmentLog(
         routing_id=context.routing_id,
         record_id=event.record_id,

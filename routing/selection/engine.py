@@ -35,7 +35,7 @@ from routing.selection.explain import (
     SkipReason,
 )
 from routing.selection.order import TurnOrder, calibrated, period_order, turn_order, uses_weights
-from routing.selection.period import LEAD_THRESHOLD, entered_period, lead_excess, period_key
+from routing.selection.period import LEAD_THRESHOLD, counts_in_period, entered_period, lead_excess, period_key
 from routing.selection.roster import Roster, normalised, roster_of
 from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
 from routing.teams import DIRECT_METHODS, DirectOwnerRule, Method, StickyRule, Team, aware
@@ -84,9 +84,11 @@ class _Decision:
         self.criteria: list[CriteriaLimits] = criteria_matching(team.criteria_caps, facts)
         self.team_snapshot = self.roster.team_snapshot(self.now, self.now_ts)
         self.fair = team.fairness.active
+        self.counted = self.fair
         if self.fair:
             key = period_key(team.fairness, team.timezone, self.now)
             self.state = entered_period(self.roster, state, key)
+            self.counted = counts_in_period(team.fairness, team.timezone, key, facts)
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -134,7 +136,8 @@ class _Decision:
             counts = counted(counts, snapshot.keys, self.roster.limits[index], self.criteria)
         if self.fair:
             changes.setdefault("period_load", current.period_load + self.roster.fair_strides[index])
-            changes["period_count"] = current.period_count + 1
+            if self.counted:  # a record created in an earlier period still moves the load on, uncounted
+                changes["period_count"] = current.period_count + 1
         return current.model_copy(
             update={
                 "assigned_total": current.assigned_total + 1,
@@ -616,7 +619,7 @@ def taken_back(team: Team, state: TeamState, member_id: str, facts: Mapping[str,
         if counts.get(key):
             counts[key] -= 1
     update: dict[str, Any] = {"counts": counts}
-    if decision.fair and current.period_count:
+    if decision.counted and current.period_count:
         update["period_count"] = current.period_count - 1
         update["period_load"] = max(0, current.period_load - roster.fair_strides[index])
     return decision.state.changed({member_id: current.model_copy(update=update)})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -81,6 +81,37 @@ def entered_period(roster: Roster, state: TeamState, key: str) -> TeamState:
         new = state.changed(changes) if changes else state
     new.remember_index("period", _PeriodReady(roster))
     return new
+
+
+CREATED_FIELD = "CreatedDate"
+
+
+def created_at(value: object) -> datetime | None:
+    """A record's CreatedDate as an aware time: ISO 8601 text (REST's ``+0000`` too) or epoch milliseconds
+    (Pub/Sub API); None when absent or unreadable (the record then counts as assigned)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def counts_in_period(fairness: Fairness, time_zone: str, key: str, facts: Mapping[str, object]) -> bool:
+    """Whether a record assigned now counts in the current period ``key``: always when counting by assignment;
+    when counting by creation, unless its CreatedDate falls in an earlier period (a later one, clock skew,
+    counts now)."""
+    if fairness.count_by != "created" or fairness.reset is None:
+        return True
+    created = created_at(facts.get(CREATED_FIELD))
+    if created is None:
+        return True
+    return period_key(fairness, time_zone, created) >= key  # zero-padded keys sort by time
 
 
 @dataclass(frozen=True, slots=True)

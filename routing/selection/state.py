@@ -80,9 +80,12 @@ class TeamState(BaseModel):
     __hash__ = None  # type: ignore[assignment]
 
     def _current_indexes(self) -> dict[str, TurnIndex]:
-        if self._indexes is None or self._indexes[0] is not self.members:
+        # read the private slot directly: pydantic's attribute fallback costs more than the lookup (hot path)
+        private = self.__pydantic_private__
+        indexes = private.get("_indexes") if private else None
+        if indexes is None or indexes[0] is not self.__dict__["members"]:
             return {}
-        return self._indexes[1]
+        return indexes[1]
 
     def index(self, name: str) -> Any:
         return self._current_indexes().get(name)

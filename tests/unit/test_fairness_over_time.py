@@ -202,3 +202,51 @@ def test_calibrated_members_eligible_all_period_stay_within_one_of_their_weighte
         for found in standings(team, state):
             if found.member_id in always:
                 assert found.count <= found.target + 1, (found, selection.reasons)
+
+
+def _counts(team: Team, state: TeamState) -> dict[str, int]:
+    return {found.member_id: found.count for found in standings(team, state)}
+
+
+@pytest.mark.parametrize(("count_by", "expected"), [("created", {"ana": 1, "ben": 1}),
+                                                     ("assigned", {"ana": 3, "ben": 3})])
+def test_counting_by_created_date_leaves_records_created_in_an_earlier_period_out(
+    count_by: str, expected: dict[str, int]
+) -> None:
+    team = team_of([{"id": "ana"}, {"id": "ben"}], fairness={"reset": "week", "count_by": count_by})
+    monday = datetime(2026, 11, 9, 9, tzinfo=UTC)
+    last_week = {"CreatedDate": "2026-11-06T16:00:00.000+0000"}  # routed late, after the weekend
+    this_week = {"CreatedDate": "2026-11-09T08:30:00Z"}
+    state = TeamState()
+    owners = []
+    for number, facts in enumerate([last_week] * 4 + [this_week] * 2):
+        selection, state = select_owner(team, state, facts, monday + number * timedelta(minutes=1))
+        owners.append(selection.owner_id)
+    assert owners == ["ana", "ben"] * 3  # the turn moves on either way
+    assert _counts(team, state) == expected
+
+
+def test_under_calibration_records_from_an_earlier_period_are_spread_but_not_counted() -> None:
+    team = team_of([{"id": "ana"}, {"id": "ben"}],
+                   fairness={"reset": "week", "count_by": "created", "balance": "calibration"})
+    state = TeamState()
+    owners = []
+    for number in range(6):
+        facts = {"CreatedDate": "2026-11-06T16:00:00Z"}
+        selection, state = select_owner(team, state, facts, datetime(2026, 11, 9, 9, number, tzinfo=UTC))
+        owners.append(selection.owner_id)
+    assert Counter(owners) == {"ana": 3, "ben": 3}
+    assert _counts(team, state) == {"ana": 0, "ben": 0}
+
+
+def test_a_record_without_a_readable_created_date_counts_when_assigned() -> None:
+    team = team_of([{"id": "ana"}], fairness={"reset": "day", "count_by": "created"})
+    state = TeamState()
+    for facts in ({}, {"CreatedDate": "not a date"}, {"CreatedDate": 1_762_675_200_000}):  # ms: 9 Nov 2025
+        state = select_owner(team, state, facts, datetime(2026, 11, 9, 9, tzinfo=UTC))[1]
+    assert _counts(team, state) == {"ana": 2}
+
+
+def test_count_by_takes_only_assigned_or_created() -> None:
+    with pytest.raises(ValueError, match="count_by"):
+        Fairness.model_validate({"reset": "week", "count_by": "closed"})
