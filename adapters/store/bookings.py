@@ -21,6 +21,8 @@ from adapters.store.tables import bookings, calendar_sync, pool_credits, reserva
 from baton.errors import DependencyUnavailable, TransientError
 
 EXCLUSION_VIOLATION = "23P01"
+CONFLICT_STATES = ("40P01", "40001")  # deadlock detected, serialization failure: run the transaction again
+CONFLICT_ATTEMPTS = 5
 COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")
 CAPPED_STATUSES = (*COUNTED_STATUSES, "no_show")  # meetings that took (or take) the host's time
 CAP_LOCK_NAMESPACE = 0x6A7C  # pg_advisory_xact_lock(namespace, hashtext(host)) around a cap check
@@ -56,6 +58,10 @@ class PoolCredits:
 
 
 ENDED_STATUSES = ("confirmed", "failed", "cancelled", "no_show")
+
+
+class ConcurrentBookingConflict(TransientError):
+    """PostgreSQL aborted the reservation's transaction because of a concurrent one (deadlock)."""
 
 
 class SlotTaken(Exception):
@@ -122,7 +128,19 @@ class BookingStore:
                 credits: PoolCredits | None = None) -> None:
         """Stores the booking and its holds in one transaction, or raises SlotTaken naming the hosts
         whose time is already held, or CapReached when a capped window is full (nothing is stored
-        then). Caps are counted under a per-host lock, so concurrent bookings never exceed one."""
+        then). Caps are counted under a per-host lock, so concurrent bookings never exceed one. A
+        transaction that PostgreSQL aborts as a deadlock with a concurrent booking (both checking the
+        exclusion constraint) is run again: the second try sees the other booking's committed holds."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                self._reserve_once(booking, holds, caps, credits)
+                return
+            except ConcurrentBookingConflict:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+
+    def _reserve_once(self, booking: Mapping[str, Any], holds: Sequence[Hold], caps: Sequence[CapLimit],
+                      credits: PoolCredits | None) -> None:
         try:
             with self.engine.begin() as connection:
                 if not self._postgresql:
@@ -145,6 +163,8 @@ class BookingStore:
                 raise BookingExists(str(booking["id"])) from None
             raise TransientError(f"booking not stored, will re-read: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) in CONFLICT_STATES:
+                raise ConcurrentBookingConflict(f"booking {booking['id']} not stored: {exc.orig}") from exc
             raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
 
     def _check_caps(self, connection: Connection, caps: Sequence[CapLimit], moving: str | None = None) -> None:
