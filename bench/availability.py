@@ -19,6 +19,7 @@ same figures for a round-robin request with a threshold (which reads the whole h
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import math
 import multiprocessing
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes live in tests/support
 
 from adapters.calendar import Calendar, RecordingCalendar
 from routing.booking.absences import unavailable_intervals

@@ -17,6 +17,7 @@ calendar API requests made.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import statistics
 import tempfile
@@ -25,6 +26,8 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes live in tests/support
 
 from dramatiq import Worker
 from fastapi.testclient import TestClient
