@@ -16,12 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.store.repository import as_utc
+from adapters.store.repository import ConcurrentWriteConflict, as_utc, database_failure
 from adapters.store.tables import bookings, calendar_sync, pool_credits, reservations
-from baton.errors import DependencyUnavailable, TransientError
+from baton.errors import TransientError
 
 EXCLUSION_VIOLATION = "23P01"
-CONFLICT_STATES = ("40P01", "40001")  # deadlock detected, serialization failure: run the transaction again
 CONFLICT_ATTEMPTS = 5
 COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")
 CAPPED_STATUSES = (*COUNTED_STATUSES, "no_show")  # meetings that took (or take) the host's time
@@ -58,10 +57,6 @@ class PoolCredits:
 
 
 ENDED_STATUSES = ("confirmed", "failed", "cancelled", "no_show")
-
-
-class ConcurrentBookingConflict(TransientError):
-    """PostgreSQL aborted the reservation's transaction because of a concurrent one (deadlock)."""
 
 
 class SlotTaken(Exception):
@@ -135,7 +130,7 @@ class BookingStore:
             try:
                 self._reserve_once(booking, holds, caps, credits)
                 return
-            except ConcurrentBookingConflict:
+            except ConcurrentWriteConflict:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
 
@@ -163,9 +158,7 @@ class BookingStore:
                 raise BookingExists(str(booking["id"])) from None
             raise TransientError(f"booking not stored, will re-read: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) in CONFLICT_STATES:
-                raise ConcurrentBookingConflict(f"booking {booking['id']} not stored: {exc.orig}") from exc
-            raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+            raise database_failure(exc) from exc
 
     def _check_caps(self, connection: Connection, caps: Sequence[CapLimit], moving: str | None = None) -> None:
         for host in sorted({cap.host_id for cap in caps}) if self._postgresql else ():
@@ -258,7 +251,7 @@ class BookingStore:
                 raise SlotTaken([hold.host_id for hold in holds]) from None
             raise TransientError(f"booking {booking_id} not moved: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
-            raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+            raise database_failure(exc) from exc
 
     def live_event_hosts(self, since: datetime) -> list[str]:
         """Hosts whose calendars hold events of bookings still live and ending after ``since``."""

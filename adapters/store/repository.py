@@ -437,6 +437,21 @@ class ReassignJobs:
         return as_utc(value)
 
 
+CONFLICT_STATES = ("40P01", "40001")  # deadlock detected, serialization failure
+
+
+class ConcurrentWriteConflict(TransientError):
+    """PostgreSQL aborted the transaction because of a concurrent one: running it again succeeds."""
+
+
+def database_failure(exc: sa.exc.DBAPIError) -> TransientError:
+    """An operational database error as Baton's error: a conflict with a concurrent transaction, or the
+    database out of reach (an outage, whose retries do not count against the message)."""
+    if getattr(exc.orig, "sqlstate", None) in CONFLICT_STATES:
+        return ConcurrentWriteConflict(f"concurrent transaction conflict: {exc.orig}")
+    return DependencyUnavailable(f"database unavailable: {exc.orig or exc}")
+
+
 class Store(ReassignJobs):
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -450,7 +465,7 @@ class Store(ReassignJobs):
             with self.engine.begin() as connection:
                 yield Transaction(connection, self._known_teams, self._availability_cache)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise DependencyUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+            raise database_failure(exc) from exc
         except sa.exc.IntegrityError as exc:
             raise TransientError(f"concurrent write of the same key, will re-read: {exc.orig or exc}") from exc
 
