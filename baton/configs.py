@@ -59,8 +59,8 @@ class ConfigProvider:
             return self._versions[version]
 
     def _refresh(self) -> None:
+        stored = self._store.latest_config()  # a failed read leaves the check due: the next call reads again
         self._checked_at = time.monotonic()
-        stored = self._store.latest_config()
         if stored is None or stored.version == self._current or stored.version in self._rejected:
             return
         candidate: StoredConfig | None = stored

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
+from adapters.store import Store, make_engine
 from baton.configs import ConfigProvider, apply_config
-from baton.errors import ConfigError
+from baton.errors import ConfigError, PermanentError
 from routing.config import config_digest
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
@@ -59,3 +61,18 @@ def test_invalid_stored_version_is_refused_and_the_last_good_one_keeps_running(p
     [rejected] = [entry for entry in logs if entry["event"] == "config_rejected"]
     assert rejected["version"] == bad_version
     assert "unknown time zone 'Mars/Olympus'" in str(rejected["problems"])
+
+
+def test_a_failed_config_read_is_tried_again_on_the_next_call_not_taken_for_no_config(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    applied = pipeline.apply(team_config(members=1))
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'missing' / 'baton.sqlite3'}"))  # the database out of reach
+    provider = ConfigProvider(store, refresh_ms=60_000)
+
+    with pytest.raises(Exception) as failed:
+        provider.current()
+    store.engine = pipeline.store.engine  # the connection is back, well within the refresh interval
+
+    assert not isinstance(failed.value, PermanentError)
+    assert provider.current()[0] == applied
