@@ -76,7 +76,8 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
                salesforce_login: Callable[[], Salesforce] | None = None) -> FastAPI:
     """``salesforce_login`` gives the session that re-reads records named by gap and platform events
     (default: the connected app in the settings)."""
-    app = FastAPI(title="Baton", description="Salesforce record routing", version="0.1.0")
+    app = FastAPI(title="Baton", description="Salesforce record routing", version="0.1.0",
+                  openapi_url=None, docs_url=None, redoc_url=None)
     readers = _Readers(salesforce_login)
     app.include_router(booking_router(current))
 
@@ -92,6 +93,11 @@ def create_app(current: Callable[[], runtime.Runtime] = runtime.current,
 
     app.include_router(operations_router(current))
     app.include_router(records_router(current, lambda: readers.get(current().settings), readers.forget))
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(requires(None, current))])
+    def openapi_spec() -> JSONResponse:
+        """The OpenAPI spec, for any caller with a valid token (it maps the attack surface)."""
+        return JSONResponse(app.openapi())
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

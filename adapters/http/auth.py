@@ -100,10 +100,10 @@ def _check_rate(caller: Caller, state: runtime.Runtime) -> None:
                             {"Retry-After": str(max(1, math.ceil(wait_s)))})
 
 
-def requires(scope: str, current: Callable[[], runtime.Runtime] = runtime.current,
+def requires(scope: str | None, current: Callable[[], runtime.Runtime] = runtime.current,
              rate_limited: bool = False) -> Callable[..., Awaitable[Caller]]:
-    """A FastAPI dependency admitting callers whose token has ``scope``."""
-    assert scope in SCOPES, scope
+    """A FastAPI dependency admitting callers whose token has ``scope`` (``None``: any valid token)."""
+    assert scope is None or scope in SCOPES, scope
 
     async def dependency(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -112,7 +112,7 @@ def requires(scope: str, current: Callable[[], runtime.Runtime] = runtime.curren
             raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
         state = current()
         caller = await run_in_threadpool(identify, credentials.credentials.strip(), state)
-        if scope not in caller.scopes:
+        if scope is not None and scope not in caller.scopes:
             raise HTTPException(403, f"token {caller.token_id} lacks the scope {scope}",
                                 {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
         if rate_limited:

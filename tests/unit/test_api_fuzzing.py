@@ -46,8 +46,8 @@ def web(pipeline: Pipeline) -> Iterator[tuple[FastAPI, dict[str, str]]]:
 
 @pytest.fixture
 def api_schema(web: tuple[FastAPI, dict[str, str]]) -> Any:
-    app, _ = web
-    return schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
+    app, headers = web
+    return schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG, headers=headers)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -81,7 +81,7 @@ def test_no_request_gets_a_5xx_and_every_refusal_says_why(case: Any, web: tuple[
 def test_every_endpoint_but_health_refuses_a_caller_without_credentials(web: tuple[FastAPI, dict[str, str]]) -> None:
     app, _ = web
     client = TestClient(app)
-    open_paths = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    open_paths = {"/healthz", "/readyz"}
     refused: dict[str, int] = {}
     for route in app.routes:
         path = getattr(route, "path", "")
@@ -94,3 +94,14 @@ def test_every_endpoint_but_health_refuses_a_caller_without_credentials(web: tup
     assert refused and all(status in (401, 404) for status in refused.values()), refused
     assert refused.pop("POST /salesforce/outbound/{token}") == 404  # a wrong secret path is no endpoint at all
     assert set(refused.values()) == {401}
+
+
+def test_the_api_spec_is_served_only_to_a_caller_with_a_valid_token(web: tuple[FastAPI, dict[str, str]]) -> None:
+    app, headers = web
+    client = TestClient(app)
+
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get("/openapi.json", headers={"Authorization": "Bearer guessed"}).status_code == 401
+    spec = client.get("/openapi.json", headers=headers)
+    assert spec.status_code == 200 and "/bookings" in spec.json()["paths"]
+    assert {client.get(page).status_code for page in ("/docs", "/redoc")} == {404}
