@@ -34,7 +34,7 @@ ADDRESS_FIELDS = (
     ("MailingCountry", "MailingCountryCode", "MailingState", "MailingStateCode"),
 )
 SECONDS_PER_DAY = 86_400
-DOMAIN_CACHE_SIZE = 65_536
+DOMAIN_CACHE_SIZE = 16_384
 UNKNOWN_ZONE = "Etc/Unknown"
 # Offsets are sampled on these days to find a zone's standard (smallest) offset.
 OFFSET_SAMPLE_DAYS = (datetime(2025, 1, 15, tzinfo=UTC), datetime(2025, 7, 15, tzinfo=UTC))

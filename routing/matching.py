@@ -60,8 +60,11 @@ DEFAULT_MAX_BLOCK_SIZE = 1_000
 CUTOFF_SLACK = 0.01
 SCORE_TOLERANCE = 1e-9
 BLOCK_KEY_CHARS = 4
-NAME_CACHE_SIZE = 262_144
-DOMAIN_CACHE_SIZE = 65_536
+# Memory stays flat under a stream of new records: lead values are one-off (a small cache of recent ones serves
+# the few look-ups of one record), while account names are the org's own, normalised again at every index rebuild.
+RECENT_NAME_CACHE_SIZE = 4_096
+ACCOUNT_NAME_CACHE_SIZE = 262_144
+DOMAIN_CACHE_SIZE = 16_384
 SALESFORCE_ID_LENGTH = 15
 SALESFORCE_LONG_ID_LENGTH = 18
 
@@ -125,7 +128,7 @@ def _strip_accents(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-@lru_cache(maxsize=NAME_CACHE_SIZE)
+@lru_cache(maxsize=RECENT_NAME_CACHE_SIZE)
 def normalize_company(name: str | None) -> str:
     """Company name reduced for comparison: ``The Acme Holding GmbH & Co. KG`` -> ``acme holding``.
 
@@ -140,6 +143,9 @@ def normalize_company(name: str | None) -> str:
     while len(tokens) > 1 and tokens[0] in LEADING_ARTICLES:
         tokens = tokens[1:]
     return " ".join(_strip_legal_suffixes(tokens))
+
+
+account_name_key = lru_cache(maxsize=ACCOUNT_NAME_CACHE_SIZE)(normalize_company.__wrapped__)
 
 
 def _join_single_letters(tokens: list[str]) -> list[str]:
@@ -443,7 +449,7 @@ class AccountIndex:
             for domain in _account_domains(record, domain_fields):
                 if not free_mail(domain):
                     by_domain.setdefault(domain, []).append(candidate)
-            normalized = normalize_company(name)
+            normalized = account_name_key(name)
             if normalized:
                 members_by_name.setdefault(normalized, []).append(candidate)
         groups = [_NameGroup(name, tuple(members)) for name, members in members_by_name.items()]
