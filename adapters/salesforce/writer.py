@@ -17,7 +17,7 @@ from adapters.salesforce.session import (  # noqa: F401 - TRANSIENT_HTTP re-expo
     SalesforceSession,
     typed_error,
 )
-from baton.errors import TransientError
+from baton.errors import PermanentError, TransientError
 from baton.ports import OwnerChange, WriteResult
 
 log = structlog.get_logger(__name__)
@@ -36,9 +36,21 @@ class SalesforceOwnerWriter:
         self._session = SalesforceSession(salesforce, login)
 
     def write(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
+        """One result per change, in calls of up to 200. A failed call fails only its own rows: the rows
+        of earlier calls were written and must not be sent again; after a transient failure the rest
+        are not sent this round."""
         results: list[WriteResult] = []
         for start in range(0, len(changes), COLLECTION_LIMIT):
-            results.extend(self._write_collection(changes[start : start + COLLECTION_LIMIT]))
+            chunk = changes[start : start + COLLECTION_LIMIT]
+            try:
+                results.extend(self._write_collection(chunk))
+            except TransientError as exc:
+                results.extend(_not_written(chunk, "retry", str(exc)))
+                results.extend(_not_written(changes[start + COLLECTION_LIMIT :], "retry",
+                                            f"not sent after the call before it failed: {exc}"))
+                break
+            except PermanentError as exc:
+                results.extend(_not_written(chunk, "failed", str(exc)))
         return results
 
     def api_usage(self) -> tuple[int, int] | None:
@@ -81,6 +93,10 @@ class SalesforceOwnerWriter:
         if not isinstance(response, list) or len(response) != len(changes):
             raise TransientError(f"unexpected sObject Collections answer: {response!r:.200}")
         return [_result(change, item) for change, item in zip(changes, response, strict=True)]
+
+
+def _not_written(changes: Sequence[OwnerChange], status: str, error: str) -> list[WriteResult]:
+    return [WriteResult(change.routing_id, False, status, error) for change in changes]
 
 
 def _result(change: OwnerChange, item: dict[str, Any]) -> WriteResult:

@@ -18,6 +18,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
@@ -86,6 +87,8 @@ class FakeOrg:
         """The injected answer for this call, if one is queued (call with the server's lock held)."""
         if self.http_faults:
             status = self.http_faults.popleft()
+            if status == HTTPStatus.OK:  # a queued 200 lets that call through
+                return None
         elif self.error_share and self.random.random() < self.error_share:
             fault = self.random.choice(RANDOM_FAULTS)
             self.injected[fault] += 1

@@ -93,6 +93,17 @@ def test_records_arriving_one_by_one_share_collections_calls(pipeline: Pipeline,
     assert len(org.owners) == 250 and set(org.updates.values()) == {1}
 
 
+def test_a_failed_second_call_of_a_round_leaves_the_first_calls_owners_written_once(
+    pipeline: Pipeline, org: FakeOrg
+) -> None:
+    org.fail_next_calls(200, 503)
+    pipeline.send([lead_event(n) for n in range(1, 251)], batch_size=1)
+    pipeline.drain()
+
+    assert [len(call["payload"]["records"]) for call in org.calls] == [200, 50, 50]
+    assert len(org.owners) == 250 and set(org.updates.values()) == {1}
+
+
 def test_a_row_that_keeps_failing_is_dead_lettered_with_its_error_and_replayable(
     pipeline: Pipeline, org: FakeOrg
 ) -> None:
