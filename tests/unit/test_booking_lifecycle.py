@@ -112,7 +112,8 @@ def test_a_rescheduled_meeting_keeps_its_host_and_moves_the_one_event_and_the_on
     moved = client.get(f"/bookings/{first['booking_id']}", headers=AUTH).json()
     assert (moved["host_id"], moved["start"]) == (H1, ELEVEN.isoformat())
     event_id = calendar_event_id(first["booking_id"])
-    assert chain.calendar.moved == [(host_email(H1), event_id, ELEVEN, ELEVEN + timedelta(minutes=30))]
+    assert [(event.organizer_email, event.event_id, event.start, event.end) for event in chain.calendar.updated] == [
+        (host_email(H1), event_id, ELEVEN, ELEVEN + timedelta(minutes=30))]
     assert list(chain.calendar.events) == [event_id] and len(chain.calendar.created) == 1
     assert len(chain.events.events) == 1
     assert chain.events.events[first["booking_id"]]["StartDateTime"] == "2030-01-07T11:00:00.000+0000"
@@ -129,9 +130,12 @@ def test_a_reschedule_to_a_time_the_host_is_busy_goes_to_another_free_member(cha
 
     moved = client.get(f"/bookings/{first['booking_id']}", headers=AUTH).json()
     assert moved["host_id"] == H2
-    event = chain.calendar.events[calendar_event_id(first["booking_id"])]
+    event_id = calendar_event_id(first["booking_id"])
+    event = chain.calendar.events[event_id]
     assert event.organizer_email == host_email(H2) and len(chain.calendar.events) == 1
-    assert chain.calendar.cancelled == [(host_email(H1), calendar_event_id(first["booking_id"]))]
+    assert (event.start, host_email(H1) in event.attendee_emails) == (ELEVEN, False)
+    assert chain.calendar.transferred == [(host_email(H1), event_id, host_email(H2))]
+    assert chain.calendar.cancelled == [] and len(chain.calendar.created) == 1  # moved, never cancelled and re-sent
     assert chain.events.events[first["booking_id"]]["OwnerId"] == H2 and len(chain.events.events) == 1
 
 
@@ -171,6 +175,60 @@ def test_a_reassigned_meeting_goes_to_another_member_and_the_previous_host_is_cr
     assert book(client, chain, NINE + timedelta(hours=1))["host_id"] == H1  # credited back: fewest again
     named = act(client, chain, first["booking_id"], "reassign", {"host_id": H3, "reason": "expert"})
     assert named.json()["host_id"] == H3
+
+
+def test_a_reassigned_meeting_moves_its_one_calendar_event_and_updates_its_one_salesforce_event(
+    chain: BookingChain,
+) -> None:
+    """The guests keep one event (same id): it changes organizer, the previous host leaves its attendees and
+    the new host joins; the Salesforce Event is the same record with the new owner. A repeated sync and a
+    second reassignment move that same event again."""
+    client = client_for(chain)
+    first = book(client, chain)
+    event_id = calendar_event_id(first["booking_id"])
+    salesforce_id = chain.events.events[first["booking_id"]]["Id"]
+
+    act(client, chain, first["booking_id"], "reassign", {"reason": "H1 is sick"})
+
+    assert chain.calendar.transferred == [(host_email(H1), event_id, host_email(H2))]
+    assert chain.calendar.cancelled == [] and len(chain.calendar.created) == 1
+    event = chain.calendar.events[event_id]
+    assert event.organizer_email == host_email(H2) and event.start == NINE
+    assert host_email(H2) in event.attendee_emails and host_email(H1) not in event.attendee_emails
+    assert "pat@prospect.example.org" in event.attendee_emails and "with Rep 2" in event.summary
+    sf_event = chain.events.events[first["booking_id"]]
+    assert (sf_event["Id"], sf_event["OwnerId"], len(chain.events.events)) == (salesforce_id, H2, 1)
+
+    from baton import runtime
+    from baton.booking.lifecycle import send_sync
+
+    send_sync(chain.broker, first["booking_id"], runtime.current().ports)
+    chain.drain()
+    assert len(chain.calendar.transferred) == 1 and len(chain.calendar.updated) == 1  # nothing more to change
+
+    act(client, chain, first["booking_id"], "reassign", {"host_id": H3, "reason": "expert"})
+    assert chain.calendar.transferred[-1] == (host_email(H2), event_id, host_email(H3))
+    assert list(chain.calendar.events) == [event_id] and len(chain.calendar.created) == 1
+
+
+def test_a_move_the_calendar_refuses_falls_back_to_cancelling_and_inviting_again_under_the_same_id(
+    chain: BookingChain,
+) -> None:
+    """Google refuses ``events.move`` (403: the previous host may not write to the new host's calendar): the event
+    is cancelled on the previous host's calendar and made on the new host's, so there is still one live event."""
+    client = client_for(chain)
+    first = book(client, chain)
+    event_id = calendar_event_id(first["booking_id"])
+    chain.calendar.refuse_moves_to.add(host_email(H2))
+
+    with capture_logs() as logs:
+        assert act(client, chain, first["booking_id"], "reassign", {"reason": "H1 left"}).status_code == 202
+
+    assert [entry["status"] for entry in logs if entry["event"] == "calendar_event_move_refused"] == [403]
+    assert chain.calendar.cancelled == [(host_email(H1), event_id)]
+    assert list(chain.calendar.events) == [event_id]
+    assert chain.calendar.events[event_id].organizer_email == host_email(H2)
+    assert len(chain.events.events) == 1
 
 
 def test_lifecycle_requests_are_checked_strictly(chain: BookingChain) -> None:
