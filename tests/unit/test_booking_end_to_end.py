@@ -213,3 +213,29 @@ def test_a_move_google_refuses_falls_back_to_one_cancellation_and_one_new_invita
     status = TestClient(create_app()).get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
     assert status["meet_link"] == fake.live_events(host_email(new_host))[0]["hangoutLink"]
 
+
+def test_a_co_host_declining_in_google_calendar_is_replaced_from_their_pool(
+    pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
+) -> None:
+    from baton import runtime
+    from baton.booking.calendar_sync import poll_calendars
+    from tests.support.booking import ENGINEERS, NOW
+
+    fake, _, client = services
+    chain = real_clients(pipeline, fake, client)
+    booked = _booked(pipeline, chain, extra_pools=["Engineers"])
+    assert booked["co_host_ids"] == [ENGINEERS[0]]
+    ports = runtime.current().ports
+    assert poll_calendars(ports, pipeline.broker, NOW) == 0
+    calendar, declining = host_email(booked["host_id"]), host_email(ENGINEERS[0])
+    fake.host_edit(calendar, booked["calendar_event_id"], response=(declining, "declined"))
+
+    assert poll_calendars(ports, pipeline.broker, NOW) == 1
+    chain.drain()
+
+    status = TestClient(create_app()).get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert status["co_host_ids"] == [ENGINEERS[1]]
+    [event] = fake.live_events(calendar)
+    answers = {attendee["email"]: attendee["responseStatus"] for attendee in event["attendees"]}
+    assert answers[declining] == "declined" and answers[host_email(ENGINEERS[1])] == "needsAction"
+    assert poll_calendars(ports, pipeline.broker, NOW) == 0  # the patch reads back as no change to act on

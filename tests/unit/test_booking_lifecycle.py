@@ -6,7 +6,7 @@ credited back, reason logged). The chain runs on the StubBroker with recording c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -229,6 +229,91 @@ def test_a_move_the_calendar_refuses_falls_back_to_cancelling_and_inviting_again
     assert list(chain.calendar.events) == [event_id]
     assert chain.calendar.events[event_id].organizer_email == host_email(H2)
     assert len(chain.events.events) == 1
+
+
+def _decline(chain: BookingChain, booked: dict[str, Any], co_host: str, moved_to: datetime | None = None) -> int:
+    """The co-host declines in their calendar (and the host moved the event to ``moved_to``); the main host's
+    calendar reports it and the scheduler polls."""
+    from adapters.calendar import ChangedEvent
+    from baton import runtime
+    from baton.booking.calendar_sync import poll_calendars
+
+    start = moved_to or datetime.fromisoformat(booked["start"])
+    chain.calendar.host_changed(host_email(booked["host_id"]), ChangedEvent(
+        calendar_event_id(booked["booking_id"]), "confirmed", start, start + timedelta(minutes=30),
+        {host_email(co_host): "declined"}))
+    changed = poll_calendars(runtime.current().ports, chain.broker, NOW)
+    chain.drain()
+    return changed
+
+
+def _held(chain: BookingChain, host_id: str) -> list[Any]:
+    return chain.bookings.held_times([host_id], NINE, NINE + timedelta(hours=8))[host_id]
+
+
+def test_a_co_host_who_declines_is_replaced_by_a_free_member_of_the_pool_they_came_from(
+    chain: BookingChain,
+) -> None:
+    from tests.support.booking import ENGINEERS
+
+    client = client_for(chain, mode="pooled")
+    booked = book(client, chain, extra_pools=["Engineers"])
+    assert booked["co_host_ids"] == [ENGINEERS[0]]
+
+    with capture_logs() as logs:
+        assert _decline(chain, booked, ENGINEERS[0]) == 1
+
+    after = client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert (after["co_host_ids"], after["start"], after["status"]) == ([ENGINEERS[1]], booked["start"], "confirmed")
+    assert _held(chain, ENGINEERS[0]) == [] and len(_held(chain, ENGINEERS[1])) == 1
+    event = chain.calendar.events[calendar_event_id(booked["booking_id"])]
+    assert host_email(ENGINEERS[1]) in event.attendee_emails
+    replaced = [entry for entry in logs if entry["event"] == "booking_co_host_replaced"]
+    assert (replaced[0]["co_host_id"], replaced[0]["replacement_id"]) == (ENGINEERS[0], ENGINEERS[1])
+
+
+def test_a_co_host_declining_a_meeting_the_host_also_moved_is_replaced_at_the_new_time(chain: BookingChain) -> None:
+    from tests.support.booking import ENGINEERS
+
+    client = client_for(chain, mode="pooled")
+    booked = book(client, chain, extra_pools=["Engineers"])
+    chain.calendar.busy_by_email[host_email(ENGINEERS[1])] = [Interval(NINE, NINE + timedelta(hours=1))]
+
+    assert _decline(chain, booked, ENGINEERS[0], moved_to=ELEVEN) == 1
+
+    after = client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert (after["start"], after["co_host_ids"]) == (ELEVEN.isoformat(), [ENGINEERS[1]])  # free at 11, not at 9
+    assert [(hold.start, hold.end) for hold in _held(chain, ENGINEERS[1])] == [
+        (ELEVEN - timedelta(minutes=10), ELEVEN + timedelta(minutes=40))]
+
+
+@pytest.mark.parametrize("case", ["pool says release", "nobody free", "named co-host"])
+def test_a_co_host_who_declines_and_is_not_replaced_leaves_the_booking_which_keeps_its_time(
+    chain: BookingChain, case: str
+) -> None:
+    from tests.support.booking import ENGINEERS
+
+    extra = ", co_host_declines: release" if case == "pool says release" else ""
+    client = client_for(chain, mode="pooled")
+    install_booking_ports(chain.store, chain.calendar, chain.events, engineers_extra=extra)
+    if case == "nobody free":
+        chain.calendar.busy_by_email[host_email(ENGINEERS[1])] = [Interval(NINE, NINE + timedelta(hours=1))]
+    if case == "named co-host":
+        booked, leaving = book(client, chain, co_hosts=[H3]), H3
+    else:
+        booked, leaving = book(client, chain, extra_pools=["Engineers"]), ENGINEERS[0]
+
+    with capture_logs() as logs:
+        assert _decline(chain, booked, leaving) == 1
+
+    after = client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert (after["co_host_ids"], after["start"], after["host_id"]) == ([], booked["start"], booked["host_id"])
+    assert _held(chain, leaving) == []
+    event = chain.calendar.events[calendar_event_id(booked["booking_id"])]
+    assert host_email(ENGINEERS[1]) not in event.attendee_emails
+    [released] = [entry for entry in logs if entry["event"] == "booking_co_host_released"]
+    assert released["co_host_id"] == leaving and released["log_level"] == "warning"
+    assert _decline(chain, booked, leaving) == 0  # no longer a co-host: nothing more happens
 
 
 def test_lifecycle_requests_are_checked_strictly(chain: BookingChain) -> None:
