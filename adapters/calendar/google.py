@@ -33,6 +33,8 @@ from adapters.calendar.ports import (
     CalendarSyncExpired,
     ChangedEvent,
     CreatedEvent,
+    EventMoveRefused,
+    invited,
 )
 from baton.errors import ConfigError, InputError, PermanentError, TransientError
 from baton.metrics.instruments import record_calendar_call
@@ -47,6 +49,7 @@ TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "backendError",
                                "internalError"})
 GONE_STATUSES = frozenset({404, 410})
+MOVE_REFUSED_STATUSES = frozenset({400, 403})  # no write access to the destination; an event that cannot move
 LIST_PAGE_SIZE = 250
 KEY_SETTING = "BATON_GOOGLE_SERVICE_ACCOUNT_FILE"
 
@@ -86,7 +89,7 @@ class GoogleApiTransientError(TransientError):
 
 class GoogleCalendar:
     """The Calendar port on Google Calendar API v3. ``calls`` counts API calls by kind
-    (``freebusy``, ``insert``, ``get``, ``delete``, ``patch``, ``list``); token exchanges are not counted."""
+    (``freebusy``, ``insert``, ``get``, ``delete``, ``patch``, ``move``, ``list``); token exchanges are not counted."""
 
     def __init__(
         self,
@@ -219,19 +222,36 @@ class GoogleCalendar:
                 raise
 
 
-    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
-        what = f"event {event_id} in calendar {organizer_email}"
-        body = {"start": {"dateTime": _rfc3339(start, "event start"), "timeZone": "UTC"},
-                "end": {"dateTime": _rfc3339(end, "event end"), "timeZone": "UTC"}, "status": "confirmed"}
+    def update_event(self, event: CalendarEvent, leaving: Sequence[str] = ()) -> bool:
+        """Reads the event, then patches what differs from ``event`` (nothing patched when nothing does)."""
+        calendar = event.organizer_email
+        what = f"event {event.event_id} in calendar {calendar}"
         try:
-            self._execute("patch", organizer_email, EVENTS_SCOPE, what, lambda service: service.events().patch(
-                calendarId=organizer_email, eventId=event_id, body=body, sendUpdates="all"))
+            current = self._get(calendar, event.event_id, what)
+            changes = _event_changes(current, event, leaving)
+            if changes:
+                self._execute("patch", calendar, EVENTS_SCOPE, what, lambda service: service.events().patch(
+                    calendarId=calendar, eventId=event.event_id, body=changes, sendUpdates="all"))
         except PermanentError as exc:
             if _status_of(exc) in GONE_STATUSES:
                 return False
             raise
         return True
 
+    def transfer_event(self, organizer_email: str, event_id: str, new_organizer_email: str) -> bool:
+        """``events.move`` as the current organizer, who needs write access to the new host's calendar."""
+        what = f"event {event_id} from calendar {organizer_email} to {new_organizer_email}"
+        try:
+            self._execute("move", organizer_email, EVENTS_SCOPE, what, lambda service: service.events().move(
+                calendarId=organizer_email, eventId=event_id, destination=new_organizer_email, sendUpdates="all"))
+        except PermanentError as exc:
+            status = _status_of(exc)
+            if status in GONE_STATUSES:
+                return False
+            if status is not None and status in MOVE_REFUSED_STATUSES:
+                raise EventMoveRefused(str(exc), status) from exc
+            raise
+        return True
 
     def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
         what = f"changes of calendar {calendar_email}"
@@ -261,15 +281,16 @@ class GoogleCalendar:
                 return CalendarChanges(found, str(token))
 
 
-def _changed(item: Mapping[str, Any]) -> ChangedEvent:
-    def moment(part: Any) -> datetime | None:
-        value = (part or {}).get("dateTime")
-        return datetime.fromisoformat(value) if value else None
+def _moment(part: Any) -> datetime | None:
+    value = (part or {}).get("dateTime")
+    return datetime.fromisoformat(value) if value else None
 
+
+def _changed(item: Mapping[str, Any]) -> ChangedEvent:
     responses = {str(a.get("email")): str(a.get("responseStatus", "needsAction"))
                  for a in item.get("attendees") or [] if a.get("email")}
-    return ChangedEvent(str(item["id"]), str(item.get("status", "confirmed")), moment(item.get("start")),
-                        moment(item.get("end")), responses)
+    return ChangedEvent(str(item["id"]), str(item.get("status", "confirmed")), _moment(item.get("start")),
+                        _moment(item.get("end")), responses)
 
 
 def _status_of(exc: Exception) -> int | None:
@@ -333,6 +354,28 @@ def _event_body(event: CalendarEvent) -> dict[str, Any]:
         body["conferenceData"] = {"createRequest": {"requestId": event.event_id,
                                                     "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
     return body
+
+
+def _event_changes(current: Mapping[str, Any], event: CalendarEvent, leaving: Sequence[str]) -> dict[str, Any]:
+    """The patch that brings ``current`` (Google's event) in line with ``event``: time, subject, status, and
+    the attendees (each one staying keeps their answer; the organizer has accepted)."""
+    wanted = _event_body(event)
+    changes: dict[str, Any] = {}
+    for key in ("start", "end"):
+        if _moment(current.get(key)) != _moment(wanted[key]):
+            changes[key] = wanted[key]
+    if current.get("summary") != event.summary:
+        changes["summary"] = event.summary
+    if current.get("status") != "confirmed":
+        changes["status"] = "confirmed"
+    answers = {str(a.get("email")): str(a.get("responseStatus", "needsAction")) for a in current.get("attendees") or []}
+    answers[event.organizer_email] = "accepted"
+    attendees = [{"email": email, "responseStatus": answers.get(email, "needsAction")}
+                 for email in invited(list(answers), event, leaving)]
+    if attendees != [{"email": a.get("email"), "responseStatus": a.get("responseStatus", "needsAction")}
+                     for a in current.get("attendees") or []]:
+        changes["attendees"] = attendees
+    return changes
 
 
 def _meet_pending(event: Mapping[str, Any]) -> bool:

@@ -74,6 +74,15 @@ class CalendarLookupError(PermanentError):
         super().__init__(f"free/busy unavailable for {len(self.errors)} calendar(s): {listed}")
 
 
+class EventMoveRefused(PermanentError):
+    """The calendar service refused to give an event another organizer (Google: 403, the organizer may not
+    write to the new host's calendar; 400, an event of a kind that cannot move); ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int):
+        self.status = status
+        super().__init__(message)
+
+
 class Calendar(Protocol):
     def busy(self, emails: Sequence[str], start: datetime, end: datetime) -> dict[str, list[Interval]]:
         """Busy intervals per calendar over ``[start, end)``; one freebusy call per 50 calendars.
@@ -95,9 +104,17 @@ class Calendar(Protocol):
         CalendarSyncExpired when the token is too old."""
         ...
 
-    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
-        """Moves the event to ``[start, end)`` (restoring it if it was cancelled) and tells the attendees;
-        False when the organizer's calendar has no such event."""
+    def update_event(self, event: CalendarEvent, leaving: Sequence[str] = ()) -> bool:
+        """Brings the event on ``event.organizer_email``'s calendar in line with ``event``: its time and
+        subject, every address of ``event.attendee_emails`` invited (the others' answers kept, other guests
+        left as they are), the addresses in ``leaving`` (and not in ``event``) no longer invited; restores it
+        if it was cancelled and tells the attendees. False when that calendar has no such event."""
+        ...
+
+    def transfer_event(self, organizer_email: str, event_id: str, new_organizer_email: str) -> bool:
+        """Moves the one event to ``new_organizer_email``'s calendar (Google's ``events.move``: the same id,
+        guests and answers, the new organizer); False when ``organizer_email``'s calendar has no such event.
+        Raises EventMoveRefused when the calendar service will not move it."""
         ...
 
 
@@ -107,6 +124,14 @@ def calendar_event_id(booking_id: str) -> str:
         raise ValueError("a booking id is needed to derive a calendar event id")
     digest = hashlib.sha256((EVENT_ID_NAMESPACE + booking_id).encode()).digest()
     return base64.b32hexencode(digest).decode().rstrip("=").lower()
+
+
+def invited(current: Sequence[str], event: CalendarEvent, leaving: Sequence[str] = ()) -> tuple[str, ...]:
+    """Who an updated event invites: those invited now but ``leaving`` (unless ``event`` still invites
+    them), then the organizer and attendees of ``event`` not invited yet."""
+    wanted = (event.organizer_email, *event.attendee_emails)
+    kept = [email for email in current if email in wanted or email not in leaving]
+    return tuple(dict.fromkeys([*kept, *wanted]))
 
 
 def freebusy_calls_for(calendars: int) -> int:
@@ -131,7 +156,10 @@ class UnconfiguredCalendar:
     def cancel_event(self, organizer_email: str, event_id: str) -> None:
         raise ConfigError([self.PROBLEM])
 
-    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+    def update_event(self, event: CalendarEvent, leaving: Sequence[str] = ()) -> bool:
+        raise ConfigError([self.PROBLEM])
+
+    def transfer_event(self, organizer_email: str, event_id: str, new_organizer_email: str) -> bool:
         raise ConfigError([self.PROBLEM])
 
     def changes(self, calendar_email: str, sync_token: str | None, since: datetime) -> CalendarChanges:
@@ -143,17 +171,21 @@ class RecordingCalendar:
     """In-memory calendar for unit tests.
 
     ``busy_by_email`` is what free/busy answers; ``events`` holds live events by id, ``created`` every
-    event created (once per id), ``cancelled`` every (organizer, id) cancelled, ``moved`` every
-    (organizer, id, start, end) moved. ``fail_next(exc, ...)``
-    raises those errors on the next calls, in order. ``calls`` counts calls per kind, as the Google
-    client does (``freebusy`` counts one per 50 calendars).
+    event created (once per id), ``cancelled`` every (organizer, id) cancelled, ``updated`` every event as an
+    update changed it, ``transferred`` every (organizer, id, new organizer) moved to another calendar; a move to a
+    calendar in ``refuse_moves_to`` is refused (403, as Google answers without write access to it).
+    ``fail_next(exc, ...)`` raises those errors on the next calls, in order. ``calls`` counts calls per kind,
+    as the Google client does (``freebusy`` counts one per 50 calendars; an update is a ``get``, and a
+    ``patch`` when something changed).
     """
 
     busy_by_email: dict[str, list[Interval]] = field(default_factory=dict)
     events: dict[str, CalendarEvent] = field(default_factory=dict)
     created: list[CalendarEvent] = field(default_factory=list)
     cancelled: list[tuple[str, str]] = field(default_factory=list)
-    moved: list[tuple[str, str, datetime, datetime]] = field(default_factory=list)
+    updated: list[CalendarEvent] = field(default_factory=list)
+    transferred: list[tuple[str, str, str]] = field(default_factory=list)
+    refuse_moves_to: set[str] = field(default_factory=set)
     gone: dict[str, CalendarEvent] = field(default_factory=dict)
     change_log: list[tuple[str, ChangedEvent]] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
@@ -199,16 +231,33 @@ class RecordingCalendar:
                 self.gone[event_id] = event
                 self.cancelled.append((organizer_email, event_id))
 
-    def move_event(self, organizer_email: str, event_id: str, start: datetime, end: datetime) -> bool:
+    def update_event(self, event: CalendarEvent, leaving: Sequence[str] = ()) -> bool:
         with self._lock:
-            self.calls["patch"] += 1
+            self.calls["get"] += 1
             self._raise_injected()
-            event = self.events.get(event_id) or self.gone.get(event_id)
+            current = self.events.get(event.event_id) or self.gone.get(event.event_id)
+            if current is None or current.organizer_email != event.organizer_email:
+                return False
+            new = replace(current, summary=event.summary, start=event.start, end=event.end,
+                          attendee_emails=invited(current.attendee_emails, event, leaving))
+            if new != current or event.event_id in self.gone:
+                self.calls["patch"] += 1
+                self.gone.pop(event.event_id, None)
+                self.events[event.event_id] = new
+                self.updated.append(new)
+            return True
+
+    def transfer_event(self, organizer_email: str, event_id: str, new_organizer_email: str) -> bool:
+        with self._lock:
+            self.calls["move"] += 1
+            self._raise_injected()
+            event = self.events.get(event_id)
             if event is None or event.organizer_email != organizer_email:
                 return False
-            self.gone.pop(event_id, None)
-            self.events[event_id] = replace(event, start=start, end=end)
-            self.moved.append((organizer_email, event_id, start, end))
+            if new_organizer_email in self.refuse_moves_to:
+                raise EventMoveRefused(f"{organizer_email} may not write to calendar {new_organizer_email}", 403)
+            self.events[event_id] = replace(event, organizer_email=new_organizer_email)
+            self.transferred.append((organizer_email, event_id, new_organizer_email))
             return True
 
     def host_changed(self, calendar_email: str, change: ChangedEvent) -> None:

@@ -253,6 +253,31 @@ class BookingStore:
         except sa.exc.OperationalError as exc:
             raise database_failure(exc) from exc
 
+    def replace_co_host(self, booking_id: str, leaving: str, joining: Hold | None, now: datetime) -> None:
+        """In one transaction: ``leaving``'s hold on the booking goes and they leave its co-hosts; ``joining``
+        (when given) takes their place in the list and holds its time (SlotTaken leaves everything as it was)."""
+        try:
+            with self.engine.begin() as connection:
+                co_hosts = connection.execute(
+                    sa.select(bookings.c.co_host_ids).where(bookings.c.id == booking_id)).scalar_one()
+                connection.execute(sa.delete(reservations).where(reservations.c.booking_id == booking_id,
+                                                                 reservations.c.host_id == leaving))
+                if joining is not None:
+                    if not self._postgresql and _overlapping_hosts(connection, [joining]):
+                        raise SlotTaken([joining.host_id])
+                    connection.execute(sa.insert(reservations).values(
+                        booking_id=booking_id, host_id=joining.host_id, starts_at=joining.start, ends_at=joining.end))
+                replaced = [joining.host_id if joining is not None and host == leaving else host
+                            for host in co_hosts if host != leaving or joining is not None]
+                connection.execute(sa.update(bookings).where(bookings.c.id == booking_id).values(
+                    co_host_ids=replaced, updated_at=now))
+        except sa.exc.IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+                raise SlotTaken([joining.host_id] if joining is not None else []) from None
+            raise TransientError(f"co-host {leaving} of booking {booking_id} not replaced: {exc.orig or exc}") from exc
+        except sa.exc.OperationalError as exc:
+            raise database_failure(exc) from exc
+
     def live_event_hosts(self, since: datetime) -> list[str]:
         """Hosts whose calendars hold events of bookings still live and ending after ``since``."""
         host = sa.func.coalesce(bookings.c.calendar_host_id, bookings.c.host_id)

@@ -6,7 +6,8 @@ updates the booking:
   or, when the pool says ``host_declines: reroute``, given to another free pool member at the same time;
 - moved: the reservation follows the event to its new time (a clash with another booking is logged and
   the reservation stays), and the Salesforce Event moves with it;
-- declined by a co-host: logged.
+- declined by a co-host: their time is released and they leave the booking, replaced by a free member of the
+  extra pool they were chosen from when it says ``co_host_declines: replace`` (``baton.booking.co_hosts``).
 
 A token Google no longer knows (410) is dropped and the calendar read again from a day ago; a token is
 stored only after every change it covers was applied, so a crash in between reads them again.
@@ -23,6 +24,7 @@ from adapters.calendar import CalendarChanges, CalendarSyncExpired, ChangedEvent
 from adapters.store.bookings import BookingRow, Hold, SlotTaken
 from baton.booking import lifecycle
 from baton.booking.chain import bookings_of, host_of
+from baton.booking.co_hosts import co_host_declined
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable
 from baton.ports import Ports
@@ -77,20 +79,24 @@ def _changes(ports: Ports, email: str, now: datetime) -> CalendarChanges:
 def _apply(booking: BookingRow, event: ChangedEvent, ports: Ports, broker: Broker) -> int:
     if booking.status not in {"reserved", "calendar_created", "event_created", "confirmed"}:
         return 0
-    hosts = [host_of(booking, ports, host).email for host in (booking.host_id, *booking.co_host_ids)]
-    verdict = react(EventChange(booking.starts_at, booking.ends_at, hosts[0], tuple(h for h in hosts[1:] if h),
+    emails = {host: host_of(booking, ports, host).email for host in (booking.host_id, *booking.co_host_ids)}
+    co_hosts = {email: host for host, email in emails.items() if email and host != booking.host_id}
+    verdict = react(EventChange(booking.starts_at, booking.ends_at, emails[booking.host_id], tuple(co_hosts),
                                 event.status, event.start, event.end, event.responses))
     if verdict.reaction is Reaction.NONE:
         return 0
     log.info("calendar_change", booking_id=booking.id, reaction=verdict.reaction.value, detail=verdict.detail)
-    if verdict.reaction is Reaction.CO_HOST_DECLINED:
+    if verdict.reaction in (Reaction.DELETED, Reaction.DECLINED):
+        if not _rerouted(booking, verdict.detail, ports):
+            lifecycle.cancel(booking.id, verdict.detail, ports)
+        lifecycle.send_sync(broker, booking.id, ports)
+        return 1
+    moved = verdict.start is not None and verdict.end is not None and _follow(
+        booking, verdict.start, verdict.end, ports)
+    for email in verdict.co_hosts:  # at the meeting's time, the new one when it moved
+        co_host_declined(booking.id, co_hosts[email], verdict.detail, ports)
+    if not moved and not verdict.co_hosts:
         return 0
-    if verdict.reaction is Reaction.MOVED:
-        assert verdict.start is not None and verdict.end is not None
-        if not _follow(booking, verdict.start, verdict.end, ports):
-            return 0
-    elif not _rerouted(booking, verdict.detail, ports):
-        lifecycle.cancel(booking.id, verdict.detail, ports)
     lifecycle.send_sync(broker, booking.id, ports)
     return 1
 

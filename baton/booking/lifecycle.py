@@ -2,9 +2,10 @@
 
 Each change is made in the store at once (the booking's row and its reserved time, in one transaction)
 and then the ``booking_sync`` actor brings the copies outside in line with the row: the one calendar
-event is cancelled or moved (to another host's calendar when the host changed), the one Salesforce Event
-is upserted on the booking id with the new time, owner or a ``Cancelled:`` / ``No-show:`` subject. The sync
-reads only the row, so running it twice changes nothing more.
+event is cancelled or updated (moved to the new host's calendar with ``events.move`` when the host changed),
+the one Salesforce Event is upserted on the booking id (the same Event, never a second) with the new time,
+owner or a ``Cancelled:`` / ``No-show:`` subject. The sync reads only the row, so running it twice changes
+nothing more.
 
 Fairness follows the row: a cancelled meeting stops counting for its host unless the pool says
 ``cancelled: count``; a no-show counts unless ``no_show: exclude``; a meeting reassigned or rescheduled
@@ -13,7 +14,7 @@ to another host counts for the new host (the previous one is credited back).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,13 @@ from typing import Any
 import structlog
 from dramatiq import Broker
 
-from adapters.calendar import calendar_event_id
+from adapters.calendar import (
+    Calendar,
+    CalendarEvent,
+    CreatedEvent,
+    EventMoveRefused,
+    calendar_event_id,
+)
 from adapters.store.bookings import BookingRow, BookingStore, CapReached, SlotTaken
 from baton.booking.chain import (
     bookings_of,
@@ -104,13 +111,18 @@ def mark_no_show(booking_id: str, ports: Ports) -> BookingRow:
     return bookings.get(booking_id)  # type: ignore[return-value]
 
 
-def _plan(booking: BookingRow, ports: Ports, bookings: BookingStore, now: datetime) -> tuple[BookingRequest, BookingPlan]:
+def replan(booking: BookingRow, ports: Ports, bookings: BookingStore, now: datetime, *,
+           co_hosts: Sequence[str] | None = None, extra_pools: Sequence[str] = ()) -> tuple[BookingRequest, BookingPlan]:
+    """The booking planned again on the current config: its co-hosts (or ``co_hosts``) fixed, ``extra_pools``
+    to choose from; its own meeting does not count against its host."""
     stored = {key: value for key, value in booking.request.items() if key != "config_version"}
     request = BookingRequest.model_validate({**stored, "start": booking.starts_at.isoformat(), "meet_now": False})
     version, config = ports.configs.current()
     plan = plan_booking(version, config, ports.store, bookings, object_type=request.object_type,
                         record_id=request.record_id, record_fields=request.record_fields, host=request.host,
-                        meeting_type=booking.booking_type, co_hosts=booking.co_host_ids, now=now)
+                        meeting_type=booking.booking_type,
+                        co_hosts=booking.co_host_ids if co_hosts is None else co_hosts, now=now,
+                        extra_pools=extra_pools)
     counts = dict(plan.meeting_counts)
     if counts.get(booking.host_id):  # the meeting being moved does not count against its own host
         counts[booking.host_id] -= 1
@@ -155,7 +167,7 @@ def move(booking_id: str, ports: Ports, *, start: datetime | None = None, exclud
         raise BookingEnded(booking)
     now = ports.clock()
     wanted = start or booking.starts_at
-    request, plan = _plan(booking, ports, bookings, now)
+    request, plan = replan(booking, ports, bookings, now)
     plan = _narrowed(plan, booking, exclude_host=exclude_host, wanted=host_id)
     problems = window_problems(plan, wanted, now) if start is not None else []  # a reassignment keeps its time
     if problems:
@@ -229,16 +241,37 @@ def _sync_calendar(booking: BookingRow, status: BookingStatus, ports: Ports) -> 
         return
     if status == BookingStatus.NO_SHOW:
         return
-    if booking.event_host_id != booking.host_id:  # reassigned: the event moves to the new host's calendar
-        if holder:
-            calendar.cancel_event(holder, event_id)
-        event = calendar_event(booking, ports)
-        if not calendar.move_event(event.organizer_email, event_id, booking.starts_at, booking.ends_at):
-            calendar.create_event(event)
-        bookings_of(ports).update(booking.id, ports.clock(), calendar_host_id=booking.host_id)
+    if booking.event_host_id != booking.host_id:  # reassigned: the one event moves to the new host's calendar
+        created = _move_to_new_host(booking, calendar_event(booking, ports), holder, calendar)
+        bookings_of(ports).update(booking.id, ports.clock(), calendar_host_id=booking.host_id,
+                                  **({"meet_link": created.meet_link} if created else {}))
         return
-    if holder and not calendar.move_event(holder, event_id, booking.starts_at, booking.ends_at):
+    if holder and not calendar.update_event(calendar_event(booking, ports)):
         log.warning("calendar_event_missing", booking_id=booking.id, event_id=event_id, calendar=holder)
+
+
+def _move_to_new_host(booking: BookingRow, event: CalendarEvent, previous: str | None,
+                      calendar: Calendar) -> CreatedEvent | None:
+    """The meeting's one event changes organizer (``events.move``: same id, guests keep their invitation), then
+    is updated: the previous host no longer invited, the new host and the time as booked. Returns the event
+    created when there was none to move.
+
+    Fallback when the calendar service refuses the move (Google 403: the previous host may not write to the new
+    host's calendar; 400: an event that cannot move): the event is cancelled on the previous host's calendar and
+    made again on the new host's, under the same id, so the guests get a cancellation and a new invitation but
+    never two live events; logged as ``calendar_event_move_refused``. An event found on neither calendar (deleted
+    by hand) is made again on the new host's; one already on it (an earlier sync moved it) is only updated."""
+    try:
+        if previous and not calendar.transfer_event(previous, event.event_id, event.organizer_email):
+            log.info("calendar_event_not_on_previous_calendar", booking_id=booking.id, calendar=previous)
+    except EventMoveRefused as exc:
+        log.warning("calendar_event_move_refused", booking_id=booking.id, calendar=previous,
+                    new_calendar=event.organizer_email, status=exc.status, error=str(exc))
+        assert previous is not None
+        calendar.cancel_event(previous, event.event_id)
+    if calendar.update_event(event, leaving=(previous,) if previous else ()):
+        return None
+    return calendar.create_event(event)
 
 
 TRUE_VALUES = (True, "true", "True", "1", 1)

@@ -120,6 +120,12 @@ class PoolSettings(Strict):
         description="a host who declines or deletes the calendar event: the booking is cancelled, or "
         "routed again to another free pool member",
     )
+    co_host_declines: Literal["release", "replace"] = Field(
+        default="replace",
+        description="a co-host chosen from this pool (one of a booking's extra_pools) who declines the calendar "
+        "event: their time is released and they leave the booking; replace: the pool's free member with the "
+        "fewest meetings takes their place, as at booking",
+    )
     reschedule: Literal["same_host", "reroute"] = Field(
         default="same_host",
         description="a rescheduled meeting keeps its host when they are free then, or is routed again",

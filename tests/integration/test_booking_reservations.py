@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 from adapters.store import make_engine, upgrade_schema
 from adapters.store.tables import reservations
 from baton import runtime
-from tests.support.booking import HOSTS, NINE, assert_one_of_twenty_wins
+from tests.support.booking import ENGINEERS, HOSTS, NINE, assert_one_of_twenty_wins
 
 pytestmark = pytest.mark.integration
 
@@ -83,6 +85,14 @@ def test_concurrent_bookings_of_one_host_on_different_times_never_exceed_the_day
     engine.dispose()
 
 
+def _confirmed(booking_id: str, host_id: str, start: datetime, co_host_ids: Sequence[str] = ()) -> dict[str, Any]:
+    return {"id": booking_id, "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
+            "record_id": "00Q000000000001AAA", "scheduler_user_id": HOSTS[1], "host_id": host_id, "pool": None,
+            "co_host_ids": list(co_host_ids), "starts_at": start, "ends_at": start + timedelta(minutes=30),
+            "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
+            "created_at": NINE, "updated_at": NINE}
+
+
 def test_moving_a_booking_onto_anothers_time_is_refused_by_postgresql_and_changes_nothing(
     postgres_url: str, pg_schema: str
 ) -> None:
@@ -95,11 +105,7 @@ def test_moving_a_booking_onto_anothers_time_is_refused_by_postgresql_and_change
     def book(booking_id: str, hour: int) -> Hold:
         start = NINE + timedelta(hours=hour)
         hold = Hold(HOSTS[0], start, start + timedelta(minutes=30))
-        store.reserve({"id": booking_id, "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
-                       "record_id": "00Q000000000001AAA", "scheduler_user_id": HOSTS[1], "host_id": HOSTS[0],
-                       "pool": None, "co_host_ids": [], "starts_at": start, "ends_at": hold.end,
-                       "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
-                       "created_at": NINE, "updated_at": NINE}, [hold])
+        store.reserve(_confirmed(booking_id, HOSTS[0], start), [hold])
         return hold
 
     book("first", 0)
@@ -111,4 +117,32 @@ def test_moving_a_booking_onto_anothers_time_is_refused_by_postgresql_and_change
     store.move("second", HOSTS[0], NINE + timedelta(hours=1), NINE + timedelta(hours=1, minutes=30),
                [Hold(HOSTS[0], NINE + timedelta(hours=1), NINE + timedelta(hours=1, minutes=30))], NINE)
     assert store.get("second").starts_at == NINE + timedelta(hours=1)  # type: ignore[union-attr]
+    engine.dispose()
+
+
+def test_a_co_host_replaced_by_someone_another_booking_holds_is_refused_by_postgresql_and_changes_nothing(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """A declining co-host's place: a host whose time another booking holds is refused (exclusion constraint)
+    and the co-host keeps their hold; a free one takes the place and the hold; released, nobody holds it."""
+    from adapters.store.bookings import BookingStore, Hold, SlotTaken
+
+    engine = make_engine(postgres_url, pg_schema)
+    upgrade_schema(engine, pg_schema)
+    store = BookingStore(engine)
+    meeting = (NINE, NINE + timedelta(minutes=30))
+    store.reserve(_confirmed("met", HOSTS[0], NINE, [HOSTS[1]]), [Hold(HOSTS[0], *meeting), Hold(HOSTS[1], *meeting)])
+    store.reserve(_confirmed("busy", HOSTS[2], NINE), [Hold(HOSTS[2], *meeting)])
+
+    def held(host: str) -> list[Hold]:
+        return store.held_times([host], NINE, NINE + timedelta(hours=1))[host]
+
+    with pytest.raises(SlotTaken):
+        store.replace_co_host("met", HOSTS[1], Hold(HOSTS[2], *meeting), NINE)
+    assert store.get("met").co_host_ids == [HOSTS[1]] and len(held(HOSTS[1])) == 1  # type: ignore[union-attr]
+    store.replace_co_host("met", HOSTS[1], Hold(ENGINEERS[0], *meeting), NINE)
+    assert store.get("met").co_host_ids == [ENGINEERS[0]]  # type: ignore[union-attr]
+    assert (held(HOSTS[1]), len(held(ENGINEERS[0]))) == ([], 1)
+    store.replace_co_host("met", ENGINEERS[0], None, NINE)
+    assert (store.get("met").co_host_ids, held(ENGINEERS[0])) == ([], [])  # type: ignore[union-attr]
     engine.dispose()

@@ -45,9 +45,9 @@ def host_email(host_id: str) -> str:
 
 
 def booking_config(mode: str = "pooled", reset: str = "month", pool_extra: str = "",
-                   member_extra: dict[str, str] | None = None) -> str:
+                   member_extra: dict[str, str] | None = None, engineers_extra: str = "") -> str:
     """The booking org config; ``pool_extra`` adds pool keys (``, caps: {per_day: 2}``), ``member_extra`` member
-    keys. A second pool, ``Engineers``, has the ``ENGINEERS``."""
+    keys. A second pool, ``Engineers``, has the ``ENGINEERS`` (``engineers_extra``: its pool keys)."""
     extra = member_extra or {}
     engineers = "\n".join(
         f'      - {{id: "{host}", name: "Engineer {index}", email: {host_email(host)}, timezone: UTC}}'
@@ -77,7 +77,7 @@ booking:
       meeting_platform: google_meet
   pools:
     - {{team: Handover, mode: {mode}, reset: {reset}{pool_extra}}}
-    - {{team: Engineers, mode: pooled}}
+    - {{team: Engineers, mode: pooled{engineers_extra}}}
   objects:
     Lead:
       default_type: Intro
@@ -135,9 +135,10 @@ class BookingChain:
 
 def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Callable[[], datetime] = lambda: NOW,
                           mode: str = "pooled", reset: str = "month", pool_extra: str = "",
-                          member_extra: dict[str, str] | None = None, **settings: Any) -> None:
+                          member_extra: dict[str, str] | None = None, engineers_extra: str = "",
+                          **settings: Any) -> None:
     """The current runtime's ports with these booking adapters, a fixed clock and the booking config."""
-    apply_config(store, booking_config(mode, reset, pool_extra, member_extra), NOW)
+    apply_config(store, booking_config(mode, reset, pool_extra, member_extra, engineers_extra), NOW)
     current = runtime.current()
     ports = dataclasses.replace(current.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
                                 calendar=calendar, salesforce_events=events, clock=clock)

@@ -3,8 +3,11 @@
 It exchanges service-account JWT bearer assertions for tokens at ``/token`` (checking the signature
 against the key's public key, ``aud``, ``scope`` and the delegation ``sub``), answers
 ``POST /calendar/v3/freeBusy`` from ``busy`` (a calendar in ``unknown`` answers ``notFound``), inserts,
-gets and deletes events per calendar (only as the calendar's own user; 409 on a taken id, Meet links
-on ``conferenceDataVersion=1``) and keeps every request. ``fail_next(503, 429)`` scripts the answers of
+gets, patches and deletes events per calendar (only as the calendar's own user; 409 on a taken id, Meet links
+on ``conferenceDataVersion=1``), moves them to another calendar (``events.move``: the event leaves its
+calendar and keeps its id on the destination, whose user becomes the organizer; 403 ``requiredAccessLevel``
+unless the caller may make changes to the destination: every domain calendar while ``domain_manages_calendars``,
+else only those ``writers`` grants) and keeps every request. ``fail_next(503, 429)`` scripts the answers of
 the next API calls; ``error_share`` makes that share of API calls answer one of ``error_statuses`` (seeded random);
 ``meet_pending`` answers an insert with a conference still pending (a later GET has the link).
 """
@@ -39,7 +42,8 @@ FREEBUSY_SCOPES = {"https://www.googleapis.com/auth/calendar", "https://www.goog
                    "https://www.googleapis.com/auth/calendar.freebusy"}
 EVENTS_SCOPES = {"https://www.googleapis.com/auth/calendar", "https://www.googleapis.com/auth/calendar.events"}
 EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
-EVENTS_PATH = re.compile(rf"^{API_PREFIX}/calendars/(?P<calendar>[^/]+)/events(?:/(?P<event>[^/]+))?$")
+EVENTS_PATH = re.compile(
+    rf"^{API_PREFIX}/calendars/(?P<calendar>[^/]+)/events(?:/(?P<event>[^/]+)(?P<move>/move)?)?$")
 MAX_FREEBUSY_ITEMS = 50
 STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
                410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
@@ -57,6 +61,8 @@ class FakeGoogleCalendar:
     busy: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
     events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    domain_manages_calendars: bool = True  # Workspace sharing "share all information, and allow managing"
+    writers: dict[str, set[str]] = field(default_factory=dict)  # calendar -> other users who may change it
     token_grants: list[dict[str, Any]] = field(default_factory=list)
     freebusy_requests: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -139,7 +145,7 @@ def google_error(status: int, reason: str, message: str) -> tuple[int, dict[str,
                               "code": status, "message": message}}
 
 
-INTERNAL_KEYS = frozenset({"sendUpdates", "cancelUpdates", "changeNumber"})  # what the fake notes, Google never sends
+INTERNAL_KEYS = frozenset({"sendUpdates", "cancelUpdates", "moveUpdates", "changeNumber"})  # what the fake notes, Google never sends
 
 
 def _public(event: dict[str, Any]) -> dict[str, Any]:
@@ -208,6 +214,41 @@ def _insert(fake: FakeGoogleCalendar, calendar: str, body: dict[str, Any], query
         answer.pop("hangoutLink", None)
         answer["conferenceData"] = {"createRequest": {**create, "status": {"statusCode": "pending"}}}
     return 200, answer
+
+
+def _move(fake: FakeGoogleCalendar, user: str, calendar: str, event: dict[str, Any],
+          query: dict[str, str]) -> tuple[int, Any]:
+    """``events.move``: the event leaves ``calendar`` and appears on ``destination`` with the same id."""
+    destination = query.get("destination", "")
+    if not destination:
+        return google_error(400, "required", "Required parameter: destination")
+    may_write = destination == user or user in fake.writers.get(destination, set()) or (
+        fake.domain_manages_calendars and destination.endswith("@" + fake.domain))
+    if not may_write:
+        return google_error(403, "requiredAccessLevel", "You need to have writer access to this calendar.")
+    target = fake.events.setdefault(destination, {})
+    if event["id"] in target and target[event["id"]]["status"] != "cancelled":
+        return google_error(409, "duplicate", "The requested identifier already exists.")
+    del fake.events[calendar][event["id"]]
+    event["organizer"] = {"email": destination}
+    event["sequence"] += 1
+    event["moveUpdates"] = query.get("sendUpdates")
+    target[event["id"]] = event
+    fake.touch(destination, event)
+    return 200, _public(event)
+
+
+def _patch(fake: FakeGoogleCalendar, calendar: str, event: dict[str, Any], body: dict[str, Any],
+           query: dict[str, str]) -> tuple[int, Any]:
+    event.update({key: body[key] for key in ("start", "end", "status", "summary") if key in body})
+    if "attendees" in body:
+        event["attendees"] = [{"email": a["email"], "responseStatus": a.get("responseStatus", "needsAction"),
+                               **({"organizer": True, "self": True} if a["email"] == calendar else {})}
+                              for a in body["attendees"]]
+    event["sequence"] += 1
+    event["sendUpdates"] = query.get("sendUpdates")
+    fake.touch(calendar, event)
+    return 200, _public(event)
 
 
 def _list(fake: FakeGoogleCalendar, calendar: str, query: dict[str, str]) -> tuple[int, Any]:
@@ -290,8 +331,12 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
             if method == "GET" and event_id is None:
                 return _list(fake, calendar, query)
             event = fake.events.get(calendar, {}).get(event_id or "")
-            if event is None:
+            if event is None or (match["move"] and event["status"] == "cancelled"):
                 return google_error(404, "notFound", "Not Found")
+            if match["move"]:
+                if method != "POST":
+                    return google_error(405, "methodNotAllowed", method)
+                return _move(fake, token["sub"], calendar, event, query)
             if method == "GET":
                 return 200, _public(event)
             if method == "DELETE":
@@ -302,11 +347,7 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
                 fake.touch(calendar, event)
                 return 204, None
             if method == "PATCH":
-                event.update({key: body[key] for key in ("start", "end", "status", "summary") if key in body})
-                event["sequence"] += 1
-                event["sendUpdates"] = query.get("sendUpdates")
-                fake.touch(calendar, event)
-                return 200, _public(event)
+                return _patch(fake, calendar, event, body, query)
             return google_error(405, "methodNotAllowed", method)
 
         def do_POST(self) -> None:

@@ -188,6 +188,11 @@ def test_an_org_without_booking_gets_empty_settings() -> None:
             id="threshold outside round robin",
         ),
         pytest.param(
+            {"pools": [{"team": "EMEA", "co_host_declines": "ignore"}]},
+            ("booking.pools[0].co_host_declines", "Input should be 'release' or 'replace'"),
+            id="unknown co-host decline option",
+        ),
+        pytest.param(
             booking(Lead={"default_type": "Intro", "default_host": {"kind": "user"}}),
             (
                 "booking.objects.Lead.default_host",

@@ -39,19 +39,21 @@ def services(tmp_path: Path) -> Iterator[tuple[FakeGoogleCalendar, FakeOrg, Sale
         yield calendar, org, client
 
 
-def real_clients(pipeline: Pipeline, fake: FakeGoogleCalendar, client: Salesforce, pool_extra: str = "") -> None:
+def real_clients(pipeline: Pipeline, fake: FakeGoogleCalendar, client: Salesforce,
+                 pool_extra: str = "") -> BookingChain:
+    """The booking chain with the Google client on the fake Calendar and simple-salesforce on the fake org."""
     assert fake.key_file is not None
     calendar = GoogleCalendar(load_service_account(fake.key_file), ADMIN, fake.api_url)
     install_booking_ports(pipeline.store, calendar, SalesforceEventWriter(salesforce=client), pool_extra=pool_extra)
     pipeline.use_writer(SalesforceOwnerWriter(salesforce=client))
+    return BookingChain(pipeline.broker, pipeline.store, None, None)  # type: ignore[arg-type]
 
 
 def test_a_booking_posted_is_confirmed_with_a_meet_event_a_salesforce_event_and_the_new_owner(
     pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
 ) -> None:
     fake, org, client = services
-    real_clients(pipeline, fake, client)
-    chain = BookingChain(pipeline.broker, pipeline.store, None, None)  # type: ignore[arg-type]
+    chain = real_clients(pipeline, fake, client)
 
     answer = TestClient(create_app()).post("/bookings", json=booking_request(), headers=AUTH)
     assert answer.status_code == 202, answer.text
@@ -75,7 +77,7 @@ def test_a_calendar_busy_block_read_through_google_moves_the_booking_to_another_
     pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
 ) -> None:
     fake, _, client = services
-    real_clients(pipeline, fake, client)
+    chain = real_clients(pipeline, fake, client)
     busy: dict[str, Any] = {host_email(host): [(NINE, NINE + timedelta(hours=1))]
                             for host in ("005000000000001AAA", "005000000000002AAA")}
     fake.busy.update(busy)
@@ -84,7 +86,7 @@ def test_a_calendar_busy_block_read_through_google_moves_the_booking_to_another_
 
     assert answer.status_code == 202 and answer.json()["host_id"] == "005000000000003AAA"
     assert len(fake.freebusy_requests) == 1
-    BookingChain(pipeline.broker, pipeline.store, None, None).drain()  # type: ignore[arg-type]
+    chain.drain()
 
 
 def _booked(pipeline: Pipeline, chain: BookingChain, **overrides: Any) -> dict[str, Any]:
@@ -99,8 +101,7 @@ def test_a_rescheduled_booking_moves_its_one_google_event_and_its_one_salesforce
     pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
 ) -> None:
     fake, org, client = services
-    real_clients(pipeline, fake, client)
-    chain = BookingChain(pipeline.broker, pipeline.store, None, None)  # type: ignore[arg-type]
+    chain = real_clients(pipeline, fake, client)
     booked = _booked(pipeline, chain)
     later = NINE + timedelta(hours=3)
 
@@ -125,8 +126,7 @@ def test_host_changes_in_google_calendar_come_back_through_sync_tokens(
     from tests.support.booking import HOSTS, NOW
 
     fake, org, client = services
-    real_clients(pipeline, fake, client, pool_extra=", host_declines: reroute")
-    chain = BookingChain(pipeline.broker, pipeline.store, None, None)  # type: ignore[arg-type]
+    chain = real_clients(pipeline, fake, client, pool_extra=", host_declines: reroute")
     deleted, moved = (_booked(pipeline, chain, host={"kind": "user", "user_id": HOSTS[0]},
                               start=(NINE + timedelta(hours=hour)).isoformat()) for hour in (0, 1))
     declined = _booked(pipeline, chain, start=(NINE + timedelta(hours=2)).isoformat())  # the pool's choice
@@ -158,3 +158,84 @@ def test_host_changes_in_google_calendar_come_back_through_sync_tokens(
     assert _booked(pipeline, chain, host={"kind": "user", "user_id": HOSTS[0]},
                    guest_email="new@prospect.example.org")["status"] == "confirmed"
     assert poll_calendars(ports, pipeline.broker, NOW) == 0
+
+
+def test_a_reassigned_booking_moves_its_one_google_event_and_updates_its_one_salesforce_event(
+    pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
+) -> None:
+    """``events.move`` gives the one event (same id, Meet link, the guest's answer) to the new host, then a patch
+    takes the previous host off it; nothing is cancelled or inserted again. The Salesforce Event is the same
+    record with the new owner."""
+    fake, org, client = services
+    chain = real_clients(pipeline, fake, client)
+    booked = _booked(pipeline, chain)
+    first_host, event_id = booked["host_id"], booked["calendar_event_id"]
+    fake.host_edit(host_email(first_host), event_id, response=("pat@prospect.example.org", "accepted"))
+    [sf_before] = org.events.records.values()
+
+    answer = TestClient(create_app()).post(f"/bookings/{booked['booking_id']}/reassign",
+                                           json={"reason": "off sick"}, headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    new_host = answer.json()["host_id"]
+    chain.drain()
+
+    assert fake.live_events(host_email(first_host)) == []
+    [event] = fake.live_events(host_email(new_host))
+    assert (event["id"], event["organizer"]["email"], event["hangoutLink"]) == (
+        event_id, host_email(new_host), booked["meet_link"])
+    answers = {attendee["email"]: attendee["responseStatus"] for attendee in event["attendees"]}
+    assert host_email(first_host) not in answers and answers[host_email(new_host)] == "accepted"
+    assert answers["pat@prospect.example.org"] == "accepted"
+    methods = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in fake.requests if r["method"] != "GET"]
+    assert ("DELETE", event_id) not in methods and methods.count(("POST", "events")) == 1
+    assert methods[-2:] == [("POST", "move"), ("PATCH", event_id)]
+    [sf_event] = org.events.records.values()
+    assert (sf_event["Id"], sf_event["OwnerId"]) == (sf_before["Id"], new_host)
+
+
+def test_a_move_google_refuses_falls_back_to_one_cancellation_and_one_new_invitation(
+    pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
+) -> None:
+    """Hosts who may not make changes to each other's calendars: Google answers the move 403, so the event is
+    cancelled on the previous host's calendar and inserted on the new host's under the same id."""
+    fake, _, client = services
+    chain = real_clients(pipeline, fake, client)
+    fake.domain_manages_calendars = False
+    booked = _booked(pipeline, chain)
+
+    answer = TestClient(create_app()).post(f"/bookings/{booked['booking_id']}/reassign",
+                                           json={"reason": "left the company"}, headers=AUTH)
+    chain.drain()
+
+    event_id, new_host = booked["calendar_event_id"], answer.json()["host_id"]
+    assert fake.events[host_email(booked["host_id"])][event_id]["status"] == "cancelled"
+    assert [e["id"] for e in fake.live_events(host_email(new_host))] == [event_id]
+    status = TestClient(create_app()).get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert status["meet_link"] == fake.live_events(host_email(new_host))[0]["hangoutLink"]
+
+
+def test_a_co_host_declining_in_google_calendar_is_replaced_from_their_pool(
+    pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
+) -> None:
+    from baton import runtime
+    from baton.booking.calendar_sync import poll_calendars
+    from tests.support.booking import ENGINEERS, NOW
+
+    fake, _, client = services
+    chain = real_clients(pipeline, fake, client)
+    booked = _booked(pipeline, chain, extra_pools=["Engineers"])
+    assert booked["co_host_ids"] == [ENGINEERS[0]]
+    ports = runtime.current().ports
+    assert poll_calendars(ports, pipeline.broker, NOW) == 0
+    calendar, declining = host_email(booked["host_id"]), host_email(ENGINEERS[0])
+    fake.host_edit(calendar, booked["calendar_event_id"], response=(declining, "declined"))
+
+    assert poll_calendars(ports, pipeline.broker, NOW) == 1
+    chain.drain()
+
+    status = TestClient(create_app()).get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert status["co_host_ids"] == [ENGINEERS[1]]
+    [event] = fake.live_events(calendar)
+    answers = {attendee["email"]: attendee["responseStatus"] for attendee in event["attendees"]}
+    assert answers[declining] == "declined" and answers[host_email(ENGINEERS[1])] == "needsAction"
+    assert poll_calendars(ports, pipeline.broker, NOW) == 0  # the patch reads back as no change to act on

@@ -6,7 +6,7 @@ credited back, reason logged). The chain runs on the StubBroker with recording c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -112,7 +112,8 @@ def test_a_rescheduled_meeting_keeps_its_host_and_moves_the_one_event_and_the_on
     moved = client.get(f"/bookings/{first['booking_id']}", headers=AUTH).json()
     assert (moved["host_id"], moved["start"]) == (H1, ELEVEN.isoformat())
     event_id = calendar_event_id(first["booking_id"])
-    assert chain.calendar.moved == [(host_email(H1), event_id, ELEVEN, ELEVEN + timedelta(minutes=30))]
+    assert [(event.organizer_email, event.event_id, event.start, event.end) for event in chain.calendar.updated] == [
+        (host_email(H1), event_id, ELEVEN, ELEVEN + timedelta(minutes=30))]
     assert list(chain.calendar.events) == [event_id] and len(chain.calendar.created) == 1
     assert len(chain.events.events) == 1
     assert chain.events.events[first["booking_id"]]["StartDateTime"] == "2030-01-07T11:00:00.000+0000"
@@ -129,9 +130,12 @@ def test_a_reschedule_to_a_time_the_host_is_busy_goes_to_another_free_member(cha
 
     moved = client.get(f"/bookings/{first['booking_id']}", headers=AUTH).json()
     assert moved["host_id"] == H2
-    event = chain.calendar.events[calendar_event_id(first["booking_id"])]
+    event_id = calendar_event_id(first["booking_id"])
+    event = chain.calendar.events[event_id]
     assert event.organizer_email == host_email(H2) and len(chain.calendar.events) == 1
-    assert chain.calendar.cancelled == [(host_email(H1), calendar_event_id(first["booking_id"]))]
+    assert (event.start, host_email(H1) in event.attendee_emails) == (ELEVEN, False)
+    assert chain.calendar.transferred == [(host_email(H1), event_id, host_email(H2))]
+    assert chain.calendar.cancelled == [] and len(chain.calendar.created) == 1  # moved, never cancelled and re-sent
     assert chain.events.events[first["booking_id"]]["OwnerId"] == H2 and len(chain.events.events) == 1
 
 
@@ -171,6 +175,145 @@ def test_a_reassigned_meeting_goes_to_another_member_and_the_previous_host_is_cr
     assert book(client, chain, NINE + timedelta(hours=1))["host_id"] == H1  # credited back: fewest again
     named = act(client, chain, first["booking_id"], "reassign", {"host_id": H3, "reason": "expert"})
     assert named.json()["host_id"] == H3
+
+
+def test_a_reassigned_meeting_moves_its_one_calendar_event_and_updates_its_one_salesforce_event(
+    chain: BookingChain,
+) -> None:
+    """The guests keep one event (same id): it changes organizer, the previous host leaves its attendees and
+    the new host joins; the Salesforce Event is the same record with the new owner. A repeated sync and a
+    second reassignment move that same event again."""
+    client = client_for(chain)
+    first = book(client, chain)
+    event_id = calendar_event_id(first["booking_id"])
+    salesforce_id = chain.events.events[first["booking_id"]]["Id"]
+
+    act(client, chain, first["booking_id"], "reassign", {"reason": "H1 is sick"})
+
+    assert chain.calendar.transferred == [(host_email(H1), event_id, host_email(H2))]
+    assert chain.calendar.cancelled == [] and len(chain.calendar.created) == 1
+    event = chain.calendar.events[event_id]
+    assert event.organizer_email == host_email(H2) and event.start == NINE
+    assert host_email(H2) in event.attendee_emails and host_email(H1) not in event.attendee_emails
+    assert "pat@prospect.example.org" in event.attendee_emails and "with Rep 2" in event.summary
+    sf_event = chain.events.events[first["booking_id"]]
+    assert (sf_event["Id"], sf_event["OwnerId"], len(chain.events.events)) == (salesforce_id, H2, 1)
+
+    from baton import runtime
+    from baton.booking.lifecycle import send_sync
+
+    send_sync(chain.broker, first["booking_id"], runtime.current().ports)
+    chain.drain()
+    assert len(chain.calendar.transferred) == 1 and len(chain.calendar.updated) == 1  # nothing more to change
+
+    act(client, chain, first["booking_id"], "reassign", {"host_id": H3, "reason": "expert"})
+    assert chain.calendar.transferred[-1] == (host_email(H2), event_id, host_email(H3))
+    assert list(chain.calendar.events) == [event_id] and len(chain.calendar.created) == 1
+
+
+def test_a_move_the_calendar_refuses_falls_back_to_cancelling_and_inviting_again_under_the_same_id(
+    chain: BookingChain,
+) -> None:
+    """Google refuses ``events.move`` (403: the previous host may not write to the new host's calendar): the event
+    is cancelled on the previous host's calendar and made on the new host's, so there is still one live event."""
+    client = client_for(chain)
+    first = book(client, chain)
+    event_id = calendar_event_id(first["booking_id"])
+    chain.calendar.refuse_moves_to.add(host_email(H2))
+
+    with capture_logs() as logs:
+        assert act(client, chain, first["booking_id"], "reassign", {"reason": "H1 left"}).status_code == 202
+
+    assert [entry["status"] for entry in logs if entry["event"] == "calendar_event_move_refused"] == [403]
+    assert chain.calendar.cancelled == [(host_email(H1), event_id)]
+    assert list(chain.calendar.events) == [event_id]
+    assert chain.calendar.events[event_id].organizer_email == host_email(H2)
+    assert len(chain.events.events) == 1
+
+
+def _decline(chain: BookingChain, booked: dict[str, Any], co_host: str, moved_to: datetime | None = None) -> int:
+    """The co-host declines in their calendar (and the host moved the event to ``moved_to``); the main host's
+    calendar reports it and the scheduler polls."""
+    from adapters.calendar import ChangedEvent
+    from baton import runtime
+    from baton.booking.calendar_sync import poll_calendars
+
+    start = moved_to or datetime.fromisoformat(booked["start"])
+    chain.calendar.host_changed(host_email(booked["host_id"]), ChangedEvent(
+        calendar_event_id(booked["booking_id"]), "confirmed", start, start + timedelta(minutes=30),
+        {host_email(co_host): "declined"}))
+    changed = poll_calendars(runtime.current().ports, chain.broker, NOW)
+    chain.drain()
+    return changed
+
+
+def _held(chain: BookingChain, host_id: str) -> list[Any]:
+    return chain.bookings.held_times([host_id], NINE, NINE + timedelta(hours=8))[host_id]
+
+
+def test_a_co_host_who_declines_is_replaced_by_a_free_member_of_the_pool_they_came_from(
+    chain: BookingChain,
+) -> None:
+    from tests.support.booking import ENGINEERS
+
+    client = client_for(chain, mode="pooled")
+    booked = book(client, chain, extra_pools=["Engineers"])
+    assert booked["co_host_ids"] == [ENGINEERS[0]]
+
+    with capture_logs() as logs:
+        assert _decline(chain, booked, ENGINEERS[0]) == 1
+
+    after = client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert (after["co_host_ids"], after["start"], after["status"]) == ([ENGINEERS[1]], booked["start"], "confirmed")
+    assert _held(chain, ENGINEERS[0]) == [] and len(_held(chain, ENGINEERS[1])) == 1
+    event = chain.calendar.events[calendar_event_id(booked["booking_id"])]
+    assert host_email(ENGINEERS[1]) in event.attendee_emails
+    replaced = [entry for entry in logs if entry["event"] == "booking_co_host_replaced"]
+    assert (replaced[0]["co_host_id"], replaced[0]["replacement_id"]) == (ENGINEERS[0], ENGINEERS[1])
+
+
+def test_a_co_host_declining_a_meeting_the_host_also_moved_is_replaced_at_the_new_time(chain: BookingChain) -> None:
+    from tests.support.booking import ENGINEERS
+
+    client = client_for(chain, mode="pooled")
+    booked = book(client, chain, extra_pools=["Engineers"])
+    chain.calendar.busy_by_email[host_email(ENGINEERS[1])] = [Interval(NINE, NINE + timedelta(hours=1))]
+
+    assert _decline(chain, booked, ENGINEERS[0], moved_to=ELEVEN) == 1
+
+    after = client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert (after["start"], after["co_host_ids"]) == (ELEVEN.isoformat(), [ENGINEERS[1]])  # free at 11, not at 9
+    assert [(hold.start, hold.end) for hold in _held(chain, ENGINEERS[1])] == [
+        (ELEVEN - timedelta(minutes=10), ELEVEN + timedelta(minutes=40))]
+
+
+@pytest.mark.parametrize("case", ["pool says release", "nobody free", "named co-host"])
+def test_a_co_host_who_declines_and_is_not_replaced_leaves_the_booking_which_keeps_its_time(
+    chain: BookingChain, case: str
+) -> None:
+    from tests.support.booking import ENGINEERS
+
+    extra = ", co_host_declines: release" if case == "pool says release" else ""
+    client = client_for(chain, mode="pooled")
+    install_booking_ports(chain.store, chain.calendar, chain.events, engineers_extra=extra)
+    if case == "nobody free":
+        chain.calendar.busy_by_email[host_email(ENGINEERS[1])] = [Interval(NINE, NINE + timedelta(hours=1))]
+    if case == "named co-host":
+        booked, leaving = book(client, chain, co_hosts=[H3]), H3
+    else:
+        booked, leaving = book(client, chain, extra_pools=["Engineers"]), ENGINEERS[0]
+
+    with capture_logs() as logs:
+        assert _decline(chain, booked, leaving) == 1
+
+    after = client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    assert (after["co_host_ids"], after["start"], after["host_id"]) == ([], booked["start"], booked["host_id"])
+    assert _held(chain, leaving) == []
+    event = chain.calendar.events[calendar_event_id(booked["booking_id"])]
+    assert host_email(ENGINEERS[1]) not in event.attendee_emails
+    [released] = [entry for entry in logs if entry["event"] == "booking_co_host_released"]
+    assert released["co_host_id"] == leaving and released["log_level"] == "warning"
+    assert _decline(chain, booked, leaving) == 0  # no longer a co-host: nothing more happens
 
 
 def test_lifecycle_requests_are_checked_strictly(chain: BookingChain) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.calendar import (
     CalendarEvent,
     CalendarLookupError,
+    EventMoveRefused,
     RecordingCalendar,
     UnconfiguredCalendar,
     calendar_event_id,
@@ -304,22 +306,66 @@ def test_the_recording_calendar_behaves_like_the_port() -> None:
     assert recording.cancelled == [(HOST, first.event_id)] and recording.events == {}
 
 
-def test_moving_an_event_patches_its_time_tells_attendees_and_restores_a_cancelled_one(
+def test_updating_an_event_patches_only_what_changed_keeps_answers_and_restores_a_cancelled_one(
     fake: FakeGoogleCalendar, calendar: GoogleCalendar,
 ) -> None:
     created = calendar.create_event(_event())
+    fake.host_edit(HOST, created.event_id, response=("ada@prospect.io", "accepted"))
+    fake.events[HOST][created.event_id]["attendees"].append({"email": "added@by-hand.io", "responseStatus": "needsAction"})
     later = START + timedelta(days=1)
 
-    assert calendar.move_event(HOST, created.event_id, later, later + timedelta(minutes=30)) is True
+    moved = replace(_event(), start=later, end=later + timedelta(minutes=30),
+                    attendee_emails=("ada@prospect.io", "bob@example.com"))
+    assert calendar.update_event(moved, leaving=("alan@example.com",)) is True
+
     stored = fake.events[HOST][created.event_id]
     assert stored["start"]["dateTime"] == "2026-11-25T15:00:00Z" and stored["sendUpdates"] == "all"
-    patches = [r for r in fake.requests if r["method"] == "PATCH"]
-    assert patches[0]["path"].endswith(f"/events/{created.event_id}") and len(fake.live_events(HOST)) == 1
+    answers = {attendee["email"]: attendee["responseStatus"] for attendee in stored["attendees"]}
+    assert answers == {HOST: "accepted", "ada@prospect.io": "accepted", "added@by-hand.io": "needsAction",
+                       "bob@example.com": "needsAction"}  # alan left; the guest's answer and a hand-added guest kept
+    assert calendar.update_event(moved) is True  # nothing differs: read, not patched
+    assert [r["method"] for r in fake.requests if r["method"] in ("GET", "PATCH")] == ["GET", "PATCH", "GET"]
     calendar.cancel_event(HOST, created.event_id)
-    assert calendar.move_event(HOST, created.event_id, START, START + timedelta(minutes=30)) is True
+    assert calendar.update_event(moved) is True
     assert [e["id"] for e in fake.live_events(HOST)] == [created.event_id]  # one event, back again
-    assert calendar.move_event(HOST, calendar_event_id("never-booked"), START, later) is False
-    assert calendar.calls["patch"] == 3
+    assert calendar.update_event(_event("never-booked")) is False
+    assert (calendar.calls["get"], calendar.calls["patch"]) == (4, 2)
+
+
+def test_an_event_moved_to_another_calendar_keeps_its_id_guests_and_meet_link_and_leaves_the_first(
+    fake: FakeGoogleCalendar, calendar: GoogleCalendar,
+) -> None:
+    created = calendar.create_event(_event())
+    fake.host_edit(HOST, created.event_id, response=("ada@prospect.io", "accepted"))
+
+    assert calendar.transfer_event(HOST, created.event_id, "alan@example.com") is True
+
+    assert fake.live_events(HOST) == [] and created.event_id not in fake.events[HOST]
+    [moved] = fake.live_events("alan@example.com")
+    assert (moved["id"], moved["organizer"]["email"], moved["hangoutLink"]) == (
+        created.event_id, "alan@example.com", created.meet_link)
+    assert {"email": "ada@prospect.io", "responseStatus": "accepted"} in moved["attendees"]
+    [request] = [r for r in fake.requests if r["path"].endswith("/move")]
+    assert request["method"] == "POST"
+    assert (request["query"]["destination"], request["query"]["sendUpdates"]) == ("alan@example.com", "all")
+    assert calendar.transfer_event(HOST, created.event_id, "alan@example.com") is False  # no longer there: 404
+    assert calendar.transfer_event(HOST, calendar_event_id("never-booked"), "alan@example.com") is False
+    assert calendar.calls["move"] == 3
+
+
+def test_a_move_google_refuses_is_said_so_and_leaves_the_event_where_it_was(
+    fake: FakeGoogleCalendar, calendar: GoogleCalendar,
+) -> None:
+    created = calendar.create_event(_event())
+    fake.domain_manages_calendars = False
+
+    with pytest.raises(EventMoveRefused) as refused:
+        calendar.transfer_event(HOST, created.event_id, "alan@example.com")
+    assert refused.value.status == 403 and "requiredAccessLevel" in str(refused.value)
+    assert [e["id"] for e in fake.live_events(HOST)] == [created.event_id]
+
+    fake.writers["alan@example.com"] = {HOST}  # alan lets grace make changes to his calendar
+    assert calendar.transfer_event(HOST, created.event_id, "alan@example.com") is True
 
 
 def test_changes_are_read_page_by_page_with_sync_tokens_and_an_expired_token_is_said_so(

@@ -13,12 +13,12 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.calendar import CalendarEvent, calendar_event_id
+from adapters.calendar import CalendarEvent, EventMoveRefused, calendar_event_id
 from adapters.calendar.google import GoogleCalendar, load_service_account
 from adapters.http.app import create_app
+from adapters.http.auth import METRICS_READ
 from adapters.salesforce.auth import ClientCredentials, connect
 from adapters.salesforce.events import SalesforceEventWriter
-from adapters.http.auth import METRICS_READ
 from adapters.store import Store, make_engine
 from adapters.store.tokens import TokenStore
 from baton import runtime
@@ -99,7 +99,8 @@ def test_calendar_calls_are_counted_by_operation_and_result_through_the_google_a
     client: TestClient, tmp_path: Path
 ) -> None:
     """The real Google client against the fake Calendar: a free/busy read, an insert, a retried insert (409, then
-    the get that finds the first event) and an insert answered 503, each counted with its result."""
+    the get that finds the first event), an insert answered 503 and moves to another calendar (refused, done,
+    gone), each counted with its result."""
     start = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
     event = CalendarEvent(calendar_event_id("bk-1"), "grace@example.com", "Demo", "", start,
                           start + timedelta(minutes=30), (), False)
@@ -113,10 +114,16 @@ def test_calendar_calls_are_counted_by_operation_and_result_through_the_google_a
         fake.fail_next(503)
         with pytest.raises(TransientError):
             calendar.create_event(dataclasses.replace(event, event_id=calendar_event_id("bk-2")))
+        fake.domain_manages_calendars = False
+        with pytest.raises(EventMoveRefused):
+            calendar.transfer_event("grace@example.com", event.event_id, "alan@example.com")
+        fake.writers["alan@example.com"] = {"grace@example.com"}
+        calendar.transfer_event("grace@example.com", event.event_id, "alan@example.com")
+        calendar.transfer_event("grace@example.com", event.event_id, "alan@example.com")
     after = scrape(client)
 
     expected = {("freebusy", "ok"): 1, ("insert", "ok"): 1, ("insert", "conflict"): 1, ("get", "ok"): 1,
-                ("insert", "transient_error"): 1}
+                ("insert", "transient_error"): 1, ("move", "error"): 1, ("move", "ok"): 1, ("move", "gone"): 1}
     for (operation, result), count in expected.items():
         labels = {"operation": operation, "result": result}
         assert value(after, "baton_calendar_calls_total", **labels) - value(before, "baton_calendar_calls_total",
