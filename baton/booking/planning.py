@@ -200,10 +200,11 @@ def _pool_fairness(pool: PoolSettings, config: OrgConfig, store: Store, bookings
     away = away_now({host: directory[host] for host in request.candidates}, toggled, now) if needs_presence else set()
     credits = None
     if pool.balance == "calibration":
-        calibration = calibrate(request.candidates, counts, bookings.pool_credits(pool.team, period), away)
+        calibration = calibrate(request.candidates, counts, bookings.pool_credits(pool.team, period), away,
+                                request.weights)
         counts = calibration.standings
         credits = PoolCredits(pool.team, period, calibration.credits)
-    hidden = lead_hidden(request.main_candidates, counts, pool.lead_threshold, away)
+    hidden = lead_hidden(request.main_candidates, counts, pool.lead_threshold, away, request.weights)
     if len(hidden) == len(request.main_candidates):
         hidden = {}  # everyone present is away: nobody is ahead of anyone who could host
     return counts, credits, hidden
