@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,22 +19,28 @@ from hypothesis import strategies as st
 from adapters.calendar import RecordingCalendar
 from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
+from baton import runtime
 from routing.booking.config import MeetingCaps, PoolSettings
 from routing.booking.fairness import calibrate, capped_windows, lead_hidden, period_of
 from routing.booking.pools import HostRequest, choose_host
+from routing.booking.slots import Interval
 from tests.support.booking import (
+    ENGINEERS,
     HOSTS,
     NINE,
     NOW,
     TOKEN,
     BookingChain,
+    assert_extra_pool_caps_hold_in_a_race,
     booking_request,
+    host_email,
     install_booking_ports,
 )
 from tests.unit.conftest import Pipeline
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 H1, H2, H3 = HOSTS
+E1, E2 = ENGINEERS
 
 
 class Clock:
@@ -52,9 +59,10 @@ def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
 
 
 def setup(chain: BookingChain, mode: str, pool_extra: str, clock: Clock | None = None,
-          member_extra: dict[str, str] | None = None, reset: str = "month") -> TestClient:
+          member_extra: dict[str, str] | None = None, reset: str = "month", engineers_extra: str = "") -> TestClient:
     install_booking_ports(chain.store, chain.calendar, chain.events, clock=clock or Clock(NOW), mode=mode,
-                          reset=reset, pool_extra=pool_extra, member_extra=member_extra)
+                          reset=reset, pool_extra=pool_extra, member_extra=member_extra,
+                          engineers_extra=engineers_extra)
     return TestClient(create_app())
 
 
@@ -62,15 +70,24 @@ def book(client: TestClient, start: datetime, **overrides: Any) -> Any:
     return client.post("/bookings", json=booking_request(start=start.isoformat(), **overrides), headers=AUTH)
 
 
-def hosts_of(client: TestClient, starts: list[datetime]) -> list[str]:
-    answers = [book(client, start) for start in starts]
+def booked(client: TestClient, starts: list[datetime], **overrides: Any) -> list[Any]:
+    answers = [book(client, start, **overrides) for start in starts]
     assert all(answer.status_code == 202 for answer in answers), [answer.json() for answer in answers]
-    return [answer.json()["host_id"] for answer in answers]
+    return [answer.json() for answer in answers]
 
 
-def availability(client: TestClient, start: datetime, hours: int = 2) -> Any:
+def hosts_of(client: TestClient, starts: list[datetime]) -> list[str]:
+    return [booking["host_id"] for booking in booked(client, starts)]
+
+
+def engineers_of(client: TestClient, starts: list[datetime]) -> list[str]:
+    """The engineer each booking took from the extra pool ``Engineers``."""
+    return [booking["co_host_ids"][0] for booking in booked(client, starts, extra_pools=["Engineers"])]
+
+
+def availability(client: TestClient, start: datetime, hours: int = 2, **extra: Any) -> Any:
     query = {"object_type": "Lead", "record_id": "00Q000000000001AAA", "start": start.isoformat(),
-             "end": (start + timedelta(hours=hours)).isoformat()}
+             "end": (start + timedelta(hours=hours)).isoformat(), **extra}
     answer = client.get("/availability", params=query, headers=AUTH)
     assert answer.status_code == 200, answer.json()
     return answer.json()
@@ -197,18 +214,19 @@ def test_periods_start_on_the_teams_clock() -> None:
 AWAY_FIRST_WEEK = ', out_of_office: [{start: "2030-01-07T00:00:00+00:00", end: "2030-01-14T00:00:00+00:00"}]'
 
 
-def week_without_h3(chain: BookingChain, mode: str, pool_extra: str, days: int,
-                    h3_extra: str = "") -> tuple[TestClient, list[str]]:
-    """Two bookings a day for ``days`` days while H3 is out of office all week, then the clock at the next
-    Monday: the client and the week's hosts."""
+def week_with_one_away(chain: BookingChain, away: str, mode: str, pool_extra: str, days: int, away_extra: str = "",
+                       engineers_extra: str = "", **overrides: Any) -> tuple[TestClient, list[Any]]:
+    """Two bookings a day for ``days`` days while ``away`` is out of office all week, then the clock at the next
+    Monday: the client and the week's bookings."""
     clock = Clock(NOW)
-    client = setup(chain, mode, pool_extra, clock, {H3: h3_extra + AWAY_FIRST_WEEK})
-    hosts: list[str] = []
+    client = setup(chain, mode, pool_extra, clock, {away: away_extra + AWAY_FIRST_WEEK},
+                   engineers_extra=engineers_extra)
+    week: list[Any] = []
     for day in range(days):
         clock.now = NOW + timedelta(days=day)
-        hosts += hosts_of(client, [NINE + timedelta(days=day, hours=hour) for hour in (0, 1)])
+        week += booked(client, [NINE + timedelta(days=day, hours=hour) for hour in (0, 1)], **overrides)
     clock.now = NOW + timedelta(days=7)
-    return client, hosts
+    return client, week
 
 
 def next_monday(client: TestClient, meetings: int) -> list[str]:
@@ -216,8 +234,8 @@ def next_monday(client: TestClient, meetings: int) -> list[str]:
 
 
 def test_a_member_back_from_a_week_away_is_calibrated_not_flooded(chain: BookingChain) -> None:
-    client, first_week = week_without_h3(chain, "round_robin", ", balance: calibration", days=5)
-    assert sorted(first_week) == [H1] * 5 + [H2] * 5
+    client, first_week = week_with_one_away(chain, H3, "round_robin", ", balance: calibration", days=5)
+    assert sorted(booking["host_id"] for booking in first_week) == [H1] * 5 + [H2] * 5
     assert next_monday(client, 6).count(H3) == 2  # her share of six, not six in a row
 
 
@@ -228,7 +246,8 @@ def test_a_weight_2_member_hosts_twice_as_many_meetings(chain: BookingChain) -> 
 
 
 def test_a_weighted_member_back_from_a_week_away_is_credited_their_weighted_share(chain: BookingChain) -> None:
-    client, _ = week_without_h3(chain, "round_robin", ", balance: calibration", days=5, h3_extra=", weight: 2")
+    client, _ = week_with_one_away(chain, H3, "round_robin", ", balance: calibration", days=5,
+                                   away_extra=", weight: 2")
     back = next_monday(client, 8)
     # Credited up to the others' 4 meetings per unit of weight before the week's last booking: 8 meetings.
     assert chain.bookings.pool_credits("Handover", "m2030-01")[H3] == 8
@@ -236,7 +255,7 @@ def test_a_weighted_member_back_from_a_week_away_is_credited_their_weighted_shar
 
 
 def test_without_calibration_the_member_back_takes_every_meeting_until_level(chain: BookingChain) -> None:
-    client, _ = week_without_h3(chain, "pooled", "", days=2)
+    client, _ = week_with_one_away(chain, H3, "pooled", "", days=2)
     assert next_monday(client, 2) == [H3, H3]
 
 
@@ -281,6 +300,57 @@ def test_a_host_at_the_day_cap_is_not_offered_that_day_and_never_booked_past_it(
     week = availability(client, NINE + timedelta(days=2))
     assert week["skipped"][H1][-1] == "cap reached: week cap 3 (3 meetings in the week of 2030-01-07)"
     assert len([b for b in chain.bookings.meeting_starts([H1], NOW, NOW + timedelta(days=7))[H1]]) == 3
+
+
+# -- the pools a booking needs one host from each of (extra_pools) ----------------------------------------
+
+
+def test_an_extra_pools_day_cap_is_never_exceeded_and_its_capped_member_is_skipped(chain: BookingChain) -> None:
+    client = setup(chain, "pooled", "", engineers_extra=", caps: {per_day: 1}")
+    assert engineers_of(client, [NINE]) == [E1]
+    shown = availability(client, NINE + timedelta(hours=1), extra_pools=["Engineers"])
+    assert shown["skipped"] == {E1: ["cap reached: day cap 1 (1 meetings on 2030-01-07)"]}
+    assert engineers_of(client, [NINE + timedelta(hours=1)]) == [E2]
+    refused = book(client, NINE + timedelta(hours=2), extra_pools=["Engineers"])
+    assert refused.status_code == 409, refused.json()
+    assert availability(client, NINE + timedelta(hours=2), extra_pools=["Engineers"])["slots"] == []
+    assert engineers_of(client, [NINE + timedelta(days=1)]) == [E1]  # a new day
+
+
+def test_an_extra_pools_lead_threshold_hides_its_member_too_far_ahead(chain: BookingChain) -> None:
+    client = setup(chain, "pooled", "", engineers_extra=", lead_threshold: 0")
+    eleven = NINE + timedelta(hours=2)
+    chain.calendar.busy_by_email[host_email(E2)] = [Interval(eleven, eleven + timedelta(hours=1))]
+    assert engineers_of(client, [NINE + timedelta(hours=1)]) == [E1]
+    shown = availability(client, eleven, hours=1, extra_pools=["Engineers"])
+    assert shown["skipped"] == {E1: ["lead threshold: 1 meetings ahead of the least-loaded member (threshold 0)"]}
+    assert shown["slots"] == []  # E2 is busy then, and E1 is not offered
+    assert book(client, eleven, extra_pools=["Engineers"]).status_code == 409
+
+
+def test_an_extra_pool_counts_meetings_in_its_own_period_by_its_own_rule(chain: BookingChain) -> None:
+    client = setup(chain, "pooled", "", engineers_extra=", reset: day, count_by: meeting_time")
+    assert engineers_of(client, [NINE + timedelta(days=1)]) == [E1]
+    assert engineers_of(client, [NINE + timedelta(hours=1)]) == [E1]  # tomorrow's meeting does not count today
+
+
+def test_an_extra_pools_members_are_weighted(chain: BookingChain) -> None:
+    client = setup(chain, "pooled", "", member_extra={E1: ", weight: 2"})
+    assert engineers_of(client, [NINE + timedelta(hours=hour) for hour in range(4)]) == [E1, E2, E1, E1]
+
+
+def test_an_extra_pools_member_back_from_a_week_away_is_calibrated_not_flooded(chain: BookingChain) -> None:
+    client, week = week_with_one_away(chain, E2, "pooled", "", days=2, engineers_extra=", balance: calibration",
+                                      extra_pools=["Engineers"])
+    assert [booking["co_host_ids"] for booking in week] == [[E1]] * 4
+    back = engineers_of(client, [NINE + timedelta(days=7, hours=hour) for hour in range(4)])
+    assert chain.bookings.pool_credits("Engineers", "m2030-01") == {E1: 0, E2: 3}  # level before the 4th
+    assert back == [E2, E1, E2, E1]
+
+
+def test_concurrent_bookings_never_exceed_an_extra_pools_cap_on_sqlite(tmp_path: Path,
+                                                                     stub_runtime: runtime.Runtime) -> None:
+    assert_extra_pool_caps_hold_in_a_race(f"sqlite:///{tmp_path / 'race.sqlite3'}")
 
 
 def test_the_store_refuses_a_booking_past_a_cap_even_when_availability_was_read_before() -> None:
