@@ -17,7 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.repository import ConcurrentWriteConflict, as_utc, database_failure
-from adapters.store.tables import bookings, calendar_sync, pool_credits, reservations
+from adapters.store.tables import (
+    booking_group_hosts,
+    bookings,
+    calendar_sync,
+    pool_credits,
+    reservations,
+)
 from baton.errors import TransientError
 
 EXCLUSION_VIOLATION = "23P01"
@@ -120,22 +126,24 @@ class BookingStore:
         self._postgresql = engine.dialect.name == "postgresql"
 
     def reserve(self, booking: Mapping[str, Any], holds: Sequence[Hold], caps: Sequence[CapLimit] = (),
-                credits: PoolCredits | None = None) -> None:
+                credits: Sequence[PoolCredits] = (), group_hosts: Mapping[str, str] | None = None) -> None:
         """Stores the booking and its holds in one transaction, or raises SlotTaken naming the hosts
         whose time is already held, or CapReached when a capped window is full (nothing is stored
-        then). Caps are counted under a per-host lock, so concurrent bookings never exceed one. A
-        transaction that PostgreSQL aborts as a deadlock with a concurrent booking (both checking the
-        exclusion constraint) is run again: the second try sees the other booking's committed holds."""
+        then). Caps are counted under a per-host lock, so concurrent bookings never exceed one.
+        ``group_hosts``: the host taken from each extra pool (pool -> host), who then counts as hosting
+        the meeting. A transaction that PostgreSQL aborts as a deadlock with a concurrent booking (both
+        checking the exclusion constraint) is run again: the second try sees the other booking's
+        committed holds."""
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
-                self._reserve_once(booking, holds, caps, credits)
+                self._reserve_once(booking, holds, caps, credits, group_hosts or {})
                 return
             except ConcurrentWriteConflict:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
 
     def _reserve_once(self, booking: Mapping[str, Any], holds: Sequence[Hold], caps: Sequence[CapLimit],
-                      credits: PoolCredits | None) -> None:
+                      credits: Sequence[PoolCredits], group_hosts: Mapping[str, str]) -> None:
         try:
             with self.engine.begin() as connection:
                 if not self._postgresql:
@@ -144,8 +152,12 @@ class BookingStore:
                         raise SlotTaken(taken)
                 self._check_caps(connection, caps)
                 connection.execute(sa.insert(bookings), [dict(booking)])
-                if credits is not None:
-                    self._save_credits(connection, credits, booking["created_at"])
+                if group_hosts:
+                    connection.execute(sa.insert(booking_group_hosts), [
+                        {"booking_id": booking["id"], "pool": pool, "host_id": host}
+                        for pool, host in sorted(group_hosts.items())])
+                for pool in credits:
+                    self._save_credits(connection, pool, booking["created_at"])
                 connection.execute(
                     sa.insert(reservations),
                     [{"booking_id": booking["id"], "host_id": hold.host_id, "starts_at": hold.start,
@@ -164,12 +176,11 @@ class BookingStore:
         for host in sorted({cap.host_id for cap in caps}) if self._postgresql else ():
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(CAP_LOCK_NAMESPACE, sa.func.hashtext(host))))
         for cap in caps:
+            hosted = _hosted([cap.host_id])
             taken = connection.execute(
-                sa.select(sa.func.count()).select_from(bookings).where(
-                    bookings.c.host_id == cap.host_id, bookings.c.status.in_(CAPPED_STATUSES),
-                    bookings.c.starts_at >= cap.start, bookings.c.starts_at < cap.end,
-                    bookings.c.id != (moving or ""),
-                )
+                sa.select(sa.func.count()).select_from(hosted).join(bookings, bookings.c.id == hosted.c.booking_id)
+                .where(bookings.c.status.in_(CAPPED_STATUSES), bookings.c.starts_at >= cap.start,
+                       bookings.c.starts_at < cap.end, bookings.c.id != (moving or ""))
             ).scalar_one()
             if taken >= cap.limit:
                 raise CapReached(cap.host_id, cap.reason)
@@ -197,33 +208,19 @@ class BookingStore:
         with self.engine.connect() as connection:
             return {row.host_id: int(row.credit) for row in connection.execute(query)}
 
-    def participation_counts(self, host_ids: Iterable[str], since: datetime, until: datetime) -> dict[str, int]:
-        """Live bookings each host takes part in (main host or co-host: a reservation of theirs) booked in
-        ``[since, until)``: how an extra pool's members are counted."""
-        ids = sorted(set(host_ids))
-        counts = dict.fromkeys(ids, 0)
-        if not ids:
-            return counts
-        query = (
-            sa.select(reservations.c.host_id, sa.func.count(sa.distinct(reservations.c.booking_id)))
-            .join(bookings, bookings.c.id == reservations.c.booking_id)
-            .where(reservations.c.host_id.in_(ids), bookings.c.created_at >= since, bookings.c.created_at < until,
-                   bookings.c.status.in_(COUNTED_STATUSES))
-            .group_by(reservations.c.host_id)
-        )
-        with self.engine.connect() as connection:
-            counts.update({row[0]: int(row[1]) for row in connection.execute(query)})
-        return counts
-
     def meeting_starts(self, host_ids: Iterable[str], start: datetime, end: datetime) -> dict[str, list[datetime]]:
-        """Start times of the hosts' meetings that take their time (caps count these), in ``[start, end)``."""
+        """Start times of the meetings the hosts host (main host, or taken from an extra pool) that take their
+        time (caps count these), in ``[start, end)``."""
         ids = sorted(set(host_ids))
         found: dict[str, list[datetime]] = {host: [] for host in ids}
         if not ids:
             return found
-        query = sa.select(bookings.c.host_id, bookings.c.starts_at).where(
-            bookings.c.host_id.in_(ids), bookings.c.status.in_(CAPPED_STATUSES),
-            bookings.c.starts_at >= start, bookings.c.starts_at < end)
+        hosted = _hosted(ids)
+        query = (
+            sa.select(hosted.c.host_id, bookings.c.starts_at)
+            .join(bookings, bookings.c.id == hosted.c.booking_id)
+            .where(bookings.c.status.in_(CAPPED_STATUSES), bookings.c.starts_at >= start, bookings.c.starts_at < end)
+        )
         with self.engine.connect() as connection:
             for row in connection.execute(query):
                 found[row.host_id].append(as_utc(row.starts_at))  # type: ignore[arg-type]
@@ -253,20 +250,28 @@ class BookingStore:
         except sa.exc.OperationalError as exc:
             raise database_failure(exc) from exc
 
-    def replace_co_host(self, booking_id: str, leaving: str, joining: Hold | None, now: datetime) -> None:
-        """In one transaction: ``leaving``'s hold on the booking goes and they leave its co-hosts; ``joining``
-        (when given) takes their place in the list and holds its time (SlotTaken leaves everything as it was)."""
+    def replace_co_host(self, booking_id: str, leaving: str, joining: Hold | None, now: datetime, *,
+                        pool: str | None = None, caps: Sequence[CapLimit] = ()) -> None:
+        """In one transaction: ``leaving``'s hold on the booking goes and they leave its co-hosts (and no longer
+        host it for their extra pool); ``joining`` (when given) takes their place in the list, holds its time
+        and hosts for ``pool`` within its ``caps`` (SlotTaken or CapReached leaves everything as it was)."""
         try:
             with self.engine.begin() as connection:
                 co_hosts = connection.execute(
                     sa.select(bookings.c.co_host_ids).where(bookings.c.id == booking_id)).scalar_one()
                 connection.execute(sa.delete(reservations).where(reservations.c.booking_id == booking_id,
                                                                  reservations.c.host_id == leaving))
+                connection.execute(sa.delete(booking_group_hosts).where(
+                    booking_group_hosts.c.booking_id == booking_id, booking_group_hosts.c.host_id == leaving))
                 if joining is not None:
                     if not self._postgresql and _overlapping_hosts(connection, [joining]):
                         raise SlotTaken([joining.host_id])
+                    self._check_caps(connection, caps)
                     connection.execute(sa.insert(reservations).values(
                         booking_id=booking_id, host_id=joining.host_id, starts_at=joining.start, ends_at=joining.end))
+                    if pool is not None:
+                        connection.execute(sa.insert(booking_group_hosts).values(
+                            booking_id=booking_id, pool=pool, host_id=joining.host_id))
                 replaced = [joining.host_id if joining is not None and host == leaving else host
                             for host in co_hosts if host != leaving or joining is not None]
                 connection.execute(sa.update(bookings).where(bookings.c.id == booking_id).values(
@@ -367,18 +372,21 @@ class BookingStore:
 
     def meeting_counts(self, host_ids: Iterable[str], since: datetime, until: datetime | None = None, *,
                        by: str = "booked", statuses: Sequence[str] = COUNTED_STATUSES) -> dict[str, int]:
-        """Bookings each host took as main host in ``[since, until)`` (the pool's reset period), by when
-        they were booked (``booked``) or when they take place (``meeting_time``), in ``statuses``."""
+        """Bookings each host hosted (as main host, or as the host taken from an extra pool) in
+        ``[since, until)`` (the pool's reset period), by when they were booked (``booked``) or when they
+        take place (``meeting_time``), in ``statuses``."""
         ids = sorted(set(host_ids))
         counts = dict.fromkeys(ids, 0)
         if not ids:
             return counts
         column = bookings.c.starts_at if by == "meeting_time" else bookings.c.created_at
         window = [column >= since] + ([column < until] if until is not None else [])
+        hosted = _hosted(ids)
         query = (
-            sa.select(bookings.c.host_id, sa.func.count())
-            .where(bookings.c.host_id.in_(ids), *window, bookings.c.status.in_(tuple(statuses)))
-            .group_by(bookings.c.host_id)
+            sa.select(hosted.c.host_id, sa.func.count())
+            .join(bookings, bookings.c.id == hosted.c.booking_id)
+            .where(*window, bookings.c.status.in_(tuple(statuses)))
+            .group_by(hosted.c.host_id)
         )
         with self.engine.connect() as connection:
             counts.update({row[0]: int(row[1]) for row in connection.execute(query)})
@@ -391,6 +399,14 @@ class BookingExists(Exception):
     def __init__(self, booking_id: str):
         self.booking_id = booking_id
         super().__init__(f"booking {booking_id} exists")
+
+
+def _hosted(host_ids: Sequence[str]) -> sa.Subquery:
+    """Which bookings these hosts host: as the main host, or as the host taken from an extra pool."""
+    main = sa.select(bookings.c.id.label("booking_id"), bookings.c.host_id).where(bookings.c.host_id.in_(host_ids))
+    group = sa.select(booking_group_hosts.c.booking_id, booking_group_hosts.c.host_id).where(
+        booking_group_hosts.c.host_id.in_(host_ids))
+    return sa.union_all(main, group).subquery("hosted")
 
 
 def _overlapping_hosts(connection: Connection, holds: Sequence[Hold]) -> list[str]:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from adapters.store.tables import (
     assignments,
+    booking_group_hosts,
     bookings,
     dead_letters,
     outbox,
@@ -47,6 +48,8 @@ TARGETS = (
     Target("removed synced contacts", sf_contacts,
            lambda cut: sa.and_(sf_contacts.c.removed_reason.is_not(None), sf_contacts.c.written_at < cut)),
     Target("booking reservations", reservations, lambda cut: reservations.c.ends_at < cut),
+    Target("booking group hosts", booking_group_hosts, lambda cut: booking_group_hosts.c.booking_id.in_(
+        sa.select(bookings.c.id).where(bookings.c.ends_at < cut))),
     Target("bookings", bookings, lambda cut: bookings.c.ends_at < cut),
 )
 

@@ -254,6 +254,17 @@ reservations = sa.Table(
     sa.Index("ix_reservations_host_time", "host_id", "starts_at"),
 )
 
+# The host a booking took from each of its extra pools (one host from each group): they count, and are capped,
+# for that pool like a main host.
+booking_group_hosts = sa.Table(
+    "booking_group_hosts",
+    metadata,
+    sa.Column("booking_id", sa.String(36), primary_key=True),
+    sa.Column("pool", sa.String(255), primary_key=True),
+    sa.Column("host_id", sa.String(18), nullable=False),
+    sa.Index("ix_booking_group_hosts_host", "host_id"),
+)
+
 pool_credits = sa.Table(
     "pool_credits",
     metadata,

@@ -2,7 +2,7 @@
 they leave the booking, in one transaction. When they were chosen from one of the booking's ``extra_pools``
 and that pool says ``co_host_declines: replace`` (the default), the pool's member with the fewest meetings who
 is free at the meeting's time, by the same checks as at booking (calendar free/busy, working hours and notice,
-absences, reservations), takes their place in that transaction. With nobody free, with ``release``, or for a
+absences, reservations, the pool's caps), takes their place in that transaction and hosts for the pool. With nobody free, with ``release``, or for a
 co-host named in the request (no pool to choose from), the booking keeps its time without them (logged as
 ``booking_co_host_released``). The decliner stays on the calendar event as declined; a replacement is invited
 by the sync that follows.
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import structlog
 
-from adapters.store.bookings import BookingRow, BookingStore, Hold, SlotTaken
+from adapters.store.bookings import BookingRow, BookingStore, CapReached, Hold, SlotTaken
 from baton.booking.chain import bookings_of
 from baton.booking.lifecycle import replan
-from baton.booking.planning import BookingProblems
+from baton.booking.planning import BookingProblems, cap_limits
 from baton.booking.reserve import group_hosts_at
 from baton.ports import Ports
 from routing.booking.config import PoolSettings
@@ -73,10 +73,12 @@ def _replace(booking: BookingRow, host_id: str, pool: PoolSettings, bookings: Bo
     [free] = group_hosts_at(plan, request, booking.starts_at, now, ports.calendar, bookings, moving=booking)
     before, after = plan.buffers
     for candidate in (member for member in free if member not in {booking.host_id, host_id, *staying}):
+        hold = Hold(candidate, booking.starts_at - before, booking.ends_at + after)
+        caps = [cap for cap in cap_limits(plan, booking.host_id, booking.starts_at, [candidate])
+                if cap.host_id == candidate]
         try:
-            bookings.replace_co_host(booking.id, host_id, Hold(candidate, booking.starts_at - before,
-                                                               booking.ends_at + after), now)
-        except SlotTaken:
+            bookings.replace_co_host(booking.id, host_id, hold, now, pool=pool.team, caps=caps)
+        except (SlotTaken, CapReached):
             continue
         return candidate
     return None

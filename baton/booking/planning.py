@@ -50,11 +50,19 @@ class BookingForbidden(Exception):
 
 @dataclass(frozen=True)
 class PoolGroup:
-    """Another pool the booking needs one host from, with its members' meeting counts (as host or co-host)."""
+    """Another pool the booking needs one host from, under its own fairness settings: the members offered,
+    their meetings this period (plus credits when calibrating), the credits to store with the booking and the
+    members not offered, with why."""
 
-    team: str
+    pool: PoolSettings
     hosts: HostRequest
     meeting_counts: dict[str, int]
+    credits: PoolCredits | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def team(self) -> str:
+        return self.pool.team
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,16 @@ class BookingPlan:
 
     def time_zone(self, host_id: str) -> str:
         return self.directory[host_id].time_zone
+
+    @property
+    def all_credits(self) -> list[PoolCredits]:
+        """The calibration credits of the main pool and of every extra pool, to store with the booking."""
+        found = [self.credits, *(group.credits for group in self.groups)]
+        return [credits for credits in found if credits is not None]
+
+    def group_hosts(self, picked: Sequence[str]) -> dict[str, str]:
+        """The host picked from each extra pool, by pool."""
+        return {group.team: host for group, host in zip(self.groups, picked, strict=True)}
 
 
 def _choice(config: OrgConfig, store: Store, object_type: str, record_id: str, fields: Mapping[str, Any],
@@ -132,12 +150,13 @@ def plan_booking(
     except ValueError as exc:
         raise BookingProblems([("host", str(exc))]) from None
     pool = settings.pool(option.team) if option.kind == "pool" and option.team else None
-    groups = _groups(config, bookings, extra_pools, request, now)
-    group_hosts = tuple(host for group in groups for host in group.hosts.candidates)
+    extra = _extra_pools(config, extra_pools, request)
     try:
         directory = host_infos(config, store, request.candidates + request.co_hosts, option.team)
-        directory.update({host: info for host, info in host_infos(config, store, group_hosts).items()
-                          if host not in directory})
+        for group_pool, group_request in extra:
+            directory.update({host: info for host, info in
+                              host_infos(config, store, group_request.candidates, group_pool.team).items()
+                              if host not in directory})
     except UnknownHost as exc:
         field = "co_hosts" if exc.host_id in request.co_hosts else "host"
         raise BookingProblems([(field, str(exc))]) from None
@@ -146,16 +165,19 @@ def plan_booking(
     skipped: dict[str, str] = {}
     if pool is not None:
         counts, credits, skipped = _pool_fairness(pool, config, store, bookings, request, directory, now)
-        request = replace(request, candidates=tuple(host for host in request.candidates if host not in skipped))
+        request = _offered(request, skipped)
+    groups = tuple(_group(group_pool, group_request, config, store, bookings, directory, now)
+                   for group_pool, group_request in extra)
     return BookingPlan(config_version, settings.for_object(object_type), suggestion, option, booking_type, pool,
                        request, directory, counts, credits, skipped, groups)
 
 
-def _groups(config: OrgConfig, bookings: BookingStore, extra_pools: Sequence[str], main: HostRequest,
-            now: datetime) -> tuple[PoolGroup, ...]:
-    """The extra pools a booking needs one host from each of; BookingProblems names an unknown one."""
+def _extra_pools(config: OrgConfig, extra_pools: Sequence[str], main: HostRequest
+                 ) -> list[tuple[PoolSettings, HostRequest]]:
+    """The extra pools a booking needs one host from each of, with their members; BookingProblems names an
+    unknown one."""
     problems: Problems = []
-    groups: list[PoolGroup] = []
+    found: list[tuple[PoolSettings, HostRequest]] = []
     for index, team_name in enumerate(extra_pools):
         try:
             pool = config.booking.pool(team_name)
@@ -164,12 +186,22 @@ def _groups(config: OrgConfig, bookings: BookingStore, extra_pools: Sequence[str
         except (KeyError, ValueError):
             problems.append((f"extra_pools.{index}", f"{team_name!r} is not a booking pool"))
             continue
-        _, span = period_of(pool, now, config.team(team_name).timezone)
-        counts = bookings.participation_counts(request.candidates, span.start, span.end)
-        groups.append(PoolGroup(team_name, replace(request, mode="pooled", threshold_slots=0), counts))
+        found.append((pool, replace(request, mode="pooled", threshold_slots=0)))
     if problems:
         raise BookingProblems(problems)
-    return tuple(groups)
+    return found
+
+
+def _group(pool: PoolSettings, request: HostRequest, config: OrgConfig, store: Store, bookings: BookingStore,
+           directory: Mapping[str, HostInfo], now: datetime) -> PoolGroup:
+    """An extra pool under its own fairness settings (period, calibration, lead threshold; caps apply to the
+    schedules and the reservation)."""
+    counts, credits, skipped = _pool_fairness(pool, config, store, bookings, request, directory, now)
+    return PoolGroup(pool, _offered(request, skipped), counts, credits, skipped)
+
+
+def _offered(request: HostRequest, skipped: Mapping[str, str]) -> HostRequest:
+    return replace(request, candidates=tuple(host for host in request.candidates if host not in skipped))
 
 
 def group_slots(plan: BookingPlan, schedules: Mapping[str, HostSchedule], window: Interval,
@@ -200,36 +232,62 @@ def _pool_fairness(pool: PoolSettings, config: OrgConfig, store: Store, bookings
     away = away_now({host: directory[host] for host in request.candidates}, toggled, now) if needs_presence else set()
     credits = None
     if pool.balance == "calibration":
-        calibration = calibrate(request.candidates, counts, bookings.pool_credits(pool.team, period), away)
+        calibration = calibrate(request.candidates, counts, bookings.pool_credits(pool.team, period), away,
+                                request.weights)
         counts = calibration.standings
         credits = PoolCredits(pool.team, period, calibration.credits)
-    hidden = lead_hidden(request.main_candidates, counts, pool.lead_threshold, away)
+    hidden = lead_hidden(request.main_candidates, counts, pool.lead_threshold, away, request.weights)
     if len(hidden) == len(request.main_candidates):
         hidden = {}  # everyone present is away: nobody is ahead of anyone who could host
     return counts, credits, hidden
 
 
+def _capped_pools(plan: BookingPlan) -> list[tuple[PoolSettings, tuple[str, ...]]]:
+    """Each pool of the plan (the main one, the extra ones) that has caps, with its members offered."""
+    pools = [(plan.pool, plan.hosts.main_candidates)] if plan.pool is not None else []
+    pools += [(group.pool, group.hosts.main_candidates) for group in plan.groups]
+    return [(pool, hosts) for pool, hosts in pools if pool.caps.per_day is not None or pool.caps.per_week is not None]
+
+
 def cap_windows(plan: BookingPlan, span: Interval, bookings: BookingStore) -> dict[str, list[CapWindow]]:
-    """Each pool member's capped days and weeks (their own clock) around ``span``."""
-    if plan.pool is None or (plan.pool.caps.per_day is None and plan.pool.caps.per_week is None):
+    """Each pool member's capped days and weeks (their own clock, their pool's caps) around ``span``."""
+    capped = _capped_pools(plan)
+    if not capped:
         return {}
-    hosts = plan.hosts.main_candidates
+    hosts = {host for _, members in capped for host in members}
     starts = bookings.meeting_starts(hosts, span.start - timedelta(days=7), span.end + timedelta(days=7))
-    return {host: found for host in hosts
-            if (found := capped_windows(host, plan.time_zone(host), plan.pool.caps, starts[host]))}
+    found: dict[str, list[CapWindow]] = {}
+    for pool, members in capped:
+        for host in members:
+            windows = found.setdefault(host, [])
+            windows += [item for item in capped_windows(host, plan.time_zone(host), pool.caps, starts[host])
+                        if item not in windows]
+    return {host: windows for host, windows in found.items() if windows}
 
 
-def cap_limits(plan: BookingPlan, host_id: str, start: datetime) -> list[CapLimit]:
-    """What the store checks again when it reserves ``host_id`` at ``start``."""
-    if plan.pool is None or host_id not in plan.hosts.main_candidates:
-        return []
+def _pool_cap_limits(pool: PoolSettings, host_id: str, start: datetime, time_zone: str) -> list[CapLimit]:
     return [CapLimit(host_id, span.start, span.end, limit, f"{window} cap {limit} reached")
-            for window, span, limit in cap_spans(plan.pool.caps, start, plan.time_zone(host_id))]
+            for window, span, limit in cap_spans(pool.caps, start, time_zone)]
+
+
+def cap_limits(plan: BookingPlan, host_id: str, start: datetime, group_hosts: Sequence[str] = ()) -> list[CapLimit]:
+    """What the store checks again when it reserves ``host_id`` at ``start`` with ``group_hosts`` (the host
+    picked from each extra pool, in order): each host under their own pool's caps."""
+    limits: list[CapLimit] = []
+    if plan.pool is not None and host_id in plan.hosts.main_candidates:
+        limits += _pool_cap_limits(plan.pool, host_id, start, plan.time_zone(host_id))
+    for group, group_host in zip(plan.groups, group_hosts, strict=True):
+        limits += _pool_cap_limits(group.pool, group_host, start, plan.time_zone(group_host))
+    return limits
 
 
 def skipped_hosts(plan: BookingPlan, window: Interval, now: datetime, bookings: BookingStore) -> dict[str, list[str]]:
-    """Why pool members are not shown, or not at some times: the lead threshold, caps reached."""
+    """Why pool members (of the main pool and the extra ones) are not shown, or not at some times: the lead
+    threshold, caps reached."""
     found: dict[str, list[str]] = {host: [reason] for host, reason in plan.skipped.items()}
+    for group in plan.groups:
+        for host, reason in group.skipped.items():
+            found.setdefault(host, []).append(reason)
     span = busy_range(plan.booking_type, plan.hosts, window, now)
     for host, windows in cap_windows(plan, span, bookings).items():
         found.setdefault(host, []).extend(item.describe() for item in windows)
@@ -238,8 +296,8 @@ def skipped_hosts(plan: BookingPlan, window: Interval, now: datetime, bookings: 
 
 def schedules_over(plan: BookingPlan, span: Interval, calendar: Calendar | None,
                    bookings: BookingStore, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
-    """Every host's schedule over ``span``, a capped day or week of a pool member counting as busy
-    (``ignore_booking``: a booking being moved, whose own reserved time is not busy)."""
+    """Every host's schedule over ``span``, a capped day or week of a pool member (main or extra pool) counting
+    as busy (``ignore_booking``: a booking being moved, whose own reserved time is not busy)."""
     schedules = host_schedules(plan.directory, span, calendar, bookings, ignore_booking)
     for host, windows in cap_windows(plan, span, bookings).items():
         current = schedules[host]

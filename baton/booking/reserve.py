@@ -139,6 +139,10 @@ def holds_for(plan: BookingPlan, host_id: str, start: datetime, group_hosts: Seq
     return [Hold(host, start - before, end + after) for host in (host_id, *plan.hosts.co_hosts, *group_hosts)]
 
 
+def _without(groups: Sequence[Sequence[str]], hosts: set[str]) -> list[list[str]]:
+    return [[member for member in members if member not in hosts] for members in groups]
+
+
 def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) -> list[str]:
     """Manual pools book the member the scheduler picked; other modes try every free host in order."""
     if plan.hosts.mode != "manual" or request.pool_member_id is None:
@@ -176,25 +180,33 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
     calendar = ports.calendar
     refusals: list[str] = []
     groups = group_hosts_at(plan, request, start, now, calendar, bookings)
-    for host_id in _wanted_host(plan, request, free_hosts_at(plan, request, start, now, calendar, bookings)):
+    hosts = _wanted_host(plan, request, free_hosts_at(plan, request, start, now, calendar, bookings))
+    while hosts:
+        host_id = hosts[0]
         picked = pick_group_hosts(host_id, groups) if plan.groups else []
         if picked is None:
             refusals.append(f"no free member of {', '.join(group.team for group in plan.groups)} besides {host_id}")
+            hosts.pop(0)
             continue
         holds = holds_for(plan, host_id, start, picked)
         try:
             bookings.reserve(_row(request, plan, booking_id, host_id, start, now, picked), holds,
-                             cap_limits(plan, host_id, start), plan.credits)
+                             cap_limits(plan, host_id, start, picked), plan.all_credits, plan.group_hosts(picked))
         except CapReached as exc:
-            log.info("booking_cap_reached", booking_id=booking_id, host_id=host_id, reason=exc.reason)
+            log.info("booking_cap_reached", booking_id=booking_id, host_id=exc.host_id, reason=exc.reason)
             refusals.append(str(exc))
+            if exc.host_id == host_id:
+                hosts.pop(0)
+            else:  # a member taken from an extra pool: another member of that pool may join this host
+                groups = _without(groups, {exc.host_id})
             continue
         except SlotTaken as exc:
             log.info("booking_slot_taken", booking_id=booking_id, hosts=list(exc.host_ids), start=start.isoformat())
             if set(exc.host_ids) & set(plan.hosts.co_hosts):
                 break
             if len(exc.host_ids) < len(holds):  # SQLite names the hosts taken (PostgreSQL names them all)
-                groups = [[member for member in members if member not in exc.host_ids] for members in groups]
+                groups = _without(groups, set(exc.host_ids))
+            hosts.pop(0)
             continue
         except BookingExists:
             existing = bookings.get(booking_id)

@@ -4,12 +4,16 @@ threshold and per-host meeting caps (pure: counts and meeting times in, decision
 - **Period**: the pool's ``reset`` (day, ISO week from Monday, calendar month) on the team's clock.
   A meeting counts in the period it was booked in (``count_by: booked``) or the one it takes place
   in (``meeting_time``).
+- **Weights**: a member's *load* is their standing (meetings, plus credits when calibrating) divided
+  by their weight in the team, so equal loads are equal shares of the weighted target
+  ``(all meetings + credits) × weight / total weight``, as for record routing (routing.selection).
+  Hosts are ordered by load; with every weight 1 the load is the meeting count.
 - **Calibration**: a member's standing is meetings plus credits. When a meeting is booked, every
   member away at that moment (out of office, holiday, inactive) or new to the period is credited
-  up to the *level*, the lowest standing among members present and already counted, so nobody
-  comes back to a run of meetings.
-- **Lead threshold**: a member more than N meetings ahead of the least-loaded present member is
-  not shown until the others catch up.
+  up to the *level*, the lowest load among members present and already counted (a whole number
+  of meetings, rounded up), so nobody comes back to a run of meetings.
+- **Lead threshold**: a member more than N of their own meetings ahead of the least-loaded present
+  member (``(load - lowest load) × weight``) is not shown until the others catch up.
 - **Caps**: a member's day (or ISO week) on their own clock with ``per_day`` (``per_week``)
   counted meetings is busy for new meetings; the reason names the cap.
 """
@@ -20,6 +24,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+from math import ceil
 
 from routing.booking.config import MeetingCaps, PoolSettings
 from routing.booking.slots import Interval, zone
@@ -64,13 +70,21 @@ def counted_statuses(pool: PoolSettings | None, live: Iterable[str]) -> tuple[st
     return tuple(statuses)
 
 
+def meeting_load(meetings: int, weight: int) -> Fraction:
+    """Meetings per unit of weight: members with equal loads have equal shares of the weighted target."""
+    if weight < 1:
+        raise ValueError(f"a pool member's weight must be at least 1, got {weight}")
+    return Fraction(meetings, weight)
+
+
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """Standings (meetings + credits) to order the pool by, and the credits to store with a booking."""
+    """Standings (meetings + credits) to order the pool by, the credits to store with a booking, and
+    the level (a load: meetings per unit of weight)."""
 
     standings: dict[str, int]
     credits: dict[str, int]
-    level: int | None
+    level: Fraction | None
 
 
 def calibrate(
@@ -78,41 +92,54 @@ def calibrate(
     counts: Mapping[str, int],
     credits: Mapping[str, int],
     away: Iterable[str],
+    weights: Mapping[str, int] | None = None,
 ) -> Calibration:
     """Lift members away now, or without a credit row this period (new), to the level: the lowest
-    standing among present members who have one. With nobody counted yet the level is the lowest
-    standing among present members."""
+    load among present members who have one. With nobody counted yet the level is the lowest load
+    among present members. A lifted member's standing is the fewest whole meetings reaching the
+    level for their weight (``weights``: 1 for a member not named)."""
+    weight = {host: (weights or {}).get(host, 1) for host in candidates}
     away_now = set(away)
     standing = {host: counts.get(host, 0) + credits.get(host, 0) for host in candidates}
-    settled = [standing[host] for host in candidates if host not in away_now and host in credits]
-    present = [standing[host] for host in candidates if host not in away_now]
+    load = {host: meeting_load(standing[host], weight[host]) for host in candidates}
+    settled = [load[host] for host in candidates if host not in away_now and host in credits]
+    present = [load[host] for host in candidates if host not in away_now]
     level = min(settled) if settled else (min(present) if present else None)
     new_credits = dict.fromkeys((host for host in candidates if host not in credits), 0)
     new_credits.update({host: credits[host] for host in candidates if host in credits})
     if level is not None:
         for host in candidates:
-            if (host in away_now or host not in credits) and standing[host] < level:
-                new_credits[host] += level - standing[host]
-                standing[host] = level
+            if (host in away_now or host not in credits) and load[host] < level:
+                lifted = ceil(level * weight[host])
+                new_credits[host] += lifted - standing[host]
+                standing[host] = lifted
     return Calibration(standing, new_credits, level)
 
 
 def lead_hidden(
-    candidates: Sequence[str], standings: Mapping[str, int], threshold: int | None, away: Iterable[str] = ()
+    candidates: Sequence[str],
+    standings: Mapping[str, int],
+    threshold: int | None,
+    away: Iterable[str] = (),
+    weights: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
-    """Members more than ``threshold`` meetings ahead of the least-loaded present member, with why."""
+    """Members more than ``threshold`` of their own meetings ahead of the least-loaded present member
+    (loads by ``weights``, 1 for a member not named), with why."""
     if threshold is None:
         return {}
+    weight = {host: (weights or {}).get(host, 1) for host in candidates}
+    load = {host: meeting_load(standings.get(host, 0), weight[host]) for host in candidates}
     away_now = set(away)
-    present = [standings.get(host, 0) for host in candidates if host not in away_now]
+    present = [load[host] for host in candidates if host not in away_now]
     if not present:
         return {}
     floor = min(present)
+    ahead = {host: (load[host] - floor) * weight[host] for host in candidates}
     return {
-        host: f"{LEAD_THRESHOLD}: {standings.get(host, 0) - floor} meetings ahead of the least-loaded "
+        host: f"{LEAD_THRESHOLD}: {float(ahead[host]):g} meetings ahead of the least-loaded "
         f"member (threshold {threshold})"
         for host in candidates
-        if standings.get(host, 0) - floor > threshold
+        if ahead[host] > threshold
     }
 
 

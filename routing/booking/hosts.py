@@ -20,7 +20,8 @@ def resolve_host_request(
 ) -> HostRequest:
     """The candidates and mode for ``option``; ValueError naming what is missing.
 
-    A pool offers its team's active members, in the team's order, with the pool's mode.
+    A pool offers its team's active members with a weight (a weight 0 member takes no share of the
+    meetings), in the team's order, with the pool's mode and the members' weights.
     """
     co = tuple(dict.fromkeys(co_hosts))
     if option.kind == "user":
@@ -37,10 +38,11 @@ def resolve_host_request(
     team = next((team for team in teams if team.name == team_name), None)
     if team is None:
         raise ValueError(f"unknown team {team_name!r}")
-    members = tuple(member.id for member in team.members if member.active and member.id not in co)
+    members = [member for member in team.members if member.active and member.weight and member.id not in co]
     if not members:
-        raise ValueError(f"pool {team_name!r} has no active member who is not a co-host")
-    return HostRequest(members, pool.mode, co, pool.availability_threshold_slots)
+        raise ValueError(f"pool {team_name!r} has no active member with a weight who is not a co-host")
+    return HostRequest(tuple(member.id for member in members), pool.mode, co, pool.availability_threshold_slots,
+                       {member.id: member.weight for member in members if member.weight != 1})
 
 
 def _given(value: str | None, what: str) -> str:

@@ -4,20 +4,23 @@ Modes: ``single`` (one host), ``manual`` (the scheduler picks any free pool memb
 (the union of the members' free slots; at the chosen time the free member with the fewest
 meetings hosts) and ``round_robin`` (the member with the fewest meetings is next; when the
 members taken so far have fewer open slots in the horizon than the threshold, the next members
-by meeting count are added until it is met). Co-hosts must be free for every slot offered, and
-are never the main host. Ties between equal meeting counts go to the earlier candidate.
+by meeting count are added until it is met). "Fewest meetings" is fewest for the member's weight
+(meetings / weight, see ``routing.booking.fairness``): a weight 2 member hosts twice as often.
+Co-hosts must be free for every slot offered, and are never the main host. Ties between equal
+loads go to the earlier candidate.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from routing.booking.absences import unavailable_intervals
 from routing.booking.config import BookingType
+from routing.booking.fairness import meeting_load
 from routing.booking.slots import (
     MINUTE,
     HostSchedule,
@@ -34,8 +37,6 @@ from routing.booking.window import booking_window_problems
 
 __all__ = [  # the agreed interface names booking_window_problems and unavailable_intervals here
     "HostMode",
-    "joint_slots",
-    "pick_group_hosts",
     "HostRequest",
     "available_slots",
     "booking_window_problems",
@@ -43,9 +44,11 @@ __all__ = [  # the agreed interface names booking_window_problems and unavailabl
     "by_fewest_meetings",
     "choose_host",
     "free_times_by_host",
+    "joint_slots",
     "meet_now",
     "nearest_alternatives",
     "offered_hosts",
+    "pick_group_hosts",
     "round_robin_hosts",
     "unavailable_intervals",
 ]
@@ -59,6 +62,7 @@ class HostRequest:
     mode: HostMode
     co_hosts: tuple[str, ...] = ()
     threshold_slots: int = 0
+    weights: Mapping[str, int] = field(default_factory=dict)  # a pool member's weight; 1 when not named
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -69,6 +73,9 @@ class HostRequest:
             raise ValueError(f"a candidate host is listed twice: {list(self.candidates)}")
         if self.threshold_slots < 0:
             raise ValueError("threshold_slots must not be negative")
+        light = {host: weight for host, weight in self.weights.items() if weight < 1}
+        if light:
+            raise ValueError(f"a candidate host's weight must be at least 1: {light}")
 
     @property
     def main_candidates(self) -> tuple[str, ...]:
@@ -77,12 +84,21 @@ class HostRequest:
 
 
 def by_fewest_meetings(
-    host_ids: Sequence[str], candidates: Sequence[str], meeting_counts: Mapping[str, int]
+    host_ids: Sequence[str],
+    candidates: Sequence[str],
+    meeting_counts: Mapping[str, int],
+    weights: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """``host_ids`` ordered by meeting count, ties by their position among ``candidates``."""
+    """``host_ids`` ordered by meeting count per weight (1 for a host not in ``weights``), ties by
+    their position among ``candidates``."""
     position = {host: index for index, host in enumerate(candidates)}
+    weight = weights or {}
     return sorted(
-        host_ids, key=lambda host: (meeting_counts.get(host, 0), position.get(host, len(position)))
+        host_ids,
+        key=lambda host: (
+            meeting_load(meeting_counts.get(host, 0), weight.get(host, 1)),
+            position.get(host, len(position)),
+        ),
     )
 
 
@@ -125,7 +141,7 @@ def round_robin_hosts(
     per distinct start) reach the threshold; a member with no open slot at all is never enough,
     so a threshold of 0 behaves as 1.
     """
-    ordered = by_fewest_meetings(request.main_candidates, request.candidates, meeting_counts)
+    ordered = by_fewest_meetings(request.main_candidates, request.candidates, meeting_counts, request.weights)
     horizon = Interval(now, now + timedelta(days=booking_type.horizon_days))
     low, high = start_bounds(booking_type, horizon, now)
     step = booking_type.slot_step_minutes * MINUTE
@@ -154,7 +170,7 @@ def offered_hosts(
         return round_robin_hosts(booking_type, request, schedules, meeting_counts, now)
     if request.mode == "manual" or request.mode == "single":
         return list(request.main_candidates)
-    return by_fewest_meetings(request.main_candidates, request.candidates, meeting_counts)
+    return by_fewest_meetings(request.main_candidates, request.candidates, meeting_counts, request.weights)
 
 
 def available_slots(
@@ -215,7 +231,7 @@ def choose_host(
     eligible = [host for host in request.main_candidates if host in free]
     if not eligible:
         return None
-    return by_fewest_meetings(eligible, request.candidates, meeting_counts)[0]
+    return by_fewest_meetings(eligible, request.candidates, meeting_counts, request.weights)[0]
 
 
 def meet_now(
@@ -240,7 +256,7 @@ def meet_now(
     ]
     if meeting_counts is None:
         return free
-    return by_fewest_meetings(free, request.candidates, meeting_counts)
+    return by_fewest_meetings(free, request.candidates, meeting_counts, request.weights)
 
 
 def nearest_alternatives(slots: Sequence[Slot], wanted: datetime, limit: int = 3) -> list[Slot]:

@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from adapters.store import make_engine, upgrade_schema
 from adapters.store.tables import reservations
 from baton import runtime
-from tests.support.booking import ENGINEERS, HOSTS, NINE, assert_one_of_twenty_wins
+from tests.support.booking import (
+    ENGINEERS,
+    HOSTS,
+    NINE,
+    assert_extra_pool_caps_hold_in_a_race,
+    assert_one_of_twenty_wins,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +27,12 @@ def test_twenty_concurrent_bookings_of_one_hosts_slot_on_postgresql_exactly_one_
     postgres_url: str, pg_schema: str, stub_runtime: runtime.Runtime
 ) -> None:
     assert_one_of_twenty_wins(postgres_url, pg_schema)
+
+
+def test_concurrent_bookings_never_exceed_an_extra_pools_cap_on_postgresql(
+    postgres_url: str, pg_schema: str, stub_runtime: runtime.Runtime
+) -> None:
+    assert_extra_pool_caps_hold_in_a_race(postgres_url, pg_schema)
 
 
 def test_the_exclusion_constraint_refuses_overlapping_holds_of_one_host_but_not_of_two(
@@ -66,7 +78,7 @@ def test_concurrent_bookings_of_one_host_on_different_times_never_exceed_the_day
                "pool": "Handover", "co_host_ids": [], "starts_at": start, "ends_at": start + timedelta(minutes=30),
                "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
                "created_at": NINE, "updated_at": NINE}
-        credits = PoolCredits("Handover", "m2030-01", {HOSTS[0]: 0, HOSTS[1]: number})
+        credits = [PoolCredits("Handover", "m2030-01", {HOSTS[0]: 0, HOSTS[1]: number})]
         barrier.wait()
         try:
             store.reserve(row, [Hold(HOSTS[0], start, start + timedelta(minutes=30))], [day], credits)

@@ -47,10 +47,12 @@ def host_email(host_id: str) -> str:
 def booking_config(mode: str = "pooled", reset: str = "month", pool_extra: str = "",
                    member_extra: dict[str, str] | None = None, engineers_extra: str = "") -> str:
     """The booking org config; ``pool_extra`` adds pool keys (``, caps: {per_day: 2}``), ``member_extra`` member
-    keys. A second pool, ``Engineers``, has the ``ENGINEERS`` (``engineers_extra``: its pool keys)."""
+    keys (of hosts and engineers). A second pool, ``Engineers``, has the ``ENGINEERS``; ``engineers_extra`` adds
+    its pool keys."""
     extra = member_extra or {}
     engineers = "\n".join(
-        f'      - {{id: "{host}", name: "Engineer {index}", email: {host_email(host)}, timezone: UTC}}'
+        f'      - {{id: "{host}", name: "Engineer {index}", email: {host_email(host)}, timezone: UTC'
+        f'{extra.get(host, "")}}}'
         for index, host in enumerate(ENGINEERS, start=1)
     )
     members = "\n".join(
@@ -170,32 +172,55 @@ def busy(start: datetime, minutes: int) -> tuple[datetime, datetime]:
     return start, start + timedelta(minutes=minutes)
 
 
-def assert_one_of_twenty_wins(database_url: str, schema: str | None = None) -> None:
-    """20 threads book one host's 09:00 through the reservation function, each with its own request."""
-    engine = make_engine(database_url, schema, pool_size=25)
+def reservation_race(database_url: str, schema: str | None, requests: list[BookingRequest],
+                     **booking_settings: Any) -> tuple[list[str], BookingStore]:
+    """Each request reserved by its own thread, all released at once, on a fresh store with the booking config
+    (``booking_settings``: ``install_booking_ports`` options): each outcome (``reserved``, ``refused`` or the
+    problem), and the store (dispose of its engine)."""
+    engine = make_engine(database_url, schema, pool_size=len(requests) + 5)
     upgrade_schema(engine, schema)
     store = Store(engine)
-    install_booking_ports(store, None, None)
+    install_booking_ports(store, None, None, **booking_settings)
     ports = runtime.current().ports
-    barrier = threading.Barrier(20)
+    barrier = threading.Barrier(len(requests))
     outcomes: list[str] = []
 
-    def attempt(index: int) -> None:
-        request = BookingRequest.model_validate(booking_request(
-            host={"kind": "user", "user_id": HOSTS[0]}, request_id=f"race-{index}"))
+    def attempt(request: BookingRequest) -> None:
         barrier.wait()
         try:
             reserve(request, ports, bookings_of(ports), NOW)
             outcomes.append("reserved")
         except SlotUnavailable:
-            outcomes.append("taken")
+            outcomes.append("refused")
         except BookingProblems as exc:
             outcomes.append(f"problem: {exc}")
 
-    threads = [threading.Thread(target=attempt, args=(index,)) for index in range(20)]
+    threads = [threading.Thread(target=attempt, args=(request,)) for request in requests]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    engine.dispose()
-    assert sorted(outcomes) == ["reserved"] + ["taken"] * 19
+    return outcomes, BookingStore(engine)
+
+
+def assert_one_of_twenty_wins(database_url: str, schema: str | None = None) -> None:
+    """20 threads book one host's 09:00 through the reservation function, each with its own request."""
+    requests = [BookingRequest.model_validate(booking_request(host={"kind": "user", "user_id": HOSTS[0]},
+                                                              request_id=f"race-{index}")) for index in range(20)]
+    outcomes, bookings = reservation_race(database_url, schema, requests)
+    bookings.engine.dispose()
+    assert sorted(outcomes) == ["refused"] * 19 + ["reserved"], outcomes
+
+
+def assert_extra_pool_caps_hold_in_a_race(database_url: str, schema: str | None = None) -> None:
+    """8 threads race to book 8 different hours of one day, each needing an engineer (``extra_pools``), whose
+    pool caps each engineer at one meeting a day: exactly two win (one per engineer), as the reservation counts
+    each engineer's meetings again under the per-host lock."""
+    requests = [BookingRequest.model_validate(booking_request(
+        start=(NINE + timedelta(hours=hour)).isoformat(), extra_pools=["Engineers"], request_id=f"cap-{hour}"))
+        for hour in range(8)]
+    outcomes, bookings = reservation_race(database_url, schema, requests, engineers_extra=", caps: {per_day: 1}")
+    starts = bookings.meeting_starts(ENGINEERS, NINE, NINE + timedelta(days=1))
+    bookings.engine.dispose()
+    assert sorted(outcomes) == ["refused"] * 6 + ["reserved"] * 2, outcomes
+    assert [len(starts[engineer]) for engineer in ENGINEERS] == [1, 1]

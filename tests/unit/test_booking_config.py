@@ -221,6 +221,15 @@ def test_a_pool_offers_its_active_members_with_its_mode_and_threshold() -> None:
     assert request == HostRequest((INBOUND[0],), "round_robin", (INBOUND[2],), 5)
 
 
+def test_a_pool_carries_its_members_weights_and_leaves_out_a_member_of_weight_0() -> None:
+    data = org(booking())
+    data["teams"][0]["members"][0]["weight"] = 3
+    data["teams"][0]["members"][1]["weight"] = 0
+    config = parse_config(data)
+    request = resolve_host_request(HostOption(kind="pool", team="Inbound"), config.booking, config.teams)
+    assert request.candidates == (INBOUND[0], INBOUND[2]) and request.weights == {INBOUND[0]: 3}
+
+
 @pytest.mark.parametrize(
     ("option", "expected"),
     [

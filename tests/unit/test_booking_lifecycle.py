@@ -270,6 +270,17 @@ def test_a_co_host_who_declines_is_replaced_by_a_free_member_of_the_pool_they_ca
     assert host_email(ENGINEERS[1]) in event.attendee_emails
     replaced = [entry for entry in logs if entry["event"] == "booking_co_host_replaced"]
     assert (replaced[0]["co_host_id"], replaced[0]["replacement_id"]) == (ENGINEERS[0], ENGINEERS[1])
+    assert _group_hosts(chain, booked["booking_id"]) == {"Engineers": ENGINEERS[1]}  # counts for the pool now
+
+
+def _group_hosts(chain: BookingChain, booking_id: str) -> dict[str, str]:
+    import sqlalchemy as sa
+
+    from adapters.store.tables import booking_group_hosts
+
+    with chain.store.engine.connect() as connection:
+        rows = connection.execute(sa.select(booking_group_hosts).where(booking_group_hosts.c.booking_id == booking_id))
+        return {row.pool: row.host_id for row in rows}
 
 
 def test_a_co_host_declining_a_meeting_the_host_also_moved_is_replaced_at_the_new_time(chain: BookingChain) -> None:
@@ -287,13 +298,15 @@ def test_a_co_host_declining_a_meeting_the_host_also_moved_is_replaced_at_the_ne
         (ELEVEN - timedelta(minutes=10), ELEVEN + timedelta(minutes=40))]
 
 
-@pytest.mark.parametrize("case", ["pool says release", "nobody free", "named co-host"])
+@pytest.mark.parametrize("case", ["pool says release", "nobody free", "the free member is at the pool's cap",
+                                  "named co-host"])
 def test_a_co_host_who_declines_and_is_not_replaced_leaves_the_booking_which_keeps_its_time(
     chain: BookingChain, case: str
 ) -> None:
     from tests.support.booking import ENGINEERS
 
-    extra = ", co_host_declines: release" if case == "pool says release" else ""
+    extra = {"pool says release": ", co_host_declines: release",
+             "the free member is at the pool's cap": ", caps: {per_day: 1}"}.get(case, "")
     client = client_for(chain, mode="pooled")
     install_booking_ports(chain.store, chain.calendar, chain.events, engineers_extra=extra)
     if case == "nobody free":
@@ -302,13 +315,15 @@ def test_a_co_host_who_declines_and_is_not_replaced_leaves_the_booking_which_kee
         booked, leaving = book(client, chain, co_hosts=[H3]), H3
     else:
         booked, leaving = book(client, chain, extra_pools=["Engineers"]), ENGINEERS[0]
+    if case == "the free member is at the pool's cap":  # the other engineer's one meeting that day
+        assert book(client, chain, start=ELEVEN, extra_pools=["Engineers"])["co_host_ids"] == [ENGINEERS[1]]
 
     with capture_logs() as logs:
         assert _decline(chain, booked, leaving) == 1
 
     after = client.get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
     assert (after["co_host_ids"], after["start"], after["host_id"]) == ([], booked["start"], booked["host_id"])
-    assert _held(chain, leaving) == []
+    assert _held(chain, leaving) == [] and _group_hosts(chain, booked["booking_id"]) == {}
     event = chain.calendar.events[calendar_event_id(booked["booking_id"])]
     assert host_email(ENGINEERS[1]) not in event.attendee_emails
     [released] = [entry for entry in logs if entry["event"] == "booking_co_host_released"]

@@ -13,6 +13,7 @@ import typer
 from adapters.store.retention import purge
 from adapters.store.tables import (
     assignments,
+    booking_group_hosts,
     bookings,
     dead_letters,
     outbox,
@@ -77,7 +78,7 @@ def aged(pipeline: Pipeline) -> Pipeline:
 
 EXPECTED = {"assignment logs": 2, "record decisions": 2, "dead letters": 1, "outbox rows done": 2,
             "reassign jobs finished": 0, "removed synced leads": 1, "removed synced contacts": 0,
-            "booking reservations": 0, "bookings": 0}
+            "booking reservations": 0, "booking group hosts": 0, "bookings": 0}
 
 
 def test_dry_run_counts_and_removes_nothing(aged: Pipeline) -> None:
@@ -118,11 +119,14 @@ def test_bookings_that_ended_before_the_cut_off_go_with_their_reservations(aged:
         connection.execute(sa.insert(reservations), [
             {"booking_id": "old", "host_id": "005000000000002AAA", "starts_at": old - timedelta(minutes=30), "ends_at": old},
             {"booking_id": "new", "host_id": "005000000000002AAA", "starts_at": new - timedelta(minutes=30), "ends_at": new}])
+        connection.execute(sa.insert(booking_group_hosts), [
+            {"booking_id": booking_id, "pool": "Engineers", "host_id": "005000000000004AAA"} for booking_id in ("old", "new")])
     counts = purge(aged.store.engine, utc_now() - timedelta(days=90))
-    assert (counts["bookings"], counts["booking reservations"]) == (1, 1)
+    assert (counts["bookings"], counts["booking reservations"], counts["booking group hosts"]) == (1, 1, 1)
     with aged.store.engine.connect() as connection:
         assert connection.execute(sa.select(bookings.c.id)).scalars().all() == ["new"]
         assert connection.execute(sa.select(reservations.c.booking_id)).scalars().all() == ["new"]
+        assert connection.execute(sa.select(booking_group_hosts.c.booking_id)).scalars().all() == ["new"]
 
 
 def test_cli_dry_run_prints_counts_and_the_real_run_removes(aged: Pipeline) -> None:
