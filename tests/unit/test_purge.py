@@ -147,8 +147,8 @@ def credit_periods(pipeline: Pipeline) -> list[str]:
 def test_pool_credits_go_with_periods_over_before_the_cut_off_on_every_clock(aged: Pipeline) -> None:
     with aged.store.engine.begin() as connection:
         connection.execute(sa.insert(pool_credits), [
-            {"pool": "Handover", "period": period, "host_id": "005000000000002AAA", "credit": 2, "updated_at": CUT_OFF}
-            for period in CREDIT_PERIODS])
+            {"pool": "Handover", "period": period, "host_id": "005000000000002AAA", "credit": 2,
+             "updated_at": CUT_OFF} for period in CREDIT_PERIODS])
     assert purge(aged.store.engine, CUT_OFF, dry_run=True)["pool credits of periods over"] == 5
     counts = purge(aged.store.engine, CUT_OFF)
     assert counts["pool credits of periods over"] == 5
@@ -158,7 +158,8 @@ def test_pool_credits_go_with_periods_over_before_the_cut_off_on_every_clock(age
 @pytest.mark.parametrize("now", [CUT_OFF, datetime(2027, 1, 1, 3, 0, tzinfo=UTC)])  # the second: 2026-W53
 def test_the_current_period_of_any_reset_and_clock_stays_with_a_cut_off_of_now(aged: Pipeline, now: datetime) -> None:
     current = sorted({period_of(PoolSettings(team="Handover", reset=reset), now, time_zone)[0]
-                      for reset in ("day", "week", "month") for time_zone in ("Etc/GMT+12", "UTC", "Pacific/Kiritimati")})
+                      for reset in ("day", "week", "month")
+                      for time_zone in ("Etc/GMT+12", "UTC", "Pacific/Kiritimati")})
     with aged.store.engine.begin() as connection:
         connection.execute(sa.insert(pool_credits), [
             {"pool": "Handover", "period": period, "host_id": "005000000000002AAA", "credit": 1, "updated_at": now}
