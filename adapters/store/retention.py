@@ -1,11 +1,12 @@
 """Retention: delete what is older than a cut-off (assignment logs, decisions, dead letters, finished outbox
-rows and jobs, removed people in the synced copy, bookings), or count it for a dry run."""
+rows and jobs, removed people in the synced copy, bookings, pools' calibration credits of periods over, calendar
+sync tokens), or count it for a dry run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,16 +15,20 @@ from adapters.store.tables import (
     assignments,
     booking_group_hosts,
     bookings,
+    calendar_sync,
     dead_letters,
     outbox,
+    pool_credits,
     reassign_jobs,
     record_states,
     reservations,
     sf_contacts,
     sf_leads,
 )
+from routing.booking.fairness import period_keys
 
 FINISHED_JOB_STATES = ("completed", "failed")
+ZONE_MARGIN = timedelta(days=1)  # a period ends at midnight on its team's clock, up to 12 hours after UTC's
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,14 @@ class Target:
     name: str
     table: sa.Table
     where: Callable[[datetime], sa.ColumnElement[bool]]
+
+
+def _credit_periods_over(cut: datetime) -> sa.ColumnElement[bool]:
+    """Credits of periods (day, week or month) over before the cut-off on every team's clock: never the
+    current one, whatever the pool's reset."""
+    keys = period_keys((cut.astimezone(UTC) - ZONE_MARGIN).date())
+    period = pool_credits.c.period
+    return sa.or_(*(sa.and_(period.startswith(key[0]), period < key) for key in keys))
 
 
 TARGETS = (
@@ -51,6 +64,10 @@ TARGETS = (
     Target("booking group hosts", booking_group_hosts, lambda cut: booking_group_hosts.c.booking_id.in_(
         sa.select(bookings.c.id).where(bookings.c.ends_at < cut))),
     Target("bookings", bookings, lambda cut: bookings.c.ends_at < cut),
+    Target("pool credits of periods over", pool_credits, _credit_periods_over),
+    # Every poll rewrites the token of each calendar holding a live booking's event, so an older one is of a
+    # calendar no longer polled; without it the next poll reads from a day ago, as after Google's 410.
+    Target("calendar sync tokens", calendar_sync, lambda cut: calendar_sync.c.updated_at < cut),
 )
 
 

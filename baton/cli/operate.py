@@ -133,7 +133,8 @@ def purge(
     as_json: Annotated[bool, typer.Option("--json", help="counts as one JSON object")] = False,
 ) -> None:
     """Remove assignment logs, decisions, dead letters, finished outbox rows and jobs, removed people in the
-    synced copy and bookings older than the cut-off (with the names and emails they hold)."""
+    synced copy, bookings, pools' calibration credits and calendar sync tokens older than the cut-off (with the
+    names and emails they hold)."""
     age = parse_age(older_than)
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)

@@ -34,6 +34,7 @@ DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
 LEAD_THRESHOLD = "lead threshold"
 CAP_REACHED = "cap reached"
+RESETS = ("day", "week", "month")
 
 
 def _midnight(day: date, time_zone: str) -> datetime:
@@ -44,19 +45,28 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def _period(reset: str, day: date) -> tuple[date, date, str]:
+    """First day, first day after and key of the ``reset`` period holding ``day``."""
+    if reset == "day":
+        return day, day + DAY, f"d{day.isoformat()}"
+    if reset == "week":
+        first = day - timedelta(days=day.weekday())
+        iso = first.isocalendar()
+        return first, first + WEEK, f"w{iso.year}-W{iso.week:02d}"
+    first = day.replace(day=1)
+    return first, _next_month(first), f"m{first.year}-{first.month:02d}"
+
+
 def period_of(pool: PoolSettings, now: datetime, time_zone: str) -> tuple[str, Interval]:
     """The current period's key and span on the team's clock (``w2026-W49`` and its Monday-to-Monday)."""
-    local = now.astimezone(zone(time_zone)).date()
-    if pool.reset == "day":
-        first, after, key = local, local + DAY, f"d{local.isoformat()}"
-    elif pool.reset == "week":
-        first = local - timedelta(days=local.weekday())
-        iso = first.isocalendar()
-        after, key = first + WEEK, f"w{iso.year}-W{iso.week:02d}"
-    else:
-        first = local.replace(day=1)
-        after, key = _next_month(first), f"m{first.year}-{first.month:02d}"
+    first, after, key = _period(pool.reset, now.astimezone(zone(time_zone)).date())
     return key, Interval(_midnight(first, time_zone), _midnight(after, time_zone))
+
+
+def period_keys(day: date) -> tuple[str, ...]:
+    """The keys of the day, week and month holding ``day``. Keys of one kind share their first letter and
+    sort as text in time order, so a kind's keys below its key here are of periods over before ``day``."""
+    return tuple(_period(reset, day)[2] for reset in RESETS)
 
 
 def counted_statuses(pool: PoolSettings | None, live: Iterable[str]) -> tuple[str, ...]:

@@ -35,7 +35,15 @@ from routing.selection.explain import (
     SkipReason,
 )
 from routing.selection.order import TurnOrder, calibrated, period_order, turn_order, uses_weights
-from routing.selection.period import LEAD_THRESHOLD, counts_in_period, entered_period, lead_excess, period_key
+from routing.selection.period import (
+    LEAD_THRESHOLD,
+    LeadExcess,
+    counts_in_period,
+    entered_period,
+    lead_bound,
+    lead_excess,
+    period_key,
+)
 from routing.selection.roster import Roster, normalised, roster_of
 from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
 from routing.teams import DIRECT_METHODS, DirectOwnerRule, Method, StickyRule, Team, aware
@@ -297,21 +305,50 @@ def _skills_from(team: Team, facts: Mapping[str, Any]) -> list[str]:
     return skills
 
 
-def _lead_floor(decision: _Decision) -> int | None:
-    """The period load of the least-loaded member who may take the record now, or None."""
-    for key in period_order(decision.roster, decision.state).keys:
-        if decision.why_not(key[-1]) is None:
-            return key[0]
-    return None
+class _LeadFloor:
+    """The period load of the least-loaded member who may take the record now (the lead threshold's
+    floor), looked for only as far as needed: the period order is least loaded first, so the first
+    member in it who may take the record is the floor, and a member at ``load`` can only be too far
+    ahead of a floor below ``lead_bound``; keys from there on need no check."""
+
+    def __init__(self, decision: _Decision, threshold: int):
+        self.decision = decision
+        self.threshold = threshold
+        self.floor: int | None = None
+
+    def excess(self, load: int, stride: int) -> LeadExcess | None:
+        """How far a member at ``load`` is ahead of the floor, when more than the threshold allows."""
+        bound = lead_bound(load, stride, self.threshold)
+        if bound is None:
+            return None
+        floor = self.floor if self.floor is not None else self._find_below(bound)
+        return lead_excess(load, floor, stride, self.threshold) if floor is not None else None
+
+    def _find_below(self, bound: int) -> int | None:
+        decision = self.decision
+        required, masks, why_not = decision.required_mask, decision.roster.skill_masks, decision.why_not
+        snapshots, now_ts = decision.roster.snapshots, decision.now_ts
+        for key in period_order(decision.roster, decision.state).keys:
+            if key[0] >= bound:
+                return None
+            index = key[-1]
+            if required and (required & masks[index]) != required:
+                continue
+            away = snapshots[index]  # the common case first: away now by a snapshot still current
+            if away is not None and away.reason is not None and away.start <= now_ts < away.end:
+                continue
+            if why_not(index) is None:
+                self.floor = key[0]
+                return self.floor
+        return None
 
 
 def _walk(
-    decision: _Decision, order: TurnOrder, lead: tuple[int, int] | None = None
+    decision: _Decision, order: TurnOrder, lead: _LeadFloor | None = None
 ) -> tuple[int, list[Skip], list[Skip]]:
     """Position of the first member in turn order who may take the record (-1: nobody), the
     members walked past, and which of those lose their turn. Hot path: checks are inlined.
-    ``lead`` (the least-loaded eligible member's period load, the threshold) skips members too
-    far ahead; they keep their place."""
+    ``lead`` (the lead threshold's floor) skips members too far ahead; they keep their place."""
     roster = decision.roster
     ids, masks, limits = roster.ids, roster.skill_masks, roster.limits
     snapshot, snapshots = roster.snapshot, roster.snapshots
@@ -357,7 +394,7 @@ def _walk(
                 continue
         if lead is not None:
             load = members_state.get(member_id, DEFAULT_MEMBER_STATE).period_load
-            excess = lead_excess(load, lead[0], roster.fair_strides[index], lead[1])
+            excess = lead.excess(load, roster.fair_strides[index])
             if excess is not None:
                 walked.append((index, LEAD_THRESHOLD, excess))
                 continue
@@ -398,11 +435,8 @@ def _distribute(
         explanation = decision.explanation(walked, held=True, excluded=excluded)
         return decision.selection(method.value, None, reasons, explanation), decision.state
     calibrate = calibrated(team, method)
-    lead: tuple[int, int] | None = None
     threshold = team.fairness.lead_threshold
-    if threshold is not None and not calibrate:
-        floor = _lead_floor(decision)
-        lead = (floor, threshold) if floor is not None else None
+    lead = _LeadFloor(decision, threshold) if threshold is not None and not calibrate else None
     position, walked, loses_turn = _walk(decision, order, lead)
     if position < 0:
         explanation = decision.explanation(walked, held=True, excluded=excluded)

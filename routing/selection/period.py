@@ -116,10 +116,17 @@ def counts_in_period(fairness: Fairness, time_zone: str, key: str, facts: Mappin
 
 @dataclass(frozen=True, slots=True)
 class LeadExcess:
-    """Why a member is not offered: records ahead of the least-loaded eligible member."""
+    """Why a member is not offered: ``lead`` load units (``stride`` a record of theirs) ahead of the
+    least-loaded eligible member."""
 
-    ahead: Fraction
+    lead: int
+    stride: int
     threshold: int
+
+    @property
+    def ahead(self) -> Fraction:
+        """Records of their own ahead."""
+        return Fraction(self.lead, self.stride)
 
     def describe(self) -> str:
         return (
@@ -131,10 +138,15 @@ class LeadExcess:
 def lead_excess(load: int, floor: int, stride: int, threshold: int) -> LeadExcess | None:
     """The excess when a member at ``load`` is more than ``threshold`` of their own records ahead
     of the least-loaded eligible member (at ``floor``), else None."""
-    if not stride:
+    if not stride or load - floor <= threshold * stride:
         return None
-    ahead = Fraction(load - floor, stride)
-    return LeadExcess(ahead, threshold) if ahead > threshold else None
+    return LeadExcess(load - floor, stride, threshold)
+
+
+def lead_bound(load: int, stride: int, threshold: int) -> int | None:
+    """The floor below which a member at ``load`` is too far ahead (``lead_excess`` is not None
+    exactly when ``floor < lead_bound(...)``); None when nothing is (weight 0)."""
+    return load - threshold * stride if stride else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from routing.availability import availability
 from routing.config import parse_config
 from routing.selection import TeamState, select_owner
 from routing.selection.period import period_key, standings
+from routing.selection.roster import fair_strides
 from routing.teams import Fairness, Team
 
 MONDAY = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
@@ -132,6 +133,20 @@ def test_the_lead_threshold_counts_only_members_who_may_take_the_record() -> Non
     assert Counter(owners) == {"ana": 5, "ben": 5}
 
 
+def test_a_member_back_from_out_of_office_is_the_least_loaded_at_once_though_last_in_turn() -> None:
+    """Back at 19:00 with nothing this period: the others are hidden from the first record on."""
+    away = {"start": MONDAY.isoformat(), "end": (MONDAY + 10 * HOUR).isoformat()}
+    team = team_of([{"id": "ana"}, {"id": "ben"}, {"id": "cleo", "out_of_office": [away]}],
+                   fairness={"lead_threshold": 0})
+    owners, state = route(team, TeamState(), MONDAY, 10)
+    assert Counter(owners) == {"ana": 5, "ben": 5}
+    selection, _ = select_owner(team, state, {}, MONDAY + 10 * HOUR)
+    assert selection.owner_id == "cleo"
+    assert selection.why_not("ana") == (
+        "lead threshold: 5 records ahead of the least-loaded eligible member (threshold 0)"
+    )
+
+
 def test_calibration_and_backfill_exclude_each_other_and_fairness_keys_are_strict() -> None:
     base = {"teams": [{"name": "Inbound", "members": [{"id": "005000000000001AAA"}]}]}
     both = {"teams": [{**base["teams"][0], "backfill": {"enabled": True},
@@ -202,6 +217,59 @@ def test_calibrated_members_eligible_all_period_stay_within_one_of_their_weighte
         for found in standings(team, state):
             if found.member_id in always:
                 assert found.count <= found.target + 1, (found, selection.reasons)
+
+
+SHORT_AWAY_SPANS = st.lists(  # within the first 70 hours
+    st.tuples(st.integers(min_value=0, max_value=50), st.integers(min_value=1, max_value=20)), max_size=2
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    weights=st.lists(st.integers(min_value=1, max_value=3), min_size=2, max_size=7),
+    absences=st.lists(SHORT_AWAY_SPANS, min_size=7, max_size=7),
+    records=st.lists(st.tuples(st.sampled_from([None, "de", "fr"]), st.frozensets(st.integers(0, 6), max_size=3)),
+                     min_size=1, max_size=60),
+    threshold=st.integers(min_value=0, max_value=2),
+    method=st.sampled_from(["round_robin", "weighted"]),
+)
+def test_the_lead_threshold_measures_from_the_least_loaded_member_who_may_take_the_record(
+    weights: list[int], absences: list[list[tuple[int, int]]], records: list[tuple[str | None, frozenset[int]]],
+    threshold: int, method: str,
+) -> None:
+    """The owner is at most ``threshold`` of their own records ahead of the least-loaded member who may take
+    the record (skills, toggle, out of office), and every member hidden by the threshold is more than that ahead,
+    by exactly what the reason says."""
+    members = [{"id": f"u{number}", "weight": weight, "skills": ["de"] * (number % 2) + ["fr"] * (number % 3 == 0),
+                "out_of_office": [{"start": (MONDAY + start * HOUR).isoformat(),
+                                   "end": (MONDAY + (start + hours) * HOUR).isoformat()}
+                                  for start, hours in absences[number]]}
+               for number, weight in enumerate(weights)]
+    team = team_of(members, method=method, fairness={"lead_threshold": threshold})
+    strides = dict(zip((m["id"] for m in members), fair_strides(team), strict=True))
+    state = TeamState()
+    for number, (language, toggled) in enumerate(records):
+        now = MONDAY + number * HOUR
+        off = frozenset(f"u{index}" for index in toggled)
+        required = [language] if language else []
+        loads = {member.id: state.member(member.id).period_load for member in team.members}
+        free = [member.id for member in team.members if member.id not in off and set(required) <= set(member.skills)
+                and availability(member, now, team=team).available]
+        selection, state = select_owner(team, state, {}, now, required_skills=required, unavailable=off)
+        assert (selection.owner_id is not None) == bool(free)
+        if not free:
+            continue
+        floor = min(loads[member_id] for member_id in free)
+        owner = selection.owner_id
+        assert owner is not None and loads[owner] - floor <= threshold * strides[owner]
+        for member_id in free:
+            ahead = Fraction(loads[member_id] - floor, strides[member_id])
+            if selection.why_not(member_id) == "not next in turn" or member_id == owner:
+                continue
+            assert ahead > threshold
+            assert selection.why_not(member_id) == (
+                f"lead threshold: {float(ahead):g} records ahead of the least-loaded eligible member "
+                f"(threshold {threshold})")
 
 
 def _counts(team: Team, state: TeamState) -> dict[str, int]:

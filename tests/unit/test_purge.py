@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 import typer
 
+from adapters.store.bookings import BookingStore
 from adapters.store.retention import purge
 from adapters.store.tables import (
     assignments,
     booking_group_hosts,
     bookings,
+    calendar_sync,
     dead_letters,
     outbox,
+    pool_credits,
     record_states,
     reservations,
     sf_leads,
 )
 from baton.cli.operate import parse_age
 from baton.clock import utc_now
+from routing.booking.config import PoolSettings
+from routing.booking.fairness import period_of
 from tests.support.cli import run_baton
 from tests.support.configs import team_config
 from tests.support.events import lead_event
@@ -78,7 +83,8 @@ def aged(pipeline: Pipeline) -> Pipeline:
 
 EXPECTED = {"assignment logs": 2, "record decisions": 2, "dead letters": 1, "outbox rows done": 2,
             "reassign jobs finished": 0, "removed synced leads": 1, "removed synced contacts": 0,
-            "booking reservations": 0, "booking group hosts": 0, "bookings": 0}
+            "booking reservations": 0, "booking group hosts": 0, "bookings": 0, "pool credits of periods over": 0,
+            "calendar sync tokens": 0}
 
 
 def test_dry_run_counts_and_removes_nothing(aged: Pipeline) -> None:
@@ -127,6 +133,56 @@ def test_bookings_that_ended_before_the_cut_off_go_with_their_reservations(aged:
         assert connection.execute(sa.select(bookings.c.id)).scalars().all() == ["new"]
         assert connection.execute(sa.select(reservations.c.booking_id)).scalars().all() == ["new"]
         assert connection.execute(sa.select(booking_group_hosts.c.booking_id)).scalars().all() == ["new"]
+
+
+# 05:00 UTC on Monday 2 March 2026: still Sunday 1 March (week 9) on a UTC-12 team's clock.
+CUT_OFF = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
+CREDIT_PERIODS = {
+    "d2026-02-28": True, "d2026-03-01": False, "d2026-03-02": False,
+    "w2025-W52": True, "w2026-W08": True, "w2026-W09": False, "w2026-W10": False,
+    "m2025-12": True, "m2026-02": True, "m2026-03": False, "m2026-04": False,
+}
+
+
+def credit_periods(pipeline: Pipeline) -> list[str]:
+    with pipeline.store.engine.connect() as connection:
+        return sorted(connection.execute(sa.select(pool_credits.c.period)).scalars())
+
+
+def test_pool_credits_go_with_periods_over_before_the_cut_off_on_every_clock(aged: Pipeline) -> None:
+    with aged.store.engine.begin() as connection:
+        connection.execute(sa.insert(pool_credits), [
+            {"pool": "Handover", "period": period, "host_id": "005000000000002AAA", "credit": 2,
+             "updated_at": CUT_OFF} for period in CREDIT_PERIODS])
+    assert purge(aged.store.engine, CUT_OFF, dry_run=True)["pool credits of periods over"] == 5
+    counts = purge(aged.store.engine, CUT_OFF)
+    assert counts["pool credits of periods over"] == 5
+    assert credit_periods(aged) == sorted(period for period, over in CREDIT_PERIODS.items() if not over)
+
+
+@pytest.mark.parametrize("now", [CUT_OFF, datetime(2027, 1, 1, 3, 0, tzinfo=UTC)])  # the second: 2026-W53
+def test_the_current_period_of_any_reset_and_clock_stays_with_a_cut_off_of_now(aged: Pipeline, now: datetime) -> None:
+    current = sorted({period_of(PoolSettings(team="Handover", reset=reset), now, time_zone)[0]
+                      for reset in ("day", "week", "month")
+                      for time_zone in ("Etc/GMT+12", "UTC", "Pacific/Kiritimati")})
+    with aged.store.engine.begin() as connection:
+        connection.execute(sa.insert(pool_credits), [
+            {"pool": "Handover", "period": period, "host_id": "005000000000002AAA", "credit": 1, "updated_at": now}
+            for period in current])
+    assert purge(aged.store.engine, now)["pool credits of periods over"] == 0
+    assert credit_periods(aged) == current
+
+
+def test_calendar_sync_tokens_of_calendars_not_polled_since_the_cut_off_go(aged: Pipeline) -> None:
+    bookings_store = BookingStore(aged.store.engine)
+    bookings_store.save_calendar_sync_token("gone@example.com", "token-old", utc_now() - OLD)
+    bookings_store.save_calendar_sync_token("host@example.com", "token-new", utc_now() - timedelta(minutes=5))
+    counts = purge(aged.store.engine, utc_now() - timedelta(days=90))
+    assert counts["calendar sync tokens"] == 1
+    assert bookings_store.calendar_sync_token("gone@example.com") is None
+    assert bookings_store.calendar_sync_token("host@example.com") == "token-new"
+    with aged.store.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(calendar_sync)).scalar_one() == 1
 
 
 def test_cli_dry_run_prints_counts_and_the_real_run_removes(aged: Pipeline) -> None:
