@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.store.meeting_counts import COUNTED_STATUSES, count_meetings
 from adapters.store.repository import ConcurrentWriteConflict, as_utc, database_failure
 from adapters.store.tables import bookings, calendar_sync, pool_credits, reservations
 from baton.errors import TransientError
 
 EXCLUSION_VIOLATION = "23P01"
 CONFLICT_ATTEMPTS = 5
-COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")
 CAPPED_STATUSES = (*COUNTED_STATUSES, "no_show")  # meetings that took (or take) the host's time
 CAP_LOCK_NAMESPACE = 0x6A7C  # pg_advisory_xact_lock(namespace, hashtext(host)) around a cap check
 
@@ -344,20 +344,8 @@ class BookingStore:
                        by: str = "booked", statuses: Sequence[str] = COUNTED_STATUSES) -> dict[str, int]:
         """Bookings each host took as main host in ``[since, until)`` (the pool's reset period), by when
         they were booked (``booked``) or when they take place (``meeting_time``), in ``statuses``."""
-        ids = sorted(set(host_ids))
-        counts = dict.fromkeys(ids, 0)
-        if not ids:
-            return counts
-        column = bookings.c.starts_at if by == "meeting_time" else bookings.c.created_at
-        window = [column >= since] + ([column < until] if until is not None else [])
-        query = (
-            sa.select(bookings.c.host_id, sa.func.count())
-            .where(bookings.c.host_id.in_(ids), *window, bookings.c.status.in_(tuple(statuses)))
-            .group_by(bookings.c.host_id)
-        )
         with self.engine.connect() as connection:
-            counts.update({row[0]: int(row[1]) for row in connection.execute(query)})
-        return counts
+            return count_meetings(connection, host_ids, since, until, by=by, statuses=statuses)
 
 
 class BookingExists(Exception):

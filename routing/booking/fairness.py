@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 
 from routing.booking.config import MeetingCaps, PoolSettings
 from routing.booking.slots import Interval, zone
@@ -39,11 +40,17 @@ def _next_month(day: date) -> date:
 
 
 def period_of(pool: PoolSettings, now: datetime, time_zone: str) -> tuple[str, Interval]:
-    """The current period's key and span on the team's clock (``w2026-W49`` and its Monday-to-Monday)."""
+    """The pool's current period's key and span on the team's clock."""
+    return reset_period(pool.reset, now, time_zone)
+
+
+def reset_period(reset: Literal["day", "week", "month"], now: datetime, time_zone: str) -> tuple[str, Interval]:
+    """The current day, ISO week or calendar month's key and span on the team's clock (``w2026-W49`` and its
+    Monday-to-Monday); the keys are those of record routing's periods."""
     local = now.astimezone(zone(time_zone)).date()
-    if pool.reset == "day":
+    if reset == "day":
         first, after, key = local, local + DAY, f"d{local.isoformat()}"
-    elif pool.reset == "week":
+    elif reset == "week":
         first = local - timedelta(days=local.weekday())
         iso = first.isocalendar()
         after, key = first + WEEK, f"w{iso.year}-W{iso.week:02d}"

@@ -116,25 +116,26 @@ def counts_in_period(fairness: Fairness, time_zone: str, key: str, facts: Mappin
 
 @dataclass(frozen=True, slots=True)
 class LeadExcess:
-    """Why a member is not offered: records ahead of the least-loaded eligible member."""
+    """Why a member is not offered: records (or meetings) ahead of the least-loaded eligible member."""
 
     ahead: Fraction
     threshold: int
+    counted: str = "records"
 
     def describe(self) -> str:
         return (
-            f"lead threshold: {float(self.ahead):g} records ahead of the least-loaded eligible member "
+            f"lead threshold: {float(self.ahead):g} {self.counted} ahead of the least-loaded eligible member "
             f"(threshold {self.threshold})"
         )
 
 
-def lead_excess(load: int, floor: int, stride: int, threshold: int) -> LeadExcess | None:
-    """The excess when a member at ``load`` is more than ``threshold`` of their own records ahead
-    of the least-loaded eligible member (at ``floor``), else None."""
+def lead_excess(load: int, floor: int, stride: int, threshold: int, counted: str = "records") -> LeadExcess | None:
+    """The excess when a member at ``load`` is more than ``threshold`` of their own records (or meetings,
+    ``counted``) ahead of the least-loaded eligible member (at ``floor``), else None."""
     if not stride:
         return None
     ahead = Fraction(load - floor, stride)
-    return LeadExcess(ahead, threshold) if ahead > threshold else None
+    return LeadExcess(ahead, threshold, counted) if ahead > threshold else None
 
 
 @dataclass(frozen=True, slots=True)
