@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 
 from adapters.store import Transaction
 from baton.ports import Ports
-from baton.stages.assign import DecisionState, RecordKey, decide_record, hosted_meetings, needs, prepare
+from baton.stages.assign import (
+    DecisionState,
+    RecordKey,
+    decide_record,
+    hosted_meetings,
+    needs,
+    prepare,
+)
 from baton.stages.route import through_match
 from messages import AssignmentLog, Outcome, RecordEvent, RoutingContext, StageBatch
 from routing.selection import TeamState

@@ -312,12 +312,12 @@ def _lead_floor(decision: _Decision) -> int | None:
 
 
 def _walk(
-    decision: _Decision, order: TurnOrder, lead: tuple[int, int] | None = None
+    decision: _Decision, order: TurnOrder, lead: tuple[int, int, str] | None = None
 ) -> tuple[int, list[Skip], list[Skip]]:
     """Position of the first member in turn order who may take the record (-1: nobody), the
     members walked past, and which of those lose their turn. Hot path: checks are inlined.
-    ``lead`` (the least-loaded eligible member's period load, the threshold) skips members too
-    far ahead; they keep their place."""
+    ``lead`` (the least-loaded eligible member's period load, the threshold, what is counted) skips
+    members too far ahead; they keep their place."""
     roster = decision.roster
     ids, masks, limits = roster.ids, roster.skill_masks, roster.limits
     snapshot, snapshots = roster.snapshot, roster.snapshots
@@ -327,7 +327,6 @@ def _walk(
     criteria = decision.criteria
     unavailable = decision.unavailable
     now, now_ts = decision.now, decision.now_ts
-    counted = decision.team.fairness.counts
     walked: list[Skip] = []
     loses_turn: list[Skip] = []
     for position, key in enumerate(order.keys):
@@ -364,7 +363,7 @@ def _walk(
                 continue
         if lead is not None:
             load = members_state.get(member_id, DEFAULT_MEMBER_STATE).period_load
-            excess = lead_excess(load, lead[0], roster.fair_strides[index], lead[1], counted)
+            excess = lead_excess(load, lead[0], roster.fair_strides[index], lead[1], lead[2])
             if excess is not None:
                 walked.append((index, LEAD_THRESHOLD, excess))
                 continue
@@ -405,11 +404,11 @@ def _distribute(
         explanation = decision.explanation(walked, held=True, excluded=excluded)
         return decision.selection(method.value, None, reasons, explanation), decision.state
     calibrate = calibrated(team, method)
-    lead: tuple[int, int] | None = None
+    lead: tuple[int, int, str] | None = None
     threshold = team.fairness.lead_threshold
     if threshold is not None and not calibrate:
         floor = _lead_floor(decision)
-        lead = (floor, threshold) if floor is not None else None
+        lead = (floor, threshold, team.fairness.counts) if floor is not None else None
     position, walked, loses_turn = _walk(decision, order, lead)
     if position < 0:
         explanation = decision.explanation(walked, held=True, excluded=excluded)

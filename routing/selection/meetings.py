@@ -43,7 +43,7 @@ def meeting_window(team: Team, now: datetime) -> MeetingWindow | None:
 class _MeetingsCounted:
     """Marks a state whose members' period counts are these meeting counts, for one roster."""
 
-    __slots__ = ("roster", "meetings")
+    __slots__ = ("meetings", "roster")
 
     def __init__(self, roster: Roster, meetings: Mapping[str, int]):
         self.roster = roster
