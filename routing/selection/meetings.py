@@ -6,6 +6,10 @@ booked in it, or taking place in it) and passes the counts in; ``with_meetings``
 members' ``period_count`` and moves each ``period_load`` by the change, in stride units, so
 calibration credits carry over. The turn order then puts the fewest meetings (for the weight) first,
 and the lead threshold measures meetings; a record assigned moves the turn on but adds to no count.
+
+The assign stage reads the counts before it locks the team's row (as it reads everything else), so a
+meeting booked in between counts from the next round on; as loads move by the difference from the
+counts the state last saw, credits never drift whichever round saw which bookings.
 """
 
 from __future__ import annotations
