@@ -36,6 +36,11 @@ class OrgConfig(Strict):
     def territory_index(self) -> TerritoryIndex:
         return TerritoryIndex.build(self.territories)
 
+    @cached_property
+    def teams_counting_meetings(self) -> dict[str, Team]:
+        """Teams whose period counts are meetings hosted (``fairness.counts: meetings``), by name."""
+        return {team.name: team for team in self.teams if team.fairness.meetings}
+
     def team(self, name: str) -> Team:
         for team in self.teams:
             if team.name == name:

@@ -230,12 +230,21 @@ class Backfill(Strict):
         return self
 
 
-class Fairness(Strict):
-    """Fairness over time: the counting period, how absences are made up, and the lead threshold."""
+RECORD_COUNTS_BY = ("assigned", "created")
+MEETING_COUNTS_BY = ("booked", "meeting_time")
 
+
+class Fairness(Strict):
+    """Fairness over time: what is counted and over which period, how absences are made up, and the lead threshold."""
+
+    counts: Literal["records", "meetings"] = Field(
+        default="records",
+        description="records: records assigned drive the turn order, calibration and lead threshold; meetings: "
+        "the meetings each member hosted this period do (bookings with them as host; needs reset)",
+    )
     reset: Literal["day", "week", "month"] | None = Field(
         default=None,
-        description="period over which records are counted (team time zone); null: never reset",
+        description="period over which records (or meetings) are counted (team time zone); null: never reset",
     )
     balance: Literal["turns", "calibration"] = Field(
         default="turns",
@@ -248,16 +257,40 @@ class Fairness(Strict):
         description="a member more than this many records ahead of the least-loaded eligible member "
         "is not offered the record",
     )
-    count_by: Literal["assigned", "created"] = Field(
-        default="assigned",
-        description="assigned: a record counts in the period it is assigned in; created: in the period its "
-        "CreatedDate falls in (a record created in an earlier period counts for nobody this period)",
+    count_by: Literal["assigned", "created", "booked", "meeting_time"] | None = Field(
+        default=None,
+        description="counting records, assigned (default): a record counts in the period it is assigned in; "
+        "created: in the period its CreatedDate falls in (a record created in an earlier period counts for nobody "
+        "this period). Counting meetings, booked (default): a meeting counts in the period it was booked in; "
+        "meeting_time: in the period it takes place in",
     )
     count_manual_owner_changes: bool = Field(
         default=False,
         description="an owner change made in Salesforce to a member counts against their caps and "
         "period counts (Distribution Engine's enforce cap for manually assigned records)",
     )
+
+    @model_validator(mode="after")
+    def _counting(self) -> Fairness:
+        if self.meetings and self.reset is None:
+            raise ValueError("counts meetings needs a reset (day, week or month): meetings are counted per period")
+        allowed = MEETING_COUNTS_BY if self.meetings else RECORD_COUNTS_BY
+        if self.count_by is not None and self.count_by not in allowed:
+            raise ValueError(
+                f"count_by {self.count_by} does not apply when counting {self.counts} "
+                f"(use {' or '.join(allowed)})"
+            )
+        return self
+
+    @property
+    def meetings(self) -> bool:
+        """Whether meetings hosted, not records assigned, are the period counts."""
+        return self.counts == "meetings"
+
+    @property
+    def counted_by(self) -> str:
+        """``count_by`` or its default: ``booked`` when counting meetings, else ``assigned``."""
+        return self.count_by or (MEETING_COUNTS_BY[0] if self.meetings else RECORD_COUNTS_BY[0])
 
     @property
     def active(self) -> bool:

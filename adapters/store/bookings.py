@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.store.meeting_counts import COUNTED_STATUSES, count_meetings, hosted_bookings
 from adapters.store.repository import ConcurrentWriteConflict, as_utc, database_failure
 from adapters.store.tables import (
     booking_group_hosts,
@@ -28,7 +29,6 @@ from baton.errors import TransientError
 
 EXCLUSION_VIOLATION = "23P01"
 CONFLICT_ATTEMPTS = 5
-COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")
 CAPPED_STATUSES = (*COUNTED_STATUSES, "no_show")  # meetings that took (or take) the host's time
 CAP_LOCK_NAMESPACE = 0x6A7C  # pg_advisory_xact_lock(namespace, hashtext(host)) around a cap check
 
@@ -176,7 +176,7 @@ class BookingStore:
         for host in sorted({cap.host_id for cap in caps}) if self._postgresql else ():
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(CAP_LOCK_NAMESPACE, sa.func.hashtext(host))))
         for cap in caps:
-            hosted = _hosted([cap.host_id])
+            hosted = hosted_bookings([cap.host_id])
             taken = connection.execute(
                 sa.select(sa.func.count()).select_from(hosted).join(bookings, bookings.c.id == hosted.c.booking_id)
                 .where(bookings.c.status.in_(CAPPED_STATUSES), bookings.c.starts_at >= cap.start,
@@ -215,7 +215,7 @@ class BookingStore:
         found: dict[str, list[datetime]] = {host: [] for host in ids}
         if not ids:
             return found
-        hosted = _hosted(ids)
+        hosted = hosted_bookings(ids)
         query = (
             sa.select(hosted.c.host_id, bookings.c.starts_at)
             .join(bookings, bookings.c.id == hosted.c.booking_id)
@@ -372,25 +372,11 @@ class BookingStore:
 
     def meeting_counts(self, host_ids: Iterable[str], since: datetime, until: datetime | None = None, *,
                        by: str = "booked", statuses: Sequence[str] = COUNTED_STATUSES) -> dict[str, int]:
-        """Bookings each host hosted (as main host, or as the host taken from an extra pool) in
-        ``[since, until)`` (the pool's reset period), by when they were booked (``booked``) or when they
-        take place (``meeting_time``), in ``statuses``."""
-        ids = sorted(set(host_ids))
-        counts = dict.fromkeys(ids, 0)
-        if not ids:
-            return counts
-        column = bookings.c.starts_at if by == "meeting_time" else bookings.c.created_at
-        window = [column >= since] + ([column < until] if until is not None else [])
-        hosted = _hosted(ids)
-        query = (
-            sa.select(hosted.c.host_id, sa.func.count())
-            .join(bookings, bookings.c.id == hosted.c.booking_id)
-            .where(*window, bookings.c.status.in_(tuple(statuses)))
-            .group_by(hosted.c.host_id)
-        )
+        """Bookings each host hosted (as main host, or as the host taken from an extra pool) in ``[since, until)``
+        (the pool's reset period), by when they were booked (``booked``) or when they take place
+        (``meeting_time``), in ``statuses``."""
         with self.engine.connect() as connection:
-            counts.update({row[0]: int(row[1]) for row in connection.execute(query)})
-        return counts
+            return count_meetings(connection, host_ids, since, until, by=by, statuses=statuses)
 
 
 class BookingExists(Exception):
@@ -400,13 +386,6 @@ class BookingExists(Exception):
         self.booking_id = booking_id
         super().__init__(f"booking {booking_id} exists")
 
-
-def _hosted(host_ids: Sequence[str]) -> sa.Subquery:
-    """Which bookings these hosts host: as the main host, or as the host taken from an extra pool."""
-    main = sa.select(bookings.c.id.label("booking_id"), bookings.c.host_id).where(bookings.c.host_id.in_(host_ids))
-    group = sa.select(booking_group_hosts.c.booking_id, booking_group_hosts.c.host_id).where(
-        booking_group_hosts.c.host_id.in_(host_ids))
-    return sa.union_all(main, group).subquery("hosted")
 
 
 def _overlapping_hosts(connection: Connection, holds: Sequence[Hold]) -> list[str]:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.decision_write import DecisionRows, write_decisions_postgresql
+from adapters.store.meeting_counts import count_meetings
 from baton.errors import DependencyUnavailable, TransientError
 from adapters.store.tables import (
     api_usage,
@@ -270,6 +271,11 @@ class Transaction:
             ),
             list(rows),
         )
+
+    def meeting_counts(self, host_ids: Iterable[str], since: datetime, until: datetime, *, by: str,
+                       statuses: Sequence[str]) -> dict[str, int]:
+        """Meetings each host took as main host in ``[since, until)`` (see ``count_meetings``): one query."""
+        return count_meetings(self.connection, host_ids, since, until, by=by, statuses=statuses)
 
     def hold_times(self, routing_ids: Iterable[str]) -> dict[str, datetime]:
         ids = list(routing_ids)

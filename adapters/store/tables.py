@@ -240,6 +240,7 @@ bookings = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("calendar_host_id", sa.String(18)),  # whose calendar holds the event (a reassigned meeting moves)
     sa.Index("ix_bookings_host_created", "host_id", "created_at"),
+    sa.Index("ix_bookings_host_starts", "host_id", "starts_at"),  # meetings counted by when they take place
 )
 
 # One row per host and co-host over the meeting plus its buffers; PostgreSQL refuses overlaps of one

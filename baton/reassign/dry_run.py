@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 
 from adapters.store import Transaction
 from baton.ports import Ports
-from baton.stages.assign import DecisionState, RecordKey, decide_record, needs, prepare
+from baton.stages.assign import (
+    DecisionState,
+    RecordKey,
+    decide_record,
+    hosted_meetings,
+    needs,
+    prepare,
+)
 from baton.stages.route import through_match
 from messages import AssignmentLog, Outcome, RecordEvent, RoutingContext, StageBatch
 from routing.selection import TeamState
@@ -73,6 +80,8 @@ class DryRun:
             wanted = needs(items, self.state.latest)
             self.state.sticky.update(reader.sticky_owners(wanted.sticky_keys - self.sticky_loaded))
             self.sticky_loaded |= wanted.sticky_keys
+            unread = {name: count for name, count in wanted.meetings.items() if name not in self.state.meetings}
+            self.state.meetings.update(hosted_meetings(reader, unread, now))
             if not self.availability_loaded:
                 self.state.unavailable = frozenset(reader.member_availability())
                 self.availability_loaded = True

@@ -1,17 +1,19 @@
 """Assign: decide each record's owner and store the decision, team state and outbox row together.
 
 Concurrent assign messages in one process share a transaction (group commit), so the team's row lock
-is taken once per round rather than once per message; reads happen before the lock is taken.
+is taken once per round rather than once per message; reads happen before the lock is taken, among them
+the meetings each member of a team counting meetings hosted this period (one query per round).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.store import DecisionRows, RecordState, Transaction
+from adapters.store.meeting_counts import COUNTED_STATUSES
 from baton.coalesce import Coalescer
 from baton.ports import Ports
 from messages import (
@@ -38,7 +40,9 @@ from routing.selection import (
 )
 from messages.records import ChangeType
 from routing.availability import availability
+from routing.booking.fairness import counted_statuses
 from routing.graph import AssignTeam, FixedOwner
+from routing.selection.meetings import MeetingWindow, meeting_window
 from routing.teams import Team
 
 RecordKey = tuple[str, str]
@@ -174,6 +178,7 @@ def _decide(
     now: datetime,
     enqueued_at: datetime,
     sticky: dict[tuple[str, str], tuple[str, datetime]] | None = None,
+    meetings: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[AssignmentLog, datetime | None]:
     """The decision, and for a held record when someone may next be free to take it."""
     event_at = context.event.event_time()
@@ -208,6 +213,7 @@ def _decide(
         team, team_states[team.name], facts, now, method=plan.method,
         required_skills=plan.required_skills or None, unavailable=unavailable,
         sticky_owner=PreviousOwner(previous[0], previous[1]) if previous else None,
+        meetings=meetings.get(team.name) if meetings else None,
     )
     if key and sticky is not None and selection.owner_id:
         sticky[(team.name, key)] = (selection.owner_id, now)
@@ -296,21 +302,42 @@ WorkloadChange = tuple[str | None, str | None]
 
 
 @dataclass(frozen=True)
+class MeetingCount:
+    """A team counting meetings: whose meetings to count, and the booking statuses that count (its pool's
+    rules for cancelled meetings and no-shows, or the pool defaults when it hosts no pool)."""
+
+    team: Team
+    statuses: tuple[str, ...]
+
+
+def meeting_count(config: OrgConfig, team: Team) -> MeetingCount:
+    pool = next((pool for pool in config.booking.pools if pool.team == team.name), None)
+    return MeetingCount(team, counted_statuses(pool, COUNTED_STATUSES))
+
+
+@dataclass(frozen=True)
 class Needs:
-    """What deciding some records reads: team states, member availability, workload changes, sticky owners."""
+    """What deciding some records reads: team states, member availability, workload changes, sticky owners,
+    meetings hosted."""
 
     teams: set[str]
     named_owners: bool
     workload: dict[str, WorkloadChange]
     sticky_keys: set[tuple[str, str]]
+    meetings: dict[str, MeetingCount]
 
 
 def needs(items: Sequence[Item], latest: dict[RecordKey, RecordState]) -> Needs:
     teams: set[str] = set().union(*(p.plans[c.routing_id].teams for c, p in items))
     workload: dict[str, WorkloadChange] = {}
     sticky_keys: set[tuple[str, str]] = set()
+    meetings: dict[str, MeetingCount] = {}
     for context, item in items:
         plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
+        counting = config.teams_counting_meetings
+        if counting:
+            for name in (plan.teams & counting.keys()) - meetings.keys():
+                meetings[name] = meeting_count(config, counting[name])
         if plan.kind is PlanKind.NOT_ROUTED:
             change = workload_change(context, latest.get((context.event.object_type, context.event.record_id)))
             if change:
@@ -321,7 +348,23 @@ def needs(items: Sequence[Item], latest: dict[RecordKey, RecordState]) -> Needs:
             if key:
                 sticky_keys.add((plan.team, key))
     named_owners = any(p.plans[c.routing_id].kind is PlanKind.OWNER for c, p in items)
-    return Needs(teams, named_owners, workload, sticky_keys)
+    return Needs(teams, named_owners, workload, sticky_keys, meetings)
+
+
+def hosted_meetings(tx: Transaction, wanted: Mapping[str, MeetingCount], now: datetime) -> dict[str, dict[str, int]]:
+    """Per team, the meetings each member hosted in the team's current period: one query per distinct
+    window and statuses (one per round unless teams count differently)."""
+    groups: dict[tuple[MeetingWindow, tuple[str, ...]], list[str]] = {}
+    for name, count in wanted.items():
+        window = meeting_window(count.team, now)
+        if window is not None:
+            groups.setdefault((window, count.statuses), []).append(name)
+    hosted: dict[str, dict[str, int]] = {}
+    for (window, statuses), names in groups.items():
+        hosts = {member.id for name in names for member in wanted[name].team.members}
+        found = tx.meeting_counts(hosts, window.since, window.until, by=window.by, statuses=statuses)
+        hosted.update(dict.fromkeys(names, found))
+    return hosted
 
 
 @dataclass
@@ -332,6 +375,7 @@ class DecisionState:
     latest: dict[RecordKey, RecordState]
     unavailable: frozenset[str]
     sticky: dict[tuple[str, str], tuple[str, datetime]]
+    meetings: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -348,7 +392,7 @@ def decide_record(context: RoutingContext, item: Prepared, state: DecisionState,
     key: RecordKey = (context.event.object_type, context.event.record_id)
     plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
     log, next_free = _decide(context, plan, config, state.team_states, state.latest.get(key), state.unavailable,
-                             now, item.batch.enqueued_at, state.sticky)
+                             now, item.batch.enqueued_at, state.sticky, state.meetings)
     hold = None
     if log.outcome is Outcome.HELD and log.team:
         team = config.team(log.team)
@@ -389,9 +433,10 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     unavailable = frozenset(tx.member_availability()) if wanted.teams or wanted.named_owners else frozenset()
     sticky = tx.sticky_owners(wanted.sticky_keys)
     sticky_before = dict(sticky)
+    meetings = hosted_meetings(tx, wanted.meetings, now) if wanted.meetings else {}
     raw_states = tx.lock_team_states(wanted.teams, now)  # type: ignore[arg-type]
     state = DecisionState({team: TeamState.model_validate(raw) for team, raw in raw_states.items()}, latest,
-                          unavailable, sticky)
+                          unavailable, sticky, meetings)
     team_states = state.team_states
     decisions = dict.fromkeys(team_states, 0)
     new_logs: dict[str, AssignmentLog] = {}

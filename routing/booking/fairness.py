@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from math import ceil
+from typing import Literal
 
 from routing.booking.config import MeetingCaps, PoolSettings
 from routing.booking.slots import Interval, zone
@@ -58,8 +59,14 @@ def _period(reset: str, day: date) -> tuple[date, date, str]:
 
 
 def period_of(pool: PoolSettings, now: datetime, time_zone: str) -> tuple[str, Interval]:
-    """The current period's key and span on the team's clock (``w2026-W49`` and its Monday-to-Monday)."""
-    first, after, key = _period(pool.reset, now.astimezone(zone(time_zone)).date())
+    """The pool's current period's key and span on the team's clock."""
+    return reset_period(pool.reset, now, time_zone)
+
+
+def reset_period(reset: Literal["day", "week", "month"], now: datetime, time_zone: str) -> tuple[str, Interval]:
+    """The current day, ISO week or calendar month's key and span on the team's clock (``w2026-W49`` and its
+    Monday-to-Monday); the keys are those of record routing's periods."""
+    first, after, key = _period(reset, now.astimezone(zone(time_zone)).date())
     return key, Interval(_midnight(first, time_zone), _midnight(after, time_zone))
 
 

@@ -34,6 +34,7 @@ from routing.selection.explain import (
     Skip,
     SkipReason,
 )
+from routing.selection.meetings import with_meetings
 from routing.selection.order import TurnOrder, calibrated, period_order, turn_order, uses_weights
 from routing.selection.period import (
     LEAD_THRESHOLD,
@@ -78,6 +79,7 @@ class _Decision:
         now: datetime,
         unavailable: Collection[str],
         required_skills: Iterable[str] | None,
+        meetings: Mapping[str, int] | None = None,
     ):
         self.team = team
         self.roster: Roster = roster_of(team)
@@ -92,11 +94,15 @@ class _Decision:
         self.criteria: list[CriteriaLimits] = criteria_matching(team.criteria_caps, facts)
         self.team_snapshot = self.roster.team_snapshot(self.now, self.now_ts)
         self.fair = team.fairness.active
-        self.counted = self.fair
+        self.loads_records = self.fair and not team.fairness.meetings  # records move period counts and loads
+        self.counted = self.loads_records
         if self.fair:
             key = period_key(team.fairness, team.timezone, self.now)
             self.state = entered_period(self.roster, state, key)
-            self.counted = counts_in_period(team.fairness, team.timezone, key, facts)
+            if self.loads_records:
+                self.counted = counts_in_period(team.fairness, team.timezone, key, facts)
+            elif meetings is not None:
+                self.state = with_meetings(self.roster, self.state, meetings)
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -142,7 +148,7 @@ class _Decision:
         counts = current.counts
         if self.roster.limits[index] or self.criteria or counts:
             counts = counted(counts, snapshot.keys, self.roster.limits[index], self.criteria)
-        if self.fair:
+        if self.loads_records:
             changes.setdefault("period_load", current.period_load + self.roster.fair_strides[index])
             if self.counted:  # a record created in an earlier period still moves the load on, uncounted
                 changes["period_count"] = current.period_count + 1
@@ -168,7 +174,7 @@ class _Decision:
         Weighted methods also advance stride passes (strides are 0 otherwise). A backfilled
         owner takes an extra turn: it spends a credit and keeps its place in the rotation.
         Calibrating, members passed over are credited up to the owner's load before this pick, plus
-        the turn they lose."""
+        the turn they lose (counting meetings, a record adds to no load: up to the owner's load)."""
         roster, state = self.roster, self.state
         level = state.member(roster.ids[owner]).period_load if calibrate else None
         turn = state.turn
@@ -194,7 +200,7 @@ class _Decision:
             if level is not None and current.period_load <= level:
                 # credited their share up to the owner's load, plus this turn (they lose it, as in round
                 # robin): they wait behind the owner instead of being walked past at every record
-                update["period_load"] = level + roster.fair_strides[index]
+                update["period_load"] = level + (roster.fair_strides[index] if self.loads_records else 0)
             changes[member_id] = current.model_copy(update=update)
         if backfilled:
             owner_update = {"missed_turns": owner_state.missed_turns - 1}
@@ -277,7 +283,7 @@ def _standing(decision: _Decision, owner: int) -> str:
     stride = decision.roster.fair_strides[owner]
     credit = current.period_load / stride - current.period_count if stride else 0.0
     return (
-        f"least loaded for their weight this period ({current.period_count} records"
+        f"least loaded for their weight this period ({current.period_count} {decision.team.fairness.counts}"
         f" + {credit:.4g} credited)"
     )
 
@@ -311,9 +317,10 @@ class _LeadFloor:
     member in it who may take the record is the floor, and a member at ``load`` can only be too far
     ahead of a floor below ``lead_bound``; keys from there on need no check."""
 
-    def __init__(self, decision: _Decision, threshold: int):
+    def __init__(self, decision: _Decision, threshold: int, counted: str = "records"):
         self.decision = decision
         self.threshold = threshold
+        self.counted = counted
         self.floor: int | None = None
 
     def excess(self, load: int, stride: int) -> LeadExcess | None:
@@ -322,7 +329,7 @@ class _LeadFloor:
         if bound is None:
             return None
         floor = self.floor if self.floor is not None else self._find_below(bound)
-        return lead_excess(load, floor, stride, self.threshold) if floor is not None else None
+        return lead_excess(load, floor, stride, self.threshold, self.counted) if floor is not None else None
 
     def _find_below(self, bound: int) -> int | None:
         decision = self.decision
@@ -436,7 +443,7 @@ def _distribute(
         return decision.selection(method.value, None, reasons, explanation), decision.state
     calibrate = calibrated(team, method)
     threshold = team.fairness.lead_threshold
-    lead = _LeadFloor(decision, threshold) if threshold is not None and not calibrate else None
+    lead = _LeadFloor(decision, threshold, team.fairness.counts) if threshold is not None and not calibrate else None
     position, walked, loses_turn = _walk(decision, order, lead)
     if position < 0:
         explanation = decision.explanation(walked, held=True, excluded=excluded)
@@ -457,6 +464,9 @@ def _distribute(
         owner, loses_turn, backfilled=backfilled, weighted=weighted, calibrate=calibrate
     )
     reason = f"{method.value}: next in turn (turn {decision.state.turn})"
+    if team.fairness.meetings and _turn_based(team, method):
+        hosted = decision.state.member(roster.ids[owner]).period_count
+        reason = f"{method.value}: fewest meetings for their weight this period ({hosted} hosted)"
     if calibrate:
         reason = f"{method.value}: calibrated, {_standing(decision, owner)}"
     if backfilled:
@@ -567,16 +577,19 @@ def select_owner(
     unavailable: Collection[str] = frozenset(),
     sticky_owner: PreviousOwner | None = None,
     candidate_owner: str | None = None,
+    meetings: Mapping[str, int] | None = None,
 ) -> tuple[Selection, TeamState]:
     """Pick the member of ``team`` who gets the record described by ``facts`` at ``now``.
 
     ``method`` overrides the team's method (the router graph names one); ``required_skills``
     overrides the skills read from ``team.skills_from``; ``unavailable`` holds the member ids
     toggled unavailable; ``sticky_owner`` is the previous owner for the record's sticky key;
-    ``candidate_owner`` is the related owner (e.g. the matched account's owner). Returns the
-    selection and the new state (``state`` itself when nothing changed, e.g. when held).
+    ``candidate_owner`` is the related owner (e.g. the matched account's owner); ``meetings``, for a
+    team counting meetings, the meetings each member hosted in the period of ``now`` (absent: none;
+    None keeps the counts the state has). Returns the selection and the new state (``state`` itself
+    when nothing changed, e.g. when held).
     """
-    decision = _Decision(team, state, facts, now, unavailable, required_skills)
+    decision = _Decision(team, state, facts, now, unavailable, required_skills, meetings)
     chosen = Method(method) if method is not None else team.method
     notes: list[str] = []
     if team.sticky is not None and sticky_owner is not None:

@@ -9,7 +9,9 @@ first member who may take the record":
 - load balancing: ``(open_records, last_turn, index)``, fewest open records, then oldest turn;
 - priority tiers: ``(tier, *inner key)``, tier 1 before tier 2, the tier's own method inside;
 - calibration (a team's ``fairness.balance``, for round robin and weighted, tiers' too):
-  ``(period_load, index)``, the fewest records plus credits for the weight this period first.
+  ``(period_load, index)``, the fewest records plus credits for the weight this period first;
+- counting meetings (``fairness.counts: meetings``, the same methods): ``(period_load, *method key)``,
+  the fewest meetings (plus credits) for the weight this period first, the method's turn among equals.
 
 The sorted list lives on the ``TeamState`` it describes and follows each change by removing and
 re-inserting only the changed members' keys.
@@ -51,6 +53,13 @@ _INNER_KEYS: dict[str, KeyFunction] = {
 }
 
 
+def _meetings_first(inner: KeyFunction) -> KeyFunction:
+    def by_meetings(index: int, state: MemberState) -> OrderKey:
+        return (state.period_load, *inner(index, state))
+
+    return by_meetings
+
+
 def calibrated(team: Team, method: Method) -> bool:
     """Whether the team's calibration decides this method's order (load balancing keeps its own)."""
     inner = team.tier_method if method == Method.PRIORITY_TIERS else method
@@ -58,10 +67,14 @@ def calibrated(team: Team, method: Method) -> bool:
 
 
 def key_function(team: Team, method: Method) -> KeyFunction:
-    inner = _period_load if calibrated(team, method) else None
+    own = team.tier_method if method == Method.PRIORITY_TIERS else method
+    inner = _INNER_KEYS[own]
+    if team.fairness.meetings and own != Method.LOAD_BALANCING:
+        inner = _meetings_first(inner)
+    elif calibrated(team, method):
+        inner = _period_load
     if method != Method.PRIORITY_TIERS:
-        return inner or _INNER_KEYS[method]
-    inner = inner or _INNER_KEYS[team.tier_method]
+        return inner
     tiers = [member.tier for member in team.members]
 
     def tiered(index: int, state: MemberState) -> OrderKey:

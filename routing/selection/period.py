@@ -116,31 +116,32 @@ def counts_in_period(fairness: Fairness, time_zone: str, key: str, facts: Mappin
 
 @dataclass(frozen=True, slots=True)
 class LeadExcess:
-    """Why a member is not offered: ``lead`` load units (``stride`` a record of theirs) ahead of the
-    least-loaded eligible member."""
+    """Why a member is not offered: ``lead`` load units (``stride`` a record, or meeting, of theirs) ahead of
+    the least-loaded eligible member."""
 
     lead: int
     stride: int
     threshold: int
+    counted: str = "records"
 
     @property
     def ahead(self) -> Fraction:
-        """Records of their own ahead."""
+        """Records (or meetings, ``counted``) of their own ahead."""
         return Fraction(self.lead, self.stride)
 
     def describe(self) -> str:
         return (
-            f"lead threshold: {float(self.ahead):g} records ahead of the least-loaded eligible member "
+            f"lead threshold: {float(self.ahead):g} {self.counted} ahead of the least-loaded eligible member "
             f"(threshold {self.threshold})"
         )
 
 
-def lead_excess(load: int, floor: int, stride: int, threshold: int) -> LeadExcess | None:
-    """The excess when a member at ``load`` is more than ``threshold`` of their own records ahead
-    of the least-loaded eligible member (at ``floor``), else None."""
+def lead_excess(load: int, floor: int, stride: int, threshold: int, counted: str = "records") -> LeadExcess | None:
+    """The excess when a member at ``load`` is more than ``threshold`` of their own records (or meetings,
+    ``counted``) ahead of the least-loaded eligible member (at ``floor``), else None."""
     if not stride or load - floor <= threshold * stride:
         return None
-    return LeadExcess(load - floor, stride, threshold)
+    return LeadExcess(load - floor, stride, threshold, counted)
 
 
 def lead_bound(load: int, stride: int, threshold: int) -> int | None:

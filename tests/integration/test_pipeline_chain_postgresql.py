@@ -1,8 +1,9 @@
 """The in-process pipeline's behaviour tests again, with the store on this machine's PostgreSQL.
 
 The assign stage writes its decisions differently on PostgreSQL (one statement under the team's row
-lock), so retries, redelivery, stale events, holds, sticky owners and workload counts are checked on
-both databases: the tests below are the unit suite's, collected here with a PostgreSQL ``pipeline``.
+lock), so retries, redelivery, stale events, holds, sticky owners, workload counts and teams counting
+meetings are checked on both databases: the tests below are the unit suite's, collected here with a
+PostgreSQL ``pipeline``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.unit.conftest import Pipeline, running_pipeline
 from tests.unit.test_holds import *  # noqa: F403
 from tests.unit.test_pipeline_chain import *  # noqa: F403
 from tests.unit.test_sticky import *  # noqa: F403
+from tests.unit.test_team_meetings import *  # noqa: F403
 from tests.unit.test_workload import *  # noqa: F403
 
 pytestmark = pytest.mark.integration

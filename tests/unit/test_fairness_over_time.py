@@ -31,10 +31,12 @@ def team_of(members: list[dict[str, Any]], **fields: Any) -> Team:
 
 
 def route(team: Team, state: TeamState, start: datetime, records: int, step: timedelta = HOUR,
-          unavailable: frozenset[str] = frozenset()) -> tuple[list[str | None], TeamState]:
+          unavailable: frozenset[str] = frozenset(),
+          meetings: dict[str, int] | None = None) -> tuple[list[str | None], TeamState]:
     owners: list[str | None] = []
     for number in range(records):
-        selection, state = select_owner(team, state, {}, start + number * step, unavailable=unavailable)
+        selection, state = select_owner(team, state, {}, start + number * step, unavailable=unavailable,
+                                        meetings=meetings)
         owners.append(selection.owner_id)
     return owners, state
 
@@ -318,3 +320,67 @@ def test_a_record_without_a_readable_created_date_counts_when_assigned() -> None
 def test_count_by_takes_only_assigned_or_created() -> None:
     with pytest.raises(ValueError, match="count_by"):
         Fairness.model_validate({"reset": "week", "count_by": "closed"})
+
+
+# -- teams counting meetings --------------------------------------------------------------------------
+
+
+def test_counting_meetings_the_fewest_meetings_get_the_record_and_records_add_to_no_count() -> None:
+    team = team_of([{"id": "ana"}, {"id": "ben"}, {"id": "cleo"}], fairness={"counts": "meetings", "reset": "week"})
+    owners, state = route(team, TeamState(), MONDAY, 3, meetings={"ana": 2, "ben": 1})
+    assert owners == ["cleo"] * 3  # until she hosts a meeting, a records team would have rotated
+    assert {s.member_id: s.count for s in standings(team, state)} == {"ana": 2, "ben": 1, "cleo": 0}
+    # Equal meetings: the turn decides (ben has had none, cleo three).
+    owners, state = route(team, state, MONDAY + 3 * HOUR, 4, meetings={"ana": 2, "ben": 1, "cleo": 1})
+    assert owners == ["ben", "cleo", "ben", "cleo"]
+    selection, _ = select_owner(team, state, {}, MONDAY + 8 * HOUR, meetings={"ana": 0, "ben": 1, "cleo": 1})
+    assert selection.owner_id == "ana"
+    assert selection.reasons[-1] == "round_robin: fewest meetings for their weight this period (0 hosted)"
+
+
+def test_counting_meetings_weights_divide_the_meetings() -> None:
+    team = team_of([{"id": "ana", "weight": 3}, {"id": "ben"}], method="weighted",
+                   fairness={"counts": "meetings", "reset": "month"})
+    owners, _ = route(team, TeamState(), MONDAY, 2, meetings={"ana": 5, "ben": 2})
+    assert owners == ["ana", "ana"]  # 5 meetings for weight 3 is fewer per weight than 2 for weight 1
+
+
+def test_counting_meetings_a_member_back_from_away_is_calibrated_in_meetings() -> None:
+    away = {"start": "2026-11-02T00:00:00+00:00", "end": "2026-11-03T00:00:00+00:00"}
+    team = team_of([{"id": "ana"}, {"id": "ben"}, {"id": "cleo", "out_of_office": [away]}],
+                   fairness={"counts": "meetings", "reset": "month", "balance": "calibration"})
+    hosted = {"ana": 3, "ben": 3}
+    first, state = route(team, TeamState(), MONDAY, 2, meetings=hosted)
+    assert sorted(first) == ["ana", "ben"]  # type: ignore[type-var]
+    # Passed over while away, cleo was credited up to the level of the member chosen instead.
+    assert standing(team, state, "cleo")[:2] == (0, 3)
+    reasons: dict[str | None, str] = {}
+    for number in range(3):
+        selection, state = select_owner(team, state, {}, MONDAY + timedelta(days=1, hours=number), meetings=hosted)
+        reasons[selection.owner_id] = selection.reasons[-1]
+    assert set(reasons) == {"ana", "ben", "cleo"}  # one each, not three in a row for her 0 meetings
+    assert reasons["cleo"].endswith("least loaded for their weight this period (0 meetings + 3 credited)")
+
+
+def test_counting_meetings_the_lead_threshold_measures_meetings() -> None:
+    team = team_of([{"id": "ana"}, {"id": "ben"}], method="load_balancing",
+                   fairness={"counts": "meetings", "reset": "week", "lead_threshold": 1})
+    selection, _ = select_owner(team, TeamState(), {}, MONDAY, meetings={"ana": 3, "ben": 1})
+    assert selection.owner_id == "ben"
+    assert selection.why_not("ana") == (
+        "lead threshold: 2 meetings ahead of the least-loaded eligible member (threshold 1)"
+    )
+
+
+def test_counting_meetings_needs_a_reset_and_a_meeting_count_by() -> None:
+    def team_with(fairness: dict[str, Any]) -> dict[str, Any]:
+        return {"teams": [{"name": "Inbound", "members": [{"id": "005000000000001AAA"}], "fairness": fairness}]}
+
+    with pytest.raises(ConfigError, match=r"teams\[0\]\.fairness: counts meetings needs a reset \(day, week or month\)"):
+        parse_config(team_with({"counts": "meetings"}))
+    with pytest.raises(ConfigError, match=r"count_by created does not apply when counting meetings \(use booked or meeting_time\)"):
+        parse_config(team_with({"counts": "meetings", "reset": "week", "count_by": "created"}))
+    with pytest.raises(ConfigError, match=r"count_by meeting_time does not apply when counting records"):
+        parse_config(team_with({"reset": "week", "count_by": "meeting_time"}))
+    assert Fairness(counts="meetings", reset="day").counted_by == "booked"
+    assert Fairness(reset="day").counted_by == "assigned"
