@@ -283,6 +283,13 @@ class BookingStore:
         except sa.exc.OperationalError as exc:
             raise database_failure(exc) from exc
 
+    def group_hosts_of(self, booking_id: str) -> dict[str, str]:
+        """The host the booking took from each of its extra pools, by pool."""
+        query = sa.select(booking_group_hosts.c.pool, booking_group_hosts.c.host_id).where(
+            booking_group_hosts.c.booking_id == booking_id)
+        with self.engine.connect() as connection:
+            return {str(row.pool): str(row.host_id) for row in connection.execute(query)}
+
     def live_event_hosts(self, since: datetime) -> list[str]:
         """Hosts whose calendars hold events of bookings still live and ending after ``since``."""
         host = sa.func.coalesce(bookings.c.calendar_host_id, bookings.c.host_id)

@@ -281,6 +281,15 @@ def cap_limits(plan: BookingPlan, host_id: str, start: datetime, group_hosts: Se
     return limits
 
 
+def kept_group_cap_limits(plan: BookingPlan, pools: Sequence[PoolSettings], group_hosts: Mapping[str, str],
+                          start: datetime) -> list[CapLimit]:
+    """The caps of the hosts a booking took from its extra pools (``group_hosts``: pool -> host), at the
+    ``start`` it moves to: a rescheduled meeting keeps them, so their own pool's caps apply on the new day."""
+    by_team = {pool.team: pool for pool in pools}
+    return [limit for team, host in sorted(group_hosts.items()) if team in by_team
+            for limit in _pool_cap_limits(by_team[team], host, start, plan.time_zone(host))]
+
+
 def skipped_hosts(plan: BookingPlan, window: Interval, now: datetime, bookings: BookingStore) -> dict[str, list[str]]:
     """Why pool members (of the main pool and the extra ones) are not shown, or not at some times: the lead
     threshold, caps reached."""

@@ -231,6 +231,23 @@ def test_a_move_the_calendar_refuses_falls_back_to_cancelling_and_inviting_again
     assert len(chain.events.events) == 1
 
 
+def test_a_rescheduled_multi_pool_meeting_keeps_its_engineer_within_their_pools_day_cap(chain: BookingChain) -> None:
+    from tests.support.booking import ENGINEERS
+
+    client = client_for(chain, mode="pooled")
+    install_booking_ports(chain.store, chain.calendar, chain.events, engineers_extra=", caps: {per_day: 1}")
+    day_two = NINE + timedelta(days=1)
+    first = book(client, chain, extra_pools=["Engineers"])
+    assert book(client, chain, start=day_two, extra_pools=["Engineers"])["co_host_ids"] == [ENGINEERS[1]]
+    assert book(client, chain, start=day_two + timedelta(hours=2), extra_pools=["Engineers"])["co_host_ids"] == [
+        ENGINEERS[0]]
+
+    answer = act(client, chain, first["booking_id"], "reschedule", {"start": (day_two + timedelta(hours=4)).isoformat()})
+
+    assert answer.status_code == 409 and "day cap 1 reached" in answer.text
+    assert client.get(f"/bookings/{first['booking_id']}", headers=AUTH).json()["start"] == NINE.isoformat()
+
+
 def _decline(chain: BookingChain, booked: dict[str, Any], co_host: str, moved_to: datetime | None = None) -> int:
     """The co-host declines in their calendar (and the host moved the event to ``moved_to``); the main host's
     calendar reports it and the scheduler polls."""

@@ -142,5 +142,5 @@ def test_a_decision_round_reads_the_meetings_with_one_query_and_a_records_team_w
         owners = route(pipeline, range(11, 21))
     finally:
         sa.event.remove(engine, "before_cursor_execute", remember)
-    assert len(statements) == 1 and "GROUP BY bookings.host_id" in statements[0]
+    assert len(statements) == 1 and "GROUP BY hosted.host_id" in statements[0]
     assert len(owners) == 10
