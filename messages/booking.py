@@ -6,7 +6,7 @@ import uuid
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, EmailStr, Field, model_validator
+from pydantic import AwareDatetime, EmailStr, Field, field_validator, model_validator
 
 from messages.base import SCHEMA_VERSION, Contract
 from messages.records import ObjectName, SalesforceId
@@ -70,6 +70,14 @@ class BookingRequest(Contract):
     record_fields: dict[str, Any] = Field(
         default_factory=dict, description="record fields the object's suggestion rules read"
     )
+
+    @field_validator("extra_pools")
+    @classmethod
+    def _each_pool_once(cls, pools: list[str]) -> list[str]:
+        twice = sorted({pool for pool in pools if pools.count(pool) > 1})
+        if twice:
+            raise ValueError(f"a pool is listed twice: {', '.join(twice)} (one host comes from each pool)")
+        return pools
 
     @model_validator(mode="after")
     def _time_or_now(self) -> BookingRequest:

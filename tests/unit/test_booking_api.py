@@ -141,6 +141,7 @@ def test_a_host_who_becomes_busy_after_availability_gets_a_409_with_alternatives
         ({"host": {"kind": "pool", "team": "Nobody"}}, "host"),
         ({"object_type": "Case"}, "object_type"),
         ({"co_hosts": ["005000000000099AAA"]}, "co_hosts"),
+        ({"extra_pools": ["Engineers", "Engineers"]}, "extra_pools"),
     ],
 )
 def test_invalid_requests_get_a_422_naming_the_field(client: TestClient, overrides: dict[str, Any], field: str
