@@ -288,7 +288,8 @@ class BookingStore:
         query = sa.select(booking_group_hosts.c.pool, booking_group_hosts.c.host_id).where(
             booking_group_hosts.c.booking_id == booking_id)
         with self.engine.connect() as connection:
-            return {str(row.pool): str(row.host_id) for row in connection.execute(query)}
+            return {str(row.pool): str(row.host_id) for row in connection.execute(query.order_by(
+                booking_group_hosts.c.pool))}
 
     def live_event_hosts(self, since: datetime) -> list[str]:
         """Hosts whose calendars hold events of bookings still live and ending after ``since``."""
@@ -392,7 +393,6 @@ class BookingExists(Exception):
     def __init__(self, booking_id: str):
         self.booking_id = booking_id
         super().__init__(f"booking {booking_id} exists")
-
 
 
 def _overlapping_hosts(connection: Connection, holds: Sequence[Hold]) -> list[str]:

@@ -274,7 +274,7 @@ class Transaction:
 
     def meeting_counts(self, host_ids: Iterable[str], since: datetime, until: datetime, *, by: str,
                        statuses: Sequence[str]) -> dict[str, int]:
-        """Meetings each host took as main host in ``[since, until)`` (see ``count_meetings``): one query."""
+        """Meetings each host hosted in ``[since, until)`` (see ``count_meetings``): one query."""
         return count_meetings(self.connection, host_ids, since, until, by=by, statuses=statuses)
 
     def hold_times(self, routing_ids: Iterable[str]) -> dict[str, datetime]:

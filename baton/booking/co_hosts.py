@@ -15,7 +15,7 @@ import structlog
 from adapters.store.bookings import BookingRow, BookingStore, CapReached, Hold, SlotTaken
 from baton.booking.chain import bookings_of
 from baton.booking.lifecycle import replan
-from baton.booking.planning import BookingProblems, cap_limits
+from baton.booking.planning import BookingProblems, group_cap_limits
 from baton.booking.reserve import group_hosts_at
 from baton.ports import Ports
 from routing.booking.config import PoolSettings
@@ -74,8 +74,7 @@ def _replace(booking: BookingRow, host_id: str, pool: PoolSettings, bookings: Bo
     before, after = plan.buffers
     for candidate in (member for member in free if member not in {booking.host_id, host_id, *staying}):
         hold = Hold(candidate, booking.starts_at - before, booking.ends_at + after)
-        caps = [cap for cap in cap_limits(plan, booking.host_id, booking.starts_at, [candidate])
-                if cap.host_id == candidate]
+        caps = group_cap_limits(plan, [pool], {pool.team: candidate}, booking.starts_at)
         try:
             bookings.replace_co_host(booking.id, host_id, hold, now, pool=pool.team, caps=caps)
         except (SlotTaken, CapReached):

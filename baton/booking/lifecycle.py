@@ -38,7 +38,7 @@ from baton.booking.chain import (
     owner_logs,
     store_owner_logs,
 )
-from baton.booking.planning import BookingPlan, BookingProblems, cap_limits, kept_group_cap_limits, plan_booking
+from baton.booking.planning import BookingPlan, BookingProblems, cap_limits, group_cap_limits, plan_booking
 from baton.booking.reserve import (
     SlotUnavailable,
     alternatives,
@@ -174,13 +174,13 @@ def move(booking_id: str, ports: Ports, *, start: datetime | None = None, exclud
         raise BookingProblems(problems)
     keep = plan.pool is None or plan.pool.reschedule == "same_host"
     free = free_hosts_at(plan, request, wanted, now, ports.calendar, bookings, moving=booking)
-    group_caps = kept_group_cap_limits(plan, ports.configs.current()[1].booking.pools,
-                                       bookings.group_hosts_of(booking_id), wanted) if start is not None else []
+    pools = ports.configs.current()[1].booking.pools
+    kept_group_caps = group_cap_limits(plan, pools, bookings.group_hosts_of(booking_id), wanted) if start else []
     refusals: list[str] = []
     for candidate in _hosts_to_try(booking, plan, free, keep_host=keep and not exclude_host):
         try:
             bookings.move(booking_id, candidate, wanted, wanted + plan.meeting_length,
-                          holds_for(plan, candidate, wanted), now, [*cap_limits(plan, candidate, wanted), *group_caps])
+                          holds_for(plan, candidate, wanted), now, [*cap_limits(plan, candidate, wanted), *kept_group_caps])
         except (SlotTaken, CapReached) as exc:
             refusals.append(str(exc))
             continue

@@ -276,17 +276,16 @@ def cap_limits(plan: BookingPlan, host_id: str, start: datetime, group_hosts: Se
     limits: list[CapLimit] = []
     if plan.pool is not None and host_id in plan.hosts.main_candidates:
         limits += _pool_cap_limits(plan.pool, host_id, start, plan.time_zone(host_id))
-    for group, group_host in zip(plan.groups, group_hosts, strict=True):
-        limits += _pool_cap_limits(group.pool, group_host, start, plan.time_zone(group_host))
-    return limits
+    return limits + group_cap_limits(plan, [group.pool for group in plan.groups], plan.group_hosts(group_hosts),
+                                     start)
 
 
-def kept_group_cap_limits(plan: BookingPlan, pools: Sequence[PoolSettings], group_hosts: Mapping[str, str],
-                          start: datetime) -> list[CapLimit]:
-    """The caps of the hosts a booking took from its extra pools (``group_hosts``: pool -> host), at the
-    ``start`` it moves to: a rescheduled meeting keeps them, so their own pool's caps apply on the new day."""
+def group_cap_limits(plan: BookingPlan, pools: Sequence[PoolSettings], group_hosts: Mapping[str, str],
+                     start: datetime) -> list[CapLimit]:
+    """The caps of hosts taken from extra pools (``group_hosts``: pool -> host) for a meeting at ``start``,
+    each under their own pool's caps (a pool not in ``pools`` has none here)."""
     by_team = {pool.team: pool for pool in pools}
-    return [limit for team, host in sorted(group_hosts.items()) if team in by_team
+    return [limit for team, host in group_hosts.items() if team in by_team
             for limit in _pool_cap_limits(by_team[team], host, start, plan.time_zone(host))]
 
 
