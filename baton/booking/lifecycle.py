@@ -38,7 +38,13 @@ from baton.booking.chain import (
     owner_logs,
     store_owner_logs,
 )
-from baton.booking.planning import BookingPlan, BookingProblems, cap_limits, group_cap_limits, plan_booking
+from baton.booking.planning import (
+    BookingPlan,
+    BookingProblems,
+    cap_limits,
+    group_cap_limits,
+    plan_booking,
+)
 from baton.booking.reserve import (
     SlotUnavailable,
     alternatives,
@@ -179,8 +185,9 @@ def move(booking_id: str, ports: Ports, *, start: datetime | None = None, exclud
     refusals: list[str] = []
     for candidate in _hosts_to_try(booking, plan, free, keep_host=keep and not exclude_host):
         try:
+            caps = [*cap_limits(plan, candidate, wanted), *kept_group_caps]
             bookings.move(booking_id, candidate, wanted, wanted + plan.meeting_length,
-                          holds_for(plan, candidate, wanted), now, [*cap_limits(plan, candidate, wanted), *kept_group_caps])
+                          holds_for(plan, candidate, wanted), now, caps)
         except (SlotTaken, CapReached) as exc:
             refusals.append(str(exc))
             continue

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from adapters.calendar import RecordingCalendar
 from adapters.http.app import create_app
@@ -36,6 +35,7 @@ from tests.support.booking import (
     host_email,
     install_booking_ports,
 )
+from tests.support.fairness_strategies import ABSENCES, RESETS, STEPS, WEIGHTS
 from tests.unit.conftest import Pipeline
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -147,17 +147,8 @@ def test_hosts_are_ordered_by_meetings_for_their_weight() -> None:
         HostRequest(("a",), "pooled", weights={"a": 0})
 
 
-AWAY_HOURS = st.lists(st.tuples(st.integers(min_value=0, max_value=20 * 24), st.integers(min_value=1, max_value=5 * 24)),
-                      max_size=2)
-
-
 @settings(max_examples=60, deadline=None)
-@given(
-    weights=st.lists(st.integers(min_value=1, max_value=4), min_size=2, max_size=6),
-    absences=st.lists(AWAY_HOURS, min_size=6, max_size=6),
-    steps=st.lists(st.integers(min_value=1, max_value=9), min_size=20, max_size=150),
-    reset=st.sampled_from(["day", "week", "month"]),
-)
+@given(weights=WEIGHTS, absences=ABSENCES, steps=STEPS, reset=RESETS)
 def test_calibrated_pool_members_present_all_period_stay_within_one_meeting_of_their_weighted_target(
     weights: list[int], absences: list[list[tuple[int, int]]], steps: list[int], reset: str,
 ) -> None:

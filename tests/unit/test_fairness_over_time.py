@@ -21,6 +21,7 @@ from routing.selection import TeamState, select_owner
 from routing.selection.period import period_key, standings
 from routing.selection.roster import fair_strides
 from routing.teams import Fairness, Team
+from tests.support.fairness_strategies import ABSENCES, RESETS, STEPS, WEIGHTS
 
 MONDAY = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
 HOUR = timedelta(hours=1)
@@ -178,20 +179,9 @@ def test_a_state_saved_and_loaded_between_decisions_decides_the_same() -> None:
     assert carried == state
 
 
-AWAY_SPANS = st.lists(
-    st.tuples(st.integers(min_value=0, max_value=20 * 24), st.integers(min_value=1, max_value=5 * 24)),
-    max_size=2,
-)
-
-
 @settings(max_examples=60, deadline=None)
-@given(
-    weights=st.lists(st.integers(min_value=1, max_value=4), min_size=2, max_size=6),
-    absences=st.lists(AWAY_SPANS, min_size=6, max_size=6),
-    steps=st.lists(st.integers(min_value=1, max_value=9), min_size=20, max_size=150),
-    reset=st.sampled_from(["day", "week", "month"]),
-    method=st.sampled_from(["round_robin", "weighted"]),
-)
+@given(weights=WEIGHTS, absences=ABSENCES, steps=STEPS, reset=RESETS,
+       method=st.sampled_from(["round_robin", "weighted"]))
 def test_calibrated_members_eligible_all_period_stay_within_one_of_their_weighted_target(
     weights: list[int], absences: list[list[tuple[int, int]]], steps: list[int], reset: str, method: str,
 ) -> None:
