@@ -22,10 +22,12 @@ LOAD = f"{RECORDS} records + {BOOKINGS} bookings, 2 workers x 4 threads + flushe
 
 def outage(fault_run: FaultRun, counts: RunCounts, name: str, stop_service: Callable[[], None],
            start_service: Callable[[], None], after_assignments: int) -> Callable[[threading.Event], None]:
-    """A fault: once ``after_assignments`` decisions are stored, the service is stopped for its OUTAGE_S."""
+    """A fault: once ``after_assignments`` decisions are stored and the flusher has written owners (every
+    process is up: the outage comes mid-run, not while one is still starting), the service is stopped for its
+    OUTAGE_S."""
 
     def fault(stop: threading.Event) -> None:
-        while fault_run.assignments() < after_assignments:
+        while fault_run.assignments() < after_assignments or not fault_run.org.updates:
             if stop.wait(0.2):
                 return
         stop_service()
