@@ -222,7 +222,7 @@ def main() -> None:
                            f"{args.bookings_per_s:g} bookings/s for {int(args.duration_s)} s, {args.workers} "
                            f"workers x {args.threads} threads + flusher", "none (steady load)")
         counts.sent = len(events)
-        run.count(counts, events, producer.bookings_sent)
+        run.count(counts, events, producer.requests[: producer.bookings_sent])
         booking_ms = booking_latencies_ms(run)
     drop_schema(postgres_url, schema)
     steady = [s for s in samples if float(s["t_s"]) >= warm_up_s] or samples[-1:]

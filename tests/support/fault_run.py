@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+import pytest
 import sqlalchemy as sa
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.errors import BrokerConnectionError
@@ -25,11 +26,11 @@ from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.ingest import batches
 from messages import RecordEvent
-from messages.booking import BookingStatus
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.events import lead_event
 from tests.support.faults import RunCounts, Services, TcpProxy, host_port
+from tests.support.reconcile import DOUBLED, LETTERED, LOST, OLDER_OWNER_WON, WRONG, reconcile
 from tests.support.services import (
     FlusherProcess,
     ServiceProcess,
@@ -44,6 +45,7 @@ SOAK_HOSTS = tuple(f"005{index:012d}BBB" for index in range(1, 61))  # bench/soa
 BOOKING_HOSTS = SOAK_HOSTS[:10]
 SCHEDULER = "005000000000009AAA"
 DRAIN_TIMEOUT_S = 240
+KNOWN_WINDOWS = frozenset({OLDER_OWNER_WON})  # open integrity windows a fault run may hit by chance
 IDLE_CHECKS = 10  # consecutive checks with nothing in flight before a run that is not complete counts as over
 
 
@@ -94,9 +96,18 @@ def booking_starts(count: int, now: datetime, hosts: Sequence[str] = BOOKING_HOS
     return slots
 
 
-def booking_requests(count: int, now: datetime, hosts: Sequence[str] = BOOKING_HOSTS) -> list[dict[str, Any]]:
+def routed_record_ids(count: int, records: int) -> list[str]:
+    """``count`` record ids spread over the run's ``records`` lead events, so bookings meet routing on them."""
+    step = max(1, records // max(count, 1))
+    return [lead_event(1 + (index * step) % records).record_id for index in range(count)]
+
+
+def booking_requests(count: int, now: datetime, hosts: Sequence[str] = BOOKING_HOSTS,
+                     records: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Booking requests for free, distinct slots; on ``records`` (default: records no event routes)."""
+    record_ids = list(records) if records is not None else [f"00Q9{index:011d}AAA" for index in range(count)]
     return [
-        {"request_id": f"fault-booking-{index}", "object_type": "Lead", "record_id": f"00Q9{index:011d}AAA",
+        {"request_id": f"fault-booking-{index}", "object_type": "Lead", "record_id": record_ids[index],
          "scheduler_user_id": SCHEDULER, "scheduler_name": "Sam Scheduler", "start": start.isoformat(),
          "host": {"kind": "user", "user_id": host}, "guest_email": f"guest{index}@prospect.example.org",
          "guest_name": f"Guest {index}"}
@@ -253,65 +264,39 @@ class FaultRun:
     def pending_outbox(self) -> int:
         return sum(count for (status, _), count in self.store.outbox_summary().items() if status == "pending")
 
-    def reservations(self) -> dict[str, int]:
-        from adapters.store.tables import reservations
-
-        with self.store.engine.connect() as connection:
-            rows = connection.execute(sa.select(reservations.c.booking_id, sa.func.count()).group_by(
-                reservations.c.booking_id))
-            return {row[0]: row[1] for row in rows}
-
     def dead_letter_queues(self) -> int:
         return sum(n for name, n in self.queue_depths().items() if name.endswith(".XQ"))
 
-    def count(self, counts: RunCounts, events: Sequence[RecordEvent], bookings_sent: int) -> RunCounts:
-        """Fills ``counts`` from the store, the fake org and the fake calendar, and checks bookings."""
-        record_ids = [event.record_id for event in events]
-        decided = self.store.assignment_logs(event.routing_id for event in events)
-        counts.routed = len(decided)
-        counts.lost = len(events) - len(decided)
-        bookings = self.bookings()
-        owners = record_ids + [row.record_id for row in bookings if row.status == BookingStatus.CONFIRMED.value]
-        updates = self.org.updates
-        counts.written = sum(1 for record in owners if updates.get(record, 0) >= 1)
-        counts.duplicates = sum(1 for record in owners if updates.get(record, 0) > 1)
-        counts.lost += sum(1 for record in owners if updates.get(record, 0) == 0)
-        letters = self.store.dead_letters()
-        counts.dead_lettered = len(letters) + self.dead_letter_queues()
-        for letter in letters[:10]:
-            print(f"dead letter {letter.stage}: {letter.reason[:300]}")
-        counts.bookings = len(bookings)
-        counts.lost += bookings_sent - len(bookings)
-        reservations = self.reservations()
-        confirmed = failed = left = 0
-        for row in bookings:
-            event_id = row.calendar_event_id
-            live = [event for event in self.calendar.live_events(self.host_email(row.host_id))
-                    if event["id"] == event_id] if event_id else []
-            sf_event = self.org.events.records.get(row.id)
-            if row.status == "confirmed" and len(live) == 1 and sf_event and reservations.get(row.id):
-                confirmed += 1
-            elif row.status == "failed" and not live and sf_event is None and not reservations.get(row.id):
-                failed += 1
-            else:
-                left += 1
-        counts.bookings_confirmed, counts.bookings_failed_cleanly, counts.bookings_left_behind = confirmed, failed, left
+    def count(self, counts: RunCounts, events: Sequence[RecordEvent],
+              requests: Sequence[dict[str, Any]]) -> RunCounts:
+        """Fills ``counts`` from a record-by-record reconciliation of the store with the fake org and the fake
+        calendar (``tests/support/reconcile.py``)."""
+        found = reconcile(self.store.engine, self.org, self.calendar, events, requests, self.dead_letter_queues())
+        counts.routed = found.decided + found.held
+        counts.written = found.owners_matching
+        counts.lost = found.count(LOST)
+        counts.duplicates = found.count(DOUBLED)
+        counts.wrong_owners = found.count(WRONG)
+        counts.dead_lettered = found.count(LETTERED)
+        counts.bookings = found.bookings
+        counts.bookings_confirmed = found.bookings_confirmed
+        counts.bookings_failed_cleanly = 0  # a fault run books free slots only: a failed booking is a lost one
+        counts.bookings_left_behind = found.bookings - found.bookings_confirmed
+        counts.problems = found.summary()
+        counts.details = found.report() if found.problems else ""
         counts.injected = {**counts.injected, **{f"salesforce {key}": value for key, value in self.org.injected.items()},
                            "calendar 5xx": self.calendar.injected}
         return counts
 
-    @staticmethod
-    def host_email(host_id: str) -> str:
-        return f"host{SOAK_HOSTS.index(host_id) + 1}@example.com"
-
 
 def assert_nothing_lost(counts: RunCounts) -> None:
-    assert counts.lost == 0, counts
-    assert counts.duplicates == 0, counts
-    assert counts.dead_lettered == 0, counts
-    assert counts.routed == counts.sent, counts
-    assert counts.bookings_left_behind == 0, counts
-    assert counts.bookings_confirmed + counts.bookings_failed_cleanly == counts.bookings, counts
+    """Every problem the reconciliation found fails the run, listed by kind with examples. A run whose only
+    problem is an open integrity window that this run's faults hit by chance (the window has its own strict
+    race test) is reported as an expected failure naming it."""
+    if counts.problems and set(counts.problems) <= KNOWN_WINDOWS:
+        pytest.xfail(f"open window hit by chance: {counts.details}")
+    assert not counts.problems, (f"{counts.test}: what reached Salesforce and the calendar differs from what Baton "
+                                 f"decided:\n{counts.details}")
 
 
 @contextmanager
@@ -379,7 +364,8 @@ def run_under_fault(run: FaultRun, counts: RunCounts, records: int, bookings: in
     faulting.start()
     try:
         counts.sent = run.producer.publish(events[: records // 2], batch_size=batch_size)
-        sent_bookings = run.send_bookings(booking_requests(bookings, utc_now()))
+        requests = booking_requests(bookings, utc_now(), records=routed_record_ids(bookings, records))
+        run.send_bookings(requests)
         counts.sent += run.producer.publish(events[records // 2 :], batch_size=batch_size)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         idle_checks = 0
@@ -392,4 +378,4 @@ def run_under_fault(run: FaultRun, counts: RunCounts, records: int, bookings: in
     decided = time.monotonic()
     run.wait_until_settled([e.record_id for e in events], bookings)
     print(f"{counts.test}: decided after {decided - began:.1f} s, settled after {time.monotonic() - began:.1f} s")
-    return run.count(counts, events, sent_bookings)
+    return run.count(counts, events, requests)

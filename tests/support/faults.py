@@ -268,6 +268,9 @@ class RunCounts:
     bookings_confirmed: int = 0
     bookings_failed_cleanly: int = 0
     bookings_left_behind: int = 0
+    wrong_owners: int = 0
+    problems: dict[str, int] = field(default_factory=dict)
+    details: str = ""
     injected: dict[str, int] = field(default_factory=dict)
     figures: dict[str, float | int | None] = field(default_factory=dict)
 
