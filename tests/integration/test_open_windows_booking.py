@@ -4,8 +4,11 @@ last with ``assert_window_closed``; while the window is open that is a strict ex
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,7 +28,7 @@ from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.outbound import parse_outbound_message, to_events
 from adapters.store import Store, make_engine
 from adapters.store.bookings import BookingStore
-from adapters.store.tables import reservations
+from adapters.store.tables import assignments, reservations
 from baton import runtime
 from baton.booking.chain import owner_logs
 from baton.booking.lifecycle import CANCELLED_PREFIX, SYNC_STAGE
@@ -43,6 +46,7 @@ from tests.support.booking_races import (
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.outbound import ORG, XML, envelope, notification
+from tests.support.services import REPO_ROOT
 from tests.support.windows import assert_window_closed, open_window
 from tests.unit.conftest import Pipeline, running_pipeline
 
@@ -56,7 +60,7 @@ FINAL = {status.value for status in FINAL_STATUSES}
 def web_env(**extra: str) -> dict[str, str]:
     """This process's environment without any BATON_* setting (the embedded default), plus ``extra``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("BATON_")}
-    return {**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "BATON_LOG_LEVEL": "INFO",
+    return {**env, "PYTHONPATH": str(REPO_ROOT), "BATON_LOG_LEVEL": "INFO",
             "BATON_OUTBOUND_TOKEN": OUTBOUND_TOKEN, "BATON_SALESFORCE_ORG_IDS": ORG, "BATON_BOOKING_TOKEN": TOKEN,
             **extra}
 
@@ -122,6 +126,38 @@ def test_work_the_embedded_web_process_acknowledged_is_finished_after_a_restart(
         evidence = {"decided": sorted(store.assignment_logs(routing_ids(body))), "booking": status()}
         store.engine.dispose()
     assert_window_closed(settled, "an Ack or 202 of the embedded default is finished after a restart", evidence)
+
+
+def test_baton_route_beside_the_embedded_web_process_on_its_sqlite_file_decides_each_record_once(
+    tmp_path: Path
+) -> None:
+    """``baton route`` on the web process's SQLite file while the web takes bookings: the route decides each
+    of its records once, the bookings keep one reservation each, and the file stays sound. (Passes today: no
+    process drains the other's work yet; it guards the inbox that will.)"""
+    config = write_booking_config(tmp_path)
+    env = web_env(BATON_CONFIG=str(config))
+    leads = REPO_ROOT / "examples" / "leads.jsonl"
+    with web_process(env, tmp_path) as web:
+        route = subprocess.Popen([sys.executable, "-m", "baton", "route", str(leads), "--config", str(config),
+                                  "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        booked = [book(web, f"beside-route-{number}").json()["booking_id"] for number in range(2)]
+        printed, errors = route.communicate(timeout=300)
+        assert route.returncode == 0, errors[-2000:]
+        statuses = [requests.get(f"{web.url}/bookings/{booking_id}", headers=AUTH, timeout=30).json()["status"]
+                    for booking_id in booked]
+    decided = [json.loads(line)["routing_id"] for line in printed.splitlines()]
+    engine = make_engine(f"sqlite:///{tmp_path / 'baton.sqlite3'}")
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(sa.func.count()).select_from(assignments)
+                                    .where(assignments.c.routing_id.in_(decided))).scalar_one()
+        held = dict(connection.execute(sa.select(reservations.c.booking_id, sa.func.count())
+                                       .group_by(reservations.c.booking_id)).all())
+        sound = connection.exec_driver_sql("PRAGMA integrity_check").scalar_one()
+    engine.dispose()
+    assert len(set(decided)) == len(decided) == stored == len(leads.read_text().splitlines())
+    assert not {"failed", "cancelled"} & set(statuses) and held == dict.fromkeys(booked, 1), statuses
+    assert sound == "ok"
 
 
 # 2. A cancel during the booking chain is undone.
