@@ -297,7 +297,7 @@ class FaultRun:
                 left += 1
         counts.bookings_confirmed, counts.bookings_failed_cleanly, counts.bookings_left_behind = confirmed, failed, left
         counts.injected = {**counts.injected, **{f"salesforce {key}": value for key, value in self.org.injected.items()},
-                           "calendar 5xx": self.calendar.injected}
+                           **{f"calendar {key}": value for key, value in self.calendar.injected.items()}}
         return counts
 
     @staticmethod
