@@ -1,6 +1,7 @@
 """Bulk API 2.0 in the fake org, in Salesforce's wire format: query jobs over ``org.records`` read in CSV pages
 by locator, and ingest jobs (CSV upload, ``UploadComplete``, job info, failed/successful/unprocessed results)
-that write ``OwnerId``. Faults: statuses for a results page, per-record error codes (``fail_record``).
+that write ``OwnerId``. Faults: statuses for a results page, per-record error codes (``fail_record``), and the
+org's ``next_outcomes`` and ``error_share`` (an ingest job's POST, PUT and PATCH are writes, the rest reads).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.fake_faults import deliver
 
 if TYPE_CHECKING:
     from tests.support.fake_salesforce import FakeOrg
@@ -108,6 +111,8 @@ class FakeBulk:
 
     # dispatch ----------------------------------------------------------------------------------------
     def handle(self, handler: BaseHTTPRequestHandler, org: FakeOrg) -> None:
+        """An ingest job's POST, PUT or PATCH is a write (it may be carried out and its answer lost); the rest
+        reads (``org.draw_bulk_fault``)."""
         method = handler.command
         url = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length", "0"))
@@ -115,14 +120,21 @@ class FakeBulk:
         parts = url.path[len(JOBS_PREFIX):].strip("/").split("/")
         with self.lock:
             self.requests.append((method, url.path))
-            try:
-                status, payload, headers = self._route(method, parts, parse_qs(url.query), body, org)
-            except BulkRefusal as refusal:
-                status, headers = refusal.status, {}
-                payload = [{"errorCode": refusal.code, "message": refusal.message}]
+            fault = org.draw_bulk_fault(write=parts[0] == "ingest" and method != "GET")
+            status, payload, headers = (self._carry_out(method, parts, parse_qs(url.query), body, org)
+                                        if fault is None or fault.applies else (*org.refusal(fault), {}))
             usage = self.ingest_usage if parts[0] == "ingest" else None
             used, limit = usage or self.reported_usage or (len(org.calls) + len(self.requests), API_LIMIT)
-        self._respond(handler, status, payload, {**headers, "Sforce-Limit-Info": f"api-usage={used}/{limit}"})
+        headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
+        deliver(handler, fault, (status, payload), lambda code, answer: self._respond(handler, code, answer, headers),
+                org.lost_answer)
+
+    def _carry_out(self, method: str, parts: list[str], query: dict[str, list[str]], body: bytes,
+                   org: FakeOrg) -> tuple[int, Any, dict[str, str]]:
+        try:
+            return self._route(method, parts, query, body, org)
+        except BulkRefusal as refusal:
+            return refusal.status, [{"errorCode": refusal.code, "message": refusal.message}], {}
 
     def _route(self, method: str, parts: list[str], query: dict[str, list[str]], body: bytes,
                org: FakeOrg) -> tuple[int, Any, dict[str, str]]:

@@ -8,7 +8,10 @@ on ``conferenceDataVersion=1``), moves them to another calendar (``events.move``
 calendar and keeps its id on the destination, whose user becomes the organizer; 403 ``requiredAccessLevel``
 unless the caller may make changes to the destination: every domain calendar while ``domain_manages_calendars``,
 else only those ``writers`` grants) and keeps every request. ``fail_next(503, 429)`` scripts the answers of
-the next API calls; ``error_share`` makes that share of API calls answer one of ``error_statuses`` (seeded random);
+the next API calls; writes (insert, patch, delete, move) can also be carried out and their answer lost (see
+``fake_faults``): ``next_outcomes("applied_then_5xx", "applied_then_dropped", "slow")`` scripts the next writes,
+and ``error_share`` makes that share of API calls draw a fault (seeded): a refusal with one of ``error_statuses``,
+a slow answer, or for a write an answer lost; ``injected`` counts them by kind (a refusal by its status).
 ``meet_pending`` answers an insert with a conference still pending (a later GET has the link).
 """
 
@@ -21,7 +24,7 @@ import re
 import secrets
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +36,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.support.fake_faults import REFUSED, Answer, Fault, FaultyService
 
 API_PREFIX = "/calendar/v3"
 TOKEN_PATH = "/token"
@@ -53,7 +58,7 @@ FAULT_REASONS = {429: "rateLimitExceeded", 403: "rateLimitExceeded", 500: "backe
 
 
 @dataclass
-class FakeGoogleCalendar:
+class FakeGoogleCalendar(FaultyService):
     """What the fake holds, what it received, and how it should misbehave next."""
 
     client_email: str = "baton@baton-test.iam.gserviceaccount.com"
@@ -67,9 +72,7 @@ class FakeGoogleCalendar:
     freebusy_requests: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[int] = field(default_factory=deque)
-    error_share: float = 0.0
     error_statuses: tuple[int, ...] = (503,)
-    injected: int = 0
     meet_pending: bool = False
     change_number: int = 0
     list_page_size: int = 250
@@ -87,13 +90,22 @@ class FakeGoogleCalendar:
     def fail_next(self, *statuses: int) -> None:
         self.faults.extend(statuses)
 
-    def next_fault(self) -> int | None:
+    def refusal_labels(self) -> tuple[str, ...]:
+        return tuple(str(status) for status in self.error_statuses)
+
+    def draw_fault(self, write: bool, refusals: Sequence[str] = ()) -> Fault | None:
+        """A status queued by ``fail_next`` first, else a scripted or random fault (``FaultyService.draw_fault``)."""
         if self.faults:
-            return self.faults.popleft()
-        if self.error_share and self.random.random() < self.error_share:
-            self.injected += 1
-            return self.random.choice(self.error_statuses)
-        return None
+            return Fault(REFUSED, str(self.faults.popleft()))
+        return super().draw_fault(write, refusals)
+
+    def refusal(self, fault: Fault) -> Answer:
+        status = int(fault.label)
+        return google_error(status, FAULT_REASONS.get(status, "injected"), "injected fault")
+
+    def lost_answer(self) -> Answer:
+        status = self.random.choice([status for status in self.error_statuses if status >= 500] or [503])
+        return google_error(status, FAULT_REASONS[status], "Backend Error")
 
     def touch(self, calendar: str, event: dict[str, Any]) -> None:
         """An event changed: a later ``events.list`` with an older sync token returns it."""
@@ -277,6 +289,11 @@ def _list(fake: FakeGoogleCalendar, calendar: str, query: dict[str, str]) -> tup
     return 200, body
 
 
+def _is_write(method: str, path: str) -> bool:
+    """Inserts, patches, deletes and moves change events; GETs and free/busy (a POST) only read."""
+    return method in ("PATCH", "DELETE") or (method == "POST" and EVENTS_PATH.match(path) is not None)
+
+
 def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -299,22 +316,23 @@ def _handler(fake: FakeGoogleCalendar, lock: threading.Lock) -> type[BaseHTTPReq
             return fake.tokens.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
 
         def _api(self, method: str) -> None:
+            """Writes (insert, patch, delete, move) may be carried out and their answer lost; reads only refused
+            or slow. A call without a valid token is answered 401 and never faulted."""
             raw = self._body()
             parts = urlsplit(self.path)
             query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+            body = json.loads(raw) if raw else {}
             with lock:
-                body = json.loads(raw) if raw else {}
                 fake.requests.append({"method": method, "path": parts.path, "query": query, "body": body})
-                self._send(*self._answer(method, parts.path, query, body))
+            fake.respond(self, lock, _is_write(method, parts.path),
+                         lambda: self._answer(method, parts.path, query, body), self._send,
+                         faultable=self._token() is not None)
 
         def _answer(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
             token = self._token()
             if token is None:
                 return 401, {"error": {"code": 401, "message": "Request had invalid authentication credentials.",
                                        "status": "UNAUTHENTICATED"}}
-            fault = fake.next_fault()
-            if fault is not None:
-                return google_error(fault, FAULT_REASONS.get(fault, "injected"), "injected fault")
             if method == "POST" and path == f"{API_PREFIX}/freeBusy":
                 if not token["scopes"] & FREEBUSY_SCOPES:
                     return google_error(403, "insufficientPermissions", "Insufficient Permission")

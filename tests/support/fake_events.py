@@ -3,7 +3,8 @@
 ``PATCH /services/data/vXX.X/sobjects/Event/{field}/{value}`` creates (201 with the new Id) or updates
 (200 with the Id, as API 46.0 and later answer; ``update_status = 204`` mimics older versions). Events
 are kept by external id in ``events.records``; ``fail_next("UNABLE_TO_LOCK_ROW")`` makes the next Event
-calls answer 400 with that code (the org's ``fail_next_calls`` works here too).
+calls answer 400 with that code (the org's ``fail_next_calls``, ``next_outcomes`` and ``error_share`` work
+here too: an upsert or a delete is a write).
 """
 
 from __future__ import annotations
@@ -41,23 +42,18 @@ class FakeEvents:
         self.faults.extend(codes)
 
     def handle(self, handler: BaseHTTPRequestHandler, org: FakeOrg, lock: threading.Lock) -> None:
+        """An upsert or delete is a write (it may be carried out and its answer lost); a GET a read."""
         match = EVENT_PATH.match(urlsplit(handler.path).path)
         assert match is not None
         length = int(handler.headers.get("Content-Length", "0"))
         raw = handler.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else {}
         with lock:
-            body = json.loads(raw) if raw else {}
             org.calls.append({"method": handler.command, "path": handler.path, "headers": dict(handler.headers),
                               "payload": body})
-            status, answer = org.next_fault() or self._answer(handler.command, match["field"],
-                                                              unquote(match["value"]), body)
-        data = json.dumps(answer).encode() if answer is not None else b""
-        handler.send_response(status)
-        if answer is not None:
-            handler.send_header("Content-Type", "application/json;charset=UTF-8")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        org.respond(handler, lock, handler.command != "GET",
+                    lambda: self._answer(handler.command, match["field"], unquote(match["value"]), body),
+                    lambda status, answer: _send(handler, status, answer))
 
     def _answer(self, method: str, field_name: str, value: str, body: dict[str, Any]) -> tuple[int, Any]:
         if field_name != self.external_id_field:
@@ -94,3 +90,13 @@ class FakeEvents:
         self.records[value] = {"attributes": {"type": "Event", "url": f"/services/data/v61.0/sobjects/Event/{event_id}"},
                                "Id": event_id, field_name: value, **body}
         return 201, {"id": event_id, "success": True, "errors": [], "created": True}
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, answer: Any) -> None:
+    data = json.dumps(answer).encode() if answer is not None else b""
+    handler.send_response(status)
+    if answer is not None:
+        handler.send_header("Content-Type", "application/json;charset=UTF-8")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

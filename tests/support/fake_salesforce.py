@@ -5,7 +5,10 @@ query resources (``/query``, ``/queryAll``, ``nextRecordsUrl`` pages; see ``fake
 resource (daily API requests), Bulk API 2.0 (``fake_bulk``) and Event upserts (``fake_events``) over the
 records a test puts into the org: ``org.records["Account"] = [{"Id": ..., "SystemModstamp": ...}]``.
 Every request is counted in ``org.calls``; ``fail_next_calls(503, 429)`` makes the next REST API
-calls (not the token endpoint) answer with those statuses.
+calls (not the token endpoint) answer with those statuses. Writes (sObject Collections, Event upserts and
+deletes, Bulk API 2.0 ingest calls) can also be carried out and their answer lost (see ``fake_faults``):
+``next_outcomes("applied_then_5xx", "applied_then_dropped", "slow")`` scripts the next writes, and with
+``error_share`` set every call draws one of those faults (reads: a refusal or a slow answer).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import random
 import ssl
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -31,18 +34,22 @@ from simple_salesforce import Salesforce
 from tests.support.fake_query import QueryCursor, answer_query
 from tests.support.fake_bulk import API_LIMIT, FakeBulk, is_bulk
 from tests.support.fake_events import FakeEvents, is_event_path
+from tests.support.fake_faults import APPLIED_THEN_DROPPED, REFUSED, Answer, Fault, FaultyService
 
 API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
 LIMITS_PATH = f"/services/data/v{API_VERSION}/limits/"
 DEFAULT_PAGE_SIZE = 2000
 LOCK_FAULT = "UNABLE_TO_LOCK_ROW"
-RANDOM_FAULTS = ("503", "429", LOCK_FAULT)
+HTTP_REFUSALS = ("503", "429")
+RANDOM_FAULTS = (*HTTP_REFUSALS, LOCK_FAULT)
 FAULT_CODES = {429: "REQUEST_LIMIT_EXCEEDED", 503: "SERVER_UNAVAILABLE", 401: "INVALID_SESSION_ID"}
+LOST_ANSWERS = ((500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact "
+                 "support: 1234567890-12345 (-1234567890)"), (503, "SERVER_UNAVAILABLE", "Server unavailable"))
 
 
 @dataclass
-class FakeOrg:
+class FakeOrg(FaultyService):
     """What the fake org holds and how it should misbehave next."""
 
     owners: dict[str, str] = field(default_factory=dict)
@@ -62,10 +69,9 @@ class FakeOrg:
     url: str = ""
     ca_file: str = ""
     instance_url: str = ""
-    error_share: float = 0.0
     random: random.Random = field(default_factory=lambda: random.Random(9))
-    injected: Counter[str] = field(default_factory=Counter)
-    answers_to_drop: int = 0
+    answers_to_drop: int = 0  # the next writes are carried out and their connection closed (as "applied_then_dropped")
+    repeated_ids: list[list[str]] = field(default_factory=list)  # sObject Collections calls naming a record twice
     _record_index: dict[str, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def fail_next_calls(self, *statuses: int) -> None:
@@ -83,21 +89,34 @@ class FakeOrg:
         used, limit = self.daily_usage()
         return {"DailyApiRequests": {"Max": limit, "Remaining": max(limit - used, 0)}}
 
-    def next_fault(self) -> tuple[int, list[dict[str, str]]] | None:
-        """The injected answer for this call, if one is queued (call with the server's lock held)."""
+    def refusal_labels(self) -> tuple[str, ...]:
+        return RANDOM_FAULTS
+
+    def draw_fault(self, write: bool, refusals: Sequence[str] = ()) -> Fault | None:
+        """A status queued by ``fail_next_calls`` (a queued 200 lets the call through) or ``answers_to_drop``
+        first; else a scripted or random fault (``FaultyService.draw_fault``)."""
         if self.http_faults:
             status = self.http_faults.popleft()
-            if status == HTTPStatus.OK:  # a queued 200 lets that call through
-                return None
-        elif self.error_share and self.random.random() < self.error_share:
-            fault = self.random.choice(RANDOM_FAULTS)
-            self.injected[fault] += 1
-            if fault == LOCK_FAULT:
-                return 400, [{"errorCode": LOCK_FAULT, "message": "unable to obtain exclusive access to this record"}]
-            status = int(fault)
-        else:
-            return None
+            return None if status == HTTPStatus.OK else Fault(REFUSED, str(status))
+        if write and self.answers_to_drop:
+            self.answers_to_drop -= 1
+            return Fault(APPLIED_THEN_DROPPED, APPLIED_THEN_DROPPED)
+        return super().draw_fault(write, refusals)
+
+    def draw_bulk_fault(self, write: bool) -> Fault | None:
+        """A Bulk API call's fault: scripted or random only (``fail_next_calls`` is for REST calls), and a
+        refusal is an HTTP one (no record lock on a job)."""
+        return super().draw_fault(write, HTTP_REFUSALS)
+
+    def refusal(self, fault: Fault) -> Answer:
+        if fault.label == LOCK_FAULT:
+            return 400, [{"errorCode": LOCK_FAULT, "message": "unable to obtain exclusive access to this record"}]
+        status = int(fault.label)
         return status, [{"errorCode": FAULT_CODES.get(status, "UNKNOWN"), "message": "injected fault"}]
+
+    def lost_answer(self) -> Answer:
+        status, code, message = self.random.choice(LOST_ANSWERS)
+        return status, [{"errorCode": code, "message": message}]
 
     def write_owner(self, object_type: str, record_id: str, owner_id: str) -> None:
         """An owner update: counted, and visible to queries (``SELECT Id, OwnerId FROM Lead ...``)."""
@@ -119,6 +138,32 @@ class FakeOrg:
             return set()
         self.injected[LOCK_FAULT + " (records)"] += 1
         return {record for record in record_ids if self.random.random() < 0.5}
+
+
+def update_collection(org: FakeOrg, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An sObject Collections update (``allOrNone`` false): records in the order listed, each with its SaveResult.
+
+    A record named twice in one call is written twice, in order. Salesforce documents no answer for that in
+    sObject Collections ("Objects are updated in the order they're listed",
+    https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm);
+    only Apex DML documents a refusal ("System.ListException: Duplicate id in list"). So the fake keeps such calls
+    in ``org.repeated_ids`` for a test to look at rather than inventing an answer.
+    """
+    ids = [record["id"] for record in records]
+    if len(set(ids)) < len(ids):
+        org.repeated_ids.append(ids)
+    locked = org.locked_records(ids)
+    results = []
+    for record in records:
+        faults = org.record_faults.get(record["id"])
+        if faults or record["id"] in locked:
+            code = faults.popleft() if faults else LOCK_FAULT
+            results.append({"id": record["id"], "success": False,
+                            "errors": [{"statusCode": code, "message": "injected", "fields": []}]})
+            continue
+        org.write_owner(record["attributes"]["type"], record["id"], record["OwnerId"])
+        results.append({"id": record["id"], "success": True, "errors": []})
+    return results
 
 
 def token_refusal(org: FakeOrg, form: dict[str, str]) -> str | None:
@@ -206,26 +251,7 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             with lock:
                 org.calls.append({"method": "PATCH", "path": self.path, "headers": dict(self.headers),
                                   "payload": payload})
-                fault = org.next_fault()
-                if fault is not None:
-                    self._send(*fault)
-                    return
-                locked = org.locked_records([record["id"] for record in payload["records"]])
-                results = []
-                for record in payload["records"]:
-                    faults = org.record_faults.get(record["id"])
-                    if faults or record["id"] in locked:
-                        code = faults.popleft() if faults else LOCK_FAULT
-                        results.append({"id": record["id"], "success": False,
-                                        "errors": [{"statusCode": code, "message": "injected", "fields": []}]})
-                        continue
-                    org.write_owner(record["attributes"]["type"], record["id"], record["OwnerId"])
-                    results.append({"id": record["id"], "success": True, "errors": []})
-                if org.answers_to_drop:  # carried out, but the connection breaks before the answer
-                    org.answers_to_drop -= 1
-                    self.close_connection = True
-                    return
-            self._send(200, results)
+            org.respond(self, lock, True, lambda: (200, update_collection(org, payload["records"])), self._send)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if is_bulk(self.path):
@@ -237,10 +263,13 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             with lock:
                 org.calls.append({"method": "GET", "path": self.path, "headers": dict(self.headers),
                                   "soql": parse_qs(urlsplit(self.path).query).get("q", [None])[0]})
-                answer = org.next_fault() or (
-                    (200, org.limits()) if urlsplit(self.path).path == LIMITS_PATH
-                    else answer_query(org.records, org.cursors, self.path, self.headers, org.page_size))
-            self._send(*(answer or (404, [{"errorCode": "NOT_FOUND", "message": self.path}])))
+            org.respond(self, lock, False, self._read, self._send)
+
+        def _read(self) -> Answer:
+            if urlsplit(self.path).path == LIMITS_PATH:
+                return 200, org.limits()
+            found = answer_query(org.records, org.cursors, self.path, self.headers, org.page_size)
+            return found or (404, [{"errorCode": "NOT_FOUND", "message": self.path}])
 
     return Handler
 

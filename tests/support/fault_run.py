@@ -285,7 +285,7 @@ class FaultRun:
         counts.problems = found.summary()
         counts.details = found.report() if found.problems else ""
         counts.injected = {**counts.injected, **{f"salesforce {key}": value for key, value in self.org.injected.items()},
-                           "calendar 5xx": self.calendar.injected}
+                           **{f"calendar {key}": value for key, value in self.calendar.injected.items()}}
         return counts
 
 
