@@ -1,15 +1,14 @@
 """What the outbox window tests drive: the flusher as ``baton flush`` builds it on a clock the test steps,
-a Salesforce outage of the fake org, and RabbitMQ's dead-letter queue as it is after a failure."""
+a Salesforce outage of the fake org, and waiting for what real processes do."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import pika
 
 from adapters.store import Store
 from baton import runtime
@@ -18,6 +17,7 @@ from baton.flusher import Flusher
 from baton.settings import Settings
 from tests.support.fake_salesforce import FakeOrg
 
+WAIT_S = 90.0
 OUTAGE_ANSWERS = 10_000  # far more calls than any outage test makes: every call in the outage answers 503
 
 
@@ -66,10 +66,11 @@ def salesforce_unavailable(org: FakeOrg) -> Iterator[None]:
         org.http_faults.clear()
 
 
-def queue_messages(url: str, queue: str) -> int:
-    """Messages ready in ``queue`` now (a passive declare: the queue must exist)."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        return int(connection.channel().queue_declare(queue=queue, passive=True).method.message_count)
-    finally:
-        connection.close()
+
+def wait_until(done: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
+    """Polls ``done`` until it holds; a generous deadline, for a loaded machine, names ``what`` never happened."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen within {timeout_s} s")
+        time.sleep(0.2)
