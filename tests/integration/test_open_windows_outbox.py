@@ -12,8 +12,8 @@ import dataclasses
 import json
 import subprocess
 from collections.abc import Callable, Iterator
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
