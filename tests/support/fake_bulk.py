@@ -90,6 +90,7 @@ class FakeBulk:
 
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # of each request, in the order of ``requests``
     page_faults: dict[int, deque[int]] = field(default_factory=dict)
     page_size: int = DEFAULT_PAGE_SIZE
     polls_before_done: int = 0
@@ -120,6 +121,7 @@ class FakeBulk:
         parts = url.path[len(JOBS_PREFIX):].strip("/").split("/")
         with self.lock:
             self.requests.append((method, url.path))
+            self.headers.append(dict(handler.headers))
             fault = org.draw_bulk_fault(write=parts[0] == "ingest" and method != "GET")
             status, payload, headers = (self._carry_out(method, parts, parse_qs(url.query), body, org)
                                         if fault is None or fault.applies else (*org.refusal(fault), {}))

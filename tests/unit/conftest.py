@@ -115,10 +115,14 @@ class Pipeline:
 
     def drain(self) -> None:
         """Runs every stage until the queues are empty, then the outbox flusher until nothing is due."""
+        self.route()
+        self.flush()
+
+    def route(self) -> None:
+        """Runs every stage until the queues are empty (decisions and outbox rows stored, nothing flushed)."""
         for _ in range(2):
             for stage in STAGES:
                 self.broker.join(self.broker.get_actor(stage).queue_name, timeout=30_000, fail_fast=False)
-        self.flush()
 
     def flush(self) -> FlushReport:
         """The outbox flusher's rounds, each a minute later, so rows waiting to be retried come due."""
