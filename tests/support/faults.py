@@ -338,9 +338,9 @@ def _store(counts: RunCounts) -> None:
 
 
 def record_run(counts: RunCounts) -> None:
-    """Prints the counts and records them in the build folder's results file (never a tracked file)."""
-    print(counts.line())
+    """Records the counts in the build folder's results file (never a tracked file) and prints them."""
     _store(counts)
+    print(counts.line())
 
 
 def judged(counts: RunCounts, check: Callable[[RunCounts], None]) -> RunCounts:
