@@ -9,8 +9,9 @@ or dead-lettered, which must all be 0.
 
     python bench/kill_workers.py [--records 10000] [--bookings 200] [--workers 3]
 
-The last line is one JSON object; the run is also recorded in docs/reliability-results.json
-(docs/reliability.md's table). Timings come from a shared 2-core machine: they are noisy.
+The last line is one JSON object, the run's row, also recorded in the build folder's results file
+(``build/reliability/results.json``; publish it to docs/reliability.md with
+``python -m tests.support.reliability_doc``). Timings come from a shared 2-core machine: they are noisy.
 """
 
 from __future__ import annotations
@@ -21,19 +22,19 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.soak import drop_schema  # noqa: E402
 from tests.support.fault_run import (  # noqa: E402
+    assert_nothing_lost,
     fault_run_context,
     kill_workers_at_random,
     run_under_fault,
     start_cluster,
 )
-from tests.support.faults import RunCounts, Services, record_run, service_urls  # noqa: E402
+from tests.support.faults import RunCounts, Services, judged, record_run, service_urls  # noqa: E402
 
 
 def main() -> None:
@@ -64,8 +65,8 @@ def main() -> None:
         counts.injected["SIGKILL"] = run.kills
     drop_schema(postgres_url, schema)
     counts.figures = {"wall_s": round(time.monotonic() - began, 1)}
-    record_run(counts)
-    print(json.dumps({key: value for key, value in asdict(counts).items() if key not in ("test", "load", "faults")}))
+    record_run(judged(counts, assert_nothing_lost))
+    print(json.dumps(counts.row()))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,14 @@ settled, and counts what was lost or doubled.
     python bench/soak.py [--duration-s 3600] [--records-per-s 100] [--bookings-per-s 5] [--workers 4]
 
 The default duration is an hour (60 s under ``CI=true``). Memory growth is measured from the first
-sample after ``--warm-up-s`` (default 10% of the run, at least 20 s) to the last. The last line is one
-JSON object; the run is also recorded in docs/reliability-results.json (docs/reliability.md's table).
-Figures come from a shared 2-core machine: they are noisy.
+sample after ``--warm-up-s`` (default 10% of the run, at least 20 s) to the last. The run passes when its
+claims hold (``assert_soak_claims``): nothing lost, doubled or dead-lettered, the producer alive and
+sending to the end, and at least 90% of the asked record and booking rates sent (``--max-rss-growth-pct``
+and ``--max-p99-ms`` add memory and latency bounds). ``--kill-producer-after-s`` makes the record producer
+die early, to show that a dead producer fails the run. The last line is one JSON object, the run's row,
+also recorded in the build folder's results file (``build/reliability/results.json``; publish it to
+docs/reliability.md with ``python -m tests.support.reliability_doc``). Figures come from a shared 2-core
+machine: they are noisy.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,16 +46,23 @@ from adapters.store.tables import assignments  # noqa: E402
 from tests.support.fault_run import (  # noqa: E402
     SOAK_HOSTS,
     FaultRun,
+    assert_nothing_lost,
     booking_requests,
     fault_run_context,
     start_cluster,
 )
 from tests.support.events import lead_event  # noqa: E402
-from tests.support.faults import RunCounts, Services, record_run, service_urls  # noqa: E402
+from tests.support.faults import RunCounts, Services, judged, record_run, service_urls  # noqa: E402
 from tests.support.services import WorkerProcess, stage_queues  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PAGE_KB = 4
+RATE_SHARE = 0.9  # of the asked rates, sent over the run
+LAST_SEND_SLACK_S = 5.0  # the producer sent within this long before it was stopped
+
+
+class ProducerKilled(RuntimeError):
+    """Raised in the record producer by ``--kill-producer-after-s``."""
 
 
 def resident_mb(run: FaultRun) -> float:
@@ -107,42 +120,67 @@ def percentile(values: list[float], share: float) -> float | None:
 
 
 class Producer:
-    """Publishes records and bookings at their rates in two threads until stopped."""
+    """Publishes records and bookings at their rates in two threads until stopped; remembers when each
+    thread last sent, whether both were still alive when stopped, and the error a thread died of."""
 
     def __init__(self, run: FaultRun, records_per_s: float, bookings_per_s: float, batch_size: int,
-                 duration_s: float):
+                 duration_s: float, kill_after_s: float | None = None):
         self.run = run
         self.records_per_s = records_per_s
         self.bookings_per_s = bookings_per_s
         self.batch_size = batch_size
+        self.kill_after_s = kill_after_s
         self.events: list = []
         self.bookings_sent = 0
         self.stop = threading.Event()
         self.requests = booking_requests(int(bookings_per_s * duration_s) + 10, datetime.now(UTC), SOAK_HOSTS)
-        self.threads = [threading.Thread(target=self._records, daemon=True),
-                        threading.Thread(target=self._bookings, daemon=True)]
+        self.threads = [threading.Thread(target=self._records, daemon=True, name="records"),
+                        threading.Thread(target=self._bookings, daemon=True, name="bookings")]
+        self.threads = self.threads if bookings_per_s > 0 else self.threads[:1]
+        self.last_sent: dict[str, float] = {}
+        self.errors: list[str] = []
+        self.alive_at_stop = False
+        self.started_at = self.stopped_at = 0.0
 
     def start(self) -> None:
+        self.started_at = time.monotonic()
         for thread in self.threads:
             thread.start()
 
     def join(self) -> None:
+        self.alive_at_stop = all(thread.is_alive() for thread in self.threads)
+        self.stopped_at = time.monotonic()
         self.stop.set()
         for thread in self.threads:
             thread.join()
 
-    def _paced(self, per_s: float, send: callable) -> None:  # type: ignore[valid-type]
+    def silent_before_stop_s(self) -> float:
+        """How long before the stop the quieter thread last sent (since the start if it never sent)."""
+        last = [self.last_sent.get(thread.name, self.started_at) for thread in self.threads]
+        return round(self.stopped_at - min(last), 1)
+
+    def _paced(self, per_s: float, send: Callable[[], int]) -> None:
+        name = threading.current_thread().name
         began = time.monotonic()
         sent = 0
-        while not self.stop.is_set():
-            due = (time.monotonic() - began) * per_s
-            if sent >= due:
-                time.sleep(min(0.05, (sent - due + 1) / per_s))
-                continue
-            sent += send()
+        try:
+            while not self.stop.is_set():
+                due = (time.monotonic() - began) * per_s
+                if sent >= due:
+                    time.sleep(min(0.05, (sent - due + 1) / per_s))
+                    continue
+                sent += send()
+                self.last_sent[name] = time.monotonic()
+        except Exception as error:
+            self.errors.append(f"{name}: {error!r}")
+            raise
 
     def _records(self) -> None:
+        began = time.monotonic()
+
         def send() -> int:
+            if self.kill_after_s is not None and time.monotonic() - began > self.kill_after_s:
+                raise ProducerKilled(f"killed after {self.kill_after_s:g} s (--kill-producer-after-s)")
             first = len(self.events) + 1
             now = datetime.now(UTC)
             batch = [lead_event(n, at=now) for n in range(first, first + self.batch_size)]
@@ -160,8 +198,34 @@ class Producer:
             self.bookings_sent += 1
             return 1
 
-        if self.bookings_per_s > 0:
-            self._paced(self.bookings_per_s, send)
+        self._paced(self.bookings_per_s, send)
+
+
+def soak_load(records_per_s: float, bookings_per_s: float, batch_size: int, duration_s: float, workers: int,
+              threads: int) -> str:
+    return (f"{records_per_s:g} records/s (batches of {batch_size}) + {bookings_per_s:g} bookings/s for "
+            f"{int(duration_s)} s, {workers} workers x {threads} threads + flusher")
+
+
+def assert_soak_claims(counts: RunCounts, max_rss_growth_pct: float | None = None,
+                       max_p99_ms: float | None = None) -> None:
+    """Nothing lost, doubled or dead-lettered; the producer alive and sending to the end; at least
+    RATE_SHARE of the asked rates sent; and, when given, memory growth and the steady windows' median p99
+    within their bounds."""
+    figures = counts.figures
+    assert_nothing_lost(counts)
+    assert counts.sent > 0 and (counts.bookings > 0 or not figures["bookings_per_s_asked"]), counts
+    assert figures["dead_letters_end"] == figures["dead_letters_start"] == 0, figures
+    assert figures["producer_alive_to_end"] == 1, f"the producer died before the end: {figures}"
+    assert figures["producer_silent_before_end_s"] <= LAST_SEND_SLACK_S, f"the producer stopped sending: {figures}"
+    for kind in ("records", "bookings"):
+        asked, reached = figures[f"{kind}_per_s_asked"], figures[f"{kind}_per_s"]
+        assert reached >= RATE_SHARE * asked, f"{kind}: {reached}/s sent, {asked}/s asked: {figures}"
+    if max_rss_growth_pct is not None:
+        assert figures["rss_growth_pct"] is not None and figures["rss_growth_pct"] <= max_rss_growth_pct, figures
+    if max_p99_ms is not None:
+        p99 = figures["p99_ms_median_of_windows"]
+        assert p99 is not None and p99 <= max_p99_ms, f"p99 {p99} ms over {max_p99_ms} ms: {figures}"
 
 
 def main() -> None:
@@ -174,8 +238,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--sample-s", type=float, default=10)
     parser.add_argument("--warm-up-s", type=float, default=None)
-    parser.add_argument("--record-as", default=None, help="row name in docs/reliability.md (default from duration)")
+    parser.add_argument("--record-as", default=None, help="row name in the results (default from duration)")
+    parser.add_argument("--max-rss-growth-pct", type=float, default=None)
+    parser.add_argument("--max-p99-ms", type=float, default=None, help="bound on the steady windows' median p99")
+    parser.add_argument("--kill-producer-after-s", type=float, default=None,
+                        help="the record producer dies after this long (shows that a dead producer fails)")
     args = parser.parse_args()
+    load = soak_load(args.records_per_s, args.bookings_per_s, args.batch_size, args.duration_s, args.workers,
+                     args.threads)
+    counts = RunCounts(args.record_as or f"bench/soak.py {int(args.duration_s)} s", load, "none (steady load)")
     warm_up_s = args.warm_up_s if args.warm_up_s is not None else max(20.0, args.duration_s / 10)
     rabbitmq_url, postgres_url = service_urls()
     schema = f"baton_soak_{uuid.uuid4().hex[:8]}"
@@ -188,7 +259,8 @@ def main() -> None:
         run.producer.publish([warm], batch_size=1)
         while run.assignments() < 1:
             time.sleep(0.2)
-        producer = Producer(run, args.records_per_s, args.bookings_per_s, args.batch_size, args.duration_s)
+        producer = Producer(run, args.records_per_s, args.bookings_per_s, args.batch_size, args.duration_s,
+                            args.kill_producer_after_s)
         queue_depths = QueueDepths(rabbitmq_url, run.prefix)
         began = time.monotonic()
         producer.start()
@@ -217,10 +289,6 @@ def main() -> None:
         events = [warm, *producer.events]
         run.wait_until_settled([e.record_id for e in events], producer.bookings_sent,
                                timeout_s=max(300.0, args.duration_s / 4))
-        counts = RunCounts(args.record_as or f"bench/soak.py {int(args.duration_s)} s",
-                           f"{args.records_per_s:g} records/s (batches of {args.batch_size}) + "
-                           f"{args.bookings_per_s:g} bookings/s for {int(args.duration_s)} s, {args.workers} "
-                           f"workers x {args.threads} threads + flusher", "none (steady load)")
         counts.sent = len(events)
         run.count(counts, events, producer.requests[: producer.bookings_sent])
         booking_ms = booking_latencies_ms(run)
@@ -231,7 +299,9 @@ def main() -> None:
     all_latencies = [float(s["p99_ms"]) for s in samples if s["p99_ms"] is not None]
     figures: dict[str, float | int | None] = {
         "duration_s": round(sent_s), "records_per_s": round(len(producer.events) / sent_s, 1),
-        "bookings_per_s": round(producer.bookings_sent / sent_s, 2),
+        "records_per_s_asked": args.records_per_s, "bookings_per_s": round(producer.bookings_sent / sent_s, 2),
+        "bookings_per_s_asked": args.bookings_per_s, "producer_alive_to_end": int(producer.alive_at_stop),
+        "producer_silent_before_end_s": producer.silent_before_stop_s(),
         "rss_start_mb": rss_start, "rss_end_mb": rss_end,
         "rss_growth_pct": round((rss_end - rss_start) / rss_start * 100, 1) if rss_start else None,
         "dead_letters_start": steady[0]["dead_letters"], "dead_letters_end": samples[-1]["dead_letters"],
@@ -241,8 +311,10 @@ def main() -> None:
         "booking_p99_ms": percentile(booking_ms, 0.99),
     }
     counts.figures = figures
-    record_run(counts)
-    print(json.dumps({**{k: v for k, v in counts.__dict__.items() if k not in ("test", "load", "faults")}}))
+    for error in producer.errors:
+        print(f"producer died: {error}")
+    record_run(judged(counts, lambda ran: assert_soak_claims(ran, args.max_rss_growth_pct, args.max_p99_ms)))
+    print(json.dumps(counts.row()))
 
 
 def booking_latencies_ms(run: FaultRun) -> list[float]:

@@ -1,5 +1,7 @@
 """Fault-run fixtures: the services a test stops are always started again afterwards
-(``Services.restore``, waiting until each answers), even when the test failed half-way."""
+(``Services.restore``, waiting until each answers), even when the test failed half-way; and every run a
+test started (a ``RunCounts``) is recorded with the test's outcome, after its assertions (a failed or
+timed-out run as failed, with what it had counted)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,17 @@ from pathlib import Path
 import pytest
 
 from tests.support.fault_run import FaultRun, fault_run_context
-from tests.support.faults import Services
+from tests.support.faults import AWAITING_VERDICT, Services, give_verdict
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.when == "setup":
+        AWAITING_VERDICT.clear()
+    elif report.when == "call":
+        give_verdict(report.passed)
+    return report
 
 
 @pytest.fixture
