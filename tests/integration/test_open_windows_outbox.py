@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -355,3 +356,38 @@ def test_every_write_baton_makes_to_salesforce_carries_its_call_option() -> None
         ("PUT", "batches")}
     assert [(method, path) for method, path, headers in writes
             if headers.get("Sforce-Call-Options") != "client=baton"] == []
+
+
+SALESFORCE_TIMEOUT_MS = 2_000
+UNANSWERED_S = 60.0
+GIVE_UP_WAITING_S = 15.0
+
+
+@open_window("a Salesforce call that is never answered holds the flusher forever: REST calls have no timeout")
+def test_an_owner_write_salesforce_never_answers_ends_as_an_unknown_outcome_within_the_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the ambiguous-outcome fakes: simple-salesforce's session carries no timeout, so a Salesforce
+    that takes the request and never answers blocks the writer (and the flusher round) for as long as it
+    keeps the connection: the write never becomes an unknown outcome to read back."""
+    from baton.bootstrap import salesforce_writer
+    from baton.settings import Settings
+
+    with fake_salesforce() as (org, _):
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_file)
+        monkeypatch.setenv("BATON_SALESFORCE_TIMEOUT_MS", str(SALESFORCE_TIMEOUT_MS))
+        writer = salesforce_writer(Settings(salesforce_login_url=org.url, salesforce_client_id="consumer-key",
+                                            salesforce_client_secret=org.client_secret))
+        assert writer is not None
+        org.slow_answer_s = (UNANSWERED_S, UNANSWERED_S)
+        org.next_outcomes("slow")
+        results: list[Any] = []
+        writing = threading.Thread(target=lambda: results.extend(writer.write(
+            [OwnerChange("r-1", "Lead", cdc.lead_id(1), "005000000000001AAA")])), daemon=True)
+        writing.start()
+        wait_until(lambda: org.injected["slow"] == 1, "the owner write reached Salesforce and is left unanswered")
+        writing.join(GIVE_UP_WAITING_S)
+
+        assert_window_closed(not writing.is_alive() and bool(results) and not results[0].ok,
+                             "REST calls without a timeout",
+                             f"still waiting after {GIVE_UP_WAITING_S:g} s (timeout asked: {SALESFORCE_TIMEOUT_MS} ms)"
+                             if writing.is_alive() else results)
