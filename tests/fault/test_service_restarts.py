@@ -51,7 +51,8 @@ OUTAGES = {
     "rabbitmq": ("test_rabbitmq_stop_app_start_app",
                  f"rabbitmqctl stop_app for {OUTAGE_S['rabbitmq']} s while the producer publishes, then start_app"),
     "postgresql": ("test_postgresql_restart",
-                   f"PostgreSQL stopped (fast) for {OUTAGE_S['postgresql']} s while the producer publishes, then started"),
+                   f"PostgreSQL stopped (fast) for {OUTAGE_S['postgresql']} s while the producer publishes, "
+                   "then started"),
 }
 
 

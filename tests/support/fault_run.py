@@ -312,7 +312,8 @@ class FaultRun:
             if settled >= 2 or idle_only >= IDLE_CHECKS:
                 return
             time.sleep(0.5)
-        raise AssertionError(f"not settled after {timeout_s} s: {self.describe(len(records) + bookings)}\n{self.logs()}")
+        raise AssertionError(f"not settled after {timeout_s} s: {self.describe(len(records) + bookings)}\n"
+                             f"{self.logs()}")
 
     def describe(self, expected: int) -> str:
         """Where the run stands: queues, decisions, outbox rows, unfinished bookings (for a failure message)."""
@@ -508,17 +509,18 @@ def kill_flusher_mid_write(run: FaultRun, times: int, stop: threading.Event) -> 
 
 def kill_workers_at_random(run: FaultRun, every_s: tuple[float, float], seed: int,
                            flusher_kills: int = FLUSHER_KILLS) -> Callable[[threading.Event], None]:
-    """A fault: every ``every_s`` (a random span) SIGKILLs a worker picked at random among those whose AMQP
-    connections hold unacknowledged messages right then (none does: it looks again, nothing counted)
-    and starts a replacement; meanwhile it SIGKILLs the flusher ``flusher_kills`` times mid-write
-    (``kill_flusher_mid_write``). Until stopped; every kill is in ``run.kill_log``, worker kills in ``run.kills``."""
+    """A fault: at once, then every ``every_s`` (a random span), SIGKILLs a worker picked at random among
+    those whose AMQP connections hold unacknowledged messages right then (none does: it looks again,
+    nothing counted) and starts a replacement; meanwhile it SIGKILLs the flusher ``flusher_kills`` times
+    mid-write (``kill_flusher_mid_write``). Until stopped; every kill is in ``run.kill_log``, worker kills
+    also in ``run.kills``."""
     chooser = random.Random(seed)
 
     def kill(stop: threading.Event) -> None:
         flusher = threading.Thread(target=kill_flusher_mid_write, args=(run, flusher_kills, stop), daemon=True,
                                    name="kill-flusher")
         flusher.start()
-        wait = chooser.uniform(*every_s)
+        wait = 0.0  # the first as soon as a worker holds messages
         while not stop.wait(wait):
             live = [p for p in run.processes if isinstance(p, WorkerProcess) and p.running]
             held = unacked_held(run, live, WATCH_UNACKED_S)

@@ -307,7 +307,8 @@ WAIT_FOR_UNACKED = """
 Prefix = <<"PREFIX">>,
 Wait = fun Loop(Deadline) ->
     Ours = lists:usort([proplists:get_value(channel_pid, C) || C <- rabbit_amqqueue:consumers_all(<<"VHOST">>),
-                        binary:match(element(4, proplists:get_value(queue_name, C)), Prefix) =:= {0, byte_size(Prefix)}]),
+                        binary:match(element(4, proplists:get_value(queue_name, C)), Prefix)
+                            =:= {0, byte_size(Prefix)}]),
     Infos = [I || Ch <- Ours, I <- [catch rabbit_channel:info(Ch, [connection, messages_unacknowledged])], is_list(I)],
     Held = [{proplists:get_value(connection, I), proplists:get_value(messages_unacknowledged, I)}
             || I <- Infos, proplists:get_value(messages_unacknowledged, I) > 0],
