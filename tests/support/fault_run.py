@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,18 +25,30 @@ from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.bookings import BookingRow, BookingStore
 from baton.clock import utc_now
 from baton.configs import apply_config
+from baton.flusher import IN_FLIGHT
 from baton.ingest import batches
 from messages import RecordEvent
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.events import lead_event
-from tests.support.faults import RunCounts, Services, TcpProxy, host_port
+from tests.support.faults import (
+    PUBLISHER,
+    RunCounts,
+    Services,
+    TcpProxy,
+    host_port,
+    local_ports_to,
+    process_group,
+    rabbitmq_node,
+    wait_for_unacked,
+)
 from tests.support.reconcile import DOUBLED, LETTERED, LOST, OLDER_OWNER_WON, WRONG, reconcile
 from tests.support.services import (
     FlusherProcess,
     ServiceProcess,
     WorkerProcess,
     delete_queues,
+    queue_consumers,
     queue_depths,
     unique_prefix,
     worker_env,
@@ -115,15 +128,67 @@ def booking_requests(count: int, now: datetime, hosts: Sequence[str] = BOOKING_H
     ]
 
 
+FIRST_RECORDS, BOOKING_REQUESTS, SECOND_RECORDS = "records 1", "bookings", "records 2"  # run_under_fault's phases
+LAND_TIMEOUT_S = 120
+
+
+@dataclass
+class PublishTrigger:
+    """A fault on the publisher's side: ``reached`` is set once ``after`` publishes of ``phase`` are confirmed;
+    the producer then stops at ``before`` until the fault ``landed``, so the fault meets a producer that is
+    still publishing (``left``: the phase's messages not yet confirmed when it landed)."""
+
+    phase: str
+    after: int
+    before: int
+    reached: threading.Event = field(default_factory=threading.Event)
+    landed: threading.Event = field(default_factory=threading.Event)
+    left: int | None = None
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Until reached (True) or ``stop`` is set first (False)."""
+        while not self.reached.wait(0.05):
+            if stop.is_set():
+                return False
+        return True
+
+    def land(self, producer: SteadyProducer) -> None:
+        self.left = producer.left(self.phase)
+        self.landed.set()
+
+
 class SteadyProducer:
     """Publishes with publisher confirms and keeps trying through a broker outage: a message counts as
-    sent once RabbitMQ confirmed it (the ingress answers its caller only then)."""
+    sent once RabbitMQ confirmed it (the ingress answers its caller only then). Counts confirmed messages
+    per phase, and fires the ``PublishTrigger``s set on it."""
 
     def __init__(self, url: str, prefix: str):
         self.url = url
         self.prefix = prefix
         self.broker = RabbitmqBroker(url=url, confirm_delivery=True, middleware=[])
         self.retries = 0
+        self.phase = ""
+        self.planned: dict[str, int] = {}
+        self.confirmed: dict[str, int] = {}
+        self.triggers: list[PublishTrigger] = []
+
+    def route_through(self, url: str) -> None:
+        """Publishes from now on go to ``url`` (a proxy), on a new connection."""
+        self.broker.close()
+        self.url = url
+        self.broker = RabbitmqBroker(url=url, confirm_delivery=True, middleware=[])
+
+    def trigger(self, phase: str, after: int, before: int) -> PublishTrigger:
+        trigger = PublishTrigger(phase, after, before)
+        self.triggers.append(trigger)
+        return trigger
+
+    def begin(self, phase: str, messages: int) -> None:
+        self.phase = phase
+        self.planned[phase] = self.planned.get(phase, 0) + messages
+
+    def left(self, phase: str) -> int:
+        return self.planned.get(phase, 0) - self.confirmed.get(phase, 0)
 
     def send(self, actor: str, payload: dict[str, Any], timeout_s: float = 180) -> None:
         message = dramatiq.Message(queue_name=f"{self.prefix}.{actor}", actor_name=actor, args=(payload,),
@@ -132,16 +197,30 @@ class SteadyProducer:
         while True:
             try:
                 self.broker.enqueue(message)
-                return
+                break
             except BrokerConnectionError:
                 if time.monotonic() > deadline:
                     raise
                 self.retries += 1
                 time.sleep(0.5)
+        self._confirmed()
 
-    def publish(self, events: Sequence[RecordEvent], batch_size: int) -> int:
+    def _confirmed(self) -> None:
+        count = self.confirmed[self.phase] = self.confirmed.get(self.phase, 0) + 1
+        for trigger in self.triggers:
+            if trigger.phase != self.phase:
+                continue
+            if count == trigger.after:
+                trigger.reached.set()
+            if count == trigger.before and not trigger.landed.wait(LAND_TIMEOUT_S):
+                raise AssertionError(f"the fault set for {trigger.phase} after {trigger.after} publishes never "
+                                     f"landed in {LAND_TIMEOUT_S} s")
+
+    def publish(self, events: Sequence[RecordEvent], batch_size: int, phase: str = "records") -> int:
+        planned = list(batches(events, batch_size, datetime.now(UTC)))
+        self.begin(phase, len(planned))
         count = 0
-        for batch in batches(events, batch_size, datetime.now(UTC)):
+        for batch in planned:
             self.send("classify", batch.model_dump(mode="json"))
             count += len(batch.contexts)
         return count
@@ -166,6 +245,8 @@ class FaultRun:
     processes: list[ServiceProcess] = field(default_factory=list)
     proxies: list[TcpProxy] = field(default_factory=list)
     kills: int = 0
+    kill_log: list[Kill] = field(default_factory=list)
+    timeline: dict[str, float] = field(default_factory=dict)  # monotonic: began, published, decided, faults stopped
 
     def apply(self, config_text: str) -> int:
         version, _ = apply_config(self.store, config_text, utc_now())
@@ -173,10 +254,12 @@ class FaultRun:
 
     def proxy(self, service: str) -> TcpProxy:
         """Workers started from now on reach ``service`` (rabbitmq, postgres, salesforce, calendar)
-        through a new TCP proxy."""
+        through a new TCP proxy; for rabbitmq the producer too, by the proxy's ``PUBLISHER`` entrance."""
         defaults = {"rabbitmq": 5672, "postgres": 5432, "salesforce": 443, "calendar": 80}
         proxy = TcpProxy(host_port(self.urls[service], defaults[service]))
         self.proxies.append(proxy)
+        if service == "rabbitmq":
+            self.producer.route_through(proxy.url_for(self.urls[service], proxy.entrance(PUBLISHER)))
         self.urls[service] = proxy.url_for(self.urls[service])
         if service == "salesforce":
             self.org.instance_url = self.urls["salesforce"]
@@ -210,6 +293,7 @@ class FaultRun:
                          for p in sorted(self.log_dir.glob("*.log")))
 
     def send_bookings(self, requests: Sequence[dict[str, Any]]) -> int:
+        self.producer.begin(BOOKING_REQUESTS, len(requests))
         for request in requests:
             self.producer.send("booking_request", request)
         return len(requests)
@@ -239,9 +323,13 @@ class FaultRun:
             if settled >= 2 or idle_only >= IDLE_CHECKS:
                 return
             time.sleep(0.5)
-        raise AssertionError(f"not settled after {timeout_s} s: queues {self.queue_depths()}, "
-                             f"assignments {self.store.count_assignments()}, outbox {self.store.outbox_summary()}, "
-                             f"unfinished bookings {self.unfinished_bookings()}\n{self.logs()}")
+        raise AssertionError(f"not settled after {timeout_s} s: {self.describe(len(records) + bookings)}\n"
+                             f"{self.logs()}")
+
+    def describe(self, expected: int) -> str:
+        """Where the run stands: queues, decisions, outbox rows, unfinished bookings (for a failure message)."""
+        return (f"queues {self.queue_depths()}, assignments {self.store.count_assignments()} of {expected}, "
+                f"outbox {self.store.outbox_summary()}, unfinished bookings {self.unfinished_bookings()}")
 
     def assignments(self) -> int:
         """Stored owner decisions; 0 while the database is away."""
@@ -327,55 +415,180 @@ def fault_run_context(services: Services, rabbitmq_url: str, postgres_url: str, 
 
 def start_cluster(run: FaultRun, workers: int = 2, threads: int = 4, members: int = 7,
                   hosts: Sequence[str] = BOOKING_HOSTS) -> None:
-    """The routing team and booking pool, ``workers`` single-process workers and the outbox flusher."""
+    """The routing team and booking pool, ``workers`` single-process workers and the outbox flusher; returns
+    once every worker consumes (a fault then meets workers at work, not booting)."""
     run.apply(booking_team_config(members, hosts))
     for _ in range(workers):
         run.start_worker(threads)
     run.start_flusher()
+    rabbitmq_node()  # looked up once now, so a fault's first look is quick
+    wait_until_consuming(run, f"{run.prefix}.classify", workers)
 
 
-def kill_workers_at_random(run: FaultRun, every_s: tuple[float, float], seed: int) -> Callable[[threading.Event], None]:
-    """A fault: every ``every_s`` (a random span) SIGKILLs one live worker at random and starts a
-    replacement, until stopped; counts the kills in ``run.kills``."""
+def wait_until_consuming(run: FaultRun, queue: str, consumers: int, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while queue_consumers(queue) < consumers:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{queue} has fewer than {consumers} consumers after {timeout_s} s\n{run.logs()}")
+        time.sleep(0.5)
+
+
+WATCH_UNACKED_S = 3.0  # how long one look for a worker holding unacknowledged messages lasts
+FLUSHER_KILLS = 2
+FLUSHER_POLL_S = 0.02
+
+
+@dataclass(frozen=True)
+class Kill:
+    """One SIGKILL a run counted: whose, and the work it held just before: unacknowledged messages on its
+    AMQP connections (a worker) or outbox rows it had marked in flight (the flusher)."""
+
+    victim: str
+    pid: int
+    unacked: int = 0
+    in_flight: int = 0
+    at: float = field(default_factory=time.monotonic)
+
+
+def unacked_held(run: FaultRun, workers: Sequence[WorkerProcess], within_s: float) -> dict[WorkerProcess, int]:
+    """The workers whose AMQP connections hold unacknowledged messages of this run, with how many, as soon as
+    any does (within ``within_s``; workers connected directly, not through a proxy)."""
+    unacked = wait_for_unacked(run.prefix, within_s)
+    broker_port = host_port(run.urls["rabbitmq"], 5672)[1]
+    held = {worker: sum(unacked.get(port, 0) for port in local_ports_to(process_group(worker.process.pid), broker_port))
+            for worker in workers if worker.process is not None}
+    return {worker: count for worker, count in held.items() if count}
+
+
+def outbox_in_flight(run: FaultRun) -> int:
+    """Outbox rows the flusher marked in flight whose outcome it has not stored yet (0 while the database is
+    away)."""
+    from adapters.store.tables import outbox
+
+    query = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "pending",
+                                                                   outbox.c.last_error == IN_FLIGHT)
+    try:
+        with run.store.engine.connect() as connection:
+            return int(connection.execute(query).scalar() or 0)
+    except sa.exc.OperationalError:
+        return 0
+
+
+def kill_flusher_mid_write(run: FaultRun, times: int, stop: threading.Event) -> None:
+    """SIGKILLs the flusher ``times`` times while it has owner writes in flight and starts another each time;
+    before the next kill the replacement must have settled what its predecessor left in flight."""
+    armed = True
+    while sum(1 for kill in run.kill_log if kill.victim == "flusher") < times and not stop.wait(FLUSHER_POLL_S):
+        in_flight = outbox_in_flight(run)
+        flushers = [p for p in run.processes if isinstance(p, FlusherProcess) and p.running]
+        if not armed or not in_flight or not flushers:
+            armed = armed or in_flight == 0
+            continue
+        victim = flushers[-1]
+        assert victim.process is not None
+        victim.kill()
+        run.kill_log.append(Kill("flusher", victim.process.pid, in_flight=in_flight))
+        run.start_flusher()
+        armed = False
+
+
+def kill_workers_at_random(run: FaultRun, every_s: tuple[float, float], seed: int,
+                           flusher_kills: int = FLUSHER_KILLS) -> Callable[[threading.Event], None]:
+    """A fault: at once, then every ``every_s`` (a random span), SIGKILLs a worker picked at random among
+    those whose AMQP connections hold unacknowledged messages right then (none does: it looks again,
+    nothing counted) and starts a replacement; meanwhile it SIGKILLs the flusher ``flusher_kills`` times
+    mid-write (``kill_flusher_mid_write``). Until stopped; every kill is in ``run.kill_log``, worker kills
+    also in ``run.kills``."""
     chooser = random.Random(seed)
 
     def kill(stop: threading.Event) -> None:
-        while not stop.wait(chooser.uniform(*every_s)):
+        flusher = threading.Thread(target=kill_flusher_mid_write, args=(run, flusher_kills, stop), daemon=True,
+                                   name="kill-flusher")
+        flusher.start()
+        wait = 0.0  # the first as soon as a worker holds messages
+        while not stop.wait(wait):
             live = [p for p in run.processes if isinstance(p, WorkerProcess) and p.running]
-            if not live:
+            held = unacked_held(run, live, WATCH_UNACKED_S)
+            if not held:
+                wait = 0
                 continue
-            victim = chooser.choice(live)
+            victim = chooser.choice([worker for worker in live if worker in held])
+            assert victim.process is not None
             victim.kill()
             run.kills += 1
+            run.kill_log.append(Kill("worker", victim.process.pid, unacked=held[victim]))
             run.start_worker(victim.threads)
+            wait = chooser.uniform(*every_s)
+        flusher.join()
 
     return kill
 
 
+def finished(run: FaultRun, expected: int) -> tuple[bool, bool]:
+    """(finished, idle): finished = ``expected`` decisions stored, every owner written (no pending outbox row)
+    and every booking final; idle as ``FaultRun.state`` says."""
+    idle, complete = run.state(expected)
+    try:
+        return complete and run.pending_outbox() == 0, idle
+    except sa.exc.OperationalError:
+        return False, idle
+
+
+def wait_until_finished(run: FaultRun, expected: int, deadline: float) -> None:
+    """Until the run is finished, or idle but not finished IDLE_CHECKS checks in a row (what is missing was
+    dead-lettered or lost: ``count`` says which); notes when every decision was stored in ``run.timeline``.
+    Past ``deadline`` (monotonic): an AssertionError with the state."""
+    idle_only = 0
+    while True:
+        if "decided" not in run.timeline and run.assignments() >= expected:
+            run.timeline["decided"] = time.monotonic()
+        done, idle = finished(run, expected)
+        idle_only = idle_only + 1 if idle and not done else 0
+        if done or idle_only >= IDLE_CHECKS:
+            if done:
+                run.timeline.setdefault("decided", time.monotonic())
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not finished by the deadline: {run.describe(expected)}\n{run.logs()}")
+        time.sleep(0.5)
+
+
 def run_under_fault(run: FaultRun, counts: RunCounts, records: int, bookings: int,
-                    fault: Callable[[threading.Event], None], batch_size: int = 10) -> RunCounts:
-    """Publishes ``records`` lead events and ``bookings`` booking requests while ``fault`` runs in a
-    thread (until its event is set: once every record and booking has an owner decision), then waits
-    until everything settled and counts."""
+                    fault: Callable[[threading.Event], None], batch_size: int = 10,
+                    timeout_s: float = DRAIN_TIMEOUT_S) -> RunCounts:
+    """Publishes ``records`` lead events (phases FIRST_RECORDS and SECOND_RECORDS) and ``bookings`` booking
+    requests between them while ``fault`` runs in a thread until the run is finished (every owner written,
+    every booking final), not merely decided; then waits until everything settled and counts. ``timeout_s``
+    bounds the run; a fault that raised fails the run."""
     events = [lead_event(n) for n in range(1, records + 1)]
     stop = threading.Event()
-    faulting = threading.Thread(target=fault, args=(stop,), daemon=True, name="fault")
-    began = time.monotonic()
-    faulting.start()
+    errors: list[BaseException] = []
+
+    def faulting() -> None:
+        try:
+            fault(stop)
+        except BaseException as exc:
+            traceback.print_exc()
+            errors.append(exc)
+
+    thread = threading.Thread(target=faulting, daemon=True, name="fault")
+    run.timeline["began"] = began = time.monotonic()
+    thread.start()
     try:
-        counts.sent = run.producer.publish(events[: records // 2], batch_size=batch_size)
+        counts.sent = run.producer.publish(events[: records // 2], batch_size, FIRST_RECORDS)
         requests = booking_requests(bookings, utc_now(), records=routed_record_ids(bookings, records))
         run.send_bookings(requests)
-        counts.sent += run.producer.publish(events[records // 2 :], batch_size=batch_size)
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        idle_checks = 0
-        while run.assignments() < records + bookings and idle_checks < IDLE_CHECKS and time.monotonic() < deadline:
-            time.sleep(0.5)
-            idle_checks = idle_checks + 1 if run.state(records + bookings)[0] else 0
+        counts.sent += run.producer.publish(events[records // 2 :], batch_size, SECOND_RECORDS)
+        run.timeline["published"] = time.monotonic()
+        wait_until_finished(run, records + bookings, began + timeout_s)
     finally:
         stop.set()
-        faulting.join()
-    decided = time.monotonic()
+        thread.join()
+        run.timeline["faults stopped"] = time.monotonic()
+    if errors:
+        raise errors[0]
     run.wait_until_settled([e.record_id for e in events], bookings)
-    print(f"{counts.test}: decided after {decided - began:.1f} s, settled after {time.monotonic() - began:.1f} s")
+    print(f"{counts.test}: " + ", ".join(f"{name} after {at - began:.1f} s" for name, at in run.timeline.items())
+          + f", settled after {time.monotonic() - began:.1f} s")
+    counts.figures["producer.retries"] = run.producer.retries
     return run.count(counts, events, requests)

@@ -5,8 +5,11 @@
   Which node and cluster: ``BATON_TEST_RABBITMQ_NODE`` (default: rabbitmqctl's own default node) and
   ``BATON_TEST_POSTGRES_CLUSTER`` (``15/main``), so a developer can aim them at private instances while
   others use the machine's services.
-- ``TcpProxy``: a TCP proxy on 127.0.0.1 between workers and a service that can delay every chunk, cut
-  (close) or reset (RST) every open connection, and refuse new ones for a while.
+- ``TcpProxy``: a TCP proxy on 127.0.0.1 between workers (and the publisher) and a service that can delay every
+  chunk, cut (close) or reset (RST) every open connection or the ones a test picks, and refuse new ones for a
+  while; it records whose live connections each cut or reset closed (``Severed``).
+- ``wait_for_unacked`` and ``local_ports_to``: which AMQP connections hold unacknowledged messages right
+  now (``rabbitmqctl``), and which of them a process owns (``/proc``).
 - ``RunCounts``: sent, routed, written, duplicates, lost, dead-lettered, with the commit, date, duration and
   verdict of the run; printed by every test and recorded in the build folder's results file
   (``tests/support/reliability_doc.py``: never a tracked file), from which docs/reliability.md's table is
@@ -15,18 +18,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
+import shlex
+import shutil
 import select
 import socket
 import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.support.reliability_doc import REPO_ROOT, load_results, results_file, save_results
@@ -35,6 +44,7 @@ DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RABBITMQ_NODE = os.environ.get("BATON_TEST_RABBITMQ_NODE", "")
 POSTGRES_CLUSTER = os.environ.get("BATON_TEST_POSTGRES_CLUSTER", "15/main")
+ERL_CALL = shutil.which("erl_call") or "/usr/lib/erlang/bin/erl_call"  # Debian's erlang-base puts it there
 
 
 def may_stop_services() -> bool:
@@ -137,33 +147,80 @@ class Services:
             self.start_postgres()
 
 
+@dataclass(eq=False)
+class ProxiedConnection:
+    """One client connection through a TcpProxy: ``label`` names the entrance it came in by, ``upstream_port``
+    is its port as the service sees it (RabbitMQ's ``peer_port``)."""
+
+    client: socket.socket
+    upstream: socket.socket
+    label: str
+    upstream_port: int
+
+
+@dataclass(frozen=True)
+class Severed:
+    """One cut (FIN) or reset (RST) by a TcpProxy: how many live connections it closed and whose: the
+    publisher's, and consumers whose channels held unacknowledged messages just before (and how many)."""
+
+    kind: str
+    connections: int
+    publishers: int = 0
+    consumers_with_unacked: int = 0
+    unacked: int = 0
+
+
+PUBLISHER = "publisher"
+
+
 class TcpProxy:
-    """127.0.0.1:<port> forwarding to ``target``; faults apply to every connection through it."""
+    """127.0.0.1:<port> forwarding to ``target``; faults apply to every connection through it, or to the
+    ones a caller picks. Extra entrances (``entrance(label)``) label their connections, so a fault can pick
+    the publisher's. Every cut and reset is kept in ``severed``."""
 
     def __init__(self, target: tuple[str, int]):
         self.target = target
         self.delay_s = 0.0
         self.refusing = False
-        self.cuts = 0
-        self.resets = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
+        self.severed: list[Severed] = []
+        self.accepted: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._connections: list[ProxiedConnection] = []
         self._closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True, name=f"proxy-{self.port}").start()
+        self._listeners: list[socket.socket] = []
+        self.port = self.entrance("")
 
-    def url_for(self, url: str) -> str:
-        """``url`` with its host and port replaced by the proxy's."""
+    def entrance(self, label: str) -> int:
+        """A new listening port whose connections carry ``label``."""
+        listener = socket.create_server(("127.0.0.1", 0))
+        self._listeners.append(listener)
+        port: int = listener.getsockname()[1]
+        threading.Thread(target=self._accept, args=(listener, label), daemon=True, name=f"proxy-{port}").start()
+        return port
+
+    @property
+    def cuts(self) -> int:
+        return sum(s.connections for s in self.severed if s.kind == "cut")
+
+    @property
+    def resets(self) -> int:
+        return sum(s.connections for s in self.severed if s.kind == "reset")
+
+    def url_for(self, url: str, port: int | None = None) -> str:
+        """``url`` with its host and port replaced by the proxy's (or by one of its entrances)."""
         parts = urlsplit(url)
         netloc = parts.netloc.rsplit("@", 1)
-        address = f"127.0.0.1:{self.port}"
+        address = f"127.0.0.1:{port or self.port}"
         return parts._replace(netloc=f"{netloc[0]}@{address}" if len(netloc) == 2 else address).geturl()
 
-    def _accept(self) -> None:
+    def connections(self) -> list[ProxiedConnection]:
+        with self._lock:
+            return list(self._connections)
+
+    def _accept(self, listener: socket.socket, label: str) -> None:
         while not self._closed.is_set():
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
             if self.refusing:
@@ -175,11 +232,14 @@ class TcpProxy:
                 _reset(client)
                 continue
             upstream.settimeout(None)
+            connection = ProxiedConnection(client, upstream, label, upstream.getsockname()[1])
             with self._lock:
-                self._pairs.append((client, upstream))
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+                self._connections.append(connection)
+                self.accepted[label] += 1
+            threading.Thread(target=self._pump, args=(connection,), daemon=True).start()
 
-    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+    def _pump(self, connection: ProxiedConnection) -> None:
+        client, upstream = connection.client, connection.upstream
         peers = {client: upstream, upstream: client}
         try:
             while True:
@@ -194,34 +254,39 @@ class TcpProxy:
         except (OSError, ValueError):
             return
         finally:
-            with self._lock:
-                if (client, upstream) in self._pairs:
-                    self._pairs.remove((client, upstream))
+            self._forget([connection])
             for sock in (client, upstream):
                 _close(sock)
 
-    def _take_pairs(self) -> list[tuple[socket.socket, socket.socket]]:
+    def _forget(self, connections: list[ProxiedConnection]) -> list[ProxiedConnection]:
+        """Those of ``connections`` still open, now no longer tracked."""
         with self._lock:
-            pairs, self._pairs = self._pairs, []
-        return pairs
+            taken = [c for c in connections if c in self._connections]
+            self._connections = [c for c in self._connections if c not in taken]
+        return taken
 
-    def cut(self) -> int:
-        """Closes every open connection cleanly (FIN), as a restarted load balancer would."""
-        pairs = self._take_pairs()
-        for pair in pairs:
-            for sock in pair:
-                _close(sock)
-        self.cuts += len(pairs)
-        return len(pairs)
+    def _sever(self, kind: str, close: Callable[[socket.socket], None],
+               only: Callable[[ProxiedConnection], bool] | None, unacked: Mapping[int, int]) -> Severed:
+        taken = self._forget([c for c in self.connections() if only is None or only(c)])
+        for connection in taken:
+            close(connection.client)
+            close(connection.upstream)
+        holding = [unacked[c.upstream_port] for c in taken if unacked.get(c.upstream_port, 0) > 0]
+        severed = Severed(kind, len(taken), sum(1 for c in taken if c.label == PUBLISHER), len(holding), sum(holding))
+        self.severed.append(severed)
+        return severed
 
-    def reset(self) -> int:
-        """Resets every open connection (RST), as a dropped NAT entry or a crashed peer would."""
-        pairs = self._take_pairs()
-        for pair in pairs:
-            for sock in pair:
-                _reset(sock)
-        self.resets += len(pairs)
-        return len(pairs)
+    def cut(self, only: Callable[[ProxiedConnection], bool] | None = None,
+            unacked: Mapping[int, int] | None = None) -> Severed:
+        """Closes every open connection (or those ``only`` picks) cleanly (FIN), as a restarted load balancer
+        would. ``unacked``: unacknowledged messages by upstream port just before, for the record."""
+        return self._sever("cut", _close, only, unacked or {})
+
+    def reset(self, only: Callable[[ProxiedConnection], bool] | None = None,
+              unacked: Mapping[int, int] | None = None) -> Severed:
+        """Resets every open connection (or those ``only`` picks) (RST), as a dropped NAT entry or a crashed
+        peer would."""
+        return self._sever("reset", _reset, only, unacked or {})
 
     @contextmanager
     def refused(self) -> Iterator[None]:
@@ -234,8 +299,106 @@ class TcpProxy:
 
     def close(self) -> None:
         self._closed.set()
-        _close(self._listener)
+        for listener in self._listeners:
+            _close(listener)
         self.cut()
+
+
+# Evaluated inside the RabbitMQ node: polls every 20 ms, until WITHIN_MS passed, for channels consuming a queue
+# named PREFIX... that hold unacknowledged messages; answers [{PeerPort, Unacked}] for their connections.
+WAIT_FOR_UNACKED = """
+Prefix = <<"PREFIX">>,
+Wait = fun Loop(Deadline) ->
+    Ours = lists:usort([proplists:get_value(channel_pid, C) || C <- rabbit_amqqueue:consumers_all(<<"VHOST">>),
+                        binary:match(element(4, proplists:get_value(queue_name, C)), Prefix)
+                            =:= {0, byte_size(Prefix)}]),
+    Infos = [I || Ch <- Ours, I <- [catch rabbit_channel:info(Ch, [connection, messages_unacknowledged])], is_list(I)],
+    Held = [{proplists:get_value(connection, I), proplists:get_value(messages_unacknowledged, I)}
+            || I <- Infos, proplists:get_value(messages_unacknowledged, I) > 0],
+    case Held =/= [] orelse erlang:monotonic_time(millisecond) > Deadline of
+        false -> timer:sleep(20), Loop(Deadline);
+        true ->
+            Ports = maps:from_list([{proplists:get_value(pid, C), proplists:get_value(peer_port, C)}
+                                    || C <- rabbit_networking:connection_info_all([pid, peer_port])]),
+            [{maps:get(Conn, Ports), N} || {Conn, N} <- Held, maps:is_key(Conn, Ports)]
+    end
+end,
+Wait(erlang:monotonic_time(millisecond) + WITHIN_MS).
+"""
+
+
+def wait_for_unacked(prefix: str, within_s: float, vhost: str = "/") -> dict[int, int]:
+    """Unacknowledged messages held by the connections consuming queues named ``prefix``.*, keyed by the
+    connection's client port as RabbitMQ sees it (``peer_port``), as soon as any holds some (the node itself
+    looks every 20 ms; no management plugin needed), or {} after ``within_s``. A kill or cut right after the
+    answer meets a connection that held them an instant before."""
+    expression = (WAIT_FOR_UNACKED.replace("PREFIX", prefix + ".").replace("VHOST", vhost)
+                  .replace("WITHIN_MS", str(int(within_s * 1000))))
+    held: Counter[int] = Counter()
+    for port, count in re.findall(r"\{(\d+),\s*(\d+)\}", rabbitmq_eval(expression, timeout_s=within_s + 60)):
+        held[int(port)] += int(count)
+    return dict(held)
+
+
+def rabbitmq_eval(expression: str, timeout_s: float = 60) -> str:
+    """Evaluates Erlang ``expression`` on the node under test with ``erl_call`` (milliseconds, where
+    ``rabbitmqctl eval`` takes a second or more on a busy machine), run as the rabbitmq user as rabbitmqctl
+    is, so it authenticates as rabbitmqctl does; the answer is the ``{ok, Value}`` line."""
+    command = [ERL_CALL, "-n", rabbitmq_node(), "-e"]
+    if os.getuid() == 0:
+        command = ["su", "rabbitmq", "-s", "/bin/sh", "-c", shlex.join(command)]
+    answer = subprocess.run(command, input=expression, check=True, capture_output=True, text=True,
+                            timeout=timeout_s).stdout
+    if not answer.startswith("{ok,"):
+        raise RuntimeError(f"erl_call answered {answer!r} to {expression}")
+    return answer
+
+
+@functools.cache
+def rabbitmq_node() -> str:
+    """The full name of the node under test (``BATON_TEST_RABBITMQ_NODE``, else rabbitmqctl's default)."""
+    return RABBITMQ_NODE or rabbitmqctl("eval", "node().").strip()
+
+
+def local_ports_to(pids: Iterable[int], remote_port: int) -> set[int]:
+    """The local ports of the TCP connections the processes ``pids`` hold to 127.0.0.1:``remote_port``
+    (from /proc: no psutil here)."""
+    inodes = {target[8:-1] for target in (_link(fd) for pid in pids for fd in _fds(pid))
+              if target.startswith("socket:[")}
+    ports: set[int] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == remote_port:
+            ports.add(int(local.rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _fds(pid: int) -> list[Path]:
+    try:
+        return list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process is gone
+        return []
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:  # closed meanwhile
+        return ""
+
+
+def process_group(leader: int) -> list[int]:
+    """The pids in process group ``leader`` (a ServiceProcess and the children it forked)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == leader:
+            pids.append(int(stat.parent.name))
+    return pids
 
 
 def _close(sock: socket.socket) -> None:

@@ -58,18 +58,21 @@ class Producer:
 
 def queue_depths(prefix: str) -> dict[str, int]:
     """Ready plus unacknowledged messages per queue, from rabbitmqctl."""
+    return {name: count for name, count in _queue_figures("messages").items() if name.startswith(prefix + ".")}
+
+
+def queue_consumers(queue: str) -> int:
+    """How many consumers ``queue`` has (0 while it does not exist)."""
+    return _queue_figures("consumers").get(queue, 0)
+
+
+def _queue_figures(figure: str) -> dict[str, int]:
     node = os.environ.get("BATON_TEST_RABBITMQ_NODE")
     output = subprocess.run(
-        ["rabbitmqctl", *(["-n", node] if node else []), "list_queues", "-q", "--no-table-headers", "name",
-         "messages"],
+        ["rabbitmqctl", *(["-n", node] if node else []), "list_queues", "-q", "--no-table-headers", "name", figure],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout
-    depths: dict[str, int] = {}
-    for line in output.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0].startswith(prefix + "."):
-            depths[parts[0]] = int(parts[1])
-    return depths
+    return {parts[0]: int(parts[1]) for parts in (line.split() for line in output.splitlines()) if len(parts) == 2}
 
 
 def wait_until_drained(prefix: str, timeout_s: float = 120) -> None:
