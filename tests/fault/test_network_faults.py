@@ -6,7 +6,8 @@ final (not merely decided), each set off by an event rather than a timer lottery
   after 10 of the booking requests and cut again after 10 of the last records (the producer waits 20 publishes
   later until the fault has landed, so it always meets a publisher with messages left);
 - workers' connections whose channels hold unacknowledged messages right then (asked of the node itself) are
-  cut and reset in turn, each time once the run has made progress since the last;
+  reset, then cut, then reset... (each landed fault takes the next kind), each time once the run has made
+  progress since the last;
 - PostgreSQL's, Salesforce's and Calendar's connections are cut, reset, refused for 1 s or delayed 50 ms a chunk
   for 2 s, each in turn, and RabbitMQ's refused or delayed.
 
@@ -38,7 +39,8 @@ BOOKINGS = 50
 SERVICES = ("rabbitmq", "postgres", "salesforce", "calendar")
 SERVICE_FAULTS = {"postgres": ("cut", "reset", "refuse", "delay"), "salesforce": ("reset", "cut", "delay", "refuse"),
                   "calendar": ("cut", "refuse", "reset", "delay"), "rabbitmq": ("refuse", "delay")}
-SCHEDULE = ("consumers cut", "postgres", "salesforce", "consumers reset", "calendar", "rabbitmq")
+SCHEDULE = ("consumers", "postgres", "salesforce", "consumers", "calendar", "rabbitmq")
+CONSUMER_FAULTS = ("reset", "cut")  # taken in turn by each consumer fault that lands, so both happen early
 PUBLISHER_FAULTS = {FIRST_RECORDS: "cut", BOOKING_REQUESTS: "reset", SECOND_RECORDS: "cut"}
 AFTER_PUBLISHES, LANDED_BEFORE = 10, 30
 TICK_S = 0.5
@@ -107,19 +109,20 @@ def test_live_connections_cut_reset_refused_and_delayed_mid_publish_and_mid_cons
         publishing = threading.Thread(target=on_publisher, args=(stop,), daemon=True, name="sever-publisher")
         publishing.start()
         turns = dict.fromkeys(SERVICES, 0)
-        step = recovered_at = 0
+        step = recovered_at = consumer_faults = 0
         while not stop.wait(TICK_S):
             action = SCHEDULE[step % len(SCHEDULE)]
             step += 1
-            if action.startswith("consumers"):
+            if action == "consumers":
                 if progress(fault_run) < recovered_at:
                     continue
-                kind = action.split()[1]
+                kind = CONSUMER_FAULTS[consumer_faults % len(CONSUMER_FAULTS)]
                 if sever_consumers(fault_run, proxies["rabbitmq"], kind) is None:
                     counts.figures["consumer faults that found none holding unacked"] = counts.figures.get(
                         "consumer faults that found none holding unacked", 0) + 1  # type: ignore[operator]
                     continue
                 name = f"rabbitmq consumers {kind}"
+                consumer_faults += 1
                 recovered_at = progress(fault_run) + PROGRESS_BETWEEN_CONSUMER_FAULTS
             else:
                 fault = SERVICE_FAULTS[action][turns[action] % len(SERVICE_FAULTS[action])]
