@@ -34,8 +34,10 @@ def test_flaky_salesforce_and_calendar_write_every_owner_once_and_finish_every_b
     events = [lead_event(n) for n in range(1, RECORDS + 1)]
     requests = booking_requests(BOOKINGS, utc_now(), records=routed_record_ids(BOOKINGS, RECORDS))
 
-    counts = RunCounts("test_flaky_salesforce_and_calendar", f"{RECORDS} records + {BOOKINGS} bookings, "
-                       "2 workers x 4 threads + flusher", "Salesforce 10% 503/429/UNABLE_TO_LOCK_ROW, Calendar 10% 5xx")
+    counts = RunCounts("test_flaky_salesforce_and_calendar",
+                       f"{RECORDS} records + {BOOKINGS} bookings on routed records, 2 workers x 4 threads + flusher",
+                       "Salesforce and Calendar: 10% of calls refused (503/429/UNABLE_TO_LOCK_ROW; 5xx), applied "
+                       "then 5xx, applied then dropped, or slow")
     counts.sent = fault_run.producer.publish(events[: RECORDS // 2], batch_size=1)
     fault_run.send_bookings(requests)
     counts.sent += fault_run.producer.publish(events[RECORDS // 2 :], batch_size=10)

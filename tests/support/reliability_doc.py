@@ -27,8 +27,8 @@ RESULTS_DIR_VARIABLE = "BATON_RESULTS_DIR"
 BEGIN = "<!-- results table: generated from docs/reliability-results.json, do not edit -->"
 END = "<!-- end of results table -->"
 COLUMNS = ("test", "result", "commit", "date", "duration", "load", "faults", "sent", "routed", "written",
-           "duplicates", "lost", "dead_lettered", "bookings", "figures")
-COUNT_COLUMNS = ("sent", "routed", "written", "duplicates", "lost", "dead_lettered")
+           "duplicates", "lost", "wrong_owners", "dead_lettered", "bookings", "problems", "figures")
+COUNT_COLUMNS = ("sent", "routed", "written", "duplicates", "lost", "wrong_owners", "dead_lettered")
 NOT_RECORDED = "-"
 
 Results = dict[str, dict[str, Any]]
@@ -78,10 +78,18 @@ def _figures(row: dict[str, Any]) -> str:
     return "; ".join(part for part in (f"injected: {injected}" if injected else "", figures) if part) or NOT_RECORDED
 
 
+def _problems(row: dict[str, Any]) -> str:
+    """What the reconciliation found, by kind (runs recorded before it existed: not recorded)."""
+    if "problems" not in row:
+        return NOT_RECORDED
+    return "; ".join(f"{kind}: {count}" for kind, count in sorted(row["problems"].items())) or "none"
+
+
 def _cells(name: str, row: dict[str, Any]) -> list[str]:
     return [f"`{name}`", _result(row), _commit(row),
             row.get("date") or NOT_RECORDED, _duration(row), row["load"], row["faults"],
-            *(str(row[key]) for key in COUNT_COLUMNS), _bookings(row), _figures(row)]
+            *(str(row.get(key, NOT_RECORDED)) for key in COUNT_COLUMNS), _bookings(row), _problems(row),
+            _figures(row)]
 
 
 def render_table(results: Results) -> str:
