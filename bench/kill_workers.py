@@ -34,7 +34,8 @@ from tests.support.fault_run import (  # noqa: E402
     run_under_fault,
     start_cluster,
 )
-from tests.support.faults import RunCounts, Services, judged, record_run, service_urls  # noqa: E402
+from tests.support.run_counts import RunCounts, judged, record_run  # noqa: E402
+from tests.support.service_control import Services, service_urls  # noqa: E402
 
 
 def main() -> None:

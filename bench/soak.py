@@ -52,7 +52,8 @@ from tests.support.fault_run import (  # noqa: E402
     start_cluster,
 )
 from tests.support.events import lead_event  # noqa: E402
-from tests.support.faults import RunCounts, Services, judged, record_run, service_urls  # noqa: E402
+from tests.support.run_counts import RunCounts, judged, record_run  # noqa: E402
+from tests.support.service_control import Services, service_urls  # noqa: E402
 from tests.support.services import WorkerProcess, stage_queues  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

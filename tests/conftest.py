@@ -13,7 +13,7 @@ import pytest
 from baton import runtime
 from baton.bootstrap import bootstrap
 from baton.settings import Settings
-from tests.support.faults import host_port, service_urls
+from tests.support.service_control import host_port, service_urls
 
 RABBITMQ_URL, POSTGRES_URL = service_urls()
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.fault_run import FaultRun, fault_run_context
-from tests.support.faults import AWAITING_VERDICT, Services, give_verdict
+from tests.support.run_counts import AWAITING_VERDICT, give_verdict
+from tests.support.service_control import Services
 
 
 @pytest.hookimpl(wrapper=True)

@@ -31,7 +31,9 @@ from tests.support.fault_run import (
     run_under_fault,
     start_cluster,
 )
-from tests.support.faults import PUBLISHER, RunCounts, Severed, TcpProxy, record_run, wait_for_unacked
+from tests.support.rabbitmq_probe import wait_for_unacked
+from tests.support.run_counts import RunCounts, record_run
+from tests.support.tcp_proxy import PUBLISHER, Severed, TcpProxy
 
 pytestmark = pytest.mark.fault
 RECORDS = 1_000

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.soak import assert_soak_claims, soak_load
-from tests.support.faults import RunCounts, record_run
+from tests.support.run_counts import RunCounts, record_run
 from tests.support.reliability_doc import RESULTS_DIR_VARIABLE
 from tests.support.services import REPO_ROOT
 

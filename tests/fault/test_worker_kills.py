@@ -16,7 +16,7 @@ from tests.support.fault_run import (
     run_under_fault,
     start_cluster,
 )
-from tests.support.faults import RunCounts, record_run
+from tests.support.run_counts import RunCounts, record_run
 
 pytestmark = pytest.mark.fault
 RECORDS = 1_000

@@ -35,7 +35,8 @@ from tests.support.configs import team_config
 from tests.support.events import lead_event
 from tests.support.fake_cometd import FakeStreamingOrg, fake_streaming_org
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
-from tests.support.faults import TcpProxy, host_port
+from tests.support.service_control import host_port
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.outbox_windows import (
     SteppedClock,
     default_flusher,

@@ -31,17 +31,10 @@ from messages import RecordEvent
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.events import lead_event
-from tests.support.faults import (
-    PUBLISHER,
-    RunCounts,
-    Services,
-    TcpProxy,
-    host_port,
-    local_ports_to,
-    process_group,
-    rabbitmq_node,
-    wait_for_unacked,
-)
+from tests.support.rabbitmq_probe import local_ports_to, process_group, rabbitmq_node, wait_for_unacked
+from tests.support.run_counts import RunCounts
+from tests.support.service_control import Services, host_port
+from tests.support.tcp_proxy import PUBLISHER, TcpProxy
 from tests.support.reconcile import DOUBLED, LETTERED, LOST, OLDER_OWNER_WON, WRONG, reconcile
 from tests.support.services import (
     FlusherProcess,

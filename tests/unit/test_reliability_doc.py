@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.faults import RunCounts, give_verdict, record_run
+from tests.support.run_counts import RunCounts, give_verdict, record_run
 from tests.support.reliability_doc import (
     BEGIN,
     DOC_FILE,
