@@ -50,6 +50,9 @@ WATCH_UNACKED_S = 3.0
 # A worker recovers from a cut consumer connection slowly (dramatiq restarts the consumer after 3 s; worker threads
 # retry acks for messages of the lost connection every 5 s): the next such cut waits until the run made this much
 # progress (decisions + owners written + bookings finished), else the cuts outpace recovery and nothing moves.
+# Not a liveness window: once such churn stops the run recovers in seconds (bench/consumer_churn.py: after 60 s
+# of cuts every 4 s, no ack retry loop outlived the churn by more than 5 s and the remaining ~3000 decisions were
+# stored 35-42 s later, against ~21 s for 4000 without faults).
 PROGRESS_BETWEEN_CONSUMER_FAULTS = 100
 
 
