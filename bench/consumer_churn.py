@@ -25,21 +25,18 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.soak import drop_schema  # noqa: E402
 from tests.fault.test_network_faults import sever_consumers  # noqa: E402
 from tests.support.ack_retries import retry_loops  # noqa: E402
 from tests.support.events import lead_event  # noqa: E402
-from tests.support.fault_run import FaultRun, fault_run_context, start_cluster  # noqa: E402
-from tests.support.faults import Services, TcpProxy, service_urls  # noqa: E402
+from tests.support.fault_run import FaultRun, bench_fault_run, start_cluster  # noqa: E402
+from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 
 KINDS = ("reset", "cut")
 
@@ -67,12 +64,8 @@ def main() -> None:
     parser.add_argument("--every-s", type=float, default=4.0)
     parser.add_argument("--after-s", type=float, default=300.0, help="how long to wait for recovery")
     args = parser.parse_args()
-    rabbitmq_url, postgres_url = service_urls()
-    schema = f"baton_churn_{uuid.uuid4().hex[:8]}"
     landed: list[dict[str, object]] = []
-    with tempfile.TemporaryDirectory() as tmp, \
-            fault_run_context(Services(rabbitmq_url, postgres_url), rabbitmq_url, postgres_url, schema,
-                              Path(tmp)) as run:
+    with bench_fault_run("churn") as run:
         proxy = run.proxy("rabbitmq")
         start_cluster(run)
         saboteur = threading.Thread(target=churn, args=(run, proxy, args.churn_s, args.every_s, landed), daemon=True)
@@ -89,7 +82,6 @@ def main() -> None:
         recovered_s = time.monotonic() - stopped
         loops = retry_loops(sorted(run.log_dir.glob("worker-*.log")))
         decided = run.assignments()
-    drop_schema(postgres_url, schema)
     last_retry = max((loop.last for loop in loops), default=None)
     print(json.dumps({
         "records": args.records, "faults": len(landed), "decided_while_churning": during,

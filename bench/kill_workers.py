@@ -19,23 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.soak import drop_schema  # noqa: E402
 from tests.support.fault_run import (  # noqa: E402
     assert_nothing_lost,
-    fault_run_context,
+    bench_fault_run,
     kill_workers_at_random,
     run_under_fault,
     start_cluster,
 )
 from tests.support.run_counts import RunCounts, judged, record_run  # noqa: E402
-from tests.support.service_control import Services, service_urls  # noqa: E402
 
 
 def main() -> None:
@@ -49,22 +45,17 @@ def main() -> None:
     parser.add_argument("--every-max-s", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args()
-    rabbitmq_url, postgres_url = service_urls()
-    schema = f"baton_kills_{uuid.uuid4().hex[:8]}"
     counts = RunCounts(
         f"bench/kill_workers.py {args.records} records",
         f"{args.records} records (batches of {args.batch_size}) + {args.bookings} bookings, {args.workers} workers "
         f"x {args.threads} threads + flusher",
         f"a random worker SIGKILLed every {args.every_min_s:g}-{args.every_max_s:g} s, replaced")
     began = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, \
-            fault_run_context(Services(rabbitmq_url, postgres_url), rabbitmq_url, postgres_url, schema,
-                              Path(tmp)) as run:
+    with bench_fault_run("kills") as run:
         start_cluster(run, workers=args.workers, threads=args.threads)
         kill = kill_workers_at_random(run, (args.every_min_s, args.every_max_s), args.seed)
         run_under_fault(run, counts, args.records, args.bookings, kill, batch_size=args.batch_size)
         counts.injected["SIGKILL"] = run.kills
-    drop_schema(postgres_url, schema)
     counts.figures = {"wall_s": round(time.monotonic() - began, 1)}
     record_run(judged(counts, assert_nothing_lost))
     print(json.dumps(counts.row()))

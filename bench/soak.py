@@ -29,10 +29,8 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,13 +45,12 @@ from tests.support.fault_run import (  # noqa: E402
     SOAK_HOSTS,
     FaultRun,
     assert_nothing_lost,
+    bench_fault_run,
     booking_requests,
-    fault_run_context,
     start_cluster,
 )
 from tests.support.events import lead_event  # noqa: E402
 from tests.support.run_counts import RunCounts, judged, record_run  # noqa: E402
-from tests.support.service_control import Services, service_urls  # noqa: E402
 from tests.support.services import WorkerProcess, stage_queues  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -249,12 +246,8 @@ def main() -> None:
                      args.threads)
     counts = RunCounts(args.record_as or f"bench/soak.py {int(args.duration_s)} s", load, "none (steady load)")
     warm_up_s = args.warm_up_s if args.warm_up_s is not None else max(20.0, args.duration_s / 10)
-    rabbitmq_url, postgres_url = service_urls()
-    schema = f"baton_soak_{uuid.uuid4().hex[:8]}"
     samples: list[dict[str, object]] = []
-    with tempfile.TemporaryDirectory() as tmp, \
-            fault_run_context(Services(rabbitmq_url, postgres_url), rabbitmq_url, postgres_url, schema,
-                              Path(tmp)) as run:
+    with bench_fault_run("soak") as run:
         start_cluster(run, workers=args.workers, threads=args.threads, hosts=SOAK_HOSTS)
         warm = lead_event(0)
         run.producer.publish([warm], batch_size=1)
@@ -262,7 +255,7 @@ def main() -> None:
             time.sleep(0.2)
         producer = Producer(run, args.records_per_s, args.bookings_per_s, args.batch_size, args.duration_s,
                             args.kill_producer_after_s)
-        queue_depths = QueueDepths(rabbitmq_url, run.prefix)
+        queue_depths = QueueDepths(run.urls["rabbitmq"], run.prefix)
         began = time.monotonic()
         producer.start()
         window_start = datetime.now(UTC)
@@ -293,7 +286,6 @@ def main() -> None:
         counts.sent = len(events)
         run.count(counts, events, producer.requests[: producer.bookings_sent])
         booking_ms = booking_latencies_ms(run)
-    drop_schema(postgres_url, schema)
     steady = [s for s in samples if float(s["t_s"]) >= warm_up_s] or samples[-1:]
     rss_start, rss_end = float(steady[0]["rss_mb"]), float(samples[-1]["rss_mb"])
     p99s = [float(s["p99_ms"]) for s in steady if s["p99_ms"] is not None]
@@ -322,13 +314,6 @@ def booking_latencies_ms(run: FaultRun) -> list[float]:
     """Reserved to confirmed, for every confirmed booking."""
     return [(row.updated_at - row.created_at) / timedelta(milliseconds=1) for row in run.bookings()
             if row.status == "confirmed"]
-
-
-def drop_schema(postgres_url: str, schema: str) -> None:
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    engine.dispose()
 
 
 if __name__ == "__main__":

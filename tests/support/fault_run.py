@@ -5,9 +5,11 @@ bench script), with the counts of what went in and what came out."""
 from __future__ import annotations
 
 import random
+import tempfile
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.events import lead_event
 from tests.support.rabbitmq_probe import local_ports_to, process_group, rabbitmq_node, wait_for_unacked
 from tests.support.run_counts import RunCounts
-from tests.support.service_control import Services, host_port
+from tests.support.service_control import Services, host_port, service_urls
 from tests.support.tcp_proxy import PUBLISHER, TcpProxy
 from tests.support.reconcile import DOUBLED, LETTERED, LOST, OLDER_OWNER_WON, WRONG, reconcile
 from tests.support.services import (
@@ -404,6 +406,27 @@ def fault_run_context(services: Services, rabbitmq_url: str, postgres_url: str, 
             producer.close()
             delete_queues(rabbitmq_url, prefix)
             engine.dispose()
+
+
+@contextmanager
+def bench_fault_run(name: str) -> Iterator[FaultRun]:
+    """A fault run for a bench script: the services ``service_urls`` names, a schema of its own named after
+    the bench (dropped afterwards) and a temporary log folder."""
+    rabbitmq_url, postgres_url = service_urls()
+    schema = f"baton_{name}_{uuid.uuid4().hex[:8]}"
+    try:
+        with tempfile.TemporaryDirectory() as log_dir, fault_run_context(
+                Services(rabbitmq_url, postgres_url), rabbitmq_url, postgres_url, schema, Path(log_dir)) as run:
+            yield run
+    finally:
+        drop_schema(postgres_url, schema)
+
+
+def drop_schema(postgres_url: str, schema: str) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    engine.dispose()
 
 
 def start_cluster(run: FaultRun, workers: int = 2, threads: int = 4, members: int = 7,
