@@ -217,6 +217,9 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: 
         log.info("booking_reserved", booking_id=booking_id, host_id=host_id, start=start.isoformat(),
                  booking_type=plan.booking_type.name)
         return Reserved(booking, True)
+    overtaken = bookings.get(booking_id)
+    if overtaken is not None:  # another delivery of this request reserved since we looked: its slot is ours
+        return Reserved(overtaken, False)
     reason = "nobody in the pool is free now" if request.meet_now else f"{start.isoformat()} is not free"
     if refusals:
         reason += f" ({'; '.join(refusals)})"

@@ -9,17 +9,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from structlog.testing import capture_logs
 
 from adapters.calendar import RecordingCalendar, calendar_event_id
 from adapters.salesforce.events import RecordingSalesforceEvents
+from adapters.store.bookings import BookingRow, BookingStore
 from baton import runtime
 from baton.booking.chain import bookings_of
 from baton.booking.reserve import reserve
 from baton.booking.stages import start_chain
 from baton.errors import PermanentError, TransientError
 from baton.notify.wiring import NOTIFY_STAGE, with_notifications
-from messages.booking import BookingRequest
+from messages.booking import BookingRequest, booking_id_for
 from tests.support.booking import (
     HOSTS,
     LEAD_ID,
@@ -52,6 +54,15 @@ def book(chain: BookingChain, failures: Callable[[], None] = lambda: None, **ove
     start_chain(chain.broker, reserved.booking.id, ports)
     chain.drain()
     return reserved.booking.id
+
+
+def booking_ids(chain: BookingChain) -> list[str]:
+    import sqlalchemy as sa
+
+    from adapters.store.tables import bookings
+
+    with chain.store.engine.connect() as connection:
+        return list(connection.execute(sa.select(bookings.c.id)).scalars())
 
 
 def outbox_rows(chain: BookingChain) -> list[dict[str, object]]:
@@ -148,6 +159,39 @@ def test_a_booking_request_from_a_queue_goes_through_the_same_chain(chain: Booki
     confirmed = [booking for booking in (chain.bookings.get(e) for e in chain.events.events) if booking]
     assert [booking.status for booking in confirmed] == ["confirmed"]
     assert event.event_id == calendar_event_id(confirmed[0].id)
+
+
+class OvertakenBookings(BookingStore):
+    """The bookings as one delivery of a request sees them while another delivery of the same request (a
+    redelivery after a connection reset, the first still running) reserves just after this one looked."""
+
+    def __init__(self, engine: Engine, other_delivery: Callable[[], object]):
+        super().__init__(engine)
+        self.other_delivery = other_delivery
+        self.overtaken = False
+
+    def get(self, booking_id: str) -> BookingRow | None:
+        found = super().get(booking_id)
+        if not self.overtaken:
+            self.overtaken = True
+            self.other_delivery()
+        return found
+
+
+def test_a_request_delivered_again_while_its_first_delivery_reserves_gets_that_booking_not_a_taken_slot(
+    chain: BookingChain,
+) -> None:
+    ports = runtime.current().ports
+    request = BookingRequest.model_validate(booking_request(request_id="redelivered-mid-reserve",
+                                                            host={"kind": "user", "user_id": HOSTS[0]}))
+    first = BookingStore(chain.store.engine)
+    second = OvertakenBookings(chain.store.engine, lambda: reserve(request, ports, first, ports.clock()))
+
+    reserved = reserve(request, ports, second, ports.clock())
+
+    assert second.overtaken and not reserved.created
+    assert reserved.booking.id == booking_id_for("redelivered-mid-reserve")
+    assert booking_ids(chain) == [reserved.booking.id]
 
 
 def test_a_queued_request_for_a_taken_time_is_dead_lettered_with_the_alternatives(
