@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -25,9 +24,9 @@ from baton.configs import ConfigProvider, apply_config
 from baton.errors import ConfigError, PermanentError
 from baton.flusher import Flusher, RetryPolicy
 from baton.gc_tuning import tune_gc
-from baton.middleware import WarmUp
 from baton.logging import configure_logging
 from baton.metrics.exposition import install_metrics
+from baton.middleware import WarmUp
 from baton.notify.wiring import with_notifications
 from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.scheduling.sla_sink import SlaTimerSink
@@ -157,7 +156,11 @@ def bootstrap(
     dramatiq.set_broker(broker)
     current = runtime.Runtime(settings=settings, broker=broker, ports=ports)
     runtime.install(current)
-    importlib.import_module("workers")
+    from workers.actors import (
+        declare_actors,  # the worker entry module imports this module: bind late
+    )
+
+    declare_actors(broker, settings)
     tune_gc(settings.gc_gen0_threshold)
     return current
 

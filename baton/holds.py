@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from dramatiq import Broker
 
 from adapters.store import Store
+from baton.chains import ASSIGN
 from messages import RoutingContext, StageBatch
 
 RECHECK_LEASE = timedelta(minutes=2)
-ASSIGN_STAGE = "assign"
 
 
 def recheck_due_holds(store: Store, broker: Broker, now: datetime, limit: int = 1000, batch_size: int = 100) -> int:
@@ -23,7 +23,7 @@ def recheck_due_holds(store: Store, broker: Broker, now: datetime, limit: int = 
     due = store.holds(due_at=now, limit=limit)
     if not due:
         return 0
-    actor = broker.get_actor(ASSIGN_STAGE)
+    actor = broker.get_actor(ASSIGN.name)
     store.postpone_holds([row["routing_id"] for row in due], now + RECHECK_LEASE)
     for start in range(0, len(due), batch_size):
         chunk = due[start : start + batch_size]

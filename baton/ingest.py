@@ -8,10 +8,8 @@ from datetime import datetime
 
 from dramatiq import Broker
 
+from baton.chains import ROUTING, Stage
 from messages import RecordEvent, RoutingContext, StageBatch
-
-FIRST_STAGE = "classify"
-BATCH_JOB_STAGE = "route"
 
 
 def batches(events: Sequence[RecordEvent], batch_size: int, now: datetime) -> Iterable[StageBatch]:
@@ -25,9 +23,9 @@ def batches(events: Sequence[RecordEvent], batch_size: int, now: datetime) -> It
 
 
 def enqueue(broker: Broker, events: Sequence[RecordEvent], batch_size: int, now: datetime,
-            stage: str = FIRST_STAGE) -> int:
+            stage: Stage = ROUTING.first) -> int:
     """Sends the events; returns how many messages it took. Raises when the broker refuses one."""
-    actor = broker.get_actor(stage)
+    actor = broker.get_actor(stage.name)
     sent = 0
     for batch in batches(events, batch_size, now):
         actor.send(batch.model_dump(mode="json"))

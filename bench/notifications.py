@@ -21,8 +21,8 @@ import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
+from baton.chains import NOTIFY
 from baton.notify.notifier import NotifyingSink
-from baton.notify.wiring import NOTIFY_STAGE
 from baton.ports import RecordingSink
 from messages import AssignmentLog, Outcome
 from messages.notifications import Notification, NotificationBatch
@@ -43,13 +43,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--channels", type=int, choices=(1, 2), default=2)
     args = parser.parse_args()
-    queue = f"bench{uuid.uuid4().hex[:8]}.{NOTIFY_STAGE}"
+    queue = f"bench{uuid.uuid4().hex[:8]}.{NOTIFY.name}"
     broker = RabbitmqBroker(url=args.url, confirm_delivery=True, middleware=[])
     broker.declare_queue(queue)
 
     def send(notifications: list[Notification]) -> None:
         batch = NotificationBatch(notifications=notifications)
-        broker.enqueue(dramatiq.Message(queue_name=queue, actor_name=NOTIFY_STAGE,
+        broker.enqueue(dramatiq.Message(queue_name=queue, actor_name=NOTIFY.name,
                                         args=(batch.model_dump(mode="json"),), kwargs={}, options={}))
 
     sink = NotifyingSink(RecordingSink(), send, ["email", "slack"][: args.channels])

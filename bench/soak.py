@@ -41,6 +41,8 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.store.tables import assignments  # noqa: E402
+from baton.chains import BOOKING  # noqa: E402
+from tests.support.events import lead_event  # noqa: E402
 from tests.support.fault_run import (  # noqa: E402
     SOAK_HOSTS,
     FaultRun,
@@ -49,7 +51,6 @@ from tests.support.fault_run import (  # noqa: E402
     booking_requests,
     start_cluster,
 )
-from tests.support.events import lead_event  # noqa: E402
 from tests.support.run_counts import RunCounts, judged, record_run  # noqa: E402
 from tests.support.services import WorkerProcess, stage_queues  # noqa: E402
 
@@ -192,7 +193,7 @@ class Producer:
         def send() -> int:
             if self.bookings_sent >= len(self.requests):
                 return 1
-            self.run.producer.send("booking_request", self.requests[self.bookings_sent])
+            self.run.producer.send(BOOKING.first, self.requests[self.bookings_sent])
             self.bookings_sent += 1
             return 1
 

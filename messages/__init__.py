@@ -2,7 +2,7 @@
 
 from messages.assignment import AssignmentBatch, AssignmentLog, Outcome, PathStep, Skipped
 from messages.records import ChangeType, RecordEvent, Source, routing_id_for
-from messages.routing import STAGES, MatchInfo, RoutingContext, StageBatch, StageTrace, TerritoryResult
+from messages.routing import MatchInfo, RoutingContext, StageBatch, StageTrace, TerritoryResult
 
 __all__ = [
     "AssignmentBatch",
@@ -13,7 +13,6 @@ __all__ = [
     "PathStep",
     "RecordEvent",
     "RoutingContext",
-    "STAGES",
     "Skipped",
     "Source",
     "StageBatch",

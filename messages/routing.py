@@ -9,8 +9,6 @@ from pydantic import AwareDatetime, Field
 from messages.base import SCHEMA_VERSION, Contract
 from messages.records import RecordEvent
 
-STAGES = ("classify", "territory", "match", "assign", "writeback", "route")
-
 
 class StageTrace(Contract):
     stage: str

@@ -1,4 +1,5 @@
-"""The stage actors. ``dramatiq workers`` bootstraps Baton from BATON_* settings and starts them all."""
+"""The worker entry module: ``dramatiq workers`` bootstraps Baton from BATON_* settings, which declares an actor
+for every stage of every chain (``workers.actors``), and starts them all."""
 
 from baton import runtime
 from baton.metrics.multiprocess import enable_for_worker_process
@@ -10,5 +11,3 @@ if not runtime.installed():  # imported by `dramatiq workers`, not by bootstrap(
 from baton.bootstrap import ensure_bootstrapped
 
 ensure_bootstrapped()
-
-from workers import assign, booking, classify, match, notify, route, territory, writeback  # noqa: E402,F401

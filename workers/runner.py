@@ -1,31 +1,34 @@
-"""What every stage actor does around its handler: parse, time, log, hand on."""
+"""The one stage runner: what every actor of every chain does around its handler — parse the message, run the
+handler, log, hand the result on to the chain's next stage, and undo a booking whose stage finally failed."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from dramatiq.middleware import CurrentMessage
 from pydantic import BaseModel, ValidationError
 
-from baton import runtime
-from baton.errors import InputError
-from baton.ports import Ports
+from baton.chains import Chain, Stage
+from baton.errors import InputError, PermanentError
+from baton.runtime import Runtime
+from baton.stage_handlers import HANDLERS, Result, undo
 from messages import AssignmentBatch, StageBatch
+from messages.base import Contract
+from messages.booking import BookingStep
 
 log = structlog.get_logger("baton.stage")
-Incoming = TypeVar("Incoming", bound=BaseModel)
 
 
-def _attempt() -> int:
+def _retries() -> int:
     message = CurrentMessage.get_current_message()
-    return (message.options.get("retries", 0) + 1) if message is not None else 1
+    return message.options.get("retries", 0) if message is not None else 0
 
 
-def _log_decisions(stage: str, result: BaseModel | None, incoming: BaseModel, attempt: int, duration_ms: float) -> None:
+def _log_done(stage: str, result: Result, incoming: BaseModel, attempt: int, duration_ms: float) -> None:
     if not log.is_enabled_for(logging.INFO):
         return
     common = {"stage": stage, "attempt": attempt, "duration_ms": duration_ms}
@@ -43,24 +46,50 @@ def _log_decisions(stage: str, result: BaseModel | None, incoming: BaseModel, at
         for entry in incoming.logs:
             log.info("stage_done", routing_id=entry.routing_id, record_id=entry.record_id,
                      decision={"written": entry.outcome.value == "assigned"}, **common)
+    elif isinstance(incoming, BookingStep) or isinstance(result, BookingStep):
+        step = incoming if isinstance(incoming, BookingStep) else result
+        log.info("stage_done", booking_id=step.booking_id, **common)  # type: ignore[union-attr]
 
 
-def run_stage(
-    stage: str,
-    payload: Any,
-    model: type[Incoming],
-    handler: Callable[[Incoming, Ports], BaseModel | None],
-    next_stage: str | None,
-) -> None:
+def _handed_on(result: Result) -> Sequence[Contract]:
+    if result is None:
+        return ()
+    return result if isinstance(result, Sequence) else (result,)
+
+
+def _parse(stage: Stage, payload: Any) -> Contract:
     try:
-        incoming = model.model_validate(payload)
+        return stage.takes.model_validate(payload)
     except ValidationError as exc:
-        raise InputError(f"{stage}: malformed {model.__name__} message: {exc}") from None
-    current = runtime.current()
-    attempt = _attempt()
+        raise InputError(f"{stage.name}: malformed {stage.takes.__name__} message: {exc}") from None
+
+
+def run_stage(chain: Chain, stage: Stage, payload: Any, app: Runtime) -> None:
+    incoming = _parse(stage, payload)
+    retries = _retries()
     started = time.perf_counter()
-    result = handler(incoming, current.ports)
-    duration_ms = round((time.perf_counter() - started) * 1000, 3)
-    _log_decisions(stage, result, incoming, attempt, duration_ms)
-    if next_stage is not None and result is not None:
-        current.broker.get_actor(next_stage).send(result.model_dump(mode="json"))
+    try:
+        result = HANDLERS[stage](incoming, app)
+    except Exception as exc:
+        if stage.undone_on_final_failure:
+            _undo_when_final(stage, incoming, exc, retries, app)
+        raise
+    _log_done(stage.name, result, incoming, retries + 1, round((time.perf_counter() - started) * 1000, 3))
+    receiver = stage if stage.splits_into_itself else chain.after(stage)
+    if receiver is None:
+        return
+    for message in _handed_on(result):
+        app.broker.get_actor(receiver.name).send(message.model_dump(mode="json"))
+
+
+def _undo_when_final(stage: Stage, incoming: Contract, exc: Exception, retries: int, app: Runtime) -> None:
+    final = isinstance(exc, PermanentError) or retries >= app.settings.max_retries
+    log.warning("stage_failed", stage=stage.name, attempt=retries + 1, final=final,
+                error=f"{type(exc).__name__}: {exc}", **_ids(incoming))
+    if final:
+        undo(incoming, f"{stage.name}: {type(exc).__name__}: {exc}", app.ports)
+
+
+def _ids(incoming: Contract) -> dict[str, str]:
+    booking_id = getattr(incoming, "booking_id", None)
+    return {"booking_id": booking_id} if booking_id else {}

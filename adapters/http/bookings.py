@@ -35,6 +35,7 @@ from baton.booking.planning import (
 )
 from baton.booking.reserve import SlotUnavailable
 from baton.booking.submit import NotEnqueued, submit_booking
+from baton.chains import BOOKING_REQUEST
 from baton.errors import InputError, PermanentError, TransientError
 from messages.booking import BookingRequest, CancelBooking, ReassignBooking, RescheduleBooking
 from routing.booking.config import HostKind, HostOption
@@ -44,7 +45,6 @@ from routing.booking.slots import Interval, Slot
 log = structlog.get_logger(__name__)
 MAX_RANGE = timedelta(days=31)
 MAX_EVENTS = 100
-REQUEST_STAGE = "booking_request"
 JSON_CONTENT_TYPE = "application/json"
 SAME_USER = 15  # an 18-character Salesforce id is the 15-character one plus a checksum
 
@@ -229,7 +229,7 @@ def booking_router(current: Callable[[], runtime.Runtime] = runtime.current) -> 
         if caller.scheduler_user_id is not None:
             for booking_request in requests:
                 _as_caller(caller, {"scheduler_user_id": booking_request.scheduler_user_id})
-        actor = state.broker.get_actor(REQUEST_STAGE)
+        actor = state.broker.get_actor(BOOKING_REQUEST.name)
         try:
             for booking_request in requests:
                 actor.send(booking_request.model_dump(mode="json"))

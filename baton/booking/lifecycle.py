@@ -52,13 +52,13 @@ from baton.booking.reserve import (
     holds_for,
     window_problems,
 )
+from baton.chains import BOOKING_SYNC
 from baton.errors import PermanentError
 from baton.ports import Ports
 from messages import RecordEvent
 from messages.booking import BookingRequest, BookingStatus, BookingStep
 
 log = structlog.get_logger(__name__)
-SYNC_STAGE = "booking_sync"
 ENDED = frozenset({BookingStatus.FAILED, BookingStatus.CANCELLED})
 CANCELLED_PREFIX = "Cancelled: "
 NO_SHOW_PREFIX = "No-show: "
@@ -89,7 +89,7 @@ def _live(bookings: BookingStore, booking_id: str) -> BookingRow:
 
 def send_sync(broker: Broker, booking_id: str, ports: Ports) -> None:
     step = BookingStep(booking_id=booking_id, enqueued_at=ports.clock())
-    broker.get_actor(SYNC_STAGE).send(step.model_dump(mode="json"))
+    broker.get_actor(BOOKING_SYNC.name).send(step.model_dump(mode="json"))
 
 
 def cancel(booking_id: str, reason: str, ports: Ports) -> BookingRow:

@@ -1,97 +1,40 @@
-"""What every booking actor does around its handler: parse, run, hand on, and undo a booking whose stage
-finally failed (a permanent error, or a transient one on its last retry)."""
+"""The booking chain's entry: a request from a queue is reserved like POST /bookings; a booking reserved at
+once starts the chain's steps."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 import structlog
 from dramatiq import Broker
-from dramatiq.middleware import CurrentMessage
-from pydantic import ValidationError
 
-from baton import runtime
-from baton.booking.chain import bookings_of, give_up
-from baton.booking.lifecycle import SYNC_STAGE, sync
+from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingForbidden, BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
+from baton.chains import BOOKED, BOOKING_REQUEST
 from baton.errors import InputError, PermanentError
 from baton.ports import Ports
 from messages.booking import FINAL_STATUSES, BookingRequest, BookingStatus, BookingStep
 
 log = structlog.get_logger("baton.stage")
-FIRST_STAGE = "booking_calendar"
-
-
-def _retries() -> int:
-    message = CurrentMessage.get_current_message()
-    return message.options.get("retries", 0) if message is not None else 0
 
 
 def start_chain(broker: Broker, booking_id: str, ports: Ports) -> None:
     step = BookingStep(booking_id=booking_id, enqueued_at=ports.clock())
-    broker.get_actor(FIRST_STAGE).send(step.model_dump(mode="json"))
+    broker.get_actor(BOOKED.name).send(step.model_dump(mode="json"))
 
 
-def run_booking_step(stage: str, payload: Any, handler: Callable[[BookingStep, Ports], BookingStep | None],
-                     next_stage: str | None) -> None:
+def request_booking(request: BookingRequest, ports: Ports) -> BookingStep | None:
+    """Reserves the request's slot; the first step of its booking, or None when that booking already ended.
+    A request that cannot be booked raises a PermanentError naming why (dead-lettered)."""
     try:
-        step = BookingStep.model_validate(payload)
-    except ValidationError as exc:
-        raise InputError(f"{stage}: malformed BookingStep message: {exc}") from None
-    current = runtime.current()
-    retries = _retries()
-    started = time.perf_counter()
-    try:
-        result = handler(step, current.ports)
-    except Exception as exc:
-        final = isinstance(exc, PermanentError) or retries >= current.settings.max_retries
-        log.warning("booking_stage_failed", stage=stage, booking_id=step.booking_id, attempt=retries + 1,
-                    final=final, error=f"{type(exc).__name__}: {exc}")
-        if final:
-            give_up(step.booking_id, f"{stage}: {type(exc).__name__}: {exc}", current.ports)
-        raise
-    log.info("stage_done", stage=stage, booking_id=step.booking_id, attempt=retries + 1,
-             duration_ms=round((time.perf_counter() - started) * 1000, 3))
-    if next_stage is not None and result is not None:
-        current.broker.get_actor(next_stage).send(result.model_dump(mode="json"))
-
-
-def run_sync_step(payload: Any) -> None:
-    """``booking_sync``: retried like every stage, dead-lettered when it finally fails; never undoes the
-    booking (the change it follows already happened)."""
-    try:
-        step = BookingStep.model_validate(payload)
-    except ValidationError as exc:
-        raise InputError(f"{SYNC_STAGE}: malformed BookingStep message: {exc}") from None
-    started = time.perf_counter()
-    sync(step, runtime.current().ports)
-    log.info("stage_done", stage=SYNC_STAGE, booking_id=step.booking_id, attempt=_retries() + 1,
-             duration_ms=round((time.perf_counter() - started) * 1000, 3))
-
-
-def run_booking_request(payload: Any, next_stage: str) -> None:
-    """A booking request from a queue: reserved like POST /bookings; a request that cannot be booked is
-    dead-lettered with the reason."""
-    try:
-        request = BookingRequest.model_validate(payload)
-    except ValidationError as exc:
-        raise InputError(f"booking_request: malformed BookingRequest message: {exc}") from None
-    current = runtime.current()
-    ports = current.ports
-    bookings = bookings_of(ports)
-    try:
-        reserved = reserve(request, ports, bookings, ports.clock())
+        reserved = reserve(request, ports, bookings_of(ports), ports.clock())
     except BookingProblems as exc:
-        raise InputError(f"booking_request: {exc}") from None
+        raise InputError(f"{BOOKING_REQUEST.name}: {exc}") from None
     except BookingForbidden as exc:
-        raise PermanentError(f"booking_request: not allowed: {exc}") from None
+        raise PermanentError(f"{BOOKING_REQUEST.name}: not allowed: {exc}") from None
     except SlotUnavailable as exc:
         starts = ", ".join(slot.start.isoformat() for slot in exc.alternatives) or "none"
-        raise PermanentError(f"booking_request: {exc.reason}; nearest free: {starts}") from None
-    if BookingStatus(reserved.booking.status) not in FINAL_STATUSES:
-        current.broker.get_actor(next_stage).send(
-            BookingStep(booking_id=reserved.booking.id, enqueued_at=ports.clock()).model_dump(mode="json"))
-    log.info("stage_done", stage="booking_request", booking_id=reserved.booking.id, created=reserved.created)
+        raise PermanentError(f"{BOOKING_REQUEST.name}: {exc.reason}; nearest free: {starts}") from None
+    log.info("booking_requested", booking_id=reserved.booking.id, created=reserved.created)
+    if BookingStatus(reserved.booking.status) in FINAL_STATUSES:
+        return None
+    return BookingStep(booking_id=reserved.booking.id, enqueued_at=ports.clock())

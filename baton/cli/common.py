@@ -14,9 +14,9 @@ from dramatiq.brokers.stub import StubBroker
 from rich.console import Console
 from rich.table import Table
 
+from baton.chains import BATCH_ROUTING, ROUTING
 from baton.errors import ConfigError
 from baton.settings import Settings
-from messages import STAGES
 from routing.config import load_config_text
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -76,8 +76,8 @@ def run_embedded(broker: StubBroker, threads: int, timeout_s: float) -> None:
     worker = Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     try:
-        for stage in STAGES:
-            broker.join(broker.get_actor(stage).queue_name, timeout=int(timeout_s * 1000), fail_fast=False)
+        for stage in (*ROUTING.stages, *BATCH_ROUTING.stages):
+            broker.join(broker.get_actor(stage.name).queue_name, timeout=int(timeout_s * 1000), fail_fast=False)
         worker.join()
     finally:
         worker.stop()

@@ -10,9 +10,8 @@ from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware.prometheus import Prometheus
 
+from baton.chains import WRITEBACK
 from baton.metrics.instruments import record_assignments, record_dead_letter, record_stage
-
-WRITEBACK_STAGE = "writeback"
 
 
 def _records(message: MessageProxy) -> list[Any]:
@@ -38,7 +37,7 @@ class StageMetrics(Middleware):
         self._local.started = None
         records = _records(message)
         record_stage(message.actor_name, time.perf_counter() - started, len(records), exception is not None)
-        if exception is None and message.actor_name == WRITEBACK_STAGE:
+        if exception is None and message.actor_name == WRITEBACK.name:
             record_assignments(entry for entry in records if isinstance(entry, dict))
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:

@@ -9,9 +9,9 @@ from typing import Protocol
 
 import structlog
 
+from adapters.logstream.entries import StreamEntry
 from baton.notify.channels import Email, SlackWebhook, SmtpChannel
 from baton.notify.templates import Template, render
-from adapters.logstream.entries import StreamEntry
 from baton.ports import AssignmentSink
 from messages import AssignmentLog
 from messages.assignment import Outcome

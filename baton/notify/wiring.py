@@ -9,6 +9,7 @@ import dramatiq
 
 from adapters.store import Store
 from baton import runtime
+from baton.chains import NOTIFY
 from baton.configs import ConfigProvider
 from baton.errors import PermanentError
 from baton.notify.channels import SlackWebhook, SmtpChannel
@@ -18,8 +19,6 @@ from baton.ports import AssignmentSink
 from baton.settings import Settings
 from messages.notifications import Channel, Notification, NotificationBatch
 from routing.teams import Member
-
-NOTIFY_STAGE = "notify"
 
 
 @dataclass
@@ -70,7 +69,7 @@ def enqueue_notifications(broker: dramatiq.Broker, notifications: Sequence[Notif
     """One notify message for all of them (the notify actor splits it)."""
     if notifications:
         batch = NotificationBatch(notifications=list(notifications))
-        broker.get_actor(NOTIFY_STAGE).send(batch.model_dump(mode="json"))
+        broker.get_actor(NOTIFY.name).send(batch.model_dump(mode="json"))
 
 
 def with_notifications(settings: Settings, sink: AssignmentSink) -> AssignmentSink:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from adapters.store import Transaction
 from baton.ports import Ports
+from baton.stage_handlers import through_match
 from baton.stages.assign import (
     DecisionState,
     RecordKey,
@@ -24,7 +25,6 @@ from baton.stages.assign import (
     needs,
     prepare,
 )
-from baton.stages.route import through_match
 from messages import AssignmentLog, Outcome, RecordEvent, RoutingContext, StageBatch
 from routing.selection import TeamState
 

@@ -18,10 +18,11 @@ from dramatiq import Broker
 
 from adapters.salesforce.bulk import BulkClient
 from adapters.store import Decision, ReassignJob, Store
+from baton.chains import ROUTE
 from baton.clock import Clock
 from baton.errors import PermanentError, TransientError
 from baton.flusher import RetryPolicy
-from baton.ingest import BATCH_JOB_STAGE, enqueue
+from baton.ingest import enqueue
 from baton.ports import OwnerWriter, Ports
 from baton.reassign import jobs
 from baton.reassign.dry_run import DryRun, DryRunReport
@@ -154,7 +155,7 @@ def run_job(job: ReassignJob, ctx: JobContext) -> JobReport:
             decided = store.decisions(ids)
             found.update(decided)
             fresh = [event for event in page.events if event.routing_id not in decided]
-            enqueue(ctx.broker, fresh, ctx.settings.batch_size, now(), BATCH_JOB_STAGE)
+            enqueue(ctx.broker, fresh, ctx.settings.batch_size, now(), ROUTE)
             pending.extend(event.routing_id for event in fresh)
             ctx.progress.update("read", len(owners) + len(rejected))
         skipped = len(found)

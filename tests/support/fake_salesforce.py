@@ -31,10 +31,10 @@ import requests
 import trustme
 from simple_salesforce import Salesforce
 
-from tests.support.fake_query import QueryCursor, answer_query
 from tests.support.fake_bulk import API_LIMIT, FakeBulk, is_bulk
 from tests.support.fake_events import FakeEvents, is_event_path
 from tests.support.fake_faults import APPLIED_THEN_DROPPED, REFUSED, Answer, Fault, FaultyService
+from tests.support.fake_query import QueryCursor, answer_query
 
 API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"

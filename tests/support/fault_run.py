@@ -25,19 +25,24 @@ from dramatiq.errors import BrokerConnectionError
 
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.bookings import BookingRow, BookingStore
+from baton.chains import BOOKING, ROUTING, Stage
 from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.flusher import IN_FLIGHT
 from baton.ingest import batches
 from messages import RecordEvent
+from tests.support.events import lead_event
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
-from tests.support.events import lead_event
-from tests.support.rabbitmq_probe import local_ports_to, process_group, rabbitmq_node, wait_for_unacked
+from tests.support.rabbitmq_probe import (
+    local_ports_to,
+    process_group,
+    rabbitmq_node,
+    wait_for_unacked,
+)
+from tests.support.reconcile import DOUBLED, LETTERED, LOST, OLDER_OWNER_WON, WRONG, reconcile
 from tests.support.run_counts import RunCounts
 from tests.support.service_control import Services, host_port, service_urls
-from tests.support.tcp_proxy import PUBLISHER, TcpProxy
-from tests.support.reconcile import DOUBLED, LETTERED, LOST, OLDER_OWNER_WON, WRONG, reconcile
 from tests.support.services import (
     FlusherProcess,
     ServiceProcess,
@@ -48,6 +53,7 @@ from tests.support.services import (
     unique_prefix,
     worker_env,
 )
+from tests.support.tcp_proxy import PUBLISHER, TcpProxy
 
 SOAK_HOSTS = tuple(f"005{index:012d}BBB" for index in range(1, 61))  # bench/soak.py books 5 a second
 BOOKING_HOSTS = SOAK_HOSTS[:10]
@@ -185,8 +191,8 @@ class SteadyProducer:
     def left(self, phase: str) -> int:
         return self.planned.get(phase, 0) - self.confirmed.get(phase, 0)
 
-    def send(self, actor: str, payload: dict[str, Any], timeout_s: float = 180) -> None:
-        message = dramatiq.Message(queue_name=f"{self.prefix}.{actor}", actor_name=actor, args=(payload,),
+    def send(self, stage: Stage, payload: dict[str, Any], timeout_s: float = 180) -> None:
+        message = dramatiq.Message(queue_name=stage.queue(self.prefix), actor_name=stage.name, args=(payload,),
                                    kwargs={}, options={})
         deadline = time.monotonic() + timeout_s
         while True:
@@ -216,7 +222,7 @@ class SteadyProducer:
         self.begin(phase, len(planned))
         count = 0
         for batch in planned:
-            self.send("classify", batch.model_dump(mode="json"))
+            self.send(ROUTING.first, batch.model_dump(mode="json"))
             count += len(batch.contexts)
         return count
 
@@ -290,7 +296,7 @@ class FaultRun:
     def send_bookings(self, requests: Sequence[dict[str, Any]]) -> int:
         self.producer.begin(BOOKING_REQUESTS, len(requests))
         for request in requests:
-            self.producer.send("booking_request", request)
+            self.producer.send(BOOKING.first, request)
         return len(requests)
 
     def queue_depths(self) -> dict[str, int]:
@@ -438,7 +444,7 @@ def start_cluster(run: FaultRun, workers: int = 2, threads: int = 4, members: in
         run.start_worker(threads)
     run.start_flusher()
     rabbitmq_node()  # looked up once now, so a fault's first look is quick
-    wait_until_consuming(run, f"{run.prefix}.classify", workers)
+    wait_until_consuming(run, ROUTING.first.queue(run.prefix), workers)
 
 
 def wait_until_consuming(run: FaultRun, queue: str, consumers: int, timeout_s: float = DRAIN_TIMEOUT_S) -> None:

@@ -17,7 +17,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adapters.store.tables import assignments, bookings, dead_letters, holds, record_states, reservations, team_states
+from adapters.store.tables import (
+    assignments,
+    bookings,
+    dead_letters,
+    holds,
+    record_states,
+    reservations,
+    team_states,
+)
 from messages import RecordEvent
 from messages.booking import BookingStatus
 from tests.support.fake_calendar import FakeGoogleCalendar

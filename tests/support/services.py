@@ -17,15 +17,16 @@ import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, dq_name, xq_name
 
+from baton.chains import BOOKING, BOOKING_FOLLOWS, CLASSIFY, queue_names
 from baton.ingest import batches
-from messages import STAGES, RecordEvent
+from messages import RecordEvent
 
-BOOKING_STAGES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log", "booking_sync")
+BOOKING_STAGES = tuple(stage.name for stage in (*BOOKING.stages, *BOOKING_FOLLOWS.stages))
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def stage_queues(prefix: str) -> list[str]:
-    names = [f"{prefix}.{stage}" for stage in (*STAGES, *BOOKING_STAGES, "notify")]  # notify: the notification actor
+    names = list(queue_names(prefix))
     return names + [dq_name(n) for n in names] + [xq_name(n) for n in names]
 
 
@@ -39,13 +40,13 @@ class Producer:
 
     def __post_init__(self) -> None:
         self.broker = RabbitmqBroker(url=self.url, confirm_delivery=True, middleware=[])
-        self.broker.declare_queue(f"{self.prefix}.classify")
+        self.broker.declare_queue(CLASSIFY.queue(self.prefix))
 
     def publish(self, events: Sequence[RecordEvent], batch_size: int) -> int:
         count = 0
         for batch in batches(events, batch_size, datetime.now(UTC)):
             message = dramatiq.Message(
-                queue_name=f"{self.prefix}.classify", actor_name="classify",
+                queue_name=CLASSIFY.queue(self.prefix), actor_name=CLASSIFY.name,
                 args=(batch.model_dump(mode="json"),), kwargs={}, options={},
             )
             self.broker.enqueue(message)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+
 @dataclass(eq=False)
 class ProxiedConnection:
     """One client connection through a TcpProxy: ``label`` names the entrance it came in by, ``upstream_port``

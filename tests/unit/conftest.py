@@ -12,21 +12,20 @@ from pathlib import Path
 import pytest
 from dramatiq import Message, Worker
 from dramatiq.brokers.stub import StubBroker
-from sqlalchemy.engine import Engine
 from dramatiq.errors import ConnectionClosed
+from sqlalchemy.engine import Engine
 
 from adapters.reference import FileReferenceData
 from adapters.store import Store, make_engine, upgrade_schema
 from baton import runtime
-from baton.bootstrap import bootstrap
+from baton.chains import BATCH_ROUTING, ROUTING
 from baton.clock import utc_now
 from baton.configs import ConfigProvider, apply_config
 from baton.errors import TransientError
 from baton.flusher import FlushReport, RetryPolicy, flush_outbox
 from baton.ingest import enqueue
 from baton.ports import OwnerChange, Ports, RecordingSink, WriteResult
-from baton.settings import Settings
-from messages import STAGES, AssignmentLog, RecordEvent
+from messages import AssignmentLog, RecordEvent
 
 FLUSH_POLICY = RetryPolicy(max_attempts=4, min_backoff_ms=5, max_backoff_ms=20)
 
@@ -121,8 +120,8 @@ class Pipeline:
     def route(self) -> None:
         """Runs every stage until the queues are empty (decisions and outbox rows stored, nothing flushed)."""
         for _ in range(2):
-            for stage in STAGES:
-                self.broker.join(self.broker.get_actor(stage).queue_name, timeout=30_000, fail_fast=False)
+            for stage in (*ROUTING.stages, *BATCH_ROUTING.stages):
+                self.broker.join(self.broker.get_actor(stage.name).queue_name, timeout=30_000, fail_fast=False)
 
     def flush(self) -> FlushReport:
         """The outbox flusher's rounds, each a minute later, so rows waiting to be retried come due."""

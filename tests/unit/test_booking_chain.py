@@ -19,8 +19,9 @@ from baton import runtime
 from baton.booking.chain import bookings_of
 from baton.booking.reserve import reserve
 from baton.booking.stages import start_chain
+from baton.chains import NOTIFY
 from baton.errors import PermanentError, TransientError
-from baton.notify.wiring import NOTIFY_STAGE, with_notifications
+from baton.notify.wiring import with_notifications
 from messages.booking import BookingRequest, booking_id_for
 from tests.support.booking import (
     HOSTS,
@@ -253,7 +254,7 @@ def test_the_host_of_a_confirmed_booking_is_told_once_with_the_booking_template(
         runtime.install(runtime.Runtime(configured, current.broker, ports))
 
         booking_id = book(chain)
-        pipeline.broker.join(pipeline.broker.get_actor(NOTIFY_STAGE).queue_name, timeout=30_000, fail_fast=False)
+        pipeline.broker.join(pipeline.broker.get_actor(NOTIFY.name).queue_name, timeout=30_000, fail_fast=False)
 
     booking = chain.bookings.get(booking_id)
     assert booking is not None and booking.status == "confirmed"

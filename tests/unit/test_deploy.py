@@ -24,9 +24,9 @@ from cloudcoil.models.keda import v1alpha1 as keda
 from compose_spec import PyCompose
 
 from baton import runtime
+from baton.chains import CHAINS, queue_names, stage_names
 from baton.settings import Settings
 from baton.settings_doc import MEANINGS, render
-from messages import STAGES
 from tests.support.keda_schemas import RABBITMQ_TRIGGER_METADATA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,23 +102,25 @@ def test_the_keda_check_refuses_a_misspelt_field_a_wrong_type_and_a_bad_trigger_
             {**trigger, "metadata": {**trigger["metadata"], "queueLength": "5"}}]}})
 
 
-def test_keda_scales_the_worker_deployment_on_every_worker_queue_with_its_credentials(
+def test_every_declared_stage_is_an_actor_on_its_own_queue_and_no_actor_is_undeclared(
     stub_runtime: runtime.Runtime,
 ) -> None:
-    import workers  # noqa: F401  (binds every actor to the session's broker)
+    broker = stub_runtime.broker
+    prefix = stub_runtime.settings.queue_prefix
+    assert sorted(broker.get_declared_actors()) == sorted(stage_names())
+    for chain in CHAINS:
+        for stage in chain.stages:
+            assert broker.get_actor(stage.name).queue_name == stage.queue(prefix), (chain.name, stage.name)
+    declared = {queue for queue in broker.get_declared_queues() if not queue.endswith((".DQ", ".XQ"))}
+    assert declared == set(queue_names(prefix))
 
-    bound_prefix = f"{stub_runtime.settings.queue_prefix}."
-    stages = {
-        queue.removeprefix(bound_prefix)
-        for queue in stub_runtime.broker.get_declared_queues()
-        if queue.startswith(bound_prefix) and not queue.endswith((".DQ", ".XQ"))
-    }
-    assert set(STAGES) | {"notify", "booking_request"} <= stages
+
+def test_keda_scales_the_worker_deployment_on_every_declared_stage_queue_with_its_credentials() -> None:
     scaled = by_kind("ScaledObject")["baton-worker"]
     assert scaled["spec"]["scaleTargetRef"]["name"] in by_kind("Deployment")
     prefix = by_kind("ConfigMap")["baton-settings"]["data"]["BATON_QUEUE_PREFIX"]
-    queues = {trigger["metadata"]["queueName"] for trigger in scaled["spec"]["triggers"]}
-    assert queues == {f"{prefix}.{stage}" for stage in stages}
+    queues = [trigger["metadata"]["queueName"] for trigger in scaled["spec"]["triggers"]]
+    assert sorted(queues) == sorted(queue_names(prefix))
     auth_names = {trigger["authenticationRef"]["name"] for trigger in scaled["spec"]["triggers"]}
     assert auth_names == set(by_kind("TriggerAuthentication"))
     for auth in by_kind("TriggerAuthentication").values():

@@ -13,11 +13,12 @@ import pytest
 import trustme
 
 from baton import runtime
+from baton.chains import NOTIFY
 from baton.errors import ConfigError, PermanentError, TransientError
 from baton.notify.channels import Email, SlackWebhook, SmtpChannel
 from baton.notify.notifier import Notifier, host_notifications
 from baton.notify.templates import DEFAULT_TEMPLATES, load_templates
-from baton.notify.wiring import NOTIFY_STAGE, with_notifications
+from baton.notify.wiring import with_notifications
 from messages.notifications import Notification
 from tests.support.events import lead_event
 from tests.support.fake_notifications import (
@@ -174,7 +175,7 @@ def _with_notifications(pipeline: Pipeline, **settings: object) -> None:
 
 def _drain_with_notifications(pipeline: Pipeline) -> None:
     pipeline.drain()
-    pipeline.broker.join(pipeline.broker.get_actor(NOTIFY_STAGE).queue_name, timeout=30_000, fail_fast=False)
+    pipeline.broker.join(pipeline.broker.get_actor(NOTIFY.name).queue_name, timeout=30_000, fail_fast=False)
 
 
 def test_routed_records_tell_each_new_owner_once_by_email_and_slack(
@@ -214,5 +215,5 @@ def test_a_mail_server_that_is_down_leaves_routing_intact_and_the_notification_d
     while not pipeline.store.dead_letters() and time.monotonic() < deadline:
         time.sleep(0.05)
     [letter] = pipeline.store.dead_letters()
-    assert letter.stage == NOTIFY_STAGE
+    assert letter.stage == NOTIFY.name
     assert "unreachable" in letter.reason

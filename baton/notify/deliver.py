@@ -1,0 +1,27 @@
+"""The notify stage: deliver one notification (email or Slack); a batch of several is split into one
+message each, so each is retried and dead-lettered on its own."""
+
+from __future__ import annotations
+
+from baton.notify.notifier import Notifier
+from baton.notify.wiring import build_notifier
+from baton.runtime import Runtime
+from messages.notifications import NotificationBatch
+
+_built: dict[int, Notifier] = {}
+
+
+def _notifier(app: Runtime) -> Notifier:
+    """One notifier per application (built on first use, so its settings errors surface as a failed message)."""
+    key = id(app)
+    if key not in _built:
+        _built.clear()
+        _built[key] = build_notifier(app.settings, app.ports.configs, app.ports.store)
+    return _built[key]
+
+
+def deliver(batch: NotificationBatch, app: Runtime) -> list[NotificationBatch] | None:
+    if len(batch.notifications) > 1:
+        return [NotificationBatch(notifications=[notification]) for notification in batch.notifications]
+    _notifier(app).deliver(batch.notifications[0])
+    return None
