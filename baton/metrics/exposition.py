@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import structlog
 from dramatiq import Broker
@@ -16,10 +15,12 @@ from adapters.store import Store
 from baton.metrics import multiprocess
 from baton.metrics.middleware import StageMetrics, WorkerPrometheus
 from baton.metrics.store_gauges import StoreGauges
+from baton.metrics.worker_server import (
+    CONTENT_TYPE as CONTENT_TYPE,  # the web's /metrics answers in it too
+)
 from baton.settings import Settings
 
 log = structlog.get_logger(__name__)
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def install_metrics(broker: Broker, settings: Settings) -> None:
@@ -73,32 +74,3 @@ class _ProcessAndStore(Collector):
         yield from process_registry().collect()
         if self._store is not None:
             yield from self._store.collect()
-
-
-class _WorkerMetricsHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        from dramatiq.middleware.prometheus import DB_PATH
-
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=DB_PATH)
-        body = generate_latest(registry)
-        self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def serve_worker_metrics() -> int:
-    """``dramatiq workers`` runs this in its own process: every worker process's metrics, summed, on
-    ``BATON_METRICS_HOST:BATON_METRICS_PORT``."""
-    settings = Settings()
-    server = ThreadingHTTPServer((settings.metrics_host, settings.metrics_port), _WorkerMetricsHandler)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-    return 0

@@ -12,6 +12,7 @@ from dramatiq.middleware.prometheus import Prometheus
 
 from baton.chains import WRITEBACK
 from baton.metrics.instruments import record_assignments, record_dead_letter, record_stage
+from baton.metrics.worker_server import serve_worker_metrics
 
 
 def _records(message: MessageProxy) -> list[Any]:
@@ -53,8 +54,6 @@ class WorkerPrometheus(Prometheus):
 
     @property
     def forks(self) -> list[Any]:
-        from baton.metrics.exposition import serve_worker_metrics
-
         return [serve_worker_metrics]
 
     def after_process_boot(self, broker: Broker) -> None:
