@@ -18,6 +18,7 @@ from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.leader import LeaderLock
 from adapters.synced_reference import StoreReferenceData
 from baton import runtime
+from baton.actors import declare_actors
 from baton.broker import build_broker
 from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider, apply_config
@@ -139,27 +140,24 @@ def bootstrap(
     if settings.config is not None:
         version, created = apply_config(store, settings.config.read_text(), clock(), str(settings.config))
         log.info("config_applied", version=version, created=created, path=str(settings.config))
+    configs = ConfigProvider(store, settings.config_refresh_ms)
+    broker = build_broker(settings, lambda: runtime.current().ports.store, clock,
+                          WarmUp(lambda: warm_process(runtime.current().ports), lambda: warm_thread(store)))
+    install_metrics(broker, settings)
+    dramatiq.set_broker(broker)
     ports = Ports(
         store=store,
-        configs=ConfigProvider(store, settings.config_refresh_ms),
+        configs=configs,
         owner_writer=owner_writer or salesforce_writer(settings) or UnconfiguredOwnerWriter(),
-        sink=SlaTimerSink(with_notifications(settings, sink or log_sink(settings))),
+        sink=SlaTimerSink(with_notifications(settings, sink or log_sink(settings), broker), configs, store),
         clock=clock,
         reference=reference_data(settings, store),
         reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),
         calendar=calendar or build_calendar(settings),
         salesforce_events=salesforce_events or build_salesforce_events(settings),
     )
-    broker = build_broker(settings, lambda: runtime.current().ports.store, clock,
-                          WarmUp(lambda: warm_process(runtime.current().ports), lambda: warm_thread(store)))
-    install_metrics(broker, settings)
-    dramatiq.set_broker(broker)
     current = runtime.Runtime(settings=settings, broker=broker, ports=ports)
     runtime.install(current)
-    from workers.actors import (
-        declare_actors,  # the worker entry module imports this module: bind late
-    )
-
     declare_actors(broker, settings)
     tune_gc(settings.gc_gen0_threshold)
     return current

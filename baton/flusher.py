@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from adapters.store import Store
 from adapters.salesforce.session import UNREACHABLE
+from adapters.store import Store
 from baton.clock import Clock
 from baton.errors import PermanentError, TransientError
 from baton.ports import OwnerChange, OwnerReader, OwnerWriter, WriteResult

@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from dramatiq import Broker, Middleware
-from dramatiq.errors import BrokerConnectionError
 from dramatiq.broker import MessageProxy
 from dramatiq.common import compute_backoff
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Retries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 

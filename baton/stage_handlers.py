@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from baton.booking import chain as booking
-from baton.booking.lifecycle import sync
+from baton.booking.lifecycle import no_shows_from_events, sync
 from baton.booking.stages import request_booking
 from baton.chains import (
     ASSIGN,
@@ -83,9 +83,23 @@ def route_batch(batch: StageBatch, ports: Ports) -> AssignmentBatch:
     return decided
 
 
+def _no_shows_then(route: PortsHandler) -> Handler:
+    """Salesforce Event changes that set the no-show field mark their bookings first (classify and the batch
+    route; a dry run's ``through_match`` changes nothing)."""
+
+    def handle(batch: StageBatch, app: Runtime) -> Any:
+        if any(context.event.object_type == "Event" for context in batch.contexts):
+            no_shows_from_events([context.event for context in batch.contexts],
+                                 app.settings.salesforce_no_show_field, app.ports, app.broker)
+        return route(batch, app.ports)
+
+    return handle
+
+
 HANDLERS: Mapping[Stage, Handler] = {
-    **{stage: OnPorts(handle) for stage, handle in ROUTING_HANDLERS.items()},
-    ROUTE: OnPorts(route_batch),
+    CLASSIFY: _no_shows_then(classify_batch),
+    **{stage: OnPorts(handle) for stage, handle in ROUTING_HANDLERS.items() if stage is not CLASSIFY},
+    ROUTE: _no_shows_then(route_batch),
     BOOKING_REQUEST: OnPorts(request_booking),
     BOOKING_CALENDAR: OnPorts(booking.create_calendar_event),
     BOOKING_EVENT: OnPorts(booking.upsert_salesforce_event),

@@ -1,5 +1,5 @@
 """The worker entry module: ``dramatiq workers`` bootstraps Baton from BATON_* settings, which declares an actor
-for every stage of every chain (``workers.actors``), and starts them all."""
+for every stage of every chain (``baton.actors``), and starts them all."""
 
 from baton import runtime
 from baton.metrics.multiprocess import enable_for_worker_process

@@ -36,10 +36,10 @@ from baton.cli.common import (
 from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.flusher import FLUSH_STAGE
-from baton.lost_events import LOST_STAGE
 from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
 from baton.logging import configure_logging
+from baton.lost_events import LOST_STAGE
 from baton.metrics.exposition import serve_process_metrics
 from baton.scheduling.scheduler import RoundReport
 from baton.scheduling.wiring import build_scheduler

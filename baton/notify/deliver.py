@@ -8,12 +8,13 @@ from baton.notify.wiring import build_notifier
 from baton.runtime import Runtime
 from messages.notifications import NotificationBatch
 
-_built: dict[int, Notifier] = {}
+_built: dict[tuple[int, int, int], Notifier] = {}
 
 
 def _notifier(app: Runtime) -> Notifier:
-    """One notifier per application (built on first use, so its settings errors surface as a failed message)."""
-    key = id(app)
+    """One notifier per application's settings and store (built on first use, so its settings errors surface
+    as a failed message)."""
+    key = (id(app.settings), id(app.ports.configs), id(app.ports.store))
     if key not in _built:
         _built.clear()
         _built[key] = build_notifier(app.settings, app.ports.configs, app.ports.store)

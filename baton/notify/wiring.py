@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import dramatiq
 
 from adapters.store import Store
-from baton import runtime
 from baton.chains import NOTIFY
 from baton.configs import ConfigProvider
 from baton.errors import PermanentError
@@ -72,12 +71,12 @@ def enqueue_notifications(broker: dramatiq.Broker, notifications: Sequence[Notif
         broker.get_actor(NOTIFY.name).send(batch.model_dump(mode="json"))
 
 
-def with_notifications(settings: Settings, sink: AssignmentSink) -> AssignmentSink:
+def with_notifications(settings: Settings, sink: AssignmentSink, broker: dramatiq.Broker) -> AssignmentSink:
     """``sink``, plus a notification to each new owner when SMTP or a Slack webhook is configured."""
     channels = configured_channels(settings)
     if not channels:
         return sink
-    return NotifyingSink(sink, lambda batch: enqueue_notifications(runtime.current().broker, batch), channels)
+    return NotifyingSink(sink, lambda batch: enqueue_notifications(broker, batch), channels)
 
 
 def configured_channels(settings: Settings) -> list[Channel]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.store.sla_timers import open_timers
-from baton import runtime
-from baton.errors import PermanentError
 from adapters.logstream.entries import StreamEntry
+from adapters.store import Store
+from adapters.store.sla_timers import open_timers
+from baton.configs import ConfigProvider
+from baton.errors import PermanentError
 from baton.ports import AssignmentSink
 from messages import AssignmentLog, Outcome, Source
 from routing.config import OrgConfig
@@ -39,15 +40,16 @@ class SlaTimerSink:
     notified, and the stage is retried; timers are keyed by routing id, so a retry opens each once."""
 
     inner: AssignmentSink
+    configs: ConfigProvider
+    store: Store
 
     def publish(self, logs: Sequence[AssignmentLog]) -> None:
-        ports = runtime.current().ports
         try:
-            _, config = ports.configs.current()
+            _, config = self.configs.current()
         except PermanentError:
             config = None
         if config is not None:
-            open_timers(ports.store, timers_for(logs, config))
+            open_timers(self.store, timers_for(logs, config))
         self.inner.publish(logs)
 
     def publish_entries(self, entries: Sequence[StreamEntry]) -> None:

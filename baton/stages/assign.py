@@ -16,6 +16,7 @@ from adapters.store import DecisionRows, RecordState, Transaction
 from adapters.store.meeting_counts import COUNTED_STATUSES
 from baton.coalesce import Coalescer
 from baton.ports import Ports
+from baton.stages.common import record_facts
 from messages import (
     AssignmentBatch,
     AssignmentLog,
@@ -27,9 +28,12 @@ from messages import (
     Source,
     StageBatch,
 )
+from messages.records import ChangeType
+from routing.availability import availability
+from routing.booking.fairness import counted_statuses
 from routing.config import OrgConfig
-from baton.stages.common import record_facts
 from routing.dispatch import Plan, PlanKind, RecordChange, echoes_known_owner, plan_record
+from routing.graph import AssignTeam, FixedOwner
 from routing.selection import (
     PreviousOwner,
     TeamState,
@@ -38,10 +42,6 @@ from routing.selection import (
     select_owner,
     taken_back,
 )
-from messages.records import ChangeType
-from routing.availability import availability
-from routing.booking.fairness import counted_statuses
-from routing.graph import AssignTeam, FixedOwner
 from routing.selection.meetings import MeetingWindow, meeting_window
 from routing.teams import Team
 

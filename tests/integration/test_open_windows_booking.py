@@ -31,7 +31,8 @@ from adapters.store.bookings import BookingStore
 from adapters.store.tables import assignments, reservations
 from baton import runtime
 from baton.booking.chain import owner_logs
-from baton.booking.lifecycle import CANCELLED_PREFIX, SYNC_STAGE
+from baton.booking.lifecycle import CANCELLED_PREFIX
+from baton.chains import BOOKING_SYNC
 from baton.scheduling.scheduler import Scheduler
 from messages.booking import FINAL_STATUSES, BookingStatus, booking_id_for
 from tests.support.booking import AUTH, TOKEN, BookingChain, booking_request, install_booking_ports
@@ -227,7 +228,7 @@ def test_a_booking_cancelled_while_a_step_of_its_chain_runs_leaves_nothing_behin
         assert client.get(f"/bookings/{booking_id}", headers=AUTH).json()["status"] == CHAIN[stage].value
         cancelled = client.post(f"/bookings/{booking_id}/cancel", json={"reason": "race"}, headers=AUTH)
         assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled", cancelled.text
-        pipeline.broker.join(pipeline.broker.get_actor(SYNC_STAGE).queue_name, timeout=30_000)
+        pipeline.broker.join(pipeline.broker.get_actor(BOOKING_SYNC.name).queue_name, timeout=30_000)
         owners_before_cancel = pending_owner_changes(booking_id)
         assert not step.finished.is_set(), f"{stage} finished before the cancel was done"
         step.release()

@@ -250,7 +250,7 @@ def test_the_host_of_a_confirmed_booking_is_told_once_with_the_booking_template(
         current = runtime.current()
         configured = current.settings.model_copy(update={"notify_smtp_host": "127.0.0.1", "notify_smtp_port": port,
                                                          "notify_smtp_tls": "none"})
-        ports = dataclasses.replace(current.ports, sink=with_notifications(configured, pipeline.sink))
+        ports = dataclasses.replace(current.ports, sink=with_notifications(configured, pipeline.sink, pipeline.broker))
         runtime.install(runtime.Runtime(configured, current.broker, ports))
 
         booking_id = book(chain)

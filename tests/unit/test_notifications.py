@@ -169,7 +169,7 @@ def test_templates_are_overridden_from_yaml_and_bad_files_name_what_is_wrong(tmp
 def _with_notifications(pipeline: Pipeline, **settings: object) -> None:
     current = runtime.current()
     configured = current.settings.model_copy(update=settings)
-    ports = dataclasses.replace(current.ports, sink=with_notifications(configured, pipeline.sink))
+    ports = dataclasses.replace(current.ports, sink=with_notifications(configured, pipeline.sink, pipeline.broker))
     runtime.install(runtime.Runtime(configured, current.broker, ports))
 
 

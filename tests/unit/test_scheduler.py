@@ -106,7 +106,7 @@ def test_cap_windows_start_at_the_member_s_own_midnight_and_monday() -> None:
 
 def _sla_pipeline(pipeline: Pipeline, clock: FrozenClock) -> None:
     current = runtime.current()
-    ports = dataclasses.replace(current.ports, sink=SlaTimerSink(pipeline.sink), clock=clock)
+    ports = dataclasses.replace(current.ports, sink=SlaTimerSink(pipeline.sink, current.ports.configs, pipeline.store), clock=clock)
     runtime.install(runtime.Runtime(current.settings, current.broker, ports))
 
 

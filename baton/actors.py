@@ -1,5 +1,5 @@
 """Every declared stage (``baton.chains``) becomes a dramatiq actor on its own queue with the retry policy from
-settings; each runs ``workers.runner.run_stage``."""
+settings; each runs ``baton.stage_runner.run_stage``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from baton import runtime
 from baton.chains import Chain, Stage, all_stages
 from baton.errors import PermanentError
 from baton.settings import Settings
-from workers.runner import run_stage
+from baton.stage_runner import run_stage
 
 
 def _perform(chain: Chain, stage: Stage) -> Callable[[Any], None]:
