@@ -9,7 +9,6 @@ import dramatiq
 import structlog
 
 from adapters.calendar import Calendar
-from adapters.calendar.setup import build_calendar, build_salesforce_events
 from adapters.reference import FileReferenceData, ReferenceData
 from adapters.reference_updates import StoreReferenceUpdates
 from adapters.salesforce.events import SalesforceEvents
@@ -108,6 +107,28 @@ def reference_data(settings: Settings, store: Store) -> ReferenceData:
     if settings.accounts_file or settings.leads_file or settings.contacts_file:
         return FileReferenceData(settings.accounts_file, settings.leads_file, settings.contacts_file)
     return StoreReferenceData(store, settings.reference_refresh_ms)
+
+
+def build_calendar(settings: Settings) -> Calendar | None:
+    """Google Calendar when a service account key is configured, else None (the embedded default:
+    pair it with ``UnconfiguredCalendar``, whose every call raises a ConfigError naming the setting)."""
+    if settings.google_service_account_file is None:
+        return None
+    from adapters.calendar.google import GoogleCalendar, load_service_account
+
+    return GoogleCalendar(load_service_account(settings.google_service_account_file),
+                          settings.google_freebusy_subject or "", settings.google_calendar_api_url,
+                          settings.google_timeout_ms)
+
+
+def build_salesforce_events(settings: Settings) -> SalesforceEvents | None:
+    """Salesforce Event upserts through the connected app when one is configured, else None."""
+    login = salesforce_login(settings)
+    if login is None:
+        return None
+    from adapters.salesforce.events import SalesforceEventWriter
+
+    return SalesforceEventWriter(login=login, external_id_field=settings.salesforce_event_external_id_field)
 
 
 EMBEDDED_LOGS_KEPT = 10_000

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.salesforce.change_events import CHANNEL_PATTERN
+
 DEFAULT_DATABASE_URL = "sqlite:///baton.sqlite3"
-CHANNEL_PATTERN = re.compile(r"^/(data|event)/[A-Za-z0-9_]+$")
 
 
 class Settings(BaseSettings):

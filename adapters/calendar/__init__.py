@@ -1,7 +1,7 @@
 """Calendars: free/busy and hand-over meeting events (ports, deterministic event ids, a recording fake).
 
-The Google Calendar client lives in ``adapters.calendar.google``; ``adapters.calendar.setup`` builds it
-from settings.
+The Google Calendar client lives in ``adapters.calendar.google``; the composition root (``baton.bootstrap``)
+builds it from settings.
 """
 
 from adapters.calendar.ports import (

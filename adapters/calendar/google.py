@@ -36,8 +36,8 @@ from adapters.calendar.ports import (
     EventMoveRefused,
     invited,
 )
+from adapters.call_metrics import record_calendar_call
 from baton.errors import ConfigError, InputError, PermanentError, TransientError
-from baton.metrics.instruments import record_calendar_call
 from routing.booking.slots import Interval
 
 log = structlog.get_logger(__name__)

@@ -17,8 +17,8 @@ import jwt
 import requests
 from simple_salesforce import Salesforce
 
+from adapters.call_metrics import record_salesforce_call
 from baton.errors import ConfigError, TransientError
-from baton.metrics.instruments import record_salesforce_call
 
 API_VERSION = "61.0"
 TOKEN_TIMEOUT_S = 30

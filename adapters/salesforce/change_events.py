@@ -12,6 +12,7 @@ platform events: a platform event names a record (``Object__c``, ``Record_Id__c`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from baton.errors import InputError
-from baton.settings import CHANNEL_PATTERN
 from messages import ChangeType, RecordEvent, Source
 from routing.dispatch import caused_by_baton
+
+CHANNEL_PATTERN = re.compile(r"^/(data|event)/[A-Za-z0-9_]+$")  # a CDC or platform event channel
 
 HEADER_KEY = "ChangeEventHeader"
 CHANGE_EVENT_PREFIX = "/data/"

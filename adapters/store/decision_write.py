@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 
 from adapters.store.json_values import encode_rows
-from adapters.store.tables import assignments, outbox, record_states, team_states
+from adapters.store.tables import assignments, outbox, record_states
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +15,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.decision_write import DecisionRows, write_decisions_postgresql
 from adapters.store.meeting_counts import count_meetings
-from baton.errors import DependencyUnavailable, TransientError
 from adapters.store.tables import (
-    api_usage,
     SYNCED_TABLES,
+    api_usage,
     assignments,
     config_versions,
     dead_letters,
@@ -34,6 +33,7 @@ from adapters.store.tables import (
     sync_positions,
     team_states,
 )
+from baton.errors import DependencyUnavailable, TransientError
 
 
 def as_utc(value: datetime | None) -> datetime | None:

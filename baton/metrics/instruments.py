@@ -2,7 +2,8 @@
 
 Counters and histograms live in prometheus_client's default registry (or, in ``dramatiq workers``, in the
 shared multiprocess directory). Gauges read from the store (held records, stored dead letters, API budget)
-are collected at scrape time by :mod:`baton.metrics.store_gauges`.
+are collected at scrape time by :mod:`baton.metrics.store_gauges`; the adapters count their own API calls
+(:mod:`adapters.call_metrics`).
 """
 
 from __future__ import annotations
@@ -25,17 +26,6 @@ STAGE_DURATION = Histogram(
     ["stage", "result"], buckets=STAGE_BUCKETS_S,
 )
 STAGE_RECORDS = Counter("baton_stage_records", "Records handled, per stage.", ["stage"])
-CALENDAR_CALLS = Counter(
-    "baton_calendar_calls", "Calls to the calendar API (Google Calendar), by operation and result.",
-    ["operation", "result"],
-)
-
-SALESFORCE_CALLS = Counter(
-    "baton_salesforce_api_calls", "Salesforce API calls this process made, by resource (sobjects, composite, "
-    "query, jobs, ...) and HTTP status class (2xx, 4xx, 5xx).", ["resource", "status"],
-)
-
-
 def record_assignments(logs: Iterable[Mapping[str, Any]]) -> None:
     """Counts assignment logs (``AssignmentLog.model_dump`` dicts) by team, method and outcome."""
     for log in logs:
@@ -51,15 +41,3 @@ def record_stage(stage: str, duration_s: float, records: int, failed: bool) -> N
 
 def record_dead_letter(stage: str) -> None:
     DEAD_LETTERS.labels(stage).inc()
-
-
-def record_calendar_call(operation: str, result: str = "ok") -> None:
-    """For calendar adapters: one call to the calendar API (``operation`` e.g. ``freebusy``, ``insert_event``;
-    ``result`` e.g. ``ok``, ``conflict``, ``error``)."""
-    CALENDAR_CALLS.labels(operation, result).inc()
-
-
-def record_salesforce_call(resource: str, status_code: int) -> None:
-    """One Salesforce API call answered with ``status_code`` (``resource``: the path's first part after the
-    API version, e.g. ``sobjects``, ``composite``, ``jobs``)."""
-    SALESFORCE_CALLS.labels(resource, f"{status_code // 100}xx").inc()

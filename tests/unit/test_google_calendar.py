@@ -27,7 +27,7 @@ from adapters.calendar.google import (
     GoogleCalendar,
     load_service_account,
 )
-from adapters.calendar.setup import build_calendar
+from baton.bootstrap import build_calendar
 from baton.errors import ConfigError, InputError, PermanentError, TransientError
 from baton.settings import Settings
 from routing.booking.slots import Interval

@@ -8,9 +8,9 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from adapters.calendar.setup import build_salesforce_events
 from adapters.salesforce.auth import ClientCredentials, connect
 from adapters.salesforce.events import RecordingSalesforceEvents, SalesforceEventWriter
+from baton.bootstrap import build_salesforce_events
 from baton.errors import InputError, PermanentError, TransientError
 from baton.settings import Settings
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
