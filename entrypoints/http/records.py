@@ -16,11 +16,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from adapters.http.auth import RECORDS_WRITE, Caller, requires
 from adapters.salesforce.rereads import RecordReader
 from baton import runtime
 from baton.errors import InputError, SessionInvalid, TransientError
 from baton.reassign.single import REASON_MAX_CHARS, RecordNotFound, new_request, reassign_record
+from entrypoints.http.auth import RECORDS_WRITE, Caller, requires
 from messages.base import Contract
 
 log = structlog.get_logger(__name__)

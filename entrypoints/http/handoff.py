@@ -22,15 +22,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from adapters.http.canvas import CanvasRejected, verify_signed_request
-from adapters.http.page_tokens import (
-    HEADER,
-    PageClaims,
-    TokenRejected,
-    page_claims_dependency,
-    page_token_for,
-    read,
-)
 from adapters.salesforce.rereads import SoqlRecordReader
 from baton import runtime
 from baton.booking.chain import bookings_of
@@ -44,6 +35,15 @@ from baton.errors import PermanentError, TransientError
 from baton.handoff.hosts import BadHostChoice, encode, host_choices, parse_host
 from baton.handoff.records import read_record, record_details
 from baton.handoff.week import first_week, week_span, week_view
+from entrypoints.http.canvas import CanvasRejected, verify_signed_request
+from entrypoints.http.page_tokens import (
+    HEADER,
+    PageClaims,
+    TokenRejected,
+    page_claims_dependency,
+    page_token_for,
+    read,
+)
 from messages.booking import FINAL_STATUSES, BookingRequest, BookingStatus
 from routing.booking.config import HostOption
 from routing.booking.pools import meet_now

@@ -19,7 +19,13 @@ import structlog
 from dramatiq import Broker
 from simple_salesforce import Salesforce
 
-from adapters.salesforce.change_events import Intake, ReRead, entity_for_channel, event_time, parse_delivery
+from adapters.salesforce.change_events import (
+    Intake,
+    ReRead,
+    entity_for_channel,
+    event_time,
+    parse_delivery,
+)
 from adapters.salesforce.partial_updates import complete_updates
 from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_events
 from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamEvent, client_for

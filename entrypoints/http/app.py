@@ -12,12 +12,6 @@ import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from adapters.http.auth import EVENTS_WRITE, requires
-from adapters.http.body import BodyTooLarge, json_objects, openapi_body, read_body
-from adapters.http.bookings import booking_router
-from adapters.http.handoff import mount_handoff
-from adapters.http.operations import operations_router
-from adapters.http.records import records_router
 from adapters.salesforce.change_events import parse_posted
 from adapters.salesforce.outbound import ACK, parse_outbound_message, to_events
 from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_events
@@ -25,6 +19,12 @@ from baton import runtime
 from baton.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from baton.ingest import enqueue
 from baton.settings import Settings
+from entrypoints.http.auth import EVENTS_WRITE, requires
+from entrypoints.http.body import BodyTooLarge, json_objects, openapi_body, read_body
+from entrypoints.http.bookings import booking_router
+from entrypoints.http.handoff import mount_handoff
+from entrypoints.http.operations import operations_router
+from entrypoints.http.records import records_router
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce

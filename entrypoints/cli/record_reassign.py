@@ -10,10 +10,19 @@ import typer
 from dramatiq.brokers.stub import StubBroker
 
 from baton.bootstrap import bootstrap, build_flusher, salesforce_login
-from baton.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, app, err, load_settings, run_embedded, wait_for_logs
 from baton.clock import utc_now
 from baton.errors import InputError, TransientError
 from baton.reassign.single import RecordNotFound, new_request, reassign_record
+from entrypoints.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    app,
+    err,
+    load_settings,
+    run_embedded,
+    wait_for_logs,
+)
 
 WAIT_S = 60.0
 

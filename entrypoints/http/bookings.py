@@ -18,8 +18,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, ValidationError
 
-from adapters.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, Caller, requires
-from adapters.http.body import BodyTooLarge, json_objects, openapi_body, read_body
 from adapters.salesforce.booking_requests import booking_request_from_event
 from adapters.store.bookings import BookingRow
 from baton import runtime
@@ -36,6 +34,8 @@ from baton.booking.planning import (
 from baton.booking.reserve import SlotUnavailable
 from baton.booking.submit import NotEnqueued, submit_booking
 from baton.errors import InputError, PermanentError, TransientError
+from entrypoints.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, Caller, requires
+from entrypoints.http.body import BodyTooLarge, json_objects, openapi_body, read_body
 from messages.booking import BookingRequest, CancelBooking, ReassignBooking, RescheduleBooking
 from routing.booking.config import HostKind, HostOption
 from routing.booking.pools import free_times_by_host

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from adapters.http.auth import METRICS_READ, requires
 from baton import runtime
 from baton.metrics.exposition import CONTENT_TYPE, metrics_text
 from baton.readiness import readiness
+from entrypoints.http.auth import METRICS_READ, requires
 
 
 def operations_router(current: Callable[[], runtime.Runtime] = runtime.current) -> APIRouter:
