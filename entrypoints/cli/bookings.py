@@ -55,7 +55,7 @@ def _run(change: Callable[[Ports], BookingRow]) -> None:
     lifecycle.send_sync(current.broker, booking.id, current.ports)
     if isinstance(current.broker, StubBroker):
         run_embedded(current.broker, settings.worker_threads, SYNC_WAIT_S)
-    from entrypoints.http.bookings import booking_view
+    from entrypoints.http.booking_answers import booking_view
 
     sys.stdout.write(json.dumps(booking_view(bookings_of(current.ports).get(booking.id) or booking)) + "\n")
     raise typer.Exit(EXIT_OK)
