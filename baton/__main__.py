@@ -1,5 +1,5 @@
 """``python -m baton`` is the ``baton`` command."""
 
-from baton.cli import app
+from entrypoints.cli import app
 
 app(prog_name="baton")

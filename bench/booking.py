@@ -17,9 +17,9 @@ calendar API requests made.
 from __future__ import annotations
 
 import argparse
-import sys
 import json
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -33,12 +33,12 @@ from dramatiq import Worker
 from fastapi.testclient import TestClient
 
 from adapters.calendar.google import GoogleCalendar, load_service_account
-from adapters.http.app import create_app
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.writer import SalesforceOwnerWriter
 from baton.bootstrap import bootstrap
 from baton.configs import apply_config
 from baton.settings import Settings
+from entrypoints.http.app import create_app
 from tests.support.booking import NINE, NOW, TOKEN, booking_config, booking_request
 from tests.support.fake_calendar import fake_google_calendar
 from tests.support.fake_salesforce import fake_salesforce

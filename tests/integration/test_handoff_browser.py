@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.http.app import create_app
 from adapters.store import make_engine
 from baton import runtime
 from baton.configs import apply_config
+from entrypoints.http.app import create_app
 from tests.support.booking import install_booking_ports
 from tests.support.handoff import (
     NOW,

@@ -13,7 +13,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.leader import LeaderLock
-from baton.listener import ChannelListener
+from entrypoints.listener import ChannelListener
 from tests.support import cdc_samples as cdc
 from tests.support.fake_cometd import fake_streaming_org
 

@@ -20,7 +20,7 @@ from tests.support.services import ServiceProcess
 pytestmark = pytest.mark.integration
 CHANNEL = cdc.LEAD_CHANNEL
 WAIT_S = 60.0
-STANDBY_CHECK_S = 6.0  # longer than a standby's retry (baton.listener.STANDBY_RETRY_S)
+STANDBY_CHECK_S = 6.0  # longer than a standby's retry (entrypoints.listener.STANDBY_RETRY_S)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from fastapi.testclient import TestClient
 
 from adapters.calendar import calendar_event_id
 from adapters.calendar.google import GoogleCalendar, load_service_account
-from adapters.http.app import create_app
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.outbound import parse_outbound_message, to_events
 from adapters.store import Store, make_engine
@@ -34,6 +33,7 @@ from baton.booking.chain import owner_logs
 from baton.booking.lifecycle import CANCELLED_PREFIX
 from baton.chains import BOOKING_SYNC
 from baton.scheduling.scheduler import Scheduler
+from entrypoints.http.app import create_app
 from messages.booking import FINAL_STATUSES, BookingStatus, booking_id_for
 from tests.support.booking import AUTH, TOKEN, BookingChain, booking_request, install_booking_ports
 from tests.support.booking_races import (

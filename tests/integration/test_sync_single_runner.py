@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from adapters.store import make_engine, upgrade_schema
 from adapters.store.leader import LeaderLock
-from baton.cli import SYNC_LOCK, app
+from entrypoints.cli import SYNC_LOCK, app
 from tests.support.fake_salesforce import fake_salesforce
 from tests.unit.test_reference_sync import account, keep_logging_config  # noqa: F401
 

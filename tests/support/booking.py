@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store import DeadLetter, Store, make_engine, upgrade_schema
 from adapters.store.bookings import BookingStore
@@ -26,6 +25,7 @@ from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import ConfigProvider, apply_config
+from entrypoints.http.app import create_app
 from messages.booking import BookingRequest
 from tests.support.events import lead_event
 from tests.support.services import BOOKING_STAGES

@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from simple_salesforce import Salesforce
 
 from adapters.calendar.google import GoogleCalendar, load_service_account
-from adapters.http.canvas import sign_request
-from adapters.http.page_tokens import PageClaims
-from adapters.http.page_tokens import link_url as signed_link
 from adapters.salesforce.events import SalesforceEventWriter
 from baton import runtime
+from entrypoints.http.canvas import sign_request
+from entrypoints.http.page_tokens import PageClaims
+from entrypoints.http.page_tokens import link_url as signed_link
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
-from adapters.http.auth import SCOPES
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store.tokens import TokenStore
+from entrypoints.http.app import create_app
+from entrypoints.http.auth import SCOPES
 from tests.support.booking import NOW, BookingChain, install_booking_ports
 from tests.unit.conftest import Pipeline
 

@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
-from adapters.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, EVENTS_WRITE, METRICS_READ
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store.tokens import TokenStore
 from baton import runtime
+from entrypoints.http.app import create_app
+from entrypoints.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, EVENTS_WRITE, METRICS_READ
 from tests.support import cdc_samples as cdc
 from tests.support.booking import (
     NINE,

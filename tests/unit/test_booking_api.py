@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
 from baton import runtime
+from entrypoints.http.app import create_app
 from routing.booking.slots import Interval
 from tests.support.booking import (
     HOSTS,

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from simple_salesforce import Salesforce
 
 from adapters.calendar.google import GoogleCalendar, load_service_account
-from adapters.http.app import create_app
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.writer import SalesforceOwnerWriter
+from entrypoints.http.app import create_app
 from tests.support.booking import (
     LEAD_ID,
     NINE,

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
 from baton import runtime
+from entrypoints.http.app import create_app
 from routing.booking.config import MeetingCaps, PoolSettings
 from routing.booking.fairness import calibrate, capped_windows, lead_hidden, period_of
 from routing.booking.pools import HostRequest, choose_host

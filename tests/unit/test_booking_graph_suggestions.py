@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store.operations import OperationsReader
-from baton.cli.monitor import suggestion_lines
 from baton.why import record_trace
+from entrypoints.cli.monitor import suggestion_lines
 from tests.support.booking import (
     AUTH,
     HOSTS,

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapters.calendar import RecordingCalendar, calendar_event_id
-from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
+from entrypoints.http.app import create_app
 from routing.booking.slots import Interval
 from tests.support.booking import (
     HOSTS,

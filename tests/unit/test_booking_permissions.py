@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
 from adapters.salesforce.events import RecordingSalesforceEvents
 from baton.configs import apply_config
 from baton.errors import ConfigError
+from entrypoints.http.app import create_app
 from routing.booking.config import SchedulerGrant
 from routing.booking.permissions import scheduler_refusal
 from routing.config import load_config_text
@@ -102,8 +102,8 @@ def test_a_queued_request_outside_the_grants_is_dead_lettered_with_the_reason(ch
 def test_availability_for_a_schedulers_token_is_checked_against_their_grants(
     client: TestClient, chain: BookingChain
 ) -> None:
-    from adapters.http.auth import BOOKINGS_READ
     from adapters.store.tokens import TokenStore
+    from entrypoints.http.auth import BOOKINGS_READ
 
     token, _ = TokenStore(chain.store.engine).create("ae", [BOOKINGS_READ], NOW, scheduler_user_id=AE)
     query = {"object_type": "Account", "record_id": "001000000000001AAA", "start": NOW.isoformat(),

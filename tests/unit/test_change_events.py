@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from adapters.http.app import create_app
 from adapters.salesforce.change_events import (
     OVERFLOW_LOOKBACK,
     entity_for_channel,
@@ -20,6 +19,7 @@ from adapters.salesforce.change_events import (
 )
 from baton import runtime
 from baton.errors import InputError
+from entrypoints.http.app import create_app
 from messages import ChangeType, Source, routing_id_for
 from tests.support import cdc_samples as cdc
 from tests.support.configs import team_config

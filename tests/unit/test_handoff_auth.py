@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
-from adapters.http.canvas import CanvasRejected, verify_signed_request
-from adapters.http.page_tokens import HEADER, PageClaims, TokenRejected, issue, read
 from adapters.salesforce.events import RecordingSalesforceEvents
 from baton import runtime
+from entrypoints.http.app import create_app
+from entrypoints.http.canvas import CanvasRejected, verify_signed_request
+from entrypoints.http.page_tokens import HEADER, PageClaims, TokenRejected, issue, read
 from tests.support.handoff import (
     CONSUMER_SECRET,
     LEAD_ID,

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
-from adapters.http.app import create_app
-from adapters.http.page_tokens import HEADER, PageClaims, issue
 from baton import runtime
 from baton.handoff.hosts import BadHostChoice, encode, host_choices, parse_host
 from baton.handoff.week import first_week, week_view
+from entrypoints.http.app import create_app
+from entrypoints.http.page_tokens import HEADER, PageClaims, issue
 from routing.booking.config import BookingType, HostOption
 from routing.booking.slots import Interval, Slot
 from routing.booking.suggest import Suggestion

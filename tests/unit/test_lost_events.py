@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from structlog.testing import capture_logs
 
 from adapters.salesforce.streaming import REPLAY_NEW
-from baton.listener import ChannelListener
+from entrypoints.listener import ChannelListener
 from tests.support import cdc_samples as cdc
 from tests.support.fake_cometd import FakeStreamingOrg
 from tests.unit.conftest import Pipeline

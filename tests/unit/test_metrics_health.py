@@ -15,8 +15,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.calendar import CalendarEvent, EventMoveRefused, calendar_event_id
 from adapters.calendar.google import GoogleCalendar, load_service_account
-from adapters.http.app import create_app
-from adapters.http.auth import METRICS_READ
 from adapters.salesforce.auth import ClientCredentials, connect
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.store import Store, make_engine
@@ -24,6 +22,8 @@ from adapters.store.tokens import TokenStore
 from baton import runtime
 from baton.clock import utc_now
 from baton.errors import TransientError
+from entrypoints.http.app import create_app
+from entrypoints.http.auth import METRICS_READ
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
 from tests.support.fake_calendar import fake_google_calendar

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from adapters.http.app import create_app
 from baton import runtime
+from entrypoints.http.app import create_app
 from tests.support.configs import team_config
 from tests.support.outbound import ORG, SESSION, TOKEN, URL, XML, envelope, notification
 from tests.unit.conftest import Pipeline

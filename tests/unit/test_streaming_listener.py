@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamingSession
 from adapters.store import Store, make_engine
 from baton.errors import ConfigError, SessionInvalid, TransientError
-from baton.listener import CATCH_UP_OVERLAP, ChannelListener
+from entrypoints.listener import CATCH_UP_OVERLAP, ChannelListener
 from messages import routing_id_for
 from tests.support import cdc_samples as cdc
 from tests.support.configs import team_config
@@ -274,7 +274,7 @@ def test_baton_listen_routes_change_events_until_stopped(tmp_path: Path) -> None
             "BATON_SALESFORCE_CLIENT_SECRET": org.client_secret, "REQUESTS_CA_BUNDLE": org.ca_file,
             "BATON_LOG_LEVEL": "WARNING",
         })
-        process = subprocess.Popen([sys.executable, "-c", "from baton.cli import app; app()", "listen"],
+        process = subprocess.Popen([sys.executable, "-c", "from entrypoints.cli import app; app()", "listen"],
                                    cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             org.wait_for(lambda: bool(org.subscriptions) or process.poll() is not None, 60)
@@ -297,7 +297,7 @@ def test_baton_listen_without_channels_or_connected_app_is_a_usage_error(tmp_pat
     env["BATON_DATABASE_URL"] = f"sqlite:///{tmp_path / 'baton.sqlite3'}"
 
     def listen(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", "from baton.cli import app; app()", "listen", *args],
+        return subprocess.run([sys.executable, "-c", "from entrypoints.cli import app; app()", "listen", *args],
                               cwd=REPO_ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=60)
 
     no_channels = listen()

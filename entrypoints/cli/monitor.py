@@ -20,7 +20,14 @@ from adapters.store.bookings import BookingStore
 from adapters.store.operations import LogFilter, OperationsReader, delivery_attempts
 from baton.booking.chain import booking_log
 from baton.bootstrap import open_store
-from baton.cli.common import (
+from baton.clock import utc_now
+from baton.errors import InputError
+from baton.logging import configure_logging
+from baton.settings import Settings
+from baton.since import parse_since, start_of_day
+from baton.stats import report
+from baton.why import record_trace
+from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
@@ -31,13 +38,6 @@ from baton.cli.common import (
     out,
     say,
 )
-from baton.clock import utc_now
-from baton.errors import InputError
-from baton.logging import configure_logging
-from baton.settings import Settings
-from baton.since import parse_since, start_of_day
-from baton.stats import report
-from baton.why import record_trace
 
 DEFAULT_SINCE = "1h"
 RECORD_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")

@@ -13,17 +13,6 @@ import typer
 
 from adapters.store.retention import purge as purge_store
 from baton.bootstrap import open_store, reference_data, salesforce_login
-from baton.cli.common import (
-    EXIT_OK,
-    EXIT_REJECTED,
-    EXIT_USAGE,
-    app,
-    err,
-    load_settings,
-    out,
-    read_config,
-    say,
-)
 from baton.clock import utc_now
 from baton.configs import ConfigProvider
 from baton.errors import ConfigError, InputError, PermanentError, TransientError
@@ -34,6 +23,17 @@ from baton.simulate.report import as_document, print_tables
 from baton.simulate.run import FixedConfig
 from baton.simulate.run import simulate as run_simulation
 from baton.simulate.sources import file_records, soql_records
+from entrypoints.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    app,
+    err,
+    load_settings,
+    out,
+    read_config,
+    say,
+)
 from messages import RecordEvent
 from routing.config import load_config_text
 

@@ -20,9 +20,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.store.tokens import TokenStore
-from baton import runtime
 from baton.errors import TransientError
+from baton.runtime import Runtime
 from baton.settings import Settings
+from entrypoints.http.dependencies import RuntimeDep
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +72,7 @@ def _from_settings(token: str, settings: Settings) -> Caller | None:
     return None
 
 
-def identify(token: str, state: runtime.Runtime) -> Caller:
+def identify(token: str, state: Runtime) -> Caller:
     """The caller a bearer token stands for; raises the 401 (or a 503 when the store is down)."""
     configured = _from_settings(token, state.settings)
     if configured is not None:
@@ -88,7 +89,7 @@ def identify(token: str, state: runtime.Runtime) -> Caller:
                   stored.rate_per_minute)
 
 
-def _check_rate(caller: Caller, state: runtime.Runtime) -> None:
+def _check_rate(caller: Caller, state: Runtime) -> None:
     limit = caller.rate_per_minute or state.settings.booking_rate_per_minute
     try:
         wait_s = TokenStore(state.ports.store.engine).hit(caller.token_id, state.ports.clock(), limit)
@@ -100,23 +101,21 @@ def _check_rate(caller: Caller, state: runtime.Runtime) -> None:
                             {"Retry-After": str(max(1, math.ceil(wait_s)))})
 
 
-def requires(scope: str | None, current: Callable[[], runtime.Runtime] = runtime.current,
-             rate_limited: bool = False) -> Callable[..., Awaitable[Caller]]:
+def requires(scope: str | None, rate_limited: bool = False) -> Callable[..., Awaitable[Caller]]:
     """A FastAPI dependency admitting callers whose token has ``scope`` (``None``: any valid token)."""
     assert scope is None or scope in SCOPES, scope
 
     async def dependency(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)], runtime: RuntimeDep,
     ) -> Caller:
         if credentials is None or not credentials.credentials.strip():
             raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
-        state = current()
-        caller = await run_in_threadpool(identify, credentials.credentials.strip(), state)
+        caller = await run_in_threadpool(identify, credentials.credentials.strip(), runtime)
         if scope is not None and scope not in caller.scopes:
             raise HTTPException(403, f"token {caller.token_id} lacks the scope {scope}",
                                 {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
         if rate_limited:
-            await run_in_threadpool(_check_rate, caller, state)
+            await run_in_threadpool(_check_rate, caller, runtime)
         return caller
 
     return dependency

@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
-from adapters.http.page_tokens import PageClaims, link_url
-from baton.cli.common import EXIT_USAGE, app, load_settings, say
-from baton.cli.operate import parse_age
 from baton.clock import utc_now
+from entrypoints.cli.common import EXIT_USAGE, app, load_settings, say
+from entrypoints.cli.operate import parse_age
+from entrypoints.http.page_tokens import PageClaims, link_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,10 +55,10 @@ def demo(
         sys.path.insert(0, str(REPO_ROOT))
     from dramatiq import Worker
 
-    from adapters.http.app import create_app
     from adapters.salesforce.writer import SalesforceOwnerWriter
     from baton.bootstrap import bootstrap
     from baton.configs import apply_config
+    from entrypoints.http.app import create_app
     from tests.support.handoff import (
         CONSUMER_SECRET,
         LEAD_ID,

@@ -1,6 +1,6 @@
 """The ``baton`` command. Logs go to stderr; stdout holds only results."""
 
-from baton.cli import (  # noqa: F401  (registers the commands on ``app``)
+from entrypoints.cli import (  # noqa: F401  (registers the commands on ``app``)
     bookings,
     handoff,
     monitor,
@@ -10,6 +10,6 @@ from baton.cli import (  # noqa: F401  (registers the commands on ``app``)
     salesforce,
     tokens,
 )
-from baton.cli.common import SYNC_LOCK, app
+from entrypoints.cli.common import SYNC_LOCK, app
 
 __all__ = ["SYNC_LOCK", "app"]

@@ -10,7 +10,10 @@ import typer
 from dramatiq.brokers.stub import StubBroker
 
 from baton.bootstrap import bootstrap, build_flusher, salesforce_login
-from baton.cli.common import (
+from baton.clock import utc_now
+from baton.errors import InputError, TransientError
+from baton.reassign.single import RecordNotFound, new_request, reassign_record
+from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
@@ -20,9 +23,6 @@ from baton.cli.common import (
     run_embedded,
     wait_for_logs,
 )
-from baton.clock import utc_now
-from baton.errors import InputError, TransientError
-from baton.reassign.single import RecordNotFound, new_request, reassign_record
 
 WAIT_S = 60.0
 

@@ -17,7 +17,8 @@ from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable
 from baton.bootstrap import bootstrap
-from baton.cli.common import (
+from baton.ports import Ports
+from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
@@ -26,7 +27,6 @@ from baton.cli.common import (
     load_settings,
     run_embedded,
 )
-from baton.ports import Ports
 
 booking_app = typer.Typer(help="Booked meetings: cancel, no-show, reschedule, reassign.", no_args_is_help=True)
 app.add_typer(booking_app, name="booking")
@@ -55,7 +55,7 @@ def _run(change: Callable[[Ports], BookingRow]) -> None:
     lifecycle.send_sync(current.broker, booking.id, current.ports)
     if isinstance(current.broker, StubBroker):
         run_embedded(current.broker, settings.worker_threads, SYNC_WAIT_S)
-    from adapters.http.bookings import booking_view
+    from entrypoints.http.booking_answers import booking_view
 
     sys.stdout.write(json.dumps(booking_view(bookings_of(current.ports).get(booking.id) or booking)) + "\n")
     raise typer.Exit(EXIT_OK)

@@ -15,7 +15,17 @@ from rich.table import Table
 from adapters.files import Rejected, read_records
 from adapters.store.operations import delivery_attempts
 from baton.bootstrap import bootstrap, build_flusher, open_store
-from baton.cli.common import (
+from baton.clock import utc_now
+from baton.configs import apply_config
+from baton.flusher import FLUSH_STAGE
+from baton.holds import recheck_due_holds
+from baton.ingest import enqueue
+from baton.logging import configure_logging
+from baton.lost_events import LOST_STAGE
+from baton.metrics.exposition import serve_process_metrics
+from baton.scheduling.scheduler import RoundReport
+from baton.scheduling.wiring import build_scheduler
+from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
@@ -33,16 +43,6 @@ from baton.cli.common import (
     say,
     wait_for_logs,
 )
-from baton.clock import utc_now
-from baton.configs import apply_config
-from baton.flusher import FLUSH_STAGE
-from baton.holds import recheck_due_holds
-from baton.ingest import enqueue
-from baton.logging import configure_logging
-from baton.lost_events import LOST_STAGE
-from baton.metrics.exposition import serve_process_metrics
-from baton.scheduling.scheduler import RoundReport
-from baton.scheduling.wiring import build_scheduler
 from messages import RecordEvent
 
 

@@ -26,7 +26,16 @@ from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
 from adapters.store import ReassignJob
 from adapters.store.leader import LeaderLock
 from baton.bootstrap import bootstrap, open_store, salesforce_login, sync_options
-from baton.cli.common import (
+from baton.clock import utc_now
+from baton.errors import BatonError, ConfigError, InputError, TransientError
+from baton.logging import configure_logging
+from baton.ports import UnconfiguredOwnerWriter
+from baton.reassign import jobs as reassign_jobs
+from baton.reassign.dry_run import DryRunReport
+from baton.reassign.records import prepare_soql
+from baton.reassign.run import JobContext, JobReport, run_dry_job, run_job
+from baton.settings import Settings
+from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
@@ -39,16 +48,7 @@ from baton.cli.common import (
     run_embedded,
     say,
 )
-from baton.clock import utc_now
-from baton.errors import BatonError, ConfigError, InputError, TransientError
-from baton.listener import ChannelListener, run_listeners
-from baton.logging import configure_logging
-from baton.ports import UnconfiguredOwnerWriter
-from baton.reassign import jobs as reassign_jobs
-from baton.reassign.dry_run import DryRunReport
-from baton.reassign.records import prepare_soql
-from baton.reassign.run import JobContext, JobReport, run_dry_job, run_job
-from baton.settings import Settings
+from entrypoints.listener import ChannelListener, run_listeners
 
 
 @app.command()

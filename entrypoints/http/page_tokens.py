@@ -14,7 +14,6 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -22,8 +21,9 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-from baton import runtime
+from baton.runtime import Runtime
 from baton.settings import Settings
+from entrypoints.http.dependencies import RuntimeDep
 
 HEADER = "X-Baton-Page-Token"
 TokenKind = Literal["page", "link"]
@@ -103,20 +103,13 @@ def link_url(claims: PageClaims, settings: Settings, now: datetime, ttl: timedel
     return f"{settings.public_url.rstrip('/')}/handoff?link={quote(link_token_for(claims, settings, now, ttl))}"
 
 
-def page_claims_dependency(current: Callable[[], runtime.Runtime] = runtime.current
-                           ) -> Callable[..., tuple[runtime.Runtime, PageClaims]]:
+def page_session(request: Request, runtime: RuntimeDep) -> tuple[Runtime, PageClaims]:
     """A FastAPI dependency: the runtime and the claims of the request's page token (401 without a valid
     one, 404 when the page is off)."""
-
-    def dependency(request: Request) -> tuple[runtime.Runtime, PageClaims]:
-        state = current()
-        secret = state.settings.page_token_secret
-        if not secret:
-            raise HTTPException(404, "the handoff page is off: BATON_PAGE_TOKEN_SECRET is not set")
-        try:
-            return state, read(request.headers.get(HEADER, ""), secret, "page", state.ports.clock())
-        except TokenRejected as exc:
-            raise HTTPException(401, f"page token refused: {exc}") from None
-
-    return dependency
-
+    secret = runtime.settings.page_token_secret
+    if not secret:
+        raise HTTPException(404, "the handoff page is off: BATON_PAGE_TOKEN_SECRET is not set")
+    try:
+        return runtime, read(request.headers.get(HEADER, ""), secret, "page", runtime.ports.clock())
+    except TokenRejected as exc:
+        raise HTTPException(401, f"page token refused: {exc}") from None

@@ -1,0 +1,81 @@
+"""``POST /records/{object}/{id}/reassign`` (scope ``records:write``): route one record again through the graph.
+
+The body is ``{"reason": "...", "request_id": "..."}``; the request id (or the ``Idempotency-Key`` header)
+makes a repeated request route the record once. 202 with the routing id once the broker took the event;
+404 when Salesforce has no such record; 422 for a bad object, id or reason; 503 when Salesforce or the
+broker is away (nothing was routed: retry with the same request id).
+(No postponed annotations: FastAPI reads the endpoint's signature.)
+"""
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Header
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from baton.errors import InputError, SessionInvalid, TransientError
+from baton.reassign.single import (
+    REASON_MAX_CHARS,
+    ReassignRequest,
+    RecordNotFound,
+    new_request,
+    reassign_record,
+)
+from baton.runtime import Runtime
+from entrypoints.http.auth import RECORDS_WRITE, Caller, requires
+from entrypoints.http.dependencies import ReadersDep, RuntimeDep
+from entrypoints.http.readers import SalesforceReaders
+from messages.base import Contract
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+
+
+class ReassignBody(Contract):
+    reason: str = Field(min_length=1, max_length=REASON_MAX_CHARS, description="why (logged, shown by `baton why`)")
+    request_id: str | None = Field(default=None, max_length=200, description="repeat a request with its id")
+
+
+def _problem(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+@router.post("/records/{object_type}/{record_id}/reassign", status_code=202)
+async def reassign(object_type: str, record_id: str, body: ReassignBody,
+                   caller: Annotated[Caller, Depends(requires(RECORDS_WRITE))], runtime: RuntimeDep,
+                   readers: ReadersDep, idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+    """Reads the record from Salesforce and routes it again as a REASSIGN; the previous owner is credited
+    back and the reason logged."""
+    try:
+        request = new_request(object_type, record_id, body.reason, body.request_id or idempotency_key)
+    except InputError as exc:
+        return _problem(422, str(exc))
+    answer = await _route_again(request, runtime, readers)
+    if isinstance(answer, JSONResponse):
+        return answer
+    log.info("record_reassign_requested", record_id=record_id, object_type=object_type, routing_id=answer,
+             token_id=caller.token_id, reason=request.reason)
+    return JSONResponse({"routing_id": answer, "request_id": request.request_id}, status_code=202)
+
+
+async def _route_again(request: ReassignRequest, runtime: Runtime, readers: SalesforceReaders) -> str | JSONResponse:
+    """The routing id of the REASSIGN event sent, or the refusal saying why none was."""
+    try:
+        records = await run_in_threadpool(readers.get, runtime.settings)
+        if records is None:
+            return _problem(503, "no Salesforce connection configured: the record cannot be read")
+        return await run_in_threadpool(reassign_record, request, records, runtime.broker, runtime.ports.clock())
+    except RecordNotFound as exc:
+        return _problem(404, str(exc))
+    except SessionInvalid as exc:
+        readers.forget()
+        return _problem(503, f"cannot read the record from Salesforce now: {exc}")
+    except TransientError as exc:
+        return _problem(503, f"cannot read the record from Salesforce now: {exc}")
+    except InputError as exc:
+        return _problem(422, str(exc))
+    except Exception as exc:  # noqa: BLE001 (the broker refused: the caller retries, nothing routed)
+        log.error("record_reassign_failed", error=str(exc), record_id=request.record_id)
+        return _problem(503, "could not enqueue; retry later")
