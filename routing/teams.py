@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -19,6 +18,7 @@ from pydantic import (
 )
 
 from routing.base import Strict
+from routing.methods import METHODS, FallbackMethod, Method, TierMethod
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 END_OF_DAY_SPELLINGS = ("24:00", "24:00:00")
@@ -79,25 +79,6 @@ def check_holiday_region(country: str | None, subdivision: str | None) -> None:
 
 def _end_of_day(value: Any) -> Any:
     return "00:00" if value in END_OF_DAY_SPELLINGS else value
-
-
-class Method(StrEnum):
-    ROUND_ROBIN = "round_robin"
-    WEIGHTED = "weighted"
-    LOAD_BALANCING = "load_balancing"
-    PRIORITY_TIERS = "priority_tiers"
-    LOOKUP_OWNER = "lookup_owner"
-    RELATED_OWNER = "related_owner"
-
-
-DISTRIBUTION_METHODS = frozenset(
-    {Method.ROUND_ROBIN, Method.WEIGHTED, Method.LOAD_BALANCING, Method.PRIORITY_TIERS}
-)
-DIRECT_METHODS = frozenset({Method.LOOKUP_OWNER, Method.RELATED_OWNER})
-TierMethod = Literal["round_robin", "weighted", "load_balancing"]
-FallbackMethod = Literal[
-    "team_method", "round_robin", "weighted", "load_balancing", "priority_tiers", "hold"
-]
 
 
 class TimeRange(Strict):
@@ -389,9 +370,17 @@ class Team(Strict):
             raise ValueError(
                 "fairness.balance calibration and backfill.enabled exclude each other: choose one"
             )
-        if self.method == Method.LOOKUP_OWNER and self.lookup_owner is None:
-            raise ValueError("method lookup_owner needs a lookup_owner rule (its field)")
+        rule = METHODS[self.method].direct_rule
+        if rule is not None and getattr(self, rule) is None:
+            raise ValueError(f"method {self.method.value} needs a {rule} rule (its field)")
         return self
+
+    def direct_rule(self, method: Method) -> DirectOwnerRule | None:
+        """The team's rule naming the owner for a direct-owner ``method`` (None when not set)."""
+        rule = METHODS[method].direct_rule
+        if rule is None:
+            raise ValueError(f"method {method.value} names no owner directly")
+        return getattr(self, rule)
 
 
 def aware(value: datetime) -> datetime:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 import structlog
 
 from adapters.logstream.entries import StreamEntry
-from baton.notify.channels import Email, SlackWebhook, SmtpChannel
-from baton.notify.templates import Template, render
+from baton.notify.channels import CHANNELS, Directory, Sender
+from baton.notify.templates import Template
 from baton.ports import AssignmentSink
 from messages import AssignmentLog
 from messages.assignment import Outcome
@@ -22,14 +21,6 @@ from messages.records import Source
 log = structlog.get_logger(__name__)
 BATCH = Source.BATCH.value
 BOOKING_METHOD = "booking"
-
-
-class Directory(Protocol):
-    """Names and email addresses of Salesforce users (config members, then the synced users)."""
-
-    def email(self, user_id: str) -> str | None: ...
-
-    def name(self, user_id: str) -> str | None: ...
 
 
 def owner_notifications(logs: Sequence[AssignmentLog], channels: Sequence[Channel]) -> list[Notification]:
@@ -76,38 +67,22 @@ def booking_notifications(entries: Sequence[StreamEntry], channels: Sequence[Cha
 class Notifier:
     templates: dict[str, Template]
     directory: Directory
-    smtp: SmtpChannel | None = None
-    slack: SlackWebhook | None = None
+    senders: Mapping[Channel, Sender] = field(default_factory=dict)
 
     @property
     def channels(self) -> list[Channel]:
-        wanted: list[Channel] = []
-        if self.smtp is not None:
-            wanted.append("email")
-        if self.slack is not None:
-            wanted.append("slack")
-        return wanted
+        return [name for name in CHANNELS if name in self.senders]
 
     def deliver(self, notification: Notification) -> str:
         """Sends it; returns ``sent`` or why it was skipped. Channel errors propagate, typed."""
         template = self.templates[notification.kind]
         values = {"recipient_name": self.directory.name(notification.recipient_id) or notification.recipient_id,
                   **notification.values}
-        if notification.channel == "email":
-            return self._email(notification, template, values)
-        if self.slack is None:
-            return self._skipped(notification, "Slack webhook not configured")
-        self.slack.post(render(template.slack, values))
-        return self._sent(notification)
-
-    def _email(self, notification: Notification, template: Template, values: dict[str, str]) -> str:
-        if self.smtp is None:
-            return self._skipped(notification, "SMTP not configured")
-        address = self.directory.email(notification.recipient_id)
-        if not address:
-            return self._skipped(notification, f"no email address known for user {notification.recipient_id}")
-        self.smtp.send(Email(address, render(template.subject, values), render(template.text, values)))
-        return self._sent(notification)
+        sender = self.senders.get(notification.channel)
+        if sender is None:
+            return self._skipped(notification, CHANNELS[notification.channel].not_configured)
+        skipped = sender.deliver(notification, template, values, self.directory)
+        return self._skipped(notification, skipped) if skipped is not None else self._sent(notification)
 
     @staticmethod
     def _sent(notification: Notification) -> str:

@@ -11,7 +11,7 @@ from adapters.store import Store
 from baton.chains import NOTIFY
 from baton.configs import ConfigProvider
 from baton.errors import PermanentError
-from baton.notify.channels import SlackWebhook, SmtpChannel
+from baton.notify.channels import configured_senders
 from baton.notify.notifier import Notifier, NotifyingSink
 from baton.notify.templates import load_templates
 from baton.ports import AssignmentSink
@@ -54,14 +54,8 @@ class ConfigAndSyncedUsers:
 
 
 def build_notifier(settings: Settings, configs: ConfigProvider, store: Store) -> Notifier:
-    smtp = None
-    if settings.notify_smtp_host:
-        smtp = SmtpChannel(settings.notify_smtp_host, settings.notify_smtp_port, settings.notify_email_from,
-                           settings.notify_smtp_tls, settings.notify_smtp_username, settings.notify_smtp_password,
-                           settings.notify_timeout_s)
-    slack = SlackWebhook(settings.notify_slack_webhook_url, settings.notify_timeout_s) \
-        if settings.notify_slack_webhook_url else None
-    return Notifier(load_templates(settings.notify_templates), ConfigAndSyncedUsers(configs, store), smtp, slack)
+    return Notifier(load_templates(settings.notify_templates), ConfigAndSyncedUsers(configs, store),
+                    configured_senders(settings))
 
 
 def enqueue_notifications(broker: dramatiq.Broker, notifications: Sequence[Notification]) -> None:
@@ -80,9 +74,4 @@ def with_notifications(settings: Settings, sink: AssignmentSink, broker: dramati
 
 
 def configured_channels(settings: Settings) -> list[Channel]:
-    channels: list[Channel] = []
-    if settings.notify_smtp_host:
-        channels.append("email")
-    if settings.notify_slack_webhook_url:
-        channels.append("slack")
-    return channels
+    return list(configured_senders(settings))

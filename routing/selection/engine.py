@@ -19,6 +19,7 @@ from typing import Any
 
 from routing import availability as avail
 from routing.availability import Unavailable
+from routing.methods import METHODS, Method, ordering
 from routing.selection.caps import (
     CriteriaLimits,
     cap_reached,
@@ -47,7 +48,7 @@ from routing.selection.period import (
 )
 from routing.selection.roster import Roster, normalised, roster_of
 from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
-from routing.teams import DIRECT_METHODS, DirectOwnerRule, Method, StickyRule, Team, aware
+from routing.teams import DirectOwnerRule, StickyRule, Team, aware
 
 HOLD = "hold"
 TEAM_METHOD = "team_method"
@@ -288,11 +289,6 @@ def _standing(decision: _Decision, owner: int) -> str:
     )
 
 
-def _turn_based(team: Team, method: Method) -> bool:
-    inner = team.tier_method if method == Method.PRIORITY_TIERS else method
-    return inner != Method.LOAD_BALANCING
-
-
 def _advanced(virtual_pass: int, virtual_time: int, stride: int) -> int:
     """Stride scheduling: a turn moves a member one stride past the later of its pass and now."""
     return max(virtual_pass, virtual_time) + stride if stride else virtual_pass
@@ -458,13 +454,13 @@ def _distribute(
     backfilled = backfill_owner is not None
     if backfill_owner is not None:
         owner = backfill_owner
-    if not _turn_based(team, method):
+    if not ordering(team, method).turn_based:
         loses_turn = []  # load balancing: fewest open records decide, no turns to lose
     new_state = decision.commit_turn(
         owner, loses_turn, backfilled=backfilled, weighted=weighted, calibrate=calibrate
     )
     reason = f"{method.value}: next in turn (turn {decision.state.turn})"
-    if team.fairness.meetings and _turn_based(team, method):
+    if team.fairness.meetings and ordering(team, method).balanced_by_period:
         hosted = decision.state.member(roster.ids[owner]).period_count
         reason = f"{method.value}: fewest meetings for their weight this period ({hosted} hosted)"
     if calibrate:
@@ -560,7 +556,7 @@ def _direct(
         reasons = [*notes, "held: the rule says hold"]
         return decision.selection(method.value, None, reasons, explanation), decision.state
     fallback = Method(rule.fallback) if rule.fallback != TEAM_METHOD else decision.team.method
-    if fallback in DIRECT_METHODS:
+    if METHODS[fallback].direct:
         fallback = Method.ROUND_ROBIN
     notes.append(f"falling back to {fallback.value}")
     return fallback
@@ -596,15 +592,13 @@ def select_owner(
         sticky = _sticky(decision, team.sticky, sticky_owner, notes)
         if sticky is not None:
             return sticky
-    if chosen in DIRECT_METHODS:
-        if chosen == Method.LOOKUP_OWNER:
-            if team.lookup_owner is None:
-                raise ValueError(f"team {team.name!r} has no lookup_owner rule")
-            rule = team.lookup_owner
-            user_id = facts.get(rule.field)
-        else:
-            rule = team.related_owner
-            user_id = candidate_owner if candidate_owner is not None else facts.get(rule.field)
+    spec = METHODS[chosen]
+    if spec.direct:
+        rule = team.direct_rule(chosen)
+        if rule is None:
+            raise ValueError(f"team {team.name!r} has no {spec.direct_rule} rule")
+        given = candidate_owner if spec.candidate_owner else None
+        user_id = given if given is not None else facts.get(rule.field)
         outcome = _direct(decision, chosen, rule, user_id, notes)
         if not isinstance(outcome, Method):
             return outcome

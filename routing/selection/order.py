@@ -1,7 +1,7 @@
 """Turn order: the team's candidates sorted by whose turn it is, for each distribution method.
 
-Every method is a sort key over member state, so picking is "walk the sorted keys, stop at the
-first member who may take the record":
+Every method is a sort key over member state (its entry's ``key`` in ``routing.methods``), so
+picking is "walk the sorted keys, stop at the first member who may take the record":
 
 - round robin: ``(last_turn, index)``, the member whose turn is oldest first;
 - weighted: ``(virtual_pass, index)``, stride scheduling: each turn advances a member's pass by
@@ -20,37 +20,16 @@ re-inserting only the changed members' keys.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
+from routing.methods import METHODS, KeyFunction, Method, OrderKey, ordering, weighs_turns
 from routing.selection.roster import Roster, counts_weights
 from routing.selection.state import DEFAULT_MEMBER_STATE, MemberState, TeamState
-from routing.teams import Method, Team
-
-OrderKey = tuple[int, ...]
-KeyFunction = Callable[[int, MemberState], OrderKey]
-
-
-def _round_robin(index: int, state: MemberState) -> OrderKey:
-    return (state.last_turn, index)
-
-
-def _weighted(index: int, state: MemberState) -> OrderKey:
-    return (state.virtual_pass, index)
-
-
-def _load_balancing(index: int, state: MemberState) -> OrderKey:
-    return (state.open_records, state.last_turn, index)
+from routing.teams import Team
 
 
 def _period_load(index: int, state: MemberState) -> OrderKey:
     return (state.period_load, index)
-
-
-_INNER_KEYS: dict[str, KeyFunction] = {
-    Method.ROUND_ROBIN: _round_robin,
-    Method.WEIGHTED: _weighted,
-    Method.LOAD_BALANCING: _load_balancing,
-}
 
 
 def _meetings_first(inner: KeyFunction) -> KeyFunction:
@@ -62,18 +41,19 @@ def _meetings_first(inner: KeyFunction) -> KeyFunction:
 
 def calibrated(team: Team, method: Method) -> bool:
     """Whether the team's calibration decides this method's order (load balancing keeps its own)."""
-    inner = team.tier_method if method == Method.PRIORITY_TIERS else method
-    return team.fairness.calibrated and inner != Method.LOAD_BALANCING
+    return team.fairness.calibrated and ordering(team, method).balanced_by_period
 
 
 def key_function(team: Team, method: Method) -> KeyFunction:
-    own = team.tier_method if method == Method.PRIORITY_TIERS else method
-    inner = _INNER_KEYS[own]
-    if team.fairness.meetings and own != Method.LOAD_BALANCING:
+    own = ordering(team, method)
+    if own.key is None:
+        raise ValueError(f"method {method} has no turn order")
+    inner = own.key
+    if team.fairness.meetings and own.balanced_by_period:
         inner = _meetings_first(inner)
     elif calibrated(team, method):
         inner = _period_load
-    if method != Method.PRIORITY_TIERS:
+    if not METHODS[method].tiered:
         return inner
     tiers = [member.tier for member in team.members]
 
@@ -84,9 +64,7 @@ def key_function(team: Team, method: Method) -> KeyFunction:
 
 
 def uses_weights(team: Team, method: Method) -> bool:
-    return calibrated(team, method) or method == Method.WEIGHTED or (
-        method == Method.PRIORITY_TIERS and team.tier_method == Method.WEIGHTED
-    )
+    return calibrated(team, method) or weighs_turns(team, method)
 
 
 class TurnOrder:
@@ -157,7 +135,7 @@ class TurnOrder:
 
     def group_of(self, key: OrderKey) -> int:
         """Members in one group compete for a turn: the tier for priority tiers, else everyone."""
-        return key[0] if self.method == Method.PRIORITY_TIERS else 0
+        return key[0] if METHODS[self.method].tiered else 0
 
 
 def turn_order(roster: Roster, method: Method, state: TeamState) -> TurnOrder:

@@ -16,8 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from routing.availability import LocalClock, Unavailable, member_status, team_status
+from routing.methods import weighs_turns
 from routing.selection.caps import Limits, WindowKeys, limits_of, window_keys
-from routing.teams import Member, MemberFilter, Method, Team
+from routing.teams import Member, MemberFilter, Team
 
 STRIDE_UNITS = 720_720  # divisible by every weight from 1 to 16, so common strides are exact
 SALESFORCE_SHORT_ID_LENGTH = 15
@@ -185,9 +186,7 @@ def _accepted_values(rule: MemberFilter, facts: Mapping[str, Any]) -> frozenset[
 
 def counts_weights(team: Team) -> bool:
     """Whether period loads are weighted: when the team calibrates or its method uses weights."""
-    return team.fairness.calibrated or team.method == Method.WEIGHTED or (
-        team.method == Method.PRIORITY_TIERS and team.tier_method == Method.WEIGHTED
-    )
+    return team.fairness.calibrated or weighs_turns(team, team.method)
 
 
 def fair_strides(team: Team) -> list[int]:

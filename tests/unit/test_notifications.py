@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ssl
 import time
+import typing
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +16,12 @@ import trustme
 from baton import runtime
 from baton.chains import NOTIFY
 from baton.errors import ConfigError, PermanentError, TransientError
-from baton.notify.channels import Email, SlackWebhook, SmtpChannel
+from baton.notify.channels import CHANNELS, Email, SlackWebhook, SmtpChannel, configured_senders
 from baton.notify.notifier import Notifier, host_notifications
 from baton.notify.templates import DEFAULT_TEMPLATES, load_templates
-from baton.notify.wiring import with_notifications
-from messages.notifications import Notification
+from baton.notify.wiring import configured_channels, with_notifications
+from baton.settings import Settings
+from messages.notifications import Channel, Notification
 from tests.support.events import lead_event
 from tests.support.fake_notifications import (
     Mailbox,
@@ -78,7 +80,7 @@ def webhook() -> Iterator[tuple[Webhook, str]]:
 def test_an_email_reaches_the_owner_with_the_rendered_template(smtp: tuple[Mailbox, int]) -> None:
     mailbox, port = smtp
     notifier = Notifier(DEFAULT_TEMPLATES, Users({OWNER: "ada@example.com"}),
-                        smtp=SmtpChannel("127.0.0.1", port, "baton@example.com", tls="none"))
+                        senders={"email": SmtpChannel("127.0.0.1", port, "baton@example.com", tls="none")})
 
     assert notifier.deliver(assigned("email")) == "sent"
 
@@ -106,7 +108,7 @@ def test_starttls_upgrades_the_connection_before_the_message_goes_out() -> None:
 
 def test_a_slack_message_is_posted_as_json_to_the_webhook(webhook: tuple[Webhook, str]) -> None:
     hook, url = webhook
-    notifier = Notifier(DEFAULT_TEMPLATES, Users({}), slack=SlackWebhook(url))
+    notifier = Notifier(DEFAULT_TEMPLATES, Users({}), senders={"slack": SlackWebhook(url)})
 
     notifier.deliver(assigned("slack", recipient="005000000000009AAA"))
 
@@ -115,7 +117,7 @@ def test_a_slack_message_is_posted_as_json_to_the_webhook(webhook: tuple[Webhook
 
 def test_a_booking_host_is_told_with_the_booking_template(webhook: tuple[Webhook, str]) -> None:
     hook, url = webhook
-    notifier = Notifier(DEFAULT_TEMPLATES, Users({OWNER: "ada@example.com"}), slack=SlackWebhook(url))
+    notifier = Notifier(DEFAULT_TEMPLATES, Users({OWNER: "ada@example.com"}), senders={"slack": SlackWebhook(url)})
     start = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
     [notification] = host_notifications("bk-1", OWNER, "Hand-over: Acme", start, start + timedelta(minutes=30),
                                         ["slack"])
@@ -147,10 +149,32 @@ def test_an_unreachable_mail_server_is_a_transient_error() -> None:
 
 def test_a_user_without_an_email_address_is_skipped_and_said_so(smtp: tuple[Mailbox, int]) -> None:
     mailbox, port = smtp
-    notifier = Notifier(DEFAULT_TEMPLATES, Users({}), smtp=SmtpChannel("127.0.0.1", port, "b@example.com", tls="none"))
+    notifier = Notifier(DEFAULT_TEMPLATES, Users({}),
+                        senders={"email": SmtpChannel("127.0.0.1", port, "b@example.com", tls="none")})
 
     assert notifier.deliver(assigned("email")) == f"skipped: no email address known for user {OWNER}"
     assert mailbox.messages == []
+
+
+def test_a_channel_the_settings_leave_out_is_skipped_with_its_own_reason() -> None:
+    notifier = Notifier(DEFAULT_TEMPLATES, Users({OWNER: "ada@example.com"}))
+
+    assert notifier.channels == []
+    assert notifier.deliver(assigned("email")) == "skipped: SMTP not configured"
+    assert notifier.deliver(assigned("slack")) == "skipped: Slack webhook not configured"
+
+
+def test_configured_channels_follow_the_channel_registry() -> None:
+    assert set(CHANNELS) == set(typing.get_args(Channel))
+    assert configured_channels(Settings(_env_file=None)) == []
+    both = Settings(_env_file=None, notify_smtp_host="smtp.example.com",
+                    notify_slack_webhook_url="https://hooks.example.com/x")
+    assert configured_channels(both) == ["email", "slack"]
+    senders = configured_senders(both)
+    assert isinstance(senders["email"], SmtpChannel) and senders["email"].host == "smtp.example.com"
+    assert isinstance(senders["slack"], SlackWebhook)
+    slack_only = Settings(_env_file=None, notify_slack_webhook_url="https://hooks.example.com/x")
+    assert configured_channels(slack_only) == ["slack"]
 
 
 def test_templates_are_overridden_from_yaml_and_bad_files_name_what_is_wrong(tmp_path: Path) -> None:
