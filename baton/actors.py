@@ -8,29 +8,26 @@ from typing import Any
 
 import dramatiq
 
-from baton import runtime
 from baton.chains import Chain, Stage, all_stages
 from baton.errors import PermanentError
-from baton.settings import Settings
+from baton.runtime import Runtime
 from baton.stage_runner import run_stage
 
 
-def _perform(chain: Chain, stage: Stage) -> Callable[[Any], None]:
+def _perform(chain: Chain, stage: Stage, app: Runtime) -> Callable[[Any], None]:
     def perform(payload: Any) -> None:
-        run_stage(chain, stage, payload, runtime.current())
+        run_stage(chain, stage, payload, app)
 
     perform.__name__ = perform.__qualname__ = stage.name
     return perform
 
 
-def declare_actors(broker: dramatiq.Broker, settings: Settings) -> None:
-    """Declares one actor per stage on ``broker`` (once: a broker that has them keeps them)."""
-    declared = set(broker.get_declared_actors())
+def declare_actors(app: Runtime) -> None:
+    """Declares one actor per stage on the application's broker, each running its stage for ``app``."""
+    broker, settings = app.broker, app.settings
     for chain, stage in all_stages():
-        if stage.name in declared:
-            continue
         dramatiq.actor(
-            _perform(chain, stage),
+            _perform(chain, stage, app),
             broker=broker,
             actor_name=stage.name,
             queue_name=stage.queue(settings.queue_prefix),

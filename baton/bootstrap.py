@@ -154,7 +154,8 @@ def bootstrap(
     calendar: Calendar | None = None,
     salesforce_events: SalesforceEvents | None = None,
 ) -> runtime.Runtime:
-    """Build this process's runtime and bind the stage actors to its broker. Call once per process."""
+    """The application: settings, a broker with an actor for every declared stage, and the ports (store,
+    Salesforce, calendar, log sink, clock) the settings pick; the arguments replace a port (tests, benches)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     store = store or open_store(settings)
@@ -162,8 +163,8 @@ def bootstrap(
         version, created = apply_config(store, settings.config.read_text(), clock(), str(settings.config))
         log.info("config_applied", version=version, created=created, path=str(settings.config))
     configs = ConfigProvider(store, settings.config_refresh_ms)
-    broker = build_broker(settings, lambda: runtime.current().ports.store, clock,
-                          WarmUp(lambda: warm_process(runtime.current().ports), lambda: warm_thread(store)))
+    broker = build_broker(settings, lambda: app.ports.store, clock,
+                          WarmUp(lambda: warm_process(app.ports), lambda: warm_thread(store)))
     install_metrics(broker, settings)
     dramatiq.set_broker(broker)
     ports = Ports(
@@ -177,12 +178,10 @@ def bootstrap(
         calendar=calendar or build_calendar(settings),
         salesforce_events=salesforce_events or build_salesforce_events(settings),
     )
-    current = runtime.Runtime(settings=settings, broker=broker, ports=ports)
-    runtime.install(current)
-    declare_actors(broker, settings)
+    app = runtime.Runtime(settings=settings, broker=broker, ports=ports)
+    declare_actors(app)
     tune_gc(settings.gc_gen0_threshold)
-    return current
-
+    return app
 
 FLUSHER_LOCK = "outbox-flusher"
 
@@ -229,7 +228,3 @@ def warm_thread(store: Store) -> None:
     """One pooled database connection per worker thread, opened before the first message."""
     with store.engine.connect():
         pass
-
-
-def ensure_bootstrapped() -> runtime.Runtime:
-    return runtime.current() if runtime.installed() else bootstrap()

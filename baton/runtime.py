@@ -1,4 +1,6 @@
-"""What the composition root chose for this process: settings, broker and ports."""
+"""The application object the composition root (``baton.bootstrap``) builds from settings: settings, broker and
+ports. It is handed to whatever needs it — the stage actors (``baton.actors``), the web app (``create_app``), the
+CLI commands — and never looked up: there is no process-wide current application."""
 
 from __future__ import annotations
 
@@ -15,21 +17,3 @@ class Runtime:
     settings: Settings
     broker: Broker
     ports: Ports
-
-
-_current: Runtime | None = None
-
-
-def install(runtime: Runtime) -> None:
-    global _current
-    _current = runtime
-
-
-def current() -> Runtime:
-    if _current is None:
-        raise RuntimeError("Baton is not bootstrapped: call baton.bootstrap.bootstrap() first")
-    return _current
-
-
-def installed() -> bool:
-    return _current is not None

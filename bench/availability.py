@@ -19,12 +19,12 @@ same figures for a round-robin request with a threshold (which reads the whole h
 from __future__ import annotations
 
 import argparse
-import sys
 import json
 import math
 import multiprocessing
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence

@@ -102,7 +102,7 @@ def main() -> None:
         apply_config(current.ports.store, booking_config(), NOW)
         worker = Worker(current.broker, worker_timeout=5, worker_threads=8)
         worker.start()
-        client = TestClient(create_app())
+        client = TestClient(create_app(current))
         times = iter(starts())
         lock = threading.Lock()
         results: list[tuple[float, str]] = []

@@ -6,7 +6,6 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -63,8 +62,8 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def stub_runtime(tmp_path_factory: pytest.TempPathFactory) -> runtime.Runtime:
-    """The in-process broker with every stage actor bound to it, once per test session."""
+def session_application(tmp_path_factory: pytest.TempPathFactory) -> tuple[runtime.Runtime, Settings]:
+    """The in-process broker with every stage actor bound to it, once per test session, and its settings."""
     database = tmp_path_factory.mktemp("session") / "bootstrap.sqlite3"
     settings = Settings(
         broker_url="",
@@ -76,25 +75,15 @@ def stub_runtime(tmp_path_factory: pytest.TempPathFactory) -> runtime.Runtime:
         config_refresh_ms=0,
         retry_enqueue_wait_ms=0,
     )
-    return bootstrap(settings)
+    return bootstrap(settings), settings
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'baton.sqlite3'}"
-
-
-_SUITE_ORDER = {"unit": 0, "integration": 1, "fault": 2}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Unit tests first, then integration, fault-injection tests last (they stop and restart services):
-    by folder, and any test marked ``fault`` wherever it lives."""
-
-    def suite(item: pytest.Item) -> int:
-        if item.get_closest_marker("fault") is not None:
-            return _SUITE_ORDER["fault"]
-        parts = Path(str(item.fspath)).parts
-        return next((_SUITE_ORDER[p] for p in parts if p in _SUITE_ORDER), 0)
-
-    items.sort(key=suite)
+def stub_runtime(session_application: tuple[runtime.Runtime, Settings]) -> Iterator[runtime.Runtime]:
+    """The session's application, with the session's settings and ports again after each test (a test gives it
+    other ports or settings by assigning them: the actors hold this object)."""
+    application, settings = session_application
+    ports = application.ports
+    application.settings = settings
+    yield application
+    application.settings, application.ports = settings, ports

@@ -1,13 +1,13 @@
-"""The worker entry module: ``dramatiq workers`` bootstraps Baton from BATON_* settings, which declares an actor
-for every stage of every chain (``baton.actors``), and starts them all."""
+"""The worker entry module: ``dramatiq workers`` imports it, and it builds the application from BATON_* settings
+(``baton.bootstrap``) with an actor for every stage of every chain; dramatiq then runs them. The one module that
+builds the application when it is imported."""
 
-from baton import runtime
 from baton.metrics.multiprocess import enable_for_worker_process
 from baton.settings import Settings
 
-if not runtime.installed():  # imported by `dramatiq workers`, not by bootstrap(): worker metrics are shared
-    enable_for_worker_process(Settings().metrics_port)
+SETTINGS = Settings()
+enable_for_worker_process(SETTINGS.metrics_port)  # before any metric exists: the worker processes share them
 
-from baton.bootstrap import ensure_bootstrapped
+from baton.bootstrap import bootstrap  # noqa: E402
 
-ensure_bootstrapped()
+APPLICATION = bootstrap(SETTINGS)

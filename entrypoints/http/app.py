@@ -6,15 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from baton import runtime
 from baton.runtime import Runtime
 from entrypoints.http import booking_changes, bookings, handoff, operations, records, salesforce
 from entrypoints.http.dependencies import RuntimeSource, provide
 from entrypoints.http.readers import Login, SalesforceReaders
 
 
-def create_app(runtime_source: Runtime | RuntimeSource = runtime.current,
-               salesforce_login: Login | None = None) -> FastAPI:
+def create_app(runtime_source: Runtime | RuntimeSource, salesforce_login: Login | None = None) -> FastAPI:
     """The app over ``runtime_source`` (a ``Runtime``, or the function giving the one in force at each
     request). ``salesforce_login`` gives the session that re-reads records named by gap and platform events
     (default: the connected app in the settings)."""
@@ -39,9 +37,9 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
 
 def create_app_from_env() -> FastAPI:
     """uvicorn --factory entry point: bootstraps Baton from BATON_* settings."""
-    from baton.bootstrap import ensure_bootstrapped
+    from baton.bootstrap import bootstrap
     from baton.logging import redact_access_log
 
-    bootstrapped = ensure_bootstrapped()
+    application = bootstrap()
     redact_access_log()
-    return create_app(bootstrapped)
+    return create_app(application)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from baton.clock import utc_now
+from tests.support.events import lead_event
 from tests.support.fault_run import (
     FaultRun,
     assert_nothing_lost,
@@ -15,7 +16,6 @@ from tests.support.fault_run import (
     booking_team_config,
     routed_record_ids,
 )
-from tests.support.events import lead_event
 from tests.support.run_counts import RunCounts, record_run
 
 pytestmark = pytest.mark.fault

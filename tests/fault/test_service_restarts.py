@@ -12,7 +12,13 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.support.fault_run import SECOND_RECORDS, FaultRun, assert_nothing_lost, run_under_fault, start_cluster
+from tests.support.fault_run import (
+    SECOND_RECORDS,
+    FaultRun,
+    assert_nothing_lost,
+    run_under_fault,
+    start_cluster,
+)
 from tests.support.run_counts import RunCounts, record_run
 from tests.support.service_control import may_stop_services
 

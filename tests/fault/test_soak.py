@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from bench.soak import assert_soak_claims, soak_load
-from tests.support.run_counts import RunCounts, record_run
 from tests.support.reliability_doc import RESULTS_DIR_VARIABLE
+from tests.support.run_counts import RunCounts, record_run
 from tests.support.services import REPO_ROOT
 
 pytestmark = pytest.mark.fault

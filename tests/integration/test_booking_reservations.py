@@ -26,13 +26,13 @@ pytestmark = pytest.mark.integration
 def test_twenty_concurrent_bookings_of_one_hosts_slot_on_postgresql_exactly_one_wins(
     postgres_url: str, pg_schema: str, stub_runtime: runtime.Runtime
 ) -> None:
-    assert_one_of_twenty_wins(postgres_url, pg_schema)
+    assert_one_of_twenty_wins(stub_runtime, postgres_url, pg_schema)
 
 
 def test_concurrent_bookings_never_exceed_an_extra_pools_cap_on_postgresql(
     postgres_url: str, pg_schema: str, stub_runtime: runtime.Runtime
 ) -> None:
-    assert_extra_pool_caps_hold_in_a_race(postgres_url, pg_schema)
+    assert_extra_pool_caps_hold_in_a_race(stub_runtime, postgres_url, pg_schema)
 
 
 def test_the_exclusion_constraint_refuses_overlapping_holds_of_one_host_but_not_of_two(

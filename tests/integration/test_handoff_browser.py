@@ -16,6 +16,7 @@ import pytest
 
 from adapters.store import make_engine
 from baton import runtime
+from baton.chains import BOOKING_STEPS
 from baton.configs import apply_config
 from entrypoints.http.app import create_app
 from tests.support.booking import install_booking_ports
@@ -57,11 +58,12 @@ def browser() -> Iterator[object]:
 
 @dataclass
 class Site:
+    app: runtime.Runtime
     base_url: str
     fakes: Fakes
 
     def link(self, scheduler_id: str, name: str) -> str:
-        return link_url(self.base_url, scheduler_id, name)
+        return link_url(self.app, self.base_url, scheduler_id, name)
 
 
 @pytest.fixture
@@ -69,12 +71,12 @@ def site(stub_runtime: runtime.Runtime, postgres_url: str, pg_schema: str, tmp_p
     engine = make_engine(postgres_url, pg_schema)
     with running_pipeline(stub_runtime, engine, pg_schema) as pipeline, \
             fake_services(tmp_path, NOW.date()) as fakes:
-        install_booking_ports(pipeline.store, fakes.calendar, fakes.events, mode="manual", **page_settings())
+        install_booking_ports(pipeline.app, pipeline.store, fakes.calendar, fakes.events, mode="manual", **page_settings())
         apply_config(pipeline.store, handoff_config(), NOW)
-        with serving(create_app(salesforce_login=lambda: fakes.salesforce)) as base_url:
-            yield Site(base_url, fakes)
-        for stage in ("booking_calendar", "booking_event", "booking_owner", "booking_log"):
-            pipeline.broker.join(pipeline.broker.get_actor(stage).queue_name, timeout=30_000, fail_fast=False)
+        with serving(create_app(stub_runtime, salesforce_login=lambda: fakes.salesforce)) as base_url:
+            yield Site(stub_runtime, base_url, fakes)
+        for stage in BOOKING_STEPS:
+            pipeline.broker.join(pipeline.broker.get_actor(stage.name).queue_name, timeout=30_000, fail_fast=False)
 
 
 def open_page(browser: object, url: str) -> object:

@@ -32,6 +32,7 @@ from baton import runtime
 from baton.booking.chain import owner_logs
 from baton.booking.lifecycle import CANCELLED_PREFIX
 from baton.chains import BOOKING_SYNC
+from baton.ports import Ports
 from baton.scheduling.scheduler import Scheduler
 from entrypoints.http.app import create_app
 from messages.booking import FINAL_STATUSES, BookingStatus, booking_id_for
@@ -177,26 +178,25 @@ def real_chain(pg_pipeline: Pipeline, tmp_path: Path) -> Iterator[tuple[Pipeline
     with fake_google_calendar(tmp_path) as calendar, fake_salesforce() as (org, client):
         assert calendar.key_file is not None
         google = GoogleCalendar(load_service_account(calendar.key_file), "admin@example.com", calendar.api_url)
-        install_booking_ports(pg_pipeline.store, google, SalesforceEventWriter(salesforce=client))
+        install_booking_ports(pg_pipeline.app, pg_pipeline.store, google, SalesforceEventWriter(salesforce=client))
         yield pg_pipeline, calendar, org
 
 
-def pending_owner_changes(booking_id: str) -> set[str]:
+def pending_owner_changes(ports: Ports, booking_id: str) -> set[str]:
     """Routing ids of the booking's owner changes still waiting in the outbox."""
-    ports = runtime.current().ports
     booking = BookingStore(ports.store.engine).get(booking_id)
     assert booking is not None
     statuses = ports.store.outbox_statuses([entry.routing_id for entry in owner_logs(booking, ports)])
     return {routing_id for routing_id, status in statuses.items() if status == "pending"}
 
 
-def what_survives(booking_id: str, calendar: FakeGoogleCalendar, org: FakeOrg) -> dict[str, Any]:
+def what_survives(ports: Ports, booking_id: str, calendar: FakeGoogleCalendar, org: FakeOrg) -> dict[str, Any]:
     """What is left of a booking: its status, live calendar events, live Salesforce Events, reserved time."""
     event_id = calendar_event_id(booking_id)
-    with runtime.current().ports.store.engine.connect() as connection:
+    with ports.store.engine.connect() as connection:
         held = connection.execute(sa.select(sa.func.count()).select_from(reservations)
                                   .where(reservations.c.booking_id == booking_id)).scalar_one()
-    booking = BookingStore(runtime.current().ports.store.engine).get(booking_id)
+    booking = BookingStore(ports.store.engine).get(booking_id)
     assert booking is not None
     return {
         "status": booking.status,
@@ -219,7 +219,7 @@ def test_a_booking_cancelled_while_a_step_of_its_chain_runs_leaves_nothing_behin
     the end the booking is cancelled with no live calendar event, no live Salesforce Event, no reserved time,
     and no owner change queued after the cancel. (The log step, after the owner change, already gets it right.)"""
     pipeline, calendar, org = real_chain
-    client = TestClient(create_app())
+    client = TestClient(create_app(pipeline.app))
     with paused_after_load(pipeline.store.engine, stage) as step:
         booked = client.post("/bookings", json=booking_request(), headers=AUTH)
         assert booked.status_code == 202, booked.text
@@ -229,13 +229,13 @@ def test_a_booking_cancelled_while_a_step_of_its_chain_runs_leaves_nothing_behin
         cancelled = client.post(f"/bookings/{booking_id}/cancel", json={"reason": "race"}, headers=AUTH)
         assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled", cancelled.text
         pipeline.broker.join(pipeline.broker.get_actor(BOOKING_SYNC.name).queue_name, timeout=30_000)
-        owners_before_cancel = pending_owner_changes(booking_id)
+        owners_before_cancel = pending_owner_changes(pipeline.app.ports, booking_id)
         assert not step.finished.is_set(), f"{stage} finished before the cancel was done"
         step.release()
         assert step.finished.wait(30)
-    BookingChain(pipeline.broker, pipeline.store, None, None).drain()  # type: ignore[arg-type]
-    left = what_survives(booking_id, calendar, org)
-    left["owner_changes_queued_after_the_cancel"] = sorted(pending_owner_changes(booking_id) - owners_before_cancel)
+    BookingChain(pipeline.app, pipeline.broker, pipeline.store, None, None).drain()  # type: ignore[arg-type]
+    left = what_survives(pipeline.app.ports, booking_id, calendar, org)
+    left["owner_changes_queued_after_the_cancel"] = sorted(pending_owner_changes(pipeline.app.ports, booking_id) - owners_before_cancel)
     nothing_left = left["status"] == "cancelled" and not any(value for key, value in left.items() if key != "status")
     assert_window_closed(nothing_left, f"nothing of a booking cancelled during {stage} survives", left)
 
@@ -272,12 +272,12 @@ def stuck_booking(postgres_url: str, pg_schema: str, tmp_path: Path) -> dict[str
 @pytest.fixture
 def resumed_pipeline(stuck_booking: dict[str, Any], pg_pipeline: Pipeline) -> Pipeline:
     """The in-process pipeline on the stuck booking's store, its clock past the grace period."""
-    install_booking_ports(pg_pipeline.store, None, None, clock=lambda: datetime.now(UTC) + GRACE)
+    install_booking_ports(pg_pipeline.app, pg_pipeline.store, None, None, clock=lambda: datetime.now(UTC) + GRACE)
     return pg_pipeline
 
 
 def booking_status(pipeline: Pipeline, booking_id: str) -> str:
-    BookingChain(pipeline.broker, pipeline.store, None, None).drain()  # type: ignore[arg-type]
+    BookingChain(pipeline.app, pipeline.broker, pipeline.store, None, None).drain()  # type: ignore[arg-type]
     booking = BookingStore(pipeline.store.engine).get(booking_id)
     assert booking is not None
     return booking.status
@@ -289,7 +289,7 @@ def test_a_scheduler_round_after_the_grace_period_resumes_a_booking_stuck_in_res
     resumed_pipeline: Pipeline
 ) -> None:
     """The scheduler's round, an hour after the booking stopped, restarts its chain: it ends confirmed."""
-    ports = runtime.current().ports
+    ports = resumed_pipeline.app.ports
     scheduler = Scheduler(ports.store, resumed_pipeline.broker, ports.configs, ports.clock)
     assert scheduler.tick() is not None, "the scheduler's round did not run"
     status = booking_status(resumed_pipeline, booking_id_for(STUCK_REQUEST))
@@ -302,7 +302,7 @@ def test_resubmitting_the_request_resumes_a_booking_stuck_in_reserved(
     stuck_booking: dict[str, Any], resumed_pipeline: Pipeline
 ) -> None:
     """POST /bookings again with the same ``request_id``: the same booking, and its chain runs to confirmed."""
-    answer = TestClient(create_app()).post("/bookings", json=stuck_booking, headers=AUTH)
+    answer = TestClient(create_app(resumed_pipeline.app)).post("/bookings", json=stuck_booking, headers=AUTH)
     assert answer.status_code == 202 and answer.json()["booking_id"] == booking_id_for(STUCK_REQUEST), answer.text
     status = booking_status(resumed_pipeline, booking_id_for(STUCK_REQUEST))
     assert_window_closed(status == BookingStatus.CONFIRMED.value, "a resubmission resumes a stopped booking",
@@ -318,11 +318,11 @@ def booking_pipeline(request: pytest.FixtureRequest, stub_runtime: runtime.Runti
     or on PostgreSQL, without calendar or Salesforce."""
     if request.param == "postgresql":
         pipeline = request.getfixturevalue("pg_pipeline")
-        install_booking_ports(pipeline.store, None, None)
+        install_booking_ports(pipeline.app, pipeline.store, None, None)
         yield pipeline
         return
     with running_pipeline(stub_runtime, make_engine(f"sqlite:///{tmp_path / 'baton.sqlite3'}")) as pipeline:
-        install_booking_ports(pipeline.store, None, None)
+        install_booking_ports(pipeline.app, pipeline.store, None, None)
         yield pipeline
 
 
@@ -334,7 +334,7 @@ def booking_pipeline(request: pytest.FixtureRequest, stub_runtime: runtime.Runti
 def test_a_booking_at_a_time_with_an_offset_is_kept_at_that_instant(booking_pipeline: Pipeline) -> None:
     """``11:00+02:00`` is booked, stored, reserved and answered as 09:00 UTC (the same instant)."""
     asked_at = datetime.fromisoformat("2030-01-07T11:00:00+02:00")
-    client = TestClient(create_app())
+    client = TestClient(create_app(booking_pipeline.app))
     booked = client.post("/bookings", json=booking_request(start=asked_at.isoformat()), headers=AUTH)
     assert booked.status_code == 202, booked.text
     stored = client.get(booked.json()["status_url"], headers=AUTH).json()

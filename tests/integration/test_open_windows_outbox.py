@@ -35,8 +35,6 @@ from tests.support.configs import team_config
 from tests.support.events import lead_event
 from tests.support.fake_cometd import FakeStreamingOrg, fake_streaming_org
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
-from tests.support.service_control import host_port
-from tests.support.tcp_proxy import TcpProxy
 from tests.support.outbox_windows import (
     SteppedClock,
     default_flusher,
@@ -44,7 +42,9 @@ from tests.support.outbox_windows import (
     salesforce_unavailable,
     wait_until,
 )
+from tests.support.service_control import host_port
 from tests.support.services import WorkerProcess, queue_depths, wait_until_drained
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.windows import assert_window_closed, open_window
 from tests.unit.conftest import Pipeline, running_pipeline
 from tests.unit.test_salesforce_writeback import org  # noqa: F401 - the fake org behind the real owner writer
@@ -92,7 +92,7 @@ def older_write_fails_then_newer_is_written(pipeline: Pipeline, org: FakeOrg, cl
     older = lead_event(1)
     pipeline.send([older])
     pipeline.route()
-    flusher = default_flusher(runtime.current(), clock)
+    flusher = default_flusher(pipeline.app, clock)
     first_write_fails(org)
     assert flusher.tick() is not None
     assert pipeline.store.outbox_statuses([older.routing_id]) == {older.routing_id: "pending"}
@@ -109,7 +109,7 @@ def older_write_fails_then_newer_is_written(pipeline: Pipeline, org: FakeOrg, cl
 
 def retry_the_older_write(pipeline: Pipeline, clock: SteppedClock) -> None:
     """The flusher runs on until nothing waits for a retry (A's retry comes due within a second)."""
-    run_flusher(default_flusher(runtime.current(), clock), pipeline.store, clock, clock() + timedelta(hours=1))
+    run_flusher(default_flusher(pipeline.app, clock), pipeline.store, clock, clock() + timedelta(hours=1))
     assert pipeline.store.due_outbox(clock()) == []
 
 
@@ -169,7 +169,7 @@ def test_owner_writes_wait_out_a_ten_minute_salesforce_outage(
     events = [lead_event(n) for n in range(1, 6)]
     pipeline.send(events, batch_size=5)
     pipeline.route()
-    flusher = default_flusher(runtime.current(), clock)
+    flusher = default_flusher(pipeline.app, clock)
     outage_starts = clock()
     outage_ends = outage_starts + OUTAGE
 

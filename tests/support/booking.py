@@ -20,11 +20,11 @@ from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store import DeadLetter, Store, make_engine, upgrade_schema
 from adapters.store.bookings import BookingStore
-from baton import runtime
 from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import ConfigProvider, apply_config
+from baton.runtime import Runtime
 from entrypoints.http.app import create_app
 from messages.booking import BookingRequest
 from tests.support.events import lead_event
@@ -110,6 +110,7 @@ def booking_request(**overrides: Any) -> dict[str, Any]:
 
 @dataclass
 class BookingChain:
+    app: Runtime
     broker: StubBroker
     store: Store
     calendar: RecordingCalendar
@@ -135,17 +136,15 @@ class BookingChain:
         self.broker.get_actor("booking_request").send(request)
 
 
-def install_booking_ports(store: Store, calendar: Any, events: Any, clock: Callable[[], datetime] = lambda: NOW,
+def install_booking_ports(app: Runtime, store: Store, calendar: Any, events: Any, clock: Callable[[], datetime] = lambda: NOW,
                           mode: str = "pooled", reset: str = "month", pool_extra: str = "",
                           member_extra: dict[str, str] | None = None, engineers_extra: str = "",
                           **settings: Any) -> None:
-    """The current runtime's ports with these booking adapters, a fixed clock and the booking config."""
+    """``app`` with these booking adapters, a fixed clock, the booking config and the booking token."""
     apply_config(store, booking_config(mode, reset, pool_extra, member_extra, engineers_extra), NOW)
-    current = runtime.current()
-    ports = dataclasses.replace(current.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
-                                calendar=calendar, salesforce_events=events, clock=clock)
-    new_settings = current.settings.model_copy(update={"booking_token": TOKEN, **settings})
-    runtime.install(runtime.Runtime(new_settings, current.broker, ports))
+    app.ports = dataclasses.replace(app.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
+                                    calendar=calendar, salesforce_events=events, clock=clock)
+    app.settings = app.settings.model_copy(update={"booking_token": TOKEN, **settings})
 
 
 def lead_id(number: int) -> str:
@@ -161,10 +160,11 @@ def get_availability(client: TestClient, record_id: str, hours: int = 1, **param
 
 
 @contextmanager
-def booking_api(broker: StubBroker, store: Store) -> Iterator[TestClient]:
-    """The HTTP app over the installed booking ports; the booking chain is drained when the test ends."""
-    chain = BookingChain(broker, store, RecordingCalendar(), RecordingSalesforceEvents())
-    yield TestClient(create_app())
+def booking_api(app: Runtime, store: Store) -> Iterator[TestClient]:
+    """The HTTP app over ``app`` (with its booking ports); the booking chain is drained when the test ends."""
+    assert isinstance(app.broker, StubBroker)
+    chain = BookingChain(app, app.broker, store, RecordingCalendar(), RecordingSalesforceEvents())
+    yield TestClient(create_app(app))
     chain.drain()
 
 
@@ -172,7 +172,7 @@ def busy(start: datetime, minutes: int) -> tuple[datetime, datetime]:
     return start, start + timedelta(minutes=minutes)
 
 
-def reservation_race(database_url: str, schema: str | None, requests: list[BookingRequest],
+def reservation_race(app: Runtime, database_url: str, schema: str | None, requests: list[BookingRequest],
                      **booking_settings: Any) -> tuple[list[str], BookingStore]:
     """Each request reserved by its own thread, all released at once, on a fresh store with the booking config
     (``booking_settings``: ``install_booking_ports`` options): each outcome (``reserved``, ``refused`` or the
@@ -180,8 +180,8 @@ def reservation_race(database_url: str, schema: str | None, requests: list[Booki
     engine = make_engine(database_url, schema, pool_size=len(requests) + 5)
     upgrade_schema(engine, schema)
     store = Store(engine)
-    install_booking_ports(store, None, None, **booking_settings)
-    ports = runtime.current().ports
+    install_booking_ports(app, store, None, None, **booking_settings)
+    ports = app.ports
     barrier = threading.Barrier(len(requests))
     outcomes: list[str] = []
 
@@ -203,23 +203,23 @@ def reservation_race(database_url: str, schema: str | None, requests: list[Booki
     return outcomes, BookingStore(engine)
 
 
-def assert_one_of_twenty_wins(database_url: str, schema: str | None = None) -> None:
+def assert_one_of_twenty_wins(app: Runtime, database_url: str, schema: str | None = None) -> None:
     """20 threads book one host's 09:00 through the reservation function, each with its own request."""
     requests = [BookingRequest.model_validate(booking_request(host={"kind": "user", "user_id": HOSTS[0]},
                                                               request_id=f"race-{index}")) for index in range(20)]
-    outcomes, bookings = reservation_race(database_url, schema, requests)
+    outcomes, bookings = reservation_race(app, database_url, schema, requests)
     bookings.engine.dispose()
     assert sorted(outcomes) == ["refused"] * 19 + ["reserved"], outcomes
 
 
-def assert_extra_pool_caps_hold_in_a_race(database_url: str, schema: str | None = None) -> None:
+def assert_extra_pool_caps_hold_in_a_race(app: Runtime, database_url: str, schema: str | None = None) -> None:
     """8 threads race to book 8 different hours of one day, each needing an engineer (``extra_pools``), whose
     pool caps each engineer at one meeting a day: exactly two win (one per engineer), as the reservation counts
     each engineer's meetings again under the per-host lock."""
     requests = [BookingRequest.model_validate(booking_request(
         start=(NINE + timedelta(hours=hour)).isoformat(), extra_pools=["Engineers"], request_id=f"cap-{hour}"))
         for hour in range(8)]
-    outcomes, bookings = reservation_race(database_url, schema, requests, engineers_extra=", caps: {per_day: 1}")
+    outcomes, bookings = reservation_race(app, database_url, schema, requests, engineers_extra=", caps: {per_day: 1}")
     starts = bookings.meeting_starts(ENGINEERS, NINE, NINE + timedelta(days=1))
     bookings.engine.dispose()
     assert sorted(outcomes) == ["refused"] * 6 + ["reserved"] * 2, outcomes

@@ -21,7 +21,7 @@ from simple_salesforce import Salesforce
 
 from adapters.calendar.google import GoogleCalendar, load_service_account
 from adapters.salesforce.events import SalesforceEventWriter
-from baton import runtime
+from baton.runtime import Runtime
 from entrypoints.http.canvas import sign_request
 from entrypoints.http.page_tokens import PageClaims
 from entrypoints.http.page_tokens import link_url as signed_link
@@ -120,14 +120,13 @@ def signed(secret: str = CONSUMER_SECRET, **options: Any) -> str:
     return sign_request(canvas_request(**options), secret)
 
 
-def link_url(base_url: str, scheduler_id: str = SCHEDULER, name: str = "Sam Scheduler",
+def link_url(app: Runtime, base_url: str, scheduler_id: str = SCHEDULER, name: str = "Sam Scheduler",
              time_zone: str = "Europe/London", record_id: str = LEAD_ID) -> str:
-    """A signed link to the page for the current runtime (its settings and clock) on ``base_url``."""
+    """A signed link to the page for ``app`` (its settings and clock) on ``base_url``."""
     claims = PageClaims(scheduler_id=scheduler_id, scheduler_name=name, object_type="Lead", record_id=record_id,
                         time_zone=time_zone)
-    current = runtime.current()
-    settings = current.settings.model_copy(update={"public_url": base_url or "http://testserver"})
-    return signed_link(claims, settings, current.ports.clock())
+    settings = app.settings.model_copy(update={"public_url": base_url or "http://testserver"})
+    return signed_link(claims, settings, app.ports.clock())
 
 
 def page_settings() -> dict[str, Any]:
@@ -175,11 +174,11 @@ def serving(app: FastAPI, port: int = 0) -> Iterator[str]:
         sock.close()
 
 
-def install_handoff(store: Any, calendar: Any, events: Any = None, lead_suggestions: str = "") -> None:
-    """The current runtime with the handoff org config, the page's secrets and a fixed clock (``NOW``)."""
+def install_handoff(app: Runtime, store: Any, calendar: Any, events: Any = None, lead_suggestions: str = "") -> None:
+    """``app`` with the handoff org config, the page's secrets and a fixed clock (``NOW``)."""
     from tests.support.booking import install_booking_ports
 
-    install_booking_ports(store, calendar, events, mode="manual", **page_settings())
+    install_booking_ports(app, store, calendar, events, mode="manual", **page_settings())
     from baton.configs import apply_config
 
     apply_config(store, handoff_config(lead_suggestions=lead_suggestions), NOW)

@@ -67,6 +67,7 @@ class FlakySink(RecordingSink):
 
 @dataclass
 class Pipeline:
+    app: runtime.Runtime
     broker: StubBroker
     store: Store
     writer: RecordingOwnerWriter
@@ -79,15 +80,11 @@ class Pipeline:
     def use_reference(self, accounts: Path | None = None, leads: Path | None = None,
                       contacts: Path | None = None) -> None:
         """Match leads against records in these files (the embedded default's reference data)."""
-        current = runtime.current()
-        ports = dataclasses.replace(current.ports, reference=FileReferenceData(accounts, leads, contacts))
-        runtime.install(runtime.Runtime(current.settings, current.broker, ports))
+        self.app.ports = dataclasses.replace(self.app.ports, reference=FileReferenceData(accounts, leads, contacts))
 
     def use_writer(self, writer: object) -> None:
         """Write owners through this writer instead of the recording fake."""
-        current = runtime.current()
-        ports = dataclasses.replace(current.ports, owner_writer=writer)
-        runtime.install(runtime.Runtime(current.settings, current.broker, ports))
+        self.app.ports = dataclasses.replace(self.app.ports, owner_writer=writer)
 
     def send(self, events: Sequence[RecordEvent], batch_size: int = 100) -> None:
         enqueue(self.broker, events, batch_size, utc_now())
@@ -125,7 +122,7 @@ class Pipeline:
 
     def flush(self) -> FlushReport:
         """The outbox flusher's rounds, each a minute later, so rows waiting to be retried come due."""
-        writer = runtime.current().ports.owner_writer
+        writer = self.app.ports.owner_writer
         total = FlushReport()
         for round_number in range(FLUSH_POLICY.max_attempts + 1):
             report = flush_outbox(self.store, writer, utc_now() + timedelta(minutes=round_number), FLUSH_POLICY)
@@ -143,14 +140,14 @@ def running_pipeline(stub_runtime: runtime.Runtime, engine: Engine, schema: str 
     writer = RecordingOwnerWriter()
     sink = FlakySink()
     ports = Ports(store=store, configs=ConfigProvider(store, refresh_ms=0), owner_writer=writer, sink=sink)
-    runtime.install(runtime.Runtime(stub_runtime.settings, stub_runtime.broker, ports))
+    stub_runtime.ports = ports
     broker = stub_runtime.broker
     assert isinstance(broker, StubBroker)
     broker.flush_all()
     worker = Worker(broker, worker_timeout=50, worker_threads=4)
     worker.start()
     try:
-        yield Pipeline(broker, store, writer, sink)
+        yield Pipeline(stub_runtime, broker, store, writer, sink)
     finally:
         worker.stop()
         broker.flush_all()

@@ -35,12 +35,12 @@ CONFIG = SchemathesisConfig.from_dict({
 
 @pytest.fixture
 def web(pipeline: Pipeline) -> Iterator[tuple[FastAPI, dict[str, str]]]:
-    install_booking_ports(pipeline.store, RecordingCalendar(), RecordingSalesforceEvents(), booking_token=None,
+    install_booking_ports(pipeline.app, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents(), booking_token=None,
                           booking_rate_per_minute=1_000_000, outbound_token=OUTBOUND_TOKEN,
                           salesforce_org_ids="00D000000000062EAA", max_request_bytes=100_000)
-    chain = BookingChain(pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     token, _ = TokenStore(pipeline.store.engine).create("fuzz", SCOPES, NOW)
-    yield create_app(), {"Authorization": f"Bearer {token}"}
+    yield create_app(pipeline.app), {"Authorization": f"Bearer {token}"}
     chain.drain()
 
 

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store.tokens import TokenStore
-from baton import runtime
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, EVENTS_WRITE, METRICS_READ
 from tests.support import cdc_samples as cdc
@@ -50,9 +49,9 @@ def clock() -> Clock:
 @pytest.fixture
 def chain(pipeline: Pipeline, clock: Clock) -> Iterator[BookingChain]:
     calendar, events = RecordingCalendar(), RecordingSalesforceEvents()
-    install_booking_ports(pipeline.store, calendar, events, clock=clock, booking_token=None,
+    install_booking_ports(pipeline.app, pipeline.store, calendar, events, clock=clock, booking_token=None,
                           booking_rate_per_minute=5)
-    chain = BookingChain(pipeline.broker, pipeline.store, calendar, events)
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, calendar, events)
     yield chain
     chain.drain()
 
@@ -64,7 +63,7 @@ def tokens(chain: BookingChain) -> TokenStore:
 
 @pytest.fixture
 def client(chain: BookingChain) -> TestClient:
-    return TestClient(create_app())
+    return TestClient(create_app(chain.app))
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -118,11 +117,10 @@ def test_the_relay_takes_a_stored_token_with_events_write_and_refuses_the_rest(
 
 
 def test_a_revoked_token_is_refused_at_its_next_request(tmp_path: Path, pipeline: Pipeline) -> None:
-    current = runtime.current()
-    runtime.install(runtime.Runtime(current.settings.model_copy(update={"events_token": None}), current.broker,
-                                    current.ports))
+    current = pipeline.app
+    current.settings, current.ports = current.settings.model_copy(update={"events_token": None}), current.ports
     token, stored = TokenStore(pipeline.store.engine).create("relay", [EVENTS_WRITE], NOW)
-    client = TestClient(create_app())
+    client = TestClient(create_app(pipeline.app))
     assert relay(client, bearer(token)).status_code == 202
 
     revoked = run_baton(str(pipeline.store.engine.url), "tokens", "revoke", stored.id)

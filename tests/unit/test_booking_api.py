@@ -34,15 +34,15 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture
 def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
     calendar, events = RecordingCalendar(), RecordingSalesforceEvents()
-    install_booking_ports(pipeline.store, calendar, events)
-    chain = BookingChain(pipeline.broker, pipeline.store, calendar, events)
+    install_booking_ports(pipeline.app, pipeline.store, calendar, events)
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, calendar, events)
     yield chain
     chain.drain()  # a message still in a worker when it stops would stay unfinished on the session's broker
 
 
 @pytest.fixture
 def client(chain: BookingChain) -> TestClient:
-    return TestClient(create_app())
+    return TestClient(create_app(chain.app))
 
 
 def post(client: TestClient, **overrides: Any) -> Any:
@@ -55,14 +55,13 @@ def availability(client: TestClient, **params: Any) -> Any:
     return client.get("/availability", params=query, headers=AUTH)
 
 
-def test_the_booking_api_needs_a_bearer_token_and_lets_nobody_in_without_one(client: TestClient) -> None:
+def test_the_booking_api_needs_a_bearer_token_and_lets_nobody_in_without_one(client: TestClient,
+                                                                             chain: BookingChain) -> None:
     first = post(client)
     assert first.status_code == 202, first.text
     assert client.post("/bookings", json=booking_request(), headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.get("/bookings/x").status_code == 401
-    current = runtime.current()
-    runtime.install(runtime.Runtime(current.settings.model_copy(update={"booking_token": None}), current.broker,
-                                    current.ports))
+    chain.app.settings = chain.app.settings.model_copy(update={"booking_token": None})
     assert client.get("/bookings/x", headers=AUTH).status_code == 401
 
 
@@ -154,7 +153,7 @@ def test_invalid_requests_get_a_422_naming_the_field(client: TestClient, overrid
 
 def test_meet_now_books_a_host_free_from_now(client: TestClient, chain: BookingChain) -> None:
     at_ten = NINE + timedelta(hours=1)
-    install_booking_ports(chain.store, chain.calendar, chain.events, clock=lambda: at_ten)
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, clock=lambda: at_ten)
     chain.calendar.busy_by_email = {host_email(host): [Interval(at_ten, at_ten + timedelta(minutes=5))]
                                     for host in HOSTS[:2]}
 
@@ -166,7 +165,7 @@ def test_meet_now_books_a_host_free_from_now(client: TestClient, chain: BookingC
 def test_twenty_concurrent_bookings_of_one_hosts_slot_on_sqlite_exactly_one_wins(
     tmp_path: Any, stub_runtime: runtime.Runtime
 ) -> None:
-    assert_one_of_twenty_wins(f"sqlite:///{tmp_path / 'race.sqlite3'}")
+    assert_one_of_twenty_wins(stub_runtime, f"sqlite:///{tmp_path / 'race.sqlite3'}")
 
 
 def platform_event(uuid: str, **fields: Any) -> dict[str, Any]:
@@ -201,7 +200,7 @@ def test_a_platform_event_with_a_bad_field_is_refused_naming_it(client: TestClie
 def test_round_robin_gives_each_booking_to_the_member_with_the_fewest_meetings(
     client: TestClient, chain: BookingChain
 ) -> None:
-    install_booking_ports(chain.store, chain.calendar, chain.events, mode="round_robin")
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, mode="round_robin")
 
     hosts = [post(client, start=(NINE + timedelta(hours=hour)).isoformat()).json()["host_id"] for hour in range(4)]
 
@@ -209,7 +208,7 @@ def test_round_robin_gives_each_booking_to_the_member_with_the_fewest_meetings(
 
 
 def test_a_manual_pool_books_the_member_the_scheduler_picked(client: TestClient, chain: BookingChain) -> None:
-    install_booking_ports(chain.store, chain.calendar, chain.events, mode="manual")
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, mode="manual")
 
     picked = post(client, pool_member_id=HOSTS[2])
     stranger = post(client, pool_member_id="005000000000077AAA", start=(NINE + timedelta(hours=1)).isoformat())
@@ -236,10 +235,10 @@ def test_round_robin_counts_meetings_only_since_the_pools_reset(
     client: TestClient, chain: BookingChain, reset: str, tuesday_host: str
 ) -> None:
     """Two bookings on Monday; on Tuesday a monthly count still sees them, a daily one starts again."""
-    install_booking_ports(chain.store, chain.calendar, chain.events, mode="round_robin", reset=reset)
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, mode="round_robin", reset=reset)
     monday = [post(client, start=(NINE + timedelta(hours=hour)).isoformat()).json()["host_id"] for hour in (0, 1)]
     tuesday_morning = NOW + timedelta(days=1)
-    install_booking_ports(chain.store, chain.calendar, chain.events, clock=lambda: tuesday_morning,
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, clock=lambda: tuesday_morning,
                           mode="round_robin", reset=reset)
 
     tuesday = post(client, start=(NINE + timedelta(days=1)).isoformat())

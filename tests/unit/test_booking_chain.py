@@ -15,7 +15,6 @@ from structlog.testing import capture_logs
 from adapters.calendar import RecordingCalendar, calendar_event_id
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store.bookings import BookingRow, BookingStore
-from baton import runtime
 from baton.booking.chain import bookings_of
 from baton.booking.reserve import reserve
 from baton.booking.stages import start_chain
@@ -40,15 +39,15 @@ from tests.unit.test_operator_commands import baton, json_lines
 @pytest.fixture
 def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
     calendar, events = RecordingCalendar(), RecordingSalesforceEvents()
-    install_booking_ports(pipeline.store, calendar, events)
-    chain = BookingChain(pipeline.broker, pipeline.store, calendar, events)
+    install_booking_ports(pipeline.app, pipeline.store, calendar, events)
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, calendar, events)
     yield chain
     chain.drain()  # a message still in a worker when it stops would stay unfinished on the session's broker
 
 
 def book(chain: BookingChain, failures: Callable[[], None] = lambda: None, **overrides: object) -> str:
     """Reserves, then arranges ``failures`` and runs the chain to its end."""
-    ports = runtime.current().ports
+    ports = chain.app.ports
     reserved = reserve(BookingRequest.model_validate(booking_request(**overrides)), ports, chain.bookings,
                        ports.clock())
     failures()
@@ -140,7 +139,7 @@ def test_a_salesforce_event_failing_for_good_undoes_the_booking(chain: BookingCh
 def test_transient_failures_past_the_retries_fail_the_booking_and_free_the_slot_for_another(
     chain: BookingChain,
 ) -> None:
-    max_retries = runtime.current().settings.max_retries
+    max_retries = chain.app.settings.max_retries
     chain.events.fail_next(*[TransientError("UNABLE_TO_LOCK_ROW")] * (max_retries + 1))
 
     first = book(chain)
@@ -182,7 +181,7 @@ class OvertakenBookings(BookingStore):
 def test_a_request_delivered_again_while_its_first_delivery_reserves_gets_that_booking_not_a_taken_slot(
     chain: BookingChain,
 ) -> None:
-    ports = runtime.current().ports
+    ports = chain.app.ports
     request = BookingRequest.model_validate(booking_request(request_id="redelivered-mid-reserve",
                                                             host={"kind": "user", "user_id": HOSTS[0]}))
     first = BookingStore(chain.store.engine)
@@ -211,12 +210,12 @@ def test_a_queued_request_for_a_taken_time_is_dead_lettered_with_the_alternative
 
 
 def test_the_chain_without_calendar_or_salesforce_still_confirms_and_assigns(pipeline: Pipeline) -> None:
-    install_booking_ports(pipeline.store, None, None)
-    chain = BookingChain(pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    install_booking_ports(pipeline.app, pipeline.store, None, None)
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
 
     booking_id = book(chain)
 
-    booking = bookings_of(runtime.current().ports).get(booking_id)
+    booking = bookings_of(pipeline.app.ports).get(booking_id)
     assert booking is not None and booking.status == "confirmed"
     assert booking.calendar_event_id is None and booking.salesforce_event_id is None
     assert [row["owner_id"] for row in outbox_rows(chain)] == [booking.host_id]
@@ -247,11 +246,11 @@ def test_the_host_of_a_confirmed_booking_is_told_once_with_the_booking_template(
     chain: BookingChain, pipeline: Pipeline
 ) -> None:
     with smtp_server() as (mailbox, port):
-        current = runtime.current()
+        current = pipeline.app
         configured = current.settings.model_copy(update={"notify_smtp_host": "127.0.0.1", "notify_smtp_port": port,
                                                          "notify_smtp_tls": "none"})
         ports = dataclasses.replace(current.ports, sink=with_notifications(configured, pipeline.sink, pipeline.broker))
-        runtime.install(runtime.Runtime(configured, current.broker, ports))
+        pipeline.app.settings, pipeline.app.ports = configured, ports
 
         booking_id = book(chain)
         pipeline.broker.join(pipeline.broker.get_actor(NOTIFY.name).queue_name, timeout=30_000, fail_fast=False)

@@ -44,9 +44,9 @@ def real_clients(pipeline: Pipeline, fake: FakeGoogleCalendar, client: Salesforc
     """The booking chain with the Google client on the fake Calendar and simple-salesforce on the fake org."""
     assert fake.key_file is not None
     calendar = GoogleCalendar(load_service_account(fake.key_file), ADMIN, fake.api_url)
-    install_booking_ports(pipeline.store, calendar, SalesforceEventWriter(salesforce=client), pool_extra=pool_extra)
+    install_booking_ports(pipeline.app, pipeline.store, calendar, SalesforceEventWriter(salesforce=client), pool_extra=pool_extra)
     pipeline.use_writer(SalesforceOwnerWriter(salesforce=client))
-    return BookingChain(pipeline.broker, pipeline.store, None, None)  # type: ignore[arg-type]
+    return BookingChain(pipeline.app, pipeline.broker, pipeline.store, None, None)  # type: ignore[arg-type]
 
 
 def test_a_booking_posted_is_confirmed_with_a_meet_event_a_salesforce_event_and_the_new_owner(
@@ -55,13 +55,13 @@ def test_a_booking_posted_is_confirmed_with_a_meet_event_a_salesforce_event_and_
     fake, org, client = services
     chain = real_clients(pipeline, fake, client)
 
-    answer = TestClient(create_app()).post("/bookings", json=booking_request(), headers=AUTH)
+    answer = TestClient(create_app(pipeline.app)).post("/bookings", json=booking_request(), headers=AUTH)
     assert answer.status_code == 202, answer.text
     booking_id, host = answer.json()["booking_id"], answer.json()["host_id"]
     chain.drain()
     pipeline.flush()
 
-    status = TestClient(create_app()).get(f"/bookings/{booking_id}", headers=AUTH).json()
+    status = TestClient(create_app(pipeline.app)).get(f"/bookings/{booking_id}", headers=AUTH).json()
     assert status["status"] == "confirmed"
     [event] = fake.live_events(host_email(host))
     assert event["hangoutLink"] == status["meet_link"]
@@ -82,7 +82,7 @@ def test_a_calendar_busy_block_read_through_google_moves_the_booking_to_another_
                             for host in ("005000000000001AAA", "005000000000002AAA")}
     fake.busy.update(busy)
 
-    answer = TestClient(create_app()).post("/bookings", json=booking_request(), headers=AUTH)
+    answer = TestClient(create_app(pipeline.app)).post("/bookings", json=booking_request(), headers=AUTH)
 
     assert answer.status_code == 202 and answer.json()["host_id"] == "005000000000003AAA"
     assert len(fake.freebusy_requests) == 1
@@ -90,11 +90,11 @@ def test_a_calendar_busy_block_read_through_google_moves_the_booking_to_another_
 
 
 def _booked(pipeline: Pipeline, chain: BookingChain, **overrides: Any) -> dict[str, Any]:
-    answer = TestClient(create_app()).post("/bookings", json=booking_request(**overrides), headers=AUTH)
+    answer = TestClient(create_app(pipeline.app)).post("/bookings", json=booking_request(**overrides), headers=AUTH)
     assert answer.status_code == 202, answer.text
     chain.drain()
     pipeline.flush()
-    return TestClient(create_app()).get(answer.json()["status_url"], headers=AUTH).json()
+    return TestClient(create_app(pipeline.app)).get(answer.json()["status_url"], headers=AUTH).json()
 
 
 def test_a_rescheduled_booking_moves_its_one_google_event_and_its_one_salesforce_event(
@@ -105,7 +105,7 @@ def test_a_rescheduled_booking_moves_its_one_google_event_and_its_one_salesforce
     booked = _booked(pipeline, chain)
     later = NINE + timedelta(hours=3)
 
-    answer = TestClient(create_app()).post(f"/bookings/{booked['booking_id']}/reschedule",
+    answer = TestClient(create_app(pipeline.app)).post(f"/bookings/{booked['booking_id']}/reschedule",
                                            json={"start": later.isoformat()}, headers=AUTH)
     assert answer.status_code == 202, answer.text
     chain.drain()
@@ -121,7 +121,6 @@ def test_host_changes_in_google_calendar_come_back_through_sync_tokens(
 ) -> None:
     """Deleted: the booking is cancelled and its time freed. Moved: the reservation follows. Declined with
     ``host_declines: reroute``: another pool member hosts and the event moves to their calendar."""
-    from baton import runtime
     from baton.booking.calendar_sync import poll_calendars
     from tests.support.booking import HOSTS, NOW
 
@@ -131,7 +130,7 @@ def test_host_changes_in_google_calendar_come_back_through_sync_tokens(
                               start=(NINE + timedelta(hours=hour)).isoformat()) for hour in (0, 1))
     declined = _booked(pipeline, chain, start=(NINE + timedelta(hours=2)).isoformat())  # the pool's choice
     declining = host_email(declined["host_id"])
-    ports = runtime.current().ports
+    ports = pipeline.app.ports
     assert poll_calendars(ports, pipeline.broker, NOW) == 0  # the first read only takes a sync token
     calendar = host_email(HOSTS[0])
     fake.host_edit(calendar, deleted["calendar_event_id"], delete=True)
@@ -143,7 +142,7 @@ def test_host_changes_in_google_calendar_come_back_through_sync_tokens(
     chain.drain()
 
     def status(booking: dict[str, Any]) -> dict[str, Any]:
-        return TestClient(create_app()).get(f"/bookings/{booking['booking_id']}", headers=AUTH).json()
+        return TestClient(create_app(pipeline.app)).get(f"/bookings/{booking['booking_id']}", headers=AUTH).json()
 
     assert status(deleted)["status"] == "cancelled"
     assert status(moved)["start"] == five.isoformat()
@@ -173,7 +172,7 @@ def test_a_reassigned_booking_moves_its_one_google_event_and_updates_its_one_sal
     fake.host_edit(host_email(first_host), event_id, response=("pat@prospect.example.org", "accepted"))
     [sf_before] = org.events.records.values()
 
-    answer = TestClient(create_app()).post(f"/bookings/{booked['booking_id']}/reassign",
+    answer = TestClient(create_app(pipeline.app)).post(f"/bookings/{booked['booking_id']}/reassign",
                                            json={"reason": "off sick"}, headers=AUTH)
     assert answer.status_code == 202, answer.text
     new_host = answer.json()["host_id"]
@@ -203,21 +202,20 @@ def test_a_move_google_refuses_falls_back_to_one_cancellation_and_one_new_invita
     fake.domain_manages_calendars = False
     booked = _booked(pipeline, chain)
 
-    answer = TestClient(create_app()).post(f"/bookings/{booked['booking_id']}/reassign",
+    answer = TestClient(create_app(pipeline.app)).post(f"/bookings/{booked['booking_id']}/reassign",
                                            json={"reason": "left the company"}, headers=AUTH)
     chain.drain()
 
     event_id, new_host = booked["calendar_event_id"], answer.json()["host_id"]
     assert fake.events[host_email(booked["host_id"])][event_id]["status"] == "cancelled"
     assert [e["id"] for e in fake.live_events(host_email(new_host))] == [event_id]
-    status = TestClient(create_app()).get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    status = TestClient(create_app(pipeline.app)).get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
     assert status["meet_link"] == fake.live_events(host_email(new_host))[0]["hangoutLink"]
 
 
 def test_a_co_host_declining_in_google_calendar_is_replaced_from_their_pool(
     pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
 ) -> None:
-    from baton import runtime
     from baton.booking.calendar_sync import poll_calendars
     from tests.support.booking import ENGINEERS, NOW
 
@@ -225,7 +223,7 @@ def test_a_co_host_declining_in_google_calendar_is_replaced_from_their_pool(
     chain = real_clients(pipeline, fake, client)
     booked = _booked(pipeline, chain, extra_pools=["Engineers"])
     assert booked["co_host_ids"] == [ENGINEERS[0]]
-    ports = runtime.current().ports
+    ports = pipeline.app.ports
     assert poll_calendars(ports, pipeline.broker, NOW) == 0
     calendar, declining = host_email(booked["host_id"]), host_email(ENGINEERS[0])
     fake.host_edit(calendar, booked["calendar_event_id"], response=(declining, "declined"))
@@ -233,7 +231,7 @@ def test_a_co_host_declining_in_google_calendar_is_replaced_from_their_pool(
     assert poll_calendars(ports, pipeline.broker, NOW) == 1
     chain.drain()
 
-    status = TestClient(create_app()).get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
+    status = TestClient(create_app(pipeline.app)).get(f"/bookings/{booked['booking_id']}", headers=AUTH).json()
     assert status["co_host_ids"] == [ENGINEERS[1]]
     [event] = fake.live_events(calendar)
     answers = {attendee["email"]: attendee["responseStatus"] for attendee in event["attendees"]}

@@ -53,17 +53,17 @@ class Clock:
 
 @pytest.fixture
 def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
-    chain = BookingChain(pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     yield chain
     chain.drain()
 
 
 def setup(chain: BookingChain, mode: str, pool_extra: str, clock: Clock | None = None,
           member_extra: dict[str, str] | None = None, reset: str = "month", engineers_extra: str = "") -> TestClient:
-    install_booking_ports(chain.store, chain.calendar, chain.events, clock=clock or Clock(NOW), mode=mode,
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, clock=clock or Clock(NOW), mode=mode,
                           reset=reset, pool_extra=pool_extra, member_extra=member_extra,
                           engineers_extra=engineers_extra)
-    return TestClient(create_app())
+    return TestClient(create_app(chain.app))
 
 
 def book(client: TestClient, start: datetime, **overrides: Any) -> Any:
@@ -341,7 +341,7 @@ def test_an_extra_pools_member_back_from_a_week_away_is_calibrated_not_flooded(c
 
 def test_concurrent_bookings_never_exceed_an_extra_pools_cap_on_sqlite(tmp_path: Path,
                                                                      stub_runtime: runtime.Runtime) -> None:
-    assert_extra_pool_caps_hold_in_a_race(f"sqlite:///{tmp_path / 'race.sqlite3'}")
+    assert_extra_pool_caps_hold_in_a_race(stub_runtime, f"sqlite:///{tmp_path / 'race.sqlite3'}")
 
 
 def test_the_store_refuses_a_booking_past_a_cap_even_when_availability_was_read_before() -> None:

@@ -69,11 +69,11 @@ def graph_booking_config() -> str:
 def client(pipeline: Pipeline) -> Iterator[TestClient]:
     """A big lead routed down the graph's enterprise branch (host and type locked), a small one down the smb
     branch (host and type suggested, unlocked); a third lead is never routed."""
-    install_booking_ports(pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    install_booking_ports(pipeline.app, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     pipeline.apply(graph_booking_config())
     pipeline.send([lead_event(BIG_LEAD, NumberOfEmployees=5000), lead_event(SMALL_LEAD, NumberOfEmployees=10)])
     pipeline.drain()
-    with booking_api(pipeline.broker, pipeline.store) as api:
+    with booking_api(pipeline.app, pipeline.store) as api:
         yield api
 
 

@@ -36,14 +36,14 @@ ELEVEN = NINE + timedelta(hours=2)
 
 @pytest.fixture
 def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
-    chain = BookingChain(pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     yield chain
     chain.drain()
 
 
 def client_for(chain: BookingChain, mode: str = "round_robin", pool_extra: str = "") -> TestClient:
-    install_booking_ports(chain.store, chain.calendar, chain.events, mode=mode, pool_extra=pool_extra)
-    return TestClient(create_app())
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, mode=mode, pool_extra=pool_extra)
+    return TestClient(create_app(chain.app))
 
 
 def book(client: TestClient, chain: BookingChain, start: Any = NINE, **overrides: Any) -> dict[str, Any]:
@@ -199,10 +199,9 @@ def test_a_reassigned_meeting_moves_its_one_calendar_event_and_updates_its_one_s
     sf_event = chain.events.events[first["booking_id"]]
     assert (sf_event["Id"], sf_event["OwnerId"], len(chain.events.events)) == (salesforce_id, H2, 1)
 
-    from baton import runtime
     from baton.booking.lifecycle import send_sync
 
-    send_sync(chain.broker, first["booking_id"], runtime.current().ports)
+    send_sync(chain.broker, first["booking_id"], chain.app.ports)
     chain.drain()
     assert len(chain.calendar.transferred) == 1 and len(chain.calendar.updated) == 1  # nothing more to change
 
@@ -235,7 +234,7 @@ def test_a_rescheduled_multi_pool_meeting_keeps_its_engineer_within_their_pools_
     from tests.support.booking import ENGINEERS
 
     client = client_for(chain, mode="pooled")
-    install_booking_ports(chain.store, chain.calendar, chain.events, engineers_extra=", caps: {per_day: 1}")
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, engineers_extra=", caps: {per_day: 1}")
     day_two = NINE + timedelta(days=1)
     first = book(client, chain, extra_pools=["Engineers"])
     assert book(client, chain, start=day_two, extra_pools=["Engineers"])["co_host_ids"] == [ENGINEERS[1]]
@@ -252,14 +251,13 @@ def _decline(chain: BookingChain, booked: dict[str, Any], co_host: str, moved_to
     """The co-host declines in their calendar (and the host moved the event to ``moved_to``); the main host's
     calendar reports it and the scheduler polls."""
     from adapters.calendar import ChangedEvent
-    from baton import runtime
     from baton.booking.calendar_sync import poll_calendars
 
     start = moved_to or datetime.fromisoformat(booked["start"])
     chain.calendar.host_changed(host_email(booked["host_id"]), ChangedEvent(
         calendar_event_id(booked["booking_id"]), "confirmed", start, start + timedelta(minutes=30),
         {host_email(co_host): "declined"}))
-    changed = poll_calendars(runtime.current().ports, chain.broker, NOW)
+    changed = poll_calendars(chain.app.ports, chain.broker, NOW)
     chain.drain()
     return changed
 
@@ -325,7 +323,7 @@ def test_a_co_host_who_declines_and_is_not_replaced_leaves_the_booking_which_kee
     extra = {"pool says release": ", co_host_declines: release",
              "the free member is at the pool's cap": ", caps: {per_day: 1}"}.get(case, "")
     client = client_for(chain, mode="pooled")
-    install_booking_ports(chain.store, chain.calendar, chain.events, engineers_extra=extra)
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events, engineers_extra=extra)
     if case == "nobody free":
         chain.calendar.busy_by_email[host_email(ENGINEERS[1])] = [Interval(NINE, NINE + timedelta(hours=1))]
     if case == "named co-host":

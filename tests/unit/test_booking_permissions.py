@@ -42,16 +42,16 @@ GRANTS = f"""  schedulers:
 
 @pytest.fixture
 def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
-    install_booking_ports(pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    install_booking_ports(pipeline.app, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     apply_config(pipeline.store, booking_config() + GRANTS, NOW)
-    chain = BookingChain(pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     yield chain
     chain.drain()
 
 
 @pytest.fixture
 def client(chain: BookingChain) -> TestClient:
-    return TestClient(create_app())
+    return TestClient(create_app(chain.app))
 
 
 def book(client: TestClient, **overrides: Any) -> Any:

@@ -58,7 +58,7 @@ def routed_booking_config() -> str:
 def client(pipeline: Pipeline, tmp_path: Path) -> Iterator[TestClient]:
     """Two leads routed first: one big (tagged ``big``), one small; the small one's email matches an account
     owned by the third host. The scheduler's request then carries no tags and no account id."""
-    install_booking_ports(pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    install_booking_ports(pipeline.app, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     pipeline.apply(routed_booking_config())
     accounts = tmp_path / "accounts.jsonl"
     accounts.write_text(json.dumps({"Id": ACCOUNT, "Name": "Acme Corporation", "Website": "acme.com",
@@ -67,7 +67,7 @@ def client(pipeline: Pipeline, tmp_path: Path) -> Iterator[TestClient]:
     pipeline.send([lead_event(BIG_LEAD, NumberOfEmployees=5000),
                    lead_event(SMALL_LEAD, NumberOfEmployees=10, Email="pat@acme.com")])
     pipeline.drain()
-    with booking_api(pipeline.broker, pipeline.store) as api:
+    with booking_api(pipeline.app, pipeline.store) as api:
         yield api
 
 

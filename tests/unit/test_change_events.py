@@ -17,7 +17,6 @@ from adapters.salesforce.change_events import (
     parse_delivery,
     parse_posted,
 )
-from baton import runtime
 from baton.errors import InputError
 from entrypoints.http.app import create_app
 from messages import ChangeType, Source, routing_id_for
@@ -152,11 +151,11 @@ def org() -> Iterator[FakeStreamingOrg]:
 
 @pytest.fixture
 def client(pipeline: Pipeline, org: FakeStreamingOrg) -> Iterator[TestClient]:
-    current = runtime.current()
+    current = pipeline.app
     settings = current.settings.model_copy(update={"events_token": TOKEN, "max_request_bytes": 100_000})
-    runtime.install(runtime.Runtime(settings, current.broker, current.ports))
+    current.settings, current.ports = settings, current.ports
     pipeline.apply(team_config(members=2))
-    yield TestClient(create_app(salesforce_login=org.client))
+    yield TestClient(create_app(pipeline.app, salesforce_login=org.client))
 
 
 def post(client: TestClient, body: object, headers: dict[str, str] = AUTH):
@@ -253,10 +252,9 @@ def test_failed_enqueue_answers_503_so_the_relay_retries(client: TestClient, pip
 
 
 def test_without_a_configured_token_nobody_gets_in(pipeline: Pipeline) -> None:
-    current = runtime.current()
-    runtime.install(runtime.Runtime(current.settings.model_copy(update={"events_token": None}), current.broker,
-                                    current.ports))
-    response = post(TestClient(create_app()), cdc.message(cdc.LEAD_CHANNEL, cdc.lead_created([cdc.lead_id(1)]), 12))
+    current = pipeline.app
+    current.settings, current.ports = current.settings.model_copy(update={"events_token": None}), current.ports
+    response = post(TestClient(create_app(pipeline.app)), cdc.message(cdc.LEAD_CHANNEL, cdc.lead_created([cdc.lead_id(1)]), 12))
     assert response.status_code == 401
 
 

@@ -29,7 +29,13 @@ from adapters.salesforce.writer import SalesforceOwnerWriter
 from baton.errors import TransientError
 from baton.ports import OwnerChange
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
-from tests.support.fake_faults import APPLIED_THEN_5XX, APPLIED_THEN_DROPPED, READ_FAULTS, SLOW, WRITE_FAULTS
+from tests.support.fake_faults import (
+    APPLIED_THEN_5XX,
+    APPLIED_THEN_DROPPED,
+    READ_FAULTS,
+    SLOW,
+    WRITE_FAULTS,
+)
 from tests.support.fake_salesforce import COLLECTIONS_PATH, RANDOM_FAULTS, FakeOrg, fake_salesforce
 
 OWNER = "005000000000001AAA"

@@ -14,15 +14,15 @@ from pydantic import ValidationError
 from baton.errors import ConfigError
 from routing.facts import facts_for
 from routing.graph import (
+    NODE_ADAPTER,
     AssignOwner,
     AssignTeam,
     ChangeType,
     Graph,
     Hold,
+    RoutePlan,
     Stop,
     TriggerInput,
-    NODE_ADAPTER,
-    RoutePlan,
     TriggerNode,
     decide_trigger,
     reachable,

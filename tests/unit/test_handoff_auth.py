@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
-from baton import runtime
 from entrypoints.http.app import create_app
 from entrypoints.http.canvas import CanvasRejected, verify_signed_request
 from entrypoints.http.page_tokens import HEADER, PageClaims, TokenRejected, issue, read
@@ -96,8 +95,8 @@ def test_page_tokens_are_signed_expire_and_are_never_links() -> None:
 
 @pytest.fixture
 def client(pipeline: Pipeline) -> Iterator[TestClient]:
-    install_handoff(pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
-    yield TestClient(create_app())
+    install_handoff(pipeline.app, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    yield TestClient(create_app(pipeline.app))
 
 
 def test_the_canvas_endpoint_opens_the_page_for_a_valid_request_and_answers_a_bare_401_otherwise(
@@ -112,8 +111,9 @@ def test_the_canvas_endpoint_opens_the_page_for_a_valid_request_and_answers_a_ba
         assert (refused.status_code, refused.content) == (401, b"")
 
 
-def test_page_calls_need_the_page_token_header_and_the_link_opens_the_page(client: TestClient) -> None:
-    page = client.get(link_url(""))
+def test_page_calls_need_the_page_token_header_and_the_link_opens_the_page(client: TestClient,
+                                                                           pipeline: Pipeline) -> None:
+    page = client.get(link_url(pipeline.app, ""))
     assert page.status_code == 200, page.text
     token = page_token(page.text)
 
@@ -124,9 +124,7 @@ def test_page_calls_need_the_page_token_header_and_the_link_opens_the_page(clien
     assert client.get("/handoff?link=" + token).status_code == 401  # a page token is not a link
 
 
-def test_the_page_is_off_without_its_secret(client: TestClient) -> None:
-    current = runtime.current()
-    runtime.install(runtime.Runtime(current.settings.model_copy(update={"page_token_secret": None}),
-                                    current.broker, current.ports))
+def test_the_page_is_off_without_its_secret(client: TestClient, pipeline: Pipeline) -> None:
+    pipeline.app.settings = pipeline.app.settings.model_copy(update={"page_token_secret": None})
     assert client.post("/handoff/canvas", data={"signed_request": signed()}).status_code == 404
     assert client.get("/handoff/availability").status_code == 404

@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
-from baton import runtime
 from baton.handoff.hosts import BadHostChoice, encode, host_choices, parse_host
 from baton.handoff.week import first_week, week_view
 from entrypoints.http.app import create_app
@@ -93,9 +92,9 @@ def calendar() -> RecordingCalendar:
 
 @pytest.fixture
 def client(pipeline: Pipeline, calendar: RecordingCalendar) -> Iterator[TestClient]:
-    install_handoff(pipeline.store, calendar)
-    client = TestClient(create_app())
-    client.headers[HEADER] = page_token(client.get(link_url("")).text)
+    install_handoff(pipeline.app, pipeline.store, calendar)
+    client = TestClient(create_app(pipeline.app))
+    client.headers[HEADER] = page_token(client.get(link_url(pipeline.app, "")).text)
     yield client
 
 
@@ -164,12 +163,12 @@ PARTNER_GRAPH = f"""graphs:
 def test_a_locked_suggestion_fixes_the_booking_type_and_the_host(pipeline: Pipeline, calendar: RecordingCalendar,
                                                                   suggestions: str) -> None:
     """The record was never routed: the graph is walked over the page's record fields."""
-    install_handoff(pipeline.store, calendar, lead_suggestions=suggestions)
-    current = runtime.current()
+    install_handoff(pipeline.app, pipeline.store, calendar, lead_suggestions=suggestions)
+    current = pipeline.app
     claims = PageClaims("005000000000201AAA", "Sam", "Lead", LEAD_ID, "Europe/London",
                         record_fields={"LeadSource": "Partner"})
     link = issue(claims, current.settings.page_token_secret or "", "link", NOW + timedelta(hours=1))
-    page = TestClient(create_app()).get("/handoff", params={"link": link}).text
+    page = TestClient(create_app(pipeline.app)).get("/handoff", params={"link": link}).text
 
     assert 'id="meeting_type" name="meeting_type" class="refresh" disabled' in page
     assert '<option value="Demo" selected>Demo</option>' in page and "Intro</option>" not in page
@@ -179,14 +178,14 @@ def test_a_locked_suggestion_fixes_the_booking_type_and_the_host(pipeline: Pipel
 
 def test_without_a_connected_app_the_record_comes_from_the_synced_copy(pipeline: Pipeline,
                                                                         calendar: RecordingCalendar) -> None:
-    install_handoff(pipeline.store, calendar)
+    install_handoff(pipeline.app, pipeline.store, calendar)
     with pipeline.store.transaction() as transaction:
         transaction.upsert_synced("Lead", [{
             "id": LEAD_ID, "first_name": "Pat", "last_name": "Prospect", "email": "pat@prospect.example.org",
             "owner_id": ANA, "company": "Prospect Ltd", "status": "Open", "system_modstamp": NOW,
             "written_at": NOW}], newer_only=False)
 
-    page = TestClient(create_app()).get(link_url("")).text
+    page = TestClient(create_app(pipeline.app)).get(link_url(pipeline.app, "")).text
 
     assert "Book a handover for Pat Prospect" in page
     assert 'data-testid="company">Prospect Ltd<' in page and 'data-testid="owner">Ana Alvarez<' in page

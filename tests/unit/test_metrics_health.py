@@ -51,7 +51,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 @pytest.fixture
 def client(pipeline: Pipeline) -> Iterator[TestClient]:
     token, _ = TokenStore(pipeline.store.engine).create("prometheus", [METRICS_READ], utc_now())
-    yield TestClient(create_app(), headers={"Authorization": f"Bearer {token}"})
+    yield TestClient(create_app(pipeline.app), headers={"Authorization": f"Bearer {token}"})
 
 
 def test_metrics_count_assignments_holds_dead_letters_and_stage_latency(client: TestClient, pipeline: Pipeline) -> None:
@@ -166,7 +166,7 @@ def test_readyz_is_200_with_details_when_broker_and_database_answer(client: Test
 
 def _runtime_with(pipeline: Pipeline, database_url: str | None = None, broker_url: str | None = None,
                   metrics_token: str | None = None) -> runtime.Runtime:
-    current = runtime.current()
+    current = pipeline.app
     ports = current.ports
     if database_url:
         ports = dataclasses.replace(ports, store=Store(make_engine(database_url)))

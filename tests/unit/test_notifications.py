@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import trustme
 
-from baton import runtime
 from baton.chains import NOTIFY
 from baton.errors import ConfigError, PermanentError, TransientError
 from baton.notify.channels import CHANNELS, Email, SlackWebhook, SmtpChannel, configured_senders
@@ -191,10 +190,10 @@ def test_templates_are_overridden_from_yaml_and_bad_files_name_what_is_wrong(tmp
 
 
 def _with_notifications(pipeline: Pipeline, **settings: object) -> None:
-    current = runtime.current()
+    current = pipeline.app
     configured = current.settings.model_copy(update=settings)
     ports = dataclasses.replace(current.ports, sink=with_notifications(configured, pipeline.sink, pipeline.broker))
-    runtime.install(runtime.Runtime(configured, current.broker, ports))
+    pipeline.app.settings, pipeline.app.ports = configured, ports
 
 
 def _drain_with_notifications(pipeline: Pipeline) -> None:

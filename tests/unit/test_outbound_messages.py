@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from baton import runtime
 from entrypoints.http.app import create_app
 from tests.support.configs import team_config
 from tests.support.outbound import ORG, SESSION, TOKEN, URL, XML, envelope, notification
@@ -18,14 +17,14 @@ from tests.unit.conftest import Pipeline
 
 @pytest.fixture
 def client(pipeline: Pipeline) -> Iterator[TestClient]:
-    current = runtime.current()
+    current = pipeline.app
     settings = current.settings.model_copy(update={
         "outbound_token": TOKEN, "salesforce_org_ids": ORG, "salesforce_user_id": "005000000000099AAA",
         "max_request_bytes": 200_000,
     })
-    runtime.install(runtime.Runtime(settings, current.broker, current.ports))
+    current.settings, current.ports = settings, current.ports
     pipeline.apply(team_config(members=2))
-    yield TestClient(create_app())
+    yield TestClient(create_app(pipeline.app))
 
 
 def test_notifications_are_acked_and_routed(client: TestClient, pipeline: Pipeline) -> None:

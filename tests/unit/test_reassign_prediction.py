@@ -8,7 +8,6 @@ from pathlib import Path
 
 from dramatiq.brokers.stub import StubBroker
 
-from baton import runtime
 from baton.clock import utc_now
 from baton.reassign import jobs
 from baton.reassign.run import JobContext, run_dry_job, run_job
@@ -34,7 +33,7 @@ def routed_later(number: int) -> RecordEvent:
 def context(pipeline: Pipeline) -> JobContext:
     broker = pipeline.broker
     assert isinstance(broker, StubBroker)
-    return JobContext(pipeline.store, broker, runtime.current().settings, None, pipeline.writer, utc_now,
+    return JobContext(pipeline.store, broker, pipeline.app.settings, None, pipeline.writer, utc_now,
                       idle=lambda: all(q.unfinished_tasks == 0 for q in broker.queues.values()), sleep=lambda _: None)
 
 
@@ -50,7 +49,7 @@ def test_a_dry_run_predicts_each_records_owner_including_records_a_newer_event_a
     pipeline.send([routed_later(2), routed_later(5)])
     pipeline.drain()
 
-    report, rejected = run_dry_job(dry_job, context(pipeline), runtime.current().ports)
+    report, rejected = run_dry_job(dry_job, context(pipeline), pipeline.app.ports)
     done = run_job(real_job, context(pipeline))
 
     predicted = {move.record_id: move.to_owner for move in report.moves}

@@ -15,7 +15,15 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.store import make_engine, upgrade_schema
-from adapters.store.tables import assignments, bookings, dead_letters, holds, record_states, reservations, team_states
+from adapters.store.tables import (
+    assignments,
+    bookings,
+    dead_letters,
+    holds,
+    record_states,
+    reservations,
+    team_states,
+)
 from tests.support import reconcile as r
 from tests.support.events import lead_event
 from tests.support.fake_calendar import FakeGoogleCalendar

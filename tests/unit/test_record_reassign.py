@@ -38,7 +38,7 @@ def org() -> Iterator[FakeStreamingOrg]:
 @pytest.fixture
 def client(pipeline: Pipeline, org: FakeStreamingOrg) -> TestClient:
     pipeline.apply(team_config(members=2))
-    return TestClient(create_app(salesforce_login=org.client))
+    return TestClient(create_app(pipeline.app, salesforce_login=org.client))
 
 
 def _auth(pipeline: Pipeline, *scopes: str) -> dict[str, str]:

@@ -20,7 +20,6 @@ from adapters.reference_updates import StoreReferenceUpdates
 from adapters.salesforce.sync import ReferenceSync
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.synced_reference import StoreReferenceData
-from baton import runtime
 from baton.errors import TransientError
 from entrypoints.cli import app
 from messages import ChangeType, RecordEvent, Source
@@ -245,10 +244,10 @@ def _sync_example_accounts(store: Store) -> None:
 
 
 def _use_synced_copy(pipeline: Pipeline) -> None:
-    current = runtime.current()
+    current = pipeline.app
     ports = dataclasses.replace(current.ports, reference=StoreReferenceData(pipeline.store, refresh_ms=0),
                                 reference_updates=StoreReferenceUpdates(pipeline.store))
-    runtime.install(runtime.Runtime(current.settings, current.broker, ports))
+    current.settings, current.ports = current.settings, ports
 
 
 def _example_lead(number: int) -> RecordEvent:
@@ -293,7 +292,7 @@ def test_a_change_event_updates_the_synced_copy_and_a_stale_one_does_not(pipelin
 
     row = pipeline.store.synced_row("Account", "001000000000001AAA")
     assert row is not None and (row["owner_id"], row["name"]) == (OWNER_B, "Acme Corporation")
-    index = runtime.current().ports.reference.account_index()
+    index = pipeline.app.ports.reference.account_index()
     assert index is not None and {c.owner_id for c in index.by_domain("acme.com")} == {OWNER_B}
 
 

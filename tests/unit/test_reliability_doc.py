@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.run_counts import RunCounts, give_verdict, record_run
 from tests.support.reliability_doc import (
     BEGIN,
     DOC_FILE,
@@ -22,6 +21,7 @@ from tests.support.reliability_doc import (
     publish,
     render_table,
 )
+from tests.support.run_counts import RunCounts, give_verdict, record_run
 
 FAULT_TESTS = REPO_ROOT / "tests" / "fault"
 

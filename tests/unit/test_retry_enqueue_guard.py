@@ -8,9 +8,9 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.errors import ConnectionClosed
 
+from baton.middleware import GuardedRetries
 from tests.support.configs import team_config
 from tests.support.events import lead_event
-from baton.middleware import GuardedRetries
 from tests.unit.conftest import Pipeline
 
 

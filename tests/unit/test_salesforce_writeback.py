@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from structlog.testing import capture_logs
-
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from adapters.salesforce.writer import SalesforceOwnerWriter
 from adapters.store.tables import outbox
+from baton.clock import utc_now
 from baton.flusher import IN_FLIGHT, flush_outbox
 from baton.ports import UnconfiguredOwnerWriter
+from messages import Source
 from tests.support.configs import team_config
 from tests.support.events import lead_event
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
-from baton.clock import utc_now
-from messages import Source
 from tests.unit.conftest import FLUSH_POLICY, Pipeline
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.store.sla_timers import timer_states
-from baton import runtime
 from baton.configs import ConfigProvider
 from baton.errors import TransientError
 from baton.notify.notifier import owner_notifications
@@ -105,9 +104,9 @@ def test_cap_windows_start_at_the_member_s_own_midnight_and_monday() -> None:
 
 
 def _sla_pipeline(pipeline: Pipeline, clock: FrozenClock) -> None:
-    current = runtime.current()
+    current = pipeline.app
     ports = dataclasses.replace(current.ports, sink=SlaTimerSink(pipeline.sink, current.ports.configs, pipeline.store), clock=clock)
-    runtime.install(runtime.Runtime(current.settings, current.broker, ports))
+    current.settings, current.ports = current.settings, ports
 
 
 def _scheduler(pipeline: Pipeline, clock: FrozenClock, reader: RecordingReader | None,

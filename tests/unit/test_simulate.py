@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.tables import metadata
-from baton import runtime
 from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.simulate.fairness import gini, team_fairness
@@ -87,7 +86,7 @@ def test_simulation_continues_the_stored_round_robin_order(pipeline: Pipeline) -
     before = snapshot(pipeline.store.engine)
     current = load_config_text(team_config(members=3))
 
-    simulation = simulate([lead_event(n) for n in range(1, 4)], runtime.current().ports, current,
+    simulation = simulate([lead_event(n) for n in range(1, 4)], pipeline.app.ports, current,
                           load_config_text(team_config(members=2)))
 
     assert [simulation.decisions["current"][lead_event(n).record_id].owner_id for n in range(1, 4)] == [

@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.store.bookings import BookingStore, Hold
-from baton import runtime
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
 from tests.unit.conftest import Pipeline
@@ -31,8 +30,8 @@ class FrozenClock:
 @pytest.fixture
 def clock(pipeline: Pipeline) -> FrozenClock:
     clock = FrozenClock()
-    current = runtime.current()
-    runtime.install(runtime.Runtime(current.settings, current.broker, dataclasses.replace(current.ports, clock=clock)))
+    current = pipeline.app
+    current.settings, current.ports = current.settings, dataclasses.replace(current.ports, clock=clock)
     return clock
 
 
