@@ -10,7 +10,7 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 from messages import RecordEvent
 from routing.matching import AccountIndex, PersonIndex
 

@@ -17,7 +17,7 @@ import structlog
 
 from adapters.salesforce.reference_records import SYNCED_OBJECTS, SyncOptions, salesforce_datetime
 from adapters.store import Store
-from baton.clock import Clock, utc_now
+from kernel.clock import Clock, utc_now
 from messages import ChangeType, RecordEvent, Source
 
 log = structlog.get_logger(__name__)

@@ -9,9 +9,9 @@ from typing import Any
 import dramatiq
 
 from baton.chains import Chain, Stage, all_stages
-from baton.errors import PermanentError
 from baton.runtime import Runtime
 from baton.stage_runner import run_stage
+from kernel.errors import PermanentError
 
 
 def _perform(chain: Chain, stage: Stage, app: Runtime) -> Callable[[Any], None]:

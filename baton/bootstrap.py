@@ -19,18 +19,20 @@ from adapters.synced_reference import StoreReferenceData
 from baton import runtime
 from baton.actors import declare_actors
 from baton.broker import build_broker
-from baton.clock import Clock, utc_now
 from baton.configs import ConfigProvider, apply_config
-from baton.errors import ConfigError, PermanentError
 from baton.flusher import Flusher, RetryPolicy
 from baton.gc_tuning import tune_gc
 from baton.logging import configure_logging
 from baton.metrics.exposition import install_metrics
 from baton.middleware import WarmUp
-from baton.notify.wiring import with_notifications
-from baton.ports import AssignmentSink, OwnerWriter, Ports, RecordingSink, UnconfiguredOwnerWriter
+from baton.notify.wiring import configured_channels, enqueue_notifications, with_notifications
+from baton.ports import AssignmentSink, Ports, RecordingSink, UnconfiguredOwnerWriter
+from baton.scheduling.scheduler import SCHEDULER_LOCK, Scheduler
 from baton.scheduling.sla_sink import SlaTimerSink
 from baton.settings import Settings
+from kernel.clock import Clock, utc_now
+from kernel.errors import ConfigError, PermanentError
+from kernel.ports import OwnerWriter
 from routing.normalize import registered_domain
 
 if TYPE_CHECKING:
@@ -208,6 +210,30 @@ def build_flusher(current: runtime.Runtime, is_leader: Callable[[], bool] | None
         is_leader = leader_check(LeaderLock(current.ports.store.engine, FLUSHER_LOCK))
     return Flusher(current.ports.store, current.ports.owner_writer, policy, current.ports.clock,
                    settings.flush_interval_ms, is_leader)
+
+
+def build_scheduler(current: runtime.Runtime) -> Scheduler:
+    """One scheduler works at a time: a PostgreSQL advisory lock elects it (on SQLite it is this process)."""
+    settings, ports = current.settings, current.ports
+    login = salesforce_login(settings)
+    reader = None
+    if login is not None:
+        from adapters.salesforce.rereads import SoqlRecordReader
+
+        reader = lambda: SoqlRecordReader(login())
+    channels = configured_channels(settings)
+    calendar_poll = None
+    if ports.calendar is not None:
+        from baton.booking.calendar_sync import poll_calendars
+
+        calendar_poll = lambda now: poll_calendars(ports, current.broker, now)  # noqa: E731
+    return Scheduler(
+        store=ports.store, broker=current.broker, configs=ports.configs, clock=ports.clock, reader=reader,
+        calendar_poll=calendar_poll, calendar_poll_interval_s=settings.calendar_poll_interval_s,
+        notify=(lambda notification: enqueue_notifications(current.broker, [notification])) if channels else None,
+        channels=channels, batch_size=settings.batch_size,
+        is_leader=leader_check(LeaderLock(ports.store.engine, SCHEDULER_LOCK)),
+    )
 
 
 WARM_EMAIL_DOMAIN = "example.com"

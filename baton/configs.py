@@ -9,7 +9,7 @@ from datetime import datetime
 import structlog
 
 from adapters.store import Store, StoredConfig
-from baton.errors import ConfigError, PermanentError
+from kernel.errors import ConfigError, PermanentError
 from routing.config import OrgConfig, config_digest, load_config_text
 
 log = structlog.get_logger(__name__)

@@ -20,9 +20,9 @@ import structlog
 
 from adapters.salesforce.session import UNREACHABLE
 from adapters.store import Store
-from baton.clock import Clock
-from baton.errors import PermanentError, TransientError
-from baton.ports import OwnerChange, OwnerReader, OwnerWriter, WriteResult
+from kernel.clock import Clock
+from kernel.errors import PermanentError, TransientError
+from kernel.ports import OwnerChange, OwnerReader, OwnerWriter, WriteResult
 
 log = structlog.get_logger(__name__)
 FLUSH_STAGE = "outbox"

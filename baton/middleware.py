@@ -17,7 +17,7 @@ from dramatiq.middleware import Retries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
 from adapters.store import Store
-from baton.errors import DependencyUnavailable
+from kernel.errors import DependencyUnavailable
 from messages import routing_id_for
 
 log = structlog.get_logger(__name__)

@@ -13,9 +13,9 @@ from dramatiq.middleware import CurrentMessage
 from pydantic import BaseModel, ValidationError
 
 from baton.chains import Chain, Stage
-from baton.errors import InputError, PermanentError
 from baton.runtime import Runtime
 from baton.stage_handlers import HANDLERS, Result, undo
+from kernel.errors import InputError, PermanentError
 from messages import AssignmentBatch, StageBatch
 from messages.base import Contract
 from messages.booking import BookingStep

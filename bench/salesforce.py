@@ -51,12 +51,12 @@ from simple_salesforce import Salesforce
 from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
 from adapters.salesforce.writer import SalesforceOwnerWriter
 from baton.bootstrap import bootstrap, build_flusher
-from baton.clock import utc_now
 from baton.ingest import enqueue
 from baton.reassign import jobs
 from baton.reassign.run import JobContext, run_job
 from baton.runtime import Runtime
 from baton.settings import Settings
+from kernel.clock import utc_now
 from messages import RecordEvent, Source
 from tests.support.configs import team_config
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce

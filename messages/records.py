@@ -11,20 +11,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, StringConstraints
 
 from messages.base import SCHEMA_VERSION, Contract
+from routing.changes import ChangeType
 
 ROUTING_ID_NAMESPACE = uuid.UUID("5b0a3c1e-8f7d-4d2a-9a51-6b2f0c7e4b11")
 ROUTING_ID_CACHE_SIZE = 4_096  # the look-ups of records in flight; ids are one-off
 
 SalesforceId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")]
 ObjectName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")]
-
-
-class ChangeType(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    UNDELETE = "undelete"
-    REASSIGN = "reassign"
 
 
 class Source(StrEnum):

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 from routing.base import Strict
 from routing.booking.config import BookingSettings, booking_problems
 from routing.classify import Classification

@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from messages.records import ChangeType
 from routing.booking.suggest import GraphSuggestion
+from routing.changes import ChangeType
 from routing.config import OrgConfig
 from routing.graph import (
     AssignOwner,

@@ -18,11 +18,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from baton.errors import ConfigError
-from messages.records import ChangeType
+from kernel.errors import ConfigError
 from routing.base import Strict
 from routing.booking.config import BookingSettings, SuggestedChoice, suggested_choice_problems
 from routing.booking.suggest import GraphSuggestion, along_path
+from routing.changes import ChangeType
 from routing.conditions import Condition, evaluate, explain
 from routing.facts import MATCH_PREFIX
 from routing.teams import Method

@@ -37,7 +37,7 @@ from adapters.calendar.ports import (
     invited,
 )
 from adapters.call_metrics import record_calendar_call
-from baton.errors import ConfigError, InputError, PermanentError, TransientError
+from kernel.errors import ConfigError, InputError, PermanentError, TransientError
 from routing.booking.slots import Interval
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from baton.errors import ConfigError, PermanentError, TransientError
+from kernel.errors import ConfigError, PermanentError, TransientError
 from routing.booking.slots import Interval
 
 FREEBUSY_CALENDARS_PER_CALL = 50

@@ -20,7 +20,7 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from adapters.logstream.entries import StreamEntry, assignment_entries
-from baton.errors import TransientError
+from kernel.errors import TransientError
 from messages import AssignmentLog
 
 EXCHANGE_TYPE = "topic"

@@ -18,7 +18,7 @@ import requests
 from simple_salesforce import Salesforce
 
 from adapters.call_metrics import record_salesforce_call
-from baton.errors import ConfigError, TransientError
+from kernel.errors import ConfigError, TransientError
 
 API_VERSION = "61.0"
 TOKEN_TIMEOUT_S = 30

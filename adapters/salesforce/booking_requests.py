@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from baton.errors import InputError
+from kernel.errors import InputError
 from messages.booking import BookingRequest
 
 BOOKING_REQUEST_CHANNEL = "/event/Booking_Request__e"

@@ -21,8 +21,8 @@ import structlog
 from simple_salesforce import Salesforce
 
 from adapters.salesforce.writer import BATON_HEADERS, TRANSIENT_CODES, TRANSIENT_HTTP
-from baton.errors import PermanentError, TransientError
-from baton.ports import OwnerChange, WriteResult
+from kernel.errors import PermanentError, TransientError
+from kernel.ports import OwnerChange, WriteResult
 
 log = structlog.get_logger(__name__)
 JSON_TYPE = "application/json"

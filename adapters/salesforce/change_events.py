@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from baton.errors import InputError
+from kernel.errors import InputError
 from messages import ChangeType, RecordEvent, Source
 from routing.dispatch import caused_by_baton
 

@@ -14,7 +14,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotFound
 
 from adapters.salesforce.session import BATON_HEADERS, SalesforceSession, typed_error
-from baton.errors import InputError, TransientError
+from kernel.errors import InputError, TransientError
 
 DEFAULT_EXTERNAL_ID_FIELD = "Baton_Booking_Id__c"
 

@@ -11,7 +11,7 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
 from adapters.files import build_event
-from baton.errors import InputError
+from kernel.errors import InputError
 from messages import ChangeType, RecordEvent, Source
 from routing.graph import same_salesforce_id
 

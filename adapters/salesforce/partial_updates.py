@@ -21,7 +21,7 @@ from adapters.salesforce.reference_records import FIELDS, long_id
 from adapters.salesforce.rereads import RecordReader
 from adapters.store import Store
 from adapters.store.tables import SYNCED_TABLES
-from baton.errors import PermanentError, SessionInvalid
+from kernel.errors import PermanentError, SessionInvalid
 from messages import ChangeType, RecordEvent, Source
 
 log = structlog.get_logger(__name__)

@@ -20,7 +20,7 @@ from simple_salesforce.exceptions import SalesforceError
 from adapters.files import build_event
 from adapters.salesforce.change_events import Intake, ReRead
 from adapters.salesforce.outbound import change_from_dates, from_salesforce
-from baton.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
+from kernel.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from messages import RecordEvent
 
 log = structlog.get_logger(__name__)

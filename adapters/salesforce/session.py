@@ -10,7 +10,7 @@ import structlog
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
-from baton.errors import PermanentError, TransientError
+from kernel.errors import PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 BATON_HEADERS = {"Sforce-Auto-Assign": "FALSE", "Sforce-Call-Options": "client=baton"}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import structlog
 
-from baton.errors import ConfigError, ReplayIdInvalid, SessionInvalid, TransientError
+from kernel.errors import ConfigError, ReplayIdInvalid, SessionInvalid, TransientError
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce

@@ -36,8 +36,8 @@ from adapters.salesforce.reference_records import (
 )
 from adapters.salesforce.writer import TRANSIENT_HTTP
 from adapters.store import Store, SyncPosition
-from baton.clock import Clock, utc_now
-from baton.errors import PermanentError, TransientError
+from kernel.clock import Clock, utc_now
+from kernel.errors import PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 DEFAULT_SETTLE_S = 60.0

@@ -17,8 +17,8 @@ from adapters.salesforce.session import (  # noqa: F401 - TRANSIENT_HTTP re-expo
     SalesforceSession,
     typed_error,
 )
-from baton.errors import PermanentError, TransientError
-from baton.ports import OwnerChange, WriteResult
+from kernel.errors import PermanentError, TransientError
+from kernel.ports import OwnerChange, WriteResult
 
 log = structlog.get_logger(__name__)
 COLLECTION_LIMIT = 200

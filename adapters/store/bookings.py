@@ -25,7 +25,7 @@ from adapters.store.tables import (
     pool_credits,
     reservations,
 )
-from baton.errors import TransientError
+from kernel.errors import TransientError
 
 EXCLUSION_VIOLATION = "23P01"
 CONFLICT_ATTEMPTS = 5

@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from adapters.store.json_values import encode_json
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 0x0BA7_0001

@@ -33,7 +33,7 @@ from adapters.store.tables import (
     sync_positions,
     team_states,
 )
-from baton.errors import DependencyUnavailable, TransientError
+from kernel.errors import DependencyUnavailable, TransientError
 
 
 def as_utc(value: datetime | None) -> datetime | None:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from adapters.store.repository import as_utc
 from adapters.store.tables import api_tokens, rate_windows
-from baton.errors import InputError, TransientError
+from kernel.errors import InputError, TransientError
 
 TOKEN_PREFIX = "baton_"
 ID_BYTES = 6

@@ -10,8 +10,8 @@ from adapters.calendar import CalendarEvent, calendar_event_id
 from adapters.logstream.entries import booking_entries
 from adapters.store.bookings import BookingRow, BookingStore
 from baton.booking.directory import HostInfo, host_info
-from baton.errors import PermanentError
 from baton.ports import Ports
+from kernel.errors import PermanentError
 from messages import AssignmentLog, Outcome, Source
 from messages.booking import FINAL_STATUSES, BookingLog, BookingStatus, BookingStep, booking_id_for
 from routing.config import OrgConfig

@@ -53,8 +53,8 @@ from baton.booking.reserve import (
     window_problems,
 )
 from baton.chains import BOOKING_SYNC
-from baton.errors import PermanentError
 from baton.ports import Ports
+from kernel.errors import PermanentError
 from messages import RecordEvent
 from messages.booking import BookingRequest, BookingStatus, BookingStep
 

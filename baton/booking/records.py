@@ -12,9 +12,9 @@ from adapters.store import Store
 from baton.stages.common import match_facts
 from messages import AssignmentLog, Outcome
 from routing.booking.suggest import GraphSuggestion, Suggestion, still_valid, suggest
-from routing.booking.unrouted import unrouted_suggestion
 from routing.config import OrgConfig
 from routing.facts import facts_for
+from routing.unrouted_booking import unrouted_suggestion
 
 ACCOUNT_LOOKUPS = ("AccountId", "ConvertedAccountId")
 WALKED = frozenset({Outcome.ASSIGNED, Outcome.HELD, Outcome.STOPPED})  # the graph walk reached an action

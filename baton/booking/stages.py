@@ -10,8 +10,8 @@ from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingForbidden, BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.chains import BOOKED, BOOKING_REQUEST
-from baton.errors import InputError, PermanentError
 from baton.ports import Ports
+from kernel.errors import InputError, PermanentError
 from messages.booking import FINAL_STATUSES, BookingRequest, BookingStatus, BookingStep
 
 log = structlog.get_logger("baton.stage")

@@ -15,7 +15,7 @@ import structlog
 
 from adapters.salesforce.rereads import SoqlRecordReader
 from adapters.store import Store
-from baton.errors import BatonError
+from kernel.errors import BatonError
 from routing.booking.config import ObjectBooking
 
 log = structlog.get_logger(__name__)

@@ -18,9 +18,9 @@ from typing import Literal, Protocol
 
 import requests
 
-from baton.errors import PermanentError, TransientError
 from baton.notify.templates import Template, render
 from baton.settings import Settings
+from kernel.errors import PermanentError, TransientError
 from messages.notifications import Channel, Notification
 
 TRANSIENT_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})

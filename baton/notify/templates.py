@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 
 PARTS = ("subject", "text", "slack")
 

@@ -10,12 +10,12 @@ import dramatiq
 from adapters.store import Store
 from baton.chains import NOTIFY
 from baton.configs import ConfigProvider
-from baton.errors import PermanentError
 from baton.notify.channels import configured_senders
 from baton.notify.notifier import Notifier, NotifyingSink
 from baton.notify.templates import load_templates
 from baton.ports import AssignmentSink
 from baton.settings import Settings
+from kernel.errors import PermanentError
 from messages.notifications import Channel, Notification, NotificationBatch
 from routing.teams import Member
 

@@ -10,7 +10,7 @@ from typing import Protocol
 import structlog
 
 from adapters.store import ApiUsage, ReassignJob, Store
-from baton.errors import BatonError, PermanentError, TransientError
+from kernel.errors import BatonError, PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 USAGE_MAX_AGE = timedelta(minutes=10)

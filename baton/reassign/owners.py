@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from adapters.store import Store
-from baton.clock import Clock
 from baton.flusher import FlushReport, RetryPolicy, settle
-from baton.ports import OwnerChange, OwnerWriter, WriteResult
 from baton.reassign.jobs import Progress, ensure_budget
+from kernel.clock import Clock
+from kernel.ports import OwnerChange, OwnerWriter, WriteResult
 
 CHANNEL = "bulk"
 ROUND_ROWS = 100_000

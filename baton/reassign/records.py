@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from adapters.salesforce.bulk import BulkClient, BulkJobGone
 from adapters.store import ReassignJob, Store
-from baton.errors import InputError
 from baton.reassign.jobs import SOURCE_SOQL, source_event_id
+from kernel.errors import InputError
 from messages import ChangeType, RecordEvent, Source
 
 log = structlog.get_logger(__name__)

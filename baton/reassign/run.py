@@ -19,16 +19,17 @@ from dramatiq import Broker
 from adapters.salesforce.bulk import BulkClient
 from adapters.store import Decision, ReassignJob, Store
 from baton.chains import ROUTE
-from baton.clock import Clock
-from baton.errors import PermanentError, TransientError
 from baton.flusher import RetryPolicy
 from baton.ingest import enqueue
-from baton.ports import OwnerWriter, Ports
+from baton.ports import Ports
 from baton.reassign import jobs
 from baton.reassign.dry_run import DryRun, DryRunReport
 from baton.reassign.owners import write_bulk_owners
 from baton.reassign.records import read_pages
 from baton.settings import Settings
+from kernel.clock import Clock
+from kernel.errors import PermanentError, TransientError
+from kernel.ports import OwnerWriter
 
 log = structlog.get_logger(__name__)
 WAIT_POLL_S = 0.5

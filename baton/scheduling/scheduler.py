@@ -22,11 +22,11 @@ from adapters.files import build_event
 from adapters.salesforce.rereads import RecordReader
 from adapters.store import Store
 from adapters.store.sla_timers import close_timers, due_timers, latest_activity
-from baton.clock import Clock
 from baton.configs import ConfigProvider
-from baton.errors import PermanentError, TransientError
 from baton.holds import recheck_due_holds
 from baton.ingest import enqueue
+from kernel.clock import Clock
+from kernel.errors import PermanentError, TransientError
 from messages import ChangeType, RecordEvent, Source
 from messages.notifications import Channel, Notification
 from routing.config import OrgConfig

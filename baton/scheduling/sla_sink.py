@@ -9,8 +9,8 @@ from adapters.logstream.entries import StreamEntry
 from adapters.store import Store
 from adapters.store.sla_timers import open_timers
 from baton.configs import ConfigProvider
-from baton.errors import PermanentError
 from baton.ports import AssignmentSink
+from kernel.errors import PermanentError
 from messages import AssignmentLog, Outcome, Source
 from routing.config import OrgConfig
 from routing.sla import SlaTimer, sla_due

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from baton.errors import InputError
 from baton.simulate.run import Simulation, counts_table
+from kernel.errors import InputError
 
 BAR_WIDTH = 0.4
 INCHES_PER_MEMBER = 0.5

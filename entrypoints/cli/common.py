@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from baton.chains import BATCH_ROUTING, ROUTING
-from baton.errors import ConfigError
 from baton.settings import Settings
+from kernel.errors import ConfigError
 from routing.config import load_config_text
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2

@@ -20,8 +20,6 @@ from adapters.store.bookings import BookingStore
 from adapters.store.operations import LogFilter, OperationsReader, delivery_attempts
 from baton.booking.chain import booking_log
 from baton.bootstrap import open_store
-from baton.clock import utc_now
-from baton.errors import InputError
 from baton.logging import configure_logging
 from baton.settings import Settings
 from baton.since import parse_since, start_of_day
@@ -38,6 +36,8 @@ from entrypoints.cli.common import (
     out,
     say,
 )
+from kernel.clock import utc_now
+from kernel.errors import InputError
 
 DEFAULT_SINCE = "1h"
 RECORD_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")

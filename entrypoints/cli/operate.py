@@ -13,9 +13,7 @@ import typer
 
 from adapters.store.retention import purge as purge_store
 from baton.bootstrap import open_store, reference_data, salesforce_login
-from baton.clock import utc_now
 from baton.configs import ConfigProvider
-from baton.errors import ConfigError, InputError, PermanentError, TransientError
 from baton.logging import configure_logging
 from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
@@ -34,6 +32,8 @@ from entrypoints.cli.common import (
     read_config,
     say,
 )
+from kernel.clock import utc_now
+from kernel.errors import ConfigError, InputError, PermanentError, TransientError
 from messages import RecordEvent
 from routing.config import load_config_text
 

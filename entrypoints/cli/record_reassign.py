@@ -10,8 +10,6 @@ import typer
 from dramatiq.brokers.stub import StubBroker
 
 from baton.bootstrap import bootstrap, build_flusher, salesforce_login
-from baton.clock import utc_now
-from baton.errors import InputError, TransientError
 from baton.reassign.single import RecordNotFound, new_request, reassign_record
 from entrypoints.cli.common import (
     EXIT_OK,
@@ -23,6 +21,8 @@ from entrypoints.cli.common import (
     run_embedded,
     wait_for_logs,
 )
+from kernel.clock import utc_now
+from kernel.errors import InputError, TransientError
 
 WAIT_S = 60.0
 

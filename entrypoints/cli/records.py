@@ -14,8 +14,7 @@ from rich.table import Table
 
 from adapters.files import Rejected, read_records
 from adapters.store.operations import delivery_attempts
-from baton.bootstrap import bootstrap, build_flusher, open_store
-from baton.clock import utc_now
+from baton.bootstrap import bootstrap, build_flusher, build_scheduler, open_store
 from baton.configs import apply_config
 from baton.flusher import FLUSH_STAGE
 from baton.holds import recheck_due_holds
@@ -24,7 +23,6 @@ from baton.logging import configure_logging
 from baton.lost_events import LOST_STAGE
 from baton.metrics.exposition import serve_process_metrics
 from baton.scheduling.scheduler import RoundReport
-from baton.scheduling.wiring import build_scheduler
 from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -43,6 +41,7 @@ from entrypoints.cli.common import (
     say,
     wait_for_logs,
 )
+from kernel.clock import utc_now
 from messages import RecordEvent
 
 

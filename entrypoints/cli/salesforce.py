@@ -26,8 +26,6 @@ from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
 from adapters.store import ReassignJob
 from adapters.store.leader import LeaderLock
 from baton.bootstrap import bootstrap, open_store, salesforce_login, sync_options
-from baton.clock import utc_now
-from baton.errors import BatonError, ConfigError, InputError, TransientError
 from baton.logging import configure_logging
 from baton.ports import UnconfiguredOwnerWriter
 from baton.reassign import jobs as reassign_jobs
@@ -49,6 +47,8 @@ from entrypoints.cli.common import (
     say,
 )
 from entrypoints.listener import ChannelListener, run_listeners
+from kernel.clock import utc_now
+from kernel.errors import BatonError, ConfigError, InputError, TransientError
 
 
 @app.command()

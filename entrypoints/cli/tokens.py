@@ -13,12 +13,12 @@ from rich.table import Table
 
 from adapters.store.tokens import TokenStore
 from baton.bootstrap import open_store
-from baton.clock import utc_now
-from baton.errors import InputError
 from baton.logging import configure_logging
 from entrypoints.cli.common import EXIT_USAGE, app, load_settings, out, say
 from entrypoints.cli.operate import parse_age
 from entrypoints.http.auth import SCOPES
+from kernel.clock import utc_now
+from kernel.errors import InputError
 
 tokens_app = typer.Typer(help="API bearer tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")

@@ -20,10 +20,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.store.tokens import TokenStore
-from baton.errors import TransientError
 from baton.runtime import Runtime
 from baton.settings import Settings
 from entrypoints.http.dependencies import RuntimeDep
+from kernel.errors import TransientError
 
 log = structlog.get_logger(__name__)
 

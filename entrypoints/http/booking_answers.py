@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.store.bookings import BookingRow
 from baton.booking.reserve import SlotUnavailable
-from baton.errors import PermanentError, TransientError
+from kernel.errors import PermanentError, TransientError
 from routing.booking.slots import Slot
 
 SAME_USER = 15  # an 18-character Salesforce id is the 15-character one plus a checksum

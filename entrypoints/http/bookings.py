@@ -31,7 +31,6 @@ from baton.booking.planning import (
 from baton.booking.reserve import SlotUnavailable
 from baton.booking.submit import NotEnqueued, submit_booking
 from baton.chains import BOOKING_REQUEST
-from baton.errors import InputError
 from baton.ports import Ports
 from baton.runtime import Runtime
 from entrypoints.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, Caller, requires
@@ -47,6 +46,7 @@ from entrypoints.http.booking_answers import (
     unprocessable,
 )
 from entrypoints.http.dependencies import PortsDep, RuntimeDep
+from kernel.errors import InputError
 from messages.booking import BookingRequest
 from routing.booking.config import HostKind, HostOption
 from routing.booking.pools import free_times_by_host

@@ -20,7 +20,6 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from baton.errors import PermanentError, TransientError
 from baton.runtime import Runtime
 from entrypoints.http.canvas import CanvasRejected, verify_signed_request
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
@@ -35,6 +34,7 @@ from entrypoints.http.handoff_views import (
 )
 from entrypoints.http.page_tokens import PageClaims, TokenRejected, page_session, read
 from entrypoints.http.readers import SalesforceReaders
+from kernel.errors import PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent

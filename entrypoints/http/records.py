@@ -15,7 +15,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from baton.errors import InputError, SessionInvalid, TransientError
 from baton.reassign.single import (
     REASON_MAX_CHARS,
     ReassignRequest,
@@ -27,6 +26,7 @@ from baton.runtime import Runtime
 from entrypoints.http.auth import RECORDS_WRITE, Caller, requires
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
 from entrypoints.http.readers import SalesforceReaders
+from kernel.errors import InputError, SessionInvalid, TransientError
 from messages.base import Contract
 
 log = structlog.get_logger(__name__)

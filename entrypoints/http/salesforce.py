@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from adapters.salesforce.change_events import Intake, parse_posted
 from adapters.salesforce.outbound import ACK, OutboundMessage, parse_outbound_message, to_events
 from adapters.salesforce.rereads import record_events
-from baton.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from baton.ingest import enqueue
 from baton.runtime import Runtime
 from baton.settings import Settings
@@ -27,6 +26,7 @@ from entrypoints.http.body import (
 )
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
 from entrypoints.http.readers import SalesforceReaders
+from kernel.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from messages import RecordEvent
 
 log = structlog.get_logger(__name__)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from baton.clock import utc_now
+from kernel.clock import utc_now
 from tests.support.events import lead_event
 from tests.support.fault_run import (
     FaultRun,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adapters.store import Store, make_engine, upgrade_schema
-from baton.clock import utc_now
 from baton.configs import apply_config
+from kernel.clock import utc_now
 from tests.support.services import (
     FlusherProcess,
     Producer,

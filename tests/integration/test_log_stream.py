@@ -15,7 +15,7 @@ import pytest
 
 from adapters.logstream import LogFollower, RabbitmqLogSink, binding_keys
 from adapters.logstream.entries import booking_entries
-from baton.errors import TransientError
+from kernel.errors import TransientError
 from messages import AssignmentLog, Outcome
 from messages.booking import BookingLog, BookingStatus
 from tests.integration.conftest import Cluster

@@ -24,8 +24,8 @@ from adapters.salesforce.session import UNREACHABLE
 from adapters.salesforce.writer import SalesforceOwnerWriter
 from adapters.store import Store, make_engine
 from baton import runtime
-from baton.clock import utc_now
-from baton.ports import OwnerChange
+from kernel.clock import utc_now
+from kernel.ports import OwnerChange
 from messages import ChangeType, RecordEvent, routing_id_for
 from tests.integration.conftest import Cluster
 from tests.integration.test_listener_rabbitmq import WAIT_S, start_listener, wait_for_decision

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.retention import purge
 from adapters.store.tables import calendar_sync, dead_letters, pool_credits
-from baton.clock import utc_now
+from kernel.clock import utc_now
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from baton import runtime
-from baton.clock import utc_now
 from baton.configs import ConfigProvider
 from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
 from entrypoints.http.app import create_app
+from kernel.clock import utc_now
 from tests.integration.conftest import Cluster
 from tests.integration.test_pipeline_rabbitmq import wait_for_assignments
 from tests.support.configs import team_config

@@ -26,10 +26,10 @@ from dramatiq.errors import BrokerConnectionError
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.bookings import BookingRow, BookingStore
 from baton.chains import BOOKING, ROUTING, Stage
-from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.flusher import IN_FLIGHT
 from baton.ingest import batches
+from kernel.clock import utc_now
 from messages import RecordEvent
 from tests.support.events import lead_event
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar

@@ -23,7 +23,7 @@ OUTAGE_ANSWERS = 10_000  # far more calls than any outage test makes: every call
 
 @dataclass
 class SteppedClock:
-    """The clock port (``baton.clock.Clock``) at a time the test moves forward; nothing sleeps."""
+    """The clock port (``kernel.clock.Clock``) at a time the test moves forward; nothing sleeps."""
 
     now: datetime
 

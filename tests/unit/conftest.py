@@ -19,12 +19,13 @@ from adapters.reference import FileReferenceData
 from adapters.store import Store, make_engine, upgrade_schema
 from baton import runtime
 from baton.chains import BATCH_ROUTING, ROUTING
-from baton.clock import utc_now
 from baton.configs import ConfigProvider, apply_config
-from baton.errors import TransientError
 from baton.flusher import FlushReport, RetryPolicy, flush_outbox
 from baton.ingest import enqueue
-from baton.ports import OwnerChange, Ports, RecordingSink, WriteResult
+from baton.ports import Ports, RecordingSink
+from kernel.clock import utc_now
+from kernel.errors import TransientError
+from kernel.ports import OwnerChange, WriteResult
 from messages import AssignmentLog, RecordEvent
 
 FLUSH_POLICY = RetryPolicy(max_attempts=4, min_backoff_ms=5, max_backoff_ms=20)

@@ -19,8 +19,8 @@ from baton.booking.chain import bookings_of
 from baton.booking.reserve import reserve
 from baton.booking.stages import start_chain
 from baton.chains import NOTIFY
-from baton.errors import PermanentError, TransientError
 from baton.notify.wiring import with_notifications
+from kernel.errors import PermanentError, TransientError
 from messages.booking import BookingRequest, booking_id_for
 from tests.support.booking import (
     HOSTS,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 from routing.booking.choices import choice_problems
 from routing.booking.config import BookingSettings, HostOption
 from routing.booking.hosts import resolve_host_request

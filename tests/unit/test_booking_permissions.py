@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
 from baton.configs import apply_config
-from baton.errors import ConfigError
 from entrypoints.http.app import create_app
+from kernel.errors import ConfigError
 from routing.booking.config import SchedulerGrant
 from routing.booking.permissions import scheduler_refusal
 from routing.config import load_config_text

@@ -17,8 +17,8 @@ from adapters.salesforce.change_events import (
     parse_delivery,
     parse_posted,
 )
-from baton.errors import InputError
 from entrypoints.http.app import create_app
+from kernel.errors import InputError
 from messages import ChangeType, Source, routing_id_for
 from tests.support import cdc_samples as cdc
 from tests.support.configs import team_config

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from baton.configs import ConfigProvider, apply_config
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 from routing.config import MAX_CONFIG_VALUES, config_digest, load_config_text
 from tests.support.configs import team_config
 from tests.support.events import lead_event

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from adapters.store import Store, make_engine
 from baton.configs import ConfigProvider, apply_config
-from baton.errors import ConfigError, PermanentError
+from kernel.errors import ConfigError, PermanentError
 from routing.config import config_digest
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 from routing.availability import availability
 from routing.config import parse_config
 from routing.selection import TeamState, select_owner

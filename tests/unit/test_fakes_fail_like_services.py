@@ -26,8 +26,8 @@ from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.session import UNREACHABLE
 from adapters.salesforce.writer import SalesforceOwnerWriter
-from baton.errors import TransientError
-from baton.ports import OwnerChange
+from kernel.errors import TransientError
+from kernel.ports import OwnerChange
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from tests.support.fake_faults import (
     APPLIED_THEN_5XX,

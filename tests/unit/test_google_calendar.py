@@ -28,8 +28,8 @@ from adapters.calendar.google import (
     load_service_account,
 )
 from baton.bootstrap import build_calendar
-from baton.errors import ConfigError, InputError, PermanentError, TransientError
 from baton.settings import Settings
+from kernel.errors import ConfigError, InputError, PermanentError, TransientError
 from routing.booking.slots import Interval
 from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 

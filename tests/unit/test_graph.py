@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 from routing.facts import facts_for
 from routing.graph import (
     NODE_ADAPTER,

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from baton.errors import ConfigError
+from kernel.errors import ConfigError
 from routing.booking.config import HostOption
 from routing.booking.suggest import GraphSuggestion, still_valid, suggest
-from routing.booking.unrouted import unrouted_suggestion
 from routing.config import OrgConfig, parse_config
 from routing.facts import facts_for
 from routing.graph import ChangeType, TriggerInput, booking_walk, route
+from routing.unrouted_booking import unrouted_suggestion
 
 NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 REP = "005000000000001AAA"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.logstream import StreamEntry, assignment_entries, binding_keys, routing_key
-from baton.errors import InputError
 from baton.since import parse_since, start_of_day
+from kernel.errors import InputError
 from messages import AssignmentLog, Outcome
 
 NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)

@@ -14,12 +14,12 @@ import pytest
 import trustme
 
 from baton.chains import NOTIFY
-from baton.errors import ConfigError, PermanentError, TransientError
 from baton.notify.channels import CHANNELS, Email, SlackWebhook, SmtpChannel, configured_senders
 from baton.notify.notifier import Notifier, host_notifications
 from baton.notify.templates import DEFAULT_TEMPLATES, load_templates
 from baton.notify.wiring import configured_channels, with_notifications
 from baton.settings import Settings
+from kernel.errors import ConfigError, PermanentError, TransientError
 from messages.notifications import Channel, Notification
 from tests.support.events import lead_event
 from tests.support.fake_notifications import (

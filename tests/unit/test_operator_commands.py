@@ -16,8 +16,8 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
-from baton.clock import utc_now
 from entrypoints.cli import app
+from kernel.clock import utc_now
 from messages import ChangeType, RecordEvent, StageBatch
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event

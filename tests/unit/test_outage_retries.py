@@ -9,8 +9,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from baton.errors import DependencyUnavailable
 from baton.middleware import GuardedRetries
+from kernel.errors import DependencyUnavailable
 from tests.support.configs import team_config
 from tests.support.events import lead_event
 from tests.unit.conftest import Pipeline

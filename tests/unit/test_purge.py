@@ -24,8 +24,8 @@ from adapters.store.tables import (
     reservations,
     sf_leads,
 )
-from baton.clock import utc_now
 from entrypoints.cli.operate import parse_age
+from kernel.clock import utc_now
 from routing.booking.config import PoolSettings
 from routing.booking.fairness import period_of
 from tests.support.cli import run_baton

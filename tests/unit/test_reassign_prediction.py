@@ -8,9 +8,9 @@ from pathlib import Path
 
 from dramatiq.brokers.stub import StubBroker
 
-from baton.clock import utc_now
 from baton.reassign import jobs
 from baton.reassign.run import JobContext, run_dry_job, run_job
+from kernel.clock import utc_now
 from messages import RecordEvent, Source
 from messages.records import routing_id_for
 from tests.support.configs import member_id, team_config

@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 
 from adapters.store.operations import OperationsReader
 from adapters.store.tokens import TokenStore
-from baton.clock import utc_now
-from baton.errors import InputError
 from baton.reassign.single import new_request
 from baton.why import record_trace
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import BOOKINGS_WRITE, RECORDS_WRITE
+from kernel.clock import utc_now
+from kernel.errors import InputError
 from tests.support import cdc_samples as cdc
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event

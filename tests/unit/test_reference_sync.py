@@ -20,8 +20,8 @@ from adapters.reference_updates import StoreReferenceUpdates
 from adapters.salesforce.sync import ReferenceSync
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.synced_reference import StoreReferenceData
-from baton.errors import TransientError
 from entrypoints.cli import app
+from kernel.errors import TransientError
 from messages import ChangeType, RecordEvent, Source
 from tests.support.configs import member_id
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce

@@ -11,8 +11,8 @@ from simple_salesforce import Salesforce
 from adapters.salesforce.auth import ClientCredentials, connect
 from adapters.salesforce.events import RecordingSalesforceEvents, SalesforceEventWriter
 from baton.bootstrap import build_salesforce_events
-from baton.errors import InputError, PermanentError, TransientError
 from baton.settings import Settings
+from kernel.errors import InputError, PermanentError, TransientError
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 
 FIELDS = {

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.salesforce.auth import ClientCredentials, JwtBearer, UsernamePassword, connect
 from baton.bootstrap import salesforce_credentials
-from baton.errors import ConfigError
 from baton.settings import Settings
+from kernel.errors import ConfigError
 from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 
 

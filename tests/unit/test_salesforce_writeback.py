@@ -10,9 +10,9 @@ from structlog.testing import capture_logs
 
 from adapters.salesforce.writer import SalesforceOwnerWriter
 from adapters.store.tables import outbox
-from baton.clock import utc_now
 from baton.flusher import IN_FLIGHT, flush_outbox
 from baton.ports import UnconfiguredOwnerWriter
+from kernel.clock import utc_now
 from messages import Source
 from tests.support.configs import team_config
 from tests.support.events import lead_event
@@ -66,8 +66,8 @@ def test_client_credentials_login_at_the_configured_url_gives_a_working_writer()
     import requests
 
     from adapters.salesforce.auth import ClientCredentials, connect
-    from baton.errors import ConfigError
-    from baton.ports import OwnerChange
+    from kernel.errors import ConfigError
+    from kernel.ports import OwnerChange
 
     with fake_salesforce() as (fake, _):
         session = requests.Session()

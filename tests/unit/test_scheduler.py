@@ -10,10 +10,10 @@ from typing import Any
 
 from adapters.store.sla_timers import timer_states
 from baton.configs import ConfigProvider
-from baton.errors import TransientError
 from baton.notify.notifier import owner_notifications
 from baton.scheduling.scheduler import Scheduler
 from baton.scheduling.sla_sink import SlaTimerSink, timers_for
+from kernel.errors import TransientError
 from messages import AssignmentLog, ChangeType, Outcome, RecordEvent, Source
 from messages.notifications import Notification
 from routing.config import load_config_text as load_config

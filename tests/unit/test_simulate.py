@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.tables import metadata
-from baton.clock import utc_now
 from baton.configs import apply_config
 from baton.simulate.fairness import gini, team_fairness
 from baton.simulate.run import simulate
+from kernel.clock import utc_now
 from routing.config import load_config_text
 from tests.support.cli import run_baton
 from tests.support.configs import member_id, team_config

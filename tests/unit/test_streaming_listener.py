@@ -21,8 +21,8 @@ from structlog.testing import capture_logs
 
 from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamingSession
 from adapters.store import Store, make_engine
-from baton.errors import ConfigError, SessionInvalid, TransientError
 from entrypoints.listener import CATCH_UP_OVERLAP, ChannelListener
+from kernel.errors import ConfigError, SessionInvalid, TransientError
 from messages import routing_id_for
 from tests.support import cdc_samples as cdc
 from tests.support.configs import team_config
