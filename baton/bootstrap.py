@@ -111,9 +111,8 @@ def reference_data(settings: Settings, store: Store) -> ReferenceData:
     return StoreReferenceData(store, settings.reference_refresh_ms)
 
 
-def build_calendar(settings: Settings) -> Calendar | None:
-    """Google Calendar when a service account key is configured, else None (the embedded default:
-    pair it with ``UnconfiguredCalendar``, whose every call raises a ConfigError naming the setting)."""
+def google_calendar(settings: Settings) -> Calendar | None:
+    """Google Calendar when a service account key is configured."""
     if settings.google_service_account_file is None:
         return None
     from adapters.calendar.google import GoogleCalendar, load_service_account
@@ -121,6 +120,15 @@ def build_calendar(settings: Settings) -> Calendar | None:
     return GoogleCalendar(load_service_account(settings.google_service_account_file),
                           settings.google_freebusy_subject or "", settings.google_calendar_api_url,
                           settings.google_timeout_ms)
+
+
+CALENDAR_PROVIDERS: tuple[Callable[[Settings], Calendar | None], ...] = (google_calendar,)  # a new one: one entry
+
+
+def build_calendar(settings: Settings) -> Calendar | None:
+    """The first calendar provider the settings configure, else None (the embedded default: pair it with
+    ``UnconfiguredCalendar``, whose every call raises a ConfigError naming the setting)."""
+    return next((calendar for provider in CALENDAR_PROVIDERS if (calendar := provider(settings)) is not None), None)
 
 
 def build_salesforce_events(settings: Settings) -> SalesforceEvents | None:

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, EmailStr, Field, field_validator, model_vali
 from messages.base import SCHEMA_VERSION, Contract
 from messages.records import ObjectName, SalesforceId
 from routing.booking.config import HostOption
+from routing.booking.platforms import PlatformName
 
 BOOKING_ID_NAMESPACE = uuid.UUID("9d4c6f0e-2b1a-4c3e-8f5d-7a6b5c4d3e2f")
 MAX_INVITEES = 50
@@ -64,7 +65,7 @@ class BookingRequest(Contract):
     guest_email: EmailStr
     guest_name: str = Field(default="", max_length=255)
     invitees: list[EmailStr] = Field(default_factory=list, max_length=MAX_INVITEES)
-    meeting_platform: Literal["google_meet", "none"] | None = Field(
+    meeting_platform: PlatformName | None = Field(
         default=None, description="default: the booking type's platform"
     )
     record_fields: dict[str, Any] = Field(

@@ -14,6 +14,7 @@ from baton.ports import Ports
 from kernel.errors import PermanentError
 from messages import AssignmentLog, Outcome, Source
 from messages.booking import FINAL_STATUSES, BookingLog, BookingStatus, BookingStep, booking_id_for
+from routing.booking.platforms import PLATFORMS
 from routing.config import OrgConfig
 
 log = structlog.get_logger(__name__)
@@ -73,7 +74,7 @@ def calendar_event(booking: BookingRow, ports: Ports) -> CalendarEvent:
         event_id=calendar_event_id(booking.id), organizer_email=organizer,
         summary=_subject(booking, ports), description=f"Booked with Baton (booking {booking.id})",
         start=booking.starts_at, end=booking.ends_at, attendee_emails=tuple(dict.fromkeys(attendees)),
-        with_meet=booking.platform == "google_meet",
+        with_meet=PLATFORMS[booking.platform].calendar_adds_video_link,
     )
 
 

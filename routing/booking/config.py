@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from routing.base import Strict
+from routing.booking.platforms import PlatformName
 from routing.conditions import Condition
 from routing.teams import WEEKDAYS, TimeRange
 
@@ -44,7 +45,7 @@ class BookingType(Strict):
     slot_step_minutes: int = Field(default=15, gt=0, le=24 * 60)
     working_days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
     working_hours: TimeRange = TimeRange(start="09:00", end="17:00")  # type: ignore[arg-type]
-    meeting_platform: Literal["google_meet", "none"] = "none"
+    meeting_platform: PlatformName = "none"
 
     @field_validator("working_days")
     @classmethod
