@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.store import Store
-from baton.stages.common import match_facts
+from baton.record_facts import match_facts
 from messages import AssignmentLog, Outcome
 from routing.booking.suggest import GraphSuggestion, Suggestion, still_valid, suggest
 from routing.config import OrgConfig

@@ -16,7 +16,7 @@ from adapters.store import DecisionRows, RecordState, Transaction
 from adapters.store.meeting_counts import COUNTED_STATUSES
 from baton.coalesce import Coalescer
 from baton.ports import Ports
-from baton.stages.common import record_facts
+from baton.record_facts import record_facts
 from messages import (
     AssignmentBatch,
     AssignmentLog,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from baton.chains import CLASSIFY
 from baton.ports import Ports
 from baton.stages.common import traced
 from messages import StageBatch
@@ -13,7 +14,7 @@ def classify_batch(batch: StageBatch, ports: Ports) -> StageBatch:
     now = ports.clock()
     for context in batch.contexts:
         reasons: list[str] = []
-        with traced(context, "classify", reasons):
+        with traced(context, CLASSIFY.name, reasons):
             if context.config_version is None:
                 context.config_version = current_version
             config = ports.configs.version(context.config_version)

@@ -1,13 +1,10 @@
-"""Helpers the stage handlers share."""
+"""The trace each routing stage appends to a record in flight."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from messages import RoutingContext, StageTrace
-from messages.routing import MatchInfo
-from routing.facts import facts_for
 
 
 class traced:  # noqa: N801 - used as ``with traced(...)``, like the generator-based manager it replaced
@@ -30,25 +27,3 @@ class traced:  # noqa: N801 - used as ``with traced(...)``, like the generator-b
             return
         self.context.trace.append(StageTrace(stage=self.stage, reasons=self.reasons,
                                              duration_ms=round((time.perf_counter() - self.started) * 1000, 3)))
-
-
-def match_facts(match: MatchInfo | None) -> dict[str, Any] | None:
-    """The ``match.*`` facts of a match result (``account_id`` when it is an Account); None without a match."""
-    if match is None or not match.record_id:
-        return None
-    facts: dict[str, Any] = {"object": match.object_type, "record_id": match.record_id, "owner_id": match.owner_id,
-                             "score": match.score, "method": match.method}
-    if match.object_type == "Account":
-        facts["account_id"] = match.record_id
-    return facts
-
-
-def record_facts(context: RoutingContext) -> dict[str, Any]:
-    """The flat facts rules read: fields (stamps included), derived values, tags, territory, match."""
-    return facts_for(
-        {**context.event.fields, **context.stamps},
-        context.derived,
-        context.tags,
-        territory=context.territory.name if context.territory else None,
-        match=match_facts(context.match),
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from baton.chains import MATCH
 from baton.ports import Ports
 from baton.stages.common import traced
 from messages import MatchInfo, StageBatch
@@ -39,7 +40,7 @@ def match_batch(batch: StageBatch, ports: Ports) -> StageBatch:
     people = ports.reference.person_index()
     for context in batch.contexts:
         reasons: list[str] = []
-        with traced(context, "match", reasons):
+        with traced(context, MATCH.name, reasons):
             if context.event.object_type not in MATCHED_OBJECTS:
                 context.match = MatchInfo(reason=f"{context.event.object_type} records are not matched")
             else:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from baton.chains import TERRITORY
 from baton.ports import Ports
-from baton.stages.common import record_facts, traced
+from baton.record_facts import record_facts
+from baton.stages.common import traced
 from messages import StageBatch, TerritoryResult
 
 
 def territory_batch(batch: StageBatch, ports: Ports) -> StageBatch:
     for context in batch.contexts:
         reasons: list[str] = []
-        with traced(context, "territory", reasons):
+        with traced(context, TERRITORY.name, reasons):
             config = ports.configs.version(context.config_version) if context.config_version else ports.configs.current()[1]
             if not config.territories:
                 context.territory = TerritoryResult(reasons=["no territories configured"])
