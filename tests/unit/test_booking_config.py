@@ -348,7 +348,7 @@ def test_the_event_points_at_people_with_who_and_at_other_records_with_what() ->
 
 
 def test_the_readme_booking_example_is_valid_with_the_example_teams() -> None:
-    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    readme = (EXAMPLE.parents[1] / "docs" / "configuration.md").read_text()
     blocks = [
         b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if b.startswith("booking:")
     ]

@@ -1,5 +1,6 @@
 """The lock files pin every dependency of pyproject.toml, each with hashes, at a version the range allows: a
-dependency added or narrowed without re-locking fails here (regenerate with the README's pip-compile command)."""
+dependency added or narrowed without re-locking fails here (regenerate with the pip-compile command
+in docs/security.md)."""
 
 from __future__ import annotations
 

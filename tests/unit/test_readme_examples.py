@@ -1,4 +1,5 @@
-"""The README's config examples stay valid: every YAML block that is a whole config passes `baton check`."""
+"""The README's and the configuration reference's config examples stay valid: every YAML block that is a whole
+config passes `baton check`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ import yaml
 from routing.config import load_config_text, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
-BLOCKS = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+DOCS = (ROOT / "README.md", ROOT / "docs" / "configuration.md")
+BLOCKS = [
+    block
+    for doc in DOCS
+    for block in re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
+]
 
 
 def test_example_org_config_is_valid() -> None:
