@@ -2,7 +2,7 @@
 
 Publishing: each worker thread keeps its own connection and confirm-mode channel (pika's blocking
 connection is not thread-safe). A publish that fails is retried once on a fresh connection, then raised
-as ``TransientError``, so the writeback stage retries the message (see README, "Operator commands").
+as ``TransientError``, so the writeback stage retries the message (see docs/operations.md, "Operator commands").
 
 Following: an exclusive, auto-delete queue bound with the follower's keys; it disappears with the follower.
 """
