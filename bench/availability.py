@@ -156,7 +156,7 @@ def _serve_fake_calendar(
     spans: dict[str, list[tuple[datetime, datetime]]], folder: str, conn: Connection
 ) -> None:
     """In its own process, so the fake server never competes with the timed code for the GIL."""
-    from tests.support.fake_calendar import fake_google_calendar
+    from entrypoints.demo.fake_calendar import fake_google_calendar
 
     with fake_google_calendar(Path(folder), busy=spans) as fake:
         conn.send((fake.api_url, str(fake.key_file), fake.domain))

@@ -38,10 +38,10 @@ from adapters.salesforce.writer import SalesforceOwnerWriter
 from baton.bootstrap import bootstrap
 from baton.configs import apply_config
 from baton.settings import Settings
+from entrypoints.demo.fake_calendar import fake_google_calendar
+from entrypoints.demo.fake_salesforce import fake_salesforce
 from entrypoints.http.app import create_app
 from tests.support.booking import NINE, NOW, TOKEN, booking_config, booking_request
-from tests.support.fake_calendar import fake_google_calendar
-from tests.support.fake_salesforce import fake_salesforce
 
 POLL_S = 0.005
 TIMEOUT_S = 30.0

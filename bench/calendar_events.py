@@ -30,7 +30,7 @@ BUSY_BLOCKS = 20
 
 
 def _serve(folder: str, conn: Connection) -> None:
-    from tests.support.fake_calendar import fake_google_calendar
+    from entrypoints.demo.fake_calendar import fake_google_calendar
 
     busy = {f"host{n}@example.com": [(START + timedelta(hours=7 * b), START + timedelta(hours=7 * b, minutes=45))
                                      for b in range(BUSY_BLOCKS)] for n in range(CALENDARS)}

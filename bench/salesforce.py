@@ -56,10 +56,10 @@ from baton.reassign import jobs
 from baton.reassign.run import JobContext, run_job
 from baton.runtime import Runtime
 from baton.settings import Settings
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.clock import utc_now
 from messages import RecordEvent, Source
 from tests.support.configs import team_config
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.services import WorkerProcess, delete_queues, unique_prefix, worker_env
 
 QUEUE_OWNER = "00G000000000001AAA"

@@ -1,9 +1,7 @@
-"""``baton handoff-link``: a signed link to the handoff page (``python -m tests.support.demo`` serves the page on
-fake services from a source checkout)."""
+"""``baton handoff-link`` (a signed link to the handoff page) and ``baton demo`` (the page on fake services)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,8 +10,6 @@ from entrypoints.cli.common import EXIT_USAGE, app, load_settings, say
 from entrypoints.cli.operate import parse_age
 from entrypoints.http.page_tokens import PageClaims, link_url
 from kernel.clock import utc_now
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @app.command("handoff-link")
@@ -35,3 +31,14 @@ def handoff_link(
     claims = PageClaims(scheduler_id=scheduler_id, scheduler_name=name or scheduler_id, object_type=object_type,
                         record_id=record_id, time_zone=time_zone)
     print(link_url(claims, settings, utc_now(), ttl))
+
+
+@app.command("demo")
+def demo(
+    port: Annotated[int, typer.Option(help="port of the page on 127.0.0.1")] = 8765,
+    time_zone: Annotated[str, typer.Option("--time-zone", help="the demo scheduler's time zone")] = "Europe/London",
+) -> None:
+    """Serve the handoff page on fake Salesforce and Google Calendar servers with seed data; print its links."""
+    from entrypoints.demo.run import run_demo  # the fake servers load only for this command
+
+    run_demo(port, time_zone)

@@ -18,19 +18,10 @@ from adapters.store import make_engine
 from baton import runtime
 from baton.chains import BOOKING_STEPS
 from baton.configs import apply_config
+from entrypoints.demo.handoff import SECOND_SCHEDULER, Fakes, fake_services, handoff_config, serving
 from entrypoints.http.app import create_app
 from tests.support.booking import install_booking_ports
-from tests.support.handoff import (
-    NOW,
-    SECOND_SCHEDULER,
-    Fakes,
-    fake_services,
-    handoff_config,
-    link_url,
-    page_settings,
-    serving,
-    signed,
-)
+from tests.support.handoff import NOW, link_url, page_settings, signed
 from tests.support.services import REPO_ROOT
 from tests.unit.conftest import running_pipeline
 

@@ -1,4 +1,4 @@
-"""``python -m tests.support.demo``: one command starts Baton with the fake Salesforce and Calendar servers and seed data and
+"""``baton demo``: one command starts Baton with the fake Salesforce and Calendar servers and seed data and
 prints the handoff page's URL, which opens the page for the seeded lead."""
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_the_demo_prints_a_url_that_opens_the_handoff_page_for_the_seeded_lead() -> None:
+def test_baton_demo_prints_a_url_that_opens_the_handoff_page_for_the_seeded_lead() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "tests.support.demo", "--port", str(free_port())],
+    process = subprocess.Popen([sys.executable, "-m", "baton", "demo", "--port", str(free_port())],
                                cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         selector = selectors.DefaultSelector()

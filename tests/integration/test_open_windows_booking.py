@@ -34,6 +34,8 @@ from baton.booking.lifecycle import CANCELLED_PREFIX
 from baton.chains import BOOKING_SYNC
 from baton.ports import Ports
 from baton.scheduling.scheduler import Scheduler
+from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from entrypoints.http.app import create_app
 from messages.booking import FINAL_STATUSES, BookingStatus, booking_id_for
 from tests.support.booking import AUTH, TOKEN, BookingChain, booking_request, install_booking_ports
@@ -45,8 +47,6 @@ from tests.support.booking_races import (
     web_process,
     write_booking_config,
 )
-from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.outbound import ORG, XML, envelope, notification
 from tests.support.services import REPO_ROOT
 from tests.support.windows import assert_window_closed, open_window

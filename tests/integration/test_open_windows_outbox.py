@@ -24,6 +24,7 @@ from adapters.salesforce.session import UNREACHABLE
 from adapters.salesforce.writer import SalesforceOwnerWriter
 from adapters.store import Store, make_engine
 from baton import runtime
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.clock import utc_now
 from kernel.ports import OwnerChange
 from messages import ChangeType, RecordEvent, routing_id_for
@@ -34,7 +35,6 @@ from tests.support.cli import run_baton
 from tests.support.configs import team_config
 from tests.support.events import lead_event
 from tests.support.fake_cometd import FakeStreamingOrg, fake_streaming_org
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.outbox_windows import (
     SteppedClock,
     default_flusher,

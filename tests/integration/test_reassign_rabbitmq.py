@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.store.tables import assignments
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from tests.integration.conftest import Cluster
 from tests.support.configs import member_id, team_config
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.services import REPO_ROOT
 
 pytestmark = pytest.mark.integration

@@ -19,9 +19,9 @@ import requests
 import sqlalchemy as sa
 from dramatiq.brokers.rabbitmq import dq_name, xq_name
 
+from entrypoints.demo.fake_salesforce import fake_salesforce
 from tests.support.booking import booking_config
 from tests.support.fake_notifications import free_port
-from tests.support.fake_salesforce import fake_salesforce
 from tests.support.outbound import ORG, SESSION, envelope, notification
 from tests.support.services import (
     REPO_ROOT,

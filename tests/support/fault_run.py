@@ -29,11 +29,11 @@ from baton.chains import BOOKING, ROUTING, Stage
 from baton.configs import apply_config
 from baton.flusher import IN_FLIGHT
 from baton.ingest import batches
+from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.clock import utc_now
 from messages import RecordEvent
 from tests.support.events import lead_event
-from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.rabbitmq_probe import (
     local_ports_to,
     process_group,

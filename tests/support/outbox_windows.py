@@ -15,7 +15,7 @@ from baton import runtime
 from baton.bootstrap import build_flusher
 from baton.flusher import Flusher
 from baton.settings import Settings
-from tests.support.fake_salesforce import FakeOrg
+from entrypoints.demo.fake_salesforce import FakeOrg
 
 WAIT_S = 90.0
 OUTAGE_ANSWERS = 10_000  # far more calls than any outage test makes: every call in the outage answers 503

@@ -26,10 +26,10 @@ from adapters.store.tables import (
     reservations,
     team_states,
 )
+from entrypoints.demo.fake_calendar import FakeGoogleCalendar
+from entrypoints.demo.fake_salesforce import FakeOrg
 from messages import RecordEvent
 from messages.booking import BookingStatus
-from tests.support.fake_calendar import FakeGoogleCalendar
-from tests.support.fake_salesforce import FakeOrg
 
 EXAMPLES_SHOWN = 5
 

@@ -15,6 +15,8 @@ from simple_salesforce import Salesforce
 from adapters.calendar.google import GoogleCalendar, load_service_account
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.writer import SalesforceOwnerWriter
+from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from entrypoints.http.app import create_app
 from tests.support.booking import (
     LEAD_ID,
@@ -25,8 +27,6 @@ from tests.support.booking import (
     host_email,
     install_booking_ports,
 )
-from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.unit.conftest import Pipeline
 
 ADMIN = "admin@example.com"

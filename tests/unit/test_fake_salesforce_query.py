@@ -8,7 +8,7 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest
 
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 
 
 def account(number: int, stamp: str, **fields: object) -> dict[str, object]:

@@ -26,17 +26,22 @@ from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.session import UNREACHABLE
 from adapters.salesforce.writer import SalesforceOwnerWriter
-from kernel.errors import TransientError
-from kernel.ports import OwnerChange
-from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
-from tests.support.fake_faults import (
+from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
+from entrypoints.demo.fake_faults import (
     APPLIED_THEN_5XX,
     APPLIED_THEN_DROPPED,
     READ_FAULTS,
     SLOW,
     WRITE_FAULTS,
 )
-from tests.support.fake_salesforce import COLLECTIONS_PATH, RANDOM_FAULTS, FakeOrg, fake_salesforce
+from entrypoints.demo.fake_salesforce import (
+    COLLECTIONS_PATH,
+    RANDOM_FAULTS,
+    FakeOrg,
+    fake_salesforce,
+)
+from kernel.errors import TransientError
+from kernel.ports import OwnerChange
 
 OWNER = "005000000000001AAA"
 LEAD = "00Q000000000001AAA"

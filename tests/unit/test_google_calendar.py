@@ -29,9 +29,9 @@ from adapters.calendar.google import (
 )
 from baton.bootstrap import build_calendar
 from baton.settings import Settings
+from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from kernel.errors import ConfigError, InputError, PermanentError, TransientError
 from routing.booking.slots import Interval
-from tests.support.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 
 ADMIN = "admin@example.com"
 HOST = "grace@example.com"

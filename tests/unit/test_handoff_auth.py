@@ -13,15 +13,13 @@ from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
+from entrypoints.demo.handoff import CONSUMER_SECRET, LEAD_ID, SCHEDULER
 from entrypoints.http.app import create_app
 from entrypoints.http.canvas import CanvasRejected, verify_signed_request
 from entrypoints.http.page_tokens import HEADER, PageClaims, TokenRejected, issue, read
 from tests.support.handoff import (
-    CONSUMER_SECRET,
-    LEAD_ID,
     NOW,
     PAGE_SECRET,
-    SCHEDULER,
     canvas_request,
     install_handoff,
     link_url,

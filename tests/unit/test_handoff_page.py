@@ -12,24 +12,14 @@ from fastapi.testclient import TestClient
 from adapters.calendar import RecordingCalendar
 from baton.handoff.hosts import BadHostChoice, encode, host_choices, parse_host
 from baton.handoff.week import first_week, week_view
+from entrypoints.demo.handoff import ANA, BEN, CHEN, HOSTS, LEAD_ID, handoff_config
 from entrypoints.http.app import create_app
 from entrypoints.http.page_tokens import HEADER, PageClaims, issue
 from routing.booking.config import BookingType, HostOption
 from routing.booking.slots import Interval, Slot
 from routing.booking.suggest import Suggestion
 from routing.config import load_config_text
-from tests.support.handoff import (
-    ANA,
-    BEN,
-    CHEN,
-    HOSTS,
-    LEAD_ID,
-    NOW,
-    handoff_config,
-    install_handoff,
-    link_url,
-    page_token,
-)
+from tests.support.handoff import NOW, install_handoff, link_url, page_token
 from tests.unit.conftest import Pipeline
 
 INTRO = BookingType(name="Intro", duration_minutes=30)

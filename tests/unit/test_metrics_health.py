@@ -20,14 +20,14 @@ from adapters.salesforce.events import SalesforceEventWriter
 from adapters.store import Store, make_engine
 from adapters.store.tokens import TokenStore
 from baton import runtime
+from entrypoints.demo.fake_calendar import fake_google_calendar
+from entrypoints.demo.fake_salesforce import fake_salesforce
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import METRICS_READ
 from kernel.clock import utc_now
 from kernel.errors import TransientError
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
-from tests.support.fake_calendar import fake_google_calendar
-from tests.support.fake_salesforce import fake_salesforce
 from tests.unit.conftest import Pipeline
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.tables import assignments
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from tests.support.configs import member_id, team_config
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_OWNER = "00G000000000001AAA"

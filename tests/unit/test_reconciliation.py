@@ -24,10 +24,10 @@ from adapters.store.tables import (
     reservations,
     team_states,
 )
+from entrypoints.demo.fake_calendar import FakeGoogleCalendar
+from entrypoints.demo.fake_salesforce import FakeOrg
 from tests.support import reconcile as r
 from tests.support.events import lead_event
-from tests.support.fake_calendar import FakeGoogleCalendar
-from tests.support.fake_salesforce import FakeOrg
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 REPS = ("005000000000001AAA", "005000000000002AAA", "005000000000003AAA")

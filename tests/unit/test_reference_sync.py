@@ -21,10 +21,10 @@ from adapters.salesforce.sync import ReferenceSync
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.synced_reference import StoreReferenceData
 from entrypoints.cli import app
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.errors import TransientError
 from messages import ChangeType, RecordEvent, Source
 from tests.support.configs import member_id
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.unit.conftest import Pipeline
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -12,8 +12,8 @@ from adapters.salesforce.auth import ClientCredentials, connect
 from adapters.salesforce.events import RecordingSalesforceEvents, SalesforceEventWriter
 from baton.bootstrap import build_salesforce_events
 from baton.settings import Settings
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.errors import InputError, PermanentError, TransientError
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 
 FIELDS = {
     "Subject": "Demo: Ada Guest with Grace Host (booked by Linus Rep)",

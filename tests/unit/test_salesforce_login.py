@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.salesforce.auth import ClientCredentials, JwtBearer, UsernamePassword, connect
 from baton.bootstrap import salesforce_credentials
 from baton.settings import Settings
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.errors import ConfigError
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 
 
 def _key_pair() -> tuple[str, str]:

@@ -12,11 +12,11 @@ from adapters.salesforce.writer import SalesforceOwnerWriter
 from adapters.store.tables import outbox
 from baton.flusher import IN_FLIGHT, flush_outbox
 from baton.ports import UnconfiguredOwnerWriter
+from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.clock import utc_now
 from messages import Source
 from tests.support.configs import team_config
 from tests.support.events import lead_event
-from tests.support.fake_salesforce import FakeOrg, fake_salesforce
 from tests.unit.conftest import FLUSH_POLICY, Pipeline
 
 

@@ -14,12 +14,12 @@ from adapters.store.tables import metadata
 from baton.configs import apply_config
 from baton.simulate.fairness import gini, team_fairness
 from baton.simulate.run import simulate
+from entrypoints.demo.fake_salesforce import fake_salesforce
 from kernel.clock import utc_now
 from routing.config import load_config_text
 from tests.support.cli import run_baton
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
-from tests.support.fake_salesforce import fake_salesforce
 from tests.unit.conftest import Pipeline
 
 WEIGHTED = (

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
-    from tests.support.fake_salesforce import FakeOrg
+    from entrypoints.demo.fake_salesforce import FakeOrg
 
 EVENT_PATH = re.compile(r"^/services/data/v[0-9.]+/sobjects/Event/(?P<field>[A-Za-z0-9_]+)/(?P<value>[^/]+)$")
 

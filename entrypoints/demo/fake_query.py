@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support.soql import Query, SoqlError, field_key, field_value, parse
+from entrypoints.demo.soql import Query, SoqlError, field_key, field_value, parse
 
 API_VERSION = "61.0"
 DATA_PATH = f"/services/data/v{API_VERSION}"

@@ -31,10 +31,10 @@ import requests
 import trustme
 from simple_salesforce import Salesforce
 
-from tests.support.fake_bulk import API_LIMIT, FakeBulk, is_bulk
-from tests.support.fake_events import FakeEvents, is_event_path
-from tests.support.fake_faults import APPLIED_THEN_DROPPED, REFUSED, Answer, Fault, FaultyService
-from tests.support.fake_query import QueryCursor, answer_query
+from entrypoints.demo.fake_bulk import API_LIMIT, FakeBulk, is_bulk
+from entrypoints.demo.fake_events import FakeEvents, is_event_path
+from entrypoints.demo.fake_faults import APPLIED_THEN_DROPPED, REFUSED, Answer, Fault, FaultyService
+from entrypoints.demo.fake_query import QueryCursor, answer_query
 
 API_VERSION = "61.0"
 COLLECTIONS_PATH = f"/services/data/v{API_VERSION}/composite/sobjects"
@@ -206,7 +206,7 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
             else:
                 self._send(404, [{"errorCode": "NOT_FOUND", "message": self.path}])
 
-        # Bulk API 2.0 (query and ingest jobs): tests/support/fake_bulk.py
+        # Bulk API 2.0 (query and ingest jobs): entrypoints/demo/fake_bulk.py
         def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
             self._bulk_or_404()
 

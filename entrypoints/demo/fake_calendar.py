@@ -37,7 +37,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.fake_faults import REFUSED, Answer, Fault, FaultyService
+from entrypoints.demo.fake_faults import REFUSED, Answer, Fault, FaultyService
 
 API_PREFIX = "/calendar/v3"
 TOKEN_PATH = "/token"

@@ -18,10 +18,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support.fake_faults import deliver
+from entrypoints.demo.fake_faults import deliver
 
 if TYPE_CHECKING:
-    from tests.support.fake_salesforce import FakeOrg
+    from entrypoints.demo.fake_salesforce import FakeOrg
 
 API_VERSION = "61.0"
 JOBS_PREFIX = f"/services/data/v{API_VERSION}/jobs/"
