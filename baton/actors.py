@@ -10,13 +10,15 @@ import dramatiq
 
 from baton.chains import Chain, Stage, all_stages
 from baton.runtime import Runtime
-from baton.stage_runner import run_stage
+from baton.stage_runner import bind, run_stage
 from kernel.errors import PermanentError
 
 
 def _perform(chain: Chain, stage: Stage, app: Runtime) -> Callable[[Any], None]:
+    bound = bind(chain, stage)
+
     def perform(payload: Any) -> None:
-        run_stage(chain, stage, payload, app)
+        run_stage(bound, payload, app)
 
     perform.__name__ = perform.__qualname__ = stage.name
     return perform

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from baton.chains import Chain, Stage
 from baton.runtime import Runtime
-from baton.stage_handlers import HANDLERS, Result, undo
+from baton.stage_handlers import HANDLERS, Handler, Result, undo
 from kernel.errors import InputError, PermanentError
 from messages import AssignmentBatch, StageBatch
 from messages.base import Contract
@@ -64,22 +65,35 @@ def _parse(stage: Stage, payload: Any) -> Contract:
         raise InputError(f"{stage.name}: malformed {stage.takes.__name__} message: {exc}") from None
 
 
-def run_stage(chain: Chain, stage: Stage, payload: Any, app: Runtime) -> None:
+@dataclass(frozen=True)
+class BoundStage:
+    """A stage with its handler and the stage its results go to, looked up once when its actor is declared."""
+
+    stage: Stage
+    handler: Handler
+    receiver: Stage | None
+
+
+def bind(chain: Chain, stage: Stage) -> BoundStage:
+    return BoundStage(stage, HANDLERS[stage], stage if stage.splits_into_itself else chain.after(stage))
+
+
+def run_stage(bound: BoundStage, payload: Any, app: Runtime) -> None:
+    stage = bound.stage
     incoming = _parse(stage, payload)
     retries = _retries()
     started = time.perf_counter()
     try:
-        result = HANDLERS[stage](incoming, app)
+        result = bound.handler(incoming, app)
     except Exception as exc:
         if stage.undone_on_final_failure:
             _undo_when_final(stage, incoming, exc, retries, app)
         raise
     _log_done(stage.name, result, incoming, retries + 1, round((time.perf_counter() - started) * 1000, 3))
-    receiver = stage if stage.splits_into_itself else chain.after(stage)
-    if receiver is None:
+    if bound.receiver is None:
         return
     for message in _handed_on(result):
-        app.broker.get_actor(receiver.name).send(message.model_dump(mode="json"))
+        app.broker.get_actor(bound.receiver.name).send(message.model_dump(mode="json"))
 
 
 def _undo_when_final(stage: Stage, incoming: Contract, exc: Exception, retries: int, app: Runtime) -> None:
