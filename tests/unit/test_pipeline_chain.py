@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import sqlalchemy as sa
 from dramatiq.brokers.stub import StubBroker
 
+from baton.chains import all_stages
 from messages import Source, StageBatch
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
@@ -155,3 +157,22 @@ def test_change_made_by_baton_is_not_routed(pipeline: Pipeline) -> None:
     [log] = pipeline.sink.published
     assert log.outcome.value == "not_routed"
     assert pipeline.writer.written == []
+
+
+def test_a_malformed_message_on_any_stage_is_dead_lettered_naming_the_stage_and_its_message(
+    pipeline: Pipeline,
+) -> None:
+    stages = [stage for _, stage in all_stages()]
+    for stage in stages:
+        pipeline.send_raw(stage.name, {"unexpected": True})
+    for stage in stages:
+        pipeline.broker.join(stage.queue(pipeline.app.settings.queue_prefix), timeout=30_000, fail_fast=False)
+
+    deadline = time.monotonic() + 10
+    while len(letters := pipeline.store.dead_letters()) < len(stages) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reasons = {letter.stage: letter.reason for letter in letters}
+    assert sorted(reasons) == sorted(stage.name for stage in stages)
+    for stage in stages:
+        assert f"{stage.name}: malformed {stage.takes.__name__} message" in reasons[stage.name]
+        assert "after 0 retries" in reasons[stage.name]
