@@ -20,7 +20,7 @@ def recheck_due_holds(store: Store, broker: Broker, now: datetime, limit: int = 
     Each sent hold is leased (its next check moved on) so the next poll does not send it again while
     the re-check is on its way; a re-check that still finds nobody sets its own next time.
     """
-    due = store.holds(due_at=now, limit=limit)
+    due = store.held_records(due_at=now, limit=limit)
     if not due:
         return 0
     actor = broker.get_actor(ASSIGN.name)

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.store.base import ConcurrentWriteConflict, as_utc, database_failure
 from adapters.store.meeting_counts import COUNTED_STATUSES, count_meetings, hosted_bookings
-from adapters.store.repository import ConcurrentWriteConflict, as_utc, database_failure
 from adapters.store.tables import (
     booking_group_hosts,
     bookings,

@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.store.repository import DeadLetter, as_utc
+from adapters.store.administration import DeadLetter
+from adapters.store.base import as_utc
 from adapters.store.tables import (
     api_usage,
     assignments,

@@ -8,7 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.store.repository import Store, as_utc, pairs_in
+from adapters.store.base import as_utc, pairs_in
+from adapters.store.repository import Store
 from adapters.store.tables import assignments, record_states, sla_timers
 from routing.sla import LatestActivity, SlaTimer
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from adapters.store.repository import as_utc
+from adapters.store.base import as_utc
 from adapters.store.tables import api_tokens, rate_windows
 from kernel.errors import InputError, TransientError
 

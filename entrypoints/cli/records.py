@@ -229,7 +229,7 @@ def held_list(
         return
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    rows = open_store(settings).holds()
+    rows = open_store(settings).held_records()
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps({key: row[key].isoformat() if hasattr(row[key], "isoformat") else row[key]

@@ -29,7 +29,7 @@ def hold_one(pipeline: Pipeline, **team_options: object) -> str:
 def test_record_is_held_with_its_reason_when_nobody_can_take_it(pipeline: Pipeline) -> None:
     routing_id = hold_one(pipeline)
 
-    [hold] = pipeline.store.holds()
+    [hold] = pipeline.store.held_records()
     log = pipeline.store.assignment_logs([routing_id])[routing_id]
     assert log["outcome"] == "held" and log["owner_id"] is None
     assert hold["routing_id"] == routing_id and hold["team"] == "Inbound"
@@ -47,7 +47,7 @@ def test_held_record_is_routed_when_the_member_becomes_available(pipeline: Pipel
     log = pipeline.store.assignment_logs([routing_id])[routing_id]
     assert sent == 1
     assert (log["outcome"], log["owner_id"]) == ("assigned", member_id(1))
-    assert pipeline.store.holds() == []
+    assert pipeline.store.held_records() == []
     assert [c.record_id for c in pipeline.writer.written] == ["00Q000000000001AAA"]
     assert recheck_due_holds(pipeline.store, pipeline.broker, later()) == 0
 
@@ -58,7 +58,7 @@ def test_recheck_that_still_finds_nobody_keeps_the_hold_for_later(pipeline: Pipe
     recheck_due_holds(pipeline.store, pipeline.broker, later())
     pipeline.drain()
 
-    [hold] = pipeline.store.holds()
+    [hold] = pipeline.store.held_records()
     assert hold["checks"] == 1
     assert hold["recheck_at"] > datetime.now(UTC)
 
@@ -66,7 +66,7 @@ def test_recheck_that_still_finds_nobody_keeps_the_hold_for_later(pipeline: Pipe
 def test_redelivered_recheck_assigns_once(pipeline: Pipeline) -> None:
     hold_one(pipeline)
     pipeline.store.set_member_available(member_id(1), True, datetime.now(UTC))
-    [hold] = pipeline.store.holds()
+    [hold] = pipeline.store.held_records()
 
     recheck_due_holds(pipeline.store, pipeline.broker, later())
     pipeline.drain()
@@ -87,4 +87,4 @@ def test_hold_past_the_team_wait_goes_to_the_fallback_owner(pipeline: Pipeline) 
 
     log = pipeline.store.assignment_logs([routing_id])[routing_id]
     assert (log["outcome"], log["owner_id"], log["method"]) == ("assigned", FALLBACK, "fallback_owner")
-    assert pipeline.store.holds() == []
+    assert pipeline.store.held_records() == []

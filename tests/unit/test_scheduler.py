@@ -205,7 +205,7 @@ default_team: Inbound
     pipeline.drain()
     assert pipeline.sink.published[-1].outcome.value == "held"
 
-    held = [row["routing_id"] for row in pipeline.store.holds()]
+    held = [row["routing_id"] for row in pipeline.store.held_records()]
     pipeline.store.postpone_holds(held, NOW + timedelta(hours=1))  # its next check is an hour away
     scheduler = _scheduler(pipeline, clock, None, [])
     scheduler.tick()

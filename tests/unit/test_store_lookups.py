@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.store import Store, make_engine, upgrade_schema
-from adapters.store.repository import pairs_in
+from adapters.store.base import pairs_in
 from adapters.store.tables import record_states, sticky_owners
 
 

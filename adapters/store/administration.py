@@ -1,0 +1,222 @@
+"""What operators keep in the store: config versions, dead letters, API usage, stream positions and reassign jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from adapters.store.base import as_utc
+from adapters.store.tables import (
+    api_usage,
+    config_versions,
+    dead_letters,
+    reassign_jobs,
+    stream_positions,
+)
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    version: int
+    body: str
+    digest: str
+    applied_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    message_id: str
+    queue_name: str
+    actor_name: str
+    stage: str
+    routing_ids: list[str]
+    message: dict[str, Any]
+    reason: str
+    failed_at: datetime
+    replayed_at: datetime | None
+    replay_count: int
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """The org's daily API requests, as Salesforce last reported them (Sforce-Limit-Info)."""
+
+    used: int
+    limit: int
+    observed_at: datetime
+
+    @property
+    def share(self) -> float:
+        return self.used / self.limit if self.limit else 0.0
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """Where a Streaming API channel was left: the last processed replay id (None after a catch-up by
+    query) and the time of the last event covered, from which a catch-up query starts."""
+
+    channel: str
+    replay_id: int | None
+    event_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReassignJob:
+    """A batch reassignment job: what it reads, where it got to, and its counts."""
+
+    id: str
+    source: str
+    query: str
+    object_type: str
+    state: str
+    dry_run: bool
+    bulk_query_job_id: str | None
+    counts: dict[str, int]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Administration:
+    """Operator-facing records (mixed into Store)."""
+
+    engine: Engine
+
+    transaction: Callable[[], AbstractContextManager[Any]]
+
+    def latest_config(self) -> StoredConfig | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(config_versions).order_by(config_versions.c.version.desc()).limit(1)
+            ).first()
+        return _stored_config(row) if row else None
+
+    def config(self, version: int) -> StoredConfig | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(config_versions).where(config_versions.c.version == version)
+            ).first()
+        return _stored_config(row) if row else None
+
+    def save_config(self, body: str, digest: str, now: datetime) -> tuple[int, bool]:
+        """Store a validated config; returns (version, created). The same text as the newest is a no-op."""
+        with self.transaction() as tx:
+            latest = tx.connection.execute(
+                sa.select(config_versions.c.version, config_versions.c.digest)
+                .order_by(config_versions.c.version.desc())
+                .limit(1)
+            ).first()
+            if latest and latest.digest == digest:
+                return latest.version, False
+            result = tx.connection.execute(
+                sa.insert(config_versions).values(digest=digest, body=body, applied_at=now)
+            )
+            return int(result.inserted_primary_key[0]), True
+
+    def save_api_usage(self, used: int, limit: int, now: datetime, name: str = "api-usage") -> None:
+        with self.transaction() as tx:
+            insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert
+            statement = insert(api_usage).values(name=name, used=used, limit=limit, observed_at=now)
+            tx.connection.execute(statement.on_conflict_do_update(
+                index_elements=[api_usage.c.name], set_={"used": used, "limit": limit, "observed_at": now},
+            ))
+
+    def api_usage(self, name: str = "api-usage") -> ApiUsage | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(api_usage).where(api_usage.c.name == name)).first()
+        return ApiUsage(row.used, row.limit, as_utc(row.observed_at)) if row else None  # type: ignore[arg-type]
+
+    def add_dead_letter(self, row: dict[str, Any]) -> int:
+        with self.transaction() as tx:
+            result = tx.connection.execute(sa.insert(dead_letters).values(**row))
+            return int(result.inserted_primary_key[0])
+
+    def dead_letters(self, stage: str | None = None, include_replayed: bool = False) -> list[DeadLetter]:
+        query = sa.select(dead_letters).order_by(dead_letters.c.id)
+        if stage:
+            query = query.where(dead_letters.c.stage == stage)
+        if not include_replayed:
+            query = query.where(dead_letters.c.replayed_at.is_(None))
+        with self.engine.connect() as connection:
+            return [_dead_letter(row) for row in connection.execute(query)]
+
+    def dead_letter(self, letter_id: int) -> DeadLetter | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
+        return _dead_letter(row) if row else None
+
+    def mark_replayed(self, letter_id: int, now: datetime) -> None:
+        with self.transaction() as tx:
+            tx.connection.execute(
+                sa.update(dead_letters)
+                .where(dead_letters.c.id == letter_id)
+                .values(replayed_at=now, replay_count=dead_letters.c.replay_count + 1)
+            )
+
+    def stream_position(self, channel: str) -> StreamPosition | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(stream_positions).where(stream_positions.c.channel == channel)).first()
+        if row is None:
+            return None
+        return StreamPosition(row.channel, row.replay_id, as_utc(row.event_at), as_utc(row.updated_at))  # type: ignore[arg-type]
+
+    def save_stream_position(self, channel: str, replay_id: int | None, event_at: datetime | None,
+                             now: datetime) -> None:
+        """Call only once the events up to ``replay_id`` are enqueued (the broker confirmed them)."""
+        values = {"channel": channel, "replay_id": replay_id, "event_at": event_at, "updated_at": now}
+        with self.transaction() as tx:
+            insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert
+            statement = insert(stream_positions).values(**values)
+            tx.connection.execute(statement.on_conflict_do_update(
+                index_elements=[stream_positions.c.channel],
+                set_={"replay_id": replay_id, "event_at": event_at, "updated_at": now},
+            ))
+
+    def add_reassign_job(self, row: dict[str, Any]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(reassign_jobs).values(**row))
+
+    def reassign_job(self, job_id: str) -> ReassignJob | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(reassign_jobs).where(reassign_jobs.c.id == job_id)).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        values["created_at"], values["updated_at"] = as_utc(row.created_at), as_utc(row.updated_at)
+        return ReassignJob(**values)
+
+    def update_reassign_job(self, job_id: str, now: datetime, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(reassign_jobs).where(reassign_jobs.c.id == job_id).values(updated_at=now, **values)
+            )
+
+
+def _stored_config(row: Any) -> StoredConfig:
+    return StoredConfig(row.version, row.body, row.digest, as_utc(row.applied_at))  # type: ignore[arg-type]
+
+
+def _dead_letter(row: Any) -> DeadLetter:
+    return DeadLetter(
+        id=row.id,
+        message_id=row.message_id,
+        queue_name=row.queue_name,
+        actor_name=row.actor_name,
+        stage=row.stage,
+        routing_ids=list(row.routing_ids),
+        message=dict(row.message),
+        reason=row.reason,
+        failed_at=as_utc(row.failed_at),  # type: ignore[arg-type]
+        replayed_at=as_utc(row.replayed_at),
+        replay_count=row.replay_count,
+    )
+

@@ -1,0 +1,307 @@
+"""Decisions and team state: what the assign stage reads and writes inside its transaction, and the reads of stored decisions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from adapters.store.base import StoreTransaction, as_utc, chunks, pairs_in
+from adapters.store.decision_write import DecisionRows, write_decisions_postgresql
+from adapters.store.meeting_counts import count_meetings
+from adapters.store.tables import (
+    assignments,
+    holds,
+    member_status,
+    outbox,
+    record_states,
+    sticky_owners,
+    team_states,
+)
+from kernel.errors import TransientError
+
+AVAILABILITY_CACHE_S = 1.0
+
+
+@dataclass(frozen=True)
+class RecordState:
+    last_event_at: datetime
+    routing_id: str
+    owner_id: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The few columns of a stored assignment that a job's progress and summary need."""
+
+    outcome: str
+    owner_id: str | None
+    team: str | None
+
+
+class DecisionTransaction(StoreTransaction):
+    """The assign stage's reads and writes, all inside one transaction."""
+
+    def __init__(
+        self, connection: Connection, known_teams: set[str] | None = None,
+        availability_cache: dict[str, tuple[float, set[str]]] | None = None,
+    ):
+        super().__init__(connection)
+        self._availability_cache = availability_cache if availability_cache is not None else {}
+        self._known_teams = known_teams if known_teams is not None else set()
+
+    def decided(self, routing_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Assignment logs already stored for these routing ids (a redelivery finds them here)."""
+        ids = list(routing_ids)
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            sa.select(assignments.c.routing_id, assignments.c.log).where(assignments.c.routing_id.in_(ids))
+        )
+        return {row.routing_id: row.log for row in rows}
+
+    def lock_team_states(self, teams: Iterable[str], now: datetime) -> dict[str, dict[str, Any]]:
+        """Each team's selection state, locked until commit (sorted, so two batches cannot deadlock)."""
+        names = sorted(set(teams))
+        if not names:
+            return {}
+        self._create_team_rows([name for name in names if name not in self._known_teams], now)
+        states = self._select_for_update(names)
+        if len(states) < len(names):  # a row this process thought existed was rolled back
+            self._create_team_rows([name for name in names if name not in states], now)
+            states = self._select_for_update(names)
+        self._known_teams.update(states)
+        return states
+
+    def _create_team_rows(self, names: list[str], now: datetime) -> None:
+        self._insert_ignoring_conflicts(
+            team_states, [{"team": name, "state": {}, "decisions": 0, "updated_at": now} for name in names]
+        )
+
+    def _select_for_update(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        query = sa.select(team_states.c.team, team_states.c.state).where(team_states.c.team.in_(names))
+        if self._dialect == "postgresql":
+            query = query.order_by(team_states.c.team).with_for_update()
+        return {row.team: row.state for row in self.connection.execute(query)}
+
+    def record_states(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordState]:
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        rows = self.connection.execute(
+            sa.select(record_states).where(pairs_in(record_states.c.object_type, record_states.c.record_id, wanted))
+        )
+        return {
+            (row.object_type, row.record_id): RecordState(as_utc(row.last_event_at), row.routing_id, row.owner_id)  # type: ignore[arg-type]
+            for row in rows
+        }
+
+    def save_record_states(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(record_states)
+        statement = statement.on_conflict_do_update(
+            index_elements=[record_states.c.object_type, record_states.c.record_id],
+            set_={
+                "last_event_at": statement.excluded.last_event_at,
+                "routing_id": statement.excluded.routing_id,
+                "owner_id": statement.excluded.owner_id,
+                "updated_at": statement.excluded.updated_at,
+            },
+            where=record_states.c.last_event_at <= statement.excluded.last_event_at,
+        )
+        self.connection.execute(statement, list(rows))
+
+    def save_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.connection.execute(sa.insert(assignments), list(rows))
+
+    def replace_held_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
+        """A re-checked hold's new decision; fails (to be retried) if another worker decided it first."""
+        for row in rows:
+            values = {key: value for key, value in row.items() if key != "routing_id"}
+            result = self.connection.execute(
+                sa.update(assignments)
+                .where(assignments.c.routing_id == row["routing_id"], assignments.c.outcome == "held")
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise TransientError(f"held record {row['routing_id']} was decided concurrently; will re-read")
+
+    def sticky_owners(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, datetime]]:
+        """(team, sticky key) -> (owner id, when that owner last got a record for the key)."""
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        rows = self.connection.execute(
+            sa.select(sticky_owners).where(pairs_in(sticky_owners.c.team, sticky_owners.c.sticky_key, wanted))
+        )
+        return {(row.team, row.sticky_key): (row.owner_id, as_utc(row.assigned_at)) for row in rows}  # type: ignore[misc]
+
+    def save_sticky_owners(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(sticky_owners)
+        self.connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[sticky_owners.c.team, sticky_owners.c.sticky_key],
+                set_={"owner_id": statement.excluded.owner_id, "assigned_at": statement.excluded.assigned_at},
+            ),
+            list(rows),
+        )
+
+    def meeting_counts(self, host_ids: Iterable[str], since: datetime, until: datetime, *, by: str,
+                       statuses: Sequence[str]) -> dict[str, int]:
+        """Meetings each host hosted in ``[since, until)`` (see ``count_meetings``): one query."""
+        return count_meetings(self.connection, host_ids, since, until, by=by, statuses=statuses)
+
+    def hold_times(self, routing_ids: Iterable[str]) -> dict[str, datetime]:
+        ids = list(routing_ids)
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            sa.select(holds.c.routing_id, holds.c.held_at).where(holds.c.routing_id.in_(ids))
+        )
+        return {row.routing_id: as_utc(row.held_at) for row in rows}  # type: ignore[misc]
+
+    def save_holds(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(holds)
+        self.connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[holds.c.routing_id],
+                set_={"reason": statement.excluded.reason, "recheck_at": statement.excluded.recheck_at,
+                      "context": statement.excluded.context, "checks": holds.c.checks + 1},
+            ),
+            list(rows),
+        )
+
+    def release_holds(self, routing_ids: Iterable[str]) -> None:
+        ids = list(routing_ids)
+        if ids:
+            self.connection.execute(sa.delete(holds).where(holds.c.routing_id.in_(ids)))
+
+    def add_to_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
+        self._insert_ignoring_conflicts(outbox, list(rows))
+
+    def save_decisions(self, rows: DecisionRows) -> None:
+        """Team states, assignment logs, record states and outbox rows: one statement on PostgreSQL."""
+        if self._dialect == "postgresql":
+            write_decisions_postgresql(self.connection, rows)
+            return
+        for row in rows.team_states:
+            self.connection.execute(
+                sa.update(team_states).where(team_states.c.team == row["team"])
+                .values(state=row["state"], decisions=team_states.c.decisions + row["decisions"],
+                        updated_at=row["updated_at"])
+            )
+        self.save_assignments(rows.assignments)
+        self.save_record_states(rows.record_states)
+        self.add_to_outbox(rows.outbox)
+
+    def member_availability(self) -> set[str]:
+        """User ids toggled unavailable (read at most once a second per process)."""
+        cached = self._availability_cache.get("unavailable")
+        if cached is not None and time.monotonic() - cached[0] < AVAILABILITY_CACHE_S:
+            return cached[1]
+        rows = self.connection.execute(
+            sa.select(member_status.c.user_id).where(member_status.c.available.is_(False))
+        )
+        unavailable = {row.user_id for row in rows}
+        self._availability_cache["unavailable"] = (time.monotonic(), unavailable)
+        return unavailable
+
+
+class DecisionReads:
+    """Stored decisions and team state, read outside a stage's transaction (mixed into Store)."""
+
+    engine: Engine
+    _availability_cache: dict[str, tuple[float, set[str]]]
+
+    transaction: Callable[[], AbstractContextManager[Any]]
+
+    def assignment_logs(self, routing_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(routing_ids)
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = connection.execute(
+                    sa.select(assignments.c.routing_id, assignments.c.log).where(
+                        assignments.c.routing_id.in_(chunk)
+                    )
+                )
+                found.update({row.routing_id: row.log for row in rows})
+        return found
+
+    def latest_routed_log(self, object_type: str, record_id: str,
+                          skip_method: str = "booking") -> dict[str, Any] | None:
+        """The newest decision's log for a record made by routing (not by a booking), or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(assignments.c.log)
+                .where(assignments.c.record_id == record_id, assignments.c.object_type == object_type,
+                       sa.or_(assignments.c.method.is_(None), assignments.c.method != skip_method))
+                .order_by(assignments.c.decided_at.desc())
+                .limit(1)
+            ).first()
+        return row.log if row is not None else None
+
+    def count_assignments(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(assignments)).scalar_one())
+
+    def owner_counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(assignments.c.owner_id, sa.func.count())
+                .where(assignments.c.outcome == "assigned")
+                .group_by(assignments.c.owner_id)
+            )
+            return {row[0]: int(row[1]) for row in rows}
+
+    def team_decisions(self, team: str) -> int:
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                sa.select(team_states.c.decisions).where(team_states.c.team == team)
+            ).scalar()
+        return int(value or 0)
+
+    def team_state(self, team: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(team_states.c.state).where(team_states.c.team == team)).first()
+        return row.state if row else None
+
+    def set_member_available(self, user_id: str, available: bool, now: datetime) -> None:
+        with self.transaction() as tx:
+            insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert
+            statement = insert(member_status).values(user_id=user_id, available=available, changed_at=now)
+            tx.connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[member_status.c.user_id],
+                    set_={"available": available, "changed_at": now},
+                )
+            )
+        self._availability_cache.clear()
+
+    def stored_decisions(self, routing_ids: Sequence[str]) -> dict[str, Decision]:
+        """Stored decisions among these routing ids (outcome, owner, team only; no logs)."""
+        found: dict[str, Decision] = {}
+        columns = (assignments.c.routing_id, assignments.c.outcome, assignments.c.owner_id, assignments.c.team)
+        with self.engine.connect() as connection:
+            for chunk in chunks(routing_ids):
+                rows = connection.execute(sa.select(*columns).where(assignments.c.routing_id.in_(chunk)))
+                found.update({row.routing_id: Decision(row.outcome, row.owner_id, row.team) for row in rows})
+        return found
+
