@@ -29,7 +29,7 @@ HEADER = """# Settings reference
 
 Every Baton process reads these `BATON_*` environment variables (pydantic-settings; unknown variables are
 ignored). Generated from `baton/settings.py` by `python -m baton.settings_doc > deploy/settings.md`;
-`tests/unit/test_deploy.py` fails when this file is out of date. In Kubernetes, non-secret settings go in the
+`tests/meta/test_deploy.py` fails when this file is out of date. In Kubernetes, non-secret settings go in the
 `baton-settings` ConfigMap and credentials in the `baton-credentials` Secret (`deploy/kubernetes/config.yaml`).
 
 | variable | type | default | meaning |

@@ -12,6 +12,7 @@ import pytest
 from baton import runtime
 from baton.bootstrap import bootstrap
 from baton.settings import Settings
+from tests.support.pipeline import pipeline  # noqa: F401  (the in-process pipeline fixture, for every folder)
 from tests.support.service_control import host_port, service_urls
 
 RABBITMQ_URL, POSTGRES_URL = service_urls()

@@ -22,8 +22,8 @@ from entrypoints.demo.handoff import SECOND_SCHEDULER, Fakes, fake_services, han
 from entrypoints.http.app import create_app
 from tests.support.booking import install_booking_ports
 from tests.support.handoff import NOW, link_url, page_settings, signed
+from tests.support.pipeline import running_pipeline
 from tests.support.services import REPO_ROOT
-from tests.unit.conftest import running_pipeline
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = os.environ.get("BATON_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -48,9 +48,9 @@ from tests.support.booking_races import (
     write_booking_config,
 )
 from tests.support.outbound import ORG, XML, envelope, notification
+from tests.support.pipeline import Pipeline, running_pipeline
 from tests.support.services import REPO_ROOT
 from tests.support.windows import assert_window_closed, open_window
-from tests.unit.conftest import Pipeline, running_pipeline
 
 pytestmark = pytest.mark.integration
 OUTBOUND_TOKEN = "path-token-4d1e8b"

@@ -9,8 +9,8 @@ import pytest
 
 from adapters.store import make_engine
 from baton import runtime
-from tests.unit.conftest import Pipeline, running_pipeline
-from tests.unit.test_operator_commands import (  # noqa: F401  (collected here with a PostgreSQL store)
+from tests.support.pipeline import Pipeline, running_pipeline
+from tests.unit.entrypoints.cli.test_monitor import (  # noqa: F401  (collected here with a PostgreSQL store)
     routed,
     test_a_replayed_dead_letter_is_processed_once_even_when_replayed_twice,
     test_logs_since_filters_by_outcome_team_and_owner,

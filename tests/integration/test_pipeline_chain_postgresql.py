@@ -14,12 +14,12 @@ import pytest
 
 from adapters.store import make_engine
 from baton import runtime
-from tests.unit.conftest import Pipeline, running_pipeline
-from tests.unit.test_holds import *  # noqa: F403
-from tests.unit.test_pipeline_chain import *  # noqa: F403
-from tests.unit.test_sticky import *  # noqa: F403
-from tests.unit.test_team_meetings import *  # noqa: F403
-from tests.unit.test_workload import *  # noqa: F403
+from tests.end_to_end.test_routing_chain import *  # noqa: F403
+from tests.support.pipeline import Pipeline, running_pipeline
+from tests.unit.baton.assignment.test_assign_meetings import *  # noqa: F403
+from tests.unit.baton.assignment.test_assign_sticky import *  # noqa: F403
+from tests.unit.baton.assignment.test_assign_workload import *  # noqa: F403
+from tests.unit.baton.assignment.test_holds import *  # noqa: F403
 
 pytestmark = pytest.mark.integration
 

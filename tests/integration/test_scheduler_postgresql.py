@@ -9,8 +9,8 @@ import pytest
 
 from adapters.store import make_engine
 from baton import runtime
-from tests.unit.conftest import Pipeline, running_pipeline
-from tests.unit.test_scheduler import (  # noqa: F401
+from tests.support.pipeline import Pipeline, running_pipeline
+from tests.unit.baton.operations.test_scheduler import (  # noqa: F401
     test_a_breached_record_is_reassigned_through_the_graph_and_the_team_lead_is_told,
     test_a_record_changed_by_its_owner_before_the_deadline_is_left_alone,
     test_the_end_of_an_absence_sends_held_records_to_a_re_check_at_once,

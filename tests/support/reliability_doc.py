@@ -8,7 +8,7 @@ runs never change a tracked file. Publishing is a choice::
 
 copies those rows into the published copy, ``docs/reliability-results.json`` (a row per run name, newest
 wins), and regenerates docs/reliability.md's table between its markers from it.
-``tests/unit/test_reliability_doc.py`` fails when the table and the published copy disagree or a fault
+``tests/meta/test_reliability_doc.py`` fails when the table and the published copy disagree or a fault
 test has no published row.
 """
 
