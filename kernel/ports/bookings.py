@@ -64,27 +64,13 @@ class NewBooking:
 
 
 @dataclass(frozen=True, slots=True)
-class BookingRow:
-    id: str
-    status: str
-    booking_type: str
-    object_type: str
-    record_id: str
-    scheduler_user_id: str
-    host_id: str
-    pool: str | None
-    co_host_ids: list[str]
-    starts_at: datetime
-    ends_at: datetime
-    guest_email: str
-    invitees: list[str]
-    platform: str
-    request: dict[str, Any]
+class BookingRow(NewBooking):
+    """A stored booking: as reserved, with what its chain recorded since."""
+
     calendar_event_id: str | None
     meet_link: str | None
     salesforce_event_id: str | None
     error: str | None
-    created_at: datetime
     updated_at: datetime
     calendar_host_id: str | None = None
 
