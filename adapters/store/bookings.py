@@ -1,4 +1,4 @@
-"""Bookings and slot reservations in the store.
+"""Bookings and slot reservations in SQL: the bookings repository (``kernel.ports.bookings``).
 
 A reservation holds one host's time (meeting plus buffers). PostgreSQL refuses two overlapping
 reservations of one host itself (an exclusion constraint); on SQLite every write transaction is
@@ -8,7 +8,7 @@ reservations of one host itself (an exclusion constraint); on SQLite every write
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -26,91 +26,22 @@ from adapters.store.tables import (
     reservations,
 )
 from kernel.errors import TransientError
+from kernel.ports.bookings import (
+    BookingExists,
+    BookingRow,
+    CapLimit,
+    CapReached,
+    Hold,
+    NewBooking,
+    PoolCredits,
+    SlotTaken,
+)
 
 EXCLUSION_VIOLATION = "23P01"
 CONFLICT_ATTEMPTS = 5
 CAPPED_STATUSES = (*COUNTED_STATUSES, "no_show")  # meetings that took (or take) the host's time
 CAP_LOCK_NAMESPACE = 0x6A7C  # pg_advisory_xact_lock(namespace, hashtext(host)) around a cap check
-
-
-class CapReached(Exception):
-    """The host already has as many meetings in a capped day or week as the cap allows."""
-
-    def __init__(self, host_id: str, reason: str):
-        self.host_id = host_id
-        self.reason = reason
-        super().__init__(f"{host_id}: {reason}")
-
-
-@dataclass(frozen=True)
-class CapLimit:
-    """At most ``limit`` counted meetings of ``host_id`` may start in ``[start, end)``."""
-
-    host_id: str
-    start: datetime
-    end: datetime
-    limit: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class PoolCredits:
-    """Calibration credits to store with a booking: ``credits`` by host, for a pool's period."""
-
-    pool: str
-    period: str
-    credits: Mapping[str, int]
-
-
 ENDED_STATUSES = ("confirmed", "failed", "cancelled", "no_show")
-
-
-class SlotTaken(Exception):
-    """Another booking already holds time of these hosts."""
-
-    def __init__(self, host_ids: Sequence[str]):
-        self.host_ids = tuple(host_ids)
-        super().__init__(f"already reserved: {', '.join(self.host_ids)}")
-
-
-@dataclass(frozen=True)
-class Hold:
-    """One host's time a booking holds: ``[start, end)``, buffers included."""
-
-    host_id: str
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class BookingRow:
-    id: str
-    status: str
-    booking_type: str
-    object_type: str
-    record_id: str
-    scheduler_user_id: str
-    host_id: str
-    pool: str | None
-    co_host_ids: list[str]
-    starts_at: datetime
-    ends_at: datetime
-    guest_email: str
-    invitees: list[str]
-    platform: str
-    request: dict[str, Any]
-    calendar_event_id: str | None
-    meet_link: str | None
-    salesforce_event_id: str | None
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
-    calendar_host_id: str | None = None
-
-    @property
-    def event_host_id(self) -> str:
-        """The host whose calendar holds the meeting's event."""
-        return self.calendar_host_id or self.host_id
 
 
 def _row(row: Any) -> BookingRow:
@@ -120,12 +51,18 @@ def _row(row: Any) -> BookingRow:
     return BookingRow(**values)
 
 
-class BookingStore:
+def _new_row(booking: NewBooking) -> dict[str, Any]:
+    return {**asdict(booking), "updated_at": booking.created_at}
+
+
+class SqlBookings:
+    """The bookings repository over one engine."""
+
     def __init__(self, engine: Engine):
         self.engine = engine
         self._postgresql = engine.dialect.name == "postgresql"
 
-    def reserve(self, booking: Mapping[str, Any], holds: Sequence[Hold], caps: Sequence[CapLimit] = (),
+    def reserve(self, booking: NewBooking, holds: Sequence[Hold], caps: Sequence[CapLimit] = (),
                 credits: Sequence[PoolCredits] = (), group_hosts: Mapping[str, str] | None = None) -> None:
         """Stores the booking and its holds in one transaction, or raises SlotTaken naming the hosts
         whose time is already held, or CapReached when a capped window is full (nothing is stored
@@ -142,7 +79,7 @@ class BookingStore:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
 
-    def _reserve_once(self, booking: Mapping[str, Any], holds: Sequence[Hold], caps: Sequence[CapLimit],
+    def _reserve_once(self, booking: NewBooking, holds: Sequence[Hold], caps: Sequence[CapLimit],
                       credits: Sequence[PoolCredits], group_hosts: Mapping[str, str]) -> None:
         try:
             with self.engine.begin() as connection:
@@ -151,23 +88,23 @@ class BookingStore:
                     if taken:
                         raise SlotTaken(taken)
                 self._check_caps(connection, caps)
-                connection.execute(sa.insert(bookings), [dict(booking)])
+                connection.execute(sa.insert(bookings), [_new_row(booking)])
                 if group_hosts:
                     connection.execute(sa.insert(booking_group_hosts), [
-                        {"booking_id": booking["id"], "pool": pool, "host_id": host}
+                        {"booking_id": booking.id, "pool": pool, "host_id": host}
                         for pool, host in sorted(group_hosts.items())])
                 for pool in credits:
-                    self._save_credits(connection, pool, booking["created_at"])
+                    self._save_credits(connection, pool, booking.created_at)
                 connection.execute(
                     sa.insert(reservations),
-                    [{"booking_id": booking["id"], "host_id": hold.host_id, "starts_at": hold.start,
+                    [{"booking_id": booking.id, "host_id": hold.host_id, "starts_at": hold.start,
                       "ends_at": hold.end} for hold in holds],
                 )
         except sa.exc.IntegrityError as exc:
             if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
                 raise SlotTaken([hold.host_id for hold in holds]) from None
-            if self.get(str(booking["id"])) is not None:
-                raise BookingExists(str(booking["id"])) from None
+            if self.get(booking.id) is not None:
+                raise BookingExists(booking.id) from None
             raise TransientError(f"booking not stored, will re-read: {exc.orig or exc}") from exc
         except sa.exc.OperationalError as exc:
             raise database_failure(exc) from exc
@@ -333,7 +270,28 @@ class BookingStore:
             row = connection.execute(sa.select(bookings).where(bookings.c.id == booking_id)).first()
         return _row(row) if row is not None else None
 
-    def update(self, booking_id: str, now: datetime, **values: Any) -> None:
+    def set_status(self, booking_id: str, status: str, now: datetime) -> None:
+        self._set(booking_id, now, status=status)
+
+    def record_calendar_event(self, booking_id: str, status: str, now: datetime, *, event_id: str,
+                              meet_link: str | None, host_id: str) -> None:
+        """The booking's calendar event was made, on ``host_id``'s calendar."""
+        self._set(booking_id, now, status=status, calendar_event_id=event_id, meet_link=meet_link,
+                  calendar_host_id=host_id)
+
+    def record_calendar_holder(self, booking_id: str, host_id: str, now: datetime) -> None:
+        """The booking's calendar event moved to ``host_id``'s calendar (its video link kept)."""
+        self._set(booking_id, now, calendar_host_id=host_id)
+
+    def record_recreated_calendar_event(self, booking_id: str, host_id: str, meet_link: str | None,
+                                        now: datetime) -> None:
+        """The booking's calendar event was made again on ``host_id``'s calendar, with this video link."""
+        self._set(booking_id, now, calendar_host_id=host_id, meet_link=meet_link)
+
+    def record_salesforce_event(self, booking_id: str, status: str, event_id: str, now: datetime) -> None:
+        self._set(booking_id, now, status=status, salesforce_event_id=event_id)
+
+    def _set(self, booking_id: str, now: datetime, **values: str | None) -> None:
         with self.engine.begin() as connection:
             connection.execute(
                 sa.update(bookings).where(bookings.c.id == booking_id).values(updated_at=now, **values)
@@ -385,14 +343,6 @@ class BookingStore:
         (``meeting_time``), in ``statuses``."""
         with self.engine.connect() as connection:
             return count_meetings(connection, host_ids, since, until, by=by, statuses=statuses)
-
-
-class BookingExists(Exception):
-    """A booking with this id was stored before (a repeated request)."""
-
-    def __init__(self, booking_id: str):
-        self.booking_id = booking_id
-        super().__init__(f"booking {booking_id} exists")
 
 
 def _overlapping_hosts(connection: Connection, holds: Sequence[Hold]) -> list[str]:

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adapters.store.tables import booking_group_hosts, bookings
-
-COUNTED_STATUSES = ("reserved", "calendar_created", "event_created", "confirmed")  # live bookings
+from kernel.ports.bookings import COUNTED_STATUSES
 
 
 def count_meetings(connection: Connection, host_ids: Iterable[str], since: datetime, until: datetime | None = None,

@@ -11,12 +11,12 @@ from sqlalchemy.engine import Engine
 
 from adapters.store.administration import Administration
 from adapters.store.base import transaction
-from adapters.store.bookings import BookingStore
+from adapters.store.bookings import SqlBookings
 from adapters.store.decisions import DecisionReads, DecisionTransaction
 from adapters.store.holds import HeldRecords
 from adapters.store.outbox import OutboxRows
 from adapters.store.reference_sync import SyncedReads, SyncTransaction
-from adapters.store.tokens import TokenStore
+from adapters.store.tokens import SqlTokens
 
 
 class Transaction(DecisionTransaction, SyncTransaction):
@@ -63,9 +63,9 @@ class Store(
         return self
 
     @cached_property
-    def bookings(self) -> BookingStore:
-        return BookingStore(self.engine)
+    def bookings(self) -> SqlBookings:
+        return SqlBookings(self.engine)
 
     @cached_property
-    def tokens(self) -> TokenStore:
-        return TokenStore(self.engine)
+    def tokens(self) -> SqlTokens:
+        return SqlTokens(self.engine)

@@ -1,4 +1,4 @@
-"""API bearer tokens and their request counts in the store.
+"""API bearer tokens and their request counts in SQL: the tokens repository (``kernel.ports.tokens``).
 
 A token is shown once, when it is created; the store keeps only its SHA-256 digest (tokens are 256 random
 bits, so a fast hash is enough: nothing can be guessed from the digest, and a lookup costs one index read).
@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.engine import Engine
 from adapters.store.base import as_utc
 from adapters.store.tables import api_tokens, rate_windows
 from kernel.errors import InputError, TransientError
+from kernel.ports.tokens import ApiToken
 
 TOKEN_PREFIX = "baton_"
 ID_BYTES = 6
@@ -31,30 +31,6 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class ApiToken:
-    id: str
-    name: str
-    scopes: tuple[str, ...]
-    scheduler_user_id: str | None
-    rate_per_minute: int | None
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-    def usable(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "name": self.name, "scopes": list(self.scopes),
-            "scheduler_user_id": self.scheduler_user_id, "rate_per_minute": self.rate_per_minute,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-        }
-
-
 def _token(row: Any) -> ApiToken:
     return ApiToken(
         id=row.id, name=row.name, scopes=tuple(row.scopes), scheduler_user_id=row.scheduler_user_id,
@@ -63,7 +39,9 @@ def _token(row: Any) -> ApiToken:
     )
 
 
-class TokenStore:
+class SqlTokens:
+    """The tokens repository over one engine."""
+
     def __init__(self, engine: Engine):
         self.engine = engine
 

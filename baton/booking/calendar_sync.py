@@ -21,13 +21,13 @@ import structlog
 from dramatiq import Broker
 
 from adapters.calendar import CalendarChanges, CalendarSyncExpired, ChangedEvent
-from adapters.store.bookings import BookingRow, Hold, SlotTaken
 from baton.booking import lifecycle
-from baton.booking.chain import bookings_of, host_of
+from baton.booking.chain import host_of
 from baton.booking.co_hosts import co_host_declined
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable
 from baton.ports import Ports
+from kernel.ports.bookings import BookingRow, Hold, SlotTaken
 from routing.booking.calendar_changes import EventChange, Reaction, react
 
 log = structlog.get_logger(__name__)
@@ -38,7 +38,7 @@ def poll_calendars(ports: Ports, broker: Broker, now: datetime) -> int:
     """Reads every host calendar's changes once; returns how many bookings changed."""
     if ports.calendar is None:
         return 0
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     changed = 0
     for host_id in bookings.live_event_hosts(now - LOOK_BACK):
         email = _email(ports, host_id)
@@ -66,7 +66,7 @@ def _email(ports: Ports, host_id: str) -> str | None:
 
 def _changes(ports: Ports, email: str, now: datetime) -> CalendarChanges:
     assert ports.calendar is not None
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     token = bookings.calendar_sync_token(email)
     try:
         return ports.calendar.changes(email, token, now - LOOK_BACK)
@@ -122,7 +122,7 @@ def _follow(booking: BookingRow, start: datetime, end: datetime, ports: Ports) -
     after = timedelta(minutes=booking_type.buffer_after_minutes)
     holds = [Hold(host, start - before, end + after) for host in (booking.host_id, *booking.co_host_ids)]
     try:
-        bookings_of(ports).move(booking.id, booking.host_id, start, end, holds, ports.clock())
+        ports.store.bookings.move(booking.id, booking.host_id, start, end, holds, ports.clock())
     except SlotTaken as exc:
         log.warning("calendar_move_conflict", booking_id=booking.id, start=start.isoformat(), error=str(exc))
         return False

@@ -8,10 +8,10 @@ import structlog
 
 from adapters.calendar import CalendarEvent, calendar_event_id
 from adapters.logstream.entries import booking_entries
-from adapters.store.bookings import BookingRow, BookingStore
 from baton.booking.directory import HostInfo, host_info
 from baton.ports import Ports
 from kernel.errors import PermanentError
+from kernel.ports.bookings import BookingRow
 from messages import AssignmentLog, Outcome, Source
 from messages.booking import FINAL_STATUSES, BookingLog, BookingStatus, BookingStep, booking_id_for
 from routing.booking.platforms import PLATFORMS
@@ -22,13 +22,9 @@ OWNER_FIELD = "OwnerId"
 SALESFORCE_DATETIME = "%Y-%m-%dT%H:%M:%S.000+0000"
 
 
-def bookings_of(ports: Ports) -> BookingStore:
-    return BookingStore(ports.store.engine)
-
-
 def _load(step: BookingStep, ports: Ports, done: frozenset[BookingStatus] = FINAL_STATUSES) -> BookingRow | None:
     """The booking, or None when it already ended (a redelivery after the last stage, or a failure)."""
-    booking = bookings_of(ports).get(step.booking_id)
+    booking = ports.store.bookings.get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
     if BookingStatus(booking.status) in done:
@@ -85,11 +81,11 @@ def create_calendar_event(step: BookingStep, ports: Ports) -> BookingStep | None
         return None
     if ports.calendar is not None and booking.calendar_event_id is None:
         created = ports.calendar.create_event(calendar_event(booking, ports))
-        bookings_of(ports).update(booking.id, ports.clock(), status=BookingStatus.CALENDAR_CREATED.value,
-                                  calendar_event_id=created.event_id, meet_link=created.meet_link,
-                                  calendar_host_id=booking.host_id)
+        ports.store.bookings.record_calendar_event(
+            booking.id, BookingStatus.CALENDAR_CREATED.value, ports.clock(), event_id=created.event_id,
+            meet_link=created.meet_link, host_id=booking.host_id)
     else:
-        bookings_of(ports).update(booking.id, ports.clock(), status=BookingStatus.CALENDAR_CREATED.value)
+        ports.store.bookings.set_status(booking.id, BookingStatus.CALENDAR_CREATED.value, ports.clock())
     return _next(step, ports)
 
 
@@ -112,10 +108,12 @@ def upsert_salesforce_event(step: BookingStep, ports: Ports) -> BookingStep | No
     booking = _load(step, ports)
     if booking is None:
         return None
-    values: dict[str, object] = {"status": BookingStatus.EVENT_CREATED.value}
+    status = BookingStatus.EVENT_CREATED.value
     if ports.salesforce_events is not None:
-        values["salesforce_event_id"] = ports.salesforce_events.upsert_event(booking.id, event_fields(booking, ports))
-    bookings_of(ports).update(booking.id, ports.clock(), **values)
+        event_id = ports.salesforce_events.upsert_event(booking.id, event_fields(booking, ports))
+        ports.store.bookings.record_salesforce_event(booking.id, status, event_id, ports.clock())
+    else:
+        ports.store.bookings.set_status(booking.id, status, ports.clock())
     return _next(step, ports)
 
 
@@ -183,7 +181,7 @@ def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
     store_owner_logs(owner_logs(booking, ports), ports)
     now = ports.clock()
     if booking.status != BookingStatus.CONFIRMED.value:
-        bookings_of(ports).update(booking.id, now, status=BookingStatus.CONFIRMED.value)
+        ports.store.bookings.set_status(booking.id, BookingStatus.CONFIRMED.value, now)
     return _next(step, ports)
 
 
@@ -202,7 +200,7 @@ def booking_log(booking: BookingRow, subject: str = "") -> BookingLog:
 def publish_log(step: BookingStep, ports: Ports) -> None:
     """The booking's owner decisions go to the assignment log stream, then the booking log (kind ``booking``)
     to the stream and the log; with notifications configured, the host is told of the meeting."""
-    booking = bookings_of(ports).get(step.booking_id)
+    booking = ports.store.bookings.get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
     stored = ports.store.assignment_logs([entry.routing_id for entry in owner_logs(booking, ports)])
@@ -216,7 +214,7 @@ def give_up(booking_id: str, reason: str, ports: Ports) -> None:
     """A booking that finally failed: cancel its calendar event, delete its Salesforce Event, release its
     reserved time and mark it failed with the reason. Deletes go by the deterministic ids, so what a
     half-done step created goes too; "already gone" is fine for both."""
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     booking = bookings.get(booking_id)
     if booking is None or BookingStatus(booking.status) in FINAL_STATUSES:
         return

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import structlog
 
-from adapters.store.bookings import BookingRow, BookingStore, CapReached, Hold, SlotTaken
-from baton.booking.chain import bookings_of
 from baton.booking.lifecycle import replan
 from baton.booking.planning import BookingProblems, group_cap_limits
 from baton.booking.reserve import group_hosts_at
 from baton.ports import Ports
+from kernel.ports.bookings import BookingRepository, BookingRow, CapReached, Hold, SlotTaken
 from routing.booking.config import PoolSettings
 from routing.config import OrgConfig
 
@@ -28,7 +27,7 @@ REPLACE = "replace"
 def co_host_declined(booking_id: str, host_id: str, reason: str, ports: Ports) -> str | None:
     """Releases (or replaces) the co-host ``host_id`` of the booking; returns who took their place, if anyone.
     A co-host no longer on the booking changes nothing."""
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     booking = bookings.get(booking_id)
     if booking is None or host_id not in booking.co_host_ids:
         return None
@@ -64,7 +63,7 @@ def _chosen_from(booking: BookingRow, host_id: str, config: OrgConfig) -> PoolSe
     return None
 
 
-def _replace(booking: BookingRow, host_id: str, pool: PoolSettings, bookings: BookingStore,
+def _replace(booking: BookingRow, host_id: str, pool: PoolSettings, bookings: BookingRepository,
              ports: Ports) -> str | None:
     """Tries the pool's free members, fewest meetings first, until one's time can be held."""
     now = ports.clock()

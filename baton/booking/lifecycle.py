@@ -29,9 +29,7 @@ from adapters.calendar import (
     EventMoveRefused,
     calendar_event_id,
 )
-from adapters.store.bookings import BookingRow, BookingStore, CapReached, SlotTaken
 from baton.booking.chain import (
-    bookings_of,
     calendar_event,
     event_fields,
     host_of,
@@ -55,6 +53,7 @@ from baton.booking.reserve import (
 from baton.chains import BOOKING_SYNC
 from baton.ports import Ports
 from kernel.errors import PermanentError
+from kernel.ports.bookings import BookingRepository, BookingRow, CapReached, SlotTaken
 from messages import RecordEvent
 from messages.booking import BookingRequest, BookingStatus, BookingStep
 
@@ -78,7 +77,7 @@ class BookingEnded(Exception):
         super().__init__(f"booking {booking.id} is {booking.status}")
 
 
-def _live(bookings: BookingStore, booking_id: str) -> BookingRow:
+def _live(bookings: BookingRepository, booking_id: str) -> BookingRow:
     booking = bookings.get(booking_id)
     if booking is None:
         raise BookingNotFound(booking_id)
@@ -94,7 +93,7 @@ def send_sync(broker: Broker, booking_id: str, ports: Ports) -> None:
 
 def cancel(booking_id: str, reason: str, ports: Ports) -> BookingRow:
     """The booking is cancelled and its reserved time freed; cancelling again changes nothing."""
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     booking = bookings.get(booking_id)
     if booking is None:
         raise BookingNotFound(booking_id)
@@ -109,15 +108,15 @@ def cancel(booking_id: str, reason: str, ports: Ports) -> BookingRow:
 
 def mark_no_show(booking_id: str, ports: Ports) -> BookingRow:
     """The guest did not come: the booking is a no-show (its time stays taken: it happened)."""
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     booking = _live(bookings, booking_id)
     if booking.status != BookingStatus.NO_SHOW.value:
-        bookings.update(booking_id, ports.clock(), status=BookingStatus.NO_SHOW.value)
+        bookings.set_status(booking_id, BookingStatus.NO_SHOW.value, ports.clock())
         log.info("booking_no_show", booking_id=booking_id, host_id=booking.host_id)
     return bookings.get(booking_id)  # type: ignore[return-value]
 
 
-def replan(booking: BookingRow, ports: Ports, bookings: BookingStore, now: datetime, *,
+def replan(booking: BookingRow, ports: Ports, bookings: BookingRepository, now: datetime, *,
            co_hosts: Sequence[str] | None = None, extra_pools: Sequence[str] = ()) -> tuple[BookingRequest, BookingPlan]:
     """The booking planned again on the current config: its co-hosts (or ``co_hosts``) fixed, ``extra_pools``
     to choose from; its own meeting does not count against its host."""
@@ -167,7 +166,7 @@ def move(booking_id: str, ports: Ports, *, start: datetime | None = None, exclud
     without its host, ``host_id`` names one): the same host when they are free and the pool keeps hosts on
     reschedule (``reschedule: same_host``), otherwise the pool's choice among its free members. Raises
     BookingProblems (422), SlotUnavailable (409 with alternatives) or BookingEnded (409)."""
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     booking = _live(bookings, booking_id)
     if booking.status == BookingStatus.NO_SHOW.value:
         raise BookingEnded(booking)
@@ -202,7 +201,7 @@ def move(booking_id: str, ports: Ports, *, start: datetime | None = None, exclud
 
 def sync(step: BookingStep, ports: Ports) -> None:
     """Brings the calendar event and the Salesforce Event in line with the booking's row."""
-    booking = bookings_of(ports).get(step.booking_id)
+    booking = ports.store.bookings.get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
     status = BookingStatus(booking.status)
@@ -252,8 +251,11 @@ def _sync_calendar(booking: BookingRow, status: BookingStatus, ports: Ports) -> 
         return
     if booking.event_host_id != booking.host_id:  # reassigned: the one event moves to the new host's calendar
         created = _move_to_new_host(booking, calendar_event(booking, ports), holder, calendar)
-        bookings_of(ports).update(booking.id, ports.clock(), calendar_host_id=booking.host_id,
-                                  **({"meet_link": created.meet_link} if created else {}))
+        if created is None:
+            ports.store.bookings.record_calendar_holder(booking.id, booking.host_id, ports.clock())
+        else:
+            ports.store.bookings.record_recreated_calendar_event(booking.id, booking.host_id, created.meet_link,
+                                                                 ports.clock())
         return
     if holder and not calendar.update_event(calendar_event(booking, ports)):
         log.warning("calendar_event_missing", booking_id=booking.id, event_id=event_id, calendar=holder)
@@ -290,7 +292,7 @@ def no_shows_from_events(events: Iterable[RecordEvent], no_show_field: str, port
     """Salesforce Event changes that set the no-show field: each booked meeting they belong to (by its
     Event id or its external id) becomes a no-show; returns how many changed."""
     marked = 0
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     for event in events:
         if event.object_type != "Event" or event.fields.get(no_show_field) not in TRUE_VALUES:
             continue

@@ -9,10 +9,10 @@ from typing import Any
 
 from adapters.calendar import Calendar
 from adapters.store import Store
-from adapters.store.bookings import COUNTED_STATUSES, BookingStore, CapLimit, PoolCredits
 from baton.booking.directory import HostInfo, UnknownHost, host_infos
 from baton.booking.records import account_owner, booking_suggestion, record_owner
 from baton.booking.schedules import host_schedules
+from kernel.ports.bookings import COUNTED_STATUSES, BookingRepository, CapLimit, PoolCredits
 from routing.booking.absences import unavailable_intervals
 from routing.booking.choices import choice_problems
 from routing.booking.config import BookingType, HostOption, ObjectBooking, PoolSettings
@@ -121,7 +121,7 @@ def plan_booking(
     config_version: int,
     config: OrgConfig,
     store: Store,
-    bookings: BookingStore,
+    bookings: BookingRepository,
     *,
     object_type: str,
     record_id: str,
@@ -192,7 +192,7 @@ def _extra_pools(config: OrgConfig, extra_pools: Sequence[str], main: HostReques
     return found
 
 
-def _group(pool: PoolSettings, request: HostRequest, config: OrgConfig, store: Store, bookings: BookingStore,
+def _group(pool: PoolSettings, request: HostRequest, config: OrgConfig, store: Store, bookings: BookingRepository,
            directory: Mapping[str, HostInfo], now: datetime) -> PoolGroup:
     """An extra pool under its own fairness settings (period, calibration, lead threshold; caps apply to the
     schedules and the reservation)."""
@@ -218,7 +218,7 @@ def away_now(directory: Mapping[str, HostInfo], unavailable: set[str], now: date
             if host_id in unavailable or (info.member is not None and unavailable_intervals(info.member, info.team, moment))}
 
 
-def _pool_fairness(pool: PoolSettings, config: OrgConfig, store: Store, bookings: BookingStore, request: HostRequest,
+def _pool_fairness(pool: PoolSettings, config: OrgConfig, store: Store, bookings: BookingRepository, request: HostRequest,
                    directory: Mapping[str, HostInfo], now: datetime) -> tuple[dict[str, int], PoolCredits | None,
                                                                               dict[str, str]]:
     """Meeting counts this period (plus calibration credits), and the members the lead threshold hides."""
@@ -249,7 +249,7 @@ def _capped_pools(plan: BookingPlan) -> list[tuple[PoolSettings, tuple[str, ...]
     return [(pool, hosts) for pool, hosts in pools if pool.caps.per_day is not None or pool.caps.per_week is not None]
 
 
-def cap_windows(plan: BookingPlan, span: Interval, bookings: BookingStore) -> dict[str, list[CapWindow]]:
+def cap_windows(plan: BookingPlan, span: Interval, bookings: BookingRepository) -> dict[str, list[CapWindow]]:
     """Each pool member's capped days and weeks (their own clock, their pool's caps) around ``span``."""
     capped = _capped_pools(plan)
     if not capped:
@@ -289,7 +289,7 @@ def group_cap_limits(plan: BookingPlan, pools: Sequence[PoolSettings], group_hos
             for limit in _pool_cap_limits(by_team[team], host, start, plan.time_zone(host))]
 
 
-def skipped_hosts(plan: BookingPlan, window: Interval, now: datetime, bookings: BookingStore) -> dict[str, list[str]]:
+def skipped_hosts(plan: BookingPlan, window: Interval, now: datetime, bookings: BookingRepository) -> dict[str, list[str]]:
     """Why pool members (of the main pool and the extra ones) are not shown, or not at some times: the lead
     threshold, caps reached."""
     found: dict[str, list[str]] = {host: [reason] for host, reason in plan.skipped.items()}
@@ -303,7 +303,7 @@ def skipped_hosts(plan: BookingPlan, window: Interval, now: datetime, bookings: 
 
 
 def schedules_over(plan: BookingPlan, span: Interval, calendar: Calendar | None,
-                   bookings: BookingStore, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
+                   bookings: BookingRepository, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
     """Every host's schedule over ``span``, a capped day or week of a pool member (main or extra pool) counting
     as busy (``ignore_booking``: a booking being moved, whose own reserved time is not busy)."""
     schedules = host_schedules(plan.directory, span, calendar, bookings, ignore_booking)
@@ -326,13 +326,13 @@ def check_scheduler(config: OrgConfig, plan: BookingPlan, scheduler_user_id: str
 
 
 def schedules_for(plan: BookingPlan, window: Interval, now: datetime, calendar: Calendar | None,
-                  bookings: BookingStore, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
+                  bookings: BookingRepository, ignore_booking: str | None = None) -> dict[str, HostSchedule]:
     span = busy_range(plan.booking_type, plan.hosts, window, now)
     return schedules_over(plan, span, calendar, bookings, ignore_booking)
 
 
 def plan_slots(plan: BookingPlan, window: Interval, now: datetime, calendar: Calendar | None,
-               bookings: BookingStore, ignore_booking: str | None = None) -> list[Slot]:
+               bookings: BookingRepository, ignore_booking: str | None = None) -> list[Slot]:
     """Open slots in ``window`` with the hosts free at each (calendar, reservations and absences merged)."""
     schedules = schedules_for(plan, window, now, calendar, bookings, ignore_booking)
     slots = available_slots(plan.booking_type, plan.hosts, schedules, plan.meeting_counts, window, now)

@@ -10,14 +10,6 @@ from datetime import datetime, timedelta
 import structlog
 
 from adapters.calendar import Calendar
-from adapters.store.bookings import (
-    BookingExists,
-    BookingRow,
-    BookingStore,
-    CapReached,
-    Hold,
-    SlotTaken,
-)
 from baton.booking.planning import (
     BookingPlan,
     BookingProblems,
@@ -30,6 +22,15 @@ from baton.booking.planning import (
     schedules_over,
 )
 from baton.ports import Ports
+from kernel.ports.bookings import (
+    BookingExists,
+    BookingRepository,
+    BookingRow,
+    CapReached,
+    Hold,
+    NewBooking,
+    SlotTaken,
+)
 from messages.booking import BookingRequest, BookingStatus, booking_id_for
 from routing.booking.pools import choose_host, meet_now, nearest_alternatives, pick_group_hosts
 from routing.booking.slots import Interval, Slot
@@ -68,7 +69,7 @@ def window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[t
 
 
 def alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: Calendar | None,
-                 bookings: BookingStore, member: str | None = None) -> list[Slot]:
+                 bookings: BookingRepository, member: str | None = None) -> list[Slot]:
     """The nearest free slots; for a manual pool's picked member, that member's own."""
     window = Interval(max(now, wanted - ALTERNATIVES_SPAN), wanted + ALTERNATIVES_SPAN)
     slots = plan_slots(plan, window, now, calendar, bookings)
@@ -78,7 +79,7 @@ def alternatives(plan: BookingPlan, wanted: datetime, now: datetime, calendar: C
 
 
 def free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
-                  calendar: Calendar | None, bookings: BookingStore, moving: BookingRow | None = None) -> list[str]:
+                  calendar: Calendar | None, bookings: BookingRepository, moving: BookingRow | None = None) -> list[str]:
     """Main hosts free at ``start``, the preferred first (``moving``: a booking being moved, whose own
     reserved time does not count as busy)."""
     ignore = moving.id if moving is not None else None
@@ -98,7 +99,7 @@ def free_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, n
 
 
 def group_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, now: datetime,
-                   calendar: Calendar | None, bookings: BookingStore, moving: BookingRow | None = None
+                   calendar: Calendar | None, bookings: BookingRepository, moving: BookingRow | None = None
                    ) -> list[list[str]]:
     """Each extra pool's members free at ``start``, fewest meetings first."""
     if not plan.groups:
@@ -119,18 +120,18 @@ def group_hosts_at(plan: BookingPlan, request: BookingRequest, start: datetime, 
 
 
 def _row(request: BookingRequest, plan: BookingPlan, booking_id: str, host_id: str, start: datetime,
-         now: datetime, group_hosts: Sequence[str] = ()) -> dict[str, object]:
+         now: datetime, group_hosts: Sequence[str] = ()) -> NewBooking:
     platform = request.meeting_platform or plan.booking_type.meeting_platform
-    return {
-        "id": booking_id, "status": BookingStatus.RESERVED.value, "booking_type": plan.booking_type.name,
-        "object_type": request.object_type, "record_id": request.record_id,
-        "scheduler_user_id": request.scheduler_user_id, "host_id": host_id,
-        "pool": plan.pool.team if plan.pool else None, "co_host_ids": [*plan.hosts.co_hosts, *group_hosts],
-        "starts_at": start, "ends_at": start + plan.meeting_length, "guest_email": request.guest_email,
-        "invitees": list(request.invitees), "platform": platform,
-        "request": {**request.model_dump(mode="json"), "config_version": plan.config_version},
-        "created_at": now, "updated_at": now,
-    }
+    return NewBooking(
+        id=booking_id, status=BookingStatus.RESERVED.value, booking_type=plan.booking_type.name,
+        object_type=request.object_type, record_id=request.record_id,
+        scheduler_user_id=request.scheduler_user_id, host_id=host_id,
+        pool=plan.pool.team if plan.pool else None, co_host_ids=[*plan.hosts.co_hosts, *group_hosts],
+        starts_at=start, ends_at=start + plan.meeting_length, guest_email=request.guest_email,
+        invitees=list(request.invitees), platform=platform,
+        request={**request.model_dump(mode="json"), "config_version": plan.config_version},
+        created_at=now,
+    )
 
 
 def holds_for(plan: BookingPlan, host_id: str, start: datetime, group_hosts: Sequence[str] = ()) -> list[Hold]:
@@ -154,7 +155,7 @@ def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) ->
     return [request.pool_member_id] if request.pool_member_id in free else []
 
 
-def reserve(request: BookingRequest, ports: Ports, bookings: BookingStore, now: datetime) -> Reserved:
+def reserve(request: BookingRequest, ports: Ports, bookings: BookingRepository, now: datetime) -> Reserved:
     """Stores the booking as reserved with one hold per host and co-host, in its own transaction.
 
     Raises BookingProblems (a 422: the request is wrong), BookingForbidden (a 403: the config's

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import structlog
 
 from adapters.calendar import Calendar, CalendarLookupError
-from adapters.store.bookings import BookingStore
 from baton.booking.directory import HostInfo
+from kernel.ports.bookings import BookingRepository
 from routing.booking.absences import unavailable_intervals
 from routing.booking.slots import HostSchedule, Interval
 
@@ -34,7 +34,7 @@ def host_schedules(
     hosts: Mapping[str, HostInfo],
     span: Interval,
     calendar: Calendar | None,
-    bookings: BookingStore,
+    bookings: BookingRepository,
     ignore_booking: str | None = None,
 ) -> dict[str, HostSchedule]:
     """Every host's schedule over ``span``: calendar busy time, reservations (but ``ignore_booking``'s),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import structlog
 from dramatiq import Broker
 
-from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingForbidden, BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.chains import BOOKED, BOOKING_REQUEST
@@ -26,7 +25,7 @@ def request_booking(request: BookingRequest, ports: Ports) -> BookingStep | None
     """Reserves the request's slot; the first step of its booking, or None when that booking already ended.
     A request that cannot be booked raises a PermanentError naming why (dead-lettered)."""
     try:
-        reserved = reserve(request, ports, bookings_of(ports), ports.clock())
+        reserved = reserve(request, ports, ports.store.bookings, ports.clock())
     except BookingProblems as exc:
         raise InputError(f"{BOOKING_REQUEST.name}: {exc}") from None
     except BookingForbidden as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import structlog
 
 from baton import runtime
-from baton.booking.chain import bookings_of, give_up
+from baton.booking.chain import give_up
 from baton.booking.reserve import Reserved, reserve
 from baton.booking.stages import start_chain
 from messages.booking import BookingRequest
@@ -22,7 +22,7 @@ def submit_booking(state: runtime.Runtime, request: BookingRequest) -> Reserved:
     """Reserved (new or the same request's earlier booking). Raises BookingProblems (422), SlotUnavailable
     (409 with alternatives) or NotEnqueued (503: retry)."""
     ports = state.ports
-    reserved = reserve(request, ports, bookings_of(ports), ports.clock())
+    reserved = reserve(request, ports, ports.store.bookings, ports.clock())
     if reserved.created:
         try:
             start_chain(state.broker, reserved.booking.id, ports)

@@ -11,9 +11,7 @@ from typing import Annotated
 import typer
 from dramatiq.brokers.stub import StubBroker
 
-from adapters.store.bookings import BookingRow
 from baton.booking import lifecycle
-from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable
 from baton.bootstrap import bootstrap
@@ -27,6 +25,7 @@ from entrypoints.cli.common import (
     load_settings,
     run_embedded,
 )
+from kernel.ports.bookings import BookingRow
 
 booking_app = typer.Typer(help="Booked meetings: cancel, no-show, reschedule, reassign.", no_args_is_help=True)
 app.add_typer(booking_app, name="booking")
@@ -57,7 +56,7 @@ def _run(change: Callable[[Ports], BookingRow]) -> None:
         run_embedded(current.broker, settings.worker_threads, SYNC_WAIT_S)
     from entrypoints.http.booking_answers import booking_view
 
-    sys.stdout.write(json.dumps(booking_view(bookings_of(current.ports).get(booking.id) or booking)) + "\n")
+    sys.stdout.write(json.dumps(booking_view(current.ports.store.bookings.get(booking.id) or booking)) + "\n")
     raise typer.Exit(EXIT_OK)
 
 

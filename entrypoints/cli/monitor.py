@@ -16,7 +16,6 @@ from rich.table import Table
 from adapters.logstream import LogFollower, binding_keys
 from adapters.logstream.keys import KINDS
 from adapters.store import Store
-from adapters.store.bookings import BookingStore
 from adapters.store.operations import LogFilter, OperationsReader, delivery_attempts
 from baton.booking.chain import booking_log
 from baton.bootstrap import open_store
@@ -134,8 +133,8 @@ def _history(store: Store, start: datetime, filters: LogFilter, kinds: set[str],
         entries += [{"kind": "assignment", **entry}
                     for entry in OperationsReader(store.engine).history(start, filters, limit)]
     if "booking" in kinds:
-        ended = BookingStore(store.engine).ended_since(start, limit, pools=filters.teams, objects=filters.objects,
-                                                       statuses=filters.outcomes, hosts=filters.owners)
+        ended = store.bookings.ended_since(start, limit, pools=filters.teams, objects=filters.objects,
+                                           statuses=filters.outcomes, hosts=filters.owners)
         entries += [{"kind": "booking", **booking_log(row).model_dump(mode="json")} for row in ended]
     entries.sort(key=lambda entry: datetime.fromisoformat(str(entry["decided_at"])))
     return entries[-limit:]

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.store.tokens import TokenStore
 from baton.bootstrap import open_store
 from baton.logging import configure_logging
 from entrypoints.cli.common import EXIT_USAGE, app, load_settings, out, say
@@ -19,16 +18,17 @@ from entrypoints.cli.operate import parse_age
 from entrypoints.http.auth import SCOPES
 from kernel.clock import utc_now
 from kernel.errors import InputError
+from kernel.ports.tokens import TokenRepository
 
 tokens_app = typer.Typer(help="API bearer tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 USER_ID = re.compile(r"^005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 
 
-def _store() -> TokenStore:
+def _store() -> TokenRepository:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return TokenStore(open_store(settings).engine)
+    return open_store(settings).tokens
 
 
 @tokens_app.command("create")

@@ -19,7 +19,6 @@ from fastapi import Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.store.tokens import TokenStore
 from baton.runtime import Runtime
 from baton.settings import Settings
 from entrypoints.http.dependencies import RuntimeDep
@@ -78,7 +77,7 @@ def identify(token: str, state: Runtime) -> Caller:
     if configured is not None:
         return configured
     try:
-        stored = TokenStore(state.ports.store.engine).find(token)
+        stored = state.ports.store.tokens.find(token)
     except TransientError as exc:
         raise HTTPException(503, f"cannot check the token now: {exc}") from None
     if stored is None:
@@ -92,7 +91,7 @@ def identify(token: str, state: Runtime) -> Caller:
 def _check_rate(caller: Caller, state: Runtime) -> None:
     limit = caller.rate_per_minute or state.settings.booking_rate_per_minute
     try:
-        wait_s = TokenStore(state.ports.store.engine).hit(caller.token_id, state.ports.clock(), limit)
+        wait_s = state.ports.store.tokens.hit(caller.token_id, state.ports.clock(), limit)
     except TransientError as exc:
         raise HTTPException(503, f"cannot check the rate limit now: {exc}") from None
     if wait_s is not None:

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from adapters.store.bookings import BookingRow
 from baton.booking.reserve import SlotUnavailable
 from kernel.errors import PermanentError, TransientError
+from kernel.ports.bookings import BookingRow
 from routing.booking.slots import Slot
 
 SAME_USER = 15  # an 18-character Salesforce id is the 15-character one plus a checksum

@@ -10,9 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from adapters.store.bookings import BookingRow
 from baton.booking import lifecycle
-from baton.booking.chain import bookings_of
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable
 from baton.ports import Ports
@@ -21,6 +19,7 @@ from entrypoints.http import booking_answers as answers
 from entrypoints.http.body import read_json
 from entrypoints.http.bookings import Writer
 from entrypoints.http.dependencies import RuntimeDep
+from kernel.ports.bookings import BookingRow
 from messages.booking import CancelBooking, ReassignBooking, RescheduleBooking
 
 log = structlog.get_logger(__name__)
@@ -71,7 +70,7 @@ def _change(runtime: Runtime, scheduler_user_id: str | None, booking_id: str, pa
         return answers.invalid(exc)
     ports = runtime.ports
     if scheduler_user_id is not None:  # a scheduler's token changes only that scheduler's bookings
-        found = bookings_of(ports).get(booking_id)
+        found = ports.store.bookings.get(booking_id)
         if found is not None and not answers.same_user(found.scheduler_user_id, scheduler_user_id):
             return answers.detail(404, f"no booking {booking_id}")
     try:

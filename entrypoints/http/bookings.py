@@ -17,8 +17,6 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, ValidationError
 
 from adapters.salesforce.booking_requests import booking_request_from_event
-from adapters.store.bookings import BookingStore
-from baton.booking.chain import bookings_of
 from baton.booking.planning import (
     BookingForbidden,
     BookingPlan,
@@ -47,6 +45,7 @@ from entrypoints.http.booking_answers import (
 )
 from entrypoints.http.dependencies import PortsDep, RuntimeDep
 from kernel.errors import InputError
+from kernel.ports.bookings import BookingRepository
 from messages.booking import BookingRequest
 from routing.booking.config import HostKind, HostOption
 from routing.booking.pools import free_times_by_host
@@ -114,7 +113,7 @@ def availability(
     if end <= start or end - start > MAX_RANGE:
         return unprocessable([("end", f"must be after start and at most {MAX_RANGE.days} days later")], "query")
     now = ports.clock()
-    bookings = bookings_of(ports)
+    bookings = ports.store.bookings
     try:
         host = _host_option(host_kind, host_user_id, host_team)
         plan = _plan(caller, ports, bookings, now, object_type=object_type, record_id=record_id, host=host,
@@ -142,7 +141,7 @@ def _host_option(kind: HostKind | None, user_id: str | None, team: str | None) -
         raise BookingProblems([("host_kind", error["msg"]) for error in exc.errors()]) from None
 
 
-def _plan(caller: Caller, ports: Ports, bookings: BookingStore, now: datetime, *, object_type: str, record_id: str,
+def _plan(caller: Caller, ports: Ports, bookings: BookingRepository, now: datetime, *, object_type: str, record_id: str,
           host: HostOption | None, meeting_type: str | None, co_hosts: list[str],
           extra_pools: list[str]) -> BookingPlan:
     """The plan of the asked booking; a scheduler's token sees only what that scheduler may book."""
@@ -233,7 +232,7 @@ async def booking_events(caller: Writer, request: Request, runtime: RuntimeDep) 
 @router.get("/bookings/{booking_id}")
 def booking_status(caller: Reader, booking_id: str, ports: PortsDep) -> Any:
     """A booking's status; a scheduler's token sees only that scheduler's bookings."""
-    booking = bookings_of(ports).get(booking_id)
+    booking = ports.store.bookings.get(booking_id)
     if booking is None or (caller.scheduler_user_id is not None
                            and not same_user(booking.scheduler_user_id, caller.scheduler_user_id)):
         raise HTTPException(404, f"no booking {booking_id}")

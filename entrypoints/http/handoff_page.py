@@ -8,7 +8,6 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
-from baton.booking.chain import bookings_of
 from baton.booking.directory import UnknownHost, host_info
 from baton.booking.planning import BookingPlan, BookingProblems, plan_booking, plan_slots
 from baton.booking.records import booking_suggestion
@@ -66,7 +65,7 @@ class Page:
         self.form = form
         self.ports = state.ports
         self.now = self.ports.clock()
-        self.bookings = bookings_of(self.ports)
+        self.bookings = self.ports.store.bookings
         self.version, self.config = self.ports.configs.current()
         try:
             self.settings = self.config.booking.for_object(claims.object_type)

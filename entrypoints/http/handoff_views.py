@@ -10,7 +10,6 @@ import structlog
 from pydantic import ValidationError
 
 from adapters.salesforce.rereads import RecordReader
-from baton.booking.chain import bookings_of
 from baton.booking.directory import UnknownHost, host_info
 from baton.booking.planning import BookingPlan, BookingProblems
 from baton.booking.reserve import SlotUnavailable
@@ -153,7 +152,7 @@ def _booking_request(page: Page) -> BookingRequest:
 
 def status_context(runtime: Runtime, claims: PageClaims, booking_id: str) -> dict[str, Any]:
     """A booking of this record as it goes on; the host's name once it is final."""
-    booking = bookings_of(runtime.ports).get(booking_id)
+    booking = runtime.ports.store.bookings.get(booking_id)
     if booking is None or booking.record_id != claims.record_id:
         raise PageError([("booking", f"no booking {booking_id} on this record")])
     final = BookingStatus(booking.status) in FINAL_STATUSES

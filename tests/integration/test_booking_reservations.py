@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 from adapters.store import make_engine, upgrade_schema
 from adapters.store.tables import reservations
 from baton import runtime
+from kernel.ports.bookings import NewBooking
 from tests.support.booking import (
     ENGINEERS,
     HOSTS,
@@ -62,22 +62,23 @@ def test_concurrent_bookings_of_one_host_on_different_times_never_exceed_the_day
     per-host lock around the count lets exactly two through; calibration credits only grow."""
     import threading
 
-    from adapters.store.bookings import BookingStore, CapLimit, CapReached, Hold, PoolCredits
+    from adapters.store.bookings import SqlBookings
+    from kernel.ports.bookings import CapLimit, CapReached, Hold, PoolCredits
 
     engine = make_engine(postgres_url, pg_schema, pool_size=12)
     upgrade_schema(engine, pg_schema)
-    store = BookingStore(engine)
+    store = SqlBookings(engine)
     day = CapLimit(HOSTS[0], NINE.replace(hour=0), NINE.replace(hour=0) + timedelta(days=1), 2, "day cap 2 reached")
     barrier = threading.Barrier(10)
     outcomes: list[str] = []
 
     def attempt(number: int) -> None:
         start = NINE + timedelta(minutes=40 * number)
-        row = {"id": f"cap-{number}", "status": "reserved", "booking_type": "Intro", "object_type": "Lead",
-               "record_id": "00Q000000000001AAA", "scheduler_user_id": HOSTS[1], "host_id": HOSTS[0],
-               "pool": "Handover", "co_host_ids": [], "starts_at": start, "ends_at": start + timedelta(minutes=30),
-               "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
-               "created_at": NINE, "updated_at": NINE}
+        row = NewBooking(id=f"cap-{number}", status="reserved", booking_type="Intro", object_type="Lead",
+                         record_id="00Q000000000001AAA", scheduler_user_id=HOSTS[1], host_id=HOSTS[0],
+                         pool="Handover", co_host_ids=[], starts_at=start, ends_at=start + timedelta(minutes=30),
+                         guest_email="pat@example.org", invitees=[], platform="none", request={},
+                         created_at=NINE)
         credits = [PoolCredits("Handover", "m2030-01", {HOSTS[0]: 0, HOSTS[1]: number})]
         barrier.wait()
         try:
@@ -97,22 +98,23 @@ def test_concurrent_bookings_of_one_host_on_different_times_never_exceed_the_day
     engine.dispose()
 
 
-def _confirmed(booking_id: str, host_id: str, start: datetime, co_host_ids: Sequence[str] = ()) -> dict[str, Any]:
-    return {"id": booking_id, "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
-            "record_id": "00Q000000000001AAA", "scheduler_user_id": HOSTS[1], "host_id": host_id, "pool": None,
-            "co_host_ids": list(co_host_ids), "starts_at": start, "ends_at": start + timedelta(minutes=30),
-            "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
-            "created_at": NINE, "updated_at": NINE}
+def _confirmed(booking_id: str, host_id: str, start: datetime, co_host_ids: Sequence[str] = ()) -> NewBooking:
+    return NewBooking(id=booking_id, status="confirmed", booking_type="Intro", object_type="Lead",
+                      record_id="00Q000000000001AAA", scheduler_user_id=HOSTS[1], host_id=host_id, pool=None,
+                      co_host_ids=list(co_host_ids), starts_at=start, ends_at=start + timedelta(minutes=30),
+                      guest_email="pat@example.org", invitees=[], platform="none", request={},
+                      created_at=NINE)
 
 
 def test_moving_a_booking_onto_anothers_time_is_refused_by_postgresql_and_changes_nothing(
     postgres_url: str, pg_schema: str
 ) -> None:
-    from adapters.store.bookings import BookingStore, Hold, SlotTaken
+    from adapters.store.bookings import SqlBookings
+    from kernel.ports.bookings import Hold, SlotTaken
 
     engine = make_engine(postgres_url, pg_schema)
     upgrade_schema(engine, pg_schema)
-    store = BookingStore(engine)
+    store = SqlBookings(engine)
 
     def book(booking_id: str, hour: int) -> Hold:
         start = NINE + timedelta(hours=hour)
@@ -137,11 +139,12 @@ def test_a_co_host_replaced_by_someone_another_booking_holds_is_refused_by_postg
 ) -> None:
     """A declining co-host's place: a host whose time another booking holds is refused (exclusion constraint)
     and the co-host keeps their hold; a free one takes the place and the hold; released, nobody holds it."""
-    from adapters.store.bookings import BookingStore, Hold, SlotTaken
+    from adapters.store.bookings import SqlBookings
+    from kernel.ports.bookings import Hold, SlotTaken
 
     engine = make_engine(postgres_url, pg_schema)
     upgrade_schema(engine, pg_schema)
-    store = BookingStore(engine)
+    store = SqlBookings(engine)
     meeting = (NINE, NINE + timedelta(minutes=30))
     store.reserve(_confirmed("met", HOSTS[0], NINE, [HOSTS[1]]), [Hold(HOSTS[0], *meeting), Hold(HOSTS[1], *meeting)])
     store.reserve(_confirmed("busy", HOSTS[2], NINE), [Hold(HOSTS[2], *meeting)])

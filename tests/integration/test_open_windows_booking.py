@@ -26,7 +26,7 @@ from adapters.calendar.google import GoogleCalendar, load_service_account
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.outbound import parse_outbound_message, to_events
 from adapters.store import Store, make_engine
-from adapters.store.bookings import BookingStore
+from adapters.store.bookings import SqlBookings
 from adapters.store.tables import assignments, reservations
 from baton import runtime
 from baton.booking.chain import owner_logs
@@ -184,7 +184,7 @@ def real_chain(pg_pipeline: Pipeline, tmp_path: Path) -> Iterator[tuple[Pipeline
 
 def pending_owner_changes(ports: Ports, booking_id: str) -> set[str]:
     """Routing ids of the booking's owner changes still waiting in the outbox."""
-    booking = BookingStore(ports.store.engine).get(booking_id)
+    booking = ports.store.bookings.get(booking_id)
     assert booking is not None
     statuses = ports.store.outbox_statuses([entry.routing_id for entry in owner_logs(booking, ports)])
     return {routing_id for routing_id, status in statuses.items() if status == "pending"}
@@ -196,7 +196,7 @@ def what_survives(ports: Ports, booking_id: str, calendar: FakeGoogleCalendar, o
     with ports.store.engine.connect() as connection:
         held = connection.execute(sa.select(sa.func.count()).select_from(reservations)
                                   .where(reservations.c.booking_id == booking_id)).scalar_one()
-    booking = BookingStore(ports.store.engine).get(booking_id)
+    booking = ports.store.bookings.get(booking_id)
     assert booking is not None
     return {
         "status": booking.status,
@@ -252,7 +252,7 @@ def stuck_booking(postgres_url: str, pg_schema: str, tmp_path: Path) -> dict[str
     with -9 after the reservation committed, while the chain's publish hung."""
     request = booking_request(start=bookable_start().isoformat(), request_id=STUCK_REQUEST)
     engine = make_engine(postgres_url, pg_schema)
-    bookings = BookingStore(engine)
+    bookings = SqlBookings(engine)
     with silent_broker() as broker:
         env = web_env(BATON_BROKER_URL=broker.url, BATON_DATABASE_URL=postgres_url,
                       BATON_DATABASE_SCHEMA=pg_schema, BATON_CONFIG=str(write_booking_config(tmp_path)))
@@ -278,7 +278,7 @@ def resumed_pipeline(stuck_booking: dict[str, Any], pg_pipeline: Pipeline) -> Pi
 
 def booking_status(pipeline: Pipeline, booking_id: str) -> str:
     BookingChain(pipeline.app, pipeline.broker, pipeline.store, None, None).drain()  # type: ignore[arg-type]
-    booking = BookingStore(pipeline.store.engine).get(booking_id)
+    booking = pipeline.store.bookings.get(booking_id)
     assert booking is not None
     return booking.status
 

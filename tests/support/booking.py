@@ -19,8 +19,7 @@ from httpx import Response
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store import DeadLetter, Store, make_engine, upgrade_schema
-from adapters.store.bookings import BookingStore
-from baton.booking.chain import bookings_of
+from adapters.store.bookings import SqlBookings
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import ConfigProvider, apply_config
@@ -117,8 +116,8 @@ class BookingChain:
     events: RecordingSalesforceEvents
 
     @property
-    def bookings(self) -> BookingStore:
-        return BookingStore(self.store.engine)
+    def bookings(self) -> SqlBookings:
+        return self.store.bookings
 
     def drain(self) -> None:
         for _ in range(3):
@@ -173,7 +172,7 @@ def busy(start: datetime, minutes: int) -> tuple[datetime, datetime]:
 
 
 def reservation_race(app: Runtime, database_url: str, schema: str | None, requests: list[BookingRequest],
-                     **booking_settings: Any) -> tuple[list[str], BookingStore]:
+                     **booking_settings: Any) -> tuple[list[str], SqlBookings]:
     """Each request reserved by its own thread, all released at once, on a fresh store with the booking config
     (``booking_settings``: ``install_booking_ports`` options): each outcome (``reserved``, ``refused`` or the
     problem), and the store (dispose of its engine)."""
@@ -188,7 +187,7 @@ def reservation_race(app: Runtime, database_url: str, schema: str | None, reques
     def attempt(request: BookingRequest) -> None:
         barrier.wait()
         try:
-            reserve(request, ports, bookings_of(ports), NOW)
+            reserve(request, ports, ports.store.bookings, NOW)
             outcomes.append("reserved")
         except SlotUnavailable:
             outcomes.append("refused")
@@ -200,7 +199,7 @@ def reservation_race(app: Runtime, database_url: str, schema: str | None, reques
         thread.start()
     for thread in threads:
         thread.join()
-    return outcomes, BookingStore(engine)
+    return outcomes, SqlBookings(engine)
 
 
 def assert_one_of_twenty_wins(app: Runtime, database_url: str, schema: str | None = None) -> None:

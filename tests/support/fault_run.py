@@ -24,7 +24,6 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.errors import BrokerConnectionError
 
 from adapters.store import Store, make_engine, upgrade_schema
-from adapters.store.bookings import BookingRow, BookingStore
 from baton.chains import BOOKING, ROUTING, Stage
 from baton.configs import apply_config
 from baton.flusher import IN_FLIGHT
@@ -32,6 +31,7 @@ from baton.ingest import batches
 from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.clock import utc_now
+from kernel.ports.bookings import BookingRow
 from messages import RecordEvent
 from tests.support.events import lead_event
 from tests.support.rabbitmq_probe import (
@@ -344,7 +344,7 @@ class FaultRun:
 
         with self.store.engine.connect() as connection:
             ids = [row.id for row in connection.execute(sa.select(table.c.id))]
-        store = BookingStore(self.store.engine)
+        store = self.store.bookings
         return [row for row in (store.get(booking_id) for booking_id in ids) if row is not None]
 
     def unfinished_bookings(self) -> int:

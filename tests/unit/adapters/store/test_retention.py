@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 import typer
 
-from adapters.store.bookings import BookingStore
 from adapters.store.retention import purge
 from adapters.store.tables import (
     assignments,
@@ -174,7 +173,7 @@ def test_the_current_period_of_any_reset_and_clock_stays_with_a_cut_off_of_now(a
 
 
 def test_calendar_sync_tokens_of_calendars_not_polled_since_the_cut_off_go(aged: Pipeline) -> None:
-    bookings_store = BookingStore(aged.store.engine)
+    bookings_store = aged.store.bookings
     bookings_store.save_calendar_sync_token("gone@example.com", "token-old", utc_now() - OLD)
     bookings_store.save_calendar_sync_token("host@example.com", "token-new", utc_now() - timedelta(minutes=5))
     counts = purge(aged.store.engine, utc_now() - timedelta(days=90))

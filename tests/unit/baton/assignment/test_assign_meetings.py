@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from adapters.store.bookings import BookingStore, Hold
+from kernel.ports.bookings import Hold, NewBooking
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
 from tests.support.pipeline import Pipeline
@@ -39,7 +39,7 @@ class Meetings:
     """Books meetings in the store as the booking chain does (a booking row and its host's hold)."""
 
     def __init__(self, pipeline: Pipeline, clock: FrozenClock):
-        self.store = BookingStore(pipeline.store.engine)
+        self.store = pipeline.store.bookings
         self.clock = clock
         self.booked = 0
 
@@ -50,11 +50,11 @@ class Meetings:
             booking_id = f"meeting-{self.booked}"
             start = self.clock.now + timedelta(days=1, hours=self.booked)
             self.store.reserve(
-                {"id": booking_id, "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
-                 "record_id": "00Q000000000001AAA", "scheduler_user_id": REP_1, "host_id": host, "pool": None,
-                 "co_host_ids": [], "starts_at": start, "ends_at": start + timedelta(minutes=30),
-                 "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
-                 "created_at": self.clock.now, "updated_at": self.clock.now},
+                NewBooking(id=booking_id, status="confirmed", booking_type="Intro", object_type="Lead",
+                           record_id="00Q000000000001AAA", scheduler_user_id=REP_1, host_id=host, pool=None,
+                           co_host_ids=[], starts_at=start, ends_at=start + timedelta(minutes=30),
+                           guest_email="pat@example.org", invitees=[], platform="none", request={},
+                           created_at=self.clock.now),
                 [Hold(host, start, start + timedelta(minutes=30))],
             )
             ids.append(booking_id)

@@ -14,13 +14,13 @@ from structlog.testing import capture_logs
 
 from adapters.calendar import RecordingCalendar, calendar_event_id
 from adapters.salesforce.events import RecordingSalesforceEvents
-from adapters.store.bookings import BookingRow, BookingStore
-from baton.booking.chain import bookings_of
+from adapters.store.bookings import SqlBookings
 from baton.booking.reserve import reserve
 from baton.booking.stages import start_chain
 from baton.chains import NOTIFY
 from baton.notify.wiring import with_notifications
 from kernel.errors import PermanentError, TransientError
+from kernel.ports.bookings import BookingRow
 from messages.booking import BookingRequest, booking_id_for
 from tests.support.booking import (
     HOSTS,
@@ -161,7 +161,7 @@ def test_a_booking_request_from_a_queue_goes_through_the_same_chain(chain: Booki
     assert event.event_id == calendar_event_id(confirmed[0].id)
 
 
-class OvertakenBookings(BookingStore):
+class OvertakenBookings(SqlBookings):
     """The bookings as one delivery of a request sees them while another delivery of the same request (a
     redelivery after a connection reset, the first still running) reserves just after this one looked."""
 
@@ -184,7 +184,7 @@ def test_a_request_delivered_again_while_its_first_delivery_reserves_gets_that_b
     ports = chain.app.ports
     request = BookingRequest.model_validate(booking_request(request_id="redelivered-mid-reserve",
                                                             host={"kind": "user", "user_id": HOSTS[0]}))
-    first = BookingStore(chain.store.engine)
+    first = SqlBookings(chain.store.engine)
     second = OvertakenBookings(chain.store.engine, lambda: reserve(request, ports, first, ports.clock()))
 
     reserved = reserve(request, ports, second, ports.clock())
@@ -215,7 +215,7 @@ def test_the_chain_without_calendar_or_salesforce_still_confirms_and_assigns(pip
 
     booking_id = book(chain)
 
-    booking = bookings_of(pipeline.app.ports).get(booking_id)
+    booking = pipeline.app.ports.store.bookings.get(booking_id)
     assert booking is not None and booking.status == "confirmed"
     assert booking.calendar_event_id is None and booking.salesforce_event_id is None
     assert [row["owner_id"] for row in outbox_rows(chain)] == [booking.host_id]

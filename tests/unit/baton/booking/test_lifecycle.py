@@ -364,8 +364,9 @@ def test_operators_reassign_and_cancel_a_meeting_from_the_command_line(tmp_path:
     from datetime import UTC, datetime
 
     from adapters.store import Store, make_engine, upgrade_schema
-    from adapters.store.bookings import BookingStore, Hold
+    from adapters.store.bookings import SqlBookings
     from baton.configs import apply_config
+    from kernel.ports.bookings import Hold, NewBooking
     from tests.support.booking import booking_config
     from tests.support.cli import run_baton
 
@@ -377,13 +378,12 @@ def test_operators_reassign_and_cancel_a_meeting_from_the_command_line(tmp_path:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
-    row = {"id": "op-1", "status": "confirmed", "booking_type": "Intro", "object_type": "Lead",
-           "record_id": "00Q000000000001AAA", "scheduler_user_id": H3, "host_id": H1, "pool": "Handover",
-           "co_host_ids": [], "starts_at": start, "ends_at": start + timedelta(minutes=30),
-           "guest_email": "pat@prospect.example.org", "invitees": [], "platform": "none",
-           "request": booking_request(start=start.isoformat()), "created_at": start - timedelta(days=3),
-           "updated_at": start - timedelta(days=3)}
-    BookingStore(engine).reserve(row, [Hold(H1, start - timedelta(minutes=10), start + timedelta(minutes=40))])
+    row = NewBooking(id="op-1", status="confirmed", booking_type="Intro", object_type="Lead",
+                     record_id="00Q000000000001AAA", scheduler_user_id=H3, host_id=H1, pool="Handover",
+                     co_host_ids=[], starts_at=start, ends_at=start + timedelta(minutes=30),
+                     guest_email="pat@prospect.example.org", invitees=[], platform="none",
+                     request=booking_request(start=start.isoformat()), created_at=start - timedelta(days=3))
+    SqlBookings(engine).reserve(row, [Hold(H1, start - timedelta(minutes=10), start + timedelta(minutes=40))])
     engine.dispose()
 
     moved = run_baton(url, "booking", "reassign", "op-1", "--reason", "Rep 1 is off sick")

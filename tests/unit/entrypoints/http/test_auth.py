@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
-from adapters.store.tokens import TokenStore
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, EVENTS_WRITE, METRICS_READ
+from kernel.ports.tokens import TokenRepository
 from tests.support import cdc_samples as cdc
 from tests.support.booking import (
     NINE,
@@ -57,8 +57,8 @@ def chain(pipeline: Pipeline, clock: Clock) -> Iterator[BookingChain]:
 
 
 @pytest.fixture
-def tokens(chain: BookingChain) -> TokenStore:
-    return TokenStore(chain.store.engine)
+def tokens(chain: BookingChain) -> TokenRepository:
+    return chain.store.tokens
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def make(tokens: TokenStore, *scopes: str, **options: Any) -> str:
+def make(tokens: TokenRepository, *scopes: str, **options: Any) -> str:
     token, _ = tokens.create("test", scopes, NOW, **options)
     return token
 
@@ -97,7 +97,7 @@ def test_a_token_made_by_the_cli_is_shown_once_and_only_its_digest_is_stored(tmp
 
 
 def test_the_relay_takes_a_stored_token_with_events_write_and_refuses_the_rest(
-    client: TestClient, tokens: TokenStore, clock: Clock
+    client: TestClient, tokens: TokenRepository, clock: Clock
 ) -> None:
     good = make(tokens, EVENTS_WRITE)
     wrong_scope = make(tokens, BOOKINGS_READ)
@@ -119,7 +119,7 @@ def test_the_relay_takes_a_stored_token_with_events_write_and_refuses_the_rest(
 def test_a_revoked_token_is_refused_at_its_next_request(tmp_path: Path, pipeline: Pipeline) -> None:
     current = pipeline.app
     current.settings, current.ports = current.settings.model_copy(update={"events_token": None}), current.ports
-    token, stored = TokenStore(pipeline.store.engine).create("relay", [EVENTS_WRITE], NOW)
+    token, stored = pipeline.store.tokens.create("relay", [EVENTS_WRITE], NOW)
     client = TestClient(create_app(pipeline.app))
     assert relay(client, bearer(token)).status_code == 202
 
@@ -130,14 +130,14 @@ def test_a_revoked_token_is_refused_at_its_next_request(tmp_path: Path, pipeline
     assert answer.status_code == 401 and answer.json()["detail"] == f"token {stored.id} is revoked"
 
 
-def test_metrics_need_metrics_read(client: TestClient, tokens: TokenStore) -> None:
+def test_metrics_need_metrics_read(client: TestClient, tokens: TokenRepository) -> None:
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers=bearer(make(tokens, BOOKINGS_READ))).status_code == 403
     assert client.get("/metrics", headers=bearer(make(tokens, METRICS_READ))).status_code == 200
     assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
 
 
-def test_booking_scopes_split_reading_from_booking(client: TestClient, tokens: TokenStore) -> None:
+def test_booking_scopes_split_reading_from_booking(client: TestClient, tokens: TokenRepository) -> None:
     reader = bearer(make(tokens, BOOKINGS_READ))
     writer = bearer(make(tokens, BOOKINGS_WRITE))
 
@@ -149,7 +149,7 @@ def test_booking_scopes_split_reading_from_booking(client: TestClient, tokens: T
 
 
 def test_the_booking_api_limits_each_token_per_minute_with_retry_after(
-    client: TestClient, tokens: TokenStore, clock: Clock
+    client: TestClient, tokens: TokenRepository, clock: Clock
 ) -> None:
     busy = bearer(make(tokens, BOOKINGS_READ))
     other = bearer(make(tokens, BOOKINGS_READ))
@@ -168,7 +168,7 @@ def test_the_booking_api_limits_each_token_per_minute_with_retry_after(
 
 
 def test_a_schedulers_token_books_only_as_that_scheduler_and_sees_only_their_bookings(
-    client: TestClient, tokens: TokenStore
+    client: TestClient, tokens: TokenRepository
 ) -> None:
     mine = bearer(make(tokens, BOOKINGS_READ, BOOKINGS_WRITE, scheduler_user_id=SCHEDULER))
     other = bearer(make(tokens, BOOKINGS_READ, BOOKINGS_WRITE, scheduler_user_id=OTHER_SCHEDULER))

@@ -19,7 +19,6 @@ from schemathesis.config import SchemathesisConfig
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
-from adapters.store.tokens import TokenStore
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import SCOPES
 from tests.support.booking import NOW, BookingChain, install_booking_ports
@@ -39,7 +38,7 @@ def web(pipeline: Pipeline) -> Iterator[tuple[FastAPI, dict[str, str]]]:
                           booking_rate_per_minute=1_000_000, outbound_token=OUTBOUND_TOKEN,
                           salesforce_org_ids="00D000000000062EAA", max_request_bytes=100_000)
     chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
-    token, _ = TokenStore(pipeline.store.engine).create("fuzz", SCOPES, NOW)
+    token, _ = pipeline.store.tokens.create("fuzz", SCOPES, NOW)
     yield create_app(pipeline.app), {"Authorization": f"Bearer {token}"}
     chain.drain()
 

@@ -347,20 +347,21 @@ def test_concurrent_bookings_never_exceed_an_extra_pools_cap_on_sqlite(tmp_path:
 def test_the_store_refuses_a_booking_past_a_cap_even_when_availability_was_read_before() -> None:
     """Two bookings racing for one host's last meeting of the day: the reservation counts again."""
     from adapters.store import make_engine, upgrade_schema
-    from adapters.store.bookings import BookingStore, CapLimit, CapReached, Hold
+    from adapters.store.bookings import SqlBookings
+    from kernel.ports.bookings import CapLimit, CapReached, Hold, NewBooking
 
     engine = make_engine("sqlite://")
     upgrade_schema(engine)
-    store = BookingStore(engine)
+    store = SqlBookings(engine)
     day = CapLimit(H1, NINE.replace(hour=0), NINE.replace(hour=0) + timedelta(days=1), 1, "day cap 1 reached")
 
-    def row(number: int) -> dict[str, Any]:
+    def row(number: int) -> NewBooking:
         start = NINE + timedelta(hours=number)
-        return {"id": f"b{number}", "status": "reserved", "booking_type": "Intro", "object_type": "Lead",
-                "record_id": "00Q000000000001AAA", "scheduler_user_id": H2, "host_id": H1, "pool": "Handover",
-                "co_host_ids": [], "starts_at": start, "ends_at": start + timedelta(minutes=30),
-                "guest_email": "pat@example.org", "invitees": [], "platform": "none", "request": {},
-                "created_at": NOW, "updated_at": NOW}
+        return NewBooking(id=f"b{number}", status="reserved", booking_type="Intro", object_type="Lead",
+                          record_id="00Q000000000001AAA", scheduler_user_id=H2, host_id=H1, pool="Handover",
+                          co_host_ids=[], starts_at=start, ends_at=start + timedelta(minutes=30),
+                          guest_email="pat@example.org", invitees=[], platform="none", request={},
+                          created_at=NOW)
 
     store.reserve(row(0), [Hold(H1, NINE, NINE + timedelta(minutes=30))], [day])
     with pytest.raises(CapReached, match="day cap 1 reached"):

@@ -102,10 +102,9 @@ def test_a_queued_request_outside_the_grants_is_dead_lettered_with_the_reason(ch
 def test_availability_for_a_schedulers_token_is_checked_against_their_grants(
     client: TestClient, chain: BookingChain
 ) -> None:
-    from adapters.store.tokens import TokenStore
     from entrypoints.http.auth import BOOKINGS_READ
 
-    token, _ = TokenStore(chain.store.engine).create("ae", [BOOKINGS_READ], NOW, scheduler_user_id=AE)
+    token, _ = chain.store.tokens.create("ae", [BOOKINGS_READ], NOW, scheduler_user_id=AE)
     query = {"object_type": "Account", "record_id": "001000000000001AAA", "start": NOW.isoformat(),
              "end": NOW.replace(hour=12).isoformat(), "host_kind": "user"}
     headers = {"Authorization": f"Bearer {token}"}

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.store.operations import OperationsReader
-from adapters.store.tokens import TokenStore
 from baton.reassign.single import new_request
 from baton.why import record_trace
 from entrypoints.http.app import create_app
@@ -42,7 +41,7 @@ def client(pipeline: Pipeline, org: FakeStreamingOrg) -> TestClient:
 
 
 def _auth(pipeline: Pipeline, *scopes: str) -> dict[str, str]:
-    token, _ = TokenStore(pipeline.store.engine).create("ops", scopes or [RECORDS_WRITE], utc_now())
+    token, _ = pipeline.store.tokens.create("ops", scopes or [RECORDS_WRITE], utc_now())
     return {"Authorization": f"Bearer {token}"}
 
 

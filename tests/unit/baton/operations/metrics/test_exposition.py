@@ -18,7 +18,6 @@ from adapters.calendar.google import GoogleCalendar, load_service_account
 from adapters.salesforce.auth import ClientCredentials, connect
 from adapters.salesforce.events import SalesforceEventWriter
 from adapters.store import Store, make_engine
-from adapters.store.tokens import TokenStore
 from baton import runtime
 from entrypoints.demo.fake_calendar import fake_google_calendar
 from entrypoints.demo.fake_salesforce import fake_salesforce
@@ -50,7 +49,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture
 def client(pipeline: Pipeline) -> Iterator[TestClient]:
-    token, _ = TokenStore(pipeline.store.engine).create("prometheus", [METRICS_READ], utc_now())
+    token, _ = pipeline.store.tokens.create("prometheus", [METRICS_READ], utc_now())
     yield TestClient(create_app(pipeline.app), headers={"Authorization": f"Bearer {token}"})
 
 
