@@ -170,9 +170,9 @@ def bootstrap(
     configure_logging(settings.log_level, settings.log_format)
     store = store or open_store(settings)
     if settings.config is not None:
-        version, created = apply_config(store, settings.config.read_text(), clock(), str(settings.config))
+        version, created = apply_config(store.administration, settings.config.read_text(), clock(), str(settings.config))
         log.info("config_applied", version=version, created=created, path=str(settings.config))
-    configs = ConfigProvider(store, settings.config_refresh_ms)
+    configs = ConfigProvider(store.administration, settings.config_refresh_ms)
     broker = build_broker(settings, lambda: app.ports.store, clock,
                           WarmUp(lambda: warm_process(app.ports), lambda: warm_thread(store)))
     install_metrics(broker, settings)
@@ -216,7 +216,8 @@ def build_flusher(current: runtime.Runtime, is_leader: Callable[[], bool] | None
     policy = RetryPolicy(settings.max_retries + 1, settings.min_backoff_ms, settings.max_backoff_ms)
     if is_leader is None:
         is_leader = leader_check(LeaderLock(current.ports.store.engine, FLUSHER_LOCK))
-    return Flusher(current.ports.store, current.ports.owner_writer, policy, current.ports.clock,
+    store = current.ports.store
+    return Flusher(store.outbox, store.administration, current.ports.owner_writer, policy, current.ports.clock,
                    settings.flush_interval_ms, is_leader)
 
 

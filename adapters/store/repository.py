@@ -9,12 +9,13 @@ from functools import cached_property
 
 from sqlalchemy.engine import Engine
 
-from adapters.store.administration import Administration
+from adapters.store.administration import SqlAdministration
 from adapters.store.base import transaction
 from adapters.store.bookings import BookingStore
 from adapters.store.decisions import DecisionReads, DecisionTransaction
 from adapters.store.holds import HeldRecords
-from adapters.store.outbox import OutboxRows
+from adapters.store.operations import OperationsReader
+from adapters.store.outbox import SqlOutbox
 from adapters.store.reference_sync import SyncedReads, SyncTransaction
 from adapters.store.tokens import TokenStore
 
@@ -25,10 +26,8 @@ class Transaction(DecisionTransaction, SyncTransaction):
 
 class Store(
     DecisionReads,
-    OutboxRows,
     SyncedReads,
     HeldRecords,
-    Administration,
 ):
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -46,9 +45,9 @@ class Store(
     def decisions(self) -> Store:
         return self
 
-    @property
-    def outbox(self) -> Store:
-        return self
+    @cached_property
+    def outbox(self) -> SqlOutbox:
+        return SqlOutbox(self.engine)
 
     @property
     def holds(self) -> Store:
@@ -58,9 +57,13 @@ class Store(
     def reference_sync(self) -> Store:
         return self
 
-    @property
-    def administration(self) -> Store:
-        return self
+    @cached_property
+    def administration(self) -> SqlAdministration:
+        return SqlAdministration(self.engine)
+
+    @cached_property
+    def operations(self) -> OperationsReader:
+        return OperationsReader(self.engine)
 
     @cached_property
     def bookings(self) -> BookingStore:
