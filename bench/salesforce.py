@@ -121,7 +121,7 @@ def bench_reassign(current: Runtime, org: FakeOrg, salesforce: Salesforce, count
     calls_before = len(org.bulk.requests)
     cpu_before = time.process_time() + other_cpu_s()
     started = time.monotonic()
-    job = jobs.create_job(store, jobs.SOURCE_SOQL, "SELECT Id, OwnerId, LastName, Company, Country FROM Lead",
+    job = jobs.create_job(store.administration, jobs.SOURCE_SOQL, "SELECT Id, OwnerId, LastName, Company, Country FROM Lead",
                           "Lead", False, utc_now())
     ctx = JobContext(store, current.broker, settings, client, BulkOwnerWriter(client), current.ports.clock,
                      idle=idle, timeout_s=1800)
