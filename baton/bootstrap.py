@@ -108,7 +108,7 @@ def reference_data(settings: Settings, store: Store) -> ReferenceData:
     """Files when any is configured, else Baton's synced copy (empty until ``baton sync`` first runs)."""
     if settings.accounts_file or settings.leads_file or settings.contacts_file:
         return FileReferenceData(settings.accounts_file, settings.leads_file, settings.contacts_file)
-    return StoreReferenceData(store, settings.reference_refresh_ms)
+    return StoreReferenceData(store.reference_sync, settings.reference_refresh_ms)
 
 
 def google_calendar(settings: Settings) -> Calendar | None:
@@ -184,7 +184,7 @@ def bootstrap(
         sink=SlaTimerSink(with_notifications(settings, sink or log_sink(settings), broker), configs, store),
         clock=clock,
         reference=reference_data(settings, store),
-        reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),
+        reference_updates=StoreReferenceUpdates(store.reference_sync, sync_options(settings), clock),
         calendar=calendar or build_calendar(settings),
         salesforce_events=salesforce_events or build_salesforce_events(settings),
     )

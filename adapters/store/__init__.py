@@ -3,7 +3,6 @@
 from adapters.store.decision_write import DecisionRows
 from adapters.store.decisions import Decision, RecordState
 from adapters.store.engine import make_engine, upgrade_schema
-from adapters.store.reference_sync import SyncPosition
 from adapters.store.repository import Store, Transaction
 from kernel.ports.operations import (
     ApiUsage,
@@ -13,6 +12,7 @@ from kernel.ports.operations import (
     StoredConfig,
     StreamPosition,
 )
+from kernel.ports.reference_sync import SyncedWrite, SyncPosition
 
 __all__ = [
     "ApiUsage",
@@ -26,6 +26,7 @@ __all__ = [
     "StoredConfig",
     "StreamPosition",
     "SyncPosition",
+    "SyncedWrite",
     "Transaction",
     "make_engine",
     "upgrade_schema",

@@ -16,17 +16,16 @@ from adapters.store.decisions import DecisionReads, DecisionTransaction
 from adapters.store.holds import HeldRecords
 from adapters.store.operations import OperationsReader
 from adapters.store.outbox import SqlOutbox
-from adapters.store.reference_sync import SyncedReads, SyncTransaction
+from adapters.store.reference_sync import SqlReferenceSync
 from adapters.store.tokens import TokenStore
 
 
-class Transaction(DecisionTransaction, SyncTransaction):
+class Transaction(DecisionTransaction):
     """One database transaction; the assign stage does all its work inside one."""
 
 
 class Store(
     DecisionReads,
-    SyncedReads,
     HeldRecords,
 ):
     def __init__(self, engine: Engine):
@@ -53,9 +52,9 @@ class Store(
     def holds(self) -> Store:
         return self
 
-    @property
-    def reference_sync(self) -> Store:
-        return self
+    @cached_property
+    def reference_sync(self) -> SqlReferenceSync:
+        return SqlReferenceSync(self.engine)
 
     @cached_property
     def administration(self) -> SqlAdministration:

@@ -130,7 +130,8 @@ def _sync_round(settings: Settings, store: Any, objects: list[str], full: bool) 
     )
 
     try:
-        syncer = ReferenceSync(_salesforce(settings), store, sync_options(settings), utc_now, settings.sync_settle_s)
+        syncer = ReferenceSync(_salesforce(settings), store.reference_sync, sync_options(settings), utc_now,
+                               settings.sync_settle_s)
     except BatonError as exc:
         say(f"Salesforce login failed: {exc}")
         return EXIT_REJECTED

@@ -34,7 +34,7 @@ def sync_lead(pipeline: Pipeline, number: int) -> None:
     fields = {"FirstName": "Ada", "LastName": f"Lovelace {number}", "Company": f"Synced {number}",
               "Email": f"ada{number}@example.org", "Status": "Open", "OwnerId": "00G000000000001AAA"}
     row = SyncOptions().row("Lead", cdc.lead_id(number), fields, SYNCED_AT, SYNCED_AT)
-    with pipeline.store.transaction() as tx:
+    with pipeline.store.reference_sync.writes() as tx:
         tx.upsert_synced("Lead", [row], newer_only=False)
 
 
