@@ -16,11 +16,11 @@ from collections.abc import Hashable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.store import Store
+from kernel.ports.reference_sync import SyncedContact, SyncedLead, SyncedReads
 from routing.matching import Candidate, PersonEntry, PersonIndex, person_entry
 
 PEOPLE = ("Lead", "Contact")
-STAMP_SOURCES = ("Lead", "Contact", "Account")  # synced_stamp: (written, synced) per object, in this order
+STAMP_SOURCES = ("Lead", "Contact", "Account")  # stamp: (written, synced) per object, in this order
 WRITTEN_PARTS = (0, 2)  # the stamp parts an incremental update can follow: leads' and contacts' newest write
 LATE_COMMIT_OVERLAP = timedelta(seconds=5)  # writers' transactions are short (one batch of rows)
 Key = Hashable
@@ -33,8 +33,8 @@ def _without(found: tuple[Candidate, ...], record_id: str) -> tuple[Candidate, .
 class IncrementalPersonIndex:
     """Thread-safe like ``StampedCache``: one thread refreshes while the others use the index they have."""
 
-    def __init__(self, store: Store, person_record: Any, min_interval_s: float = 0.0):
-        self._store = store
+    def __init__(self, copy: SyncedReads, person_record: Any, min_interval_s: float = 0.0):
+        self._copy = copy
         self._person_record = person_record
         self._min_interval_s = min_interval_s
         self._lock = threading.Lock()
@@ -53,7 +53,7 @@ class IncrementalPersonIndex:
         if not self._lock.acquire(blocking=self._stamp is None):
             return self._index
         try:
-            stamp = tuple(self._store.synced_stamp(STAMP_SOURCES))
+            stamp = tuple(self._copy.stamp(STAMP_SOURCES))
             if stamp != self._stamp:
                 if self._stamp is not None and self._index is not None and self._only_people_written(stamp):
                     self._update(self._stamp, stamp)
@@ -72,15 +72,15 @@ class IncrementalPersonIndex:
 
     def _rebuild(self) -> None:
         self.full_builds += 1
-        if not any(self._store.sync_position(kind) is not None for kind in PEOPLE):
+        if not any(self._copy.position(kind) is not None for kind in PEOPLE):
             self._index = None
             return
         entries: dict[str, PersonEntry] = {}
         by_email: dict[str, list[Candidate]] = {}
         by_name: dict[Key, list[Candidate]] = {}
         for kind in PEOPLE:
-            for row in self._store.synced_rows(kind):
-                entry = entries[row["id"]] = person_entry(self._person_record(row), kind)  # type: ignore[arg-type]
+            for row in self._copy.rows(kind):
+                entry = entries[row.id] = person_entry(self._person_record(row), kind)  # type: ignore[arg-type]
                 candidate, email, name_key = entry
                 if email:
                     by_email.setdefault(email, []).append(candidate)
@@ -98,15 +98,15 @@ class IncrementalPersonIndex:
             if stamp[part] == newest_seen:
                 continue
             if isinstance(newest_seen, datetime):
-                self._apply(kind, self._store.synced_rows(kind, written_since=newest_seen - LATE_COMMIT_OVERLAP))
+                self._apply(kind, self._copy.rows(kind, written_since=newest_seen - LATE_COMMIT_OVERLAP))
             else:  # none of this kind before: read them all
-                self._apply(kind, self._store.synced_rows(kind))
+                self._apply(kind, self._copy.rows(kind))
 
-    def _apply(self, kind: str, rows: Iterable[dict[str, Any]]) -> None:
+    def _apply(self, kind: str, rows: Iterable[SyncedLead | SyncedContact]) -> None:
         for row in rows:
-            self._drop(row["id"])
-            if row.get("removed_reason") is None:
-                entry = self._entries[row["id"]] = person_entry(self._person_record(row), kind)  # type: ignore[arg-type]
+            self._drop(row.id)
+            if row.removed_reason is None:
+                entry = self._entries[row.id] = person_entry(self._person_record(row), kind)  # type: ignore[arg-type]
                 candidate, email, name_key = entry
                 if email:
                     self._by_email[email] = (*self._by_email.get(email, ()), candidate)

@@ -14,7 +14,7 @@ from typing import Any
 
 from adapters.person_index_cache import IncrementalPersonIndex
 from adapters.reference import StampedCache
-from adapters.store import Store
+from kernel.ports.reference_sync import SyncedAccount, SyncedContact, SyncedLead, SyncedReads
 from routing.matching import AccountIndex, PersonIndex
 
 DEFAULT_REFRESH_MS = 5_000
@@ -26,29 +26,30 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def account_record(row: dict[str, Any]) -> dict[str, Any]:
+def account_record(row: SyncedAccount) -> dict[str, Any]:
     """A synced account row in the field names matching reads."""
-    return {"Id": row["id"], "Name": row["name"], "Website": row["website"], DOMAINS_KEY: row["domains"],
-            "OwnerId": row["owner_id"], "OwnerIsActive": row["owner_is_active"],
-            "LastActivityDate": _iso(row["last_activity_date"]), "NumberOfEmployees": row["number_of_employees"],
-            "AnnualRevenue": row["annual_revenue"]}
+    return {"Id": row.id, "Name": row.name, "Website": row.website, DOMAINS_KEY: row.domains,
+            "OwnerId": row.owner_id, "OwnerIsActive": row.owner_is_active,
+            "LastActivityDate": _iso(row.last_activity_date), "NumberOfEmployees": row.number_of_employees,
+            "AnnualRevenue": row.annual_revenue}
 
 
-def person_record(row: dict[str, Any]) -> dict[str, Any]:
+def person_record(row: SyncedLead | SyncedContact) -> dict[str, Any]:
     """A synced lead or contact row in the field names matching reads (a contact's company is its account's name)."""
-    return {"Id": row["id"], "FirstName": row["first_name"], "LastName": row["last_name"], "Email": row["email"],
-            "Company": row.get("company"), "AccountName": row.get("account_name"), "OwnerId": row["owner_id"],
-            "LastActivityDate": _iso(row["last_activity_date"])}
+    lead = isinstance(row, SyncedLead)
+    return {"Id": row.id, "FirstName": row.first_name, "LastName": row.last_name, "Email": row.email,
+            "Company": row.company if lead else None, "AccountName": None if lead else row.account_name,
+            "OwnerId": row.owner_id, "LastActivityDate": _iso(row.last_activity_date)}
 
 
 class StoreReferenceData:
     """Account and person indexes over the synced tables; thread-safe, shared by a process's stage threads."""
 
-    def __init__(self, store: Store, refresh_ms: int = DEFAULT_REFRESH_MS):
-        self._store = store
+    def __init__(self, copy: SyncedReads, refresh_ms: int = DEFAULT_REFRESH_MS):
+        self._copy = copy
         interval_s = refresh_ms / 1000
-        self._accounts = StampedCache(lambda: store.synced_stamp(ACCOUNT_SOURCES), self._build_accounts, interval_s)
-        self._people = IncrementalPersonIndex(store, person_record, interval_s)
+        self._accounts = StampedCache(lambda: copy.stamp(ACCOUNT_SOURCES), self._build_accounts, interval_s)
+        self._people = IncrementalPersonIndex(copy, person_record, interval_s)
 
     def account_index(self) -> AccountIndex | None:
         return self._accounts.get()
@@ -57,10 +58,10 @@ class StoreReferenceData:
         return self._people.get()
 
     def _synced(self, object_types: Sequence[str]) -> bool:
-        return any(self._store.sync_position(object_type) is not None for object_type in object_types)
+        return any(self._copy.position(object_type) is not None for object_type in object_types)
 
     def _build_accounts(self) -> AccountIndex | None:
         if not self._synced(["Account"]):
             return None
-        rows = self._store.synced_rows("Account")
+        rows = self._copy.rows("Account")
         return AccountIndex.build((account_record(row) for row in rows), domain_fields=(DOMAINS_KEY,))

@@ -108,7 +108,7 @@ def reference_data(settings: Settings, store: Store) -> ReferenceData:
     """Files when any is configured, else Baton's synced copy (empty until ``baton sync`` first runs)."""
     if settings.accounts_file or settings.leads_file or settings.contacts_file:
         return FileReferenceData(settings.accounts_file, settings.leads_file, settings.contacts_file)
-    return StoreReferenceData(store, settings.reference_refresh_ms)
+    return StoreReferenceData(store.reference_sync, settings.reference_refresh_ms)
 
 
 def google_calendar(settings: Settings) -> Calendar | None:
@@ -170,9 +170,9 @@ def bootstrap(
     configure_logging(settings.log_level, settings.log_format)
     store = store or open_store(settings)
     if settings.config is not None:
-        version, created = apply_config(store, settings.config.read_text(), clock(), str(settings.config))
+        version, created = apply_config(store.administration, settings.config.read_text(), clock(), str(settings.config))
         log.info("config_applied", version=version, created=created, path=str(settings.config))
-    configs = ConfigProvider(store, settings.config_refresh_ms)
+    configs = ConfigProvider(store.administration, settings.config_refresh_ms)
     broker = build_broker(settings, lambda: app.ports.store, clock,
                           WarmUp(lambda: warm_process(app.ports), lambda: warm_thread(store)))
     install_metrics(broker, settings)
@@ -184,7 +184,7 @@ def bootstrap(
         sink=SlaTimerSink(with_notifications(settings, sink or log_sink(settings), broker), configs, store),
         clock=clock,
         reference=reference_data(settings, store),
-        reference_updates=StoreReferenceUpdates(store, sync_options(settings), clock),
+        reference_updates=StoreReferenceUpdates(store.reference_sync, sync_options(settings), clock),
         calendar=calendar or build_calendar(settings),
         salesforce_events=salesforce_events or build_salesforce_events(settings),
     )
@@ -216,7 +216,8 @@ def build_flusher(current: runtime.Runtime, is_leader: Callable[[], bool] | None
     policy = RetryPolicy(settings.max_retries + 1, settings.min_backoff_ms, settings.max_backoff_ms)
     if is_leader is None:
         is_leader = leader_check(LeaderLock(current.ports.store.engine, FLUSHER_LOCK))
-    return Flusher(current.ports.store, current.ports.owner_writer, policy, current.ports.clock,
+    store = current.ports.store
+    return Flusher(store.outbox, store.administration, current.ports.owner_writer, policy, current.ports.clock,
                    settings.flush_interval_ms, is_leader)
 
 

@@ -40,7 +40,7 @@ def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: 
             outage_ms=settings.retry_outage_ms,
         ),
         CurrentMessage(),
-        DeadLetterRecorder(store_factory, clock),
+        DeadLetterRecorder(lambda: store_factory().administration, clock),
         *([warm_up] if warm_up else []),
     ]
     if settings.uses_rabbitmq:

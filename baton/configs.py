@@ -8,8 +8,8 @@ from datetime import datetime
 
 import structlog
 
-from adapters.store import Store, StoredConfig
 from kernel.errors import ConfigError, PermanentError
+from kernel.ports.operations import ConfigVersionRepository, StoredConfig
 from routing.config import OrgConfig, config_digest, load_config_text
 
 log = structlog.get_logger(__name__)
@@ -20,8 +20,8 @@ FALLBACK_VERSIONS = 50  # a process starting after bad versions were stored look
 class ConfigProvider:
     """Serves the newest valid config version from the store; a bad version never replaces a good one."""
 
-    def __init__(self, store: Store, refresh_ms: int = 2_000):
-        self._store = store
+    def __init__(self, configs: ConfigVersionRepository, refresh_ms: int = 2_000):
+        self._configs = configs
         self._refresh_s = refresh_ms / 1000
         self._lock = threading.Lock()
         self._versions: dict[int, OrgConfig] = {}
@@ -51,7 +51,7 @@ class ConfigProvider:
             return cached
         with self._lock:
             if version not in self._versions:
-                stored = self._store.config(version)
+                stored = self._configs.config(version)
                 if stored is None:
                     raise PermanentError(f"config version {version} is not in the store")
                 self._versions[version] = load_config_text(stored.body, f"config v{version}")
@@ -59,7 +59,7 @@ class ConfigProvider:
             return self._versions[version]
 
     def _refresh(self) -> None:
-        stored = self._store.latest_config()  # a failed read leaves the check due: the next call reads again
+        stored = self._configs.latest_config()  # a failed read leaves the check due: the next call reads again
         self._checked_at = time.monotonic()
         if stored is None or stored.version == self._current or stored.version in self._rejected:
             return
@@ -83,7 +83,7 @@ class ConfigProvider:
         for older in range(version - 1, max(0, version - 1 - FALLBACK_VERSIONS), -1):
             if older in self._rejected:
                 continue
-            stored = self._store.config(older)
+            stored = self._configs.config(older)
             if stored is not None:
                 return stored
         return None
@@ -94,7 +94,7 @@ class ConfigProvider:
                 del self._versions[old]
 
 
-def apply_config(store: Store, text: str, now: datetime, source: str = "config") -> tuple[int, bool]:
+def apply_config(configs: ConfigVersionRepository, text: str, now: datetime, source: str = "config") -> tuple[int, bool]:
     """Validate and store a config; raises ConfigError (nothing stored) when it is invalid."""
     load_config_text(text, source)
-    return store.save_config(text, config_digest(text), now)
+    return configs.save_config(text, config_digest(text), now)

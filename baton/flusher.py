@@ -13,16 +13,17 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 import sqlalchemy as sa
 import structlog
 
 from adapters.salesforce.session import UNREACHABLE
-from adapters.store import Store
 from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError
 from kernel.ports import OwnerChange, OwnerReader, OwnerWriter, WriteResult
+from kernel.ports.operations import ApiUsageRepository, DeadLetterRepository, NewDeadLetter
+from kernel.ports.outbox import OutboxRepository, PendingWrite
 
 log = structlog.get_logger(__name__)
 FLUSH_STAGE = "outbox"
@@ -30,6 +31,10 @@ DEFAULT_MAX_ROWS = 2_000
 IN_FLIGHT = "write in flight (outcome unknown until answered)"
 UNKNOWN_OUTCOME_PREFIXES = (IN_FLIGHT, UNREACHABLE)
 ALREADY_WRITTEN = "already written (read back after an unknown outcome)"
+
+
+class FlushRecords(DeadLetterRepository, ApiUsageRepository, Protocol):
+    """What a flush records besides the outbox: writes failed for good, and the org's API usage."""
 
 
 @dataclass(frozen=True)
@@ -59,24 +64,24 @@ class FlushReport:
             self.by_status[status] = self.by_status.get(status, 0) + count
 
 
-def _changes(rows: Sequence[dict[str, Any]]) -> list[OwnerChange]:
-    return [OwnerChange(row["routing_id"], row["object_type"], row["record_id"], row["owner_id"]) for row in rows]
+def _changes(rows: Sequence[PendingWrite]) -> list[OwnerChange]:
+    return [row.change for row in rows]
 
 
-def _write(writer: OwnerWriter, rows: Sequence[dict[str, Any]]) -> list[WriteResult]:
+def _write(writer: OwnerWriter, rows: Sequence[PendingWrite]) -> list[WriteResult]:
     """Per-row results; a failure of the whole call becomes the same result for every row."""
     try:
         return writer.write(_changes(rows))
     except TransientError as exc:
-        return [WriteResult(row["routing_id"], False, "retry", str(exc)) for row in rows]
+        return [WriteResult(row.routing_id, False, "retry", str(exc)) for row in rows]
     except PermanentError as exc:
-        return [WriteResult(row["routing_id"], False, "failed", str(exc)) for row in rows]
+        return [WriteResult(row.routing_id, False, "failed", str(exc)) for row in rows]
 
 
-def settle(store: Store, rows: Sequence[dict[str, Any]], results: Sequence[WriteResult], policy: RetryPolicy,
-           now: datetime) -> FlushReport:
+def settle(outbox: OutboxRepository, dead_letters: DeadLetterRepository, rows: Sequence[PendingWrite],
+           results: Sequence[WriteResult], policy: RetryPolicy, now: datetime) -> FlushReport:
     """Stores each row's outcome: done, retried later with backoff, or failed into the dead letters."""
-    attempts = {row["routing_id"]: int(row["attempts"]) for row in rows}
+    attempts = {row.routing_id: row.attempts for row in rows}
     report = FlushReport(rows=len(rows))
     done: dict[tuple[str, str | None], list[str]] = {}
     retry_at: dict[datetime, dict[str, str]] = {}
@@ -91,28 +96,29 @@ def settle(store: Store, rows: Sequence[dict[str, Any]], results: Sequence[Write
         else:
             failed[result.routing_id] = error
     for (status, error), routing_ids in done.items():
-        store.mark_outbox(routing_ids, status, now, error)
+        outbox.mark(routing_ids, status, now, error)
     for until, errors in retry_at.items():
-        store.defer_outbox(errors, until)
+        outbox.defer(errors, until)
     report.sent = report.by_status.get("sent", 0)
     report.rejected = report.by_status.get("rejected", 0)
     report.retrying = sum(len(errors) for errors in retry_at.values())
     report.failed = len(failed)
     if failed:
-        _dead_letter(store, rows, failed, now)
+        _dead_letter(outbox, dead_letters, rows, failed, now)
     return report
 
 
-def _dead_letter(store: Store, rows: Sequence[dict[str, Any]], failed: dict[str, str], now: datetime) -> None:
+def _dead_letter(outbox: OutboxRepository, dead_letters: DeadLetterRepository, rows: Sequence[PendingWrite],
+                 failed: dict[str, str], now: datetime) -> None:
     for error, routing_ids in _group_by_error(failed).items():
-        store.mark_outbox(routing_ids, "failed", now, error)
+        outbox.mark(routing_ids, "failed", now, error)
         failed_here = set(routing_ids)
-        records = [row["record_id"] for row in rows if row["routing_id"] in failed_here]
-        letter_id = store.add_dead_letter({
-            "message_id": f"outbox-{routing_ids[0]}", "queue_name": FLUSH_STAGE, "actor_name": FLUSH_STAGE,
-            "stage": FLUSH_STAGE, "routing_ids": routing_ids, "message": {"record_ids": records},
-            "reason": f"owner write failed: {error}"[:4000], "failed_at": now,
-        })
+        records = [row.record_id for row in rows if row.routing_id in failed_here]
+        letter_id = dead_letters.add_dead_letter(NewDeadLetter(
+            message_id=f"outbox-{routing_ids[0]}", queue_name=FLUSH_STAGE, actor_name=FLUSH_STAGE,
+            stage=FLUSH_STAGE, routing_ids=routing_ids, message={"record_ids": records},
+            reason=f"owner write failed: {error}"[:4000], failed_at=now,
+        ))
         log.error("owner_write_dead_lettered", dead_letter_id=letter_id, records=len(routing_ids), reason=error)
 
 
@@ -123,14 +129,14 @@ def _group_by_error(failed: dict[str, str]) -> dict[str, list[str]]:
     return grouped
 
 
-def _outcome_unknown(row: dict[str, Any]) -> bool:
+def _outcome_unknown(row: PendingWrite) -> bool:
     """The row's last write may have been carried out: it was in flight when the flusher stopped or its
     database went away, or the connection broke after the request went out."""
-    return str(row.get("last_error") or "").startswith(UNKNOWN_OUTCOME_PREFIXES)
+    return (row.last_error or "").startswith(UNKNOWN_OUTCOME_PREFIXES)
 
 
-def settle_unknown_outcomes(store: Store, writer: OwnerWriter, rows: list[dict[str, Any]],
-                            now: datetime) -> tuple[list[dict[str, Any]], int]:
+def settle_unknown_outcomes(outbox: OutboxRepository, writer: OwnerWriter, rows: list[PendingWrite],
+                            now: datetime) -> tuple[list[PendingWrite], int]:
     """Rows whose last write's outcome is unknown are read back first: those whose record already has
     the owner are done (not written twice); the rest are written. Returns (rows to write, rows settled).
     When the owners cannot be read now, those rows wait for the next round."""
@@ -141,40 +147,40 @@ def settle_unknown_outcomes(store: Store, writer: OwnerWriter, rows: list[dict[s
         owners = {record_id[:15]: owner[:15] for record_id, owner in writer.current_owners(_changes(unknown)).items()}
     except TransientError as exc:
         log.warning("outbox_read_back_failed", rows=len(unknown), error=str(exc))
-        waiting = {row["routing_id"] for row in unknown}
-        return [row for row in rows if row["routing_id"] not in waiting], 0
+        waiting = {row.routing_id for row in unknown}
+        return [row for row in rows if row.routing_id not in waiting], 0
     except PermanentError as exc:  # cannot read these owners back: an idempotent write again is still right
         log.warning("outbox_read_back_refused", rows=len(unknown), error=str(exc))
         return rows, 0
-    done = [row["routing_id"] for row in unknown if owners.get(row["record_id"][:15]) == row["owner_id"][:15]]
-    store.mark_outbox(done, "sent", now, ALREADY_WRITTEN)
+    done = [row.routing_id for row in unknown if owners.get(row.record_id[:15]) == row.owner_id[:15]]
+    outbox.mark(done, "sent", now, ALREADY_WRITTEN)
     finished = set(done)
-    return [row for row in rows if row["routing_id"] not in finished], len(done)
+    return [row for row in rows if row.routing_id not in finished], len(done)
 
 
-def flush_outbox(store: Store, writer: OwnerWriter, now: datetime, policy: RetryPolicy,
-                 max_rows: int = DEFAULT_MAX_ROWS) -> FlushReport:
+def flush_outbox(outbox: OutboxRepository, records: FlushRecords, writer: OwnerWriter, now: datetime,
+                 policy: RetryPolicy, max_rows: int = DEFAULT_MAX_ROWS) -> FlushReport:
     """Writes every due real-time row (``max_rows`` a round, in as few calls as the writer needs).
 
     The rows are marked in flight before the call, so a write whose answer never got stored (the flusher
     killed, the database or the connection gone) is read back instead of sent twice."""
     report = FlushReport()
     while True:
-        due = store.due_outbox(now, "realtime", max_rows)
+        due = outbox.due(now, "realtime", max_rows)
         if not due:
             break
-        rows, settled = settle_unknown_outcomes(store, writer, due, now)
+        rows, settled = settle_unknown_outcomes(outbox, writer, due, now)
         report.rows += settled
         report.sent += settled
         if rows:
-            store.note_outbox_error((row["routing_id"] for row in rows), IN_FLIGHT)
+            outbox.note((row.routing_id for row in rows), IN_FLIGHT)
             results = _write(writer, rows)
-            report.add(settle(store, rows, results, policy, now))
+            report.add(settle(outbox, records, rows, results, policy, now))
         if len(due) < max_rows or not rows:
             break
     usage = writer.api_usage()
     if usage is not None:
-        store.save_api_usage(usage[0], usage[1], now)
+        records.save_api_usage(usage[0], usage[1], now)
     if report.rows:
         log.info("outbox_flushed", rows=report.rows, sent=report.sent, rejected=report.rejected,
                  retrying=report.retrying, failed=report.failed, api_usage=usage and f"{usage[0]}/{usage[1]}")
@@ -185,7 +191,8 @@ def flush_outbox(store: Store, writer: OwnerWriter, now: datetime, policy: Retry
 class Flusher:
     """Flushes every ``interval_ms`` while this process holds the leader lock, until stopped."""
 
-    store: Store
+    outbox: OutboxRepository
+    records: FlushRecords
     writer: OwnerWriter
     policy: RetryPolicy
     clock: Clock
@@ -202,7 +209,7 @@ class Flusher:
         try:
             if not self.is_leader():
                 return None
-            return flush_outbox(self.store, self.writer, self.clock(), self.policy)
+            return flush_outbox(self.outbox, self.records, self.writer, self.clock(), self.policy)
         except (TransientError, sa.exc.DBAPIError) as exc:  # the database is away: the rows wait in the outbox
             log.warning("outbox_flush_failed", error=str(exc))
             return None

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import structlog
 
-from adapters.store import Store
+from kernel.ports.operations import DeadLetterRepository, NewDeadLetter
 
 log = structlog.get_logger(__name__)
 LOST_STAGE = "listen"
@@ -26,13 +26,13 @@ def lost_window_reason(channel: str, since: datetime, until: datetime) -> str:
             f"{since.strftime('%Y-%m-%dT%H:%M:%SZ')}\"`")
 
 
-def record_lost_window(store: Store, channel: str, since: datetime, until: datetime) -> int:
+def record_lost_window(dead_letters: DeadLetterRepository, channel: str, since: datetime, until: datetime) -> int:
     """Logs the window and stores it as a ``listen`` dead letter; returns the dead letter's id."""
     reason = lost_window_reason(channel, since, until)
     log.error("catch_up_impossible", channel=channel, since=since.isoformat(), until=until.isoformat(),
               reason=reason)
-    return store.add_dead_letter({
-        "message_id": f"lost:{channel}:{since.isoformat()}"[:64], "queue_name": channel, "actor_name": LOST_STAGE,
-        "stage": LOST_STAGE, "routing_ids": [], "reason": reason, "failed_at": until,
-        "message": {"channel": channel, "since": since.isoformat(), "until": until.isoformat()},
-    })
+    return dead_letters.add_dead_letter(NewDeadLetter(
+        message_id=f"lost:{channel}:{since.isoformat()}"[:64], queue_name=channel, actor_name=LOST_STAGE,
+        stage=LOST_STAGE, routing_ids=[], reason=reason, failed_at=until,
+        message={"channel": channel, "since": since.isoformat(), "until": until.isoformat()},
+    ))

@@ -16,8 +16,8 @@ from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Retries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
-from adapters.store import Store
 from kernel.errors import DependencyUnavailable
+from kernel.ports.operations import DeadLetterRepository, NewDeadLetter
 from messages import routing_id_for
 
 log = structlog.get_logger(__name__)
@@ -150,24 +150,24 @@ def failure_reason(message: MessageProxy) -> str:
 class DeadLetterRecorder(Middleware):
     """Copies every dead-lettered message into the store, where it outlives RabbitMQ's 7-day TTL."""
 
-    def __init__(self, store_factory: Callable[[], Store], clock: Callable[[], datetime]):
-        self._store_factory = store_factory
+    def __init__(self, dead_letters: Callable[[], DeadLetterRepository], clock: Callable[[], datetime]):
+        self._dead_letters = dead_letters
         self._clock = clock
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         reason = failure_reason(message)
         try:
-            letter_id = self._store_factory().add_dead_letter(
-                {
-                    "message_id": message.message_id,
-                    "queue_name": message.queue_name,
-                    "actor_name": message.actor_name,
-                    "stage": message.actor_name,
-                    "routing_ids": _routing_ids(message),
-                    "message": message.asdict(),
-                    "reason": reason[:4000],
-                    "failed_at": self._clock(),
-                }
+            letter_id = self._dead_letters().add_dead_letter(
+                NewDeadLetter(
+                    message_id=message.message_id,
+                    queue_name=message.queue_name,
+                    actor_name=message.actor_name,
+                    stage=message.actor_name,
+                    routing_ids=_routing_ids(message),
+                    message=message.asdict(),
+                    reason=reason[:4000],
+                    failed_at=self._clock(),
+                )
             )
         except Exception as exc:  # the message itself still sits in the broker's dead-letter queue
             log.critical("dead_letter_not_stored", message_id=message.message_id, error=str(exc), reason=reason)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from adapters.store.operations import Figures
+from kernel.ports.operations import Figures
 
 PERCENTILES = (50, 95)
 DIRECT_OWNER = "(direct owner)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from adapters.store.operations import RecordTrace
+from kernel.ports.operations import RecordTrace
 
 OUTBOX_FIELDS = ("status", "attempts", "last_error", "channel", "created_at", "sent_at", "next_attempt_at")
 NO_WRITE = {"status": "none", "reason": "no owner to write (the decision did not assign one)"}

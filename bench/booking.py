@@ -99,7 +99,7 @@ def main() -> None:
                                     calendar_fake.api_url),
             salesforce_events=SalesforceEventWriter(salesforce=salesforce),
         )
-        apply_config(current.ports.store, booking_config(), NOW)
+        apply_config(current.ports.store.administration, booking_config(), NOW)
         worker = Worker(current.broker, worker_timeout=5, worker_threads=8)
         worker.start()
         client = TestClient(create_app(current))

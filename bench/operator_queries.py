@@ -22,9 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.store import make_engine, upgrade_schema
-from adapters.store.operations import LogFilter, OperationsReader
+from adapters.store.operations import OperationsReader
 from adapters.store.tables import assignments
 from baton.stats import report
+from kernel.ports.operations import LogFilter
 
 INSERT_CHUNK = 5_000
 

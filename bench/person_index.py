@@ -43,7 +43,7 @@ def fill(store: Store, kind: str, count: int) -> None:
         written = EPOCH - timedelta(hours=1, seconds=len(batches) - number)
         rows = [options.row(kind, str(person(n, kind)["Id"]), person(n, kind), written, written)
                 for n in range(start, min(count, start + WRITE_ROWS - 1) + 1)]
-        with store.transaction() as tx:
+        with store.reference_sync.writes() as tx:
             tx.upsert_synced(kind, rows, newer_only=False)
             tx.save_sync_position(SyncPosition(kind, EPOCH), EPOCH)
 
@@ -61,14 +61,14 @@ def main() -> None:
     store = Store(engine)
     fill(store, "Lead", args.leads)
     fill(store, "Contact", args.contacts)
-    reference = StoreReferenceData(store, refresh_ms=0)
+    reference = StoreReferenceData(store.reference_sync, refresh_ms=0)
     assert reference.person_index() is not None
     options = SyncOptions()
     wall, cpu = [], []
     for round_number in range(1, args.rounds + 1):
         at = EPOCH + timedelta(minutes=round_number)
         row = options.row("Lead", str(person(round_number, "Lead")["Id"]), person(round_number, "Lead"), at, at)
-        with store.transaction() as tx:
+        with store.reference_sync.writes() as tx:
             tx.upsert_synced("Lead", [row], newer_only=True)  # as a change event's reference update does
         started, started_cpu = time.perf_counter(), time.process_time()
         index = reference.person_index()

@@ -101,7 +101,7 @@ def main() -> None:
     engine = make_engine(POSTGRES_URL, schema)
     upgrade_schema(engine, schema)
     store = Store(engine)
-    apply_config(store, team_config(members=args.members), datetime.now(UTC))
+    apply_config(store.administration, team_config(members=args.members), datetime.now(UTC))
     producer = Producer(RABBITMQ_URL, prefix)
     env = worker_env(RABBITMQ_URL, POSTGRES_URL, schema, prefix, BATON_LOG_LEVEL=args.log_level)
     logs = Path(tempfile.mkdtemp(prefix="baton-bench-"))

@@ -88,7 +88,7 @@ def bench_realtime(current: Runtime, org: FakeOrg, count: int, rate_per_s: float
         enqueue(current.broker, [realtime_event(number)], 1, utc_now())
         time.sleep(max(0.0, started + number / rate_per_s - time.monotonic()))
     store = current.ports.store
-    while len(org.owners) < count or store.due_outbox(utc_now() + timedelta(days=1), "realtime", 1):
+    while len(org.owners) < count or store.outbox.due(utc_now() + timedelta(days=1), "realtime", 1):
         time.sleep(WAIT_POLL_S)
     flusher.stopped.set()
     thread.join()
@@ -121,7 +121,7 @@ def bench_reassign(current: Runtime, org: FakeOrg, salesforce: Salesforce, count
     calls_before = len(org.bulk.requests)
     cpu_before = time.process_time() + other_cpu_s()
     started = time.monotonic()
-    job = jobs.create_job(store, jobs.SOURCE_SOQL, "SELECT Id, OwnerId, LastName, Company, Country FROM Lead",
+    job = jobs.create_job(store.administration, jobs.SOURCE_SOQL, "SELECT Id, OwnerId, LastName, Company, Country FROM Lead",
                           "Lead", False, utc_now())
     ctx = JobContext(store, current.broker, settings, client, BulkOwnerWriter(client), current.ports.clock,
                      idle=idle, timeout_s=1800)

@@ -141,8 +141,8 @@ def measure_stage(team: Team, facts: list[dict[str, object]], batch_size: int) -
     store = Store(engine)
     config = {"teams": [team.model_dump(mode="json", exclude_defaults=True)], "default_team": team.name}
     now = datetime.now(UTC)
-    apply_config(store, yaml.safe_dump(config), now)
-    ports = Ports(store, ConfigProvider(store), UnconfiguredOwnerWriter(), RecordingSink(), clock=lambda: now)
+    apply_config(store.administration, yaml.safe_dump(config), now)
+    ports = Ports(store, ConfigProvider(store.administration), UnconfiguredOwnerWriter(), RecordingSink(), clock=lambda: now)
     events = [
         RecordEvent(object_type="Lead", record_id=f"00Q{n:012d}AAA", fields=dict(fields), source=Source.API,
                     source_event_id=f"bench-{n}", commit_timestamp=now, received_at=now)

@@ -55,8 +55,8 @@ def main() -> None:
         engine = make_engine(f"sqlite:///{directory}/bench.sqlite3")
         upgrade_schema(engine)
         store = Store(engine)
-        apply_config(store, current_text, utc_now())
-        ports = Ports(store=store, configs=ConfigProvider(store), owner_writer=UnconfiguredOwnerWriter(),
+        apply_config(store.administration, current_text, utc_now())
+        ports = Ports(store=store, configs=ConfigProvider(store.administration), owner_writer=UnconfiguredOwnerWriter(),
                       sink=RecordingSink(), reference=FileReferenceData(EXAMPLES / "accounts.jsonl", None, None))
         events = leads(args.records)
         started = time.perf_counter()

@@ -270,7 +270,7 @@ def main() -> None:
                     "t_s": round(time.monotonic() - began), "sent": len(producer.events),
                     "decided": run.assignments(), "window_decided": len(window),
                     "p50_ms": percentile(window, 0.5), "p99_ms": percentile(window, 0.99),
-                    "rss_mb": resident_mb(run), "dead_letters": len(run.store.dead_letters()),
+                    "rss_mb": resident_mb(run), "dead_letters": len(run.store.administration.dead_letters()),
                     "dlq": sum(n for name, n in depths.items() if name.endswith(".XQ")),
                     "backlog": sum(n for name, n in depths.items() if not name.endswith(".XQ")),
                 }

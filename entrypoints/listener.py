@@ -160,7 +160,7 @@ class ChannelListener:
             client.disconnect()
 
     def _subscribe(self, client: BayeuxClient, reader: RecordReader) -> None:
-        position = self.store.stream_position(self.channel)
+        position = self.store.administration.stream_position(self.channel)
         replay_id, catch_up_from = resume_plan(position)
         try:
             client.subscribe(self.channel, replay_id)
@@ -176,14 +176,14 @@ class ChannelListener:
         started = self._clock()
         entity = entity_for_channel(self.channel)
         if since is not None and entity is None:
-            record_lost_window(self.store, self.channel, since, started)
+            record_lost_window(self.store.administration, self.channel, since, started)
         elif since is not None:
             reread = ReRead(entity, (), since - CATCH_UP_OVERLAP, None, Source.CHANGE_EVENT, None)  # type: ignore[arg-type]
             events = record_events(Intake(rereads=[reread]), reader, started, self._integration_user_id,
                                    skip_unreadable=True)
             self._log.info("catch_up", object_type=entity, since=since.isoformat(), records=len(events))
             self._enqueue(events, started)
-        self.store.save_stream_position(self.channel, None, started, started)
+        self.store.administration.save_stream_position(self.channel, None, started, started)
 
     # events ------------------------------------------------------------------------------------
     def _process(self, events: Sequence[StreamEvent], reader: RecordReader) -> None:
@@ -200,12 +200,13 @@ class ChannelListener:
         replay_ids = [event.replay_id for event in events if event.replay_id is not None]
         if replay_ids:
             times = [t for t in (event_time(event.data) for event in events) if t is not None]
-            self.store.save_stream_position(self.channel, max(replay_ids), max(times, default=received), received)
+            self.store.administration.save_stream_position(self.channel, max(replay_ids),
+                                                           max(times, default=received), received)
 
     def _save_usage(self, reader: RecordReader, now: datetime) -> None:
         usage = reader.api_usage() if isinstance(reader, SoqlRecordReader) else None
         if usage is not None:
-            self.store.save_api_usage(usage[0], usage[1], now)
+            self.store.administration.save_api_usage(usage[0], usage[1], now)
 
     def _enqueue(self, events: list[RecordEvent], now: datetime) -> None:
         if not events:

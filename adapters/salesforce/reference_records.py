@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from kernel.ports.reference_sync import SyncedWrite
+
 SYNCED_OBJECTS = ("User", "Account", "Contact", "Lead")
 DELETABLE_OBJECTS = frozenset({"Account", "Contact", "Lead"})  # users are deactivated, never deleted
 DEFAULT_CLOSED_LEAD_STATUSES = frozenset({"Closed - Converted", "Closed - Not Converted"})
@@ -135,10 +137,10 @@ class SyncOptions:
         return frozenset(status.casefold() for status in self.closed_lead_statuses)
 
     def row(self, object_type: str, record_id: str, fields: Mapping[str, Any], stamp: datetime, now: datetime,
-            *, partial: bool = False) -> dict[str, Any]:
+            *, partial: bool = False) -> SyncedWrite:
         """The row for a record's fields. ``partial``: only the columns whose fields are present (a change event)."""
         fields = _flatten_name(fields)
-        row: dict[str, Any] = {"id": long_id(record_id), "system_modstamp": stamp.astimezone(UTC), "written_at": now}
+        row: dict[str, Any] = {}
         for name, (column, convert) in FIELDS[object_type].items():
             if name in fields or not partial:
                 row[column] = convert(fields.get(name))
@@ -151,7 +153,7 @@ class SyncOptions:
         tells_removal = ("IsDeleted", "IsConverted", "Status")
         if not partial or any(name in fields for name in tells_removal):
             row["removed_reason"] = self.removed_reason(object_type, fields)
-        return row
+        return SyncedWrite(long_id(record_id), stamp.astimezone(UTC), now, row)
 
     def _calendar_email(self, fields: Mapping[str, Any], row: dict[str, Any], partial: bool) -> None:
         source = self.user_calendar_field if self.user_calendar_field and fields.get(self.user_calendar_field) else "Email"

@@ -35,9 +35,9 @@ from adapters.salesforce.reference_records import (
     soql_datetime,
 )
 from adapters.salesforce.writer import TRANSIENT_HTTP
-from adapters.store import Store, SyncPosition
 from kernel.clock import Clock, utc_now
 from kernel.errors import PermanentError, TransientError
+from kernel.ports.reference_sync import ReferenceSyncRepository, SyncPosition
 
 log = structlog.get_logger(__name__)
 DEFAULT_SETTLE_S = 60.0
@@ -80,10 +80,10 @@ def build_query(object_type: str, options: SyncOptions, position: SyncPosition, 
 class ReferenceSync:
     """Syncs one object at a time from a simple-salesforce session into the store."""
 
-    def __init__(self, salesforce: Salesforce, store: Store, options: SyncOptions | None = None,
+    def __init__(self, salesforce: Salesforce, copy: ReferenceSyncRepository, options: SyncOptions | None = None,
                  clock: Clock = utc_now, settle_s: float = DEFAULT_SETTLE_S):
         self._salesforce = salesforce
-        self._store = store
+        self._copy = copy
         self._options = options or SyncOptions()
         self._clock = clock
         self._settle = timedelta(seconds=settle_s)
@@ -92,9 +92,9 @@ class ReferenceSync:
         """Reads every change since the stored position; raises TransientError when Salesforce fails mid-way."""
         started = self._clock()
         if full:
-            with self._store.transaction() as tx:
+            with self._copy.writes() as tx:
                 tx.save_sync_position(SyncPosition(object_type, sweep_before=started), started)
-        position = self._store.sync_position(object_type) or SyncPosition(object_type)
+        position = self._copy.position(object_type) or SyncPosition(object_type)
         until = started - self._settle
         soql = build_query(object_type, self._options, position, until)
         include_deleted = object_type in DELETABLE_OBJECTS and position.last_modstamp is not None
@@ -124,15 +124,15 @@ class ReferenceSync:
             rows.append(self._options.row(object_type, record["Id"], record, stamp, now))
         position = result.position or SyncPosition(object_type)
         if rows:
-            position = replace(position, last_modstamp=rows[-1]["system_modstamp"], last_id=rows[-1]["id"])
+            position = replace(position, last_modstamp=rows[-1].system_modstamp, last_id=rows[-1].id)
         swept = 0
-        with self._store.transaction() as tx:
+        with self._copy.writes() as tx:
             tx.upsert_synced(object_type, rows, newer_only=False)
             if page.get("done", True) and position.sweep_before is not None:
                 swept = tx.sweep_synced(object_type, position.sweep_before, until)
                 position = replace(position, sweep_before=None)
             tx.save_sync_position(position, now)
-        removed = sum(1 for row in rows if row["removed_reason"])
+        removed = sum(1 for row in rows if row.removed_reason)
         result.pages += 1
         result.written += len(rows) - removed
         result.removed += removed

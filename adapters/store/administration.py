@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import as_utc
+from adapters.store.base import as_utc, transaction
 from adapters.store.tables import (
     api_usage,
     config_versions,
@@ -20,78 +19,21 @@ from adapters.store.tables import (
     reassign_jobs,
     stream_positions,
 )
+from kernel.ports.operations import (
+    ApiUsage,
+    DeadLetter,
+    NewDeadLetter,
+    ReassignJob,
+    StoredConfig,
+    StreamPosition,
+)
 
 
-@dataclass(frozen=True)
-class StoredConfig:
-    version: int
-    body: str
-    digest: str
-    applied_at: datetime
+class SqlAdministration:
+    """Operator-facing records, one table each."""
 
-
-@dataclass(frozen=True)
-class DeadLetter:
-    id: int
-    message_id: str
-    queue_name: str
-    actor_name: str
-    stage: str
-    routing_ids: list[str]
-    message: dict[str, Any]
-    reason: str
-    failed_at: datetime
-    replayed_at: datetime | None
-    replay_count: int
-
-
-@dataclass(frozen=True)
-class ApiUsage:
-    """The org's daily API requests, as Salesforce last reported them (Sforce-Limit-Info)."""
-
-    used: int
-    limit: int
-    observed_at: datetime
-
-    @property
-    def share(self) -> float:
-        return self.used / self.limit if self.limit else 0.0
-
-
-@dataclass(frozen=True)
-class StreamPosition:
-    """Where a Streaming API channel was left: the last processed replay id (None after a catch-up by
-    query) and the time of the last event covered, from which a catch-up query starts."""
-
-    channel: str
-    replay_id: int | None
-    event_at: datetime | None
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class ReassignJob:
-    """A batch reassignment job: what it reads, where it got to, and its counts."""
-
-    id: str
-    source: str
-    query: str
-    object_type: str
-    state: str
-    dry_run: bool
-    bulk_query_job_id: str | None
-    counts: dict[str, int]
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class Administration:
-    """Operator-facing records (mixed into Store)."""
-
-    engine: Engine
-
-    transaction: Callable[[], AbstractContextManager[Any]]
+    def __init__(self, engine: Engine):
+        self.engine = engine
 
     def latest_config(self) -> StoredConfig | None:
         with self.engine.connect() as connection:
@@ -109,24 +51,24 @@ class Administration:
 
     def save_config(self, body: str, digest: str, now: datetime) -> tuple[int, bool]:
         """Store a validated config; returns (version, created). The same text as the newest is a no-op."""
-        with self.transaction() as tx:
-            latest = tx.connection.execute(
+        with transaction(self.engine) as connection:
+            latest = connection.execute(
                 sa.select(config_versions.c.version, config_versions.c.digest)
                 .order_by(config_versions.c.version.desc())
                 .limit(1)
             ).first()
             if latest and latest.digest == digest:
                 return latest.version, False
-            result = tx.connection.execute(
+            result = connection.execute(
                 sa.insert(config_versions).values(digest=digest, body=body, applied_at=now)
             )
             return int(result.inserted_primary_key[0]), True
 
     def save_api_usage(self, used: int, limit: int, now: datetime, name: str = "api-usage") -> None:
-        with self.transaction() as tx:
-            insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert
+        with transaction(self.engine) as connection:
+            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
             statement = insert(api_usage).values(name=name, used=used, limit=limit, observed_at=now)
-            tx.connection.execute(statement.on_conflict_do_update(
+            connection.execute(statement.on_conflict_do_update(
                 index_elements=[api_usage.c.name], set_={"used": used, "limit": limit, "observed_at": now},
             ))
 
@@ -135,9 +77,9 @@ class Administration:
             row = connection.execute(sa.select(api_usage).where(api_usage.c.name == name)).first()
         return ApiUsage(row.used, row.limit, as_utc(row.observed_at)) if row else None  # type: ignore[arg-type]
 
-    def add_dead_letter(self, row: dict[str, Any]) -> int:
-        with self.transaction() as tx:
-            result = tx.connection.execute(sa.insert(dead_letters).values(**row))
+    def add_dead_letter(self, letter: NewDeadLetter) -> int:
+        with transaction(self.engine) as connection:
+            result = connection.execute(sa.insert(dead_letters).values(**_columns(letter)))
             return int(result.inserted_primary_key[0])
 
     def dead_letters(self, stage: str | None = None, include_replayed: bool = False) -> list[DeadLetter]:
@@ -155,8 +97,8 @@ class Administration:
         return _dead_letter(row) if row else None
 
     def mark_replayed(self, letter_id: int, now: datetime) -> None:
-        with self.transaction() as tx:
-            tx.connection.execute(
+        with transaction(self.engine) as connection:
+            connection.execute(
                 sa.update(dead_letters)
                 .where(dead_letters.c.id == letter_id)
                 .values(replayed_at=now, replay_count=dead_letters.c.replay_count + 1)
@@ -173,17 +115,17 @@ class Administration:
                              now: datetime) -> None:
         """Call only once the events up to ``replay_id`` are enqueued (the broker confirmed them)."""
         values = {"channel": channel, "replay_id": replay_id, "event_at": event_at, "updated_at": now}
-        with self.transaction() as tx:
-            insert = postgresql.insert if tx._dialect == "postgresql" else sqlite.insert
+        with transaction(self.engine) as connection:
+            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
             statement = insert(stream_positions).values(**values)
-            tx.connection.execute(statement.on_conflict_do_update(
+            connection.execute(statement.on_conflict_do_update(
                 index_elements=[stream_positions.c.channel],
                 set_={"replay_id": replay_id, "event_at": event_at, "updated_at": now},
             ))
 
-    def add_reassign_job(self, row: dict[str, Any]) -> None:
+    def add_reassign_job(self, job: ReassignJob) -> None:
         with self.engine.begin() as connection:
-            connection.execute(sa.insert(reassign_jobs).values(**row))
+            connection.execute(sa.insert(reassign_jobs).values(**_columns(job)))
 
     def reassign_job(self, job_id: str) -> ReassignJob | None:
         with self.engine.connect() as connection:
@@ -194,11 +136,26 @@ class Administration:
         values["created_at"], values["updated_at"] = as_utc(row.created_at), as_utc(row.updated_at)
         return ReassignJob(**values)
 
-    def update_reassign_job(self, job_id: str, now: datetime, **values: Any) -> None:
+    def set_reassign_job_state(self, job_id: str, state: str, now: datetime, *, error: str | None = None,
+                               counts: Mapping[str, int] | None = None) -> None:
+        values: dict[str, Any] = {"state": state, "error": error}
+        if counts is not None:
+            values["counts"] = dict(counts)
+        self._update_reassign_job(job_id, now, values)
+
+    def set_reassign_job_query(self, job_id: str, bulk_query_job_id: str, now: datetime) -> None:
+        self._update_reassign_job(job_id, now, {"bulk_query_job_id": bulk_query_job_id})
+
+    def _update_reassign_job(self, job_id: str, now: datetime, values: dict[str, Any]) -> None:
         with self.engine.begin() as connection:
             connection.execute(
                 sa.update(reassign_jobs).where(reassign_jobs.c.id == job_id).values(updated_at=now, **values)
             )
+
+
+def _columns(row: NewDeadLetter | ReassignJob) -> dict[str, Any]:
+    """A typed row's fields as column values (shallow: ``asdict`` would copy every nested value)."""
+    return {column.name: getattr(row, column.name) for column in fields(row)}
 
 
 def _stored_config(row: Any) -> StoredConfig:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.store.administration import DeadLetter
 from adapters.store.base import as_utc
 from adapters.store.tables import (
     api_usage,
@@ -21,59 +19,18 @@ from adapters.store.tables import (
     outbox,
     record_states,
 )
+from kernel.ports.operations import DeadLetter, Figures, LogFilter, RecordTrace
 
 LATENCY_SAMPLE = 100_000
 
 
-@dataclass(frozen=True)
-class LogFilter:
-    """What ``baton logs`` keeps: each non-empty list is an OR of its values; the lists are ANDed."""
-
-    teams: Sequence[str] = ()
-    objects: Sequence[str] = ()
-    outcomes: Sequence[str] = ()
-    owners: Sequence[str] = ()
-
-    def keeps(self, entry: dict[str, Any]) -> bool:
-        """The same filter applied to a log body (the live stream filters owners on the client)."""
-        pairs = ((self.teams, "team"), (self.objects, "object_type"), (self.outcomes, "outcome"),
-                 (self.owners, "owner_id"))
-        return all(not wanted or entry.get(key) in wanted for wanted, key in pairs)
-
-
-@dataclass
-class RecordTrace:
-    """Everything the store knows about one record's routing."""
-
-    logs: list[dict[str, Any]]
-    outbox: dict[str, dict[str, Any]]
-    holds: list[dict[str, Any]]
-    dead_letters: list[dict[str, Any]]
-    configs: dict[int, datetime]
-    current: dict[str, Any] | None
-
-
-@dataclass
-class Figures:
-    """The raw counts ``baton stats`` reports, for decisions made since a time."""
-
-    since: datetime
-    per_member: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
-    outcomes: dict[str, int] = field(default_factory=dict)
-    held_now: dict[str, int] = field(default_factory=dict)
-    dead_letters: dict[str, int] = field(default_factory=dict)
-    dead_letters_open: dict[str, int] = field(default_factory=dict)
-    outbox: dict[str, int] = field(default_factory=dict)
-    api: tuple[int, int, datetime] | None = None
-    timings: list[tuple[datetime, datetime, str | None, Any]] = field(default_factory=list)
-
-
 class OperationsReader:
+    """The operator commands' queries over the whole store (logs, outbox, holds, dead letters, configs)."""
+
     def __init__(self, engine: Engine):
         self.engine = engine
 
     def history(self, since: datetime, filters: LogFilter, limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` logs decided at or after ``since`` that pass the filters, oldest first."""
         query = sa.select(assignments.c.log).where(assignments.c.decided_at >= since)
         for wanted, column in ((filters.teams, assignments.c.team), (filters.objects, assignments.c.object_type),
                                (filters.outcomes, assignments.c.outcome), (filters.owners, assignments.c.owner_id)):

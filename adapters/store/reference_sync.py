@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -11,35 +11,34 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import StoreTransaction, as_utc
+from adapters.store.base import StoreTransaction, as_utc, transaction
 from adapters.store.tables import SYNCED_TABLES, sf_accounts, sf_users, sync_positions
+from kernel.ports.reference_sync import (
+    SyncedAccount,
+    SyncedContact,
+    SyncedLead,
+    SyncedRow,
+    SyncedUser,
+    SyncedWrite,
+    SyncPosition,
+)
 
-
-@dataclass(frozen=True)
-class SyncPosition:
-    """Where an object's sync stands: the last (SystemModstamp, Id) written, and a pending full-sync sweep."""
-
-    object_type: str
-    last_modstamp: datetime | None = None
-    last_id: str | None = None
-    sweep_before: datetime | None = None
+ROW_TYPES: dict[str, type[SyncedRow]] = {"User": SyncedUser, "Account": SyncedAccount, "Contact": SyncedContact,
+                                         "Lead": SyncedLead}
 
 
 class SyncTransaction(StoreTransaction):
     """A sync pass's writes, inside one transaction."""
 
-    def upsert_synced(self, object_type: str, rows: Sequence[dict[str, Any]], *, newer_only: bool) -> None:
-        """Writes rows of Baton's copy of ``object_type``, never over a newer version (by SystemModstamp).
-
-        Change events pass ``newer_only=True``: a row is written only over an older one. The sync
-        passes False: an equal version is rewritten too, and ``written_at`` is refreshed even when a
-        newer version is kept, so a full sync marks every record it saw. Rows may hold only some
-        columns (an event names the fields it carries); rows with the same columns share a statement.
-        """
+    def upsert_synced(self, object_type: str, rows: Sequence[SyncedWrite], *, newer_only: bool) -> None:
+        """Rows may hold only some columns (an event names the fields it carries); rows with the same
+        columns share a statement."""
         table = SYNCED_TABLES[object_type]
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
-            groups.setdefault(tuple(sorted(row)), []).append(row)
+            values = {**row.columns, "id": row.id, "system_modstamp": row.system_modstamp,
+                      "written_at": row.written_at}
+            groups.setdefault(tuple(sorted(values)), []).append(values)
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         for columns, group in groups.items():
             statement = insert(table)
@@ -61,10 +60,7 @@ class SyncTransaction(StoreTransaction):
             self.connection.execute(statement, group)
 
     def sweep_synced(self, object_type: str, before: datetime, modified_until: datetime) -> int:
-        """Drops rows a full sync did not rewrite: gone from Salesforce (beyond the recycle bin).
-
-        Rows modified after ``modified_until`` (the pass's upper bound) were never asked for; they stay.
-        """
+        """Rows modified after ``modified_until`` (the pass's upper bound) were never asked for; they stay."""
         table = SYNCED_TABLES[object_type]
         return self.connection.execute(
             sa.delete(table).where(table.c.written_at < before, table.c.system_modstamp <= modified_until)
@@ -81,12 +77,18 @@ class SyncTransaction(StoreTransaction):
         ))
 
 
-class SyncedReads:
-    """Reads of the synced copy (mixed into Store)."""
+class SqlReferenceSync:
+    """The synced copy: one table per object, and ``sync_positions``."""
 
-    engine: Engine
+    def __init__(self, engine: Engine):
+        self.engine = engine
 
-    def sync_position(self, object_type: str) -> SyncPosition | None:
+    @contextmanager
+    def writes(self) -> Iterator[SyncTransaction]:
+        with transaction(self.engine) as connection:
+            yield SyncTransaction(connection)
+
+    def position(self, object_type: str) -> SyncPosition | None:
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(sync_positions).where(sync_positions.c.object_type == object_type)
@@ -95,9 +97,7 @@ class SyncedReads:
             return None
         return SyncPosition(object_type, as_utc(row.last_modstamp), row.last_id, as_utc(row.sweep_before))
 
-    def synced_rows(self, object_type: str, written_since: datetime | None = None) -> list[dict[str, Any]]:
-        """Live rows of one synced object; accounts carry ``owner_is_active``, contacts ``account_name``.
-        With ``written_since``: every row written since then, removed ones too (their ``removed_reason`` says)."""
+    def rows(self, object_type: str, written_since: datetime | None = None) -> list[Any]:
         table = SYNCED_TABLES[object_type]
         source: sa.FromClause = table
         extra: list[sa.ColumnElement[Any]] = []
@@ -112,18 +112,17 @@ class SyncedReads:
             query = query.where(table.c.removed_reason.is_(None))
         else:
             query = query.where(table.c.written_at >= written_since)
+        row_type = ROW_TYPES[object_type]
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            return [row_type(**row._mapping) for row in connection.execute(query)]
 
-    def synced_row(self, object_type: str, record_id: str) -> dict[str, Any] | None:
-        """One row of the copy, live or removed (its ``removed_reason`` says)."""
+    def row(self, object_type: str, record_id: str) -> Any:
         table = SYNCED_TABLES[object_type]
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(table).where(table.c.id == record_id)).first()
-        return dict(row._mapping) if row else None
+        return ROW_TYPES[object_type](**row._mapping) if row else None
 
-    def synced_stamp(self, object_types: Sequence[str]) -> tuple[Any, ...]:
-        """Changes whenever any of these copies is written or swept: one cheap query to poll."""
+    def stamp(self, object_types: Sequence[str]) -> tuple[Any, ...]:
         parts: list[sa.ScalarSelect[Any]] = []
         for object_type in object_types:
             table = SYNCED_TABLES[object_type]
@@ -132,4 +131,3 @@ class SyncedReads:
                          .where(sync_positions.c.object_type == object_type).scalar_subquery())
         with self.engine.connect() as connection:
             return tuple(connection.execute(sa.select(*parts)).one())
-

@@ -9,26 +9,24 @@ from functools import cached_property
 
 from sqlalchemy.engine import Engine
 
-from adapters.store.administration import Administration
+from adapters.store.administration import SqlAdministration
 from adapters.store.base import transaction
 from adapters.store.bookings import SqlBookings
 from adapters.store.decisions import DecisionReads, DecisionTransaction
 from adapters.store.holds import HeldRecords
-from adapters.store.outbox import OutboxRows
-from adapters.store.reference_sync import SyncedReads, SyncTransaction
+from adapters.store.operations import OperationsReader
+from adapters.store.outbox import SqlOutbox
+from adapters.store.reference_sync import SqlReferenceSync
 from adapters.store.tokens import SqlTokens
 
 
-class Transaction(DecisionTransaction, SyncTransaction):
+class Transaction(DecisionTransaction):
     """One database transaction; the assign stage does all its work inside one."""
 
 
 class Store(
     DecisionReads,
-    OutboxRows,
-    SyncedReads,
     HeldRecords,
-    Administration,
 ):
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -46,21 +44,25 @@ class Store(
     def decisions(self) -> Store:
         return self
 
-    @property
-    def outbox(self) -> Store:
-        return self
+    @cached_property
+    def outbox(self) -> SqlOutbox:
+        return SqlOutbox(self.engine)
 
     @property
     def holds(self) -> Store:
         return self
 
-    @property
-    def reference_sync(self) -> Store:
-        return self
+    @cached_property
+    def reference_sync(self) -> SqlReferenceSync:
+        return SqlReferenceSync(self.engine)
 
-    @property
-    def administration(self) -> Store:
-        return self
+    @cached_property
+    def administration(self) -> SqlAdministration:
+        return SqlAdministration(self.engine)
+
+    @cached_property
+    def operations(self) -> OperationsReader:
+        return OperationsReader(self.engine)
 
     @cached_property
     def bookings(self) -> SqlBookings:

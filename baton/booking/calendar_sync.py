@@ -60,8 +60,8 @@ def _email(ports: Ports, host_id: str) -> str | None:
         member = team.member(host_id)
         if member is not None and member.email:
             return member.email
-    user = ports.store.synced_row("User", host_id)
-    return (user or {}).get("calendar_email") or (user or {}).get("email")
+    user = ports.store.reference_sync.row("User", host_id)
+    return (user.calendar_email or user.email) if user else None
 
 
 def _changes(ports: Ports, email: str, now: datetime) -> CalendarChanges:

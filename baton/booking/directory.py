@@ -38,15 +38,14 @@ def _team_member(config: OrgConfig, host_id: str, prefer_team: str | None) -> tu
 def host_info(config: OrgConfig, store: Store, host_id: str, prefer_team: str | None = None) -> HostInfo:
     """A team member of the config (the pool's own team first), else the synced Salesforce user."""
     found = _team_member(config, host_id, prefer_team)
-    user = store.synced_row("User", host_id) if found is None or not found[0].email else None
+    user = store.reference_sync.row("User", host_id) if found is None or not found[0].email else None
     if found is not None:
         member, team = found
-        email = member.email or (user or {}).get("calendar_email") or (user or {}).get("email")
+        email = member.email or (user and (user.calendar_email or user.email))
         return HostInfo(member.id, member.name or member.id, email, member.timezone, member, team)
-    if user is None or user.get("removed_reason"):
+    if user is None or user.removed_reason:
         raise UnknownHost(host_id)
-    return HostInfo(host_id, user.get("name") or host_id, user.get("calendar_email") or user.get("email"),
-                    user.get("time_zone") or "UTC")
+    return HostInfo(host_id, user.name or host_id, user.calendar_email or user.email, user.time_zone or "UTC")
 
 
 def host_infos(config: OrgConfig, store: Store, host_ids: Iterable[str],

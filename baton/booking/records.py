@@ -10,6 +10,7 @@ from typing import Any
 
 from adapters.store import Store
 from baton.record_facts import match_facts
+from kernel.ports.reference_sync import SyncedAccount, SyncedContact, SyncedLead
 from messages import AssignmentLog, Outcome
 from routing.booking.suggest import GraphSuggestion, Suggestion, still_valid, suggest
 from routing.config import OrgConfig
@@ -20,11 +21,17 @@ ACCOUNT_LOOKUPS = ("AccountId", "ConvertedAccountId")
 WALKED = frozenset({Outcome.ASSIGNED, Outcome.HELD, Outcome.STOPPED})  # the graph walk reached an action
 
 
-def _synced(store: Store, object_type: str, record_id: str | None) -> dict[str, Any]:
+def _synced(store: Store, object_type: str, record_id: str | None) -> SyncedAccount | SyncedContact | SyncedLead | None:
+    """The live synced account, contact or lead."""
     if not record_id or object_type not in ("Account", "Contact", "Lead"):
-        return {}
-    row = store.synced_row(object_type, record_id)
-    return row if row and not row.get("removed_reason") else {}
+        return None
+    row = store.reference_sync.row(object_type, record_id)
+    return row if isinstance(row, (SyncedAccount, SyncedContact, SyncedLead)) and not row.removed_reason else None
+
+
+def _synced_owner(store: Store, object_type: str, record_id: str | None) -> str | None:
+    row = _synced(store, object_type, record_id)
+    return row.owner_id if row else None
 
 
 def record_owner(store: Store, object_type: str, record_id: str, fields: Mapping[str, Any]) -> str | None:
@@ -35,7 +42,7 @@ def record_owner(store: Store, object_type: str, record_id: str, fields: Mapping
         state = transaction.record_states([(object_type, record_id)]).get((object_type, record_id))
     if state is not None and state.owner_id:
         return state.owner_id
-    return _synced(store, object_type, record_id).get("owner_id")
+    return _synced_owner(store, object_type, record_id)
 
 
 def latest_routing(store: Store, object_type: str, record_id: str) -> AssignmentLog | None:
@@ -84,11 +91,12 @@ def account_owner(store: Store, object_type: str, record_id: str, fields: Mappin
         return record_owner(store, object_type, record_id, fields)
     account_id = next((str(fields[name]) for name in ACCOUNT_LOOKUPS if fields.get(name)), None)
     if account_id is None and object_type == "Contact":
-        account_id = _synced(store, "Contact", record_id).get("account_id")
+        contact = _synced(store, "Contact", record_id)
+        account_id = contact.account_id if isinstance(contact, SyncedContact) else None
     matched_owner = None
     if account_id is None:
         routed = latest_routing(store, object_type, record_id)
         match = routed.match if routed is not None else None
         if match is not None and match.object_type == "Account" and match.record_id:
             account_id, matched_owner = match.record_id, match.owner_id
-    return _synced(store, "Account", account_id).get("owner_id") or matched_owner
+    return _synced_owner(store, "Account", account_id) or matched_owner

@@ -68,12 +68,12 @@ def read_record(reader: SoqlRecordReader | None, store: Store, object_type: str,
             if found:
                 return flatten(found[0])
     try:
-        row = store.synced_row(object_type, record_id)
+        row = store.reference_sync.row(object_type, record_id)
     except KeyError:
         return {}
-    if not row or row.get("removed_reason"):
+    if not row or row.removed_reason:
         return {}
-    fields = {SYNCED_NAMES[column]: value for column, value in row.items() if column in SYNCED_NAMES and value}
+    fields = {name: value for column, name in SYNCED_NAMES.items() if (value := getattr(row, column, None))}
     if "Name" not in fields and ("FirstName" in fields or "LastName" in fields):
         fields["Name"] = " ".join(str(fields.get(part, "")) for part in ("FirstName", "LastName")).strip()
     return fields

@@ -52,7 +52,7 @@ class StoreGauges(Collector):
         for stage, count in letters:
             letter_family.add_metric([stage], count)
         yield letter_family
-        usage = store.api_usage()
+        usage = store.administration.api_usage()
         if usage is not None:
             yield GaugeMetricFamily("baton_salesforce_api_requests_used",
                                     "Salesforce daily API requests used, as the org last reported them.",

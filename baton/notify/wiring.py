@@ -16,6 +16,7 @@ from baton.notify.templates import load_templates
 from baton.ports import AssignmentSink
 from baton.settings import Settings
 from kernel.errors import PermanentError
+from kernel.ports.reference_sync import SyncedReads, SyncedUser
 from messages.notifications import Channel, Notification, NotificationBatch
 from routing.teams import Member
 
@@ -25,21 +26,21 @@ class ConfigAndSyncedUsers:
     """A user's name and email from the org config's members, else from the synced Salesforce users."""
 
     configs: ConfigProvider
-    store: Store
+    copy: SyncedReads
 
     def email(self, user_id: str) -> str | None:
         member = self._member(user_id)
         if member is not None and member.email:
             return member.email
         user = self._user(user_id)
-        return user.get("email") if user else None
+        return user.email if user else None
 
     def name(self, user_id: str) -> str | None:
         member = self._member(user_id)
         if member is not None and member.name:
             return member.name
         user = self._user(user_id)
-        return user.get("name") if user else None
+        return user.name if user else None
 
     def _member(self, user_id: str) -> Member | None:
         try:
@@ -48,13 +49,13 @@ class ConfigAndSyncedUsers:
             return None
         return next((m for team in config.teams for m in team.members if m.id == user_id), None)
 
-    def _user(self, user_id: str) -> dict[str, object] | None:
-        row = self.store.synced_row("User", user_id)
-        return row if row and not row.get("removed_reason") else None
+    def _user(self, user_id: str) -> SyncedUser | None:
+        row = self.copy.row("User", user_id)
+        return row if row and not row.removed_reason else None
 
 
 def build_notifier(settings: Settings, configs: ConfigProvider, store: Store) -> Notifier:
-    return Notifier(load_templates(settings.notify_templates), ConfigAndSyncedUsers(configs, store),
+    return Notifier(load_templates(settings.notify_templates), ConfigAndSyncedUsers(configs, store.reference_sync),
                     configured_senders(settings))
 
 

@@ -9,8 +9,8 @@ from typing import Protocol
 
 import structlog
 
-from adapters.store import ApiUsage, ReassignJob, Store
 from kernel.errors import BatonError, PermanentError, TransientError
+from kernel.ports.operations import ApiUsage, ApiUsageRepository, ReassignJob, ReassignJobRepository
 
 log = structlog.get_logger(__name__)
 USAGE_MAX_AGE = timedelta(minutes=10)
@@ -41,12 +41,12 @@ class NoProgress:
         pass
 
 
-def ensure_budget(store: Store, share: float, now: datetime | None = None,
+def ensure_budget(api_usage: ApiUsageRepository, share: float, now: datetime | None = None,
                   refresh: Callable[[], tuple[int, int] | None] | None = None) -> None:
     """Raises BudgetExceeded when the org's usage is at or over ``share``. With ``refresh`` (asks the org), a
     usage that is unknown, older than USAGE_MAX_AGE or over the share is asked for again first: the daily
     count is a rolling 24 hours, so a job deferred yesterday may run now though no other process reported since."""
-    usage = store.api_usage()
+    usage = api_usage.api_usage()
     if refresh is not None and now is not None and (
             usage is None or now - usage.observed_at > USAGE_MAX_AGE or usage.share >= share):
         try:
@@ -55,18 +55,20 @@ def ensure_budget(store: Store, share: float, now: datetime | None = None,
             log.warning("api_usage_unavailable", error=str(exc), stored=usage and f"{usage.used}/{usage.limit}")
             fresh = None
         if fresh is not None:
-            store.save_api_usage(fresh[0], fresh[1], now)
-            usage = store.api_usage()
+            api_usage.save_api_usage(fresh[0], fresh[1], now)
+            usage = api_usage.api_usage()
             log.info("api_usage_refreshed", used=fresh[0], limit=fresh[1])
     if usage is not None and usage.share >= share:
         raise BudgetExceeded(usage, share)
 
 
-def create_job(store: Store, source: str, query: str, object_type: str, dry_run: bool, now: datetime) -> ReassignJob:
+def create_job(jobs: ReassignJobRepository, source: str, query: str, object_type: str, dry_run: bool,
+               now: datetime) -> ReassignJob:
     job_id = uuid.uuid4().hex[:JOB_ID_CHARS]
-    store.add_reassign_job({"id": job_id, "source": source, "query": query, "object_type": object_type,
-                            "state": CREATED, "dry_run": dry_run, "counts": {}, "created_at": now, "updated_at": now})
-    job = store.reassign_job(job_id)
+    jobs.add_reassign_job(ReassignJob(id=job_id, source=source, query=query, object_type=object_type, state=CREATED,
+                                      dry_run=dry_run, bulk_query_job_id=None, counts={}, error=None,
+                                      created_at=now, updated_at=now))
+    job = jobs.reassign_job(job_id)
     assert job is not None
     return job
 

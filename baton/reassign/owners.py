@@ -12,59 +12,57 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
-from adapters.store import Store
-from baton.flusher import FlushReport, RetryPolicy, settle
+from baton.flusher import FlushRecords, FlushReport, RetryPolicy, settle
 from baton.reassign.jobs import Progress, ensure_budget
 from kernel.clock import Clock
-from kernel.ports import OwnerChange, OwnerWriter, WriteResult
+from kernel.ports import OwnerWriter, WriteResult
+from kernel.ports.outbox import OutboxRepository, PendingWrite
 
 CHANNEL = "bulk"
 ROUND_ROWS = 100_000
 SETTLE_ROWS = 5_000
 
 
-def _settle_in_chunks(store: Store, rows: Sequence[dict[str, Any]], results: Sequence[WriteResult],
-                      policy: RetryPolicy, now: datetime) -> FlushReport:
+def _settle_in_chunks(outbox: OutboxRepository, records: FlushRecords, rows: Sequence[PendingWrite],
+                      results: Sequence[WriteResult], policy: RetryPolicy, now: datetime) -> FlushReport:
     """Settles in chunks: one statement may bind only so many routing ids (SQLite, PostgreSQL)."""
     by_id = {result.routing_id: result for result in results}
     report = FlushReport()
     for start in range(0, len(rows), SETTLE_ROWS):
         chunk = rows[start : start + SETTLE_ROWS]
-        report.add(settle(store, chunk, [by_id[row["routing_id"]] for row in chunk], policy, now))
+        report.add(settle(outbox, records, chunk, [by_id[row.routing_id] for row in chunk], policy, now))
     return report
 
 
-def write_round(store: Store, writer: OwnerWriter, rows: Sequence[dict[str, Any]],
+def write_round(outbox: OutboxRepository, records: FlushRecords, writer: OwnerWriter, rows: Sequence[PendingWrite],
                 current_owners: Mapping[str, str | None], policy: RetryPolicy, now: datetime) -> FlushReport:
-    unchanged = [row for row in rows if current_owners.get(row["record_id"]) == row["owner_id"]]
-    skipped = {row["routing_id"] for row in unchanged}
-    changes = [OwnerChange(row["routing_id"], row["object_type"], row["record_id"], row["owner_id"])
-               for row in rows if row["routing_id"] not in skipped]
-    results = [WriteResult(row["routing_id"], True, "unchanged") for row in unchanged]
+    unchanged = [row for row in rows if current_owners.get(row.record_id) == row.owner_id]
+    skipped = {row.routing_id for row in unchanged}
+    changes = [row.change for row in rows if row.routing_id not in skipped]
+    results = [WriteResult(row.routing_id, True, "unchanged") for row in unchanged]
     if changes:
         results.extend(writer.write(changes))
-    report = _settle_in_chunks(store, rows, results, policy, now)
+    report = _settle_in_chunks(outbox, records, rows, results, policy, now)
     usage = writer.api_usage()
     if usage is not None:
-        store.save_api_usage(usage[0], usage[1], now)
+        records.save_api_usage(usage[0], usage[1], now)
     return report
 
 
-def write_bulk_owners(store: Store, writer: OwnerWriter, policy: RetryPolicy, clock: Clock, budget_share: float,
+def write_bulk_owners(outbox: OutboxRepository, records: FlushRecords, writer: OwnerWriter, policy: RetryPolicy, clock: Clock, budget_share: float,
                       current_owners: Mapping[str, str | None], progress: Progress,
                       sleep: Callable[[float], None] = time.sleep) -> FlushReport:
     """Rounds until no ``bulk`` row is pending; raises BudgetExceeded before a round over the API budget."""
     total = FlushReport()
     while True:
-        rows = store.due_outbox(clock(), CHANNEL, ROUND_ROWS)
+        rows = outbox.due(clock(), CHANNEL, ROUND_ROWS)
         if not rows:
-            next_at = store.next_outbox_attempt(CHANNEL)
+            next_at = outbox.next_attempt(CHANNEL)
             if next_at is None:
                 return total
             sleep(max(0.0, (next_at - clock()).total_seconds()))
             continue
-        ensure_budget(store, budget_share)
-        total.add(write_round(store, writer, rows, current_owners, policy, clock()))
+        ensure_budget(records, budget_share)
+        total.add(write_round(outbox, records, writer, rows, current_owners, policy, clock()))
         progress.update("write", total.sent + total.rejected + total.failed + total.by_status.get("unchanged", 0))

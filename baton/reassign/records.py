@@ -17,9 +17,9 @@ import structlog
 from pydantic import ValidationError
 
 from adapters.salesforce.bulk import BulkClient, BulkJobGone
-from adapters.store import ReassignJob, Store
 from baton.reassign.jobs import SOURCE_SOQL, source_event_id
 from kernel.errors import InputError
+from kernel.ports.operations import ReassignJob, ReassignJobRepository
 from messages import ChangeType, RecordEvent, Source
 
 log = structlog.get_logger(__name__)
@@ -50,7 +50,7 @@ def prepare_soql(soql: str) -> tuple[str, str]:
     return soql[:start] + ", ".join(missing) + ", " + soql[start:], parsed["object"]
 
 
-def soql_rows(job: ReassignJob, client: BulkClient, store: Store, now: datetime) -> Iterator[list[dict[str, str]]]:
+def soql_rows(job: ReassignJob, client: BulkClient, jobs: ReassignJobRepository, now: datetime) -> Iterator[list[dict[str, str]]]:
     """The query's result pages; a resumed job re-reads its own query job (Salesforce keeps results 7 days)."""
     query_job_id = job.bulk_query_job_id
     if query_job_id is not None:
@@ -60,7 +60,7 @@ def soql_rows(job: ReassignJob, client: BulkClient, store: Store, now: datetime)
         except BulkJobGone:
             log.warning("bulk_query_job_gone", job_id=job.id, query_job_id=query_job_id)
     query_job_id = client.start_query(job.query)
-    store.update_reassign_job(job.id, now, bulk_query_job_id=query_job_id)
+    jobs.set_reassign_job_query(job.id, query_job_id, now)
     yield from client.query_pages(query_job_id)
 
 
@@ -97,11 +97,11 @@ def to_page(job: ReassignJob, rows: list[dict[str, str]]) -> Page:
     return page
 
 
-def read_pages(job: ReassignJob, client: BulkClient | None, store: Store, now: datetime) -> Iterator[Page]:
+def read_pages(job: ReassignJob, client: BulkClient | None, jobs: ReassignJobRepository, now: datetime) -> Iterator[Page]:
     if job.source == SOURCE_SOQL:
         if client is None:
             raise InputError("--soql needs a Salesforce org: set BATON_SALESFORCE_CLIENT_ID and _SECRET")
-        rows = soql_rows(job, client, store, now)
+        rows = soql_rows(job, client, jobs, now)
     else:
         rows = csv_rows(Path(job.query))
     for chunk in rows:

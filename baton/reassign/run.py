@@ -73,7 +73,7 @@ def _policy(settings: Settings) -> RetryPolicy:
 def _save_usage(ctx: JobContext) -> None:
     usage = ctx.bulk.api_usage() if ctx.bulk else None
     if usage is not None:
-        ctx.store.save_api_usage(usage[0], usage[1], ctx.clock())
+        ctx.store.administration.save_api_usage(usage[0], usage[1], ctx.clock())
 
 
 def _collect(ctx: JobContext, pending: list[str], found: dict[str, Decision]) -> None:
@@ -116,27 +116,27 @@ def _counts(decisions: dict[str, Decision], undecided: int, rejected: int, write
 @contextmanager
 def _tracked(job: ReassignJob, ctx: JobContext) -> Iterator[None]:
     """Checks the API budget, then runs the job's work; an error leaves it ``deferred``/``interrupted``/``failed``."""
-    store, now = ctx.store, ctx.clock
+    administration, now = ctx.store.administration, ctx.clock
     try:
-        jobs.ensure_budget(store, ctx.settings.api_budget_share, now(),
+        jobs.ensure_budget(administration, ctx.settings.api_budget_share, now(),
                            ctx.bulk.refresh_usage if ctx.bulk else None)
-        store.update_reassign_job(job.id, now(), state=jobs.READING, error=None)
+        administration.set_reassign_job_state(job.id, jobs.READING, now(), error=None)
         yield
     except jobs.BudgetExceeded as exc:
-        store.update_reassign_job(job.id, now(), state=jobs.DEFERRED, error=str(exc))
+        administration.set_reassign_job_state(job.id, jobs.DEFERRED, now(), error=str(exc))
         raise
     except (TransientError, KeyboardInterrupt) as exc:
-        store.update_reassign_job(job.id, now(), state=jobs.INTERRUPTED, error=str(exc) or type(exc).__name__)
+        administration.set_reassign_job_state(job.id, jobs.INTERRUPTED, now(), error=str(exc) or type(exc).__name__)
         raise
     except PermanentError as exc:
-        store.update_reassign_job(job.id, now(), state=jobs.FAILED, error=str(exc))
+        administration.set_reassign_job_state(job.id, jobs.FAILED, now(), error=str(exc))
         raise
 
 
 def _finish(job: ReassignJob, ctx: JobContext, counts: dict[str, int]) -> ReassignJob:
-    ctx.store.update_reassign_job(job.id, ctx.clock(), state=jobs.COMPLETED, counts=counts)
+    ctx.store.administration.set_reassign_job_state(job.id, jobs.COMPLETED, ctx.clock(), counts=counts)
     log.info("reassign_done", job_id=job.id, dry_run=job.dry_run, **counts)
-    finished = ctx.store.reassign_job(job.id)
+    finished = ctx.store.administration.reassign_job(job.id)
     assert finished is not None
     return finished
 
@@ -149,7 +149,7 @@ def run_job(job: ReassignJob, ctx: JobContext) -> JobReport:
         pending: list[str] = []
         owners: dict[str, str | None] = {}
         rejected: list[str] = []
-        for page in read_pages(job, ctx.bulk, store, now()):
+        for page in read_pages(job, ctx.bulk, store.administration, now()):
             rejected.extend(page.rejected)
             owners.update(page.owners)
             ids = [event.routing_id for event in page.events]
@@ -161,15 +161,15 @@ def run_job(job: ReassignJob, ctx: JobContext) -> JobReport:
             ctx.progress.update("read", len(owners) + len(rejected))
         skipped = len(found)
         _save_usage(ctx)
-        store.update_reassign_job(job.id, now(), state=jobs.ROUTING,
-                                  counts={"records": len(owners), "already_decided": skipped})
+        store.administration.set_reassign_job_state(job.id, jobs.ROUTING, now(),
+                                                    counts={"records": len(owners), "already_decided": skipped})
         log.info("reassign_enqueued", job_id=job.id, records=len(owners), already_decided=skipped,
                  enqueued=len(pending), rejected_rows=len(rejected))
         _wait(ctx, pending, found, len(owners))
-        store.update_reassign_job(job.id, now(), state=jobs.WRITING)
-        write_bulk_owners(store, ctx.writer, _policy(ctx.settings), now, ctx.settings.api_budget_share, owners,
-                          ctx.progress, ctx.sleep)
-        writes = Counter(store.outbox_statuses(list(found)).values())
+        store.administration.set_reassign_job_state(job.id, jobs.WRITING, now())
+        write_bulk_owners(store.outbox, store.administration, ctx.writer, _policy(ctx.settings), now,
+                          ctx.settings.api_budget_share, owners, ctx.progress, ctx.sleep)
+        writes = Counter(store.outbox.statuses(list(found)).values())
     finished = _finish(job, ctx, _counts(found, len(pending), len(rejected), writes, skipped))
     return JobReport(finished, found, len(pending), rejected, writes)
 
@@ -180,7 +180,7 @@ def run_dry_job(job: ReassignJob, ctx: JobContext, ports: Ports) -> tuple[DryRun
         dry = DryRun(ports, ctx.settings.batch_size)
         rejected: list[str] = []
         records = 0
-        for page in read_pages(job, ctx.bulk, ctx.store, ctx.clock()):
+        for page in read_pages(job, ctx.bulk, ctx.store.administration, ctx.clock()):
             rejected.extend(page.rejected)
             dry.decide(page.events, page.owners)
             records += len(page.events)

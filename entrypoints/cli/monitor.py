@@ -16,7 +16,7 @@ from rich.table import Table
 from adapters.logstream import LogFollower, binding_keys
 from adapters.logstream.keys import KINDS
 from adapters.store import Store
-from adapters.store.operations import LogFilter, OperationsReader, delivery_attempts
+from adapters.store.operations import delivery_attempts
 from baton.booking.chain import booking_log
 from baton.bootstrap import open_store
 from baton.logging import configure_logging
@@ -37,6 +37,7 @@ from entrypoints.cli.common import (
 )
 from kernel.clock import utc_now
 from kernel.errors import InputError
+from kernel.ports.operations import LogFilter
 
 DEFAULT_SINCE = "1h"
 RECORD_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
@@ -131,7 +132,7 @@ def _history(store: Store, start: datetime, filters: LogFilter, kinds: set[str],
     entries: list[dict[str, Any]] = []
     if "assignment" in kinds:
         entries += [{"kind": "assignment", **entry}
-                    for entry in OperationsReader(store.engine).history(start, filters, limit)]
+                    for entry in store.operations.history(start, filters, limit)]
     if "booking" in kinds:
         ended = store.bookings.ended_since(start, limit, pools=filters.teams, objects=filters.objects,
                                            statuses=filters.outcomes, hosts=filters.owners)
@@ -185,7 +186,7 @@ def why(
     if not RECORD_ID.match(record_id):
         say(f"{record_id!r} is not a Salesforce record id (15 or 18 letters and digits)")
         raise typer.Exit(EXIT_USAGE)
-    found = OperationsReader(_store(load_settings()).engine).record_trace(record_id)
+    found = _store(load_settings()).operations.record_trace(record_id)
     document = record_trace(record_id, found)
     if not (document["decisions"] or document["holds"] or document["dead_letters"]):
         say(f"{record_id}: no decision, hold or dead letter in the store")
@@ -276,7 +277,7 @@ def stats(
         say("--today and --since: pick one")
         raise typer.Exit(EXIT_USAGE)
     start = _since(since) if since else start_of_day(utc_now())
-    document = report(OperationsReader(_store(load_settings()).engine).figures(start))
+    document = report(_store(load_settings()).operations.figures(start))
     if as_json:
         _print_json(document)
         return
@@ -336,7 +337,7 @@ def dlq_show(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
 ) -> None:
     """What failed, why, how many times, and the message body."""
-    letter = _store(load_settings()).dead_letter(letter_id)
+    letter = _store(load_settings()).administration.dead_letter(letter_id)
     if letter is None:
         say(f"no dead letter {letter_id}")
         raise typer.Exit(EXIT_REJECTED)

@@ -71,7 +71,7 @@ def simulate(
     new = load_config_text(read_config(config), str(config))
     try:
         store = open_store(settings)
-        provider = ConfigProvider(store, settings.config_refresh_ms)
+        provider = ConfigProvider(store.administration, settings.config_refresh_ms)
         current = (load_config_text(read_config(current_config), str(current_config))
                    if current_config else provider.current()[1])
     except (ConfigError, PermanentError) as exc:

@@ -59,7 +59,7 @@ def config_apply(config: Annotated[Path, typer.Argument(help="org routing config
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     store = open_store(settings)
-    version, created = apply_config(store, text, utc_now(), str(config))
+    version, created = apply_config(store.administration, text, utc_now(), str(config))
     out.print(f"config version {version}" + ("" if created else " (unchanged)"))
 
 
@@ -68,8 +68,8 @@ def config_show(version: Annotated[int | None, typer.Option(help="a stored versi
     """Print the newest (or a given) stored config."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    store = open_store(settings)
-    stored = store.config(version) if version else store.latest_config()
+    configs = open_store(settings).administration
+    stored = configs.config(version) if version else configs.latest_config()
     if stored is None:
         err.print("no config stored")
         raise typer.Exit(EXIT_REJECTED)
@@ -123,7 +123,7 @@ def route(
     settings = load_settings(config=config, batch_size=batch_size)
     events, rejected = _read_events(records, object_type)
     current = bootstrap(settings)
-    if current.ports.store.latest_config() is None:
+    if current.ports.store.administration.latest_config() is None:
         err.print("no routing config: pass --config FILE or run `baton config apply FILE`")
         raise typer.Exit(EXIT_USAGE)
     enqueue(current.broker, events, settings.batch_size, utc_now())
@@ -153,7 +153,7 @@ def dlq_list(
     """List dead letters stored from every stage."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    letters = open_store(settings).dead_letters(stage, include_replayed)
+    letters = open_store(settings).administration.dead_letters(stage, include_replayed)
     if as_json:
         for letter in letters:
             sys.stdout.write(json.dumps({"id": letter.id, "stage": letter.stage, "reason": letter.reason,
@@ -183,7 +183,8 @@ def dlq_replay(
         raise typer.Exit(EXIT_USAGE)
     current = bootstrap(load_settings())
     store = current.ports.store
-    letters = [store.dead_letter(i) for i in ids] if ids else store.dead_letters(stage)
+    dead_letters = store.administration
+    letters = [dead_letters.dead_letter(i) for i in ids] if ids else dead_letters.dead_letters(stage)
     missing = [i for i, letter in zip(ids, letters, strict=True) if letter is None] if ids else []
     for letter_id in missing:
         say(f"no dead letter {letter_id}")
@@ -192,13 +193,13 @@ def dlq_replay(
         if letter is None or (stage and letter.stage != stage):
             continue
         if letter.stage == FLUSH_STAGE:
-            store.requeue_outbox(letter.routing_ids)
+            store.outbox.requeue(letter.routing_ids)
         elif letter.stage == LOST_STAGE:
             out.print(f"{letter.id}: lost events cannot be resent; marked as dealt with")
         else:
             actor = current.broker.get_actor(letter.actor_name)
             actor.send(*letter.message.get("args", []), **letter.message.get("kwargs", {}))
-        store.mark_replayed(letter.id, utc_now())
+        dead_letters.mark_replayed(letter.id, utc_now())
         replayed += 1
         out.print(f"replayed {letter.id} to {letter.stage}")
     if isinstance(current.broker, StubBroker) and replayed:

@@ -23,7 +23,6 @@ from rich.progress import (
 from rich.table import Table
 
 from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
-from adapters.store import ReassignJob
 from adapters.store.leader import LeaderLock
 from baton.bootstrap import bootstrap, open_store, salesforce_login, sync_options
 from baton.logging import configure_logging
@@ -49,6 +48,7 @@ from entrypoints.cli.common import (
 from entrypoints.listener import ChannelListener, run_listeners
 from kernel.clock import utc_now
 from kernel.errors import BatonError, ConfigError, InputError, TransientError
+from kernel.ports.operations import ReassignJob, ReassignJobRepository
 
 
 @app.command()
@@ -130,7 +130,8 @@ def _sync_round(settings: Settings, store: Any, objects: list[str], full: bool) 
     )
 
     try:
-        syncer = ReferenceSync(_salesforce(settings), store, sync_options(settings), utc_now, settings.sync_settle_s)
+        syncer = ReferenceSync(_salesforce(settings), store.reference_sync, sync_options(settings), utc_now,
+                               settings.sync_settle_s)
     except BatonError as exc:
         say(f"Salesforce login failed: {exc}")
         return EXIT_REJECTED
@@ -205,10 +206,10 @@ def _bulk_client(settings: Settings) -> BulkClient | None:
     return BulkClient(login(), settings.bulk_poll_ms) if login is not None else None
 
 
-def _reassign_job(store: Any, soql: str | None, csv_file: Path | None, object_type: str, dry_run: bool,
-                  resume: str | None) -> ReassignJob:
+def _reassign_job(jobs: ReassignJobRepository, soql: str | None, csv_file: Path | None, object_type: str,
+                  dry_run: bool, resume: str | None) -> ReassignJob:
     if resume is not None:
-        job = store.reassign_job(resume)
+        job = jobs.reassign_job(resume)
         if job is None:
             say(f"no reassign job {resume}")
             raise typer.Exit(EXIT_USAGE)
@@ -217,14 +218,14 @@ def _reassign_job(store: Any, soql: str | None, csv_file: Path | None, object_ty
         if not csv_file.is_file():
             say(f"{csv_file}: no such file")
             raise typer.Exit(EXIT_USAGE)
-        return reassign_jobs.create_job(store, reassign_jobs.SOURCE_CSV, str(csv_file.resolve()), object_type,
+        return reassign_jobs.create_job(jobs, reassign_jobs.SOURCE_CSV, str(csv_file.resolve()), object_type,
                                         dry_run, utc_now())
     try:
         query, queried_object = prepare_soql(soql or "")
     except InputError as exc:
         say(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
-    return reassign_jobs.create_job(store, reassign_jobs.SOURCE_SOQL, query, queried_object, dry_run, utc_now())
+    return reassign_jobs.create_job(jobs, reassign_jobs.SOURCE_SOQL, query, queried_object, dry_run, utc_now())
 
 
 def _print_dry_run(report: DryRunReport) -> None:
@@ -273,10 +274,10 @@ def reassign(
         say(f"Salesforce: {exc}")
         raise typer.Exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_REJECTED) from None
     store = current.ports.store
-    if store.latest_config() is None:
+    if store.administration.latest_config() is None:
         err.print("no routing config: run `baton config apply FILE` first")
         raise typer.Exit(EXIT_USAGE)
-    job = _reassign_job(store, soql, csv_file, object_type, dry_run, resume)
+    job = _reassign_job(store.administration, soql, csv_file, object_type, dry_run, resume)
     sys.stdout.write(f"job {job.id}\n")
     sys.stdout.flush()
     if job.state == reassign_jobs.COMPLETED:

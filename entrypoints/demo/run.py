@@ -48,7 +48,7 @@ def run_demo(port: int, time_zone: str) -> None:
                             public_url=f"http://127.0.0.1:{port}", config=None)
         application = bootstrap(settings, calendar=fakes.calendar, salesforce_events=fakes.events,
                                 owner_writer=SalesforceOwnerWriter(salesforce=fakes.salesforce))
-        apply_config(application.ports.store, handoff_config(), now)
+        apply_config(application.ports.store.administration, handoff_config(), now)
         worker = Worker(application.broker, worker_timeout=100, worker_threads=4)
         worker.start()
         try:

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
-from adapters.store.operations import OperationsReader
 from baton.why import record_trace
 from entrypoints.cli.monitor import suggestion_lines
 from tests.support.booking import (
@@ -150,7 +149,7 @@ def test_a_record_never_routed_is_walked_through_the_graph_at_booking_time(clien
 
 def test_the_routing_decision_records_the_graphs_suggestion_for_baton_why(pipeline: Pipeline,
                                                                           client: TestClient) -> None:
-    [decision] = record_trace(lead_id(BIG_LEAD), OperationsReader(pipeline.store.engine).record_trace(
+    [decision] = record_trace(lead_id(BIG_LEAD), pipeline.store.operations.record_trace(
         lead_id(BIG_LEAD)))["decisions"]
 
     suggestion = decision["stages"]["assign"]["booking_suggestion"]

@@ -39,7 +39,7 @@ def test_transient_failures_twice_then_success_route_the_record_once(pipeline: P
     assert [change.record_id for change in pipeline.writer.written] == ["00Q000000000001AAA"]
     assert pipeline.store.count_assignments() == 1
     assert pipeline.store.team_state("Inbound")["turn"] == 1
-    assert pipeline.store.dead_letters() == []
+    assert pipeline.store.administration.dead_letters() == []
 
 
 def test_database_errors_in_assign_are_retried_without_double_counting(pipeline: Pipeline) -> None:
@@ -69,7 +69,7 @@ def test_permanent_failure_is_dead_lettered_with_its_reason_and_not_retried(pipe
 
     assert isinstance(pipeline.broker, StubBroker)
     assert len(pipeline.broker.dead_letters) == 1
-    [letter] = pipeline.store.dead_letters()
+    [letter] = pipeline.store.administration.dead_letters()
     assert letter.stage == "territory"
     assert "malformed StageBatch message" in letter.reason and "contexts" in letter.reason
     assert "after 0 retries" in letter.reason
@@ -84,7 +84,7 @@ def test_unknown_config_version_is_a_permanent_error_naming_the_version(pipeline
     pipeline.send_raw("assign", batch.model_dump(mode="json"))
     pipeline.drain()
 
-    [letter] = pipeline.store.dead_letters()
+    [letter] = pipeline.store.administration.dead_letters()
     assert letter.stage == "assign"
     assert "config version 99 is not in the store" in letter.reason
 
@@ -169,7 +169,7 @@ def test_a_malformed_message_on_any_stage_is_dead_lettered_naming_the_stage_and_
         pipeline.broker.join(stage.queue(pipeline.app.settings.queue_prefix), timeout=30_000, fail_fast=False)
 
     deadline = time.monotonic() + 10
-    while len(letters := pipeline.store.dead_letters()) < len(stages) and time.monotonic() < deadline:
+    while len(letters := pipeline.store.administration.dead_letters()) < len(stages) and time.monotonic() < deadline:
         time.sleep(0.01)
     reasons = {letter.stage: letter.reason for letter in letters}
     assert sorted(reasons) == sorted(stage.name for stage in stages)

@@ -71,7 +71,7 @@ def inject(proxy: TcpProxy, fault: str) -> None:
 def progress(fault_run: FaultRun) -> int:
     """Decisions stored, owners written and bookings finished so far (0 while PostgreSQL is unreachable)."""
     try:
-        sent = sum(n for (status, _), n in fault_run.store.outbox_summary().items() if status == "sent")
+        sent = sum(n for (status, _), n in fault_run.store.outbox.summary().items() if status == "sent")
         return fault_run.assignments() + sent + len(fault_run.bookings()) - fault_run.unfinished_bookings()
     except sa.exc.OperationalError:
         return 0

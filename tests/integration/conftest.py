@@ -33,7 +33,7 @@ class Cluster:
     workers: list[ServiceProcess] = field(default_factory=list)
 
     def apply(self, config_text: str) -> int:
-        version, _ = apply_config(self.store, config_text, utc_now())
+        version, _ = apply_config(self.store.administration, config_text, utc_now())
         return version
 
     def start_worker(self, threads: int = 8) -> WorkerProcess:

@@ -63,7 +63,7 @@ def site(stub_runtime: runtime.Runtime, postgres_url: str, pg_schema: str, tmp_p
     with running_pipeline(stub_runtime, engine, pg_schema) as pipeline, \
             fake_services(tmp_path, NOW.date()) as fakes:
         install_booking_ports(pipeline.app, pipeline.store, fakes.calendar, fakes.events, mode="manual", **page_settings())
-        apply_config(pipeline.store, handoff_config(), NOW)
+        apply_config(pipeline.store.administration, handoff_config(), NOW)
         with serving(create_app(stub_runtime, salesforce_login=lambda: fakes.salesforce)) as base_url:
             yield Site(stub_runtime, base_url, fakes)
         for stage in BOOKING_STEPS:

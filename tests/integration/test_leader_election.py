@@ -105,5 +105,5 @@ def test_two_listeners_on_one_channel_only_one_subscribes_and_the_other_takes_ov
 
 
 def _replay_id(store: Store) -> int | None:
-    position = store.stream_position(CHANNEL)
+    position = store.administration.stream_position(CHANNEL)
     return position.replay_id if position else None

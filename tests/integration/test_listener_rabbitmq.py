@@ -66,7 +66,7 @@ def test_one_of_two_listeners_publishes_to_rabbitmq_and_the_other_resumes_from_t
     routed = org.publish(CHANNEL, cdc.lead_created([cdc.lead_id(1)], tx="tx-first"))
     decision = wait_for_decision(cluster, routing_id_for("change_event", f"tx-first:1:{cdc.lead_id(1)}"))
     assert decision["outcome"] == "assigned"
-    org.wait_for(lambda: (p := cluster.store.stream_position(CHANNEL)) is not None and p.replay_id == routed, WAIT_S)
+    org.wait_for(lambda: (p := cluster.store.administration.stream_position(CHANNEL)) is not None and p.replay_id == routed, WAIT_S)
     time.sleep(STANDBY_CHECK_S)
     assert len(org.subscriptions) == 1 and org.handshakes == 1  # the standby never subscribed
 
@@ -75,6 +75,6 @@ def test_one_of_two_listeners_publishes_to_rabbitmq_and_the_other_resumes_from_t
     org.wait_for(lambda: len(org.subscriptions) == 2, WAIT_S)
     assert org.subscriptions[-1] == (CHANNEL, routed)  # resumed after the last stored replay id
     wait_for_decision(cluster, routing_id_for("change_event", f"tx-missed:1:{cdc.lead_id(2)}"))
-    org.wait_for(lambda: (p := cluster.store.stream_position(CHANNEL)) is not None and p.replay_id == missed, WAIT_S)
+    org.wait_for(lambda: (p := cluster.store.administration.stream_position(CHANNEL)) is not None and p.replay_id == missed, WAIT_S)
     assert standby.process is not None and standby.process.poll() is None
-    assert cluster.store.count_assignments() == 2 and cluster.store.dead_letters() == []
+    assert cluster.store.count_assignments() == 2 and cluster.store.administration.dead_letters() == []

@@ -186,7 +186,7 @@ def pending_owner_changes(ports: Ports, booking_id: str) -> set[str]:
     """Routing ids of the booking's owner changes still waiting in the outbox."""
     booking = ports.store.bookings.get(booking_id)
     assert booking is not None
-    statuses = ports.store.outbox_statuses([entry.routing_id for entry in owner_logs(booking, ports)])
+    statuses = ports.store.outbox.statuses([entry.routing_id for entry in owner_logs(booking, ports)])
     return {routing_id for routing_id, status in statuses.items() if status == "pending"}
 
 

@@ -95,7 +95,7 @@ def older_write_fails_then_newer_is_written(pipeline: Pipeline, org: FakeOrg, cl
     flusher = default_flusher(pipeline.app, clock)
     first_write_fails(org)
     assert flusher.tick() is not None
-    assert pipeline.store.outbox_statuses([older.routing_id]) == {older.routing_id: "pending"}
+    assert pipeline.store.outbox.statuses([older.routing_id]) == {older.routing_id: "pending"}
 
     newer = reassignment(older)
     pipeline.send([newer])
@@ -110,7 +110,7 @@ def older_write_fails_then_newer_is_written(pipeline: Pipeline, org: FakeOrg, cl
 def retry_the_older_write(pipeline: Pipeline, clock: SteppedClock) -> None:
     """The flusher runs on until nothing waits for a retry (A's retry comes due within a second)."""
     run_flusher(default_flusher(pipeline.app, clock), pipeline.store, clock, clock() + timedelta(hours=1))
-    assert pipeline.store.due_outbox(clock()) == []
+    assert pipeline.store.outbox.due(clock()) == []
 
 
 def newest_decision_in_salesforce(store: Store, org: FakeOrg, owner_a: str,
@@ -150,8 +150,8 @@ def test_an_owner_read_back_after_a_lost_answer_never_overwrites_a_newer_decisio
         fake.answers_to_drop = 1
 
     owner_a, owner_b = older_write_fails_then_newer_is_written(pipeline, org, clock, answer_lost)
-    [older_row] = pipeline.store.due_outbox(clock() + timedelta(minutes=1))
-    assert str(older_row["last_error"]).startswith(UNREACHABLE)  # the outcome of A's write is unknown
+    [older_row] = pipeline.store.outbox.due(clock() + timedelta(minutes=1))
+    assert str(older_row.last_error).startswith(UNREACHABLE)  # the outcome of A's write is unknown
     assert org.updates[record] == 2  # A was carried out, then B
 
     retry_the_older_write(pipeline, clock)
@@ -181,12 +181,12 @@ def test_owner_writes_wait_out_a_ten_minute_salesforce_outage(
     run_flusher(flusher, pipeline.store, clock, outage_ends + AFTER_THE_OUTAGE)
 
     decided = {event.record_id: decided_owner(pipeline.store, event) for event in events}
-    letters = pipeline.store.dead_letters()
+    letters = pipeline.store.administration.dead_letters()
     assert_window_closed(org.owners == decided and not letters, "owners dead-lettered in a 10-minute outage",
                          {"written": len(org.owners), "decided": len(decided),
                           "dead_lettered": [(str(letter.failed_at - outage_starts), letter.reason[:90])
                                             for letter in letters],
-                          "outbox": pipeline.store.outbox_summary()})
+                          "outbox": pipeline.store.outbox.summary()})
 
 
 # 6. dead letters that live only in RabbitMQ --------------------------------------------------------------
@@ -231,7 +231,7 @@ def test_a_message_dead_lettered_during_a_postgresql_outage_is_listed_and_replay
         wait_until(lambda: dead_letter_queue_messages(cluster.prefix) == 1, "lead 2 dead-lettered into a .XQ queue")
         wait_until(lambda: "dead_letter_not_stored" in worker.log_path.read_text(errors="replace"),
                    "the worker failing to store the dead letter's copy")
-    assert worker.running and cluster.store.dead_letters() == []  # the copy is lost; RabbitMQ holds the message
+    assert worker.running and cluster.store.administration.dead_letters() == []  # the copy is lost; RabbitMQ holds the message
 
     listed = baton_cli(cluster, "dlq", "list", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -287,7 +287,7 @@ def routing_id_of_change(tx: str, record_id: str) -> str:
 
 
 def processed(cluster: Cluster, replay_id: int) -> bool:
-    position = cluster.store.stream_position(cdc.LEAD_CHANNEL)
+    position = cluster.store.administration.stream_position(cdc.LEAD_CHANNEL)
     return position is not None and position.replay_id is not None and position.replay_id >= replay_id
 
 

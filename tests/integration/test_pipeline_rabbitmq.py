@@ -30,9 +30,9 @@ def wait_for_assignments(cluster: Cluster, expected: int, timeout_s: float = 180
 
 def wait_for_owner_writes(cluster: Cluster, expected: int, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
-    while sum(cluster.store.outbox_summary().values()) < expected or ("pending", 0) in cluster.store.outbox_summary():
+    while sum(cluster.store.outbox.summary().values()) < expected or ("pending", 0) in cluster.store.outbox.summary():
         if time.monotonic() > deadline:
-            raise AssertionError(f"outbox not flushed: {cluster.store.outbox_summary()}\n{cluster.worker_logs()}")
+            raise AssertionError(f"outbox not flushed: {cluster.store.outbox.summary()}\n{cluster.worker_logs()}")
         time.sleep(0.25)
 
 
@@ -43,8 +43,8 @@ def assert_fair_and_exactly_once(cluster: Cluster, records: int) -> None:
     assert len(counts) == MEMBERS
     assert max(counts.values()) - min(counts.values()) <= 1, counts
     assert cluster.store.team_decisions("Inbound") == records
-    assert cluster.store.outbox_summary() == {("not_configured", 1): records}
-    assert cluster.store.dead_letters() == []
+    assert cluster.store.outbox.summary() == {("not_configured", 1): records}
+    assert cluster.store.administration.dead_letters() == []
 
 
 def test_thousand_events_on_two_workers_are_assigned_exactly_once_and_fairly(cluster: Cluster) -> None:

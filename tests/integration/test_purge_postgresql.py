@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from adapters.store import Store, make_engine, upgrade_schema
+from adapters.store import NewDeadLetter, Store, make_engine, upgrade_schema
 from adapters.store.retention import purge
 from adapters.store.tables import calendar_sync, dead_letters, pool_credits
 from kernel.clock import utc_now
@@ -15,18 +15,18 @@ from kernel.clock import utc_now
 pytestmark = pytest.mark.integration
 
 
-def letter(message_id: str, age: timedelta) -> dict[str, object]:
-    return {"message_id": message_id, "queue_name": "baton.assign", "actor_name": "assign", "stage": "assign",
-            "routing_ids": [], "message": {"args": [{"fields": {"Email": f"{message_id}@example.com"}}]},
-            "reason": "PermanentError", "failed_at": utc_now() - age}
+def letter(message_id: str, age: timedelta) -> NewDeadLetter:
+    return NewDeadLetter(message_id=message_id, queue_name="baton.assign", actor_name="assign", stage="assign",
+                         routing_ids=[], message={"args": [{"fields": {"Email": f"{message_id}@example.com"}}]},
+                         reason="PermanentError", failed_at=utc_now() - age)
 
 
 def test_purge_in_a_migrated_postgresql_schema(postgres_url: str, pg_schema: str) -> None:
     engine = make_engine(postgres_url, pg_schema)
     upgrade_schema(engine, pg_schema)
     store = Store(engine)
-    store.add_dead_letter(letter("old", timedelta(days=100)))
-    store.add_dead_letter(letter("new", timedelta(days=2)))
+    store.administration.add_dead_letter(letter("old", timedelta(days=100)))
+    store.administration.add_dead_letter(letter("new", timedelta(days=2)))
     try:
         cutoff = utc_now() - timedelta(days=90)
         assert purge(engine, cutoff, dry_run=True)["dead letters"] == 1

@@ -68,13 +68,13 @@ def test_a_job_routed_by_worker_processes_decides_each_record_once_writes_by_bul
 
     job_id = job_id_of(first)
     assert first.returncode == 1, first.stderr[-3000:]
-    interrupted = cluster.store.reassign_job(job_id)
+    interrupted = cluster.store.administration.reassign_job(job_id)
     assert interrupted is not None and interrupted.state == "interrupted"
     assert org.bulk.ingest_jobs() == []
 
     resumed = reassign(cluster, org, "--resume", job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:] + cluster.worker_logs()
-    done = cluster.store.reassign_job(job_id)
+    done = cluster.store.administration.reassign_job(job_id)
     assert done is not None and done.state == "completed"
     assert done.counts["records"] == RECORDS and done.counts["written_sent"] == RECORDS
     assert len(org.bulk.calls("POST", "query")) == 1  # the resumed job re-read its own query job's results
@@ -85,4 +85,4 @@ def test_a_job_routed_by_worker_processes_decides_each_record_once_writes_by_bul
     assert set(org.updates) == {lead_id(n) for n in range(1, RECORDS + 1)} and set(org.updates.values()) == {1}
     assert {record["OwnerId"] for record in org.records["Lead"]} == {member_id(1), member_id(2), member_id(3)}
     assert [c for c in org.calls if "payload" in c] == []  # owners went by Bulk ingest, not sObject Collections
-    assert cluster.store.dead_letters() == []
+    assert cluster.store.administration.dead_letters() == []

@@ -42,7 +42,7 @@ def test_four_workers_race_on_one_team_fairly_within_caps(cluster: Cluster) -> N
     uncapped = [counts[m] for m in MEMBERS if m != CAPPED]
     assert max(uncapped) - min(uncapped) <= 1, counts
     wait_for_owner_writes(cluster, RECORDS)
-    assert cluster.store.outbox_summary() == {("not_configured", 1): RECORDS}
+    assert cluster.store.outbox.summary() == {("not_configured", 1): RECORDS}
 
     cluster.producer.publish(events, batch_size=25)
     wait_until_drained(cluster.prefix)

@@ -68,7 +68,7 @@ def test_worker_metrics_port_serves_dramatiq_and_baton_metrics(cluster: Cluster,
 
 def test_readyz_is_200_on_real_rabbitmq_and_postgresql(cluster: Cluster) -> None:
     settings = Settings(broker_url=cluster.env["BATON_BROKER_URL"], database_url=cluster.env["BATON_DATABASE_URL"])
-    ports = Ports(store=cluster.store, configs=ConfigProvider(cluster.store), owner_writer=UnconfiguredOwnerWriter(),
+    ports = Ports(store=cluster.store, configs=ConfigProvider(cluster.store.administration), owner_writer=UnconfiguredOwnerWriter(),
                   sink=RecordingSink())
     live = runtime.Runtime(settings, RabbitmqBroker(url=settings.broker_url, middleware=[]), ports)
 
@@ -82,7 +82,7 @@ def test_readyz_is_200_on_real_rabbitmq_and_postgresql(cluster: Cluster) -> None
 def test_flusher_serves_the_store_gauges_on_its_metrics_port(cluster: Cluster, tmp_path: Path) -> None:
     port = free_port()
     cluster.env.update({"BATON_METRICS_PORT": str(port), "BATON_METRICS_HOST": "127.0.0.1"})
-    cluster.store.save_api_usage(300, 15_000, utc_now())
+    cluster.store.administration.save_api_usage(300, 15_000, utc_now())
     cluster.start_flusher()
 
     deadline, samples = time.monotonic() + 30, {}

@@ -127,7 +127,7 @@ class BookingChain:
     def dead_letters(self, count: int, timeout_s: float = 10.0) -> list[DeadLetter]:
         """The stored dead letters once there are ``count`` (the recorder runs just after the queue empties)."""
         deadline = time.monotonic() + timeout_s
-        while len(letters := self.store.dead_letters()) < count and time.monotonic() < deadline:
+        while len(letters := self.store.administration.dead_letters()) < count and time.monotonic() < deadline:
             time.sleep(0.01)
         return letters
 
@@ -140,8 +140,8 @@ def install_booking_ports(app: Runtime, store: Store, calendar: Any, events: Any
                           member_extra: dict[str, str] | None = None, engineers_extra: str = "",
                           **settings: Any) -> None:
     """``app`` with these booking adapters, a fixed clock, the booking config and the booking token."""
-    apply_config(store, booking_config(mode, reset, pool_extra, member_extra, engineers_extra), NOW)
-    app.ports = dataclasses.replace(app.ports, store=store, configs=ConfigProvider(store, refresh_ms=0),
+    apply_config(store.administration, booking_config(mode, reset, pool_extra, member_extra, engineers_extra), NOW)
+    app.ports = dataclasses.replace(app.ports, store=store, configs=ConfigProvider(store.administration, refresh_ms=0),
                                     calendar=calendar, salesforce_events=events, clock=clock)
     app.settings = app.settings.model_copy(update={"booking_token": TOKEN, **settings})
 

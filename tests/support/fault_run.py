@@ -250,7 +250,7 @@ class FaultRun:
     timeline: dict[str, float] = field(default_factory=dict)  # monotonic: began, published, decided, faults stopped
 
     def apply(self, config_text: str) -> int:
-        version, _ = apply_config(self.store, config_text, utc_now())
+        version, _ = apply_config(self.store.administration, config_text, utc_now())
         return version
 
     def proxy(self, service: str) -> TcpProxy:
@@ -330,7 +330,7 @@ class FaultRun:
     def describe(self, expected: int) -> str:
         """Where the run stands: queues, decisions, outbox rows, unfinished bookings (for a failure message)."""
         return (f"queues {self.queue_depths()}, assignments {self.store.count_assignments()} of {expected}, "
-                f"outbox {self.store.outbox_summary()}, unfinished bookings {self.unfinished_bookings()}")
+                f"outbox {self.store.outbox.summary()}, unfinished bookings {self.unfinished_bookings()}")
 
     def assignments(self) -> int:
         """Stored owner decisions; 0 while the database is away."""
@@ -351,7 +351,7 @@ class FaultRun:
         return sum(1 for row in self.bookings() if row.status not in ("confirmed", "failed"))
 
     def pending_outbox(self) -> int:
-        return sum(count for (status, _), count in self.store.outbox_summary().items() if status == "pending")
+        return sum(count for (status, _), count in self.store.outbox.summary().items() if status == "pending")
 
     def dead_letter_queues(self) -> int:
         return sum(n for name, n in self.queue_depths().items() if name.endswith(".XQ"))

@@ -65,7 +65,7 @@ def install_handoff(app: Runtime, store: Any, calendar: Any, events: Any = None,
     install_booking_ports(app, store, calendar, events, mode="manual", **page_settings())
     from baton.configs import apply_config
 
-    apply_config(store, handoff_config(lead_suggestions=lead_suggestions), NOW)
+    apply_config(store.administration, handoff_config(lead_suggestions=lead_suggestions), NOW)
 
 
 def page_token(page_html: str) -> str:

@@ -49,7 +49,7 @@ def run_flusher(flusher: Flusher, store: Store, clock: SteppedClock, until: date
     while clock() < until:
         flusher.tick()
         ticks += 1
-        due = store.next_outbox_attempt("realtime")
+        due = store.outbox.next_attempt("realtime")
         if due is None:
             break
         clock.advance_to(max(clock() + timedelta(milliseconds=flusher.interval_ms), due))

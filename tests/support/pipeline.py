@@ -75,7 +75,7 @@ class Pipeline:
     sink: FlakySink
 
     def apply(self, config_text: str) -> int:
-        version, _ = apply_config(self.store, config_text, utc_now())
+        version, _ = apply_config(self.store.administration, config_text, utc_now())
         return version
 
     def use_reference(self, accounts: Path | None = None, leads: Path | None = None,
@@ -126,7 +126,8 @@ class Pipeline:
         writer = self.app.ports.owner_writer
         total = FlushReport()
         for round_number in range(FLUSH_POLICY.max_attempts + 1):
-            report = flush_outbox(self.store, writer, utc_now() + timedelta(minutes=round_number), FLUSH_POLICY)
+            report = flush_outbox(self.store.outbox, self.store.administration, writer,
+                                  utc_now() + timedelta(minutes=round_number), FLUSH_POLICY)
             total.add(report)
             if not report.retrying:
                 break
@@ -140,7 +141,7 @@ def running_pipeline(stub_runtime: runtime.Runtime, engine: Engine, schema: str 
     store = Store(engine)
     writer = RecordingOwnerWriter()
     sink = FlakySink()
-    ports = Ports(store=store, configs=ConfigProvider(store, refresh_ms=0), owner_writer=writer, sink=sink)
+    ports = Ports(store=store, configs=ConfigProvider(store.administration, refresh_ms=0), owner_writer=writer, sink=sink)
     stub_runtime.ports = ports
     broker = stub_runtime.broker
     assert isinstance(broker, StubBroker)

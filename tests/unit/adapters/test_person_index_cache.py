@@ -22,7 +22,7 @@ def lead(number: int, **fields: str) -> dict[str, str]:
 
 def write(target: Store, records: list[dict[str, str]], at: datetime, *, sync_round: bool = False) -> None:
     rows = [SyncOptions().row("Lead", record["Id"], record, at, at) for record in records]
-    with target.transaction() as tx:
+    with target.reference_sync.writes() as tx:
         tx.upsert_synced("Lead", rows, newer_only=False)
         if sync_round:
             tx.save_sync_position(SyncPosition("Lead", at), at)
@@ -36,7 +36,7 @@ def duplicate_of(index: PersonIndex | None, **fields: str) -> str | None:
 
 def test_lead_writes_update_the_index_in_place_and_match_a_full_rebuild(store: Store) -> None:  # noqa: F811
     write(store, [lead(n) for n in range(1, 6)], SYNCED_AT, sync_round=True)
-    people = IncrementalPersonIndex(store, person_record)
+    people = IncrementalPersonIndex(store.reference_sync, person_record)
     assert duplicate_of(people.get(), Email="ada2@example.org") == lead(2)["Id"]
 
     later = SYNCED_AT + timedelta(minutes=5)
@@ -49,14 +49,14 @@ def test_lead_writes_update_the_index_in_place_and_match_a_full_rebuild(store: S
     assert duplicate_of(index, Email="grace@example.org") == lead(2)["Id"]
     assert duplicate_of(index, Email="ada3@example.org") is None  # converted: gone from the open leads
     assert duplicate_of(index, Email="new@example.org") == lead(6)["Id"]
-    rebuilt = IncrementalPersonIndex(store, person_record).get()
+    rebuilt = IncrementalPersonIndex(store.reference_sync, person_record).get()
     for email in ("ada1@example.org", "ada2@example.org", "grace@example.org", "ada3@example.org", "new@example.org"):
         assert duplicate_of(index, Email=email) == duplicate_of(rebuilt, Email=email)
 
 
 def test_a_sync_round_rebuilds_the_whole_index(store: Store) -> None:  # noqa: F811
     write(store, [lead(1)], SYNCED_AT, sync_round=True)
-    people = IncrementalPersonIndex(store, person_record)
+    people = IncrementalPersonIndex(store.reference_sync, person_record)
     people.get()
     write(store, [lead(2)], SYNCED_AT + timedelta(minutes=1), sync_round=True)
 

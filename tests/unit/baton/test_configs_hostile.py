@@ -79,15 +79,15 @@ def test_a_yaml_alias_bomb_is_refused_at_once_instead_of_being_expanded() -> Non
 
 def test_a_running_system_keeps_routing_with_its_last_good_config(pipeline: Pipeline) -> None:
     good = pipeline.apply(team_config(members=2))
-    provider = ConfigProvider(pipeline.store, refresh_ms=0)
+    provider = ConfigProvider(pipeline.store.administration, refresh_ms=0)
     assert provider.current()[0] == good
     for bad in (GRAPH_CYCLE, alias_bomb(6), "teams: Inbound"):
         with pytest.raises(ConfigError):
-            apply_config(pipeline.store, bad, NOW)
-        pipeline.store.save_config(bad, config_digest(bad), NOW)  # as if written behind Baton's back
+            apply_config(pipeline.store.administration, bad, NOW)
+        pipeline.store.administration.save_config(bad, config_digest(bad), NOW)  # as if written behind Baton's back
 
     assert provider.current()[0] == good  # running: keeps the version it had
-    assert ConfigProvider(pipeline.store, refresh_ms=0).current()[0] == good  # starting now: newest good one
+    assert ConfigProvider(pipeline.store.administration, refresh_ms=0).current()[0] == good  # starting now: newest good one
     pipeline.send([lead_event(1)])  # the pipeline's workers load their config only now
     pipeline.drain()
     [log] = pipeline.sink.published

@@ -36,23 +36,23 @@ def test_new_version_is_used_by_running_workers_and_recorded_per_decision(pipeli
 def test_apply_refuses_an_invalid_config_and_stores_nothing(pipeline: Pipeline) -> None:
     version = pipeline.apply(team_config(members=1))
     with pytest.raises(ConfigError) as error:
-        apply_config(pipeline.store, "teams: []\n", NOW)
+        apply_config(pipeline.store.administration, "teams: []\n", NOW)
     assert error.value.problems[0][0] == "teams"
-    assert pipeline.store.latest_config().version == version  # type: ignore[union-attr]
+    assert pipeline.store.administration.latest_config().version == version  # type: ignore[union-attr]
 
 
 def test_same_text_applied_twice_is_one_version(pipeline: Pipeline) -> None:
     text = team_config(members=1)
-    assert apply_config(pipeline.store, text, NOW) == (1, True)
-    assert apply_config(pipeline.store, text, NOW) == (1, False)
+    assert apply_config(pipeline.store.administration, text, NOW) == (1, True)
+    assert apply_config(pipeline.store.administration, text, NOW) == (1, False)
 
 
 def test_invalid_stored_version_is_refused_and_the_last_good_one_keeps_running(pipeline: Pipeline) -> None:
     good = pipeline.apply(team_config(members=1))
-    provider = ConfigProvider(pipeline.store, refresh_ms=0)
+    provider = ConfigProvider(pipeline.store.administration, refresh_ms=0)
     assert provider.current()[0] == good
     broken = "teams:\n  - name: X\n    members: [{id: '005000000000001AAA', timezone: Mars/Olympus}]\n"
-    bad_version, _ = pipeline.store.save_config(broken, config_digest(broken), NOW)
+    bad_version, _ = pipeline.store.administration.save_config(broken, config_digest(broken), NOW)
 
     with capture_logs() as logs:
         version, config = provider.current()
@@ -68,11 +68,11 @@ def test_a_failed_config_read_is_tried_again_on_the_next_call_not_taken_for_no_c
 ) -> None:
     applied = pipeline.apply(team_config(members=1))
     store = Store(make_engine(f"sqlite:///{tmp_path / 'missing' / 'baton.sqlite3'}"))  # the database out of reach
-    provider = ConfigProvider(store, refresh_ms=60_000)
+    provider = ConfigProvider(store.administration, refresh_ms=60_000)
 
     with pytest.raises(Exception) as failed:
         provider.current()
-    store.engine = pipeline.store.engine  # the connection is back, well within the refresh interval
+    store.administration.engine = pipeline.store.engine  # the connection is back, well within the refresh interval
 
     assert not isinstance(failed.value, PermanentError)
     assert provider.current()[0] == applied

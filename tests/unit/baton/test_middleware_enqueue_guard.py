@@ -45,7 +45,7 @@ def test_failed_retry_enqueue_dead_letters_instead_of_acking(
     assert delayed_enqueue_fails["count"] == 1
     assert isinstance(pipeline.broker, StubBroker)
     assert [m.actor_name for m in pipeline.broker.dead_letters] == ["writeback"]
-    [letter] = pipeline.store.dead_letters()
+    [letter] = pipeline.store.administration.dead_letters()
     assert letter.reason.startswith("retry could not be enqueued: ConnectionClosed")
     assert pipeline.sink.published == []
 
@@ -57,7 +57,7 @@ def test_replayed_dead_letter_completes_the_record_once(
     pipeline.sink.failures = 1
     pipeline.send([lead_event(1)])
     pipeline.drain()
-    [letter] = pipeline.store.dead_letters()
+    [letter] = pipeline.store.administration.dead_letters()
 
     pipeline.broker.get_actor(letter.actor_name).send(*letter.message["args"])
     pipeline.drain()
@@ -95,6 +95,6 @@ def test_a_retry_enqueue_refused_while_the_broker_restarts_is_tried_again_not_de
         guard.wait_s = original_wait
 
     assert refused["count"] == 2
-    assert pipeline.store.dead_letters() == []
+    assert pipeline.store.administration.dead_letters() == []
     assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
     assert pipeline.store.count_assignments() == 1

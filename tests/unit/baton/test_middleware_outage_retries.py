@@ -45,7 +45,7 @@ def test_an_outage_longer_than_the_retry_budget_is_waited_out_and_the_record_fin
     pipeline.drain()
 
     assert pipeline.sink.calls == guard.max_retries + 4
-    assert pipeline.store.dead_letters() == []
+    assert pipeline.store.administration.dead_letters() == []
     assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
     assert pipeline.store.count_assignments() == 1
 
@@ -60,7 +60,7 @@ def test_with_outage_retries_off_the_same_outage_dead_letters_the_message(
     pipeline.send([lead_event(1)])
     pipeline.drain()
 
-    [letter] = pipeline.store.dead_letters()
+    [letter] = pipeline.store.administration.dead_letters()
     assert "OperationalError" in letter.reason
     assert pipeline.sink.published == []
 
@@ -71,5 +71,5 @@ def test_an_error_that_is_not_an_outage_still_uses_up_the_retries(pipeline: Pipe
     pipeline.send([lead_event(1)])
     pipeline.drain()
 
-    assert len(pipeline.store.dead_letters()) == 1
+    assert len(pipeline.store.administration.dead_letters()) == 1
     assert pipeline.sink.calls == guard.max_retries + 1

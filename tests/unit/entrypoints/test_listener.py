@@ -69,12 +69,12 @@ def running(subject: ChannelListener) -> Iterator[list[BaseException]]:
 
 
 def stored_replay_id(pipeline: Pipeline) -> int | None:
-    position = pipeline.store.stream_position(CHANNEL)
+    position = pipeline.store.administration.stream_position(CHANNEL)
     return position.replay_id if position else None
 
 
 def wait_for_position(pipeline: Pipeline, org: FakeStreamingOrg, replay_id: int | None) -> None:
-    org.wait_for(lambda: (p := pipeline.store.stream_position(CHANNEL)) is not None and p.replay_id == replay_id,
+    org.wait_for(lambda: (p := pipeline.store.administration.stream_position(CHANNEL)) is not None and p.replay_id == replay_id,
                  WAIT_S)
 
 
@@ -94,7 +94,7 @@ def test_change_events_are_enqueued_as_record_events_with_their_ids(pipeline: Pi
     assert set(logs) == expected
     assert {log["source"] for log in logs.values()} == {"change_event"}
     assert subject.enqueued == 3
-    assert pipeline.store.stream_position(CHANNEL).event_at == datetime(2025, 11, 20, 10, 15, 42, tzinfo=UTC)
+    assert pipeline.store.administration.stream_position(CHANNEL).event_at == datetime(2025, 11, 20, 10, 15, 42, tzinfo=UTC)
 
 
 def test_baton_own_change_is_not_even_enqueued_and_is_logged(pipeline: Pipeline, org: FakeStreamingOrg) -> None:
@@ -130,7 +130,7 @@ def test_a_restart_resumes_from_the_stored_replay_id(pipeline: Pipeline, org: Fa
 def test_an_expired_replay_id_is_caught_up_by_soql_then_new_events_only(pipeline: Pipeline,
                                                                          org: FakeStreamingOrg) -> None:
     last_seen = datetime(2025, 11, 17, 12, 0, tzinfo=UTC)
-    pipeline.store.save_stream_position(CHANNEL, 5, last_seen, last_seen)
+    pipeline.store.administration.save_stream_position(CHANNEL, 5, last_seen, last_seen)
     org.expire_below(CHANNEL, 500)
     org.records["Lead"] = [
         cdc.rest_lead(1, modstamp="2025-11-17T11:00:00.000+0000"),  # before the position: routed back then
@@ -139,7 +139,7 @@ def test_an_expired_replay_id_is_caught_up_by_soql_then_new_events_only(pipeline
     ]
     subject = listener(pipeline, org)
     with capture_logs() as logs, running(subject):
-        org.wait_for(lambda: (p := pipeline.store.stream_position(CHANNEL)) is not None and p.replay_id is None,
+        org.wait_for(lambda: (p := pipeline.store.administration.stream_position(CHANNEL)) is not None and p.replay_id is None,
                      WAIT_S)
         after = org.publish(CHANNEL, cdc.lead_created([cdc.lead_id(4)], tx="tx-new"))
         wait_for_position(pipeline, org, after)
@@ -255,8 +255,8 @@ def test_a_session_salesforce_keeps_refusing_stops_the_listener(pipeline: Pipeli
 def test_first_start_remembers_when_it_began_listening(pipeline: Pipeline, org: FakeStreamingOrg) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     with running(listener(pipeline, org)):
-        org.wait_for(lambda: pipeline.store.stream_position(CHANNEL) is not None)
-    position = pipeline.store.stream_position(CHANNEL)
+        org.wait_for(lambda: pipeline.store.administration.stream_position(CHANNEL) is not None)
+    position = pipeline.store.administration.stream_position(CHANNEL)
     assert position.replay_id is None and position.event_at >= before
 
 
@@ -280,7 +280,7 @@ def test_baton_listen_routes_change_events_until_stopped(tmp_path: Path) -> None
             org.wait_for(lambda: bool(org.subscriptions) or process.poll() is not None, 60)
             replay_id = org.publish(CHANNEL, cdc.lead_created([cdc.lead_id(1)], tx="tx-cli"))
             store = Store(make_engine(database))
-            org.wait_for(lambda: (p := store.stream_position(CHANNEL)) is not None and p.replay_id == replay_id, 60)
+            org.wait_for(lambda: (p := store.administration.stream_position(CHANNEL)) is not None and p.replay_id == replay_id, 60)
         finally:
             process.send_signal(signal.SIGTERM)
             stdout, stderr = process.communicate(timeout=60)

@@ -34,7 +34,7 @@ def sync_lead(pipeline: Pipeline, number: int) -> None:
     fields = {"FirstName": "Ada", "LastName": f"Lovelace {number}", "Company": f"Synced {number}",
               "Email": f"ada{number}@example.org", "Status": "Open", "OwnerId": "00G000000000001AAA"}
     row = SyncOptions().row("Lead", cdc.lead_id(number), fields, SYNCED_AT, SYNCED_AT)
-    with pipeline.store.transaction() as tx:
+    with pipeline.store.reference_sync.writes() as tx:
         tx.upsert_synced("Lead", [row], newer_only=False)
 
 
@@ -65,7 +65,7 @@ def test_an_update_is_routed_on_the_synced_copy_or_the_record_read_in_one_query(
     assert reads == [reads[0]] and reads[0].endswith(f"WHERE Id IN ('{ids[1]}', '{ids[2]}', '{ids[3]}')")
     assert tags_of(pipeline, "tx-upd", ids) == {ids[0]: ["has_company"], ids[1]: ["has_company"],
                                                 ids[2]: ["has_company"], ids[3]: []}
-    usage = pipeline.store.api_usage()
+    usage = pipeline.store.administration.api_usage()
     assert usage is not None and usage.used == org.api_calls == 2  # describe Lead, then the one query
 
 

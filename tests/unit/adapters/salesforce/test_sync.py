@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from adapters.synced_reference import StoreReferenceData
 from entrypoints.cli import app
 from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.errors import TransientError
+from kernel.ports.reference_sync import SyncedRow
 from messages import ChangeType, RecordEvent, Source
 from tests.support.configs import member_id
 from tests.support.pipeline import Pipeline
@@ -57,8 +58,8 @@ def lead(number: int, at: int, **fields: Any) -> dict[str, Any]:
             "OwnerId": OWNER_A, "SystemModstamp": stamp(at), **fields}
 
 
-def ids(rows: list[dict[str, Any]]) -> list[str]:
-    return sorted(row["id"] for row in rows)
+def ids(rows: Sequence[SyncedRow]) -> list[str]:
+    return sorted(row.id for row in rows)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -83,7 +84,7 @@ def org() -> Iterator[tuple[FakeOrg, Salesforce]]:
 def accounts(store: Store, org: tuple[FakeOrg, Salesforce]) -> tuple[list[dict[str, Any]], ReferenceSync]:
     """The fake org's accounts (empty, for the test to fill) and a sync into ``store`` with a frozen clock."""
     fake, client = org
-    return fake.records.setdefault("Account", []), ReferenceSync(client, store, clock=FrozenClock())
+    return fake.records.setdefault("Account", []), ReferenceSync(client, store.reference_sync, clock=FrozenClock())
 
 
 def test_full_sync_reads_every_page_once_and_keeps_the_position(store: Store, org: tuple[FakeOrg, Salesforce]) -> None:
@@ -91,14 +92,14 @@ def test_full_sync_reads_every_page_once_and_keeps_the_position(store: Store, or
     fake.page_size = 10
     fake.records["Account"] = [account(n, at=n) for n in range(1, 26)]
 
-    result = ReferenceSync(client, store, clock=FrozenClock()).run("Account")
+    result = ReferenceSync(client, store.reference_sync, clock=FrozenClock()).run("Account")
 
     assert (result.pages, result.written, result.total) == (3, 25, 25)
     assert len(fake.calls) == 3 and fake.calls[0]["path"].startswith("/services/data/v61.0/query/?q=")
     assert all(call["path"].startswith("/services/data/v61.0/query/01g") for call in fake.calls[1:])
     assert "ORDER BY SystemModstamp, Id" in fake.calls[0]["soql"]
-    assert ids(store.synced_rows("Account")) == sorted(a["Id"] for a in fake.records["Account"])
-    position = store.sync_position("Account")
+    assert ids(store.reference_sync.rows("Account")) == sorted(a["Id"] for a in fake.records["Account"])
+    position = store.reference_sync.position("Account")
     assert position is not None and (position.last_modstamp, position.last_id) == (
         STAMP_ORIGIN + timedelta(seconds=25), "001000000000025AAA")
 
@@ -115,8 +116,8 @@ def test_incremental_sync_reads_only_changed_records(store: Store, org: tuple[Fa
 
     assert (again.written, again.total) == (2, 2)
     assert "SystemModstamp > 2026-11-20T09:00:05Z" in org[0].calls[-1]["soql"]
-    assert store.synced_row("Account", "001000000000002AAA")["owner_id"] == OWNER_B  # type: ignore[index]
-    assert len(store.synced_rows("Account")) == 6
+    assert store.reference_sync.row("Account", "001000000000002AAA").owner_id == OWNER_B  # type: ignore[union-attr]
+    assert len(store.reference_sync.rows("Account")) == 6
 
 
 def test_records_sharing_the_last_timestamp_are_neither_skipped_nor_read_twice(
@@ -131,7 +132,7 @@ def test_records_sharing_the_last_timestamp_are_neither_skipped_nor_read_twice(
 
     assert sync.run("Account").written == 1
     assert "(SystemModstamp = 2026-11-20T09:00:07Z AND Id > '001000000000003AAA')" in org[0].calls[-1]["soql"]
-    assert len(store.synced_rows("Account")) == 4
+    assert len(store.reference_sync.rows("Account")) == 4
 
 
 def test_sync_stopped_by_a_503_mid_way_resumes_at_the_record_after_the_last_page(
@@ -141,27 +142,27 @@ def test_sync_stopped_by_a_503_mid_way_resumes_at_the_record_after_the_last_page
     fake, client = org
     fake.page_size = 4
     fake.records["Account"] = [account(n, at=5) for n in range(1, 7)] + [account(n, at=6) for n in range(7, 11)]
-    sync = ReferenceSync(client, store, clock=FrozenClock())
+    sync = ReferenceSync(client, store.reference_sync, clock=FrozenClock())
 
     def fail_after_first_page(_: str, records: int, total: int) -> None:
         fake.fail_next_calls(503)
 
     with pytest.raises(TransientError, match="503"):
         sync.run("Account", on_page=fail_after_first_page)
-    assert ids(store.synced_rows("Account")) == [f"001{n:012d}AAA" for n in range(1, 5)]
+    assert ids(store.reference_sync.rows("Account")) == [f"001{n:012d}AAA" for n in range(1, 5)]
 
     resumed = sync.run("Account")
 
     assert "(SystemModstamp = 2026-11-20T09:00:05Z AND Id > '001000000000004AAA')" in fake.calls[-2]["soql"]
     assert (resumed.written, resumed.total) == (6, 6)
-    assert ids(store.synced_rows("Account")) == [f"001{n:012d}AAA" for n in range(1, 11)]
+    assert ids(store.reference_sync.rows("Account")) == [f"001{n:012d}AAA" for n in range(1, 11)]
 
 
 def test_converted_closed_and_deleted_leads_leave_the_open_leads(store: Store, org: tuple[FakeOrg, Salesforce]) -> None:
     fake, client = org
     fake.records["Lead"] = [lead(1, at=1), lead(2, at=2), lead(3, at=3), lead(4, at=4),
                             lead(5, at=5, IsConverted=True)]
-    sync = ReferenceSync(client, store, clock=FrozenClock())
+    sync = ReferenceSync(client, store.reference_sync, clock=FrozenClock())
     first = sync.run("Lead")
     fake.records["Lead"][0] = lead(1, at=10, IsConverted=True, Status="Closed - Converted")
     fake.records["Lead"][1] = lead(2, at=11, Status="Closed - Not Converted")
@@ -172,8 +173,8 @@ def test_converted_closed_and_deleted_leads_leave_the_open_leads(store: Store, o
     assert "IsConverted = false" in fake.calls[0]["soql"] and first.written == 4
     assert fake.calls[-1]["path"].startswith("/services/data/v61.0/queryAll")
     assert (again.written, again.removed) == (0, 4)  # lead 5, converted before, is seen once as a tombstone
-    assert ids(store.synced_rows("Lead")) == ["00Q000000000004AAA"]
-    reasons = {n: store.synced_row("Lead", f"00Q{n:012d}AAA")["removed_reason"] for n in (1, 2, 3)}  # type: ignore[index]
+    assert ids(store.reference_sync.rows("Lead")) == ["00Q000000000004AAA"]
+    reasons = {n: store.reference_sync.row("Lead", f"00Q{n:012d}AAA").removed_reason for n in (1, 2, 3)}  # type: ignore[union-attr]
     assert reasons == {1: "converted", 2: "closed", 3: "deleted"}
 
 
@@ -181,7 +182,7 @@ def test_full_sync_drops_records_salesforce_no_longer_has(store: Store, org: tup
     fake, client = org
     fake.records["Account"] = [account(n, at=n) for n in range(1, 4)]
     clock = FrozenClock()
-    sync = ReferenceSync(client, store, clock=clock)
+    sync = ReferenceSync(client, store.reference_sync, clock=clock)
     sync.run("Account")
     del fake.records["Account"][0]  # purged from the recycle bin: no queryAll will ever show it
     clock.now += timedelta(minutes=5)
@@ -189,35 +190,35 @@ def test_full_sync_drops_records_salesforce_no_longer_has(store: Store, org: tup
     full = sync.run("Account", full=True)
 
     assert (full.written, full.swept) == (2, 1)
-    assert ids(store.synced_rows("Account")) == ["001000000000002AAA", "001000000000003AAA"]
+    assert ids(store.reference_sync.rows("Account")) == ["001000000000002AAA", "001000000000003AAA"]
 
 
 def test_changes_younger_than_the_settle_window_wait_for_the_next_sync(store: Store, org: tuple[FakeOrg, Salesforce]) -> None:
     fake, client = org
     clock = FrozenClock(now=STAMP_ORIGIN + timedelta(seconds=30))
     fake.records["Account"] = [account(1, at=1), account(2, at=20)]
-    sync = ReferenceSync(client, store, clock=clock, settle_s=15)
+    sync = ReferenceSync(client, store.reference_sync, clock=clock, settle_s=15)
 
     early = sync.run("Account")
     clock.now += timedelta(seconds=10)
     later = sync.run("Account")
 
     assert (early.written, later.written) == (1, 1)
-    assert len(store.synced_rows("Account")) == 2
+    assert len(store.reference_sync.rows("Account")) == 2
 
 
 def test_indexes_are_none_until_synced_then_find_duplicates_among_synced_people(
     store: Store, org: tuple[FakeOrg, Salesforce]
 ) -> None:
     fake, client = org
-    reference = StoreReferenceData(store, refresh_ms=0)
+    reference = StoreReferenceData(store.reference_sync, refresh_ms=0)
     assert (reference.account_index(), reference.person_index()) == (None, None)
     fake.records["Account"] = [account(1, at=1, Name="Soylent Corp")]
     fake.records["Contact"] = [{"Id": "003000000000001AAA", "FirstName": "Jon", "LastName": "Snow",
                                 "Email": "jon@soylent.example", "AccountId": "001000000000001AAA",
                                 "OwnerId": OWNER_B, "SystemModstamp": stamp(1)}]
     fake.records["Lead"] = [lead(1, at=1, IsDeleted=True)]
-    sync = ReferenceSync(client, store, clock=FrozenClock())
+    sync = ReferenceSync(client, store.reference_sync, clock=FrozenClock())
     for object_type in ("Account", "Contact", "Lead"):
         sync.run(object_type)
 
@@ -238,15 +239,15 @@ def _sync_example_accounts(store: Store) -> None:
         fake.records["Account"] = [{**a, "SystemModstamp": stamp(n)} for n, a in enumerate(accounts)]
         fake.records["User"] = [{"Id": "005000000000009AAA", "Name": "Owner A", "Email": "a@example.com",
                                  "IsActive": True, "TimeZoneSidKey": "America/New_York", "SystemModstamp": stamp(0)}]
-        sync = ReferenceSync(client, store, clock=FrozenClock())
+        sync = ReferenceSync(client, store.reference_sync, clock=FrozenClock())
         sync.run("User")
         sync.run("Account")
 
 
 def _use_synced_copy(pipeline: Pipeline) -> None:
     current = pipeline.app
-    ports = dataclasses.replace(current.ports, reference=StoreReferenceData(pipeline.store, refresh_ms=0),
-                                reference_updates=StoreReferenceUpdates(pipeline.store))
+    ports = dataclasses.replace(current.ports, reference=StoreReferenceData(pipeline.store.reference_sync, refresh_ms=0),
+                                reference_updates=StoreReferenceUpdates(pipeline.store.reference_sync))
     current.settings, current.ports = current.settings, ports
 
 
@@ -290,24 +291,24 @@ def test_a_change_event_updates_the_synced_copy_and_a_stale_one_does_not(pipelin
     pipeline.send([stale, from_a_file])
     pipeline.drain()
 
-    row = pipeline.store.synced_row("Account", "001000000000001AAA")
-    assert row is not None and (row["owner_id"], row["name"]) == (OWNER_B, "Acme Corporation")
+    row = pipeline.store.reference_sync.row("Account", "001000000000001AAA")
+    assert row is not None and (row.owner_id, row.name) == (OWNER_B, "Acme Corporation")
     index = pipeline.app.ports.reference.account_index()
     assert index is not None and {c.owner_id for c in index.by_domain("acme.com")} == {OWNER_B}
 
 
 def test_a_delete_event_leaves_a_tombstone_only_a_newer_undelete_lifts(store: Store) -> None:
     _sync_example_accounts(store)
-    updates = StoreReferenceUpdates(store)
+    updates = StoreReferenceUpdates(store.reference_sync)
 
     written = updates.apply([_account_event(ChangeType.DELETE, at=600)])
     updates.apply([_account_event(ChangeType.UPDATE, at=500, Name="Acme again")])
 
-    row = store.synced_row("Account", "001000000000001AAA")
-    assert written == 1 and row is not None and (row["removed_reason"], row["name"]) == ("deleted", "Acme Corporation")
-    assert "001000000000001AAA" not in ids(store.synced_rows("Account"))
+    row = store.reference_sync.row("Account", "001000000000001AAA")
+    assert written == 1 and row is not None and (row.removed_reason, row.name) == ("deleted", "Acme Corporation")
+    assert "001000000000001AAA" not in ids(store.reference_sync.rows("Account"))
     updates.apply([_account_event(ChangeType.UNDELETE, at=700)])
-    assert "001000000000001AAA" in ids(store.synced_rows("Account"))
+    assert "001000000000001AAA" in ids(store.reference_sync.rows("Account"))
 
 
 # --- the command ---------------------------------------------------------------------------------------

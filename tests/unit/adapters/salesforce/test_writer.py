@@ -39,7 +39,7 @@ def test_a_batch_of_owners_is_one_collections_call_with_bato_headers(pipeline: P
     assert headers["Sforce-Call-Options"] == "client=baton"
     logs = pipeline.store.assignment_logs(e.routing_id for e in events)
     assert org.owners == {log["record_id"]: log["owner_id"] for log in logs.values()}
-    assert pipeline.store.outbox_summary() == {("sent", 1): 50}
+    assert pipeline.store.outbox.summary() == {("sent", 1): 50}
 
 
 def test_503_and_429_are_retried_and_every_owner_is_written_once(pipeline: Pipeline, org: FakeOrg) -> None:
@@ -49,7 +49,7 @@ def test_503_and_429_are_retried_and_every_owner_is_written_once(pipeline: Pipel
 
     assert len(org.calls) == 3
     assert set(org.updates.values()) == {1} and len(org.updates) == 5
-    assert pipeline.store.dead_letters() == []
+    assert pipeline.store.administration.dead_letters() == []
 
 
 def test_partial_failure_retries_the_locked_row_and_records_the_deleted_one(pipeline: Pipeline, org: FakeOrg) -> None:
@@ -59,7 +59,7 @@ def test_partial_failure_retries_the_locked_row_and_records_the_deleted_one(pipe
     pipeline.drain()
 
     assert org.updates == {"00Q000000000001AAA": 1, "00Q000000000002AAA": 1, "00Q000000000004AAA": 1}
-    assert pipeline.store.outbox_summary() == {("sent", 1): 2, ("sent", 2): 1, ("rejected", 1): 1}
+    assert pipeline.store.outbox.summary() == {("sent", 1): 2, ("sent", 2): 1, ("rejected", 1): 1}
 
 
 def test_client_credentials_login_at_the_configured_url_gives_a_working_writer() -> None:
@@ -110,13 +110,13 @@ def test_a_row_that_keeps_failing_is_dead_lettered_with_its_error_and_replayable
     pipeline.send([lead_event(1), lead_event(2)], batch_size=2)
     pipeline.drain()
 
-    [letter] = pipeline.store.dead_letters()
+    [letter] = pipeline.store.administration.dead_letters()
     assert letter.stage == "outbox"
     assert "UNABLE_TO_LOCK_ROW" in letter.reason
     assert letter.message == {"record_ids": ["00Q000000000002AAA"]}
-    assert pipeline.store.outbox_summary() == {("sent", 1): 1, ("failed", FLUSH_POLICY.max_attempts): 1}
+    assert pipeline.store.outbox.summary() == {("sent", 1): 1, ("failed", FLUSH_POLICY.max_attempts): 1}
 
-    assert pipeline.store.requeue_outbox(letter.routing_ids) == 1
+    assert pipeline.store.outbox.requeue(letter.routing_ids) == 1
     pipeline.flush()
     assert org.updates == {"00Q000000000001AAA": 1, "00Q000000000002AAA": 1}
 
@@ -126,7 +126,7 @@ def test_api_usage_reported_by_salesforce_is_kept_and_logged(pipeline: Pipeline,
         pipeline.send([lead_event(1)])
         pipeline.drain()
 
-    usage = pipeline.store.api_usage()
+    usage = pipeline.store.administration.api_usage()
     assert usage is not None
     assert (usage.used, usage.limit) == (1, 15000)
     assert [e["api_usage"] for e in logs if e["event"] == "outbox_flushed"] == ["1/15000"]
@@ -138,7 +138,7 @@ def test_batch_job_owners_wait_for_bulk_ingest_not_the_realtime_flusher(pipeline
     pipeline.drain()
 
     assert list(org.owners) == ["00Q000000000002AAA"]
-    assert [row["record_id"] for row in pipeline.store.due_outbox(utc_now(), "bulk")] == ["00Q000000000001AAA"]
+    assert [row.record_id for row in pipeline.store.outbox.due(utc_now(), "bulk")] == ["00Q000000000001AAA"]
 
 
 def test_an_expired_session_logs_in_again_and_the_owner_is_written_once(pipeline: Pipeline) -> None:
@@ -163,7 +163,7 @@ def test_an_expired_session_logs_in_again_and_the_owner_is_written_once(pipeline
 
     assert logins == ["login", "login"]
     assert fake.updates == {"00Q000000000001AAA": 1}
-    assert pipeline.store.outbox_summary() == {("sent", 1): 1}
+    assert pipeline.store.outbox.summary() == {("sent", 1): 1}
 
 
 def test_a_write_whose_answer_was_lost_is_read_back_not_sent_again(pipeline: Pipeline, org: FakeOrg) -> None:
@@ -175,8 +175,8 @@ def test_a_write_whose_answer_was_lost_is_read_back_not_sent_again(pipeline: Pip
     assert set(org.updates.values()) == {1} and len(org.updates) == 5
     queries = [call for call in org.calls if call["method"] == "GET"]
     assert len(queries) == 1 and "OwnerId" in queries[0]["soql"]
-    assert pipeline.store.outbox_summary() == {("sent", 2): 5}
-    assert pipeline.store.dead_letters() == []
+    assert pipeline.store.outbox.summary() == {("sent", 2): 5}
+    assert pipeline.store.administration.dead_letters() == []
 
 
 def test_rows_left_in_flight_by_a_stopped_flusher_are_read_back_and_only_missing_owners_written(
@@ -196,9 +196,10 @@ def test_rows_left_in_flight_by_a_stopped_flusher_are_read_back_and_only_missing
         for record_id in ("00Q000000000001AAA", "00Q000000000002AAA"):  # ... and two of them were written
             org.write_owner("Lead", record_id, owners[record_id])
 
-        report = flush_outbox(store, SalesforceOwnerWriter(client), utc_now(), FLUSH_POLICY)
+        report = flush_outbox(store.outbox, store.administration, SalesforceOwnerWriter(client), utc_now(),
+                              FLUSH_POLICY)
 
     assert report.sent == 4
     assert dict(org.updates) == {record_id: 1 for record_id in owners}
     assert org.owners == owners
-    assert set(store.outbox_statuses([e.routing_id for e in events]).values()) == {"sent"}
+    assert set(store.outbox.statuses([e.routing_id for e in events]).values()) == {"sent"}

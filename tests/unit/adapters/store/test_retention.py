@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 import typer
 
+from adapters.store import NewDeadLetter
 from adapters.store.retention import purge
 from adapters.store.tables import (
     assignments,
@@ -47,11 +48,11 @@ def backdate(pipeline: Pipeline, record_number: int) -> None:
 
 
 def add_dead_letter(pipeline: Pipeline, age: timedelta, email: str) -> None:
-    pipeline.store.add_dead_letter({
-        "message_id": f"m-{email}", "queue_name": "baton.classify", "actor_name": "classify", "stage": "classify",
-        "routing_ids": [], "message": {"args": [{"contexts": [{"event": {"fields": {"Email": email}}}]}]},
-        "reason": "InputError", "failed_at": utc_now() - age,
-    })
+    pipeline.store.administration.add_dead_letter(NewDeadLetter(
+        message_id=f"m-{email}", queue_name="baton.classify", actor_name="classify", stage="classify",
+        routing_ids=[], message={"args": [{"contexts": [{"event": {"fields": {"Email": email}}}]}]},
+        reason="InputError", failed_at=utc_now() - age,
+    ))
 
 
 def add_synced_lead(pipeline: Pipeline, lead_id: str, removed: str | None, age: timedelta) -> None:
@@ -98,7 +99,7 @@ def test_purge_removes_only_rows_older_than_the_cut_off(aged: Pipeline) -> None:
     assert counts == EXPECTED
     assert aged.store.owner_counts() == {lead_owner(aged, 3): 1}
     assert rows(aged, record_states) == rows(aged, outbox) == 1
-    assert [letter.message_id for letter in aged.store.dead_letters()] == ["m-new@example.com"]
+    assert [letter.message_id for letter in aged.store.administration.dead_letters()] == ["m-new@example.com"]
     with aged.store.engine.connect() as connection:
         assert connection.execute(sa.select(sf_leads.c.id)).scalars().all() == ["00Q000000000092AAA"]
     assert purge(aged.store.engine, utc_now() - timedelta(days=90)) == dict.fromkeys(EXPECTED, 0)

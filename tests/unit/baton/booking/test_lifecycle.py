@@ -373,7 +373,7 @@ def test_operators_reassign_and_cancel_a_meeting_from_the_command_line(tmp_path:
     url = f"sqlite:///{tmp_path / 'baton.sqlite3'}"
     engine = make_engine(url)
     upgrade_schema(engine)
-    apply_config(Store(engine), booking_config("pooled"), NOW)
+    apply_config(Store(engine).administration, booking_config("pooled"), NOW)
     day = datetime.now(UTC).date() + timedelta(days=2)
     while day.weekday() >= 5:
         day += timedelta(days=1)

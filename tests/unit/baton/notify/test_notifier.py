@@ -219,7 +219,7 @@ def test_routed_records_tell_each_new_owner_once_by_email_and_slack(
     assert sorted(post["text"] for post in hook.posts) == [
         f"Rep {n}: Lead 00Q00000000000{n}AAA is yours (team Inbound, round_robin)" for n in range(1, 4)
     ]
-    assert pipeline.store.dead_letters() == []
+    assert pipeline.store.administration.dead_letters() == []
 
 
 def test_a_mail_server_that_is_down_leaves_routing_intact_and_the_notification_dead_lettered(
@@ -235,8 +235,8 @@ def test_a_mail_server_that_is_down_leaves_routing_intact_and_the_notification_d
     assert pipeline.store.owner_counts() == {OWNER: 1}
     assert [log.owner_id for log in pipeline.sink.published] == [OWNER]
     deadline = time.monotonic() + 10  # the worker copies the dead letter just after the queue drained
-    while not pipeline.store.dead_letters() and time.monotonic() < deadline:
+    while not pipeline.store.administration.dead_letters() and time.monotonic() < deadline:
         time.sleep(0.05)
-    [letter] = pipeline.store.dead_letters()
+    [letter] = pipeline.store.administration.dead_letters()
     assert letter.stage == NOTIFY.name
     assert "unreachable" in letter.reason

@@ -111,7 +111,7 @@ def _sla_pipeline(pipeline: Pipeline, clock: FrozenClock) -> None:
 
 def _scheduler(pipeline: Pipeline, clock: FrozenClock, reader: RecordingReader | None,
                sent: list[Notification]) -> Scheduler:
-    return Scheduler(pipeline.store, pipeline.broker, ConfigProvider(pipeline.store, 0), clock, reader=(
+    return Scheduler(pipeline.store, pipeline.broker, ConfigProvider(pipeline.store.administration, 0), clock, reader=(
         (lambda: reader) if reader else None), notify=sent.append, channels=["email"])
 
 

@@ -21,17 +21,17 @@ def test_an_expired_platform_event_replay_id_leaves_a_dead_letter_naming_the_los
     pipeline: Pipeline, org: FakeStreamingOrg  # noqa: F811
 ) -> None:
     last_seen = datetime(2025, 11, 17, 12, 0, tzinfo=UTC)
-    pipeline.store.save_stream_position(CHANNEL, 5, last_seen, last_seen)
+    pipeline.store.administration.save_stream_position(CHANNEL, 5, last_seen, last_seen)
     org.expire_below(CHANNEL, 500)
     subject = ChannelListener(CHANNEL, pipeline.store, pipeline.broker, org.client,
                               backoff_min_s=0.05, backoff_max_s=0.2)
     with capture_logs() as logs, running(subject):
-        org.wait_for(lambda: (p := pipeline.store.stream_position(CHANNEL)) is not None and p.replay_id is None,
+        org.wait_for(lambda: (p := pipeline.store.administration.stream_position(CHANNEL)) is not None and p.replay_id is None,
                      WAIT_S)
 
     assert org.subscriptions == [(CHANNEL, 5), (CHANNEL, REPLAY_NEW)]
     assert org.queries == []
-    [letter] = pipeline.store.dead_letters("listen")
+    [letter] = pipeline.store.administration.dead_letters("listen")
     assert letter.message["channel"] == CHANNEL and letter.message["since"] == last_seen.isoformat()
     assert CHANNEL in letter.reason and "were not routed" in letter.reason and "baton reassign --soql" in letter.reason
     [logged] = [entry for entry in logs if entry["event"] == "catch_up_impossible"]

@@ -159,7 +159,7 @@ def test_stats_counts_members_holds_dead_letters_api_and_latency(routed: Pipelin
     routed.send_raw("territory", {"batch_id": "bad", "contexts": [], "enqueued_at": "2026-11-20T09:00:00Z"})
     routed.drain()
     assert len(stored_dead_letters(routed)) == 1
-    routed.store.save_api_usage(1_200, 15_000, utc_now())
+    routed.store.administration.save_api_usage(1_200, 15_000, utc_now())
 
     [report] = json_lines(baton(cli_env, "stats", "--today", "--json"))
 
@@ -212,9 +212,9 @@ def test_a_replayed_dead_letter_is_processed_once_even_when_replayed_twice(pipel
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert pipeline.store.count_assignments() == 1
     assert pipeline.store.team_decisions("Inbound") == 1
-    assert sum(pipeline.store.outbox_summary().values()) == 1
+    assert sum(pipeline.store.outbox.summary().values()) == 1
     assert json_lines(baton(cli_env, "dlq", "list", "--json")) == []
-    [letter] = pipeline.store.dead_letters(include_replayed=True)
+    [letter] = pipeline.store.administration.dead_letters(include_replayed=True)
     assert letter.replay_count == 2
     assert unknown.returncode == 1 and "no dead letter 999" in unknown.stderr
 
@@ -234,9 +234,9 @@ def _dead_lettered_assign(pipeline: Pipeline) -> int:
 def stored_dead_letters(pipeline: Pipeline) -> list[Any]:
     """The recorder stores a letter just after the broker's nack, so a drained queue may be a moment early."""
     deadline = time.monotonic() + 10
-    while not pipeline.store.dead_letters() and time.monotonic() < deadline:
+    while not pipeline.store.administration.dead_letters() and time.monotonic() < deadline:
         time.sleep(0.01)
-    return pipeline.store.dead_letters()
+    return pipeline.store.administration.dead_letters()
 
 
 def test_why_lists_dead_letters_that_carry_the_record(pipeline: Pipeline, cli_env: dict[str, str]) -> None:
@@ -294,7 +294,7 @@ def test_dlq_list_and_replay_by_stage_leave_the_other_stages_letters_alone(
     pipeline.send_raw("classify", {"batch_id": "bad", "contexts": "not a list"})  # malformed: dead-lettered at once
     pipeline.drain()
     deadline = time.monotonic() + 10
-    while len(pipeline.store.dead_letters()) < 2 and time.monotonic() < deadline:
+    while len(pipeline.store.administration.dead_letters()) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     pipeline.apply(team_config(members=3))  # the fix for the assign letter
 

@@ -15,6 +15,7 @@ from baton.handoff.week import first_week, week_view
 from entrypoints.demo.handoff import ANA, BEN, CHEN, HOSTS, LEAD_ID, handoff_config
 from entrypoints.http.app import create_app
 from entrypoints.http.page_tokens import HEADER, PageClaims, issue
+from kernel.ports.reference_sync import SyncedWrite
 from routing.booking.config import BookingType, HostOption
 from routing.booking.slots import Interval, Slot
 from routing.booking.suggest import Suggestion
@@ -169,11 +170,10 @@ def test_a_locked_suggestion_fixes_the_booking_type_and_the_host(pipeline: Pipel
 def test_without_a_connected_app_the_record_comes_from_the_synced_copy(pipeline: Pipeline,
                                                                         calendar: RecordingCalendar) -> None:
     install_handoff(pipeline.app, pipeline.store, calendar)
-    with pipeline.store.transaction() as transaction:
-        transaction.upsert_synced("Lead", [{
-            "id": LEAD_ID, "first_name": "Pat", "last_name": "Prospect", "email": "pat@prospect.example.org",
-            "owner_id": ANA, "company": "Prospect Ltd", "status": "Open", "system_modstamp": NOW,
-            "written_at": NOW}], newer_only=False)
+    with pipeline.store.reference_sync.writes() as transaction:
+        transaction.upsert_synced("Lead", [SyncedWrite(LEAD_ID, NOW, NOW, {
+            "first_name": "Pat", "last_name": "Prospect", "email": "pat@prospect.example.org",
+            "owner_id": ANA, "company": "Prospect Ltd", "status": "Open"})], newer_only=False)
 
     page = TestClient(create_app(pipeline.app)).get(link_url(pipeline.app, "")).text
 

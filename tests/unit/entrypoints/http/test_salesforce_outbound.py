@@ -90,7 +90,7 @@ def test_an_update_whose_owner_is_batons_latest_decision_is_not_routed_again(
     assert echo.outcome.value == "not_routed"
     assert "already is Baton's latest decision" in echo.reasons[-1]
     assert pipeline.store.team_state("Inbound")["turn"] == 1
-    assert pipeline.store.outbox_summary() == {("sent", 1): 1}  # one owner write, not two
+    assert pipeline.store.outbox.summary() == {("sent", 1): 1}  # one owner write, not two
 
     client.post(URL, content=envelope(later_update(3, owner="005000000000077AAA")), headers=XML)
     pipeline.drain()

@@ -43,7 +43,7 @@ GRANTS = f"""  schedulers:
 @pytest.fixture
 def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
     install_booking_ports(pipeline.app, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
-    apply_config(pipeline.store, booking_config() + GRANTS, NOW)
+    apply_config(pipeline.store.administration, booking_config() + GRANTS, NOW)
     chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     yield chain
     chain.drain()

@@ -44,8 +44,8 @@ def test_a_dry_run_predicts_each_records_owner_including_records_a_newer_event_a
     records = tmp_path / "leads.csv"
     records.write_text("Id,LastName,OwnerId\n" + "".join(f"{lead_id(n)},Lead {n},{QUEUE_OWNER}\n" for n in range(1, 9)))
     store = pipeline.store
-    dry_job = jobs.create_job(store, jobs.SOURCE_CSV, str(records), "Lead", True, utc_now())
-    real_job = jobs.create_job(store, jobs.SOURCE_CSV, str(records), "Lead", False, utc_now())
+    dry_job = jobs.create_job(store.administration, jobs.SOURCE_CSV, str(records), "Lead", True, utc_now())
+    real_job = jobs.create_job(store.administration, jobs.SOURCE_CSV, str(records), "Lead", False, utc_now())
     pipeline.send([routed_later(2), routed_later(5)])
     pipeline.drain()
 

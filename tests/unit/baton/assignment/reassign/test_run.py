@@ -90,7 +90,7 @@ def test_a_soql_job_routes_each_record_once_and_writes_owners_with_one_ingest_jo
     result = baton(tmp_path, org, "--soql", "SELECT Id, LastName, Company, Country FROM Lead")
 
     assert result.returncode == 0, result.stderr[-3000:]
-    job = store.reassign_job(job_id_of(result))
+    job = store.administration.reassign_job(job_id_of(result))
     assert job is not None and job.state == "completed" and job.bulk_query_job_id
     assert job.counts["records"] == 300 and job.counts["written_sent"] == 300
     assert set(decisions_per_record(store).values()) == {1} and len(decisions_per_record(store)) == 300
@@ -121,7 +121,7 @@ def test_a_csv_job_routes_on_the_files_columns_and_skips_owners_that_do_not_chan
     assert len(owners) == 6 and len(moved) == 4
     assert set(org.updates) == moved  # the two records member 1 keeps are not written
     assert org.bulk.calls(kind="query") == []
-    job = store.reassign_job(job_id_of(result))
+    job = store.administration.reassign_job(job_id_of(result))
     assert job is not None and (job.counts["written_sent"], job.counts["written_unchanged"]) == (4, 2)
 
 
@@ -135,11 +135,11 @@ def test_a_dry_run_changes_nothing_and_predicts_the_real_runs_owner_changes(
 
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert org.records == before and org.bulk.ingest_jobs() == [] and org.updates == Counter()
-    assert store.outbox_summary() == {} and store.count_assignments() == 0
+    assert store.outbox.summary() == {} and store.count_assignments() == 0
     assert store.team_state("Inbound") in (None, {}) and store.team_decisions("Inbound") == 0
     moves = dict(line.split("\t")[0:4:3] for line in dry.stdout.splitlines() if line.startswith("00Q"))
     assert len(moves) == 8 and member_id(2) not in moves.values()  # round robin over 3: a third stays with 2
-    job = store.reassign_job(job_id_of(dry))
+    job = store.administration.reassign_job(job_id_of(dry))
     assert job is not None and job.dry_run and job.counts["would_move"] == 8
 
     real = baton(tmp_path, org, "--soql", query)
@@ -158,14 +158,14 @@ def test_an_interrupted_job_resumes_by_id_and_assigns_every_record_once(
     job_id = job_id_of(first)
     assert first.returncode == 1
     assert f"resume it with: baton reassign --resume {job_id}" in first.stderr
-    interrupted = store.reassign_job(job_id)
+    interrupted = store.administration.reassign_job(job_id)
     assert interrupted is not None and interrupted.state == "interrupted" and "503" in (interrupted.error or "")
     assert 0 < store.count_assignments() <= 200 and org.bulk.ingest_jobs() == []
 
     resumed = baton(tmp_path, org, "--resume", job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert job_id_of(resumed) == job_id
-    done = store.reassign_job(job_id)
+    done = store.administration.reassign_job(job_id)
     assert done is not None and done.state == "completed" and done.counts["already_decided"] > 0
     assert len(org.bulk.calls("POST", "query")) == 1  # the same query job's results were read again
     assert set(decisions_per_record(store).values()) == {1} and store.team_decisions("Inbound") == 300
@@ -185,7 +185,7 @@ def test_a_locked_row_is_retried_in_a_second_ingest_job_and_a_deleted_record_is_
     assert "ENTITY_IS_DELETED" in result.stderr and lead_id(11) in result.stderr
     assert [len(job["_outcomes"]) for job in org.bulk.ingest_jobs()] == [11, 1]
     assert set(org.updates) == {lead_id(n) for n in range(1, 11)} and set(org.updates.values()) == {1}
-    job = store.reassign_job(job_id_of(result))
+    job = store.administration.reassign_job(job_id_of(result))
     assert job is not None and (job.counts["written_sent"], job.counts["written_rejected"]) == (10, 1)
     assert "owner writes: rejected 1, sent 10" in result.stdout
 
@@ -196,14 +196,14 @@ def test_a_job_over_the_api_budget_is_deferred_and_resumes_once_the_org_reports_
     """A stale stored usage is asked for again (REST limits), and so is one over the budget when resuming:
     the daily count is a rolling 24 hours and no other process need have reported it since."""
     org.records["Lead"] = leads(5)
-    store.save_api_usage(200, 15_000, datetime.now(UTC) - timedelta(hours=1))
+    store.administration.save_api_usage(200, 15_000, datetime.now(UTC) - timedelta(hours=1))
     org.bulk.reported_usage = (13_600, 15_000)
     deferred = baton(tmp_path, org, "--soql", "SELECT Id FROM Lead")
 
     job_id = job_id_of(deferred)
     assert deferred.returncode == EXIT_DEFERRED
     assert "deferred" in deferred.stderr and "13600/15000" in deferred.stderr
-    job = store.reassign_job(job_id)
+    job = store.administration.reassign_job(job_id)
     assert job is not None and job.state == "deferred" and org.bulk.requests == []
     assert [call["path"] for call in org.calls if call["method"] == "GET"] == ["/services/data/v61.0/limits/"]
 
@@ -222,7 +222,7 @@ def test_usage_reported_by_an_ingest_job_defers_the_follow_up_round(tmp_path: Pa
     job_id = job_id_of(deferred)
     assert deferred.returncode == EXIT_DEFERRED, deferred.stderr[-3000:]
     assert len(org.bulk.ingest_jobs()) == 1 and len(org.updates) == 4
-    job = store.reassign_job(job_id)
+    job = store.administration.reassign_job(job_id)
     assert job is not None and job.state == "deferred"
 
     org.bulk.ingest_usage = None  # the org asked again on resume: under the budget now

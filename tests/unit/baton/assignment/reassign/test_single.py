@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.store.operations import OperationsReader
 from baton.reassign.single import new_request
 from baton.why import record_trace
 from entrypoints.http.app import create_app
@@ -67,7 +66,7 @@ def test_a_reassigned_record_goes_to_another_member_with_credit_back_and_the_rea
     assert response.status_code == 202 and again.status_code == 202
     assert response.json()["routing_id"] == again.json()["routing_id"]
     assert any(f"WHERE Id IN ('{RECORD}')" in query for query in org.queries)
-    document = record_trace(RECORD, OperationsReader(pipeline.store.engine).record_trace(RECORD))
+    document = record_trace(RECORD, pipeline.store.operations.record_trace(RECORD))
     newest, first = document["decisions"]  # the repeated request routed nothing more
     assert (newest["owner_id"], newest["previous_owner_id"], first["owner_id"]) == (REP_2, REP_1, REP_1)
     reasons = newest["stages"]["assign"]["reasons"]

@@ -54,7 +54,7 @@ def test_cli_reports_expected_counts_under_both_configs_and_writes_nothing(tmp_p
     database = tmp_path / "baton.sqlite3"
     engine = make_engine(f"sqlite:///{database}")
     upgrade_schema(engine)
-    apply_config(Store(engine), team_config(members=3), utc_now())
+    apply_config(Store(engine).administration, team_config(members=3), utc_now())
     new_config = tmp_path / "new.yaml"
     new_config.write_text(WEIGHTED)
     before = snapshot(engine)
@@ -133,7 +133,7 @@ def test_soql_records_come_through_bulk_api_and_nothing_is_written_anywhere(tmp_
     database = tmp_path / "baton.sqlite3"
     engine = make_engine(f"sqlite:///{database}")
     upgrade_schema(engine)
-    apply_config(Store(engine), team_config(members=3), utc_now())
+    apply_config(Store(engine).administration, team_config(members=3), utc_now())
     (tmp_path / "new.yaml").write_text(WEIGHTED)
     before = snapshot(engine)
     with fake_salesforce() as (org, _):
