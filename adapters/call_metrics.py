@@ -1,5 +1,5 @@
 """The calls adapters make to Salesforce and the calendar API, counted in prometheus_client's default registry
-(served with Baton's own metrics, see :mod:`baton.metrics.instruments`)."""
+(served with Baton's own metrics, see :mod:`baton.operations.metrics.instruments`)."""
 
 from __future__ import annotations
 

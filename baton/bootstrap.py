@@ -18,17 +18,17 @@ from adapters.store.leader import LeaderLock
 from adapters.synced_reference import StoreReferenceData
 from baton import runtime
 from baton.actors import declare_actors
+from baton.assignment.sla_sink import SlaTimerSink
 from baton.broker import build_broker
 from baton.configs import ConfigProvider, apply_config
-from baton.flusher import Flusher, RetryPolicy
 from baton.gc_tuning import tune_gc
 from baton.logging import configure_logging
-from baton.metrics.exposition import install_metrics
 from baton.middleware import WarmUp
 from baton.notify.wiring import configured_channels, enqueue_notifications, with_notifications
+from baton.operations.metrics.exposition import install_metrics
+from baton.operations.scheduler import SCHEDULER_LOCK, Scheduler
 from baton.ports import AssignmentSink, Ports, RecordingSink, UnconfiguredOwnerWriter
-from baton.scheduling.scheduler import SCHEDULER_LOCK, Scheduler
-from baton.scheduling.sla_sink import SlaTimerSink
+from baton.salesforce.flusher import Flusher, RetryPolicy
 from baton.settings import Settings
 from kernel.clock import Clock, utc_now
 from kernel.errors import ConfigError, PermanentError

@@ -1,5 +1,5 @@
-"""Which function handles each declared stage (``baton.chains``), and the batch route built from the routing
-chain's order. A handler takes the stage's message and the application; it returns the next stage's message,
+"""Which function handles each declared stage (``baton.chains``); the routing chain's own handlers come from
+``baton.assignment.chain``. A handler takes the stage's message and the application; it returns the next stage's message,
 a list of messages (a stage that splits into itself), or None (nothing to hand on)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from baton.assignment.chain import ROUTING_HANDLERS, PortsHandler, route_batch
 from baton.booking import chain as booking
 from baton.booking.lifecycle import no_shows_from_events, sync
 from baton.booking.stages import request_booking
 from baton.chains import (
-    ASSIGN,
     BOOKING_CALENDAR,
     BOOKING_EVENT,
     BOOKING_LOG,
@@ -20,29 +20,19 @@ from baton.chains import (
     BOOKING_REQUEST,
     BOOKING_SYNC,
     CLASSIFY,
-    MATCH,
     NOTIFY,
     ROUTE,
-    ROUTING,
-    TERRITORY,
-    WRITEBACK,
     Stage,
     all_stages,
 )
 from baton.notify.deliver import deliver
 from baton.ports import Ports
 from baton.runtime import Runtime
-from baton.stages.assign import assign_batch
-from baton.stages.classify import classify_batch
-from baton.stages.match import match_batch
-from baton.stages.territory import territory_batch
-from baton.stages.writeback import writeback_batch
-from messages import AssignmentBatch, StageBatch
+from messages import StageBatch
 from messages.base import Contract
 
 Result = Contract | Sequence[Contract] | None
 Handler = Callable[[Any, Runtime], Result]
-PortsHandler = Callable[[Any, Ports], Any]
 
 
 @dataclass(frozen=True)
@@ -53,34 +43,6 @@ class OnPorts:
 
     def __call__(self, message: Any, app: Runtime) -> Any:
         return self.handle(message, app.ports)
-
-
-ROUTING_HANDLERS: Mapping[Stage, PortsHandler] = {
-    CLASSIFY: classify_batch,
-    TERRITORY: territory_batch,
-    MATCH: match_batch,
-    ASSIGN: assign_batch,
-    WRITEBACK: writeback_batch,
-}
-
-
-def through_match(batch: StageBatch, ports: Ports) -> StageBatch:
-    """The routing stages before assign, in the chain's order, on one batch."""
-    for stage in ROUTING.before(ASSIGN):
-        batch = ROUTING_HANDLERS[stage](batch, ports)
-    return batch
-
-
-def route_batch(batch: StageBatch, ports: Ports) -> AssignmentBatch:
-    """The whole routing chain for one message in one call, for batch jobs whose records need no per-stage
-    queue. A back-office job sends thousands of records at once; passing each batch through four queues costs a
-    JSON encode, a decode and a pydantic validation per hop for no benefit. Each record is still decided and
-    stored once by the assign stage's code (a redelivered message finds the stored decisions), so a retry is
-    safe."""
-    decided: AssignmentBatch = ROUTING_HANDLERS[ASSIGN](through_match(batch, ports), ports)
-    for stage in ROUTING.following(ASSIGN):
-        ROUTING_HANDLERS[stage](decided, ports)
-    return decided
 
 
 def _no_shows_then(route: PortsHandler) -> Handler:
@@ -97,7 +59,7 @@ def _no_shows_then(route: PortsHandler) -> Handler:
 
 
 HANDLERS: Mapping[Stage, Handler] = {
-    CLASSIFY: _no_shows_then(classify_batch),
+    CLASSIFY: _no_shows_then(ROUTING_HANDLERS[CLASSIFY]),
     **{stage: OnPorts(handle) for stage, handle in ROUTING_HANDLERS.items() if stage is not CLASSIFY},
     ROUTE: _no_shows_then(route_batch),
     BOOKING_REQUEST: OnPorts(request_booking),

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from adapters.store import make_engine, upgrade_schema
 from adapters.store.operations import OperationsReader
 from adapters.store.tables import assignments
-from baton.stats import report
+from baton.operations.stats import report
 from kernel.ports.operations import LogFilter
 
 INSERT_CHUNK = 5_000

@@ -13,8 +13,8 @@ On PostgreSQL each run uses a fresh schema (and queue prefix), dropped afterward
 
 Measured:
 - real time: ``--realtime-records`` single-record messages at ``--rate`` records/s through the pipeline, with the
-  real outbox flusher (``baton.flusher.Flusher``) ticking every second; calls = sObject Collections requests.
-- batch: one reassign job (``baton.reassign.run.run_job``) over ``--records`` leads read by a Bulk API 2.0 query
+  real outbox flusher (``baton.salesforce.flusher.Flusher``) ticking every second; calls = sObject Collections requests.
+- batch: one reassign job (``baton.assignment.reassign.run.run_job``) over ``--records`` leads read by a Bulk API 2.0 query
   (``--page-size`` records a results page) and written by ingest; calls = every Bulk API request, its wall time
   from job start to the last owner written, and CPU milliseconds per record: CPU time of this process (the fake
   org's threads included) plus, on RabbitMQ, of every worker process, divided by the records. CPU per record is
@@ -50,11 +50,11 @@ from simple_salesforce import Salesforce
 
 from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
 from adapters.salesforce.writer import SalesforceOwnerWriter
+from baton.assignment.reassign import jobs
+from baton.assignment.reassign.run import JobContext, run_job
 from baton.bootstrap import bootstrap, build_flusher
-from baton.ingest import enqueue
-from baton.reassign import jobs
-from baton.reassign.run import JobContext, run_job
 from baton.runtime import Runtime
+from baton.salesforce.ingest import enqueue
 from baton.settings import Settings
 from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.clock import utc_now

@@ -129,10 +129,10 @@ def measure_stage(team: Team, facts: list[dict[str, object]], batch_size: int) -
     import yaml
 
     from adapters.store import Store, make_engine, upgrade_schema
+    from baton.assignment.assign import assign_prepared, prepare
     from baton.configs import ConfigProvider, apply_config
-    from baton.ingest import batches
     from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
-    from baton.stages.assign import assign_prepared, prepare
+    from baton.salesforce.ingest import batches
     from messages import RecordEvent, Source
 
     schema = f"bench_select_{uuid.uuid4().hex[:8]}"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from adapters.reference import FileReferenceData
 from adapters.store import Store, make_engine, upgrade_schema
+from baton.assignment.simulate.run import simulate
 from baton.configs import ConfigProvider, apply_config
 from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
-from baton.simulate.run import simulate
 from kernel.clock import utc_now
 from messages import RecordEvent, Source
 from routing.config import load_config_text

@@ -31,8 +31,8 @@ from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_e
 from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamEvent, client_for
 from adapters.store import Store, StreamPosition
 from adapters.store.leader import LeaderLock
-from baton.ingest import enqueue
-from baton.lost_events import record_lost_window
+from baton.salesforce.ingest import enqueue
+from baton.salesforce.lost_events import record_lost_window
 from kernel.clock import Clock, utc_now
 from kernel.errors import ConfigError, InputError, ReplayIdInvalid, SessionInvalid
 from messages import RecordEvent, Source

@@ -2,7 +2,7 @@
 (``baton.bootstrap``) with an actor for every stage of every chain; dramatiq then runs them. The one module that
 builds the application when it is imported."""
 
-from baton.metrics.multiprocess import enable_for_worker_process
+from baton.operations.metrics.multiprocess import enable_for_worker_process
 from baton.settings import Settings
 
 SETTINGS = Settings()

@@ -20,10 +20,10 @@ from adapters.store.operations import delivery_attempts
 from baton.booking.chain import booking_log
 from baton.bootstrap import open_store
 from baton.logging import configure_logging
+from baton.operations.stats import report
+from baton.operations.why import record_trace
 from baton.settings import Settings
 from baton.since import parse_since, start_of_day
-from baton.stats import report
-from baton.why import record_trace
 from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,

@@ -12,15 +12,15 @@ from typing import Annotated
 import typer
 
 from adapters.store.retention import purge as purge_store
+from baton.assignment.simulate.report import as_document, print_tables
+from baton.assignment.simulate.run import FixedConfig
+from baton.assignment.simulate.run import simulate as run_simulation
+from baton.assignment.simulate.sources import file_records, soql_records
 from baton.bootstrap import open_store, reference_data, salesforce_login
 from baton.configs import ConfigProvider
 from baton.logging import configure_logging
 from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
 from baton.settings import Settings
-from baton.simulate.report import as_document, print_tables
-from baton.simulate.run import FixedConfig
-from baton.simulate.run import simulate as run_simulation
-from baton.simulate.sources import file_records, soql_records
 from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -98,7 +98,7 @@ def simulate(
     else:
         print_tables(simulation, out)
     if plot is not None:
-        from baton.simulate.plot import plot_distribution
+        from baton.assignment.simulate.plot import plot_distribution
 
         try:
             plot_distribution(simulation, plot)

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from dramatiq.brokers.stub import StubBroker
 
+from baton.assignment.reassign.single import RecordNotFound, new_request, reassign_record
 from baton.bootstrap import bootstrap, build_flusher, salesforce_login
-from baton.reassign.single import RecordNotFound, new_request, reassign_record
 from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,

@@ -14,15 +14,15 @@ from rich.table import Table
 
 from adapters.files import Rejected, read_records
 from adapters.store.operations import delivery_attempts
+from baton.assignment.holds import recheck_due_holds
 from baton.bootstrap import bootstrap, build_flusher, build_scheduler, open_store
 from baton.configs import apply_config
-from baton.flusher import FLUSH_STAGE
-from baton.holds import recheck_due_holds
-from baton.ingest import enqueue
 from baton.logging import configure_logging
-from baton.lost_events import LOST_STAGE
-from baton.metrics.exposition import serve_process_metrics
-from baton.scheduling.scheduler import RoundReport
+from baton.operations.metrics.exposition import serve_process_metrics
+from baton.operations.scheduler import RoundReport
+from baton.salesforce.flusher import FLUSH_STAGE
+from baton.salesforce.ingest import enqueue
+from baton.salesforce.lost_events import LOST_STAGE
 from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,

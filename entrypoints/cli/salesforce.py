@@ -24,13 +24,13 @@ from rich.table import Table
 
 from adapters.salesforce.bulk import BulkClient, BulkOwnerWriter
 from adapters.store.leader import LeaderLock
+from baton.assignment.reassign import jobs as reassign_jobs
+from baton.assignment.reassign.dry_run import DryRunReport
+from baton.assignment.reassign.records import prepare_soql
+from baton.assignment.reassign.run import JobContext, JobReport, run_dry_job, run_job
 from baton.bootstrap import bootstrap, open_store, salesforce_login, sync_options
 from baton.logging import configure_logging
 from baton.ports import UnconfiguredOwnerWriter
-from baton.reassign import jobs as reassign_jobs
-from baton.reassign.dry_run import DryRunReport
-from baton.reassign.records import prepare_soql
-from baton.reassign.run import JobContext, JobReport, run_dry_job, run_job
 from baton.settings import Settings
 from entrypoints.cli.common import (
     EXIT_OK,

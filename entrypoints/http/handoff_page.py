@@ -9,10 +9,10 @@ from urllib.parse import parse_qs
 from fastapi import Request
 
 from baton.booking.directory import UnknownHost, host_info
+from baton.booking.handoff.hosts import BadHostChoice, encode, parse_host
+from baton.booking.handoff.week import first_week
 from baton.booking.planning import BookingPlan, BookingProblems, plan_booking, plan_slots
 from baton.booking.records import booking_suggestion
-from baton.handoff.hosts import BadHostChoice, encode, parse_host
-from baton.handoff.week import first_week
 from baton.runtime import Runtime
 from entrypoints.http.page_tokens import PageClaims
 from routing.booking.config import HostOption

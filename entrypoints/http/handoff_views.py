@@ -11,13 +11,13 @@ from pydantic import ValidationError
 
 from adapters.salesforce.rereads import RecordReader
 from baton.booking.directory import UnknownHost, host_info
+from baton.booking.handoff.hosts import encode, host_choices
+from baton.booking.handoff.records import read_record, record_details
+from baton.booking.handoff.week import week_span, week_view
 from baton.booking.planning import BookingPlan, BookingProblems
 from baton.booking.reserve import SlotUnavailable
 from baton.booking.schedules import host_schedules
 from baton.booking.submit import NotEnqueued, submit_booking
-from baton.handoff.hosts import encode, host_choices
-from baton.handoff.records import read_record, record_details
-from baton.handoff.week import week_span, week_view
 from baton.runtime import Runtime
 from entrypoints.http.handoff_page import Form, Page, PageError, local
 from entrypoints.http.page_tokens import HEADER, PageClaims, page_token_for

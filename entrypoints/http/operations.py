@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from baton.metrics.exposition import CONTENT_TYPE, metrics_text
-from baton.readiness import readiness
+from baton.operations.metrics.exposition import CONTENT_TYPE, metrics_text
+from baton.operations.readiness import readiness
 from entrypoints.http.auth import METRICS_READ, requires
 from entrypoints.http.dependencies import RuntimeDep
 

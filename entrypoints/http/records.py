@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from baton.reassign.single import (
+from baton.assignment.reassign.single import (
     REASON_MAX_CHARS,
     ReassignRequest,
     RecordNotFound,

@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from adapters.salesforce.change_events import Intake, parse_posted
 from adapters.salesforce.outbound import ACK, OutboundMessage, parse_outbound_message, to_events
 from adapters.salesforce.rereads import record_events
-from baton.ingest import enqueue
 from baton.runtime import Runtime
+from baton.salesforce.ingest import enqueue
 from baton.settings import Settings
 from entrypoints.http.auth import EVENTS_WRITE, requires
 from entrypoints.http.body import (

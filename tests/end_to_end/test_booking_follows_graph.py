@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
-from baton.why import record_trace
+from baton.operations.why import record_trace
 from entrypoints.cli.monitor import suggestion_lines
 from tests.support.booking import (
     AUTH,

@@ -32,8 +32,8 @@ from baton import runtime
 from baton.booking.chain import owner_logs
 from baton.booking.lifecycle import CANCELLED_PREFIX
 from baton.chains import BOOKING_SYNC
+from baton.operations.scheduler import Scheduler
 from baton.ports import Ports
-from baton.scheduling.scheduler import Scheduler
 from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from entrypoints.http.app import create_app

@@ -12,7 +12,7 @@ from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.leader import LeaderLock
 from baton.bootstrap import leader_check
 from baton.configs import ConfigProvider
-from baton.scheduling.scheduler import SCHEDULER_LOCK, Scheduler
+from baton.operations.scheduler import SCHEDULER_LOCK, Scheduler
 from kernel.clock import utc_now
 
 pytestmark = pytest.mark.integration

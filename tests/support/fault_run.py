@@ -26,8 +26,8 @@ from dramatiq.errors import BrokerConnectionError
 from adapters.store import Store, make_engine, upgrade_schema
 from baton.chains import BOOKING, ROUTING, Stage
 from baton.configs import apply_config
-from baton.flusher import IN_FLIGHT
-from baton.ingest import batches
+from baton.salesforce.flusher import IN_FLIGHT
+from baton.salesforce.ingest import batches
 from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
 from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.clock import utc_now

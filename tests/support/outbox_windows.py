@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from adapters.store import Store
 from baton import runtime
 from baton.bootstrap import build_flusher
-from baton.flusher import Flusher
+from baton.salesforce.flusher import Flusher
 from baton.settings import Settings
 from entrypoints.demo.fake_salesforce import FakeOrg
 

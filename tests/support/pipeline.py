@@ -20,9 +20,9 @@ from adapters.store import Store, make_engine, upgrade_schema
 from baton import runtime
 from baton.chains import BATCH_ROUTING, ROUTING
 from baton.configs import ConfigProvider, apply_config
-from baton.flusher import FlushReport, RetryPolicy, flush_outbox
-from baton.ingest import enqueue
 from baton.ports import Ports, RecordingSink
+from baton.salesforce.flusher import FlushReport, RetryPolicy, flush_outbox
+from baton.salesforce.ingest import enqueue
 from kernel.clock import utc_now
 from kernel.errors import TransientError
 from kernel.ports import OwnerChange, WriteResult

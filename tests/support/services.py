@@ -18,7 +18,7 @@ import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, dq_name, xq_name
 
 from baton.chains import BOOKING, BOOKING_FOLLOWS, CLASSIFY, queue_names
-from baton.ingest import batches
+from baton.salesforce.ingest import batches
 from messages import RecordEvent
 
 BOOKING_STAGES = tuple(stage.name for stage in (*BOOKING.stages, *BOOKING_FOLLOWS.stages))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from baton.assignment.chain import ROUTING_HANDLERS
 from baton.chains import BOOKING, CHAINS, ROUTING, all_stages, stage_names
-from baton.stage_handlers import HANDLERS, ROUTING_HANDLERS, unbound_stages
+from baton.stage_handlers import HANDLERS, unbound_stages
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("baton", "workers", "adapters", "messages", "routing", "entrypoints")

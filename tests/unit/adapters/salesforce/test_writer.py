@@ -10,8 +10,8 @@ from structlog.testing import capture_logs
 
 from adapters.salesforce.writer import SalesforceOwnerWriter
 from adapters.store.tables import outbox
-from baton.flusher import IN_FLIGHT, flush_outbox
 from baton.ports import UnconfiguredOwnerWriter
+from baton.salesforce.flusher import IN_FLIGHT, flush_outbox
 from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.clock import utc_now
 from messages import Source

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from baton.holds import recheck_due_holds
+from baton.assignment.holds import recheck_due_holds
 from messages import RoutingContext, StageBatch
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.store.sla_timers import timer_states
+from baton.assignment.sla_sink import SlaTimerSink, timers_for
 from baton.configs import ConfigProvider
 from baton.notify.notifier import owner_notifications
-from baton.scheduling.scheduler import Scheduler
-from baton.scheduling.sla_sink import SlaTimerSink, timers_for
+from baton.operations.scheduler import Scheduler
 from kernel.errors import TransientError
 from messages import AssignmentLog, ChangeType, Outcome, RecordEvent, Source
 from messages.notifications import Notification

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.calendar import RecordingCalendar
-from baton.handoff.hosts import BadHostChoice, encode, host_choices, parse_host
-from baton.handoff.week import first_week, week_view
+from baton.booking.handoff.hosts import BadHostChoice, encode, host_choices, parse_host
+from baton.booking.handoff.week import first_week, week_view
 from entrypoints.demo.handoff import ANA, BEN, CHEN, HOSTS, LEAD_ID, handoff_config
 from entrypoints.http.app import create_app
 from entrypoints.http.page_tokens import HEADER, PageClaims, issue

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from dramatiq.brokers.stub import StubBroker
 
-from baton.reassign import jobs
-from baton.reassign.run import JobContext, run_dry_job, run_job
+from baton.assignment.reassign import jobs
+from baton.assignment.reassign.run import JobContext, run_dry_job, run_job
 from kernel.clock import utc_now
 from messages import RecordEvent, Source
 from messages.records import routing_id_for

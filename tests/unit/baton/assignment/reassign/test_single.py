@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from baton.reassign.single import new_request
-from baton.why import record_trace
+from baton.assignment.reassign.single import new_request
+from baton.operations.why import record_trace
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import BOOKINGS_WRITE, RECORDS_WRITE
 from kernel.clock import utc_now

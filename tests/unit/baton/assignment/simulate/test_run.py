@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.tables import metadata
+from baton.assignment.simulate.fairness import gini, team_fairness
+from baton.assignment.simulate.run import simulate
 from baton.configs import apply_config
-from baton.simulate.fairness import gini, team_fairness
-from baton.simulate.run import simulate
 from entrypoints.demo.fake_salesforce import fake_salesforce
 from kernel.clock import utc_now
 from routing.config import load_config_text

@@ -16,7 +16,7 @@ from dramatiq import Broker
 
 from adapters.files import build_event
 from adapters.salesforce.rereads import RecordReader
-from baton.ingest import enqueue
+from baton.salesforce.ingest import enqueue
 from kernel.errors import InputError
 from messages import ChangeType, RecordEvent, Source
 from messages.records import routing_id_for

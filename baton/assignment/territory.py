@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from baton.assignment.trace import traced
 from baton.chains import TERRITORY
 from baton.ports import Ports
 from baton.record_facts import record_facts
-from baton.stages.common import traced
 from messages import StageBatch, TerritoryResult
 
 

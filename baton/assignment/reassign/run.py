@@ -18,14 +18,14 @@ from dramatiq import Broker
 
 from adapters.salesforce.bulk import BulkClient
 from adapters.store import Decision, ReassignJob, Store
+from baton.assignment.reassign import jobs
+from baton.assignment.reassign.dry_run import DryRun, DryRunReport
+from baton.assignment.reassign.owners import write_bulk_owners
+from baton.assignment.reassign.records import read_pages
 from baton.chains import ROUTE
-from baton.flusher import RetryPolicy
-from baton.ingest import enqueue
 from baton.ports import Ports
-from baton.reassign import jobs
-from baton.reassign.dry_run import DryRun, DryRunReport
-from baton.reassign.owners import write_bulk_owners
-from baton.reassign.records import read_pages
+from baton.salesforce.flusher import RetryPolicy
+from baton.salesforce.ingest import enqueue
 from baton.settings import Settings
 from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from baton.assignment.trace import traced
 from baton.chains import CLASSIFY
 from baton.ports import Ports
-from baton.stages.common import traced
 from messages import StageBatch
 from routing.classify import classify
 

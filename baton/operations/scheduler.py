@@ -22,9 +22,9 @@ from adapters.files import build_event
 from adapters.salesforce.rereads import RecordReader
 from adapters.store import Store
 from adapters.store.sla_timers import close_timers, due_timers, latest_activity
+from baton.assignment.holds import recheck_due_holds
 from baton.configs import ConfigProvider
-from baton.holds import recheck_due_holds
-from baton.ingest import enqueue
+from baton.salesforce.ingest import enqueue
 from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError
 from messages import ChangeType, RecordEvent, Source

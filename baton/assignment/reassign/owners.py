@@ -3,7 +3,7 @@
 A round takes every due ``bulk`` row (any job's, so rows an interrupted job left behind go out too) and writes
 them in one ingest job per object type. Rows whose owner already is the record's current owner are settled as
 ``unchanged`` without a write. Rows that failed transiently (UNABLE_TO_LOCK_ROW, 5xx) wait with backoff and go
-in a follow-up round; after the retry limit they are dead-lettered (``baton.flusher.settle``). The API budget
+in a follow-up round; after the retry limit they are dead-lettered (``baton.salesforce.flusher.settle``). The API budget
 is checked before every round.
 """
 
@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from baton.flusher import FlushRecords, FlushReport, RetryPolicy, settle
-from baton.reassign.jobs import Progress, ensure_budget
+from baton.assignment.reassign.jobs import Progress, ensure_budget
+from baton.salesforce.flusher import FlushRecords, FlushReport, RetryPolicy, settle
 from kernel.clock import Clock
 from kernel.ports import OwnerWriter, WriteResult
 from kernel.ports.outbox import OutboxRepository, PendingWrite

@@ -15,9 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adapters.store import Transaction
-from baton.ports import Ports
-from baton.stage_handlers import through_match
-from baton.stages.assign import (
+from baton.assignment.assign import (
     DecisionState,
     RecordKey,
     decide_record,
@@ -25,6 +23,8 @@ from baton.stages.assign import (
     needs,
     prepare,
 )
+from baton.assignment.chain import through_match
+from baton.ports import Ports
 from messages import AssignmentLog, Outcome, RecordEvent, RoutingContext, StageBatch
 from routing.selection import TeamState
 

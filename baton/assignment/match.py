@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from baton.assignment.trace import traced
 from baton.chains import MATCH
 from baton.ports import Ports
-from baton.stages.common import traced
 from messages import MatchInfo, StageBatch
 from routing.config import OrgConfig
 from routing.matching import AccountIndex, MatchResult, PersonIndex, match_lead_explained

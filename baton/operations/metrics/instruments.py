@@ -2,7 +2,7 @@
 
 Counters and histograms live in prometheus_client's default registry (or, in ``dramatiq workers``, in the
 shared multiprocess directory). Gauges read from the store (held records, stored dead letters, API budget)
-are collected at scrape time by :mod:`baton.metrics.store_gauges`; the adapters count their own API calls
+are collected at scrape time by :mod:`baton.operations.metrics.store_gauges`; the adapters count their own API calls
 (:mod:`adapters.call_metrics`).
 """
 

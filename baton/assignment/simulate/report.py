@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from baton.simulate.run import SIDES, Simulation, counts_table, team_table
+from baton.assignment.simulate.run import SIDES, Simulation, counts_table, team_table
 
 TABLE_CHANGES = 50
 

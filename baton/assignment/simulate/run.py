@@ -1,6 +1,6 @@
 """Runs one set of records through the whole decision chain under the current config and under a new one.
 
-Each side is a :class:`~baton.reassign.dry_run.DryRun` on its own copy of the stored team state (round-robin
+Each side is a :class:`~baton.assignment.reassign.dry_run.DryRun` on its own copy of the stored team state (round-robin
 turns, caps, sticky owners, availability toggles), so both start from where production is now and advance
 record by record. Nothing is written: no decisions, no team state, no outbox rows, no synced-copy updates.
 """
@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from adapters.reference import NoReferenceUpdates
+from baton.assignment.reassign.dry_run import DryRun
+from baton.assignment.simulate.fairness import Fairness, team_fairness
 from baton.ports import Ports
-from baton.reassign.dry_run import DryRun
-from baton.simulate.fairness import Fairness, team_fairness
 from messages import AssignmentLog, Outcome, RecordEvent
 from routing.config import OrgConfig
 

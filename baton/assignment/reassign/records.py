@@ -17,7 +17,7 @@ import structlog
 from pydantic import ValidationError
 
 from adapters.salesforce.bulk import BulkClient, BulkJobGone
-from baton.reassign.jobs import SOURCE_SOQL, source_event_id
+from baton.assignment.reassign.jobs import SOURCE_SOQL, source_event_id
 from kernel.errors import InputError
 from kernel.ports.operations import ReassignJob, ReassignJobRepository
 from messages import ChangeType, RecordEvent, Source

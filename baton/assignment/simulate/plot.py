@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from baton.simulate.run import Simulation, counts_table
+from baton.assignment.simulate.run import Simulation, counts_table
 from kernel.errors import InputError
 
 BAR_WIDTH = 0.4

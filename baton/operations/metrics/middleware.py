@@ -11,8 +11,12 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware.prometheus import Prometheus
 
 from baton.chains import WRITEBACK
-from baton.metrics.instruments import record_assignments, record_dead_letter, record_stage
-from baton.metrics.worker_server import serve_worker_metrics
+from baton.operations.metrics.instruments import (
+    record_assignments,
+    record_dead_letter,
+    record_stage,
+)
+from baton.operations.metrics.worker_server import serve_worker_metrics
 
 
 def _records(message: MessageProxy) -> list[Any]:

@@ -12,10 +12,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from adapters.store import Store
-from baton.metrics import multiprocess
-from baton.metrics.middleware import StageMetrics, WorkerPrometheus
-from baton.metrics.store_gauges import StoreGauges
-from baton.metrics.worker_server import (
+from baton.operations.metrics import multiprocess
+from baton.operations.metrics.middleware import StageMetrics, WorkerPrometheus
+from baton.operations.metrics.store_gauges import StoreGauges
+from baton.operations.metrics.worker_server import (
     CONTENT_TYPE as CONTENT_TYPE,  # the web's /metrics answers in it too
 )
 from baton.settings import Settings

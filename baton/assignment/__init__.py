@@ -1,0 +1,1 @@
+"""Record assignment: the routing stages, holds, SLA timers, batch reassignment and simulation."""

@@ -1,0 +1,1 @@
+"""Operations: the scheduler, metrics, readiness, and the why and stats reports."""
