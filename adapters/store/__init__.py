@@ -7,8 +7,7 @@ from adapters.store.administration import (
     StoredConfig,
     StreamPosition,
 )
-from adapters.store.decision_write import DecisionRows
-from adapters.store.decisions import Decision, RecordState
+from adapters.store.decisions import SqlDecisions
 from adapters.store.engine import make_engine, upgrade_schema
 from adapters.store.reference_sync import SyncPosition
 from adapters.store.repository import Store, Transaction
@@ -16,10 +15,8 @@ from adapters.store.repository import Store, Transaction
 __all__ = [
     "ApiUsage",
     "DeadLetter",
-    "Decision",
-    "DecisionRows",
     "ReassignJob",
-    "RecordState",
+    "SqlDecisions",
     "Store",
     "StoredConfig",
     "StreamPosition",

@@ -12,10 +12,11 @@ from sqlalchemy.engine import Engine
 from adapters.store.administration import Administration
 from adapters.store.base import transaction
 from adapters.store.bookings import BookingStore
-from adapters.store.decisions import DecisionReads, DecisionTransaction
-from adapters.store.holds import HeldRecords
+from adapters.store.decisions import DecisionTransaction, SqlDecisions
+from adapters.store.holds import SqlHolds
 from adapters.store.outbox import OutboxRows
 from adapters.store.reference_sync import SyncedReads, SyncTransaction
+from adapters.store.sla_timers import SqlSlaTimers
 from adapters.store.tokens import TokenStore
 
 
@@ -24,10 +25,8 @@ class Transaction(DecisionTransaction, SyncTransaction):
 
 
 class Store(
-    DecisionReads,
     OutboxRows,
     SyncedReads,
-    HeldRecords,
     Administration,
 ):
     def __init__(self, engine: Engine):
@@ -42,17 +41,21 @@ class Store(
             yield Transaction(connection, self._known_teams, self._availability_cache)
 
     # One property per concern; each returns what serves that concern.
-    @property
-    def decisions(self) -> Store:
-        return self
+    @cached_property
+    def decisions(self) -> SqlDecisions:
+        return SqlDecisions(self.engine, self._known_teams, self._availability_cache)
 
     @property
     def outbox(self) -> Store:
         return self
 
-    @property
-    def holds(self) -> Store:
-        return self
+    @cached_property
+    def holds(self) -> SqlHolds:
+        return SqlHolds(self.engine)
+
+    @cached_property
+    def sla_timers(self) -> SqlSlaTimers:
+        return SqlSlaTimers(self.engine)
 
     @property
     def reference_sync(self) -> Store:

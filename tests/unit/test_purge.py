@@ -97,7 +97,7 @@ def test_purge_removes_only_rows_older_than_the_cut_off(aged: Pipeline) -> None:
     counts = purge(aged.store.engine, utc_now() - timedelta(days=90))
 
     assert counts == EXPECTED
-    assert aged.store.owner_counts() == {lead_owner(aged, 3): 1}
+    assert aged.store.decisions.owner_counts() == {lead_owner(aged, 3): 1}
     assert rows(aged, record_states) == rows(aged, outbox) == 1
     assert [letter.message_id for letter in aged.store.dead_letters()] == ["m-new@example.com"]
     with aged.store.engine.connect() as connection:
