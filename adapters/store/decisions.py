@@ -226,14 +226,13 @@ class DecisionTransaction(StoreTransaction):
 
 
 class SqlDecisions:
-    """Stored decisions, team state and member availability; ``known_teams`` and ``availability_cache`` are
-    shared with every unit of work this repository (or the Store holding it) opens."""
+    """Stored decisions, team state and member availability. The teams known to have a row and the members
+    toggled unavailable are remembered across the units of work it opens."""
 
-    def __init__(self, engine: Engine, known_teams: set[str] | None = None,
-                 availability_cache: AvailabilityCache | None = None):
+    def __init__(self, engine: Engine):
         self.engine = engine
-        self._known_teams = known_teams if known_teams is not None else set()
-        self._availability_cache = availability_cache if availability_cache is not None else {}
+        self._known_teams: set[str] = set()
+        self._availability_cache: AvailabilityCache = {}
 
     @contextmanager
     def transaction(self) -> Iterator[DecisionTransaction]:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from adapters.store.administration import Administration
 from adapters.store.base import transaction
 from adapters.store.bookings import BookingStore
-from adapters.store.decisions import DecisionTransaction, SqlDecisions
+from adapters.store.decisions import SqlDecisions
 from adapters.store.holds import SqlHolds
 from adapters.store.outbox import OutboxRows
 from adapters.store.reference_sync import SyncedReads, SyncTransaction
@@ -20,8 +20,8 @@ from adapters.store.sla_timers import SqlSlaTimers
 from adapters.store.tokens import TokenStore
 
 
-class Transaction(DecisionTransaction, SyncTransaction):
-    """One database transaction; the assign stage does all its work inside one."""
+class Transaction(SyncTransaction):
+    """One database transaction (the assign stage's unit of work is ``store.decisions.transaction()``)."""
 
 
 class Store(
@@ -31,19 +31,17 @@ class Store(
 ):
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._known_teams: set[str] = set()
-        self._availability_cache: dict[str, tuple[float, set[str]]] = {}
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One transaction; database trouble surfaces as TransientError so the stage retries."""
         with transaction(self.engine) as connection:
-            yield Transaction(connection, self._known_teams, self._availability_cache)
+            yield Transaction(connection)
 
     # One property per concern; each returns what serves that concern.
     @cached_property
     def decisions(self) -> SqlDecisions:
-        return SqlDecisions(self.engine, self._known_teams, self._availability_cache)
+        return SqlDecisions(self.engine)
 
     @property
     def outbox(self) -> Store:
