@@ -22,6 +22,8 @@ def row_values(row: Any) -> dict[str, Any]:
 
 def rows_values(rows: Iterable[Any], **constants: Any) -> list[dict[str, Any]]:
     """Each row's values, with ``constants`` (columns every new row gets the same value for) added."""
+    found = [row_values(row) for row in rows]
     if constants:
-        return [{**row_values(row), **constants} for row in rows]
-    return [row_values(row) for row in rows]
+        for values in found:
+            values.update(constants)
+    return found
