@@ -181,7 +181,7 @@ def bootstrap(
         store=store,
         configs=configs,
         owner_writer=owner_writer or salesforce_writer(settings) or UnconfiguredOwnerWriter(),
-        sink=SlaTimerSink(with_notifications(settings, sink or log_sink(settings), broker), configs, store),
+        sink=SlaTimerSink(with_notifications(settings, sink or log_sink(settings), broker), configs, store.sla_timers),
         clock=clock,
         reference=reference_data(settings, store),
         reference_updates=StoreReferenceUpdates(store.reference_sync, sync_options(settings), clock),
@@ -237,7 +237,8 @@ def build_scheduler(current: runtime.Runtime) -> Scheduler:
 
         calendar_poll = lambda now: poll_calendars(ports, current.broker, now)  # noqa: E731
     return Scheduler(
-        store=ports.store, broker=current.broker, configs=ports.configs, clock=ports.clock, reader=reader,
+        holds=ports.store.holds, timers=ports.store.sla_timers, broker=current.broker, configs=ports.configs,
+        clock=ports.clock, reader=reader,
         calendar_poll=calendar_poll, calendar_poll_interval_s=settings.calendar_poll_interval_s,
         notify=(lambda notification: enqueue_notifications(current.broker, [notification])) if channels else None,
         channels=channels, batch_size=settings.batch_size,

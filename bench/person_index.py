@@ -21,8 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.salesforce.reference_records import SyncOptions
-from adapters.store import Store, SyncPosition, make_engine, upgrade_schema
+from adapters.store import Store, make_engine, upgrade_schema
 from adapters.synced_reference import StoreReferenceData
+from kernel.ports.reference_sync import SyncPosition
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 WRITE_ROWS = 5_000

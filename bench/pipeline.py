@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.store import Store, make_engine, upgrade_schema  # noqa: E402
+from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.tables import assignments  # noqa: E402
 from baton.configs import apply_config  # noqa: E402
 from messages import RecordEvent, Source  # noqa: E402
@@ -121,7 +121,7 @@ def main() -> None:
             producer.publish(events[start : start + args.batch], batch_size=args.batch)
         enqueue_s = time.perf_counter() - started
         deadline = time.monotonic() + args.timeout
-        while store.count_assignments() < args.records:
+        while store.decisions.count_assignments() < args.records:
             if time.monotonic() > deadline:
                 raise SystemExit(f"timed out; worker logs in {logs}")
             time.sleep(0.2)
@@ -135,7 +135,7 @@ def main() -> None:
         if args.latencies:
             ordered = sorted(zip(enqueued, latencies_ms, strict=True))
             args.latencies.write_text("".join(f"{e.isoformat()},{ms:.1f}\n" for e, ms in ordered))
-        owners = store.owner_counts()
+        owners = store.decisions.owner_counts()
         result = {
             "records_per_s": round(args.records / span_s, 1),
             "p50_ms": round(statistics.median(latencies_ms), 1),

@@ -29,12 +29,13 @@ from adapters.salesforce.change_events import (
 from adapters.salesforce.partial_updates import complete_updates
 from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_events
 from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamEvent, client_for
-from adapters.store import Store, StreamPosition
+from adapters.store import Store
 from adapters.store.leader import LeaderLock
 from baton.salesforce.ingest import enqueue
 from baton.salesforce.lost_events import record_lost_window
 from kernel.clock import Clock, utc_now
 from kernel.errors import ConfigError, InputError, ReplayIdInvalid, SessionInvalid
+from kernel.ports.operations import StreamPosition
 from messages import RecordEvent, Source
 
 log = structlog.get_logger(__name__)

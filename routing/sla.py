@@ -10,31 +10,11 @@ actioned by then is breached: it is reassigned through the router graph and the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from kernel.ports.holds import LatestActivity, SlaTimer
 from routing.teams import Team
-
-
-@dataclass(frozen=True)
-class SlaTimer:
-    routing_id: str
-    object_type: str
-    record_id: str
-    team: str
-    owner_id: str
-    assigned_at: datetime
-    due_at: datetime
-
-
-@dataclass(frozen=True)
-class LatestActivity:
-    """The newest event Baton holds for the record: which routing, when, and whether Baton made it."""
-
-    routing_id: str
-    event_at: datetime
-    by_baton: bool = False
 
 
 class Verdict(StrEnum):

@@ -10,25 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 
 from adapters.store.json_values import encode_rows
+from adapters.store.row_values import rows_values
 from adapters.store.tables import assignments, outbox, record_states
+from kernel.ports.decisions import DecisionRows, RecordKey, RecordStateUpdate
 
-
-@dataclass(frozen=True)
-class DecisionRows:
-    """Everything one assign round changes besides holds and sticky owners."""
-
-    team_states: list[dict[str, Any]]
-    assignments: list[dict[str, Any]]
-    record_states: list[dict[str, Any]]
-    outbox: list[dict[str, Any]]
+PENDING = {"status": "pending", "attempts": 0}  # how every owner write enters the outbox
 
 
 def _columns(table: sa.Table, skip: Sequence[str] = ()) -> str:
@@ -69,12 +61,12 @@ def _dumps(value: object) -> str:
     return json.dumps(value, default=_iso, separators=(",", ":"))
 
 
-def newest_per_record(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def newest_per_record(rows: Sequence[RecordStateUpdate]) -> list[RecordStateUpdate]:
     """One record-state row per record (the newest event wins), as a single upsert may touch a row once."""
-    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    newest: dict[RecordKey, RecordStateUpdate] = {}
     for row in rows:
-        key = (row["object_type"], row["record_id"])
-        if key not in newest or newest[key]["last_event_at"] <= row["last_event_at"]:
+        key = (row.object_type, row.record_id)
+        if key not in newest or newest[key].last_event_at <= row.last_event_at:
             newest[key] = row
     return list(newest.values())
 
@@ -86,9 +78,9 @@ def _dumps_rows(rows: object) -> str:
 
 def write_decisions_postgresql(connection: sa.Connection, rows: DecisionRows) -> None:
     parameters = {
-        "team_states": Jsonb(rows.team_states, dumps=_dumps),
-        "assignments": Jsonb(rows.assignments, dumps=_dumps_rows),
-        "record_states": Jsonb(newest_per_record(rows.record_states), dumps=_dumps),
-        "outbox": Jsonb(rows.outbox, dumps=_dumps),
+        "team_states": Jsonb(rows_values(rows.team_states), dumps=_dumps),
+        "assignments": Jsonb(rows_values(rows.assignments), dumps=_dumps_rows),
+        "record_states": Jsonb(rows_values(newest_per_record(rows.record_states)), dumps=_dumps),
+        "outbox": Jsonb(rows_values(rows.owner_writes, **PENDING), dumps=_dumps),
     }
     connection.exec_driver_sql(DECISION_STATEMENT, parameters)

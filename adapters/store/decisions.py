@@ -1,21 +1,21 @@
-"""Decisions and team state: what the assign stage reads and writes inside its transaction, and the reads of stored decisions."""
+"""Decisions and team state: the assign stage's unit of work (DecisionTransaction) and the repository of stored
+decisions (SqlDecisions)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.store.base import StoreTransaction, as_utc, chunks, pairs_in
-from adapters.store.decision_write import DecisionRows, write_decisions_postgresql
+from adapters.store.base import StoreTransaction, as_utc, chunks, pairs_in, transaction
+from adapters.store.decision_write import PENDING, write_decisions_postgresql
 from adapters.store.meeting_counts import count_meetings
+from adapters.store.row_values import row_values, rows_values
 from adapters.store.tables import (
     assignments,
     holds,
@@ -26,24 +26,22 @@ from adapters.store.tables import (
     team_states,
 )
 from kernel.errors import TransientError
+from kernel.ports.decisions import (
+    Assignment,
+    Decision,
+    DecisionRows,
+    JsonObject,
+    OwnerWrite,
+    RecordKey,
+    RecordState,
+    RecordStateUpdate,
+    StickyKey,
+    StickyOwner,
+)
+from kernel.ports.holds import HeldRecord
 
 AVAILABILITY_CACHE_S = 1.0
-
-
-@dataclass(frozen=True)
-class RecordState:
-    last_event_at: datetime
-    routing_id: str
-    owner_id: str | None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The few columns of a stored assignment that a job's progress and summary need."""
-
-    outcome: str
-    owner_id: str | None
-    team: str | None
+AvailabilityCache = dict[str, tuple[float, set[str]]]
 
 
 class DecisionTransaction(StoreTransaction):
@@ -51,13 +49,13 @@ class DecisionTransaction(StoreTransaction):
 
     def __init__(
         self, connection: Connection, known_teams: set[str] | None = None,
-        availability_cache: dict[str, tuple[float, set[str]]] | None = None,
+        availability_cache: AvailabilityCache | None = None,
     ):
         super().__init__(connection)
         self._availability_cache = availability_cache if availability_cache is not None else {}
         self._known_teams = known_teams if known_teams is not None else set()
 
-    def decided(self, routing_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def decided(self, routing_ids: Iterable[str]) -> dict[str, JsonObject]:
         """Assignment logs already stored for these routing ids (a redelivery finds them here)."""
         ids = list(routing_ids)
         if not ids:
@@ -67,7 +65,7 @@ class DecisionTransaction(StoreTransaction):
         )
         return {row.routing_id: row.log for row in rows}
 
-    def lock_team_states(self, teams: Iterable[str], now: datetime) -> dict[str, dict[str, Any]]:
+    def lock_team_states(self, teams: Iterable[str], now: datetime) -> dict[str, JsonObject]:
         """Each team's selection state, locked until commit (sorted, so two batches cannot deadlock)."""
         names = sorted(set(teams))
         if not names:
@@ -85,13 +83,13 @@ class DecisionTransaction(StoreTransaction):
             team_states, [{"team": name, "state": {}, "decisions": 0, "updated_at": now} for name in names]
         )
 
-    def _select_for_update(self, names: list[str]) -> dict[str, dict[str, Any]]:
+    def _select_for_update(self, names: list[str]) -> dict[str, JsonObject]:
         query = sa.select(team_states.c.team, team_states.c.state).where(team_states.c.team.in_(names))
         if self._dialect == "postgresql":
             query = query.order_by(team_states.c.team).with_for_update()
         return {row.team: row.state for row in self.connection.execute(query)}
 
-    def record_states(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordState]:
+    def record_states(self, keys: Iterable[RecordKey]) -> dict[RecordKey, RecordState]:
         wanted = list(set(keys))
         if not wanted:
             return {}
@@ -103,7 +101,7 @@ class DecisionTransaction(StoreTransaction):
             for row in rows
         }
 
-    def save_record_states(self, rows: Sequence[dict[str, Any]]) -> None:
+    def save_record_states(self, rows: Sequence[RecordStateUpdate]) -> None:
         if not rows:
             return
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -118,35 +116,39 @@ class DecisionTransaction(StoreTransaction):
             },
             where=record_states.c.last_event_at <= statement.excluded.last_event_at,
         )
-        self.connection.execute(statement, list(rows))
+        self.connection.execute(statement, rows_values(rows))
 
-    def save_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
+    def save_assignments(self, rows: Sequence[Assignment]) -> None:
         if rows:
-            self.connection.execute(sa.insert(assignments), list(rows))
+            self.connection.execute(sa.insert(assignments), rows_values(rows))
 
-    def replace_held_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
+    def replace_held_assignments(self, rows: Sequence[Assignment]) -> None:
         """A re-checked hold's new decision; fails (to be retried) if another worker decided it first."""
         for row in rows:
-            values = {key: value for key, value in row.items() if key != "routing_id"}
+            values = row_values(row)
+            del values["routing_id"]
             result = self.connection.execute(
                 sa.update(assignments)
-                .where(assignments.c.routing_id == row["routing_id"], assignments.c.outcome == "held")
+                .where(assignments.c.routing_id == row.routing_id, assignments.c.outcome == "held")
                 .values(**values)
             )
             if result.rowcount != 1:
-                raise TransientError(f"held record {row['routing_id']} was decided concurrently; will re-read")
+                raise TransientError(f"held record {row.routing_id} was decided concurrently; will re-read")
 
-    def sticky_owners(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, datetime]]:
-        """(team, sticky key) -> (owner id, when that owner last got a record for the key)."""
+    def sticky_owners(self, keys: Iterable[StickyKey]) -> dict[StickyKey, StickyOwner]:
+        """Who last got a record for each (team, sticky key), and when."""
         wanted = list(set(keys))
         if not wanted:
             return {}
         rows = self.connection.execute(
             sa.select(sticky_owners).where(pairs_in(sticky_owners.c.team, sticky_owners.c.sticky_key, wanted))
         )
-        return {(row.team, row.sticky_key): (row.owner_id, as_utc(row.assigned_at)) for row in rows}  # type: ignore[misc]
+        return {
+            (row.team, row.sticky_key): StickyOwner(row.team, row.sticky_key, row.owner_id, as_utc(row.assigned_at))  # type: ignore[arg-type]
+            for row in rows
+        }
 
-    def save_sticky_owners(self, rows: Sequence[dict[str, Any]]) -> None:
+    def save_sticky_owners(self, rows: Sequence[StickyOwner]) -> None:
         if not rows:
             return
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -156,7 +158,7 @@ class DecisionTransaction(StoreTransaction):
                 index_elements=[sticky_owners.c.team, sticky_owners.c.sticky_key],
                 set_={"owner_id": statement.excluded.owner_id, "assigned_at": statement.excluded.assigned_at},
             ),
-            list(rows),
+            rows_values(rows),
         )
 
     def meeting_counts(self, host_ids: Iterable[str], since: datetime, until: datetime, *, by: str,
@@ -173,7 +175,7 @@ class DecisionTransaction(StoreTransaction):
         )
         return {row.routing_id: as_utc(row.held_at) for row in rows}  # type: ignore[misc]
 
-    def save_holds(self, rows: Sequence[dict[str, Any]]) -> None:
+    def save_holds(self, rows: Sequence[HeldRecord]) -> None:
         if not rows:
             return
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -184,7 +186,7 @@ class DecisionTransaction(StoreTransaction):
                 set_={"reason": statement.excluded.reason, "recheck_at": statement.excluded.recheck_at,
                       "context": statement.excluded.context, "checks": holds.c.checks + 1},
             ),
-            list(rows),
+            rows_values(rows),
         )
 
     def release_holds(self, routing_ids: Iterable[str]) -> None:
@@ -192,8 +194,8 @@ class DecisionTransaction(StoreTransaction):
         if ids:
             self.connection.execute(sa.delete(holds).where(holds.c.routing_id.in_(ids)))
 
-    def add_to_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
-        self._insert_ignoring_conflicts(outbox, list(rows))
+    def queue_owner_writes(self, rows: Sequence[OwnerWrite]) -> None:
+        self._insert_ignoring_conflicts(outbox, rows_values(rows, **PENDING))
 
     def save_decisions(self, rows: DecisionRows) -> None:
         """Team states, assignment logs, record states and outbox rows: one statement on PostgreSQL."""
@@ -202,15 +204,15 @@ class DecisionTransaction(StoreTransaction):
             return
         for row in rows.team_states:
             self.connection.execute(
-                sa.update(team_states).where(team_states.c.team == row["team"])
-                .values(state=row["state"], decisions=team_states.c.decisions + row["decisions"],
-                        updated_at=row["updated_at"])
+                sa.update(team_states).where(team_states.c.team == row.team)
+                .values(state=row.state, decisions=team_states.c.decisions + row.decisions,
+                        updated_at=row.updated_at)
             )
         self.save_assignments(rows.assignments)
         self.save_record_states(rows.record_states)
-        self.add_to_outbox(rows.outbox)
+        self.queue_owner_writes(rows.owner_writes)
 
-    def member_availability(self) -> set[str]:
+    def unavailable_members(self) -> set[str]:
         """User ids toggled unavailable (read at most once a second per process)."""
         cached = self._availability_cache.get("unavailable")
         if cached is not None and time.monotonic() - cached[0] < AVAILABILITY_CACHE_S:
@@ -223,17 +225,29 @@ class DecisionTransaction(StoreTransaction):
         return unavailable
 
 
-class DecisionReads:
-    """Stored decisions and team state, read outside a stage's transaction (mixed into Store)."""
+class SqlDecisions:
+    """Stored decisions, team state and member availability. The teams known to have a row and the members
+    toggled unavailable are remembered across the units of work it opens."""
 
-    engine: Engine
-    _availability_cache: dict[str, tuple[float, set[str]]]
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._known_teams: set[str] = set()
+        self._availability_cache: AvailabilityCache = {}
 
-    transaction: Callable[[], AbstractContextManager[Any]]
+    @contextmanager
+    def transaction(self) -> Iterator[DecisionTransaction]:
+        """One transaction; database trouble surfaces as TransientError so the stage retries."""
+        with transaction(self.engine) as connection:
+            yield DecisionTransaction(connection, self._known_teams, self._availability_cache)
 
-    def assignment_logs(self, routing_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    @contextmanager
+    def reader(self) -> Iterator[DecisionTransaction]:
+        with self.engine.connect() as connection:
+            yield DecisionTransaction(connection)
+
+    def assignment_logs(self, routing_ids: Iterable[str]) -> dict[str, JsonObject]:
         ids = list(routing_ids)
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, JsonObject] = {}
         with self.engine.connect() as connection:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -246,7 +260,7 @@ class DecisionReads:
         return found
 
     def latest_routed_log(self, object_type: str, record_id: str,
-                          skip_method: str = "booking") -> dict[str, Any] | None:
+                          skip_method: str = "booking") -> JsonObject | None:
         """The newest decision's log for a record made by routing (not by a booking), or None."""
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -278,7 +292,7 @@ class DecisionReads:
             ).scalar()
         return int(value or 0)
 
-    def team_state(self, team: str) -> dict[str, Any] | None:
+    def team_state(self, team: str) -> JsonObject | None:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(team_states.c.state).where(team_states.c.team == team)).first()
         return row.state if row else None

@@ -1,4 +1,4 @@
-"""The store's SLA timers: opened when a record is assigned to a team with an SLA, closed by the scheduler."""
+"""SLA timers: opened when a record is assigned to a team with an SLA, closed by the scheduler."""
 
 from __future__ import annotations
 
@@ -7,65 +7,66 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 
-from adapters.store.base import as_utc, pairs_in
-from adapters.store.repository import Store
+from adapters.store.base import as_utc, pairs_in, transaction
+from adapters.store.row_values import rows_values
 from adapters.store.tables import assignments, record_states, sla_timers
-from routing.sla import LatestActivity, SlaTimer
+from kernel.ports.holds import LatestActivity, SlaTimer
 
 BATON_OWN_CHANGE_MARKERS = ("Baton's own change", "made by Baton itself")
 
 
-def open_timers(store: Store, timers: Sequence[SlaTimer]) -> None:
-    """Stores new timers; one already stored for a routing id (a redelivered decision) is kept as it is."""
-    if not timers:
-        return
-    insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
-    rows = [{**timer.__dict__, "state": "open"} for timer in timers]
-    with store.transaction() as tx:
-        tx.connection.execute(insert(sla_timers).on_conflict_do_nothing(), rows)
+class SqlSlaTimers:
+    def __init__(self, engine: Engine):
+        self.engine = engine
 
+    def open(self, timers: Sequence[SlaTimer]) -> None:
+        """Stores new timers; one already stored for a routing id (a redelivered decision) is kept as it is."""
+        if not timers:
+            return
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        with transaction(self.engine) as connection:
+            connection.execute(insert(sla_timers).on_conflict_do_nothing(), rows_values(timers, state="open"))
 
-def due_timers(store: Store, now: datetime, limit: int = 500) -> list[SlaTimer]:
-    query = (sa.select(sla_timers).where(sla_timers.c.state == "open", sla_timers.c.due_at <= now)
-             .order_by(sla_timers.c.due_at).limit(limit))
-    with store.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return [SlaTimer(row.routing_id, row.object_type, row.record_id, row.team, row.owner_id,
-                     as_utc(row.assigned_at), as_utc(row.due_at)) for row in rows]  # type: ignore[arg-type]
+    def due(self, now: datetime, limit: int = 500) -> list[SlaTimer]:
+        query = (sa.select(sla_timers).where(sla_timers.c.state == "open", sla_timers.c.due_at <= now)
+                 .order_by(sla_timers.c.due_at).limit(limit))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [SlaTimer(row.routing_id, row.object_type, row.record_id, row.team, row.owner_id,
+                         as_utc(row.assigned_at), as_utc(row.due_at)) for row in rows]  # type: ignore[arg-type]
 
+    def close(self, routing_ids: Iterable[str], state: str, now: datetime) -> None:
+        ids = list(routing_ids)
+        if ids:
+            with transaction(self.engine) as connection:
+                connection.execute(sa.update(sla_timers).where(sla_timers.c.routing_id.in_(ids))
+                                   .values(state=state, closed_at=now))
 
-def close_timers(store: Store, routing_ids: Iterable[str], state: str, now: datetime) -> None:
-    ids = list(routing_ids)
-    if ids:
-        with store.transaction() as tx:
-            tx.connection.execute(sa.update(sla_timers).where(sla_timers.c.routing_id.in_(ids))
-                                  .values(state=state, closed_at=now))
+    def states(self) -> dict[str, str]:
+        with self.engine.connect() as connection:
+            return {row.routing_id: row.state for row in connection.execute(sa.select(sla_timers))}
 
-
-def timer_states(store: Store) -> dict[str, str]:
-    with store.engine.connect() as connection:
-        return {row.routing_id: row.state for row in connection.execute(sa.select(sla_timers))}
-
-
-def latest_activity(store: Store, timers: Sequence[SlaTimer]) -> dict[str, LatestActivity]:
-    """Per timer, the newest event Baton holds for its record (when it is another routing than the timer's)."""
-    keys = {(timer.object_type, timer.record_id) for timer in timers}
-    if not keys:
-        return {}
-    query = (sa.select(record_states.c.object_type, record_states.c.record_id, record_states.c.routing_id,
-                       record_states.c.last_event_at, assignments.c.outcome, assignments.c.log)
-             .select_from(record_states.outerjoin(assignments, assignments.c.routing_id == record_states.c.routing_id))
-             .where(pairs_in(record_states.c.object_type, record_states.c.record_id, keys)))
-    with store.engine.connect() as connection:
-        rows = {(row.object_type, row.record_id): row for row in connection.execute(query)}
-    found: dict[str, LatestActivity] = {}
-    for timer in timers:
-        row = rows.get((timer.object_type, timer.record_id))
-        if row is not None:
-            found[timer.routing_id] = LatestActivity(row.routing_id, as_utc(row.last_event_at),  # type: ignore[arg-type]
-                                                     _by_baton(row.outcome, row.log))
-    return found
+    def latest_activity(self, timers: Sequence[SlaTimer]) -> dict[str, LatestActivity]:
+        """Per timer, the newest event Baton holds for its record (when it is another routing than the timer's)."""
+        keys = {(timer.object_type, timer.record_id) for timer in timers}
+        if not keys:
+            return {}
+        query = (sa.select(record_states.c.object_type, record_states.c.record_id, record_states.c.routing_id,
+                           record_states.c.last_event_at, assignments.c.outcome, assignments.c.log)
+                 .select_from(record_states.outerjoin(assignments,
+                                                      assignments.c.routing_id == record_states.c.routing_id))
+                 .where(pairs_in(record_states.c.object_type, record_states.c.record_id, keys)))
+        with self.engine.connect() as connection:
+            rows = {(row.object_type, row.record_id): row for row in connection.execute(query)}
+        found: dict[str, LatestActivity] = {}
+        for timer in timers:
+            row = rows.get((timer.object_type, timer.record_id))
+            if row is not None:
+                found[timer.routing_id] = LatestActivity(row.routing_id, as_utc(row.last_event_at),  # type: ignore[arg-type]
+                                                         _by_baton(row.outcome, row.log))
+        return found
 
 
 def _by_baton(outcome: str | None, log: dict[str, object] | None) -> bool:

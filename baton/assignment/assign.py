@@ -12,11 +12,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.store import DecisionRows, RecordState, Transaction
 from adapters.store.meeting_counts import COUNTED_STATUSES
 from baton.coalesce import Coalescer
 from baton.ports import Ports
 from baton.record_facts import record_facts
+from kernel.ports.decisions import (
+    Assignment,
+    DecisionReader,
+    DecisionRows,
+    DecisionUnit,
+    OwnerWrite,
+    RecordKey,
+    RecordState,
+    RecordStateUpdate,
+    StickyKey,
+    StickyOwner,
+    TeamStateUpdate,
+)
+from kernel.ports.holds import HeldRecord
 from messages import (
     AssignmentBatch,
     AssignmentLog,
@@ -45,7 +58,6 @@ from routing.selection import (
 from routing.selection.meetings import MeetingWindow, meeting_window
 from routing.teams import Team
 
-RecordKey = tuple[str, str]
 HOLD_RECHECK = timedelta(minutes=5)
 CLOSED_FLAGS = ("IsClosed", "IsConverted")
 
@@ -177,7 +189,7 @@ def _decide(
     unavailable: frozenset[str],
     now: datetime,
     enqueued_at: datetime,
-    sticky: dict[tuple[str, str], tuple[str, datetime]] | None = None,
+    sticky: dict[StickyKey, StickyOwner] | None = None,
     meetings: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[AssignmentLog, datetime | None]:
     """The decision, and for a held record when someone may next be free to take it."""
@@ -212,11 +224,11 @@ def _decide(
     selection, team_states[team.name] = select_owner(
         team, team_states[team.name], facts, now, method=plan.method,
         required_skills=plan.required_skills or None, unavailable=unavailable,
-        sticky_owner=PreviousOwner(previous[0], previous[1]) if previous else None,
+        sticky_owner=PreviousOwner(previous.owner_id, previous.assigned_at) if previous else None,
         meetings=meetings.get(team.name) if meetings else None,
     )
     if key and sticky is not None and selection.owner_id:
-        sticky[(team.name, key)] = (selection.owner_id, now)
+        sticky[(team.name, key)] = StickyOwner(team.name, key, selection.owner_id, now)
     credit = _credit_back(context, team, team_states, selection.owner_id, latest, facts, now)
     log = _log(
         context,
@@ -252,26 +264,27 @@ def outbox_channel(source: str) -> str:
     return "bulk" if source == Source.BATCH.value else "realtime"
 
 
-def _rows(logs: Sequence[AssignmentLog], now: datetime) -> tuple[list[dict[str, Any]], ...]:
-    assignments = [
-        {"routing_id": log.routing_id, "record_id": log.record_id, "object_type": log.object_type,
-         "outcome": log.outcome.value, "owner_id": log.owner_id, "team": log.team, "method": log.method,
-         "config_version": log.config_version, "log": log, "event_at": log.event_at,
-         "decided_at": log.decided_at}
-        for log in logs
-    ]
-    record_states = [
-        {"object_type": log.object_type, "record_id": log.record_id, "last_event_at": log.event_at,
-         "routing_id": log.routing_id, "owner_id": log.owner_id, "updated_at": now}
+def assignment(log: AssignmentLog) -> Assignment:
+    """The decision as stored; its whole log goes in the row (the store has pydantic encode it)."""
+    return Assignment(log.routing_id, log.record_id, log.object_type, log.outcome.value, log.owner_id, log.team,
+                      log.method, log.config_version, log, log.event_at, log.decided_at)
+
+
+def _record_states(logs: Sequence[AssignmentLog], owners: Mapping[str, str | None],
+                   now: datetime) -> list[RecordStateUpdate]:
+    """Each routed record's new state, with the owner the decisions left it with (``owners``)."""
+    return [
+        RecordStateUpdate(log.object_type, log.record_id, log.event_at, log.routing_id,
+                          owners.get(log.routing_id, log.owner_id), now)
         for log in logs if log.outcome is not Outcome.STALE
     ]
-    outbox = [
-        {"routing_id": log.routing_id, "object_type": log.object_type, "record_id": log.record_id,
-         "owner_id": log.owner_id, "status": "pending", "attempts": 0, "created_at": now,
-         "channel": outbox_channel(log.source)}
+
+
+def _owner_writes(logs: Sequence[AssignmentLog], now: datetime) -> list[OwnerWrite]:
+    return [
+        OwnerWrite(log.routing_id, log.object_type, log.record_id, log.owner_id, outbox_channel(log.source), now)
         for log in logs if log.outcome is Outcome.ASSIGNED and log.owner_id
     ]
-    return assignments, record_states, outbox
 
 
 def _after_hold_deadline(log: AssignmentLog, team: Team, held_at: datetime | None, now: datetime) -> AssignmentLog:
@@ -287,14 +300,14 @@ def _after_hold_deadline(log: AssignmentLog, team: Team, held_at: datetime | Non
     })
 
 
-def _hold_row(context: RoutingContext, log: AssignmentLog, team: Team, held_at: datetime,
-              next_free: datetime | None, now: datetime) -> dict[str, Any]:
+def _hold(context: RoutingContext, log: AssignmentLog, team: Team, held_at: datetime,
+          next_free: datetime | None, now: datetime) -> HeldRecord:
     recheck_at = max(now, min(next_free or now + HOLD_RECHECK, now + HOLD_RECHECK))
     if team.hold_max_minutes is not None:
         recheck_at = min(recheck_at, max(now, held_at + timedelta(minutes=team.hold_max_minutes)))
-    return {"routing_id": log.routing_id, "object_type": log.object_type, "record_id": log.record_id,
-            "team": team.name, "reason": "; ".join(log.reasons[-3:]) or "no member can take it now",
-            "context": context.model_dump(mode="json"), "held_at": held_at, "recheck_at": recheck_at, "checks": 0}
+    return HeldRecord(log.routing_id, log.object_type, log.record_id, team.name,
+                      "; ".join(log.reasons[-3:]) or "no member can take it now", context.model_dump(mode="json"),
+                      held_at, recheck_at)
 
 
 Item = tuple[RoutingContext, Prepared]
@@ -323,14 +336,14 @@ class Needs:
     teams: set[str]
     named_owners: bool
     workload: dict[str, WorkloadChange]
-    sticky_keys: set[tuple[str, str]]
+    sticky_keys: set[StickyKey]
     meetings: dict[str, MeetingCount]
 
 
 def needs(items: Sequence[Item], latest: dict[RecordKey, RecordState]) -> Needs:
     teams: set[str] = set().union(*(p.plans[c.routing_id].teams for c, p in items))
     workload: dict[str, WorkloadChange] = {}
-    sticky_keys: set[tuple[str, str]] = set()
+    sticky_keys: set[StickyKey] = set()
     meetings: dict[str, MeetingCount] = {}
     for context, item in items:
         plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
@@ -351,7 +364,7 @@ def needs(items: Sequence[Item], latest: dict[RecordKey, RecordState]) -> Needs:
     return Needs(teams, named_owners, workload, sticky_keys, meetings)
 
 
-def hosted_meetings(tx: Transaction, wanted: Mapping[str, MeetingCount], now: datetime) -> dict[str, dict[str, int]]:
+def hosted_meetings(tx: DecisionReader, wanted: Mapping[str, MeetingCount], now: datetime) -> dict[str, dict[str, int]]:
     """Per team, the meetings each member hosted in the team's current period: one query per distinct
     window and statuses (one per round unless teams count differently)."""
     groups: dict[tuple[MeetingWindow, tuple[str, ...]], list[str]] = {}
@@ -374,14 +387,14 @@ class DecisionState:
     team_states: dict[str, TeamState]
     latest: dict[RecordKey, RecordState]
     unavailable: frozenset[str]
-    sticky: dict[tuple[str, str], tuple[str, datetime]]
+    sticky: dict[StickyKey, StickyOwner]
     meetings: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class RecordDecision:
     log: AssignmentLog
-    hold: dict[str, Any] | None
+    hold: HeldRecord | None
     workload_teams: frozenset[str]
 
 
@@ -398,7 +411,7 @@ def decide_record(context: RoutingContext, item: Prepared, state: DecisionState,
         team = config.team(log.team)
         log = _after_hold_deadline(log, team, held_since, now)
         if log.outcome is Outcome.HELD:
-            hold = _hold_row(context, log, team, held_since or now, next_free, now)
+            hold = _hold(context, log, team, held_since or now, next_free, now)
     workload_teams: frozenset[str] = frozenset()
     if change:
         workload_teams = frozenset(_teams_of(config, *change))
@@ -417,7 +430,7 @@ def decide_record(context: RoutingContext, item: Prepared, state: DecisionState,
     return RecordDecision(log, hold, workload_teams)
 
 
-def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) -> dict[str, AssignmentLog]:
+def _decide_all(tx: DecisionUnit, prepared: Sequence[Prepared], now: datetime) -> dict[str, AssignmentLog]:
     contexts: dict[str, Item] = {}
     for item in prepared:
         for context in item.contexts:
@@ -430,7 +443,7 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
     wanted = needs(fresh, latest)
-    unavailable = frozenset(tx.member_availability()) if wanted.teams or wanted.named_owners else frozenset()
+    unavailable = frozenset(tx.unavailable_members()) if wanted.teams or wanted.named_owners else frozenset()
     sticky = tx.sticky_owners(wanted.sticky_keys)
     sticky_before = dict(sticky)
     meetings = hosted_meetings(tx, wanted.meetings, now) if wanted.meetings else {}
@@ -440,7 +453,7 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
     team_states = state.team_states
     decisions = dict.fromkeys(team_states, 0)
     new_logs: dict[str, AssignmentLog] = {}
-    hold_rows: list[dict[str, Any]] = []
+    holds: list[HeldRecord] = []
     workload_teams: set[str] = set()
     record_owner: dict[str, str | None] = {}
     for context, item in fresh:
@@ -448,7 +461,7 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
                                 wanted.workload.get(context.routing_id))
         log = decided.log
         if decided.hold is not None:
-            hold_rows.append(decided.hold)
+            holds.append(decided.hold)
         for team_name in decided.workload_teams:
             decisions.setdefault(team_name, 0)
             workload_teams.add(team_name)
@@ -457,25 +470,20 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
             record_owner[context.routing_id] = latest[(context.event.object_type, context.event.record_id)].owner_id
         if log.team and log.outcome is Outcome.ASSIGNED and log.team in decisions:
             decisions[log.team] += 1
-    assignments, record_states, outbox = _rows(list(new_logs.values()), now)
-    for row in record_states:
-        row["owner_id"] = record_owner.get(row["routing_id"], row["owner_id"])
-    tx.replace_held_assignments([row for row in assignments if row["routing_id"] in rechecked])
-    tx.save_holds(hold_rows)
-    tx.save_sticky_owners([
-        {"team": team, "sticky_key": key, "owner_id": owner, "assigned_at": at}
-        for (team, key), (owner, at) in sticky.items() if sticky_before.get((team, key)) != (owner, at)
-    ])
+    logs = list(new_logs.values())
+    assignments = [assignment(log) for log in logs]
+    tx.replace_held_assignments([row for row in assignments if row.routing_id in rechecked])
+    tx.save_holds(holds)
+    tx.save_sticky_owners([owner for key, owner in sticky.items() if sticky_before.get(key) != owner])
     tx.release_holds(rid for rid, log in new_logs.items() if log.outcome is not Outcome.HELD and rid in rechecked)
     tx.save_decisions(DecisionRows(
         team_states=[
-            {"team": team, "state": state.model_dump(mode="json", exclude_defaults=True),
-             "decisions": decisions[team], "updated_at": now}
+            TeamStateUpdate(team, state.model_dump(mode="json", exclude_defaults=True), decisions[team], now)
             for team, state in team_states.items() if decisions[team] or team in workload_teams
         ],
-        assignments=[row for row in assignments if row["routing_id"] not in rechecked],
-        record_states=record_states,
-        outbox=outbox,
+        assignments=[row for row in assignments if row.routing_id not in rechecked],
+        record_states=_record_states(logs, record_owner, now),
+        owner_writes=_owner_writes(logs, now),
     ))
     return {**{rid: AssignmentLog.model_validate(log) for rid, log in stored.items()}, **new_logs}
 
@@ -483,7 +491,7 @@ def _decide_all(tx: Transaction, prepared: Sequence[Prepared], now: datetime) ->
 def assign_prepared(prepared: Sequence[Prepared], ports: Ports) -> list[AssignmentBatch]:
     """One transaction for every prepared message; each gets back the decisions for its own records."""
     now = ports.clock()
-    with ports.store.transaction() as tx:
+    with ports.store.decisions.transaction() as tx:
         logs = _decide_all(tx, prepared, now)
     return [
         AssignmentBatch(batch_id=item.batch.batch_id, logs=[logs[c.routing_id] for c in item.contexts],

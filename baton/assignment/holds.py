@@ -7,29 +7,29 @@ from datetime import datetime, timedelta
 
 from dramatiq import Broker
 
-from adapters.store import Store
 from baton.chains import ASSIGN
+from kernel.ports.holds import HoldRepository
 from messages import RoutingContext, StageBatch
 
 RECHECK_LEASE = timedelta(minutes=2)
 
 
-def recheck_due_holds(store: Store, broker: Broker, now: datetime, limit: int = 1000, batch_size: int = 100) -> int:
+def recheck_due_holds(holds: HoldRepository, broker: Broker, now: datetime, limit: int = 1000, batch_size: int = 100) -> int:
     """Sends every hold that is due back to the assign stage; returns how many were sent.
 
     Each sent hold is leased (its next check moved on) so the next poll does not send it again while
     the re-check is on its way; a re-check that still finds nobody sets its own next time.
     """
-    due = store.held_records(due_at=now, limit=limit)
+    due = holds.held(due_at=now, limit=limit)
     if not due:
         return 0
     actor = broker.get_actor(ASSIGN.name)
-    store.postpone_holds([row["routing_id"] for row in due], now + RECHECK_LEASE)
+    holds.postpone([held.routing_id for held in due], now + RECHECK_LEASE)
     for start in range(0, len(due), batch_size):
         chunk = due[start : start + batch_size]
         batch = StageBatch(
             batch_id=uuid.uuid4().hex,
-            contexts=[RoutingContext.model_validate(row["context"]) for row in chunk],
+            contexts=[RoutingContext.model_validate(held.context) for held in chunk],
             enqueued_at=now,
             recheck=True,
         )

@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.logstream.entries import StreamEntry
-from adapters.store import Store
-from adapters.store.sla_timers import open_timers
 from baton.configs import ConfigProvider
 from baton.ports import AssignmentSink
 from kernel.errors import PermanentError
+from kernel.ports.holds import SlaTimer, SlaTimerRepository
 from messages import AssignmentLog, Outcome, Source
 from routing.config import OrgConfig
-from routing.sla import SlaTimer, sla_due
+from routing.sla import sla_due
 
 BATCH = Source.BATCH.value
 
@@ -41,7 +40,7 @@ class SlaTimerSink:
 
     inner: AssignmentSink
     configs: ConfigProvider
-    store: Store
+    timers: SlaTimerRepository
 
     def publish(self, logs: Sequence[AssignmentLog]) -> None:
         try:
@@ -49,7 +48,7 @@ class SlaTimerSink:
         except PermanentError:
             config = None
         if config is not None:
-            open_timers(self.store, timers_for(logs, config))
+            self.timers.open(timers_for(logs, config))
         self.inner.publish(logs)
 
     def publish_entries(self, entries: Sequence[StreamEntry]) -> None:

@@ -12,6 +12,7 @@ from baton.booking.directory import HostInfo, host_info
 from baton.ports import Ports
 from kernel.errors import PermanentError
 from kernel.ports.bookings import BookingRow
+from kernel.ports.decisions import Assignment, OwnerWrite, RecordStateUpdate
 from messages import AssignmentLog, Outcome, Source
 from messages.booking import FINAL_STATUSES, BookingLog, BookingStatus, BookingStep, booking_id_for
 from routing.booking.platforms import PLATFORMS
@@ -153,21 +154,19 @@ def store_owner_logs(logs: list[AssignmentLog], ports: Ports) -> list[Assignment
     """Decisions, record states and outbox rows of owner changes not stored before, in one transaction;
     returns the new ones."""
     now = ports.clock()
-    with ports.store.transaction() as transaction:
+    with ports.store.decisions.transaction() as transaction:
         known = transaction.decided(log.routing_id for log in logs)
         new = [entry for entry in logs if entry.routing_id not in known]
         transaction.save_assignments([
-            {"routing_id": entry.routing_id, "record_id": entry.record_id, "object_type": entry.object_type,
-             "outcome": entry.outcome.value, "owner_id": entry.owner_id, "team": entry.team,
-             "method": entry.method, "config_version": entry.config_version, "log": entry.model_dump(mode="json"),
-             "event_at": entry.event_at, "decided_at": entry.decided_at} for entry in new])
+            Assignment(entry.routing_id, entry.record_id, entry.object_type, entry.outcome.value, entry.owner_id,
+                       entry.team, entry.method, entry.config_version, entry.model_dump(mode="json"),
+                       entry.event_at, entry.decided_at) for entry in new])
         transaction.save_record_states([
-            {"object_type": entry.object_type, "record_id": entry.record_id, "last_event_at": now,
-             "routing_id": entry.routing_id, "owner_id": entry.owner_id, "updated_at": now} for entry in new])
-        transaction.add_to_outbox([
-            {"routing_id": entry.routing_id, "object_type": entry.object_type, "record_id": entry.record_id,
-             "owner_id": entry.owner_id, "status": "pending", "attempts": 0, "created_at": now,
-             "channel": "realtime"} for entry in new])
+            RecordStateUpdate(entry.object_type, entry.record_id, now, entry.routing_id, entry.owner_id, now)
+            for entry in new])
+        transaction.queue_owner_writes([
+            OwnerWrite(entry.routing_id, entry.object_type, entry.record_id, entry.owner_id, "realtime", now)
+            for entry in new])
     return new
 
 
@@ -203,7 +202,7 @@ def publish_log(step: BookingStep, ports: Ports) -> None:
     booking = ports.store.bookings.get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
-    stored = ports.store.assignment_logs([entry.routing_id for entry in owner_logs(booking, ports)])
+    stored = ports.store.decisions.assignment_logs([entry.routing_id for entry in owner_logs(booking, ports)])
     ports.sink.publish([AssignmentLog.model_validate(entry) for entry in stored.values()])
     entry = booking_log(booking, _subject(booking, ports))
     ports.sink.publish_entries(booking_entries([entry]))

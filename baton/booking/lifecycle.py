@@ -224,12 +224,12 @@ def sync(step: BookingStep, ports: Ports) -> None:
 def _follow_owner(booking: BookingRow, ports: Ports) -> None:
     """A meeting reassigned after its record got the host as owner: the record follows the new host (a
     decision and an outbox row of its own, stored once)."""
-    with ports.store.transaction() as transaction:
+    with ports.store.decisions.transaction() as transaction:
         known = transaction.record_states([(booking.object_type, booking.record_id)])
     current = known.get((booking.object_type, booking.record_id))
     if current is None or current.owner_id in (None, booking.host_id):
         return
-    owner_decision = ports.store.assignment_logs([current.routing_id]).get(current.routing_id) or {}
+    owner_decision = ports.store.decisions.assignment_logs([current.routing_id]).get(current.routing_id) or {}
     if owner_decision.get("source_event_id") != f"booking:{booking.id}":
         return  # the record's owner came from something else since (routing, another booking): leave it
     new = store_owner_logs(owner_logs(booking, ports, f"host:{booking.host_id}:{booking.starts_at.isoformat()}"), ports)

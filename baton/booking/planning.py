@@ -227,8 +227,8 @@ def _pool_fairness(pool: PoolSettings, config: OrgConfig, store: Store, bookings
     counts = bookings.meeting_counts(request.candidates, span.start, span.end, by=pool.count_by,
                                      statuses=counted_statuses(pool, COUNTED_STATUSES))
     needs_presence = pool.balance == "calibration" or pool.lead_threshold is not None
-    with store.transaction() as tx:
-        toggled = tx.member_availability() if needs_presence else set()
+    with store.decisions.transaction() as tx:
+        toggled = tx.unavailable_members() if needs_presence else set()
     away = away_now({host: directory[host] for host in request.candidates}, toggled, now) if needs_presence else set()
     credits = None
     if pool.balance == "calibration":

@@ -38,7 +38,7 @@ def record_owner(store: Store, object_type: str, record_id: str, fields: Mapping
     """The owner the scheduler's record names, else Baton's latest decision, else the synced copy."""
     if fields.get("OwnerId"):
         return str(fields["OwnerId"])
-    with store.transaction() as transaction:
+    with store.decisions.transaction() as transaction:
         state = transaction.record_states([(object_type, record_id)]).get((object_type, record_id))
     if state is not None and state.owner_id:
         return state.owner_id
@@ -47,7 +47,7 @@ def record_owner(store: Store, object_type: str, record_id: str, fields: Mapping
 
 def latest_routing(store: Store, object_type: str, record_id: str) -> AssignmentLog | None:
     """The record's newest routing decision (a booking's own owner change is not one)."""
-    entry = store.latest_routed_log(object_type, record_id)
+    entry = store.decisions.latest_routed_log(object_type, record_id)
     return AssignmentLog.model_validate(entry) if entry is not None else None
 
 

@@ -20,18 +20,17 @@ from dramatiq import Broker
 
 from adapters.files import build_event
 from adapters.salesforce.rereads import RecordReader
-from adapters.store import Store
-from adapters.store.sla_timers import close_timers, due_timers, latest_activity
 from baton.assignment.holds import recheck_due_holds
 from baton.configs import ConfigProvider
 from baton.salesforce.ingest import enqueue
 from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError
+from kernel.ports.holds import HoldRepository, SlaTimer, SlaTimerRepository
 from messages import ChangeType, RecordEvent, Source
 from messages.notifications import Channel, Notification
 from routing.config import OrgConfig
 from routing.member_changes import member_changes
-from routing.sla import SlaTimer, Verdict, sla_verdict
+from routing.sla import Verdict, sla_verdict
 
 log = structlog.get_logger(__name__)
 SCHEDULER_LOCK = "scheduler"
@@ -53,7 +52,8 @@ class RoundReport:
 
 @dataclass
 class Scheduler:
-    store: Store
+    holds: HoldRepository
+    timers: SlaTimerRepository
     broker: Broker
     configs: ConfigProvider
     clock: Clock
@@ -92,7 +92,7 @@ class Scheduler:
         if config is not None:
             self._member_changes(config, now, report)
             self._check_slas(config, now, report)
-        report.held_rechecked += recheck_due_holds(self.store, self.broker, now, batch_size=self.batch_size)
+        report.held_rechecked += recheck_due_holds(self.holds, self.broker, now, batch_size=self.batch_size)
         self._poll_calendars(now, report)
         self.last_round = now
         if any(vars(report).values()):
@@ -123,17 +123,17 @@ class Scheduler:
                      detail=change.detail)
         report.member_changes = len(changes)
         if any(change.frees_capacity for change in changes):
-            self.store.recheck_holds_now(now)
+            self.holds.recheck_all(now)
 
     def _check_slas(self, config: OrgConfig, now: datetime, report: RoundReport) -> None:
-        timers = due_timers(self.store, now)
+        timers = self.timers.due(now)
         if not timers:
             return
-        activity = latest_activity(self.store, timers)
+        activity = self.timers.latest_activity(timers)
         verdicts = {timer.routing_id: sla_verdict(timer, activity.get(timer.routing_id), now) for timer in timers}
         actioned = [rid for rid, verdict in verdicts.items() if verdict is Verdict.ACTIONED]
         breached = [timer for timer in timers if verdicts[timer.routing_id] is Verdict.BREACHED]
-        close_timers(self.store, actioned, "actioned", now)
+        self.timers.close(actioned, "actioned", now)
         report.sla_actioned = len(actioned)
         if not breached:
             return
@@ -143,7 +143,7 @@ class Scheduler:
             log.warning("sla_breached", routing_id=timer.routing_id, record_id=timer.record_id, team=timer.team,
                         owner_id=timer.owner_id, due_at=timer.due_at.isoformat(), action=action)
             report.escalated += self._escalate(config, timer, action)
-        close_timers(self.store, [timer.routing_id for timer in breached], "breached", now)
+        self.timers.close([timer.routing_id for timer in breached], "breached", now)
         report.sla_breached = len(breached)
         report.reassigned = sum(action == REASSIGNED for action in actions.values())
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from baton.chains import BATCH_ROUTING, ROUTING
 from baton.settings import Settings
 from kernel.errors import ConfigError
+from kernel.ports.decisions import DecisionRepository
 from routing.config import load_config_text
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -83,11 +84,11 @@ def run_embedded(broker: StubBroker, threads: int, timeout_s: float) -> None:
         worker.stop()
 
 
-def wait_for_logs(store: Any, routing_ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
+def wait_for_logs(decisions: DecisionRepository, routing_ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout_s
     logs: dict[str, dict[str, Any]] = {}
     while True:
-        logs.update(store.assignment_logs([rid for rid in routing_ids if rid not in logs]))
+        logs.update(decisions.assignment_logs([rid for rid in routing_ids if rid not in logs]))
         if len(logs) >= len(set(routing_ids)) or time.monotonic() > deadline:
             return logs
         time.sleep(WAIT_POLL_S)

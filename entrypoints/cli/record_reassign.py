@@ -60,7 +60,7 @@ def reassign_record_command(
     if embedded:
         run_embedded(current.broker, settings.worker_threads, WAIT_S)
         build_flusher(current).tick()  # the new owner written to Salesforce
-    log = wait_for_logs(current.ports.store, [routing_id], 0 if embedded else WAIT_S).get(routing_id)
+    log = wait_for_logs(current.ports.store.decisions, [routing_id], 0 if embedded else WAIT_S).get(routing_id)
     sys.stdout.write(json.dumps({"routing_id": routing_id, "request_id": request.request_id,
                                  "outcome": (log or {}).get("outcome", "queued"),
                                  "owner_id": (log or {}).get("owner_id")}) + "\n")

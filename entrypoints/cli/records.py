@@ -131,7 +131,7 @@ def route(
     if isinstance(current.broker, StubBroker):
         run_embedded(current.broker, settings.worker_threads, timeout_s)
         build_flusher(current).tick()
-    found = wait_for_logs(current.ports.store, routing_ids, timeout_s if not isinstance(current.broker, StubBroker) else 0)
+    found = wait_for_logs(current.ports.store.decisions, routing_ids, timeout_s if not isinstance(current.broker, StubBroker) else 0)
     seen: set[str] = set()
     logs = []
     for routing_id in routing_ids:
@@ -214,9 +214,9 @@ def _toggle(user: str, available: bool) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     store = open_store(settings)
-    store.set_member_available(user, available, utc_now())
+    store.decisions.set_member_available(user, available, utc_now())
     if available:
-        store.recheck_holds_now(utc_now())
+        store.holds.recheck_all(utc_now())
     out.print(f"{user}: {'available' if available else 'unavailable'}")
 
 
@@ -230,19 +230,20 @@ def held_list(
         return
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    rows = open_store(settings).held_records()
+    held = open_store(settings).holds.held()
     if as_json:
-        for row in rows:
-            sys.stdout.write(json.dumps({key: row[key].isoformat() if hasattr(row[key], "isoformat") else row[key]
-                                         for key in ("routing_id", "object_type", "record_id", "team", "reason",
-                                                     "held_at", "recheck_at", "checks")}) + "\n")
+        for record in held:
+            sys.stdout.write(json.dumps({
+                "routing_id": record.routing_id, "object_type": record.object_type, "record_id": record.record_id,
+                "team": record.team, "reason": record.reason, "held_at": record.held_at.isoformat(),
+                "recheck_at": record.recheck_at.isoformat(), "checks": record.checks}) + "\n")
         return
     table = Table(title="Held records")
     for column in ("record", "object", "team", "held since", "next check", "checks", "reason"):
         table.add_column(column)
-    for row in rows:
-        table.add_row(row["record_id"], row["object_type"], row["team"], row["held_at"].isoformat(),
-                      row["recheck_at"].isoformat(), str(row["checks"]), row["reason"])
+    for record in held:
+        table.add_row(record.record_id, record.object_type, record.team, record.held_at.isoformat(),
+                      record.recheck_at.isoformat(), str(record.checks), record.reason)
     out.print(table)
 
 
@@ -250,7 +251,7 @@ def held_list(
 def held_recheck() -> None:
     """Send every held record that is due back to the assign stage now."""
     current = bootstrap(load_settings())
-    sent = recheck_due_holds(current.ports.store, current.broker, utc_now())
+    sent = recheck_due_holds(current.ports.store.holds, current.broker, utc_now())
     if isinstance(current.broker, StubBroker) and sent:
         run_embedded(current.broker, current.settings.worker_threads, 300)
     out.print(f"{sent} held record(s) re-checked")

@@ -20,7 +20,7 @@ def test_every_record_is_assigned_once_in_round_robin_order(pipeline: Pipeline) 
     pipeline.send([lead_event(n) for n in range(1, 10)], batch_size=4)
     pipeline.drain()
 
-    counts = pipeline.store.owner_counts()
+    counts = pipeline.store.decisions.owner_counts()
     assert counts == {member_id(1): 3, member_id(2): 3, member_id(3): 3}
     assert len(pipeline.writer.written) == 9
     assert {log.outcome.value for log in pipeline.sink.published} == {"assigned"}
@@ -37,8 +37,8 @@ def test_transient_failures_twice_then_success_route_the_record_once(pipeline: P
     assert pipeline.sink.calls == 3
     assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
     assert [change.record_id for change in pipeline.writer.written] == ["00Q000000000001AAA"]
-    assert pipeline.store.count_assignments() == 1
-    assert pipeline.store.team_state("Inbound")["turn"] == 1
+    assert pipeline.store.decisions.count_assignments() == 1
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 1
     assert pipeline.store.administration.dead_letters() == []
 
 
@@ -57,9 +57,9 @@ def test_database_errors_in_assign_are_retried_without_double_counting(pipeline:
     pipeline.drain()
 
     assert failures["left"] == 0
-    assert pipeline.store.count_assignments() == 4
-    assert pipeline.store.team_state("Inbound")["turn"] == 4
-    assert pipeline.store.owner_counts() == {member_id(1): 2, member_id(2): 2}
+    assert pipeline.store.decisions.count_assignments() == 4
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 4
+    assert pipeline.store.decisions.owner_counts() == {member_id(1): 2, member_id(2): 2}
 
 
 def test_permanent_failure_is_dead_lettered_with_its_reason_and_not_retried(pipeline: Pipeline) -> None:
@@ -94,14 +94,14 @@ def test_redelivered_message_does_not_bump_round_robin_twice(pipeline: Pipeline)
     events = [lead_event(n) for n in range(1, 6)]
     pipeline.send(events)
     pipeline.drain()
-    first = pipeline.store.assignment_logs(e.routing_id for e in events)
+    first = pipeline.store.decisions.assignment_logs(e.routing_id for e in events)
 
     pipeline.send(events)
     pipeline.drain()
 
-    assert pipeline.store.count_assignments() == 5
-    assert pipeline.store.team_state("Inbound")["turn"] == 5
-    assert pipeline.store.assignment_logs(e.routing_id for e in events) == first
+    assert pipeline.store.decisions.count_assignments() == 5
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 5
+    assert pipeline.store.decisions.assignment_logs(e.routing_id for e in events) == first
     assert len(pipeline.writer.written) == 5
 
 
@@ -111,8 +111,8 @@ def test_duplicate_inside_one_batch_is_routed_once(pipeline: Pipeline) -> None:
     pipeline.send([event, event, lead_event(2)])
     pipeline.drain()
 
-    assert pipeline.store.count_assignments() == 2
-    assert pipeline.store.team_state("Inbound")["turn"] == 2
+    assert pipeline.store.decisions.count_assignments() == 2
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 2
 
 
 def test_deliberate_reassignment_gets_its_own_routing_id(pipeline: Pipeline) -> None:
@@ -128,7 +128,7 @@ def test_deliberate_reassignment_gets_its_own_routing_id(pipeline: Pipeline) -> 
     pipeline.drain()
 
     owners = Counter(log.owner_id for log in pipeline.sink.published)
-    assert pipeline.store.count_assignments() == 2
+    assert pipeline.store.decisions.count_assignments() == 2
     assert owners == {member_id(1): 1, member_id(2): 1}
 
 
@@ -141,11 +141,11 @@ def test_stale_event_does_not_undo_a_newer_decision(pipeline: Pipeline) -> None:
     pipeline.send([older])
     pipeline.drain()
 
-    logs = pipeline.store.assignment_logs([newer.routing_id, older.routing_id])
+    logs = pipeline.store.decisions.assignment_logs([newer.routing_id, older.routing_id])
     assert logs[newer.routing_id]["outcome"] == "assigned"
     assert logs[older.routing_id]["outcome"] == "stale"
     assert logs[older.routing_id]["owner_id"] == logs[newer.routing_id]["owner_id"]
-    assert pipeline.store.team_state("Inbound")["turn"] == 1
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 1
 
 
 def test_change_made_by_baton_is_not_routed(pipeline: Pipeline) -> None:

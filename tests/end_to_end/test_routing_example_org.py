@@ -42,7 +42,7 @@ def routed(pipeline: Pipeline) -> dict[int, dict]:  # type: ignore[type-arg]
     events = [e for e in read_jsonl(EXAMPLES / "leads.jsonl", datetime.now(UTC)) if isinstance(e, RecordEvent)]
     pipeline.send(events, batch_size=5)
     pipeline.drain()
-    logs = pipeline.store.assignment_logs(e.routing_id for e in events)
+    logs = pipeline.store.decisions.assignment_logs(e.routing_id for e in events)
     return {int(e.record_id[3:15]): logs[e.routing_id] for e in events}
 
 
@@ -85,7 +85,7 @@ def test_lead_that_duplicates_a_contact_goes_to_the_contacts_owner(pipeline: Pip
     pipeline.send([events[11], events[7]])
     pipeline.drain()
 
-    logs = pipeline.store.assignment_logs([events[11].routing_id, events[7].routing_id])
+    logs = pipeline.store.decisions.assignment_logs([events[11].routing_id, events[7].routing_id])
     duplicate, other = logs[events[11].routing_id], logs[events[7].routing_id]
     assert (duplicate["match"]["object_type"], duplicate["match"]["method"]) == ("Contact", "email")
     assert duplicate["owner_id"] == "005000000000010AAA"
@@ -102,12 +102,12 @@ def test_unavailable_account_owner_gives_way_to_the_fallback_team(pipeline: Pipe
     )
     pipeline.apply(config)
     pipeline.use_reference(accounts=EXAMPLES / "accounts.jsonl")
-    pipeline.store.set_member_available(ACCOUNT_OWNER_A, False, datetime.now(UTC))
+    pipeline.store.decisions.set_member_available(ACCOUNT_OWNER_A, False, datetime.now(UTC))
     events = [e for e in read_jsonl(EXAMPLES / "leads.jsonl", datetime.now(UTC)) if isinstance(e, RecordEvent)]
     pipeline.send([events[0]])
     pipeline.drain()
 
-    log = pipeline.store.assignment_logs([events[0].routing_id])[events[0].routing_id]
+    log = pipeline.store.decisions.assignment_logs([events[0].routing_id])[events[0].routing_id]
     assert log["match"]["owner_id"] == ACCOUNT_OWNER_A
     assert log["team"] == "Inbound" and log["owner_id"] in INBOUND
     assert any("is unavailable: toggled unavailable" in reason for reason in log["reasons"])

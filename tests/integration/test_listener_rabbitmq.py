@@ -42,7 +42,7 @@ def start_listener(cluster: Cluster, org: FakeStreamingOrg, name: str) -> Servic
 def wait_for_decision(cluster: Cluster, routing_id: str) -> dict[str, object]:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        logs = cluster.store.assignment_logs([routing_id])
+        logs = cluster.store.decisions.assignment_logs([routing_id])
         if routing_id in logs:
             return logs[routing_id]
         time.sleep(0.2)
@@ -77,4 +77,4 @@ def test_one_of_two_listeners_publishes_to_rabbitmq_and_the_other_resumes_from_t
     wait_for_decision(cluster, routing_id_for("change_event", f"tx-missed:1:{cdc.lead_id(2)}"))
     org.wait_for(lambda: (p := cluster.store.administration.stream_position(CHANNEL)) is not None and p.replay_id == missed, WAIT_S)
     assert standby.process is not None and standby.process.poll() is None
-    assert cluster.store.count_assignments() == 2 and cluster.store.administration.dead_letters() == []
+    assert cluster.store.decisions.count_assignments() == 2 and cluster.store.administration.dead_letters() == []

@@ -42,7 +42,7 @@ def exchange(cluster: Cluster, rabbitmq_url: str) -> Iterator[str]:
 def wait_for_decision(cluster: Cluster, routing_id: str) -> dict[str, object]:
     deadline = time.monotonic() + DECISION_TIMEOUT_S
     while time.monotonic() < deadline:
-        found = cluster.store.assignment_logs([routing_id])
+        found = cluster.store.decisions.assignment_logs([routing_id])
         if found:
             return found[routing_id]
         time.sleep(0.05)

@@ -36,4 +36,4 @@ def test_worker_processes_deliver_owner_notifications_through_the_notify_queue(c
         assert mailbox.recipients == [["ada@example.com"]], cluster.worker_logs()
         assert [post["text"] for post in hook.posts] == [
             "Ada Lovelace: Lead 00Q000000000001AAA is yours (team Inbound, round_robin)"]
-    assert cluster.store.owner_counts() == {OWNER: 1}
+    assert cluster.store.decisions.owner_counts() == {OWNER: 1}

@@ -122,10 +122,10 @@ def test_work_the_embedded_web_process_acknowledged_is_finished_after_a_restart(
                                     timeout=30).json()["status"])
 
         def finished() -> bool:
-            return len(store.assignment_logs(routing_ids(body))) == 1 and status() in FINAL
+            return len(store.decisions.assignment_logs(routing_ids(body))) == 1 and status() in FINAL
 
         settled = wait_for(finished, SETTLED_S)
-        evidence = {"decided": sorted(store.assignment_logs(routing_ids(body))), "booking": status()}
+        evidence = {"decided": sorted(store.decisions.assignment_logs(routing_ids(body))), "booking": status()}
         store.engine.dispose()
     assert_window_closed(settled, "an Ack or 202 of the embedded default is finished after a restart", evidence)
 
@@ -290,7 +290,7 @@ def test_a_scheduler_round_after_the_grace_period_resumes_a_booking_stuck_in_res
 ) -> None:
     """The scheduler's round, an hour after the booking stopped, restarts its chain: it ends confirmed."""
     ports = resumed_pipeline.app.ports
-    scheduler = Scheduler(ports.store, resumed_pipeline.broker, ports.configs, ports.clock)
+    scheduler = Scheduler(ports.store.holds, ports.store.sla_timers, resumed_pipeline.broker, ports.configs, ports.clock)
     assert scheduler.tick() is not None, "the scheduler's round did not run"
     status = booking_status(resumed_pipeline, booking_id_for(STUCK_REQUEST))
     assert_window_closed(status == BookingStatus.CONFIRMED.value, "a scheduler round resumes a stopped booking",

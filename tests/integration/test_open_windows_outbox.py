@@ -75,12 +75,12 @@ def reassignment(event: RecordEvent) -> RecordEvent:
 
 
 def decided_owner(store: Store, event: RecordEvent) -> str:
-    return str(store.assignment_logs([event.routing_id])[event.routing_id]["owner_id"])
+    return str(store.decisions.assignment_logs([event.routing_id])[event.routing_id]["owner_id"])
 
 
 def newest_decision(store: Store, event: RecordEvent) -> str | None:
     """Baton's newest decision for the event's record (its record state)."""
-    with store.transaction() as tx:
+    with store.decisions.transaction() as tx:
         state = tx.record_states([(event.object_type, event.record_id)]).get((event.object_type, event.record_id))
     return state.owner_id if state else None
 
@@ -309,11 +309,11 @@ def test_an_owner_change_by_batons_user_without_its_call_option_is_not_routed_ag
     wait_until(lambda: processed(cluster, last), "the listener through both own-write events")
     wait_until_drained(cluster.prefix)
 
-    found = cluster.store.assignment_logs(routing_id_of_change(tx, record) for record, tx in echoes.items())
+    found = cluster.store.decisions.assignment_logs(routing_id_of_change(tx, record) for record, tx in echoes.items())
     routed_again = {entry["record_id"]: (entry["outcome"], entry["owner_id"], entry["reasons"][0])
                     for entry in found.values() if entry["outcome"] != "not_routed"}
     assert_window_closed(not routed_again, "own owner write routed again", {
-        "routed_again": routed_again, "owners_before": owners, "decisions": cluster.store.count_assignments()})
+        "routed_again": routed_again, "owners_before": owners, "decisions": cluster.store.decisions.count_assignments()})
 
 
 def test_a_change_of_other_fields_by_batons_user_is_routed(listening: tuple[Cluster, FakeStreamingOrg]) -> None:

@@ -21,7 +21,7 @@ def wait_for_assignments(cluster: Cluster, expected: int, timeout_s: float = 180
     deadline = time.monotonic() + timeout_s
     count = 0
     while time.monotonic() < deadline:
-        count = cluster.store.count_assignments()
+        count = cluster.store.decisions.count_assignments()
         if count >= expected:
             return count
         time.sleep(0.25)
@@ -38,11 +38,11 @@ def wait_for_owner_writes(cluster: Cluster, expected: int, timeout_s: float = 60
 
 def assert_fair_and_exactly_once(cluster: Cluster, records: int) -> None:
     wait_for_owner_writes(cluster, records)
-    counts = cluster.store.owner_counts()
+    counts = cluster.store.decisions.owner_counts()
     assert sum(counts.values()) == records
     assert len(counts) == MEMBERS
     assert max(counts.values()) - min(counts.values()) <= 1, counts
-    assert cluster.store.team_decisions("Inbound") == records
+    assert cluster.store.decisions.team_decisions("Inbound") == records
     assert cluster.store.outbox.summary() == {("not_configured", 1): records}
     assert cluster.store.administration.dead_letters() == []
 
@@ -58,14 +58,14 @@ def test_thousand_events_on_two_workers_are_assigned_exactly_once_and_fairly(clu
     wait_for_assignments(cluster, RECORDS)
     wait_until_drained(cluster.prefix)
     assert_fair_and_exactly_once(cluster, RECORDS)
-    first = cluster.store.assignment_logs(e.routing_id for e in events)
+    first = cluster.store.decisions.assignment_logs(e.routing_id for e in events)
 
     cluster.producer.publish(events, batch_size=50)
     wait_until_drained(cluster.prefix)
 
-    assert cluster.store.count_assignments() == RECORDS
+    assert cluster.store.decisions.count_assignments() == RECORDS
     assert_fair_and_exactly_once(cluster, RECORDS)
-    assert cluster.store.assignment_logs(e.routing_id for e in events) == first
+    assert cluster.store.decisions.assignment_logs(e.routing_id for e in events) == first
 
 
 def test_worker_killed_mid_run_loses_and_doubles_nothing(cluster: Cluster) -> None:
@@ -78,7 +78,7 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(cluster: Cluster) -> No
     cluster.producer.publish(events, batch_size=5)
     wait_for_assignments(cluster, RECORDS // 5)
     victim.kill()
-    killed_at = cluster.store.count_assignments()
+    killed_at = cluster.store.decisions.count_assignments()
     cluster.start_worker()
 
     wait_for_assignments(cluster, RECORDS)

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from adapters.store import NewDeadLetter, Store, make_engine, upgrade_schema
+from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.retention import purge
 from adapters.store.tables import calendar_sync, dead_letters, pool_credits
 from kernel.clock import utc_now
+from kernel.ports.operations import NewDeadLetter
 
 pytestmark = pytest.mark.integration
 

@@ -80,8 +80,8 @@ def test_a_job_routed_by_worker_processes_decides_each_record_once_writes_by_bul
     assert len(org.bulk.calls("POST", "query")) == 1  # the resumed job re-read its own query job's results
     per_record = decisions_per_record(cluster)
     assert len(per_record) == RECORDS and set(per_record.values()) == {1}
-    assert cluster.store.team_decisions("Inbound") == RECORDS
-    assert sorted(cluster.store.owner_counts().values()) == [100, 100, 100]
+    assert cluster.store.decisions.team_decisions("Inbound") == RECORDS
+    assert sorted(cluster.store.decisions.owner_counts().values()) == [100, 100, 100]
     assert set(org.updates) == {lead_id(n) for n in range(1, RECORDS + 1)} and set(org.updates.values()) == {1}
     assert {record["OwnerId"] for record in org.records["Lead"]} == {member_id(1), member_id(2), member_id(3)}
     assert [c for c in org.calls if "payload" in c] == []  # owners went by Bulk ingest, not sObject Collections

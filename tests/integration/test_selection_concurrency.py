@@ -35,7 +35,7 @@ def test_four_workers_race_on_one_team_fairly_within_caps(cluster: Cluster) -> N
     cluster.producer.publish(events, batch_size=10)
     wait_for_assignments(cluster, RECORDS)
     wait_until_drained(cluster.prefix)
-    counts = cluster.store.owner_counts()
+    counts = cluster.store.decisions.owner_counts()
 
     assert sum(counts.values()) == RECORDS
     assert counts[CAPPED] == CAP_PER_WEEK
@@ -47,5 +47,5 @@ def test_four_workers_race_on_one_team_fairly_within_caps(cluster: Cluster) -> N
     cluster.producer.publish(events, batch_size=25)
     wait_until_drained(cluster.prefix)
 
-    assert cluster.store.owner_counts() == counts
-    assert cluster.store.team_decisions("Inbound") == RECORDS
+    assert cluster.store.decisions.owner_counts() == counts
+    assert cluster.store.decisions.team_decisions("Inbound") == RECORDS

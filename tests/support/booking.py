@@ -18,13 +18,14 @@ from httpx import Response
 
 from adapters.calendar import RecordingCalendar
 from adapters.salesforce.events import RecordingSalesforceEvents
-from adapters.store import DeadLetter, Store, make_engine, upgrade_schema
+from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.bookings import SqlBookings
 from baton.booking.planning import BookingProblems
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import ConfigProvider, apply_config
 from baton.runtime import Runtime
 from entrypoints.http.app import create_app
+from kernel.ports.operations import DeadLetter
 from messages.booking import BookingRequest
 from tests.support.events import lead_event
 from tests.support.services import BOOKING_STAGES

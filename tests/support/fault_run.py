@@ -308,7 +308,7 @@ class FaultRun:
         try:
             depths = {name: n for name, n in self.queue_depths().items() if not name.endswith(".XQ")}
             idle = not any(depths.values()) and self.pending_outbox() == 0
-            return idle, self.store.count_assignments() >= expected and self.unfinished_bookings() == 0
+            return idle, self.store.decisions.count_assignments() >= expected and self.unfinished_bookings() == 0
         except Exception:  # a service is still coming back
             return False, False
 
@@ -329,13 +329,13 @@ class FaultRun:
 
     def describe(self, expected: int) -> str:
         """Where the run stands: queues, decisions, outbox rows, unfinished bookings (for a failure message)."""
-        return (f"queues {self.queue_depths()}, assignments {self.store.count_assignments()} of {expected}, "
+        return (f"queues {self.queue_depths()}, assignments {self.store.decisions.count_assignments()} of {expected}, "
                 f"outbox {self.store.outbox.summary()}, unfinished bookings {self.unfinished_bookings()}")
 
     def assignments(self) -> int:
         """Stored owner decisions; 0 while the database is away."""
         try:
-            return self.store.count_assignments()
+            return self.store.decisions.count_assignments()
         except sa.exc.OperationalError:
             return 0
 

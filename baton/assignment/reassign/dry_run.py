@@ -14,10 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adapters.store import Transaction
 from baton.assignment.assign import (
     DecisionState,
-    RecordKey,
     decide_record,
     hosted_meetings,
     needs,
@@ -25,6 +23,7 @@ from baton.assignment.assign import (
 )
 from baton.assignment.chain import through_match
 from baton.ports import Ports
+from kernel.ports.decisions import RecordKey, StickyKey
 from messages import AssignmentLog, Outcome, RecordEvent, RoutingContext, StageBatch
 from routing.selection import TeamState
 
@@ -58,7 +57,7 @@ class DryRun:
     report: DryRunReport = field(default_factory=DryRunReport)
     state: DecisionState = field(default_factory=lambda: DecisionState({}, {}, frozenset(), {}))
     seen: set[RecordKey] = field(default_factory=set)
-    sticky_loaded: set[tuple[str, str]] = field(default_factory=set)
+    sticky_loaded: set[StickyKey] = field(default_factory=set)
     availability_loaded: bool = False
     on_decision: Callable[[AssignmentLog], None] | None = None
 
@@ -72,8 +71,8 @@ class DryRun:
         prepared = prepare(batch, self.ports)
         now = self.ports.clock()
         items = [(context, prepared) for context in prepared.contexts]
-        with self.ports.store.engine.connect() as connection:
-            reader = Transaction(connection)
+        decisions = self.ports.store.decisions
+        with decisions.reader() as reader:
             unknown = {(c.event.object_type, c.event.record_id) for c, _ in items} - self.seen
             self.state.latest.update(reader.record_states(unknown))
             self.seen |= unknown
@@ -83,10 +82,10 @@ class DryRun:
             unread = {name: count for name, count in wanted.meetings.items() if name not in self.state.meetings}
             self.state.meetings.update(hosted_meetings(reader, unread, now))
             if not self.availability_loaded:
-                self.state.unavailable = frozenset(reader.member_availability())
+                self.state.unavailable = frozenset(reader.unavailable_members())
                 self.availability_loaded = True
         for team in wanted.teams - set(self.state.team_states):  # its own connection: after the reader's
-            self.state.team_states[team] = TeamState.model_validate(self.ports.store.team_state(team) or {})
+            self.state.team_states[team] = TeamState.model_validate(decisions.team_state(team) or {})
         for context, item in items:
             log = decide_record(context, item, self.state, now, None, wanted.workload.get(context.routing_id)).log
             self.report.outcomes[log.outcome.value] += 1

@@ -17,7 +17,7 @@ import structlog
 from dramatiq import Broker
 
 from adapters.salesforce.bulk import BulkClient
-from adapters.store import Decision, ReassignJob, Store
+from adapters.store import Store
 from baton.assignment.reassign import jobs
 from baton.assignment.reassign.dry_run import DryRun, DryRunReport
 from baton.assignment.reassign.owners import write_bulk_owners
@@ -30,6 +30,8 @@ from baton.settings import Settings
 from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError
 from kernel.ports import OwnerWriter
+from kernel.ports.decisions import Decision
+from kernel.ports.operations import ReassignJob
 
 log = structlog.get_logger(__name__)
 WAIT_POLL_S = 0.5
@@ -82,7 +84,7 @@ def _collect(ctx: JobContext, pending: list[str], found: dict[str, Decision]) ->
     costs one query while the workers are busy rather than one per chunk of the whole job."""
     while pending:
         chunk = pending[:WAIT_CHUNK]
-        got = ctx.store.stored_decisions(chunk)
+        got = ctx.store.decisions.stored_decisions(chunk)
         found.update(got)
         pending[:WAIT_CHUNK] = [rid for rid in chunk if rid not in got]
         if len(got) < len(chunk):
@@ -98,7 +100,7 @@ def _wait(ctx: JobContext, pending: list[str], found: dict[str, Decision], total
         ctx.progress.update("route", len(found), total)
         idle_polls = idle_polls + 1 if ctx.idle is not None and ctx.idle() else 0
         if pending and (idle_polls >= IDLE_POLLS or time.monotonic() > deadline):
-            found.update(ctx.store.stored_decisions(pending))
+            found.update(ctx.store.decisions.stored_decisions(pending))
             pending[:] = [rid for rid in pending if rid not in found]
             return
         if pending:
@@ -153,7 +155,7 @@ def run_job(job: ReassignJob, ctx: JobContext) -> JobReport:
             rejected.extend(page.rejected)
             owners.update(page.owners)
             ids = [event.routing_id for event in page.events]
-            decided = store.stored_decisions(ids)
+            decided = store.decisions.stored_decisions(ids)
             found.update(decided)
             fresh = [event for event in page.events if event.routing_id not in decided]
             enqueue(ctx.broker, fresh, ctx.settings.batch_size, now(), ROUTE)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from adapters.files import Rejected, read_records
 from adapters.salesforce.bulk import BulkClient
-from adapters.store import ReassignJob
 from baton.assignment.reassign.jobs import SOURCE_SOQL
 from baton.assignment.reassign.records import prepare_soql, to_page
+from kernel.ports.operations import ReassignJob
 from messages import RecordEvent
 
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.person_index_cache import IncrementalPersonIndex
 from adapters.salesforce.reference_records import SyncOptions
-from adapters.store import Store, SyncPosition
+from adapters.store import Store
 from adapters.synced_reference import person_record
+from kernel.ports.reference_sync import SyncPosition
 from routing.matching import PersonIndex
 from tests.unit.baton.assignment.reassign.test_run import store  # noqa: F401 - a fresh SQLite store per test
 

@@ -64,8 +64,8 @@ def test_replayed_dead_letter_completes_the_record_once(
 
     assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
     assert [change.record_id for change in pipeline.writer.written] == ["00Q000000000001AAA"]
-    assert pipeline.store.count_assignments() == 1
-    assert pipeline.store.team_state("Inbound")["turn"] == 1
+    assert pipeline.store.decisions.count_assignments() == 1
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 1
 
 
 def test_a_retry_enqueue_refused_while_the_broker_restarts_is_tried_again_not_dead_lettered(
@@ -97,4 +97,4 @@ def test_a_retry_enqueue_refused_while_the_broker_restarts_is_tried_again_not_de
     assert refused["count"] == 2
     assert pipeline.store.administration.dead_letters() == []
     assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
-    assert pipeline.store.count_assignments() == 1
+    assert pipeline.store.decisions.count_assignments() == 1

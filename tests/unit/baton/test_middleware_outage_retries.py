@@ -47,7 +47,7 @@ def test_an_outage_longer_than_the_retry_budget_is_waited_out_and_the_record_fin
     assert pipeline.sink.calls == guard.max_retries + 4
     assert pipeline.store.administration.dead_letters() == []
     assert [log.record_id for log in pipeline.sink.published] == ["00Q000000000001AAA"]
-    assert pipeline.store.count_assignments() == 1
+    assert pipeline.store.decisions.count_assignments() == 1
 
 
 def test_with_outage_retries_off_the_same_outage_dead_letters_the_message(

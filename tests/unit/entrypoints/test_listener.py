@@ -90,7 +90,7 @@ def test_change_events_are_enqueued_as_record_events_with_their_ids(pipeline: Pi
 
     expected = {routing_id_for("change_event", f"tx-a:1:{i}") for i in ids}
     expected.add(routing_id_for("change_event", f"tx-b:1:{cdc.lead_id(3)}"))
-    logs = pipeline.store.assignment_logs(expected)
+    logs = pipeline.store.decisions.assignment_logs(expected)
     assert set(logs) == expected
     assert {log["source"] for log in logs.values()} == {"change_event"}
     assert subject.enqueued == 3
@@ -151,7 +151,7 @@ def test_an_expired_replay_id_is_caught_up_by_soql_then_new_events_only(pipeline
                for q in org.queries)
     assert sorted(log.record_id for log in pipeline.sink.published) == [cdc.lead_id(n) for n in (2, 3, 4)]
     caught_up = routing_id_for("change_event", f"{cdc.lead_id(3)}:2025-11-19T08:00:00.000+0000")
-    assert caught_up in pipeline.store.assignment_logs([caught_up])
+    assert caught_up in pipeline.store.decisions.assignment_logs([caught_up])
     assert any(entry["event"] == "replay_id_expired" for entry in logs)
 
 
@@ -166,7 +166,7 @@ def test_a_gap_event_re_reads_the_named_records(pipeline: Pipeline, org: FakeStr
 
     [query] = [q for q in org.queries if "WHERE Id IN" in q]
     assert query.endswith(f"FROM Lead WHERE Id IN ('{ids[0]}', '{ids[1]}')")
-    logs = pipeline.store.assignment_logs(routing_id_for("change_event", f"tx-gap:1:{i}") for i in ids)
+    logs = pipeline.store.decisions.assignment_logs(routing_id_for("change_event", f"tx-gap:1:{i}") for i in ids)
     assert sorted(log["record_id"] for log in logs.values()) == ids
     [log] = [entry for entry in pipeline.sink.published if entry.record_id == ids[0]]
     assert log.outcome.value == "assigned"
@@ -195,7 +195,7 @@ def test_a_platform_event_routes_the_record_it_names(pipeline: Pipeline, org: Fa
         org.wait_for(lambda: subject.enqueued == 1, WAIT_S)
     pipeline.drain()
 
-    logs = pipeline.store.assignment_logs([routing_id_for("platform_event", f"uuid-5:{cdc.lead_id(5)}")])
+    logs = pipeline.store.decisions.assignment_logs([routing_id_for("platform_event", f"uuid-5:{cdc.lead_id(5)}")])
     assert len(logs) == 1
 
 
@@ -288,7 +288,7 @@ def test_baton_listen_routes_change_events_until_stopped(tmp_path: Path) -> None
     assert process.returncode == 0, stderr
     assert stdout.strip() == f"{CHANNEL}: 1 record event(s) enqueued"
     routing_id = routing_id_for("change_event", f"tx-cli:1:{cdc.lead_id(1)}")
-    assert store.assignment_logs([routing_id])[routing_id]["outcome"] == "assigned"
+    assert store.decisions.assignment_logs([routing_id])[routing_id]["outcome"] == "assigned"
     store.engine.dispose()
 
 

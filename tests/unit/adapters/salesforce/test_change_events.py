@@ -168,7 +168,7 @@ def test_a_valid_change_event_is_accepted_with_202_and_routed(client: TestClient
     pipeline.drain()
 
     assert (response.status_code, response.json()) == (202, {"accepted": 2, "ignored": 0})
-    logs = pipeline.store.assignment_logs(routing_id_for("change_event", f"tx-http:1:{i}") for i in ids)
+    logs = pipeline.store.decisions.assignment_logs(routing_id_for("change_event", f"tx-http:1:{i}") for i in ids)
     assert sorted(log["record_id"] for log in logs.values()) == ids
     assert {log["source"] for log in logs.values()} == {"change_event"}
 
@@ -180,7 +180,7 @@ def test_baton_own_change_is_accepted_but_not_enqueued(client: TestClient, pipel
     pipeline.drain()
 
     assert (response.status_code, response.json()) == (202, {"accepted": 0, "ignored": 1})
-    assert pipeline.store.count_assignments() == 0
+    assert pipeline.store.decisions.count_assignments() == 0
     assert any(entry["event"] == "change_event_ignored" for entry in logs)
 
 
@@ -197,7 +197,7 @@ def test_gap_and_platform_events_are_routed_from_the_records_read_back(
     assert any(f"WHERE Id IN ('{cdc.lead_id(4)}', '{cdc.lead_id(5)}')" in q for q in org.queries)
     keys = [("change_event", f"tx-g:1:{cdc.lead_id(4)}"), ("change_event", f"tx-g:1:{cdc.lead_id(5)}"),
             ("platform_event", f"uuid-7:{cdc.lead_id(7)}")]
-    logs = pipeline.store.assignment_logs(routing_id_for(*key) for key in keys)
+    logs = pipeline.store.decisions.assignment_logs(routing_id_for(*key) for key in keys)
     assert len(logs) == 3
 
 
@@ -213,7 +213,7 @@ def test_wrong_token_or_content_type_is_refused(client: TestClient, pipeline: Pi
     response = post(client, cdc.message(cdc.LEAD_CHANNEL, cdc.lead_created([cdc.lead_id(1)]), 12), headers)
     pipeline.drain()
     assert response.status_code == status
-    assert pipeline.store.count_assignments() == 0
+    assert pipeline.store.decisions.count_assignments() == 0
 
 
 def test_malformed_json_is_a_400_naming_the_position(client: TestClient) -> None:
@@ -230,7 +230,7 @@ def test_unknown_envelope_fields_are_a_422_naming_the_field(client: TestClient, 
 
     assert response.status_code == 422
     assert response.json()["detail"] == "events[0].data.priority: Extra inputs are not permitted"
-    assert pipeline.store.count_assignments() == 0
+    assert pipeline.store.decisions.count_assignments() == 0
 
 
 def test_a_header_field_from_a_newer_api_version_does_not_cost_the_event(
@@ -242,7 +242,7 @@ def test_a_header_field_from_a_newer_api_version_does_not_cost_the_event(
     pipeline.drain()
 
     assert response.status_code == 202
-    assert pipeline.store.count_assignments() == 1
+    assert pipeline.store.decisions.count_assignments() == 1
 
 
 def test_failed_enqueue_answers_503_so_the_relay_retries(client: TestClient, pipeline: Pipeline) -> None:

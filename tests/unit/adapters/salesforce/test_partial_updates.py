@@ -45,7 +45,7 @@ def updated(record_ids: list[str], tx: str) -> dict[str, object]:
 
 
 def tags_of(pipeline: Pipeline, tx: str, record_ids: list[str]) -> dict[str, list[str]]:
-    logs = pipeline.store.assignment_logs([routing_id_for("change_event", f"{tx}:1:{rid}") for rid in record_ids])
+    logs = pipeline.store.decisions.assignment_logs([routing_id_for("change_event", f"{tx}:1:{rid}") for rid in record_ids])
     return {log["record_id"]: log["tags"] for log in logs.values()}
 
 

@@ -267,7 +267,7 @@ def test_a_routed_lead_matches_a_synced_account_and_goes_to_its_owner(pipeline: 
     pipeline.send([event])
     pipeline.drain()
 
-    log = pipeline.store.assignment_logs([event.routing_id])[event.routing_id]
+    log = pipeline.store.decisions.assignment_logs([event.routing_id])[event.routing_id]
     assert log["match"]["record_id"] == "001000000000001AAA" and log["match"]["method"] == "domain"
     assert log["owner_id"] == "005000000000009AAA"
 

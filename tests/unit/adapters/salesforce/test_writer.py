@@ -37,7 +37,7 @@ def test_a_batch_of_owners_is_one_collections_call_with_bato_headers(pipeline: P
     headers = org.calls[0]["headers"]
     assert headers["Sforce-Auto-Assign"] == "FALSE"
     assert headers["Sforce-Call-Options"] == "client=baton"
-    logs = pipeline.store.assignment_logs(e.routing_id for e in events)
+    logs = pipeline.store.decisions.assignment_logs(e.routing_id for e in events)
     assert org.owners == {log["record_id"]: log["owner_id"] for log in logs.values()}
     assert pipeline.store.outbox.summary() == {("sent", 1): 50}
 
@@ -188,10 +188,10 @@ def test_rows_left_in_flight_by_a_stopped_flusher_are_read_back_and_only_missing
     pipeline.send(events, batch_size=4)
     pipeline.drain()
     store = pipeline.store
-    owners = {entry["record_id"]: entry["owner_id"] for entry in store.assignment_logs(
+    owners = {entry["record_id"]: entry["owner_id"] for entry in store.decisions.assignment_logs(
         e.routing_id for e in events).values()}
-    with store.transaction() as tx:  # a flusher sent these four, then died before it stored the answer...
-        tx.connection.execute(sa.update(outbox).values(status="pending", last_error=IN_FLIGHT))
+    with store.engine.begin() as connection:  # a flusher sent these four, then died before it stored the answer...
+        connection.execute(sa.update(outbox).values(status="pending", last_error=IN_FLIGHT))
     with fake_salesforce() as (org, client):
         for record_id in ("00Q000000000001AAA", "00Q000000000002AAA"):  # ... and two of them were written
             org.write_owner("Lead", record_id, owners[record_id])

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.base import pairs_in
 from adapters.store.tables import record_states, sticky_owners
+from kernel.ports.decisions import RecordStateUpdate
 
 
 @pytest.fixture
@@ -42,12 +43,10 @@ def test_a_lookup_by_key_pairs_searches_the_index(engine: sa.Engine, table: sa.T
 def test_record_states_are_found_by_object_and_id(engine: sa.Engine) -> None:
     store = Store(engine)
     at = datetime(2026, 11, 20, 9, tzinfo=UTC)
-    with store.transaction() as tx:
-        tx.save_record_states([
-            {"object_type": kind, "record_id": rid, "last_event_at": at, "routing_id": f"r-{rid}", "owner_id": None,
-             "updated_at": at}
-            for kind, rid in (("Lead", "A"), ("Lead", "B"), ("Contact", "A"))])
-    with store.transaction() as tx:
+    with store.decisions.transaction() as tx:
+        tx.save_record_states([RecordStateUpdate(kind, rid, at, f"r-{rid}", None, at)
+                               for kind, rid in (("Lead", "A"), ("Lead", "B"), ("Contact", "A"))])
+    with store.decisions.transaction() as tx:
         found = tx.record_states([("Lead", "A"), ("Contact", "A"), ("Contact", "B")])
     assert sorted(found) == [("Contact", "A"), ("Lead", "A")]
     assert found[("Contact", "A")].routing_id == "r-A"

@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 import typer
 
-from adapters.store import NewDeadLetter
 from adapters.store.retention import purge
 from adapters.store.tables import (
     assignments,
@@ -26,6 +25,7 @@ from adapters.store.tables import (
 )
 from entrypoints.cli.operate import parse_age
 from kernel.clock import utc_now
+from kernel.ports.operations import NewDeadLetter
 from routing.booking.config import PoolSettings
 from routing.booking.fairness import period_of
 from tests.support.cli import run_baton
@@ -97,7 +97,7 @@ def test_purge_removes_only_rows_older_than_the_cut_off(aged: Pipeline) -> None:
     counts = purge(aged.store.engine, utc_now() - timedelta(days=90))
 
     assert counts == EXPECTED
-    assert aged.store.owner_counts() == {lead_owner(aged, 3): 1}
+    assert aged.store.decisions.owner_counts() == {lead_owner(aged, 3): 1}
     assert rows(aged, record_states) == rows(aged, outbox) == 1
     assert [letter.message_id for letter in aged.store.administration.dead_letters()] == ["m-new@example.com"]
     with aged.store.engine.connect() as connection:

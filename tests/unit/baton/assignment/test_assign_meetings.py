@@ -98,7 +98,7 @@ def test_the_fewest_meetings_this_week_take_the_record_cancelled_ones_stop_count
     meetings.cancel(rep_2_meetings[0])
     # REP_2's cancelled meeting no longer counts: 1 each for REP_1 and REP_2, whose turn is older.
     assert route(pipeline, range(4, 6)) == [REP_2, REP_1]
-    state = pipeline.store.team_state("Inbound")
+    state = pipeline.store.decisions.team_state("Inbound")
     assert state is not None and state["period"] == "w2026-W45"
     assert {member: counts.get("period_count", 0) for member, counts in state["members"].items()} == {
         REP_1: 1, REP_2: 1, REP_3: 3}

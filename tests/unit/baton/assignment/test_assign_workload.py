@@ -47,7 +47,7 @@ def test_ordinary_update_is_not_routed_and_keeps_the_owner(pipeline: Pipeline) -
 
     logs = {log.source_event_id: log for log in pipeline.sink.published}
     assert logs["edit"].outcome.value == "not_routed"
-    assert pipeline.store.team_state("Inbound")["turn"] == 1
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 1
 
 
 def _owner_change(number: int, owner: str, hour: int) -> object:
@@ -90,5 +90,5 @@ def test_a_reassigned_record_credits_its_previous_owner_back(pipeline: Pipeline)
     log = next(log for log in pipeline.sink.published if log.source_event_id == "reassign-1")
     assert log.owner_id == member_id(2)
     assert f"fairness: previous owner {member_id(1)} credited back (record reassigned)" in log.reasons
-    members = pipeline.store.team_state("Inbound")["members"]
+    members = pipeline.store.decisions.team_state("Inbound")["members"]
     assert members[member_id(1)].get("period_count", 0) == 0 and members[member_id(2)]["period_count"] == 1

@@ -169,7 +169,7 @@ def test_a_reassigned_meeting_goes_to_another_member_and_the_previous_host_is_cr
     assert answer.status_code == 202 and answer.json()["host_id"] == H2
     moved = [entry for entry in logs if entry["event"] == "booking_moved"]
     assert moved[0]["previous_host_id"] == H1 and moved[0]["reason"] == "H1 is sick"
-    with chain.store.transaction() as transaction:
+    with chain.store.decisions.transaction() as transaction:
         record = transaction.record_states([("Lead", first["record_id"])])[("Lead", first["record_id"])]
     assert record.owner_id == H2  # the record's owner follows the meeting (a decision and outbox row of its own)
     assert book(client, chain, NINE + timedelta(hours=1))["host_id"] == H1  # credited back: fewest again

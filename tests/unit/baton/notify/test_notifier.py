@@ -232,7 +232,7 @@ def test_a_mail_server_that_is_down_leaves_routing_intact_and_the_notification_d
     pipeline.send([lead_event(1)])
     _drain_with_notifications(pipeline)
 
-    assert pipeline.store.owner_counts() == {OWNER: 1}
+    assert pipeline.store.decisions.owner_counts() == {OWNER: 1}
     assert [log.owner_id for log in pipeline.sink.published] == [OWNER]
     deadline = time.monotonic() + 10  # the worker copies the dead letter just after the queue drained
     while not pipeline.store.administration.dead_letters() and time.monotonic() < deadline:

@@ -8,17 +8,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.store.sla_timers import timer_states
 from baton.assignment.sla_sink import SlaTimerSink, timers_for
 from baton.configs import ConfigProvider
 from baton.notify.notifier import owner_notifications
 from baton.operations.scheduler import Scheduler
 from kernel.errors import TransientError
+from kernel.ports.holds import LatestActivity, SlaTimer
 from messages import AssignmentLog, ChangeType, Outcome, RecordEvent, Source
 from messages.notifications import Notification
 from routing.config import load_config_text as load_config
 from routing.member_changes import ChangeKind, member_changes
-from routing.sla import LatestActivity, SlaTimer, Verdict, sla_verdict
+from routing.sla import Verdict, sla_verdict
 from tests.support.events import lead_event
 from tests.support.pipeline import Pipeline
 
@@ -105,14 +105,16 @@ def test_cap_windows_start_at_the_member_s_own_midnight_and_monday() -> None:
 
 def _sla_pipeline(pipeline: Pipeline, clock: FrozenClock) -> None:
     current = pipeline.app
-    ports = dataclasses.replace(current.ports, sink=SlaTimerSink(pipeline.sink, current.ports.configs, pipeline.store), clock=clock)
+    sink = SlaTimerSink(pipeline.sink, current.ports.configs, pipeline.store.sla_timers)
+    ports = dataclasses.replace(current.ports, sink=sink, clock=clock)
     current.settings, current.ports = current.settings, ports
 
 
 def _scheduler(pipeline: Pipeline, clock: FrozenClock, reader: RecordingReader | None,
                sent: list[Notification]) -> Scheduler:
-    return Scheduler(pipeline.store, pipeline.broker, ConfigProvider(pipeline.store.administration, 0), clock, reader=(
-        (lambda: reader) if reader else None), notify=sent.append, channels=["email"])
+    return Scheduler(pipeline.store.holds, pipeline.store.sla_timers, pipeline.broker,
+                     ConfigProvider(pipeline.store.administration, 0), clock,
+                     reader=(lambda: reader) if reader else None, notify=sent.append, channels=["email"])
 
 
 def test_a_breached_record_is_reassigned_through_the_graph_and_the_team_lead_is_told(pipeline: Pipeline) -> None:
@@ -121,7 +123,7 @@ def test_a_breached_record_is_reassigned_through_the_graph_and_the_team_lead_is_
     pipeline.apply(sla_config())
     pipeline.send([lead_event(1)])
     pipeline.drain()
-    assert pipeline.store.owner_counts() == {REP_1: 1}
+    assert pipeline.store.decisions.owner_counts() == {REP_1: 1}
 
     reader = RecordingReader({RECORD: {"Id": RECORD, "LastName": "Lead 1", "Company": "Company 1",
                                        "OwnerId": REP_1, "LastModifiedById": "005000000000099AAA"}})
@@ -143,7 +145,7 @@ def test_a_breached_record_is_reassigned_through_the_graph_and_the_team_lead_is_
     assert (escalation.kind, escalation.recipient_id) == ("sla_escalation", LEAD)
     assert escalation.values["owner_id"] == REP_1
     assert escalation.values["action"] == "Reassigned through the router graph."
-    states = timer_states(pipeline.store)
+    states = pipeline.store.sla_timers.states()
     assert sorted(states.values()) == ["breached", "open"]  # the old timer closed, the new owner's runs
 
     assert scheduler.tick().sla_breached == 0  # type: ignore[union-attr]
@@ -172,7 +174,7 @@ def test_a_record_changed_by_its_owner_before_the_deadline_is_left_alone(pipelin
 
     assert report is not None and (report.sla_actioned, report.sla_breached) == (1, 0)
     assert reader.asked == [] and sent == []
-    assert pipeline.store.owner_counts() == {REP_1: 1}
+    assert pipeline.store.decisions.owner_counts() == {REP_1: 1}
 
 
 def test_without_salesforce_a_breach_is_escalated_and_says_it_was_not_reassigned(pipeline: Pipeline) -> None:
@@ -205,8 +207,8 @@ default_team: Inbound
     pipeline.drain()
     assert pipeline.sink.published[-1].outcome.value == "held"
 
-    held = [row["routing_id"] for row in pipeline.store.held_records()]
-    pipeline.store.postpone_holds(held, NOW + timedelta(hours=1))  # its next check is an hour away
+    held = [record.routing_id for record in pipeline.store.holds.held()]
+    pipeline.store.holds.postpone(held, NOW + timedelta(hours=1))  # its next check is an hour away
     scheduler = _scheduler(pipeline, clock, None, [])
     scheduler.tick()
     clock.now = NOW + timedelta(minutes=1)
@@ -216,7 +218,7 @@ default_team: Inbound
     pipeline.drain()
 
     assert report is not None and report.member_changes == 1 and report.held_rechecked == 1
-    assert pipeline.store.owner_counts() == {REP_1: 1}
+    assert pipeline.store.decisions.owner_counts() == {REP_1: 1}
 
 
 def test_cap_windows_follow_the_team_default_per_window_and_criteria_caps() -> None:
@@ -262,12 +264,12 @@ def test_a_breach_waits_for_salesforce_and_a_deleted_record_is_escalated_as_not_
     clock.now = NOW + timedelta(hours=1)
 
     assert scheduler.tick() is None  # Salesforce is away: the round fails and nothing is closed
-    assert list(timer_states(pipeline.store).values()) == ["open"] and sent == []
+    assert list(pipeline.store.sla_timers.states().values()) == ["open"] and sent == []
 
     report = scheduler.tick()
     assert report is not None and (report.sla_breached, report.reassigned) == (1, 0)
     assert sent[0].values["action"] == "Not reassigned: the record was not found in Salesforce (deleted or merged)."
-    assert list(timer_states(pipeline.store).values()) == ["breached"]
+    assert list(pipeline.store.sla_timers.states().values()) == ["breached"]
 
 
 def test_batch_reassignment_jobs_open_no_sla_timers_and_notify_nobody() -> None:

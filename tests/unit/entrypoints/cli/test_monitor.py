@@ -80,7 +80,7 @@ def routed(pipeline: Pipeline) -> Pipeline:
     pipeline.send([reassign(first[0], "again")])
     pipeline.drain()
     for index in (1, 2):
-        pipeline.store.set_member_available(member_id(index), False, utc_now())
+        pipeline.store.decisions.set_member_available(member_id(index), False, utc_now())
     pipeline.send([lead_event(4)])
     pipeline.drain()
     return pipeline
@@ -210,8 +210,8 @@ def test_a_replayed_dead_letter_is_processed_once_even_when_replayed_twice(pipel
     unknown = baton_process(cli_env, "dlq", "replay", "999")
 
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert pipeline.store.count_assignments() == 1
-    assert pipeline.store.team_decisions("Inbound") == 1
+    assert pipeline.store.decisions.count_assignments() == 1
+    assert pipeline.store.decisions.team_decisions("Inbound") == 1
     assert sum(pipeline.store.outbox.summary().values()) == 1
     assert json_lines(baton(cli_env, "dlq", "list", "--json")) == []
     [letter] = pipeline.store.administration.dead_letters(include_replayed=True)
@@ -305,7 +305,7 @@ def test_dlq_list_and_replay_by_stage_leave_the_other_stages_letters_alone(
     assert only_assign["id"] == assign_letter and only_assign["records"] == 1
     assert usage.returncode == 2 and "--all, or --stage" in usage.stderr
     assert replayed.returncode == 0, replayed.stderr[-2000:]
-    assert pipeline.store.count_assignments() == 1
+    assert pipeline.store.decisions.count_assignments() == 1
     assert [letter["stage"] for letter in json_lines(baton(cli_env, "dlq", "list", "--json"))] == ["classify"]
     every = json_lines(baton(cli_env, "dlq", "list", "--all", "--json"))
     assert {(letter["stage"], letter["replayed_at"] is not None) for letter in every} == {("assign", True),

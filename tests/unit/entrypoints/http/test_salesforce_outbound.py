@@ -44,8 +44,8 @@ def test_same_notification_three_times_shuffled_routes_once(client: TestClient, 
         assert client.post(URL, content=envelope(item), headers=XML).status_code == 200
     pipeline.drain()
 
-    assert pipeline.store.count_assignments() == 2
-    assert pipeline.store.team_state("Inbound")["turn"] == 2
+    assert pipeline.store.decisions.count_assignments() == 2
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 2
 
 
 def test_change_by_the_integration_user_is_not_routed(client: TestClient, pipeline: Pipeline) -> None:
@@ -89,7 +89,7 @@ def test_an_update_whose_owner_is_batons_latest_decision_is_not_routed_again(
     echo = pipeline.sink.published[-1]
     assert echo.outcome.value == "not_routed"
     assert "already is Baton's latest decision" in echo.reasons[-1]
-    assert pipeline.store.team_state("Inbound")["turn"] == 1
+    assert pipeline.store.decisions.team_state("Inbound")["turn"] == 1
     assert pipeline.store.outbox.summary() == {("sent", 1): 1}  # one owner write, not two
 
     client.post(URL, content=envelope(later_update(3, owner="005000000000077AAA")), headers=XML)
@@ -124,7 +124,7 @@ def test_bad_messages_are_rejected_with_a_clear_fault_and_nothing_enqueued(
 
     assert response.status_code == status
     assert says in response.text
-    assert pipeline.store.count_assignments() == 0
+    assert pipeline.store.decisions.count_assignments() == 0
 
 
 def test_wrong_token_content_type_and_size_are_refused(client: TestClient, pipeline: Pipeline) -> None:
@@ -133,7 +133,7 @@ def test_wrong_token_content_type_and_size_are_refused(client: TestClient, pipel
     assert client.post(URL, content=body, headers={"content-type": "application/json"}).status_code == 415
     assert client.post(URL, content=b"<x>" + b" " * 200_001 + b"</x>", headers=XML).status_code == 413
     pipeline.drain()
-    assert pipeline.store.count_assignments() == 0
+    assert pipeline.store.decisions.count_assignments() == 0
 
 
 def test_a_hundred_notifications_in_one_message_are_all_routed(client: TestClient, pipeline: Pipeline) -> None:
@@ -141,7 +141,7 @@ def test_a_hundred_notifications_in_one_message_are_all_routed(client: TestClien
     pipeline.drain()
 
     assert response.status_code == 200 and "<Ack>true</Ack>" in response.text
-    assert pipeline.store.count_assignments() == 100
+    assert pipeline.store.decisions.count_assignments() == 100
 
 
 def test_a_streamed_body_over_the_limit_is_refused_before_it_is_all_read(client: TestClient, pipeline: Pipeline) -> None:
@@ -158,7 +158,7 @@ def test_a_streamed_body_over_the_limit_is_refused_before_it_is_all_read(client:
     assert response.status_code == 413 and "over the 200000-byte limit" in response.text
     assert declared.status_code == 413 and "body of 999999999 bytes" in declared.text
     pipeline.drain()
-    assert pipeline.store.count_assignments() == 0
+    assert pipeline.store.decisions.count_assignments() == 0
 
 
 def test_soap_12_content_type_is_taken_and_a_missing_one_refused(client: TestClient, pipeline: Pipeline) -> None:

@@ -94,7 +94,7 @@ def test_a_soql_job_routes_each_record_once_and_writes_owners_with_one_ingest_jo
     assert job is not None and job.state == "completed" and job.bulk_query_job_id
     assert job.counts["records"] == 300 and job.counts["written_sent"] == 300
     assert set(decisions_per_record(store).values()) == {1} and len(decisions_per_record(store)) == 300
-    assert store.team_decisions("Inbound") == 300
+    assert store.decisions.team_decisions("Inbound") == 300
     assert sorted(Counter(stored_owners(store).values()).values()) == [100, 100, 100]
     assert org.owners == stored_owners(store) and set(org.updates.values()) == {1}
     assert {record["OwnerId"] for record in org.records["Lead"]} == {member_id(1), member_id(2), member_id(3)}
@@ -135,8 +135,8 @@ def test_a_dry_run_changes_nothing_and_predicts_the_real_runs_owner_changes(
 
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert org.records == before and org.bulk.ingest_jobs() == [] and org.updates == Counter()
-    assert store.outbox.summary() == {} and store.count_assignments() == 0
-    assert store.team_state("Inbound") in (None, {}) and store.team_decisions("Inbound") == 0
+    assert store.outbox.summary() == {} and store.decisions.count_assignments() == 0
+    assert store.decisions.team_state("Inbound") in (None, {}) and store.decisions.team_decisions("Inbound") == 0
     moves = dict(line.split("\t")[0:4:3] for line in dry.stdout.splitlines() if line.startswith("00Q"))
     assert len(moves) == 8 and member_id(2) not in moves.values()  # round robin over 3: a third stays with 2
     job = store.administration.reassign_job(job_id_of(dry))
@@ -160,7 +160,7 @@ def test_an_interrupted_job_resumes_by_id_and_assigns_every_record_once(
     assert f"resume it with: baton reassign --resume {job_id}" in first.stderr
     interrupted = store.administration.reassign_job(job_id)
     assert interrupted is not None and interrupted.state == "interrupted" and "503" in (interrupted.error or "")
-    assert 0 < store.count_assignments() <= 200 and org.bulk.ingest_jobs() == []
+    assert 0 < store.decisions.count_assignments() <= 200 and org.bulk.ingest_jobs() == []
 
     resumed = baton(tmp_path, org, "--resume", job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -168,7 +168,7 @@ def test_an_interrupted_job_resumes_by_id_and_assigns_every_record_once(
     done = store.administration.reassign_job(job_id)
     assert done is not None and done.state == "completed" and done.counts["already_decided"] > 0
     assert len(org.bulk.calls("POST", "query")) == 1  # the same query job's results were read again
-    assert set(decisions_per_record(store).values()) == {1} and store.team_decisions("Inbound") == 300
+    assert set(decisions_per_record(store).values()) == {1} and store.decisions.team_decisions("Inbound") == 300
     assert len(org.updates) == 300 and set(org.updates.values()) == {1}
 
 
@@ -229,4 +229,4 @@ def test_usage_reported_by_an_ingest_job_defers_the_follow_up_round(tmp_path: Pa
     resumed = baton(tmp_path, org, "--resume", job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert len(org.bulk.ingest_jobs()) == 2 and len(org.updates) == 5 and set(org.updates.values()) == {1}
-    assert store.count_assignments() == 5
+    assert store.decisions.count_assignments() == 5

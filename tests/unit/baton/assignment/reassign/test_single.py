@@ -47,7 +47,7 @@ def _auth(pipeline: Pipeline, *scopes: str) -> dict[str, str]:
 def _routed_to_rep_1(pipeline: Pipeline, org: FakeStreamingOrg) -> None:
     pipeline.send([lead_event(1)])
     pipeline.drain()
-    assert pipeline.store.owner_counts() == {REP_1: 1}
+    assert pipeline.store.decisions.owner_counts() == {REP_1: 1}
     org.records["Lead"] = [cdc.rest_lead(1, OwnerId=REP_1)]
 
 
@@ -83,7 +83,7 @@ def test_the_endpoint_needs_the_records_write_scope(client: TestClient, pipeline
     pipeline.drain()
 
     assert (response.status_code, unauthenticated.status_code) == (403, 401)
-    assert pipeline.store.owner_counts() == {REP_1: 1}
+    assert pipeline.store.decisions.owner_counts() == {REP_1: 1}
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_bad_requests_are_refused_naming_what_is_wrong(client: TestClient, pipel
 
     assert response.status_code == status
     assert says in str(response.json()["detail"])
-    assert pipeline.store.owner_counts() == {REP_1: 1}
+    assert pipeline.store.decisions.owner_counts() == {REP_1: 1}
 
 
 def test_a_request_without_an_id_gets_a_fresh_one_and_a_bad_id_is_refused() -> None:

@@ -78,7 +78,7 @@ def test_metrics_count_assignments_holds_dead_letters_and_stage_latency(client: 
 
 def test_held_records_and_api_budget_come_from_the_store(client: TestClient, pipeline: Pipeline) -> None:
     pipeline.apply(team_config(members=1))
-    pipeline.store.set_member_available(member_id(1), False, utc_now())
+    pipeline.store.decisions.set_member_available(member_id(1), False, utc_now())
     pipeline.store.administration.save_api_usage(1_200, 15_000, utc_now())
     before = scrape(client)
 
