@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from baton.assignment.chain import ROUTING_HANDLERS, PortsHandler, route_batch
+from baton.assignment.chain import ROUTING_HANDLERS, RoutingHandler, route_batch
+from baton.assignment.ports import AssignmentPorts
 from baton.booking import chain as booking
 from baton.booking.lifecycle import no_shows_from_events, sync
 from baton.booking.stages import request_booking
@@ -33,6 +34,7 @@ from messages.base import Contract
 
 Result = Contract | Sequence[Contract] | None
 Handler = Callable[[Any, Runtime], Result]
+PortsHandler = Callable[[Any, Ports], Any]
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,17 @@ class OnPorts:
         return self.handle(message, app.ports)
 
 
-def _no_shows_then(route: PortsHandler) -> Handler:
+@dataclass(frozen=True)
+class OnAssignmentPorts:
+    """A routing handler: it gets only what the routing stages use (``AssignmentPorts``)."""
+
+    handle: RoutingHandler
+
+    def __call__(self, message: Any, app: Runtime) -> Any:
+        return self.handle(message, AssignmentPorts.of(app.ports))
+
+
+def _no_shows_then(route: RoutingHandler) -> Handler:
     """Salesforce Event changes that set the no-show field mark their bookings first (classify and the batch
     route; a dry run's ``through_match`` changes nothing)."""
 
@@ -53,14 +65,14 @@ def _no_shows_then(route: PortsHandler) -> Handler:
         if any(context.event.object_type == "Event" for context in batch.contexts):
             no_shows_from_events([context.event for context in batch.contexts],
                                  app.settings.salesforce_no_show_field, app.ports, app.broker)
-        return route(batch, app.ports)
+        return route(batch, AssignmentPorts.of(app.ports))
 
     return handle
 
 
 HANDLERS: Mapping[Stage, Handler] = {
     CLASSIFY: _no_shows_then(ROUTING_HANDLERS[CLASSIFY]),
-    **{stage: OnPorts(handle) for stage, handle in ROUTING_HANDLERS.items() if stage is not CLASSIFY},
+    **{stage: OnAssignmentPorts(handle) for stage, handle in ROUTING_HANDLERS.items() if stage is not CLASSIFY},
     ROUTE: _no_shows_then(route_batch),
     BOOKING_REQUEST: OnPorts(request_booking),
     BOOKING_CALENDAR: OnPorts(booking.create_calendar_event),

@@ -130,6 +130,7 @@ def measure_stage(team: Team, facts: list[dict[str, object]], batch_size: int) -
 
     from adapters.store import Store, make_engine, upgrade_schema
     from baton.assignment.assign import assign_prepared, prepare
+    from baton.assignment.ports import AssignmentPorts
     from baton.configs import ConfigProvider, apply_config
     from baton.ports import Ports, RecordingSink, UnconfiguredOwnerWriter
     from baton.salesforce.ingest import batches
@@ -142,7 +143,8 @@ def measure_stage(team: Team, facts: list[dict[str, object]], batch_size: int) -
     config = {"teams": [team.model_dump(mode="json", exclude_defaults=True)], "default_team": team.name}
     now = datetime.now(UTC)
     apply_config(store.administration, yaml.safe_dump(config), now)
-    ports = Ports(store, ConfigProvider(store.administration), UnconfiguredOwnerWriter(), RecordingSink(), clock=lambda: now)
+    ports = AssignmentPorts.of(Ports(store, ConfigProvider(store.administration), UnconfiguredOwnerWriter(), RecordingSink(),
+                                     clock=lambda: now))
     events = [
         RecordEvent(object_type="Lead", record_id=f"00Q{n:012d}AAA", fields=dict(fields), source=Source.API,
                     source_event_id=f"bench-{n}", commit_timestamp=now, received_at=now)

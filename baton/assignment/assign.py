@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.store.meeting_counts import COUNTED_STATUSES
+from baton.assignment.ports import AssignmentPorts
 from baton.coalesce import Coalescer
-from baton.ports import Ports
 from baton.record_facts import record_facts
 from kernel.ports.decisions import (
     Assignment,
@@ -104,7 +104,7 @@ def record_change(event: RecordEvent) -> RecordChange:
     )
 
 
-def prepare(batch: StageBatch, ports: Ports) -> Prepared:
+def prepare(batch: StageBatch, ports: AssignmentPorts) -> Prepared:
     unique: dict[str, RoutingContext] = {}
     for context in batch.contexts:
         unique.setdefault(context.routing_id, context)
@@ -488,10 +488,10 @@ def _decide_all(tx: DecisionUnit, prepared: Sequence[Prepared], now: datetime) -
     return {**{rid: AssignmentLog.model_validate(log) for rid, log in stored.items()}, **new_logs}
 
 
-def assign_prepared(prepared: Sequence[Prepared], ports: Ports) -> list[AssignmentBatch]:
+def assign_prepared(prepared: Sequence[Prepared], ports: AssignmentPorts) -> list[AssignmentBatch]:
     """One transaction for every prepared message; each gets back the decisions for its own records."""
     now = ports.clock()
-    with ports.store.decisions.transaction() as tx:
+    with ports.decisions.transaction() as tx:
         logs = _decide_all(tx, prepared, now)
     return [
         AssignmentBatch(batch_id=item.batch.batch_id, logs=[logs[c.routing_id] for c in item.contexts],
@@ -500,12 +500,12 @@ def assign_prepared(prepared: Sequence[Prepared], ports: Ports) -> list[Assignme
     ]
 
 
-def _round(items: Sequence[tuple[Prepared, Ports]]) -> list[AssignmentBatch]:
+def _round(items: Sequence[tuple[Prepared, AssignmentPorts]]) -> list[AssignmentBatch]:
     return assign_prepared([prepared for prepared, _ in items], items[0][1])
 
 
-_group_commit: Coalescer[tuple[Prepared, Ports], AssignmentBatch] = Coalescer(run=_round)
+_group_commit: Coalescer[tuple[Prepared, AssignmentPorts], AssignmentBatch] = Coalescer(run=_round)
 
 
-def assign_batch(batch: StageBatch, ports: Ports) -> AssignmentBatch:
+def assign_batch(batch: StageBatch, ports: AssignmentPorts) -> AssignmentBatch:
     return _group_commit.submit((prepare(batch, ports), ports))

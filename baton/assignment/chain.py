@@ -9,15 +9,15 @@ from typing import Any
 from baton.assignment.assign import assign_batch
 from baton.assignment.classify import classify_batch
 from baton.assignment.match import match_batch
+from baton.assignment.ports import AssignmentPorts
 from baton.assignment.territory import territory_batch
 from baton.assignment.writeback import writeback_batch
 from baton.chains import ASSIGN, CLASSIFY, MATCH, ROUTING, TERRITORY, WRITEBACK, Stage
-from baton.ports import Ports
 from messages import AssignmentBatch, StageBatch
 
-PortsHandler = Callable[[Any, Ports], Any]
+RoutingHandler = Callable[[Any, AssignmentPorts], Any]
 
-ROUTING_HANDLERS: Mapping[Stage, PortsHandler] = {
+ROUTING_HANDLERS: Mapping[Stage, RoutingHandler] = {
     CLASSIFY: classify_batch,
     TERRITORY: territory_batch,
     MATCH: match_batch,
@@ -26,14 +26,14 @@ ROUTING_HANDLERS: Mapping[Stage, PortsHandler] = {
 }
 
 
-def through_match(batch: StageBatch, ports: Ports) -> StageBatch:
+def through_match(batch: StageBatch, ports: AssignmentPorts) -> StageBatch:
     """The routing stages before assign, in the chain's order, on one batch."""
     for stage in ROUTING.before(ASSIGN):
         batch = ROUTING_HANDLERS[stage](batch, ports)
     return batch
 
 
-def route_batch(batch: StageBatch, ports: Ports) -> AssignmentBatch:
+def route_batch(batch: StageBatch, ports: AssignmentPorts) -> AssignmentBatch:
     """The whole routing chain for one message in one call, for batch jobs whose records need no per-stage
     queue. A back-office job sends thousands of records at once; passing each batch through four queues costs a
     JSON encode, a decode and a pydantic validation per hop for no benefit. Each record is still decided and

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from baton.assignment.ports import AssignmentPorts
 from baton.assignment.trace import traced
 from baton.chains import CLASSIFY
-from baton.ports import Ports
 from messages import StageBatch
 from routing.classify import classify
 
 
-def classify_batch(batch: StageBatch, ports: Ports) -> StageBatch:
+def classify_batch(batch: StageBatch, ports: AssignmentPorts) -> StageBatch:
     current_version, _ = ports.configs.current()
     now = ports.clock()
     for context in batch.contexts:

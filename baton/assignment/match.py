@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from baton.assignment.ports import AssignmentPorts
 from baton.assignment.trace import traced
 from baton.chains import MATCH
-from baton.ports import Ports
 from messages import MatchInfo, StageBatch
 from routing.config import OrgConfig
 from routing.matching import AccountIndex, MatchResult, PersonIndex, match_lead_explained
@@ -34,7 +34,7 @@ def _match_lead(fields: dict, config: OrgConfig, accounts: AccountIndex | None, 
     return MatchInfo(reason="; ".join(why) or "no match")
 
 
-def match_batch(batch: StageBatch, ports: Ports) -> StageBatch:
+def match_batch(batch: StageBatch, ports: AssignmentPorts) -> StageBatch:
     ports.reference_updates.apply([context.event for context in batch.contexts])
     accounts = ports.reference.account_index()
     people = ports.reference.person_index()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from baton.assignment.ports import AssignmentPorts
 from baton.assignment.trace import traced
 from baton.chains import TERRITORY
-from baton.ports import Ports
 from baton.record_facts import record_facts
 from messages import StageBatch, TerritoryResult
 
 
-def territory_batch(batch: StageBatch, ports: Ports) -> StageBatch:
+def territory_batch(batch: StageBatch, ports: AssignmentPorts) -> StageBatch:
     for context in batch.contexts:
         reasons: list[str] = []
         with traced(context, TERRITORY.name, reasons):

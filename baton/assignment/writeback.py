@@ -7,9 +7,9 @@ no database round trip and no API call of its own.
 
 from __future__ import annotations
 
-from baton.ports import Ports
+from baton.assignment.ports import AssignmentPorts
 from messages import AssignmentBatch
 
 
-def writeback_batch(batch: AssignmentBatch, ports: Ports) -> None:
+def writeback_batch(batch: AssignmentBatch, ports: AssignmentPorts) -> None:
     ports.sink.publish(batch.logs)

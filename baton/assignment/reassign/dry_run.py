@@ -22,7 +22,7 @@ from baton.assignment.assign import (
     prepare,
 )
 from baton.assignment.chain import through_match
-from baton.ports import Ports
+from baton.assignment.ports import AssignmentPorts
 from kernel.ports.decisions import RecordKey, StickyKey
 from messages import AssignmentLog, Outcome, RecordEvent, RoutingContext, StageBatch
 from routing.selection import TeamState
@@ -52,7 +52,7 @@ class DryRunReport:
 class DryRun:
     """Decides pages of events against one evolving copy of the stored team, sticky and availability state."""
 
-    ports: Ports
+    ports: AssignmentPorts
     batch_size: int
     report: DryRunReport = field(default_factory=DryRunReport)
     state: DecisionState = field(default_factory=lambda: DecisionState({}, {}, frozenset(), {}))
@@ -71,7 +71,7 @@ class DryRun:
         prepared = prepare(batch, self.ports)
         now = self.ports.clock()
         items = [(context, prepared) for context in prepared.contexts]
-        decisions = self.ports.store.decisions
+        decisions = self.ports.decisions
         with decisions.reader() as reader:
             unknown = {(c.event.object_type, c.event.record_id) for c, _ in items} - self.seen
             self.state.latest.update(reader.record_states(unknown))

@@ -18,6 +18,7 @@ from dramatiq import Broker
 
 from adapters.salesforce.bulk import BulkClient
 from adapters.store import Store
+from baton.assignment.ports import AssignmentPorts
 from baton.assignment.reassign import jobs
 from baton.assignment.reassign.dry_run import DryRun, DryRunReport
 from baton.assignment.reassign.owners import write_bulk_owners
@@ -179,7 +180,7 @@ def run_job(job: ReassignJob, ctx: JobContext) -> JobReport:
 def run_dry_job(job: ReassignJob, ctx: JobContext, ports: Ports) -> tuple[DryRunReport, list[str]]:
     """Decides every record on a copy of the team state; stores only the job's own row."""
     with _tracked(job, ctx):
-        dry = DryRun(ports, ctx.settings.batch_size)
+        dry = DryRun(AssignmentPorts.of(ports), ctx.settings.batch_size)
         rejected: list[str] = []
         records = 0
         for page in read_pages(job, ctx.bulk, ctx.store.administration, ctx.clock()):

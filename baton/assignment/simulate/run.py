@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from adapters.reference import NoReferenceUpdates
+from baton.assignment.ports import AssignmentPorts
 from baton.assignment.reassign.dry_run import DryRun
 from baton.assignment.simulate.fairness import Fairness, team_fairness
 from baton.ports import Ports
@@ -113,7 +114,7 @@ def simulate(events: Iterable[RecordEvent], ports: Ports, current: OrgConfig, ne
     current side. Events with one record id twice count once (the last one)."""
     unique = list({event.record_id: event for event in events}.values())
     simulation = Simulation(configs={"current": current, "new": new})
-    read_only = dataclasses.replace(ports, reference_updates=NoReferenceUpdates())  # no synced-copy updates
+    read_only = dataclasses.replace(AssignmentPorts.of(ports), reference_updates=NoReferenceUpdates())  # no synced-copy updates
     for side, configs in (("current", read_only.configs), ("new", FixedConfig(new))):
         decided = simulation.decisions[side]
         dry = DryRun(dataclasses.replace(read_only, configs=configs), batch_size,  # type: ignore[arg-type]
