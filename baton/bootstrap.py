@@ -234,8 +234,10 @@ def build_scheduler(current: runtime.Runtime) -> Scheduler:
     calendar_poll = None
     if ports.calendar is not None:
         from baton.booking.calendar_sync import poll_calendars
+        from baton.booking.ports import BookingPorts
 
-        calendar_poll = lambda now: poll_calendars(ports, current.broker, now)  # noqa: E731
+        booking_ports = BookingPorts.of(ports)
+        calendar_poll = lambda now: poll_calendars(booking_ports, current.broker, now)  # noqa: E731
     return Scheduler(
         holds=ports.store.holds, timers=ports.store.sla_timers, broker=current.broker, configs=ports.configs,
         clock=ports.clock, reader=reader,

@@ -12,6 +12,7 @@ from baton.assignment.chain import ROUTING_HANDLERS, RoutingHandler, route_batch
 from baton.assignment.ports import AssignmentPorts
 from baton.booking import chain as booking
 from baton.booking.lifecycle import no_shows_from_events, sync
+from baton.booking.ports import BookingPorts
 from baton.booking.stages import request_booking
 from baton.chains import (
     BOOKING_CALENDAR,
@@ -34,17 +35,6 @@ from messages.base import Contract
 
 Result = Contract | Sequence[Contract] | None
 Handler = Callable[[Any, Runtime], Result]
-PortsHandler = Callable[[Any, Ports], Any]
-
-
-@dataclass(frozen=True)
-class OnPorts:
-    """A handler that needs only the ports."""
-
-    handle: PortsHandler
-
-    def __call__(self, message: Any, app: Runtime) -> Any:
-        return self.handle(message, app.ports)
 
 
 @dataclass(frozen=True)
@@ -57,6 +47,16 @@ class OnAssignmentPorts:
         return self.handle(message, AssignmentPorts.of(app.ports))
 
 
+@dataclass(frozen=True)
+class OnBookingPorts:
+    """A booking handler: it gets only what booking uses (``BookingPorts``)."""
+
+    handle: Callable[[Any, BookingPorts], Any]
+
+    def __call__(self, message: Any, app: Runtime) -> Any:
+        return self.handle(message, BookingPorts.of(app.ports))
+
+
 def _no_shows_then(route: RoutingHandler) -> Handler:
     """Salesforce Event changes that set the no-show field mark their bookings first (classify and the batch
     route; a dry run's ``through_match`` changes nothing)."""
@@ -64,7 +64,7 @@ def _no_shows_then(route: RoutingHandler) -> Handler:
     def handle(batch: StageBatch, app: Runtime) -> Any:
         if any(context.event.object_type == "Event" for context in batch.contexts):
             no_shows_from_events([context.event for context in batch.contexts],
-                                 app.settings.salesforce_no_show_field, app.ports, app.broker)
+                                 app.settings.salesforce_no_show_field, BookingPorts.of(app.ports), app.broker)
         return route(batch, AssignmentPorts.of(app.ports))
 
     return handle
@@ -74,19 +74,19 @@ HANDLERS: Mapping[Stage, Handler] = {
     CLASSIFY: _no_shows_then(ROUTING_HANDLERS[CLASSIFY]),
     **{stage: OnAssignmentPorts(handle) for stage, handle in ROUTING_HANDLERS.items() if stage is not CLASSIFY},
     ROUTE: _no_shows_then(route_batch),
-    BOOKING_REQUEST: OnPorts(request_booking),
-    BOOKING_CALENDAR: OnPorts(booking.create_calendar_event),
-    BOOKING_EVENT: OnPorts(booking.upsert_salesforce_event),
-    BOOKING_OWNER: OnPorts(booking.assign_owner),
-    BOOKING_LOG: OnPorts(booking.publish_log),
-    BOOKING_SYNC: OnPorts(sync),
+    BOOKING_REQUEST: OnBookingPorts(request_booking),
+    BOOKING_CALENDAR: OnBookingPorts(booking.create_calendar_event),
+    BOOKING_EVENT: OnBookingPorts(booking.upsert_salesforce_event),
+    BOOKING_OWNER: OnBookingPorts(booking.assign_owner),
+    BOOKING_LOG: OnBookingPorts(booking.publish_log),
+    BOOKING_SYNC: OnBookingPorts(sync),
     NOTIFY: deliver,
 }
 
 
 def undo(message: Any, reason: str, ports: Ports) -> None:
     """A booking stage that finally failed: the booking is undone (``booking.give_up``)."""
-    booking.give_up(message.booking_id, reason, ports)
+    booking.give_up(message.booking_id, reason, BookingPorts.of(ports))
 
 
 def unbound_stages() -> list[str]:

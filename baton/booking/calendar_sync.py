@@ -25,8 +25,8 @@ from baton.booking import lifecycle
 from baton.booking.chain import host_of
 from baton.booking.co_hosts import co_host_declined
 from baton.booking.planning import BookingProblems
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import SlotUnavailable
-from baton.ports import Ports
 from kernel.ports.bookings import BookingRow, Hold, SlotTaken
 from routing.booking.calendar_changes import EventChange, Reaction, react
 
@@ -34,11 +34,11 @@ log = structlog.get_logger(__name__)
 LOOK_BACK = timedelta(days=1)
 
 
-def poll_calendars(ports: Ports, broker: Broker, now: datetime) -> int:
+def poll_calendars(ports: BookingPorts, broker: Broker, now: datetime) -> int:
     """Reads every host calendar's changes once; returns how many bookings changed."""
     if ports.calendar is None:
         return 0
-    bookings = ports.store.bookings
+    bookings = ports.bookings
     changed = 0
     for host_id in bookings.live_event_hosts(now - LOOK_BACK):
         email = _email(ports, host_id)
@@ -54,19 +54,19 @@ def poll_calendars(ports: Ports, broker: Broker, now: datetime) -> int:
     return changed
 
 
-def _email(ports: Ports, host_id: str) -> str | None:
+def _email(ports: BookingPorts, host_id: str) -> str | None:
     config = ports.configs.current()[1]
     for team in config.teams:
         member = team.member(host_id)
         if member is not None and member.email:
             return member.email
-    user = ports.store.reference_sync.row("User", host_id)
+    user = ports.reference_sync.row("User", host_id)
     return (user.calendar_email or user.email) if user else None
 
 
-def _changes(ports: Ports, email: str, now: datetime) -> CalendarChanges:
+def _changes(ports: BookingPorts, email: str, now: datetime) -> CalendarChanges:
     assert ports.calendar is not None
-    bookings = ports.store.bookings
+    bookings = ports.bookings
     token = bookings.calendar_sync_token(email)
     try:
         return ports.calendar.changes(email, token, now - LOOK_BACK)
@@ -76,7 +76,7 @@ def _changes(ports: Ports, email: str, now: datetime) -> CalendarChanges:
         return ports.calendar.changes(email, None, now - LOOK_BACK)
 
 
-def _apply(booking: BookingRow, event: ChangedEvent, ports: Ports, broker: Broker) -> int:
+def _apply(booking: BookingRow, event: ChangedEvent, ports: BookingPorts, broker: Broker) -> int:
     if booking.status not in {"reserved", "calendar_created", "event_created", "confirmed"}:
         return 0
     emails = {host: host_of(booking, ports, host).email for host in (booking.host_id, *booking.co_host_ids)}
@@ -101,7 +101,7 @@ def _apply(booking: BookingRow, event: ChangedEvent, ports: Ports, broker: Broke
     return 1
 
 
-def _rerouted(booking: BookingRow, reason: str, ports: Ports) -> bool:
+def _rerouted(booking: BookingRow, reason: str, ports: BookingPorts) -> bool:
     config = ports.configs.current()[1]
     pool = config.booking.pool(booking.pool) if booking.pool and booking.pool in {
         p.team for p in config.booking.pools} else None
@@ -115,14 +115,14 @@ def _rerouted(booking: BookingRow, reason: str, ports: Ports) -> bool:
     return True
 
 
-def _follow(booking: BookingRow, start: datetime, end: datetime, ports: Ports) -> bool:
+def _follow(booking: BookingRow, start: datetime, end: datetime, ports: BookingPorts) -> bool:
     """The reservation moves to where the host put the meeting (its buffers kept)."""
     booking_type = ports.configs.current()[1].booking.booking_type(booking.booking_type)
     before = timedelta(minutes=booking_type.buffer_before_minutes)
     after = timedelta(minutes=booking_type.buffer_after_minutes)
     holds = [Hold(host, start - before, end + after) for host in (booking.host_id, *booking.co_host_ids)]
     try:
-        ports.store.bookings.move(booking.id, booking.host_id, start, end, holds, ports.clock())
+        ports.bookings.move(booking.id, booking.host_id, start, end, holds, ports.clock())
     except SlotTaken as exc:
         log.warning("calendar_move_conflict", booking_id=booking.id, start=start.isoformat(), error=str(exc))
         return False

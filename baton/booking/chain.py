@@ -9,7 +9,7 @@ import structlog
 from adapters.calendar import CalendarEvent, calendar_event_id
 from adapters.logstream.entries import booking_entries
 from baton.booking.directory import HostInfo, host_info
-from baton.ports import Ports
+from baton.booking.ports import BookingPorts
 from kernel.errors import PermanentError
 from kernel.ports.bookings import BookingRow
 from kernel.ports.decisions import Assignment, OwnerWrite, RecordStateUpdate
@@ -23,9 +23,9 @@ OWNER_FIELD = "OwnerId"
 SALESFORCE_DATETIME = "%Y-%m-%dT%H:%M:%S.000+0000"
 
 
-def _load(step: BookingStep, ports: Ports, done: frozenset[BookingStatus] = FINAL_STATUSES) -> BookingRow | None:
+def _load(step: BookingStep, ports: BookingPorts, done: frozenset[BookingStatus] = FINAL_STATUSES) -> BookingRow | None:
     """The booking, or None when it already ended (a redelivery after the last stage, or a failure)."""
-    booking = ports.store.bookings.get(step.booking_id)
+    booking = ports.bookings.get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
     if BookingStatus(booking.status) in done:
@@ -34,20 +34,20 @@ def _load(step: BookingStep, ports: Ports, done: frozenset[BookingStatus] = FINA
     return booking
 
 
-def _config(booking: BookingRow, ports: Ports) -> OrgConfig:
+def _config(booking: BookingRow, ports: BookingPorts) -> OrgConfig:
     version = booking.request.get("config_version")
     return ports.configs.version(version) if version else ports.configs.current()[1]
 
 
-def _next(step: BookingStep, ports: Ports) -> BookingStep:
+def _next(step: BookingStep, ports: BookingPorts) -> BookingStep:
     return BookingStep(booking_id=step.booking_id, enqueued_at=ports.clock())
 
 
-def host_of(booking: BookingRow, ports: Ports, host_id: str) -> HostInfo:
-    return host_info(_config(booking, ports), ports.store, host_id, booking.pool)
+def host_of(booking: BookingRow, ports: BookingPorts, host_id: str) -> HostInfo:
+    return host_info(_config(booking, ports), ports.reference_sync, host_id, booking.pool)
 
 
-def _subject(booking: BookingRow, ports: Ports) -> str:
+def _subject(booking: BookingRow, ports: BookingPorts) -> str:
     config = _config(booking, ports)
     request = booking.request
     duration = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
@@ -60,7 +60,7 @@ def _subject(booking: BookingRow, ports: Ports) -> str:
     )
 
 
-def calendar_event(booking: BookingRow, ports: Ports) -> CalendarEvent:
+def calendar_event(booking: BookingRow, ports: BookingPorts) -> CalendarEvent:
     """The booking's meeting as its main host's calendar holds it: every host and guest invited."""
     hosts = [host_of(booking, ports, host_id) for host_id in (booking.host_id, *booking.co_host_ids)]
     organizer = hosts[0].email
@@ -75,18 +75,18 @@ def calendar_event(booking: BookingRow, ports: Ports) -> CalendarEvent:
     )
 
 
-def create_calendar_event(step: BookingStep, ports: Ports) -> BookingStep | None:
+def create_calendar_event(step: BookingStep, ports: BookingPorts) -> BookingStep | None:
     """The meeting on the main host's calendar, every host and guest invited, Meet link when asked."""
     booking = _load(step, ports)
     if booking is None:
         return None
     if ports.calendar is not None and booking.calendar_event_id is None:
         created = ports.calendar.create_event(calendar_event(booking, ports))
-        ports.store.bookings.record_calendar_event(
+        ports.bookings.record_calendar_event(
             booking.id, BookingStatus.CALENDAR_CREATED.value, ports.clock(), event_id=created.event_id,
             meet_link=created.meet_link, host_id=booking.host_id)
     else:
-        ports.store.bookings.set_status(booking.id, BookingStatus.CALENDAR_CREATED.value, ports.clock())
+        ports.bookings.set_status(booking.id, BookingStatus.CALENDAR_CREATED.value, ports.clock())
     return _next(step, ports)
 
 
@@ -94,7 +94,7 @@ def _utc(value: object) -> str:
     return value.strftime(SALESFORCE_DATETIME)  # type: ignore[attr-defined]
 
 
-def event_fields(booking: BookingRow, ports: Ports, subject_prefix: str = "") -> dict[str, object]:
+def event_fields(booking: BookingRow, ports: BookingPorts, subject_prefix: str = "") -> dict[str, object]:
     """The Salesforce Event of a booking: on the record, owned by the main host, at the booking's time."""
     relation = _config(booking, ports).booking.for_object(booking.object_type).relation_field(booking.object_type)
     return {
@@ -104,7 +104,7 @@ def event_fields(booking: BookingRow, ports: Ports, subject_prefix: str = "") ->
     }
 
 
-def upsert_salesforce_event(step: BookingStep, ports: Ports) -> BookingStep | None:
+def upsert_salesforce_event(step: BookingStep, ports: BookingPorts) -> BookingStep | None:
     """The Salesforce Event on the record (WhoId for people, WhatId otherwise), upserted on the booking id."""
     booking = _load(step, ports)
     if booking is None:
@@ -112,13 +112,13 @@ def upsert_salesforce_event(step: BookingStep, ports: Ports) -> BookingStep | No
     status = BookingStatus.EVENT_CREATED.value
     if ports.salesforce_events is not None:
         event_id = ports.salesforce_events.upsert_event(booking.id, event_fields(booking, ports))
-        ports.store.bookings.record_salesforce_event(booking.id, status, event_id, ports.clock())
+        ports.bookings.record_salesforce_event(booking.id, status, event_id, ports.clock())
     else:
-        ports.store.bookings.set_status(booking.id, status, ports.clock())
+        ports.bookings.set_status(booking.id, status, ports.clock())
     return _next(step, ports)
 
 
-def _owner_log(booking: BookingRow, ports: Ports, routing_id: str, object_type: str, record_id: str,
+def _owner_log(booking: BookingRow, ports: BookingPorts, routing_id: str, object_type: str, record_id: str,
                reasons: list[str]) -> AssignmentLog:
     now = ports.clock()
     return AssignmentLog(
@@ -129,7 +129,7 @@ def _owner_log(booking: BookingRow, ports: Ports, routing_id: str, object_type: 
     )
 
 
-def owner_logs(booking: BookingRow, ports: Ports, moved: str = "") -> list[AssignmentLog]:
+def owner_logs(booking: BookingRow, ports: BookingPorts, moved: str = "") -> list[AssignmentLog]:
     """The owner changes a booking makes: the record's owner field, and related records' owners. ``moved``
     (a reassigned meeting's new host and time) gives the new host's decisions their own routing ids."""
     settings = _config(booking, ports).booking.for_object(booking.object_type)
@@ -150,11 +150,11 @@ def owner_logs(booking: BookingRow, ports: Ports, moved: str = "") -> list[Assig
     return logs
 
 
-def store_owner_logs(logs: list[AssignmentLog], ports: Ports) -> list[AssignmentLog]:
+def store_owner_logs(logs: list[AssignmentLog], ports: BookingPorts) -> list[AssignmentLog]:
     """Decisions, record states and outbox rows of owner changes not stored before, in one transaction;
     returns the new ones."""
     now = ports.clock()
-    with ports.store.decisions.transaction() as transaction:
+    with ports.decisions.transaction() as transaction:
         known = transaction.decided(log.routing_id for log in logs)
         new = [entry for entry in logs if entry.routing_id not in known]
         transaction.save_assignments([
@@ -170,7 +170,7 @@ def store_owner_logs(logs: list[AssignmentLog], ports: Ports) -> list[Assignment
     return new
 
 
-def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
+def assign_owner(step: BookingStep, ports: BookingPorts) -> BookingStep | None:
     """The main host becomes the record's owner: decision, record state and outbox row in one transaction
     (the outbox flusher writes it to Salesforce, as for routed records). Run again on a confirmed booking
     (its next message was not sent), it stores nothing new and hands on again."""
@@ -180,7 +180,7 @@ def assign_owner(step: BookingStep, ports: Ports) -> BookingStep | None:
     store_owner_logs(owner_logs(booking, ports), ports)
     now = ports.clock()
     if booking.status != BookingStatus.CONFIRMED.value:
-        ports.store.bookings.set_status(booking.id, BookingStatus.CONFIRMED.value, now)
+        ports.bookings.set_status(booking.id, BookingStatus.CONFIRMED.value, now)
     return _next(step, ports)
 
 
@@ -196,24 +196,24 @@ def booking_log(booking: BookingRow, subject: str = "") -> BookingLog:
     )
 
 
-def publish_log(step: BookingStep, ports: Ports) -> None:
+def publish_log(step: BookingStep, ports: BookingPorts) -> None:
     """The booking's owner decisions go to the assignment log stream, then the booking log (kind ``booking``)
     to the stream and the log; with notifications configured, the host is told of the meeting."""
-    booking = ports.store.bookings.get(step.booking_id)
+    booking = ports.bookings.get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
-    stored = ports.store.decisions.assignment_logs([entry.routing_id for entry in owner_logs(booking, ports)])
+    stored = ports.decisions.assignment_logs([entry.routing_id for entry in owner_logs(booking, ports)])
     ports.sink.publish([AssignmentLog.model_validate(entry) for entry in stored.values()])
     entry = booking_log(booking, _subject(booking, ports))
     ports.sink.publish_entries(booking_entries([entry]))
     log.info("booking_log", **entry.model_dump(mode="json"))
 
 
-def give_up(booking_id: str, reason: str, ports: Ports) -> None:
+def give_up(booking_id: str, reason: str, ports: BookingPorts) -> None:
     """A booking that finally failed: cancel its calendar event, delete its Salesforce Event, release its
     reserved time and mark it failed with the reason. Deletes go by the deterministic ids, so what a
     half-done step created goes too; "already gone" is fine for both."""
-    bookings = ports.store.bookings
+    bookings = ports.bookings
     booking = bookings.get(booking_id)
     if booking is None or BookingStatus(booking.status) in FINAL_STATUSES:
         return

@@ -14,8 +14,8 @@ import structlog
 
 from baton.booking.lifecycle import replan
 from baton.booking.planning import BookingProblems, group_cap_limits
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import group_hosts_at
-from baton.ports import Ports
 from kernel.ports.bookings import BookingRepository, BookingRow, CapReached, Hold, SlotTaken
 from routing.booking.config import PoolSettings
 from routing.config import OrgConfig
@@ -24,10 +24,10 @@ log = structlog.get_logger(__name__)
 REPLACE = "replace"
 
 
-def co_host_declined(booking_id: str, host_id: str, reason: str, ports: Ports) -> str | None:
+def co_host_declined(booking_id: str, host_id: str, reason: str, ports: BookingPorts) -> str | None:
     """Releases (or replaces) the co-host ``host_id`` of the booking; returns who took their place, if anyone.
     A co-host no longer on the booking changes nothing."""
-    bookings = ports.store.bookings
+    bookings = ports.bookings
     booking = bookings.get(booking_id)
     if booking is None or host_id not in booking.co_host_ids:
         return None
@@ -64,7 +64,7 @@ def _chosen_from(booking: BookingRow, host_id: str, config: OrgConfig) -> PoolSe
 
 
 def _replace(booking: BookingRow, host_id: str, pool: PoolSettings, bookings: BookingRepository,
-             ports: Ports) -> str | None:
+             ports: BookingPorts) -> str | None:
     """Tries the pool's free members, fewest meetings first, until one's time can be held."""
     now = ports.clock()
     staying = [host for host in booking.co_host_ids if host != host_id]

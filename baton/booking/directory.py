@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from adapters.store import Store
+from kernel.ports.reference_sync import SyncedReads
 from routing.config import OrgConfig
 from routing.teams import Member, Team
 
@@ -35,10 +35,10 @@ def _team_member(config: OrgConfig, host_id: str, prefer_team: str | None) -> tu
     return None
 
 
-def host_info(config: OrgConfig, store: Store, host_id: str, prefer_team: str | None = None) -> HostInfo:
+def host_info(config: OrgConfig, reference_sync: SyncedReads, host_id: str, prefer_team: str | None = None) -> HostInfo:
     """A team member of the config (the pool's own team first), else the synced Salesforce user."""
     found = _team_member(config, host_id, prefer_team)
-    user = store.reference_sync.row("User", host_id) if found is None or not found[0].email else None
+    user = reference_sync.row("User", host_id) if found is None or not found[0].email else None
     if found is not None:
         member, team = found
         email = member.email or (user and (user.calendar_email or user.email))
@@ -48,6 +48,6 @@ def host_info(config: OrgConfig, store: Store, host_id: str, prefer_team: str | 
     return HostInfo(host_id, user.name or host_id, user.calendar_email or user.email, user.time_zone or "UTC")
 
 
-def host_infos(config: OrgConfig, store: Store, host_ids: Iterable[str],
+def host_infos(config: OrgConfig, reference_sync: SyncedReads, host_ids: Iterable[str],
                prefer_team: str | None = None) -> dict[str, HostInfo]:
-    return {host_id: host_info(config, store, host_id, prefer_team) for host_id in dict.fromkeys(host_ids)}
+    return {host_id: host_info(config, reference_sync, host_id, prefer_team) for host_id in dict.fromkeys(host_ids)}

@@ -43,6 +43,7 @@ from baton.booking.planning import (
     group_cap_limits,
     plan_booking,
 )
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import (
     SlotUnavailable,
     alternatives,
@@ -51,7 +52,6 @@ from baton.booking.reserve import (
     window_problems,
 )
 from baton.chains import BOOKING_SYNC
-from baton.ports import Ports
 from kernel.errors import PermanentError
 from kernel.ports.bookings import BookingRepository, BookingRow, CapReached, SlotTaken
 from messages import RecordEvent
@@ -86,14 +86,14 @@ def _live(bookings: BookingRepository, booking_id: str) -> BookingRow:
     return booking
 
 
-def send_sync(broker: Broker, booking_id: str, ports: Ports) -> None:
+def send_sync(broker: Broker, booking_id: str, ports: BookingPorts) -> None:
     step = BookingStep(booking_id=booking_id, enqueued_at=ports.clock())
     broker.get_actor(BOOKING_SYNC.name).send(step.model_dump(mode="json"))
 
 
-def cancel(booking_id: str, reason: str, ports: Ports) -> BookingRow:
+def cancel(booking_id: str, reason: str, ports: BookingPorts) -> BookingRow:
     """The booking is cancelled and its reserved time freed; cancelling again changes nothing."""
-    bookings = ports.store.bookings
+    bookings = ports.bookings
     booking = bookings.get(booking_id)
     if booking is None:
         raise BookingNotFound(booking_id)
@@ -106,9 +106,9 @@ def cancel(booking_id: str, reason: str, ports: Ports) -> BookingRow:
     return bookings.get(booking_id)  # type: ignore[return-value]
 
 
-def mark_no_show(booking_id: str, ports: Ports) -> BookingRow:
+def mark_no_show(booking_id: str, ports: BookingPorts) -> BookingRow:
     """The guest did not come: the booking is a no-show (its time stays taken: it happened)."""
-    bookings = ports.store.bookings
+    bookings = ports.bookings
     booking = _live(bookings, booking_id)
     if booking.status != BookingStatus.NO_SHOW.value:
         bookings.set_status(booking_id, BookingStatus.NO_SHOW.value, ports.clock())
@@ -116,15 +116,16 @@ def mark_no_show(booking_id: str, ports: Ports) -> BookingRow:
     return bookings.get(booking_id)  # type: ignore[return-value]
 
 
-def replan(booking: BookingRow, ports: Ports, bookings: BookingRepository, now: datetime, *,
+def replan(booking: BookingRow, ports: BookingPorts, bookings: BookingRepository, now: datetime, *,
            co_hosts: Sequence[str] | None = None, extra_pools: Sequence[str] = ()) -> tuple[BookingRequest, BookingPlan]:
     """The booking planned again on the current config: its co-hosts (or ``co_hosts``) fixed, ``extra_pools``
     to choose from; its own meeting does not count against its host."""
     stored = {key: value for key, value in booking.request.items() if key != "config_version"}
     request = BookingRequest.model_validate({**stored, "start": booking.starts_at.isoformat(), "meet_now": False})
     version, config = ports.configs.current()
-    plan = plan_booking(version, config, ports.store, bookings, object_type=request.object_type,
-                        record_id=request.record_id, record_fields=request.record_fields, host=request.host,
+    plan = plan_booking(version, config, ports.decisions, ports.reference_sync, bookings,
+                        object_type=request.object_type, record_id=request.record_id,
+                        record_fields=request.record_fields, host=request.host,
                         meeting_type=booking.booking_type,
                         co_hosts=booking.co_host_ids if co_hosts is None else co_hosts, now=now,
                         extra_pools=extra_pools)
@@ -160,13 +161,13 @@ def _hosts_to_try(booking: BookingRow, plan: BookingPlan, free: list[str], *, ke
     return ordered
 
 
-def move(booking_id: str, ports: Ports, *, start: datetime | None = None, exclude_host: bool = False,
+def move(booking_id: str, ports: BookingPorts, *, start: datetime | None = None, exclude_host: bool = False,
          host_id: str | None = None, reason: str = "") -> BookingRow:
     """Reschedule (a new ``start``) or reassign (another host: ``exclude_host`` routes the meeting again
     without its host, ``host_id`` names one): the same host when they are free and the pool keeps hosts on
     reschedule (``reschedule: same_host``), otherwise the pool's choice among its free members. Raises
     BookingProblems (422), SlotUnavailable (409 with alternatives) or BookingEnded (409)."""
-    bookings = ports.store.bookings
+    bookings = ports.bookings
     booking = _live(bookings, booking_id)
     if booking.status == BookingStatus.NO_SHOW.value:
         raise BookingEnded(booking)
@@ -199,9 +200,9 @@ def move(booking_id: str, ports: Ports, *, start: datetime | None = None, exclud
     raise SlotUnavailable(wanted, what, alternatives(plan, wanted, now, ports.calendar, bookings))
 
 
-def sync(step: BookingStep, ports: Ports) -> None:
+def sync(step: BookingStep, ports: BookingPorts) -> None:
     """Brings the calendar event and the Salesforce Event in line with the booking's row."""
-    booking = ports.store.bookings.get(step.booking_id)
+    booking = ports.bookings.get(step.booking_id)
     if booking is None:
         raise PermanentError(f"booking {step.booking_id} is not in the store")
     status = BookingStatus(booking.status)
@@ -221,15 +222,15 @@ def sync(step: BookingStep, ports: Ports) -> None:
              start=booking.starts_at.isoformat())
 
 
-def _follow_owner(booking: BookingRow, ports: Ports) -> None:
+def _follow_owner(booking: BookingRow, ports: BookingPorts) -> None:
     """A meeting reassigned after its record got the host as owner: the record follows the new host (a
     decision and an outbox row of its own, stored once)."""
-    with ports.store.decisions.transaction() as transaction:
+    with ports.decisions.transaction() as transaction:
         known = transaction.record_states([(booking.object_type, booking.record_id)])
     current = known.get((booking.object_type, booking.record_id))
     if current is None or current.owner_id in (None, booking.host_id):
         return
-    owner_decision = ports.store.decisions.assignment_logs([current.routing_id]).get(current.routing_id) or {}
+    owner_decision = ports.decisions.assignment_logs([current.routing_id]).get(current.routing_id) or {}
     if owner_decision.get("source_event_id") != f"booking:{booking.id}":
         return  # the record's owner came from something else since (routing, another booking): leave it
     new = store_owner_logs(owner_logs(booking, ports, f"host:{booking.host_id}:{booking.starts_at.isoformat()}"), ports)
@@ -238,7 +239,7 @@ def _follow_owner(booking: BookingRow, ports: Ports) -> None:
                  previous_owner_id=current.owner_id)
 
 
-def _sync_calendar(booking: BookingRow, status: BookingStatus, ports: Ports) -> None:
+def _sync_calendar(booking: BookingRow, status: BookingStatus, ports: BookingPorts) -> None:
     calendar = ports.calendar
     assert calendar is not None
     event_id = calendar_event_id(booking.id)
@@ -252,9 +253,9 @@ def _sync_calendar(booking: BookingRow, status: BookingStatus, ports: Ports) -> 
     if booking.event_host_id != booking.host_id:  # reassigned: the one event moves to the new host's calendar
         created = _move_to_new_host(booking, calendar_event(booking, ports), holder, calendar)
         if created is None:
-            ports.store.bookings.record_calendar_holder(booking.id, booking.host_id, ports.clock())
+            ports.bookings.record_calendar_holder(booking.id, booking.host_id, ports.clock())
         else:
-            ports.store.bookings.record_recreated_calendar_event(booking.id, booking.host_id, created.meet_link,
+            ports.bookings.record_recreated_calendar_event(booking.id, booking.host_id, created.meet_link,
                                                                  ports.clock())
         return
     if holder and not calendar.update_event(calendar_event(booking, ports)):
@@ -288,11 +289,11 @@ def _move_to_new_host(booking: BookingRow, event: CalendarEvent, previous: str |
 TRUE_VALUES = (True, "true", "True", "1", 1)
 
 
-def no_shows_from_events(events: Iterable[RecordEvent], no_show_field: str, ports: Ports, broker: Broker) -> int:
+def no_shows_from_events(events: Iterable[RecordEvent], no_show_field: str, ports: BookingPorts, broker: Broker) -> int:
     """Salesforce Event changes that set the no-show field: each booked meeting they belong to (by its
     Event id or its external id) becomes a no-show; returns how many changed."""
     marked = 0
-    bookings = ports.store.bookings
+    bookings = ports.bookings
     for event in events:
         if event.object_type != "Event" or event.fields.get(no_show_field) not in TRUE_VALUES:
             continue

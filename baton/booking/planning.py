@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.calendar import Calendar
-from adapters.store import Store
 from baton.booking.directory import HostInfo, UnknownHost, host_infos
 from baton.booking.records import account_owner, booking_suggestion, record_owner
 from baton.booking.schedules import host_schedules
 from kernel.ports.bookings import COUNTED_STATUSES, BookingRepository, CapLimit, PoolCredits
+from kernel.ports.decisions import DecisionRepository
+from kernel.ports.reference_sync import SyncedReads
 from routing.booking.absences import unavailable_intervals
 from routing.booking.choices import choice_problems
 from routing.booking.config import BookingType, HostOption, ObjectBooking, PoolSettings
@@ -103,12 +104,13 @@ class BookingPlan:
         return {group.team: host for group, host in zip(self.groups, picked, strict=True)}
 
 
-def _choice(config: OrgConfig, store: Store, object_type: str, record_id: str, fields: Mapping[str, Any],
-            host: HostOption | None, meeting_type: str | None, now: datetime) -> tuple[Suggestion, HostOption, str]:
+def _choice(config: OrgConfig, decisions: DecisionRepository, object_type: str, record_id: str,
+            fields: Mapping[str, Any], host: HostOption | None, meeting_type: str | None,
+            now: datetime) -> tuple[Suggestion, HostOption, str]:
     settings = config.booking
     if object_type not in settings.objects:
         raise BookingProblems([("object_type", f"{object_type} has no booking settings")])
-    suggestion = booking_suggestion(config, store, object_type, record_id, fields, now)
+    suggestion = booking_suggestion(config, decisions, object_type, record_id, fields, now)
     option = host or suggestion.host
     type_name = meeting_type or suggestion.meeting_type
     problems = choice_problems(settings, object_type, suggestion, option, type_name)
@@ -120,7 +122,8 @@ def _choice(config: OrgConfig, store: Store, object_type: str, record_id: str, f
 def plan_booking(
     config_version: int,
     config: OrgConfig,
-    store: Store,
+    decisions: DecisionRepository,
+    reference_sync: SyncedReads,
     bookings: BookingRepository,
     *,
     object_type: str,
@@ -135,15 +138,15 @@ def plan_booking(
     """Checks the choice against the object's settings and resolves the candidate hosts; BookingProblems
     names what is wrong."""
     settings = config.booking
-    suggestion, option, type_name = _choice(config, store, object_type, record_id, record_fields, host,
+    suggestion, option, type_name = _choice(config, decisions, object_type, record_id, record_fields, host,
                                             meeting_type, now)
     booking_type = settings.booking_type(type_name)
     try:
         request = resolve_host_request(
             option, settings, config.teams,
-            record_owner_id=record_owner(store, object_type, record_id, record_fields)
+            record_owner_id=record_owner(decisions, reference_sync, object_type, record_id, record_fields)
             if option.kind == "record_owner" else None,
-            account_owner_id=account_owner(store, object_type, record_id, record_fields)
+            account_owner_id=account_owner(decisions, reference_sync, object_type, record_id, record_fields)
             if option.kind == "account_owner" else None,
             co_hosts=co_hosts,
         )
@@ -152,10 +155,10 @@ def plan_booking(
     pool = settings.pool(option.team) if option.kind == "pool" and option.team else None
     extra = _extra_pools(config, extra_pools, request)
     try:
-        directory = host_infos(config, store, request.candidates + request.co_hosts, option.team)
+        directory = host_infos(config, reference_sync, request.candidates + request.co_hosts, option.team)
         for group_pool, group_request in extra:
             directory.update({host: info for host, info in
-                              host_infos(config, store, group_request.candidates, group_pool.team).items()
+                              host_infos(config, reference_sync, group_request.candidates, group_pool.team).items()
                               if host not in directory})
     except UnknownHost as exc:
         field = "co_hosts" if exc.host_id in request.co_hosts else "host"
@@ -164,9 +167,9 @@ def plan_booking(
     credits: PoolCredits | None = None
     skipped: dict[str, str] = {}
     if pool is not None:
-        counts, credits, skipped = _pool_fairness(pool, config, store, bookings, request, directory, now)
+        counts, credits, skipped = _pool_fairness(pool, config, decisions, bookings, request, directory, now)
         request = _offered(request, skipped)
-    groups = tuple(_group(group_pool, group_request, config, store, bookings, directory, now)
+    groups = tuple(_group(group_pool, group_request, config, decisions, bookings, directory, now)
                    for group_pool, group_request in extra)
     return BookingPlan(config_version, settings.for_object(object_type), suggestion, option, booking_type, pool,
                        request, directory, counts, credits, skipped, groups)
@@ -192,11 +195,11 @@ def _extra_pools(config: OrgConfig, extra_pools: Sequence[str], main: HostReques
     return found
 
 
-def _group(pool: PoolSettings, request: HostRequest, config: OrgConfig, store: Store, bookings: BookingRepository,
-           directory: Mapping[str, HostInfo], now: datetime) -> PoolGroup:
+def _group(pool: PoolSettings, request: HostRequest, config: OrgConfig, decisions: DecisionRepository,
+           bookings: BookingRepository, directory: Mapping[str, HostInfo], now: datetime) -> PoolGroup:
     """An extra pool under its own fairness settings (period, calibration, lead threshold; caps apply to the
     schedules and the reservation)."""
-    counts, credits, skipped = _pool_fairness(pool, config, store, bookings, request, directory, now)
+    counts, credits, skipped = _pool_fairness(pool, config, decisions, bookings, request, directory, now)
     return PoolGroup(pool, _offered(request, skipped), counts, credits, skipped)
 
 
@@ -218,16 +221,16 @@ def away_now(directory: Mapping[str, HostInfo], unavailable: set[str], now: date
             if host_id in unavailable or (info.member is not None and unavailable_intervals(info.member, info.team, moment))}
 
 
-def _pool_fairness(pool: PoolSettings, config: OrgConfig, store: Store, bookings: BookingRepository, request: HostRequest,
-                   directory: Mapping[str, HostInfo], now: datetime) -> tuple[dict[str, int], PoolCredits | None,
-                                                                              dict[str, str]]:
+def _pool_fairness(pool: PoolSettings, config: OrgConfig, decisions: DecisionRepository, bookings: BookingRepository,
+                   request: HostRequest, directory: Mapping[str, HostInfo], now: datetime
+                   ) -> tuple[dict[str, int], PoolCredits | None, dict[str, str]]:
     """Meeting counts this period (plus calibration credits), and the members the lead threshold hides."""
     team = config.team(pool.team)
     period, span = period_of(pool, now, team.timezone)
     counts = bookings.meeting_counts(request.candidates, span.start, span.end, by=pool.count_by,
                                      statuses=counted_statuses(pool, COUNTED_STATUSES))
     needs_presence = pool.balance == "calibration" or pool.lead_threshold is not None
-    with store.decisions.transaction() as tx:
+    with decisions.transaction() as tx:
         toggled = tx.unavailable_members() if needs_presence else set()
     away = away_now({host: directory[host] for host in request.candidates}, toggled, now) if needs_presence else set()
     credits = None

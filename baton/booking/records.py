@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.store import Store
 from baton.record_facts import match_facts
-from kernel.ports.reference_sync import SyncedAccount, SyncedContact, SyncedLead
+from kernel.ports.decisions import DecisionRepository
+from kernel.ports.reference_sync import SyncedAccount, SyncedContact, SyncedLead, SyncedReads
 from messages import AssignmentLog, Outcome
 from routing.booking.suggest import GraphSuggestion, Suggestion, still_valid, suggest
 from routing.config import OrgConfig
@@ -21,33 +21,35 @@ ACCOUNT_LOOKUPS = ("AccountId", "ConvertedAccountId")
 WALKED = frozenset({Outcome.ASSIGNED, Outcome.HELD, Outcome.STOPPED})  # the graph walk reached an action
 
 
-def _synced(store: Store, object_type: str, record_id: str | None) -> SyncedAccount | SyncedContact | SyncedLead | None:
+def _synced(reference_sync: SyncedReads, object_type: str, record_id: str | None
+            ) -> SyncedAccount | SyncedContact | SyncedLead | None:
     """The live synced account, contact or lead."""
     if not record_id or object_type not in ("Account", "Contact", "Lead"):
         return None
-    row = store.reference_sync.row(object_type, record_id)
+    row = reference_sync.row(object_type, record_id)
     return row if isinstance(row, (SyncedAccount, SyncedContact, SyncedLead)) and not row.removed_reason else None
 
 
-def _synced_owner(store: Store, object_type: str, record_id: str | None) -> str | None:
-    row = _synced(store, object_type, record_id)
+def _synced_owner(reference_sync: SyncedReads, object_type: str, record_id: str | None) -> str | None:
+    row = _synced(reference_sync, object_type, record_id)
     return row.owner_id if row else None
 
 
-def record_owner(store: Store, object_type: str, record_id: str, fields: Mapping[str, Any]) -> str | None:
+def record_owner(decisions: DecisionRepository, reference_sync: SyncedReads, object_type: str, record_id: str,
+                 fields: Mapping[str, Any]) -> str | None:
     """The owner the scheduler's record names, else Baton's latest decision, else the synced copy."""
     if fields.get("OwnerId"):
         return str(fields["OwnerId"])
-    with store.decisions.transaction() as transaction:
+    with decisions.transaction() as transaction:
         state = transaction.record_states([(object_type, record_id)]).get((object_type, record_id))
     if state is not None and state.owner_id:
         return state.owner_id
-    return _synced_owner(store, object_type, record_id)
+    return _synced_owner(reference_sync, object_type, record_id)
 
 
-def latest_routing(store: Store, object_type: str, record_id: str) -> AssignmentLog | None:
+def latest_routing(decisions: DecisionRepository, object_type: str, record_id: str) -> AssignmentLog | None:
     """The record's newest routing decision (a booking's own owner change is not one)."""
-    entry = store.decisions.latest_routed_log(object_type, record_id)
+    entry = decisions.latest_routed_log(object_type, record_id)
     return AssignmentLog.model_validate(entry) if entry is not None else None
 
 
@@ -70,7 +72,7 @@ def graph_suggestion(config: OrgConfig, object_type: str, routed: AssignmentLog 
     return unrouted_suggestion(config, object_type, fields, now)
 
 
-def booking_suggestion(config: OrgConfig, store: Store, object_type: str, record_id: str,
+def booking_suggestion(config: OrgConfig, decisions: DecisionRepository, object_type: str, record_id: str,
                        fields: Mapping[str, Any], now: datetime) -> Suggestion:
     """The host option and meeting type a booking on the record starts with, each possibly locked: the router
     graph's first, then the object's suggestion rules, then its defaults. KeyError when the object has no
@@ -78,25 +80,26 @@ def booking_suggestion(config: OrgConfig, store: Store, object_type: str, record
     settings = config.booking.for_object(object_type)
     routed = None
     if settings.suggestions or object_type in config.graphs:
-        routed = latest_routing(store, object_type, record_id)
+        routed = latest_routing(decisions, object_type, record_id)
     graph = graph_suggestion(config, object_type, routed, fields, now)
     return suggest(config.booking, object_type, suggestion_facts(routed, fields), now, graph)
 
 
-def account_owner(store: Store, object_type: str, record_id: str, fields: Mapping[str, Any]) -> str | None:
+def account_owner(decisions: DecisionRepository, reference_sync: SyncedReads, object_type: str, record_id: str,
+                  fields: Mapping[str, Any]) -> str | None:
     """The owner of the record's account (the record itself for an Account): the account the record names
     (``AccountId``, ``ConvertedAccountId``, a synced contact's account), else the account Baton's match stage
     matched it to; the owner from the synced copy, else as the match found it."""
     if object_type == "Account":
-        return record_owner(store, object_type, record_id, fields)
+        return record_owner(decisions, reference_sync, object_type, record_id, fields)
     account_id = next((str(fields[name]) for name in ACCOUNT_LOOKUPS if fields.get(name)), None)
     if account_id is None and object_type == "Contact":
-        contact = _synced(store, "Contact", record_id)
+        contact = _synced(reference_sync, "Contact", record_id)
         account_id = contact.account_id if isinstance(contact, SyncedContact) else None
     matched_owner = None
     if account_id is None:
-        routed = latest_routing(store, object_type, record_id)
+        routed = latest_routing(decisions, object_type, record_id)
         match = routed.match if routed is not None else None
         if match is not None and match.object_type == "Account" and match.record_id:
             account_id, matched_owner = match.record_id, match.owner_id
-    return _synced_owner(store, "Account", account_id) or matched_owner
+    return _synced_owner(reference_sync, "Account", account_id) or matched_owner

@@ -21,7 +21,7 @@ from baton.booking.planning import (
     schedules_for,
     schedules_over,
 )
-from baton.ports import Ports
+from baton.booking.ports import BookingPorts
 from kernel.ports.bookings import (
     BookingExists,
     BookingRepository,
@@ -155,7 +155,7 @@ def _wanted_host(plan: BookingPlan, request: BookingRequest, free: list[str]) ->
     return [request.pool_member_id] if request.pool_member_id in free else []
 
 
-def reserve(request: BookingRequest, ports: Ports, bookings: BookingRepository, now: datetime) -> Reserved:
+def reserve(request: BookingRequest, ports: BookingPorts, bookings: BookingRepository, now: datetime) -> Reserved:
     """Stores the booking as reserved with one hold per host and co-host, in its own transaction.
 
     Raises BookingProblems (a 422: the request is wrong), BookingForbidden (a 403: the config's
@@ -167,8 +167,9 @@ def reserve(request: BookingRequest, ports: Ports, bookings: BookingRepository, 
     if existing is not None:
         return Reserved(existing, False)
     version, config = ports.configs.current()
-    plan = plan_booking(version, config, ports.store, bookings, object_type=request.object_type,
-                        record_id=request.record_id, record_fields=request.record_fields, host=request.host,
+    plan = plan_booking(version, config, ports.decisions, ports.reference_sync, bookings,
+                        object_type=request.object_type, record_id=request.record_id,
+                        record_fields=request.record_fields, host=request.host,
                         meeting_type=request.meeting_type, co_hosts=request.co_hosts, now=now,
                         extra_pools=request.extra_pools)
     check_scheduler(config, plan, request.scheduler_user_id, request.object_type)

@@ -7,25 +7,25 @@ import structlog
 from dramatiq import Broker
 
 from baton.booking.planning import BookingForbidden, BookingProblems
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.chains import BOOKED, BOOKING_REQUEST
-from baton.ports import Ports
 from kernel.errors import InputError, PermanentError
 from messages.booking import FINAL_STATUSES, BookingRequest, BookingStatus, BookingStep
 
 log = structlog.get_logger("baton.stage")
 
 
-def start_chain(broker: Broker, booking_id: str, ports: Ports) -> None:
+def start_chain(broker: Broker, booking_id: str, ports: BookingPorts) -> None:
     step = BookingStep(booking_id=booking_id, enqueued_at=ports.clock())
     broker.get_actor(BOOKED.name).send(step.model_dump(mode="json"))
 
 
-def request_booking(request: BookingRequest, ports: Ports) -> BookingStep | None:
+def request_booking(request: BookingRequest, ports: BookingPorts) -> BookingStep | None:
     """Reserves the request's slot; the first step of its booking, or None when that booking already ended.
     A request that cannot be booked raises a PermanentError naming why (dead-lettered)."""
     try:
-        reserved = reserve(request, ports, ports.store.bookings, ports.clock())
+        reserved = reserve(request, ports, ports.bookings, ports.clock())
     except BookingProblems as exc:
         raise InputError(f"{BOOKING_REQUEST.name}: {exc}") from None
     except BookingForbidden as exc:

@@ -7,6 +7,7 @@ import structlog
 
 from baton import runtime
 from baton.booking.chain import give_up
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import Reserved, reserve
 from baton.booking.stages import start_chain
 from messages.booking import BookingRequest
@@ -21,8 +22,8 @@ class NotEnqueued(Exception):
 def submit_booking(state: runtime.Runtime, request: BookingRequest) -> Reserved:
     """Reserved (new or the same request's earlier booking). Raises BookingProblems (422), SlotUnavailable
     (409 with alternatives) or NotEnqueued (503: retry)."""
-    ports = state.ports
-    reserved = reserve(request, ports, ports.store.bookings, ports.clock())
+    ports = BookingPorts.of(state.ports)
+    reserved = reserve(request, ports, ports.bookings, ports.clock())
     if reserved.created:
         try:
             start_chain(state.broker, reserved.booking.id, ports)

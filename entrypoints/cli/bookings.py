@@ -13,9 +13,9 @@ from dramatiq.brokers.stub import StubBroker
 
 from baton.booking import lifecycle
 from baton.booking.planning import BookingProblems
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import SlotUnavailable
 from baton.bootstrap import bootstrap
-from baton.ports import Ports
 from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -32,12 +32,13 @@ app.add_typer(booking_app, name="booking")
 SYNC_WAIT_S = 60.0
 
 
-def _run(change: Callable[[Ports], BookingRow]) -> None:
+def _run(change: Callable[[BookingPorts], BookingRow]) -> None:
     """Applies the change, sends the calendar and Salesforce sync, prints the booking as JSON on stdout."""
     settings = load_settings()
     current = bootstrap(settings)
+    ports = BookingPorts.of(current.ports)
     try:
-        booking = change(current.ports)
+        booking = change(ports)
     except lifecycle.BookingNotFound as exc:
         err.print(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -51,12 +52,12 @@ def _run(change: Callable[[Ports], BookingRow]) -> None:
         starts = ", ".join(slot.start.isoformat() for slot in exc.alternatives) or "none"
         err.print(f"{exc.reason}; nearest free: {starts}")
         raise typer.Exit(EXIT_REJECTED) from None
-    lifecycle.send_sync(current.broker, booking.id, current.ports)
+    lifecycle.send_sync(current.broker, booking.id, ports)
     if isinstance(current.broker, StubBroker):
         run_embedded(current.broker, settings.worker_threads, SYNC_WAIT_S)
     from entrypoints.http.booking_answers import booking_view
 
-    sys.stdout.write(json.dumps(booking_view(current.ports.store.bookings.get(booking.id) or booking)) + "\n")
+    sys.stdout.write(json.dumps(booking_view(ports.bookings.get(booking.id) or booking)) + "\n")
     raise typer.Exit(EXIT_OK)
 
 

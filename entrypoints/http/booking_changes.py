@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from baton.booking import lifecycle
 from baton.booking.planning import BookingProblems
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import SlotUnavailable
-from baton.ports import Ports
 from baton.runtime import Runtime
 from entrypoints.http import booking_answers as answers
 from entrypoints.http.body import read_json
@@ -68,9 +68,9 @@ def _change(runtime: Runtime, scheduler_user_id: str | None, booking_id: str, pa
         body = BODIES[action].model_validate(payload) if action in BODIES else None
     except ValidationError as exc:
         return answers.invalid(exc)
-    ports = runtime.ports
+    ports = BookingPorts.of(runtime.ports)
     if scheduler_user_id is not None:  # a scheduler's token changes only that scheduler's bookings
-        found = ports.store.bookings.get(booking_id)
+        found = ports.bookings.get(booking_id)
         if found is not None and not answers.same_user(found.scheduler_user_id, scheduler_user_id):
             return answers.detail(404, f"no booking {booking_id}")
     try:
@@ -86,7 +86,7 @@ def _change(runtime: Runtime, scheduler_user_id: str | None, booking_id: str, pa
     return _changed(runtime, booking)
 
 
-def _apply(body: Change, booking_id: str, ports: Ports) -> BookingRow:
+def _apply(body: Change, booking_id: str, ports: BookingPorts) -> BookingRow:
     if isinstance(body, CancelBooking):
         return lifecycle.cancel(booking_id, body.reason or "cancelled through the API", ports)
     if isinstance(body, RescheduleBooking):
@@ -99,7 +99,7 @@ def _apply(body: Change, booking_id: str, ports: Ports) -> BookingRow:
 
 def _changed(runtime: Runtime, booking: BookingRow) -> JSONResponse:
     try:
-        lifecycle.send_sync(runtime.broker, booking.id, runtime.ports)
+        lifecycle.send_sync(runtime.broker, booking.id, BookingPorts.of(runtime.ports))
     except Exception as exc:  # noqa: BLE001 (the row changed; asking again re-sends the sync)
         log.error("booking_sync_enqueue_failed", booking_id=booking.id, error=str(exc))
         return answers.detail(503, "changed, but the calendar update could not be enqueued; "

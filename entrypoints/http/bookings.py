@@ -146,9 +146,9 @@ def _plan(caller: Caller, ports: Ports, bookings: BookingRepository, now: dateti
           extra_pools: list[str]) -> BookingPlan:
     """The plan of the asked booking; a scheduler's token sees only what that scheduler may book."""
     version, config = ports.configs.current()
-    plan = plan_booking(version, config, ports.store, bookings, object_type=object_type, record_id=record_id,
-                        record_fields={}, host=host, meeting_type=meeting_type, co_hosts=co_hosts, now=now,
-                        extra_pools=extra_pools)
+    plan = plan_booking(version, config, ports.store.decisions, ports.store.reference_sync, bookings,
+                        object_type=object_type, record_id=record_id, record_fields={}, host=host,
+                        meeting_type=meeting_type, co_hosts=co_hosts, now=now, extra_pools=extra_pools)
     if caller.scheduler_user_id is not None:
         check_scheduler(config, plan, caller.scheduler_user_id, object_type)
     return plan

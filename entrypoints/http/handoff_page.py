@@ -12,6 +12,7 @@ from baton.booking.directory import UnknownHost, host_info
 from baton.booking.handoff.hosts import BadHostChoice, encode, parse_host
 from baton.booking.handoff.week import first_week
 from baton.booking.planning import BookingPlan, BookingProblems, plan_booking, plan_slots
+from baton.booking.ports import BookingPorts
 from baton.booking.records import booking_suggestion
 from baton.runtime import Runtime
 from entrypoints.http.page_tokens import PageClaims
@@ -63,15 +64,15 @@ class Page:
         self.state = state
         self.claims = claims
         self.form = form
-        self.ports = state.ports
+        self.ports = BookingPorts.of(state.ports)
         self.now = self.ports.clock()
-        self.bookings = self.ports.store.bookings
+        self.bookings = self.ports.bookings
         self.version, self.config = self.ports.configs.current()
         try:
             self.settings = self.config.booking.for_object(claims.object_type)
         except KeyError:
             raise PageError([("object_type", f"{claims.object_type} has no booking settings")]) from None
-        self.suggestion = booking_suggestion(self.config, self.ports.store, claims.object_type, claims.record_id,
+        self.suggestion = booking_suggestion(self.config, self.ports.decisions, claims.object_type, claims.record_id,
                                              claims.record_fields, self.now)
 
     # choices ------------------------------------------------------------------------------------
@@ -95,7 +96,8 @@ class Page:
     def plan(self, option: HostOption | None = None) -> BookingPlan:
         host, _ = self.chosen_host() if option is None else (option, None)
         try:
-            return plan_booking(self.version, self.config, self.ports.store, self.bookings,
+            return plan_booking(self.version, self.config, self.ports.decisions, self.ports.reference_sync,
+                                self.bookings,
                                 object_type=self.claims.object_type, record_id=self.claims.record_id,
                                 record_fields=self.claims.record_fields, host=host,
                                 meeting_type=self.meeting_type(), co_hosts=self.form.many("co_hosts"), now=self.now)
@@ -141,7 +143,7 @@ class Page:
         if not user_id:
             return ""
         try:
-            return host_info(self.config, self.ports.store, user_id).name
+            return host_info(self.config, self.ports.reference_sync, user_id).name
         except UnknownHost:
             return user_id
 

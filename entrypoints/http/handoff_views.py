@@ -33,7 +33,7 @@ def page_context(runtime: Runtime, claims: PageClaims, reader: Callable[[], Reco
     """The whole page: the record (read again from Salesforce when ``reader`` gives a reader), the host and
     type choices and the first week's availability."""
     page = Page(runtime, claims, Form({}))
-    fields = {**read_record(reader(), runtime.ports.store, claims.object_type, claims.record_id, page.settings),
+    fields = {**read_record(reader(), page.ports.reference_sync, claims.object_type, claims.record_id, page.settings),
               **claims.record_fields}
     claims = replace(claims, record_fields=fields)
     page = Page(runtime, claims, Form({}))
@@ -159,7 +159,7 @@ def status_context(runtime: Runtime, claims: PageClaims, booking_id: str) -> dic
     names: dict[str, str] = {}
     if final:
         try:
-            names = {booking.host_id: host_info(runtime.ports.configs.current()[1], runtime.ports.store,
+            names = {booking.host_id: host_info(runtime.ports.configs.current()[1], runtime.ports.store.reference_sync,
                                                 booking.host_id).name}
         except UnknownHost:
             names = {}

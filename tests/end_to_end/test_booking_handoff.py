@@ -122,6 +122,7 @@ def test_host_changes_in_google_calendar_come_back_through_sync_tokens(
     """Deleted: the booking is cancelled and its time freed. Moved: the reservation follows. Declined with
     ``host_declines: reroute``: another pool member hosts and the event moves to their calendar."""
     from baton.booking.calendar_sync import poll_calendars
+    from baton.booking.ports import BookingPorts
     from tests.support.booking import HOSTS, NOW
 
     fake, org, client = services
@@ -130,7 +131,7 @@ def test_host_changes_in_google_calendar_come_back_through_sync_tokens(
                               start=(NINE + timedelta(hours=hour)).isoformat()) for hour in (0, 1))
     declined = _booked(pipeline, chain, start=(NINE + timedelta(hours=2)).isoformat())  # the pool's choice
     declining = host_email(declined["host_id"])
-    ports = pipeline.app.ports
+    ports = BookingPorts.of(pipeline.app.ports)
     assert poll_calendars(ports, pipeline.broker, NOW) == 0  # the first read only takes a sync token
     calendar = host_email(HOSTS[0])
     fake.host_edit(calendar, deleted["calendar_event_id"], delete=True)
@@ -217,13 +218,14 @@ def test_a_co_host_declining_in_google_calendar_is_replaced_from_their_pool(
     pipeline: Pipeline, services: tuple[FakeGoogleCalendar, FakeOrg, Salesforce]
 ) -> None:
     from baton.booking.calendar_sync import poll_calendars
+    from baton.booking.ports import BookingPorts
     from tests.support.booking import ENGINEERS, NOW
 
     fake, _, client = services
     chain = real_clients(pipeline, fake, client)
     booked = _booked(pipeline, chain, extra_pools=["Engineers"])
     assert booked["co_host_ids"] == [ENGINEERS[0]]
-    ports = pipeline.app.ports
+    ports = BookingPorts.of(pipeline.app.ports)
     assert poll_calendars(ports, pipeline.broker, NOW) == 0
     calendar, declining = host_email(booked["host_id"]), host_email(ENGINEERS[0])
     fake.host_edit(calendar, booked["calendar_event_id"], response=(declining, "declined"))

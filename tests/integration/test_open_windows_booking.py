@@ -31,6 +31,7 @@ from adapters.store.tables import assignments, reservations
 from baton import runtime
 from baton.booking.chain import owner_logs
 from baton.booking.lifecycle import CANCELLED_PREFIX
+from baton.booking.ports import BookingPorts
 from baton.chains import BOOKING_SYNC
 from baton.operations.scheduler import Scheduler
 from baton.ports import Ports
@@ -186,7 +187,7 @@ def pending_owner_changes(ports: Ports, booking_id: str) -> set[str]:
     """Routing ids of the booking's owner changes still waiting in the outbox."""
     booking = ports.store.bookings.get(booking_id)
     assert booking is not None
-    statuses = ports.store.outbox.statuses([entry.routing_id for entry in owner_logs(booking, ports)])
+    statuses = ports.store.outbox.statuses([entry.routing_id for entry in owner_logs(booking, BookingPorts.of(ports))])
     return {routing_id for routing_id, status in statuses.items() if status == "pending"}
 
 

@@ -21,6 +21,7 @@ from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store import Store, make_engine, upgrade_schema
 from adapters.store.bookings import SqlBookings
 from baton.booking.planning import BookingProblems
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import SlotUnavailable, reserve
 from baton.configs import ConfigProvider, apply_config
 from baton.runtime import Runtime
@@ -181,14 +182,14 @@ def reservation_race(app: Runtime, database_url: str, schema: str | None, reques
     upgrade_schema(engine, schema)
     store = Store(engine)
     install_booking_ports(app, store, None, None, **booking_settings)
-    ports = app.ports
+    ports = BookingPorts.of(app.ports)
     barrier = threading.Barrier(len(requests))
     outcomes: list[str] = []
 
     def attempt(request: BookingRequest) -> None:
         barrier.wait()
         try:
-            reserve(request, ports, ports.store.bookings, NOW)
+            reserve(request, ports, ports.bookings, NOW)
             outcomes.append("reserved")
         except SlotUnavailable:
             outcomes.append("refused")

@@ -14,8 +14,8 @@ from typing import Any
 import structlog
 
 from adapters.salesforce.rereads import SoqlRecordReader
-from adapters.store import Store
 from kernel.errors import BatonError
+from kernel.ports.reference_sync import SyncedReads
 from routing.booking.config import ObjectBooking
 
 log = structlog.get_logger(__name__)
@@ -56,8 +56,8 @@ def query_fields(object_type: str, settings: ObjectBooking) -> list[str]:
     return [name for name in dict.fromkeys(wanted) if name and FIELD_NAME.match(name)]
 
 
-def read_record(reader: SoqlRecordReader | None, store: Store, object_type: str, record_id: str,
-                settings: ObjectBooking) -> dict[str, Any]:
+def read_record(reader: SoqlRecordReader | None, reference_sync: SyncedReads, object_type: str,
+                record_id: str, settings: ObjectBooking) -> dict[str, Any]:
     """The record's fields by API name: Salesforce when it can be asked, else the synced copy (or nothing)."""
     if reader is not None:
         try:
@@ -68,7 +68,7 @@ def read_record(reader: SoqlRecordReader | None, store: Store, object_type: str,
             if found:
                 return flatten(found[0])
     try:
-        row = store.reference_sync.row(object_type, record_id)
+        row = reference_sync.row(object_type, record_id)
     except KeyError:
         return {}
     if not row or row.removed_reason:

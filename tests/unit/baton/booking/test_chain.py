@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 from adapters.calendar import RecordingCalendar, calendar_event_id
 from adapters.salesforce.events import RecordingSalesforceEvents
 from adapters.store.bookings import SqlBookings
+from baton.booking.ports import BookingPorts
 from baton.booking.reserve import reserve
 from baton.booking.stages import start_chain
 from baton.chains import NOTIFY
@@ -47,7 +48,7 @@ def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
 
 def book(chain: BookingChain, failures: Callable[[], None] = lambda: None, **overrides: object) -> str:
     """Reserves, then arranges ``failures`` and runs the chain to its end."""
-    ports = chain.app.ports
+    ports = BookingPorts.of(chain.app.ports)
     reserved = reserve(BookingRequest.model_validate(booking_request(**overrides)), ports, chain.bookings,
                        ports.clock())
     failures()
@@ -181,7 +182,7 @@ class OvertakenBookings(SqlBookings):
 def test_a_request_delivered_again_while_its_first_delivery_reserves_gets_that_booking_not_a_taken_slot(
     chain: BookingChain,
 ) -> None:
-    ports = chain.app.ports
+    ports = BookingPorts.of(chain.app.ports)
     request = BookingRequest.model_validate(booking_request(request_id="redelivered-mid-reserve",
                                                             host={"kind": "user", "user_id": HOSTS[0]}))
     first = SqlBookings(chain.store.engine)

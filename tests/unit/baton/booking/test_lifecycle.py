@@ -200,8 +200,9 @@ def test_a_reassigned_meeting_moves_its_one_calendar_event_and_updates_its_one_s
     assert (sf_event["Id"], sf_event["OwnerId"], len(chain.events.events)) == (salesforce_id, H2, 1)
 
     from baton.booking.lifecycle import send_sync
+    from baton.booking.ports import BookingPorts
 
-    send_sync(chain.broker, first["booking_id"], chain.app.ports)
+    send_sync(chain.broker, first["booking_id"], BookingPorts.of(chain.app.ports))
     chain.drain()
     assert len(chain.calendar.transferred) == 1 and len(chain.calendar.updated) == 1  # nothing more to change
 
@@ -252,12 +253,13 @@ def _decline(chain: BookingChain, booked: dict[str, Any], co_host: str, moved_to
     calendar reports it and the scheduler polls."""
     from adapters.calendar import ChangedEvent
     from baton.booking.calendar_sync import poll_calendars
+    from baton.booking.ports import BookingPorts
 
     start = moved_to or datetime.fromisoformat(booked["start"])
     chain.calendar.host_changed(host_email(booked["host_id"]), ChangedEvent(
         calendar_event_id(booked["booking_id"]), "confirmed", start, start + timedelta(minutes=30),
         {host_email(co_host): "declined"}))
-    changed = poll_calendars(chain.app.ports, chain.broker, NOW)
+    changed = poll_calendars(BookingPorts.of(chain.app.ports), chain.broker, NOW)
     chain.drain()
     return changed
 
