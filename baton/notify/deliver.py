@@ -12,12 +12,13 @@ _built: dict[tuple[int, int, int], Notifier] = {}
 
 
 def _notifier(app: Runtime) -> Notifier:
-    """One notifier per application's settings and store (built on first use, so its settings errors surface
-    as a failed message)."""
-    key = (id(app.settings), id(app.ports.configs), id(app.ports.store))
+    """One notifier per application's settings, configs and synced users (built on first use, so its settings
+    errors surface as a failed message). Of the ports it uses only those two."""
+    synced = app.ports.store.reference_sync
+    key = (id(app.settings), id(app.ports.configs), id(synced))
     if key not in _built:
         _built.clear()
-        _built[key] = build_notifier(app.settings, app.ports.configs, app.ports.store)
+        _built[key] = build_notifier(app.settings, app.ports.configs, synced)
     return _built[key]
 
 

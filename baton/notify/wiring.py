@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import dramatiq
 
-from adapters.store import Store
 from baton.chains import NOTIFY
 from baton.configs import ConfigProvider
 from baton.notify.channels import configured_senders
@@ -54,8 +53,8 @@ class ConfigAndSyncedUsers:
         return row if row and not row.removed_reason else None
 
 
-def build_notifier(settings: Settings, configs: ConfigProvider, store: Store) -> Notifier:
-    return Notifier(load_templates(settings.notify_templates), ConfigAndSyncedUsers(configs, store.reference_sync),
+def build_notifier(settings: Settings, configs: ConfigProvider, synced: SyncedReads) -> Notifier:
+    return Notifier(load_templates(settings.notify_templates), ConfigAndSyncedUsers(configs, synced),
                     configured_senders(settings))
 
 
