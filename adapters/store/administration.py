@@ -89,12 +89,12 @@ class SqlAdministration:
         if not include_replayed:
             query = query.where(dead_letters.c.replayed_at.is_(None))
         with self.engine.connect() as connection:
-            return [_dead_letter(row) for row in connection.execute(query)]
+            return [dead_letter_of(row) for row in connection.execute(query)]
 
     def dead_letter(self, letter_id: int) -> DeadLetter | None:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
-        return _dead_letter(row) if row else None
+        return dead_letter_of(row) if row else None
 
     def mark_replayed(self, letter_id: int, now: datetime) -> None:
         with transaction(self.engine) as connection:
@@ -162,7 +162,7 @@ def _stored_config(row: Any) -> StoredConfig:
     return StoredConfig(row.version, row.body, row.digest, as_utc(row.applied_at))  # type: ignore[arg-type]
 
 
-def _dead_letter(row: Any) -> DeadLetter:
+def dead_letter_of(row: Any) -> DeadLetter:
     return DeadLetter(
         id=row.id,
         message_id=row.message_id,

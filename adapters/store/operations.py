@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.store.administration import dead_letter_of
 from adapters.store.base import as_utc
 from adapters.store.tables import (
     api_usage,
@@ -19,7 +20,15 @@ from adapters.store.tables import (
     outbox,
     record_states,
 )
-from kernel.ports.operations import DeadLetter, Figures, LogFilter, RecordTrace
+from kernel.ports.holds import HeldRecord
+from kernel.ports.operations import (
+    DeadLetter,
+    Figures,
+    LogFilter,
+    OwnerWriteState,
+    RecordTrace,
+    StoredRecordState,
+)
 
 LATENCY_SAMPLE = 100_000
 
@@ -48,9 +57,10 @@ class OperationsReader:
                 sa.select(assignments.c.log).where(matches)
                 .order_by(assignments.c.decided_at.desc(), assignments.c.routing_id.desc()))]
             routing_ids = [log["routing_id"] for log in logs]
-            outbox_rows = {row.routing_id: _plain(row._mapping) for row in connection.execute(
-                sa.select(outbox).where(outbox.c.routing_id.in_(routing_ids)))} if routing_ids else {}
-            hold_rows = [_plain(row._mapping, drop=("context",)) for row in connection.execute(
+            outbox_rows = {row.routing_id: OwnerWriteState(**_plain(row._mapping, drop=("id",)))
+                           for row in connection.execute(sa.select(outbox).where(outbox.c.routing_id.in_(routing_ids)))
+                           } if routing_ids else {}
+            hold_rows = [HeldRecord(**_plain(row._mapping)) for row in connection.execute(
                 sa.select(holds).where(_record_id_matches(holds.c.record_id, record_id)))]
             versions = {log["config_version"] for log in logs if log.get("config_version") is not None}
             configs = {row.version: as_utc(row.applied_at) for row in connection.execute(
@@ -62,10 +72,10 @@ class OperationsReader:
             letters = connection.execute(
                 sa.select(dead_letters).where(sa.cast(dead_letters.c.message, sa.Text).contains(record_id[:15]))
                 .order_by(dead_letters.c.id.desc())).all()
-        touching = [_plain(row._mapping, drop=("message",)) for row in letters
+        touching = [dead_letter_of(row) for row in letters
                     if _mentions(row.message, record_id) or set(row.routing_ids) & set(routing_ids)]
-        return RecordTrace(logs, outbox_rows, hold_rows, touching, configs,  # type: ignore[arg-type]
-                           _plain(current._mapping) if current else None)
+        return RecordTrace(logs, outbox_rows, hold_rows, touching, configs,
+                           StoredRecordState(**_plain(current._mapping)) if current else None)
 
     def figures(self, since: datetime) -> Figures:
         figures = Figures(since=since)

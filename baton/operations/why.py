@@ -8,7 +8,14 @@ from typing import Any
 from kernel.ports.operations import RecordTrace
 
 OUTBOX_FIELDS = ("status", "attempts", "last_error", "channel", "created_at", "sent_at", "next_attempt_at")
+HOLD_FIELDS = ("routing_id", "object_type", "record_id", "team", "reason", "held_at", "recheck_at", "checks")
+STATE_FIELDS = ("object_type", "record_id", "last_event_at", "routing_id", "owner_id", "updated_at")
+LETTER_FIELDS = ("id", "stage", "reason", "failed_at", "replayed_at", "replay_count")
 NO_WRITE = {"status": "none", "reason": "no owner to write (the decision did not assign one)"}
+
+
+def _fields(row: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
 
 
 def _jsonable(value: Any) -> Any:
@@ -35,7 +42,7 @@ def decision(log: dict[str, Any], trace: RecordTrace) -> dict[str, Any]:
     territory = log.get("territory") or {}
     written = trace.outbox.get(log["routing_id"])
     version = log.get("config_version")
-    held = next((hold for hold in trace.holds if hold["routing_id"] == log["routing_id"]), None)
+    held = next((hold for hold in trace.holds if hold.routing_id == log["routing_id"]), None)
     return _jsonable({
         "routing_id": log["routing_id"],
         "decided_at": log["decided_at"],
@@ -55,8 +62,8 @@ def decision(log: dict[str, Any], trace: RecordTrace) -> dict[str, Any]:
                        "skipped": log.get("skipped") or [], "skip_summary": log.get("skip_summary") or {},
                        "booking_suggestion": log.get("booking_suggestion")},
         },
-        "salesforce_write": {key: written.get(key) for key in OUTBOX_FIELDS} if written else NO_WRITE,
-        "hold": {key: held[key] for key in ("reason", "held_at", "recheck_at", "checks")} if held else None,
+        "salesforce_write": _fields(written, OUTBOX_FIELDS) if written else NO_WRITE,
+        "hold": _fields(held, ("reason", "held_at", "recheck_at", "checks")) if held else None,
     })
 
 
@@ -64,11 +71,8 @@ def record_trace(record_id: str, trace: RecordTrace) -> dict[str, Any]:
     """All decisions for the record (newest first), its holds and the dead letters that touch it."""
     return _jsonable({
         "record_id": record_id,
-        "current": trace.current,
+        "current": _fields(trace.current, STATE_FIELDS) if trace.current else None,
         "decisions": [decision(log, trace) for log in trace.logs],
-        "holds": trace.holds,
-        "dead_letters": [
-            {key: letter[key] for key in ("id", "stage", "reason", "failed_at", "replayed_at", "replay_count")}
-            for letter in trace.dead_letters
-        ],
+        "holds": [_fields(hold, HOLD_FIELDS) for hold in trace.holds],
+        "dead_letters": [_fields(letter, LETTER_FIELDS) for letter in trace.dead_letters],
     })

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from kernel.ports.holds import HeldRecord
+
 
 @dataclass(frozen=True, slots=True)
 class StoredConfig:
@@ -167,16 +169,46 @@ class LogFilter:
         return all(not wanted or entry.get(key) in wanted for wanted, key in pairs)
 
 
+@dataclass(frozen=True, slots=True)
+class OwnerWriteState:
+    """Where one decision's owner write stands in the outbox."""
+
+    routing_id: str
+    object_type: str
+    record_id: str
+    owner_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    channel: str
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecordState:
+    """A record as Baton last routed it: the newest event's time, its routing id and the owner."""
+
+    object_type: str
+    record_id: str
+    last_event_at: datetime
+    routing_id: str
+    owner_id: str | None
+    updated_at: datetime
+
+
 @dataclass
 class RecordTrace:
-    """Everything the store knows about one record's routing."""
+    """Everything the store knows about one record's routing; ``logs`` are the stored assignment logs (JSON
+    documents), newest first."""
 
     logs: list[dict[str, Any]]
-    outbox: dict[str, dict[str, Any]]
-    holds: list[dict[str, Any]]
-    dead_letters: list[dict[str, Any]]
+    outbox: dict[str, OwnerWriteState]
+    holds: list[HeldRecord]
+    dead_letters: list[DeadLetter]
     configs: dict[int, datetime]
-    current: dict[str, Any] | None
+    current: StoredRecordState | None
 
 
 @dataclass
