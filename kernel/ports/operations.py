@@ -35,16 +35,10 @@ class NewDeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(NewDeadLetter):
+    """A stored dead letter: as it was stored, with its id and its replays."""
+
     id: int
-    message_id: str
-    queue_name: str
-    actor_name: str
-    stage: str
-    routing_ids: list[str]
-    message: dict[str, Any]
-    reason: str
-    failed_at: datetime
     replayed_at: datetime | None
     replay_count: int
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from adapters.reference_updates import StoreReferenceUpdates
 from adapters.salesforce.sync import ReferenceSync
-from adapters.store import Store, make_engine, upgrade_schema
+from adapters.store import Store
 from adapters.synced_reference import StoreReferenceData
 from entrypoints.cli import app
 from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
@@ -62,16 +62,6 @@ def ids(rows: Sequence[SyncedRow]) -> list[str]:
     return sorted(row.id for row in rows)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'sync.sqlite3'}")
-        schema = None
-    else:
-        engine = make_engine(request.getfixturevalue("postgres_url"), schema := request.getfixturevalue("pg_schema"))
-    upgrade_schema(engine, schema)
-    yield Store(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@ stored as, and each change the chain records writes its own columns and nothing 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from adapters.store import Store, make_engine, upgrade_schema
+from adapters.store import Store
 from kernel.ports.bookings import BookingRepository, BookingRow, Hold, NewBooking
 
 BOOKED = datetime(2030, 1, 6, 15, 0, tzinfo=UTC)
@@ -26,16 +24,9 @@ NEW = NewBooking(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def bookings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BookingRepository]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'bookings.sqlite3'}")
-        schema = None
-    else:
-        engine = make_engine(request.getfixturevalue("postgres_url"), schema := request.getfixturevalue("pg_schema"))
-    upgrade_schema(engine, schema)
-    yield Store(engine).bookings
-    engine.dispose()
+@pytest.fixture
+def bookings(store: Store) -> BookingRepository:
+    return store.bookings
 
 
 @pytest.fixture

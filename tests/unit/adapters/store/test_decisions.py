@@ -3,14 +3,12 @@ decisions as one statement over jsonb_populate_recordset), and so do held record
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from adapters.store import Store, make_engine, upgrade_schema
+from adapters.store import Store
 from adapters.store.tables import outbox
 from kernel.errors import TransientError
 from kernel.ports.decisions import (
@@ -29,16 +27,6 @@ AT = datetime(2026, 11, 20, 9, tzinfo=UTC)
 LATER = AT + timedelta(minutes=5)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'decisions.sqlite3'}")
-        schema = None
-    else:
-        engine = make_engine(request.getfixturevalue("postgres_url"), schema := request.getfixturevalue("pg_schema"))
-    upgrade_schema(engine, schema)
-    yield Store(engine)
-    engine.dispose()
 
 
 def assignment(routing_id: str, record_id: str, outcome: str = "assigned", owner_id: str | None = "005A") -> Assignment:
