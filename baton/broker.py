@@ -1,4 +1,5 @@
-"""The broker: RabbitMQ (publisher confirms on) in production, in-process for the embedded default."""
+"""The broker: RabbitMQ (publisher confirms on; an ack or nack goes only to the channel that delivered its
+message, ``baton/acknowledgements.py``) in production, in-process for the embedded default."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from dramatiq import Broker
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -18,6 +18,7 @@ from dramatiq.middleware import (
 )
 
 from adapters.store import Store
+from baton.acknowledgements import ChannelBoundRabbitmqBroker
 from baton.middleware import DeadLetterRecorder, GuardedRetries, WarmUp
 from baton.settings import Settings
 
@@ -44,7 +45,7 @@ def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: 
         *([warm_up] if warm_up else []),
     ]
     if settings.uses_rabbitmq:
-        return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware)
+        return ChannelBoundRabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware)
     return StubBroker(middleware=middleware)
 
 

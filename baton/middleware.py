@@ -16,6 +16,7 @@ from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Retries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
+from baton.acknowledgements import settlement_dropped
 from kernel.errors import DependencyUnavailable
 from kernel.ports.operations import DeadLetterRepository, NewDeadLetter
 from messages import routing_id_for
@@ -155,6 +156,10 @@ class DeadLetterRecorder(Middleware):
         self._clock = clock
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
+        if settlement_dropped(message):  # not dead-lettered: RabbitMQ delivers it again, to fail (and be kept) anew
+            log.warning("dead_letter_not_recorded", message_id=message.message_id, stage=message.actor_name,
+                        reason="its nack was dropped: the channel that delivered it is gone")
+            return
         reason = failure_reason(message)
         try:
             letter_id = self._dead_letters().add_dead_letter(

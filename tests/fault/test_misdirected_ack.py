@@ -1,10 +1,13 @@
-"""A window: an acknowledgement that outlives its consumer's connection acknowledges another message.
+"""A closed window: an acknowledgement that outlives its consumer's connection acknowledged another message.
 
 dramatiq's worker thread acknowledges through whatever consumer its consumer thread holds *now*. When the
 consumer's AMQP connection dies while message X is being processed, the consumer thread reconnects (after
-``CONSUMER_RESTART_DELAY_SECS``) with a new channel whose delivery tags restart at 1; X's ack then names X's old
-tag on the new channel, and if that tag is known there it acknowledges a different delivery Y that nobody has
-processed. RabbitMQ forgets Y; when the worker dies before it reaches its stale copy of Y, Y is lost.
+``CONSUMER_RESTART_DELAY_SECS``) with a new channel whose delivery tags restart at 1; X's ack then named X's old
+tag on the new channel, and if that tag was known there it acknowledged a different delivery Y that nobody had
+processed. RabbitMQ forgot Y; when the worker died before it reached its stale copy of Y, Y was lost.
+
+Baton's broker (``baton/acknowledgements.py``) sends an ack only on the channel that delivered its message: X's
+ack is dropped (RabbitMQ delivers X again, since its channel closed), and Y stays queued until it is processed.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from tests.support.rabbitmq_probe import wait_for_unacked
 from tests.support.service_control import host_port
 from tests.support.services import ServiceProcess, queue_depths, unique_prefix, worker_env
 from tests.support.tcp_proxy import TcpProxy
-from tests.support.windows import assert_window_closed, open_window
+from tests.support.windows import assert_window_closed
 
 pytestmark = pytest.mark.fault
 
@@ -68,6 +71,10 @@ class Scene:
 
     def finished(self) -> set[int]:
         return {int(e[1]) for e in self.events() if e[0] == "finished"}
+
+    def ack_of(self, n: int) -> str | None:
+        """How the worker settled message ``n``'s first ack: ``sent`` or ``dropped`` (None before it did)."""
+        return next((e[2] for e in self.events() if e[:2] == ["acked", str(n)]), None)
 
     def consumer(self) -> ConsumerSeen:
         path = self.directory / "consumer.json"
@@ -125,7 +132,6 @@ def scene(rabbitmq_url: str, tmp_path: Path) -> Iterator[Scene]:
     delete_queue(rabbitmq_url, scene.queue)
 
 
-@open_window(WINDOW)
 def test_an_ack_after_a_consumer_reconnect_does_not_acknowledge_another_message(
         scene: Scene, rabbitmq_url: str, tmp_path: Path) -> None:
     """Message 2 is in progress when its consumer's connection is cut; it finishes after the consumer has
@@ -161,13 +167,16 @@ def test_an_ack_after_a_consumer_reconnect_does_not_acknowledge_another_message(
         depth_before = scene.depth()
         assert depth_before == MESSAGES - 1, depth_before
 
-        # Message 2 finishes: its ack names old_tag on the new channel, which RabbitMQ takes as the victim's.
+        # Message 2 finishes after the reconnect. Its ack is either dropped (the channel that delivered it is gone)
+        # or sent: then it names old_tag on the new channel, which RabbitMQ takes as the victim's (the queue shrinks).
         scene.open_gate(2)
-        wait_for("message 2 finished", lambda: 2 in scene.finished() or None)
-        wait_for("a message acknowledged", lambda: scene.depth() < depth_before or None)
-        assert scene.depth() == depth_before - 1, f"exactly one should be acked (the victim): {scene.depth()}"
-        after = scene.consumer()
-        assert old_tag not in after.known_tags, f"the ack should have used the new consumer's tag: {after}"
+        ack = wait_for("message 2's ack dropped, or sent and taken by RabbitMQ",
+                       lambda: scene.ack_of(2) if scene.ack_of(2) == "dropped" or scene.depth() < depth_before
+                       else None)
+        assert scene.depth() >= depth_before - 1, f"at most one message should be acked: {scene.depth()}"
+        if ack == "sent":
+            after = scene.consumer()
+            assert old_tag not in after.known_tags, f"the ack should have used the new consumer's tag: {after}"
         assert victim not in scene.finished(), f"message {victim} finished, the scenario broke: {scene.events()}"
         first.kill()
     finally:
@@ -182,5 +191,5 @@ def test_an_ack_after_a_consumer_reconnect_does_not_acknowledge_another_message(
         second.stop()
     lost = sorted(set(range(1, MESSAGES + 1)) - scene.finished())
     assert_window_closed(not lost, WINDOW,
-                         f"message 2's ack after the reconnect named tag {old_tag}, message {victim}'s on the new "
-                         f"channel; messages never processed: {lost}; events: {scene.events()}")
+                         f"message 2's ack after the reconnect was {ack} (its old tag {old_tag} is message {victim}'s "
+                         f"on the new channel); messages never processed: {lost}; events: {scene.events()}")

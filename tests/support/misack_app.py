@@ -1,11 +1,13 @@
-"""A one-actor dramatiq app on Baton's kind of broker (a plain ``RabbitmqBroker``, publisher confirms on) for
+"""A one-actor dramatiq app on Baton's broker (``ChannelBoundRabbitmqBroker``, publisher confirms on) for
 tests/fault/test_misdirected_ack.py, run as ``python -m dramatiq tests.support.misack_app -p 1 -t 1``.
 
 ``work(n)`` appends ``started n tag redelivered`` to ``MISACK_DIR/events.log``, waits until its gate is open
 (a file ``gate-<n>`` or ``gate-all`` in ``MISACK_DIR``), then appends ``finished n``: the test decides when each
-message's processing ends. Every 20 ms the worker writes what its consumer holds to ``MISACK_DIR/consumer.json``
-(which consumer object, its known delivery tags, and the messages waiting in the work queue with their tags), so
-the test can see a consumer restart and which message owns which tag, without guessing from timing.
+message's processing ends. Once the worker has settled a message it appends ``acked n sent`` or ``acked n
+dropped`` (the channel that delivered it was gone, so the ack was not sent). Every 20 ms the worker writes what
+its consumer holds to ``MISACK_DIR/consumer.json`` (which consumer object, its known delivery tags, and the
+messages waiting in the work queue with their tags), so the test can see a consumer restart and which message
+owns which tag, without guessing from timing.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import CurrentMessage, Middleware
+
+from baton.acknowledgements import ChannelBoundRabbitmqBroker, settlement_dropped
 
 DIRECTORY = Path(os.environ.get("MISACK_DIR", "."))
 QUEUE = os.environ.get("MISACK_QUEUE", "misack.work")
@@ -65,8 +69,18 @@ class ConsumerReport(Middleware):
         threading.Thread(target=report_forever, args=(worker,), daemon=True, name="consumer-report").start()
 
 
-broker = RabbitmqBroker(url=os.environ.get("MISACK_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-                        confirm_delivery=True, middleware=[CurrentMessage(), ConsumerReport()])
+class AckReport(Middleware):
+    """Appends ``acked n sent`` or ``acked n dropped`` once the worker has settled message ``n``."""
+
+    def after_ack(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        record("acked", message.args[0], "dropped" if settlement_dropped(message) else "sent")
+
+
+broker = ChannelBoundRabbitmqBroker(
+    url=os.environ.get("MISACK_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+    confirm_delivery=True,
+    middleware=[CurrentMessage(), ConsumerReport(), AckReport()],
+)
 dramatiq.set_broker(broker)
 
 

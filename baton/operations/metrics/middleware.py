@@ -10,6 +10,7 @@ from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware.prometheus import Prometheus
 
+from baton.acknowledgements import settlement_dropped
 from baton.chains import WRITEBACK
 from baton.operations.metrics.instruments import (
     record_assignments,
@@ -46,7 +47,8 @@ class StageMetrics(Middleware):
             record_assignments(entry for entry in records if isinstance(entry, dict))
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
-        record_dead_letter(message.actor_name)
+        if not settlement_dropped(message):  # a dropped nack dead-letters nothing: RabbitMQ delivers it again
+            record_dead_letter(message.actor_name)
 
 
 class WorkerPrometheus(Prometheus):
