@@ -1,8 +1,9 @@
-"""Read-only queries behind the operator commands: log history, a record's trace, daily figures."""
+"""Read-only queries behind the operator commands: log history, a record's trace, daily figures, and what
+``baton reconcile`` compares (each record's newest decided owner, bookings not finished)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,16 +15,19 @@ from adapters.store.base import as_utc
 from adapters.store.tables import (
     api_usage,
     assignments,
+    bookings,
     config_versions,
     dead_letters,
     holds,
     outbox,
     record_states,
 )
+from kernel.ports.bookings import BookingRow
 from kernel.ports.holds import HeldRecord
 from kernel.ports.operations import (
     DeadLetter,
     Figures,
+    LatestOwnerDecision,
     LogFilter,
     OwnerWriteState,
     RecordTrace,
@@ -103,6 +107,53 @@ class OperationsReader:
                     .where(recent).order_by(assignments.c.decided_at.desc()).limit(LATENCY_SAMPLE))
             ]
         return figures
+
+    def latest_owner_decisions(self, objects: Sequence[str] = (),
+                               since: datetime | None = None) -> list[LatestOwnerDecision]:
+        """Each record's newest decision that named an owner, with its outbox row's status and the status of the
+        record's newest outbox row (one query: a window over the decisions, the newest row id per record)."""
+        where = [assignments.c.outcome == "assigned", assignments.c.owner_id.is_not(None)]
+        if objects:
+            where.append(assignments.c.object_type.in_(list(objects)))
+        if since is not None:
+            where.append(assignments.c.decided_at >= since)
+        ranked = sa.select(
+            assignments.c.object_type, assignments.c.record_id, assignments.c.owner_id, assignments.c.routing_id,
+            assignments.c.decided_at,
+            sa.func.row_number().over(
+                partition_by=(assignments.c.object_type, assignments.c.record_id),
+                order_by=(assignments.c.decided_at.desc(), assignments.c.routing_id.desc())).label("newness"),
+        ).where(*where).subquery("ranked")
+        newest_ids = sa.select(sa.func.max(outbox.c.id).label("id"), outbox.c.object_type, outbox.c.record_id)
+        if objects:
+            newest_ids = newest_ids.where(outbox.c.object_type.in_(list(objects)))
+        newest_id = newest_ids.group_by(outbox.c.object_type, outbox.c.record_id).subquery("newest_id")
+        own, newest = outbox.alias("own_write"), outbox.alias("newest_write")
+        query = (
+            sa.select(ranked.c.object_type, ranked.c.record_id, ranked.c.owner_id, ranked.c.routing_id,
+                      ranked.c.decided_at, own.c.status, newest.c.status)
+            .select_from(
+                ranked.outerjoin(own, own.c.routing_id == ranked.c.routing_id)
+                .outerjoin(newest_id, sa.and_(newest_id.c.object_type == ranked.c.object_type,
+                                              newest_id.c.record_id == ranked.c.record_id))
+                .outerjoin(newest, newest.c.id == newest_id.c.id))
+            .where(ranked.c.newness == 1)
+            .order_by(ranked.c.object_type, ranked.c.record_id)
+        )
+        with self.engine.connect() as connection:
+            return [LatestOwnerDecision(row[0], row[1], row[2], row[3], as_utc(row[4]), row[5], row[6])  # type: ignore[arg-type]
+                    for row in connection.execute(query)]
+
+    def unfinished_bookings(self, final_statuses: Collection[str], objects: Sequence[str] = (),
+                            since: datetime | None = None) -> list[BookingRow]:
+        query = sa.select(bookings).where(bookings.c.status.not_in(list(final_statuses)))
+        if objects:
+            query = query.where(bookings.c.object_type.in_(list(objects)))
+        if since is not None:
+            query = query.where(bookings.c.created_at >= since)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(bookings.c.created_at, bookings.c.id))
+            return [BookingRow(**_plain(row._mapping)) for row in rows]
 
 
 def _record_id_matches(column: sa.ColumnElement[str], record_id: str) -> sa.ColumnElement[bool]:

@@ -8,8 +8,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import as_utc, chunks, transaction
+from adapters.store.base import IN_CHUNK, as_utc, chunks, pairs_in, transaction
+from adapters.store.decision_write import PENDING
+from adapters.store.row_values import rows_values
 from adapters.store.tables import outbox
+from kernel.ports.decisions import OwnerWrite
 from kernel.ports.outbox import PendingWrite
 
 _PENDING_COLUMNS = (outbox.c.routing_id, outbox.c.object_type, outbox.c.record_id, outbox.c.owner_id,
@@ -83,6 +86,24 @@ class SqlOutbox:
                 .values(status="pending", next_attempt_at=None)
             )
             return int(result.rowcount or 0)
+
+    def resend(self, writes: Sequence[OwnerWrite], note: str) -> list[OwnerWrite]:
+        queued: list[OwnerWrite] = []
+        with transaction(self.engine) as connection:
+            for start in range(0, len(writes), IN_CHUNK):
+                chunk = writes[start : start + IN_CHUNK]
+                keys = {(write.object_type, write.record_id) for write in chunk}
+                newest = (sa.select(sa.func.max(outbox.c.id))
+                          .where(pairs_in(outbox.c.object_type, outbox.c.record_id, keys))
+                          .group_by(outbox.c.object_type, outbox.c.record_id))
+                pending = {(row.object_type, row.record_id) for row in connection.execute(
+                    sa.select(outbox.c.object_type, outbox.c.record_id)
+                    .where(outbox.c.id.in_(newest), outbox.c.status == "pending"))}
+                fresh = [write for write in chunk if (write.object_type, write.record_id) not in pending]
+                if fresh:
+                    connection.execute(sa.insert(outbox), rows_values(fresh, **PENDING, last_error=note))
+                queued.extend(fresh)
+        return queued
 
     def statuses(self, routing_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

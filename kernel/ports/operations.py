@@ -4,11 +4,12 @@ trace, daily figures), as Protocols with the typed rows that cross them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from kernel.ports.bookings import BookingRow
 from kernel.ports.holds import HeldRecord
 
 
@@ -192,6 +193,21 @@ class StoredRecordState:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class LatestOwnerDecision:
+    """A record's newest decision that named an owner, and where that owner's write stands in the outbox:
+    ``write_status`` is the status of the decision's own row (None when it has none, e.g. purged), and
+    ``newest_write_status`` that of the record's newest row (a write queued again after it, or the same row)."""
+
+    object_type: str
+    record_id: str
+    owner_id: str
+    routing_id: str
+    decided_at: datetime
+    write_status: str | None
+    newest_write_status: str | None
+
+
 @dataclass
 class RecordTrace:
     """Everything the store knows about one record's routing; ``logs`` are the stored assignment logs (JSON
@@ -230,3 +246,15 @@ class OperationsReading(Protocol):
     def record_trace(self, record_id: str) -> RecordTrace: ...
 
     def figures(self, since: datetime) -> Figures: ...
+
+    def latest_owner_decisions(self, objects: Sequence[str] = (),
+                               since: datetime | None = None) -> list[LatestOwnerDecision]:
+        """Each record's newest decision that named an owner (decided at or after ``since``, of ``objects``),
+        ordered by object type and record id."""
+        ...
+
+    def unfinished_bookings(self, final_statuses: Collection[str], objects: Sequence[str] = (),
+                            since: datetime | None = None) -> list[BookingRow]:
+        """Bookings whose status is none of ``final_statuses`` (created at or after ``since``, of ``objects``),
+        oldest first."""
+        ...

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from kernel.ports.decisions import OwnerWrite
 from kernel.ports.owners import OwnerChange
 
 
@@ -51,6 +52,12 @@ class OutboxRepository(Protocol):
 
     def requeue(self, routing_ids: Iterable[str]) -> int:
         """Failed writes back to pending (a replayed dead letter); returns how many."""
+        ...
+
+    def resend(self, writes: Sequence[OwnerWrite], note: str) -> list[OwnerWrite]:
+        """Owner writes queued again (``baton reconcile --requeue``): a new pending row for each, under the write's
+        own routing id and with ``note`` as its last error, except for a record whose newest row is still pending
+        (it will be written anyway). Returns the writes queued."""
         ...
 
     def statuses(self, routing_ids: Sequence[str]) -> dict[str, str]:
