@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         default=None, description="JWT aud: https://login.salesforce.com or https://test.salesforce.com; "
                                   "default the login URL"
     )
+    salesforce_timeout_ms: int = Field(
+        default=30_000, ge=1, description="timeout of one Salesforce API call (connect, then each wait for an answer); "
+                                          "an unanswered owner write is then read back"
+    )
     salesforce_channels: str = Field(
         default="", description="comma-separated Streaming API channels for baton listen, e.g. /data/LeadChangeEvent"
     )

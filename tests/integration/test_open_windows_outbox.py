@@ -364,7 +364,6 @@ UNANSWERED_S = 60.0
 GIVE_UP_WAITING_S = 15.0
 
 
-@open_window("a Salesforce call that is never answered holds the flusher forever: REST calls have no timeout")
 def test_an_owner_write_salesforce_never_answers_ends_as_an_unknown_outcome_within_the_timeout(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by the ambiguous-outcome fakes: simple-salesforce's session carries no timeout, so a Salesforce
