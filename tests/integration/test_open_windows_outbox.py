@@ -291,7 +291,6 @@ def processed(cluster: Cluster, replay_id: int) -> bool:
     return position is not None and position.replay_id is not None and position.replay_id >= replay_id
 
 
-@open_window("a change by Baton's user without client=baton in changeOrigin is routed again")
 def test_an_owner_change_by_batons_user_without_its_call_option_is_not_routed_again(
     listening: tuple[Cluster, FakeStreamingOrg]
 ) -> None:
