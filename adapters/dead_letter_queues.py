@@ -60,11 +60,11 @@ def decode(queue: str, body: bytes, headers: dict[str, Any] | None) -> QueuedDea
         return None
     deaths = (headers or {}).get("x-death")
     latest = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
-    died_at = latest.get("time")
-    reason = latest.get("reason")
+    died_at, reason = latest.get("time"), latest.get("reason")
+    if isinstance(reason, bytes):
+        reason = reason.decode(errors="replace")
     return QueuedDeadLetter(queue, message, died_at if isinstance(died_at, datetime) else None,
-                            reason.decode() if isinstance(reason, bytes) else reason if isinstance(reason, str)
-                            else None)
+                            reason if isinstance(reason, str) else None)
 
 
 class RabbitmqDeadLetterQueues:
