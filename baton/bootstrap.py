@@ -79,7 +79,8 @@ def salesforce_login(settings: Settings) -> Callable[[], Salesforce] | None:
         return None
     from adapters.salesforce.auth import connect
 
-    return lambda: connect(credentials)
+    timeout_s = settings.salesforce_timeout_ms / 1000
+    return lambda: connect(credentials, timeout_s=timeout_s)
 
 
 def salesforce_writer(settings: Settings) -> OwnerWriter | None:

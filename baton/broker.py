@@ -19,14 +19,19 @@ from dramatiq.middleware import (
 
 from adapters.store import Store
 from baton.acknowledgements import ChannelBoundRabbitmqBroker
+from baton.dead_letters import StoreCopyRetries
 from baton.middleware import DeadLetterRecorder, GuardedRetries, WarmUp
 from baton.settings import Settings
+from kernel.ports.operations import DeadLetterRepository
 
 STAGE_TIME_LIMIT_MS = 5 * 60_000
 
 
 def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: Callable[[], datetime],
                  warm_up: WarmUp | None = None) -> Broker:
+    def dead_letters() -> DeadLetterRepository:
+        return store_factory().administration
+
     middleware = [
         AgeLimit(),
         TimeLimit(time_limit=STAGE_TIME_LIMIT_MS),
@@ -41,7 +46,8 @@ def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: 
             outage_ms=settings.retry_outage_ms,
         ),
         CurrentMessage(),
-        DeadLetterRecorder(lambda: store_factory().administration, clock),
+        DeadLetterRecorder(dead_letters, clock, StoreCopyRetries(dead_letters, settings.min_backoff_ms / 1000,
+                                                                 settings.max_backoff_ms / 1000)),
         *([warm_up] if warm_up else []),
     ]
     if settings.uses_rabbitmq:

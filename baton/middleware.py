@@ -17,9 +17,9 @@ from dramatiq.middleware import Retries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
 from baton.acknowledgements import settlement_dropped
+from baton.dead_letters import StoreCopyRetries, letter_of
 from kernel.errors import DependencyUnavailable
-from kernel.ports.operations import DeadLetterRepository, NewDeadLetter
-from messages import routing_id_for
+from kernel.ports.operations import DeadLetterRepository
 
 log = structlog.get_logger(__name__)
 RETRY_ENQUEUE_FAILED = "retry_enqueue_failed"
@@ -124,20 +124,6 @@ def is_outage(exception: BaseException) -> bool:
     return False
 
 
-def _routing_ids(message: MessageProxy) -> list[str]:
-    ids: list[str] = []
-    for argument in message.args:
-        if isinstance(argument, dict):
-            for context in argument.get("contexts") or []:
-                event = context.get("event") if isinstance(context, dict) else None
-                if isinstance(event, dict) and event.get("source") and event.get("source_event_id"):
-                    ids.append(routing_id_for(str(event["source"]), str(event["source_event_id"])))
-            for entry in argument.get("logs") or []:
-                if isinstance(entry, dict) and entry.get("routing_id"):
-                    ids.append(entry["routing_id"])
-    return ids
-
-
 def failure_reason(message: MessageProxy) -> str:
     if RETRY_ENQUEUE_FAILED in message.options:
         return f"retry could not be enqueued: {message.options[RETRY_ENQUEUE_FAILED]}"
@@ -149,11 +135,16 @@ def failure_reason(message: MessageProxy) -> str:
 
 
 class DeadLetterRecorder(Middleware):
-    """Copies every dead-lettered message into the store, where it outlives RabbitMQ's 7-day TTL."""
+    """Copies every dead-lettered message into the store, where it outlives RabbitMQ's 7-day TTL. A copy that
+    cannot be written (the database is away) is written again in the background (``StoreCopyRetries``) while
+    the worker lives; the message also sits in RabbitMQ's ``.XQ`` queue, which ``baton dlq list`` moves into the
+    store. Both add the copy once per message id."""
 
-    def __init__(self, dead_letters: Callable[[], DeadLetterRepository], clock: Callable[[], datetime]):
+    def __init__(self, dead_letters: Callable[[], DeadLetterRepository], clock: Callable[[], datetime],
+                 retries: StoreCopyRetries | None = None):
         self._dead_letters = dead_letters
         self._clock = clock
+        self.retries = retries or StoreCopyRetries(dead_letters)
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         if settlement_dropped(message):  # not dead-lettered: RabbitMQ delivers it again, to fail (and be kept) anew
@@ -161,24 +152,20 @@ class DeadLetterRecorder(Middleware):
                         reason="its nack was dropped: the channel that delivered it is gone")
             return
         reason = failure_reason(message)
+        letter = letter_of(message.asdict(), reason, self._clock())
         try:
-            letter_id = self._dead_letters().add_dead_letter(
-                NewDeadLetter(
-                    message_id=message.message_id,
-                    queue_name=message.queue_name,
-                    actor_name=message.actor_name,
-                    stage=message.actor_name,
-                    routing_ids=_routing_ids(message),
-                    message=message.asdict(),
-                    reason=reason[:4000],
-                    failed_at=self._clock(),
-                )
-            )
+            letter_id, _ = self._dead_letters().add_dead_letter_once(letter)
         except Exception as exc:  # the message itself still sits in the broker's dead-letter queue
-            log.critical("dead_letter_not_stored", message_id=message.message_id, error=str(exc), reason=reason)
+            log.critical("dead_letter_not_stored", message_id=message.message_id, error=str(exc), reason=reason,
+                         then="written again in the background while the worker runs; baton dlq list moves it "
+                              "from RabbitMQ's dead-letter queue otherwise")
+            self.retries.add(letter)
             return
         log.error("dead_lettered", message_id=message.message_id, stage=message.actor_name,
                   dead_letter_id=letter_id, reason=reason)
+
+    def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        self.retries.last_try()
 
 
 class WarmUp(Middleware):

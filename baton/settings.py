@@ -33,7 +33,10 @@ class Settings(BaseSettings):
         default=None, description="secret path segment of POST /salesforce/outbound/{token}; unset = endpoint off"
     )
     salesforce_org_ids: str = Field(default="", description="comma-separated org ids allowed to send outbound messages")
-    salesforce_user_id: str | None = Field(default=None, description="Baton's integration user (loop guard)")
+    salesforce_user_id: str | None = Field(
+        default=None, description="Baton's integration user (loop guard: its updates of only fields Baton writes, "
+                                  "and records it last modified, are not routed)"
+    )
     salesforce_login_url: str = Field(default="https://login.salesforce.com", description="OAuth login host")
     salesforce_client_id: str | None = Field(default=None, description="connected app consumer key (client credentials)")
     salesforce_client_secret: str | None = Field(default=None, description="connected app consumer secret")
@@ -49,6 +52,10 @@ class Settings(BaseSettings):
     salesforce_jwt_audience: str | None = Field(
         default=None, description="JWT aud: https://login.salesforce.com or https://test.salesforce.com; "
                                   "default the login URL"
+    )
+    salesforce_timeout_ms: int = Field(
+        default=30_000, ge=1, description="timeout of one Salesforce API call (connect, then each wait for an answer); "
+                                          "an unanswered owner write is then read back"
     )
     salesforce_channels: str = Field(
         default="", description="comma-separated Streaming API channels for baton listen, e.g. /data/LeadChangeEvent"

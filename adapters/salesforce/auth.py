@@ -18,10 +18,10 @@ import requests
 from simple_salesforce import Salesforce
 
 from adapters.call_metrics import record_salesforce_call
+from adapters.salesforce.session import DEFAULT_TIMEOUT_S, http_session
 from kernel.errors import ConfigError, TransientError
 
 API_VERSION = "61.0"
-TOKEN_TIMEOUT_S = 30
 JWT_LIFETIME_S = 180
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -73,12 +73,14 @@ class JwtBearer:
 Credentials = ClientCredentials | UsernamePassword | JwtBearer
 
 
-def connect(credentials: Credentials, session: requests.Session | None = None) -> Salesforce:
-    """Exchanges the credentials for a session; errors say which part failed."""
-    http = session or requests.Session()
+def connect(credentials: Credentials, session: requests.Session | None = None,
+            timeout_s: float = DEFAULT_TIMEOUT_S) -> Salesforce:
+    """Exchanges the credentials for a session; errors say which part failed. Every call on the session
+    (the login too) ends after ``timeout_s`` without an answer, unless ``session`` is given (the caller's)."""
+    http = session or http_session(timeout_s)
     try:
         response = http.post(credentials.login_url.rstrip("/") + "/services/oauth2/token",
-                             data=credentials.token_form(), timeout=TOKEN_TIMEOUT_S)
+                             data=credentials.token_form(), timeout=timeout_s)
     except requests.RequestException as exc:
         raise TransientError(f"Salesforce login at {credentials.login_url} failed: {exc}") from exc
     if response.status_code >= 500 or response.status_code == 429:

@@ -2,7 +2,8 @@
 
 A change event names one or more records (``recordIds``); each becomes its own RecordEvent, keyed
 ``transactionKey:sequenceNumber:recordId`` so a redelivery routes once. Events Baton caused itself
-(``changeOrigin`` with ``client=baton``) are ignored here, before anything is enqueued.
+(``changeOrigin`` with ``client=baton``) are ignored here, before anything is enqueued; so are updates by
+Baton's integration user that changed only fields Baton writes (``without_own_writes``, ``routing.loop_guard``).
 
 Gap events carry no field values and overflow events not even record ids: they become ``ReRead``
 requests that the caller answers with a SOQL query (see ``adapters.salesforce.rereads``). So do
@@ -24,6 +25,7 @@ from pydantic.alias_generators import to_camel
 from kernel.errors import InputError
 from messages import ChangeType, RecordEvent, Source
 from routing.dispatch import caused_by_baton
+from routing.loop_guard import own_write_echo
 
 CHANNEL_PATTERN = re.compile(r"^/(data|event)/[A-Za-z0-9_]+$")  # a CDC or platform event channel
 
@@ -258,6 +260,22 @@ def parse_change_event(data: EventData, received_at: datetime, where: str = "dat
         return Intake(rereads=[ReRead(header.entity_name, ids, None, change, Source.CHANGE_EVENT, key)])
     fields = _event_fields(header, data.payload)
     return Intake(events=[_record_event(header, record_id, fields, received_at, where) for record_id in ids])
+
+
+def without_own_writes(intake: Intake, integration_user_id: str | None) -> Intake:
+    """The intake with Baton's own writes that came back without its call option moved to ``ignored``:
+    updates committed by the integration user that changed only fields Baton writes."""
+    if not integration_user_id:
+        return intake
+    kept = Intake(rereads=intake.rereads, ignored=list(intake.ignored))
+    for event in intake.events:
+        reason = own_write_echo(event.object_type, event.change_type, event.changed_by, event.changed_fields,
+                                integration_user_id)
+        if reason is None:
+            kept.events.append(event)
+        else:
+            kept.ignored.append(Ignored(reason, event.object_type, (event.record_id,), event.source_event_id))
+    return kept
 
 
 def parse_platform_event(data: EventData, channel: str | None, where: str = "data") -> Intake:

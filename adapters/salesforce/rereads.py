@@ -18,7 +18,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from adapters.files import build_event
-from adapters.salesforce.change_events import Intake, ReRead
+from adapters.salesforce.change_events import Intake, ReRead, without_own_writes
 from adapters.salesforce.outbound import change_from_dates, from_salesforce
 from kernel.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from messages import RecordEvent
@@ -168,10 +168,12 @@ def record_events(intake: Intake, reader: RecordReader | None, received_at: date
                   integration_user_id: str | None = None, skip_unreadable: bool = False) -> list[RecordEvent]:
     """Everything a delivery asks to route: its own events plus the records it names, read now.
 
-    Ignored events (Baton's own changes) are logged here and never enqueued. A request that cannot be
+    Ignored events (Baton's own changes: by ``changeOrigin``, or updates by ``integration_user_id`` of only
+    fields Baton writes) are logged here and never enqueued. A request that cannot be
     read for good (unknown object, malformed record) raises PermanentError, or with ``skip_unreadable``
     is logged and skipped so one bad event cannot stop a stream.
     """
+    intake = without_own_writes(intake, integration_user_id)
     for ignored in intake.ignored:
         log.info("change_event_ignored", reason=ignored.reason, object_type=ignored.object_type,
                  record_ids=list(ignored.record_ids), event_key=ignored.event_key)

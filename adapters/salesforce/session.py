@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import requests
 import structlog
+from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
@@ -17,7 +18,36 @@ BATON_HEADERS = {"Sforce-Auto-Assign": "FALSE", "Sforce-Call-Options": "client=b
 TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "API_DISABLED_FOR_ORG"})
 TRANSIENT_HTTP = frozenset({401, 408, 429, 500, 502, 503, 504})
 UNREACHABLE = "Salesforce could not be reached"  # the request may or may not have been carried out
+DEFAULT_TIMEOUT_S = 30.0
 T = TypeVar("T")
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """Sends every request with ``timeout_s`` (connect and read) unless the caller gives its own: requests
+    waits forever by default, and simple-salesforce passes no timeout."""
+
+    def __init__(self, timeout_s: float):
+        super().__init__()
+        self.timeout_s = timeout_s
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout_s
+        return super().send(request, *args, **kwargs)
+
+
+def http_session(timeout_s: float = DEFAULT_TIMEOUT_S) -> requests.Session:
+    """A ``requests`` session whose every call (simple-salesforce's REST and Composite calls, Bulk API 2.0,
+    SOQL, logins) ends after ``timeout_s`` without an answer: the caller then sees a ``requests.Timeout``,
+    an unknown outcome (``UNREACHABLE``) to be read back, rather than waiting for as long as Salesforce
+    keeps the connection open."""
+    if timeout_s <= 0:
+        raise ValueError(f"a Salesforce timeout must be positive, not {timeout_s}")
+    session = requests.Session()
+    adapter = TimeoutAdapter(timeout_s)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class SalesforceSession:

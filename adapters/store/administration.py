@@ -28,6 +28,8 @@ from kernel.ports.operations import (
     StreamPosition,
 )
 
+DEAD_LETTER_LOCK_NAMESPACE = 0x0D1E  # pg_advisory_xact_lock(namespace, hashtext(message_id)) around a once-only add
+
 
 class SqlAdministration:
     """Operator-facing records, one table each."""
@@ -81,6 +83,20 @@ class SqlAdministration:
         with transaction(self.engine) as connection:
             result = connection.execute(sa.insert(dead_letters).values(**_columns(letter)))
             return int(result.inserted_primary_key[0])
+
+    def add_dead_letter_once(self, letter: NewDeadLetter) -> tuple[int, bool]:
+        with transaction(self.engine) as connection:
+            if connection.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises writers
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                    DEAD_LETTER_LOCK_NAMESPACE, sa.func.hashtext(letter.message_id))))
+            stored = connection.execute(
+                sa.select(dead_letters.c.id).where(dead_letters.c.message_id == letter.message_id)
+                .order_by(dead_letters.c.id).limit(1)
+            ).scalar()
+            if stored is not None:
+                return int(stored), False
+            result = connection.execute(sa.insert(dead_letters).values(**_columns(letter)))
+            return int(result.inserted_primary_key[0]), True
 
     def dead_letters(self, stage: str | None = None, include_replayed: bool = False) -> list[DeadLetter]:
         query = sa.select(dead_letters).order_by(dead_letters.c.id)

@@ -17,12 +17,14 @@ from adapters.store.operations import delivery_attempts
 from baton.assignment.holds import recheck_due_holds
 from baton.bootstrap import bootstrap, build_flusher, build_scheduler, open_store
 from baton.configs import apply_config
+from baton.dead_letters import move_from_rabbitmq
 from baton.logging import configure_logging
 from baton.operations.metrics.exposition import serve_process_metrics
 from baton.operations.scheduler import RoundReport
 from baton.salesforce.flusher import FLUSH_STAGE
 from baton.salesforce.ingest import enqueue
 from baton.salesforce.lost_events import LOST_STAGE
+from baton.settings import Settings
 from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -42,6 +44,8 @@ from entrypoints.cli.common import (
     wait_for_logs,
 )
 from kernel.clock import utc_now
+from kernel.errors import TransientError
+from kernel.ports.operations import DeadLetterRepository
 from messages import RecordEvent
 
 
@@ -144,16 +148,34 @@ def route(
     raise typer.Exit(EXIT_REJECTED if rejected or failed else EXIT_OK)
 
 
+def move_dead_letters_from_rabbitmq(settings: Settings, dead_letters: DeadLetterRepository) -> None:
+    """Dead letters only RabbitMQ holds (their store copy failed) into the store first, so every one is listed
+    and can be replayed; RabbitMQ trouble is reported and the store's letters are still listed."""
+    try:
+        report = move_from_rabbitmq(settings, dead_letters, utc_now)
+    except TransientError as exc:
+        err.print(f"warning: {exc}; dead letters only RabbitMQ holds are not included", markup=False)
+        return
+    if report is None:
+        return
+    if report.added:
+        err.print(f"moved {len(report.added)} dead letter(s) from RabbitMQ's dead-letter queues into the store")
+    if report.unreadable:
+        err.print(f"left in RabbitMQ (not a Baton message): {', '.join(report.unreadable)}", markup=False)
+
+
 @dlq_app.command("list")
 def dlq_list(
     stage: Annotated[str | None, typer.Option(help="only this stage")] = None,
     include_replayed: Annotated[bool, typer.Option("--all", help="also replayed ones")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List dead letters stored from every stage."""
+    """List dead letters from every stage (RabbitMQ's dead-letter queues are moved into the store first)."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    letters = open_store(settings).administration.dead_letters(stage, include_replayed)
+    dead_letters = open_store(settings).administration
+    move_dead_letters_from_rabbitmq(settings, dead_letters)
+    letters = dead_letters.dead_letters(stage, include_replayed)
     if as_json:
         for letter in letters:
             sys.stdout.write(json.dumps({"id": letter.id, "stage": letter.stage, "reason": letter.reason,
@@ -184,6 +206,8 @@ def dlq_replay(
     current = bootstrap(load_settings())
     store = current.ports.store
     dead_letters = store.administration
+    if not ids:
+        move_dead_letters_from_rabbitmq(current.settings, dead_letters)
     letters = [dead_letters.dead_letter(i) for i in ids] if ids else dead_letters.dead_letters(stage)
     missing = [i for i, letter in zip(ids, letters, strict=True) if letter is None] if ids else []
     for letter_id in missing:

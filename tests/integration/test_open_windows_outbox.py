@@ -212,7 +212,6 @@ def baton_cli(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
     return run_baton(settings.pop("BATON_DATABASE_URL"), *args, **settings)
 
 
-@open_window("a dead letter whose store copy failed in a PostgreSQL outage lives only in a .XQ queue")
 def test_a_message_dead_lettered_during_a_postgresql_outage_is_listed_and_replayable(
     cluster: Cluster, database_proxy: TcpProxy, postgres_url: str
 ) -> None:
@@ -231,15 +230,18 @@ def test_a_message_dead_lettered_during_a_postgresql_outage_is_listed_and_replay
         wait_until(lambda: dead_letter_queue_messages(cluster.prefix) == 1, "lead 2 dead-lettered into a .XQ queue")
         wait_until(lambda: "dead_letter_not_stored" in worker.log_path.read_text(errors="replace"),
                    "the worker failing to store the dead letter's copy")
-    assert worker.running and cluster.store.administration.dead_letters() == []  # the copy is lost; RabbitMQ holds the message
+    # RabbitMQ holds the message; the worker keeps trying its store copy now, so whether that copy is written
+    # before ``baton dlq list`` runs is a race: either way the letter must be listed once
+    assert worker.running and dead_letter_queue_messages(cluster.prefix) == 1
 
     listed = baton_cli(cluster, "dlq", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     letters = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
     replayed = [baton_cli(cluster, "dlq", "replay", str(letter["id"])).returncode for letter in letters]
-    assert_window_closed(len(letters) == 1 and replayed == [0], "dead letter only in RabbitMQ, not listed",
-                         {"listed": letters, "replay_exit_codes": replayed,
-                          "in_xq_queues": dead_letter_queue_messages(cluster.prefix)})
+    left_in_rabbitmq = dead_letter_queue_messages(cluster.prefix)  # the list moved it into the store
+    assert_window_closed(len(letters) == 1 and replayed == [0] and left_in_rabbitmq == 0,
+                         "dead letter only in RabbitMQ, not listed",
+                         {"listed": letters, "replay_exit_codes": replayed, "in_xq_queues": left_in_rabbitmq})
 
 
 # 9. the change-event loop guard trusts only changeOrigin -------------------------------------------------
@@ -291,7 +293,6 @@ def processed(cluster: Cluster, replay_id: int) -> bool:
     return position is not None and position.replay_id is not None and position.replay_id >= replay_id
 
 
-@open_window("a change by Baton's user without client=baton in changeOrigin is routed again")
 def test_an_owner_change_by_batons_user_without_its_call_option_is_not_routed_again(
     listening: tuple[Cluster, FakeStreamingOrg]
 ) -> None:
@@ -364,7 +365,6 @@ UNANSWERED_S = 60.0
 GIVE_UP_WAITING_S = 15.0
 
 
-@open_window("a Salesforce call that is never answered holds the flusher forever: REST calls have no timeout")
 def test_an_owner_write_salesforce_never_answers_ends_as_an_unknown_outcome_within_the_timeout(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by the ambiguous-outcome fakes: simple-salesforce's session carries no timeout, so a Salesforce

@@ -16,6 +16,7 @@ from adapters.salesforce.change_events import (
     flat_field_name,
     parse_delivery,
     parse_posted,
+    without_own_writes,
 )
 from entrypoints.http.app import create_app
 from kernel.errors import InputError
@@ -73,6 +74,27 @@ def test_baton_own_change_is_ignored_before_it_becomes_an_event() -> None:
     assert intake.events == [] and intake.rereads == []
     assert [i.record_ids for i in intake.ignored] == [(cdc.lead_id(1),)]
     assert "client=baton" in intake.ignored[0].reason
+
+
+def test_an_owner_update_by_batons_user_without_its_origin_is_ignored_and_other_changes_kept() -> None:
+    baton_user = "005000000000099AAA"
+
+    def by_baton(record: int, changed: list[str]) -> dict:
+        payload = cdc.lead_updated(cdc.lead_id(record), tx=f"tx-{record}", origin="")
+        header = {**payload["ChangeEventHeader"], "commitUser": baton_user, "changedFields": changed}
+        return data_of({**payload, "ChangeEventHeader": header})
+
+    intake = parse_delivery(cdc.LEAD_CHANNEL, by_baton(1, ["LastModifiedDate", "OwnerId"]), RECEIVED)
+    intake.merge(parse_delivery(cdc.LEAD_CHANNEL, by_baton(2, ["LastModifiedDate", "City", "OwnerId"]), RECEIVED))
+    assert len(intake.events) == 2  # parsing alone does not know Baton's user
+
+    kept = without_own_writes(intake, baton_user)
+
+    assert [event.record_id for event in kept.events] == [cdc.lead_id(2)]
+    [ignored] = kept.ignored
+    assert (ignored.record_ids, ignored.event_key) == ((cdc.lead_id(1),), f"tx-1:1:{cdc.lead_id(1)}")
+    assert "Baton's integration user" in ignored.reason and "LastModifiedDate, OwnerId" in ignored.reason
+    assert without_own_writes(intake, None) is intake
 
 
 def test_gap_events_ask_to_re_read_their_records_and_gap_delete_needs_no_read() -> None:

@@ -17,6 +17,7 @@ from adapters.calendar import RecordingCalendar, calendar_event_id
 from adapters.salesforce.events import RecordingSalesforceEvents
 from entrypoints.http.app import create_app
 from routing.booking.slots import Interval
+from routing.loop_guard import fields_baton_writes
 from tests.support.booking import (
     HOSTS,
     NINE,
@@ -73,6 +74,8 @@ def test_a_cancelled_meeting_frees_the_time_cancels_the_event_and_updates_the_sa
     event = chain.events.events[booked["booking_id"]]
     assert event["Subject"].startswith("Cancelled: ") and event["ShowAs"] == "Free"
     assert len(chain.events.events) == 1
+    written = {name for _, fields in chain.events.upserts for name in fields}
+    assert written <= fields_baton_writes("Event")  # the loop guard knows every Event field Baton writes
     again = book(client, chain, host={"kind": "user", "user_id": H1}, guest_email="other@prospect.example.org")
     assert again["host_id"] == H1 and again["start"] == booked["start"]  # the time is free again
     assert act(client, chain, booked["booking_id"], "cancel").status_code == 202  # cancelling twice is fine

@@ -1,0 +1,52 @@
+"""Baton's own writes that come back as change events without ``client=baton``: told apart by who committed
+them and what they changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing.changes import ChangeType
+from routing.loop_guard import fields_baton_writes, own_write_echo
+
+BATON = "005000000000099AAA"
+SOMEONE = "005000000000001AAA"
+
+
+@pytest.mark.parametrize("object_type, changed", [
+    ("Lead", ["OwnerId"]),
+    ("Lead", ["LastModifiedDate", "LastModifiedById", "OwnerId"]),
+    ("Case", ["SystemModstamp", "OwnerId"]),
+    ("Lead", ["LastModifiedDate"]),  # a no-op write of the same owner
+    ("Event", ["LastModifiedDate", "Subject", "ShowAs", "StartDateTime", "EndDateTime"]),
+])
+def test_an_update_by_batons_user_of_only_fields_baton_writes_is_its_own_write(object_type: str,
+                                                                               changed: list[str]) -> None:
+    reason = own_write_echo(object_type, ChangeType.UPDATE, BATON, changed, BATON)
+
+    assert reason is not None
+    assert BATON in reason and "only fields Baton writes" in reason and "changeOrigin" in reason
+
+
+def test_the_integration_user_matches_by_its_15_character_id() -> None:
+    assert own_write_echo("Lead", ChangeType.UPDATE, BATON[:15], ["OwnerId"], BATON) is not None
+
+
+@pytest.mark.parametrize("object_type, change, changed_by, changed, user", [
+    ("Lead", ChangeType.UPDATE, BATON, ["LastModifiedDate", "Status"], BATON),  # another integration on the user
+    ("Lead", ChangeType.UPDATE, BATON, ["OwnerId", "Status"], BATON),
+    ("Lead", ChangeType.UPDATE, BATON, ["Subject"], BATON),  # an Event field, not a Lead one
+    ("Lead", ChangeType.UPDATE, SOMEONE, ["OwnerId"], BATON),  # a person's owner change
+    ("Lead", ChangeType.CREATE, BATON, ["OwnerId"], BATON),
+    ("Lead", ChangeType.UPDATE, BATON, [], BATON),  # no change list: nothing says it was Baton's
+    ("Lead", ChangeType.UPDATE, BATON, None, BATON),
+    ("Lead", ChangeType.UPDATE, BATON, ["OwnerId"], None),  # no integration user configured
+    ("Lead", ChangeType.UPDATE, None, ["OwnerId"], BATON),
+])
+def test_any_other_change_is_routed_as_usual(object_type: str, change: ChangeType, changed_by: str | None,
+                                             changed: list[str] | None, user: str | None) -> None:
+    assert own_write_echo(object_type, change, changed_by, changed, user) is None
+
+
+def test_baton_writes_the_owner_of_every_object_and_a_bookings_event_fields() -> None:
+    assert fields_baton_writes("Lead") == fields_baton_writes("Invoice__c") == {"OwnerId"}
+    assert {"OwnerId", "WhoId", "WhatId", "Subject"} <= fields_baton_writes("Event")
