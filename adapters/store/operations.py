@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from adapters.store.administration import dead_letter_of
-from adapters.store.base import as_utc
 from adapters.store.tables import (
     api_usage,
     assignments,
@@ -63,7 +62,7 @@ class OperationsReader:
             hold_rows = [HeldRecord(**_plain(row._mapping)) for row in connection.execute(
                 sa.select(holds).where(_record_id_matches(holds.c.record_id, record_id)))]
             versions = {log["config_version"] for log in logs if log.get("config_version") is not None}
-            configs = {row.version: as_utc(row.applied_at) for row in connection.execute(
+            configs = {row.version: row.applied_at for row in connection.execute(
                 sa.select(config_versions.c.version, config_versions.c.applied_at)
                 .where(config_versions.c.version.in_(versions)))} if versions else {}
             current = connection.execute(
@@ -93,9 +92,9 @@ class OperationsReader:
             figures.outbox = _counts(connection, outbox.c.status, outbox.c.created_at >= since)
             usage = connection.execute(sa.select(api_usage).where(api_usage.c.name == "api-usage")).first()
             if usage is not None:
-                figures.api = (int(usage.used), int(usage.limit), as_utc(usage.observed_at))  # type: ignore[assignment]
+                figures.api = (int(usage.used), int(usage.limit), usage.observed_at)
             figures.timings = [
-                (as_utc(row.decided_at), as_utc(row.event_at), row.enqueued_at, row.trace)  # type: ignore[misc]
+                (row.decided_at, row.event_at, row.enqueued_at, row.trace)
                 for row in connection.execute(
                     sa.select(assignments.c.decided_at, assignments.c.event_at,
                               assignments.c.log["enqueued_at"].as_string().label("enqueued_at"),
@@ -138,5 +137,4 @@ def _counts(connection: sa.Connection, column: sa.ColumnElement[Any],
 
 
 def _plain(mapping: Any, drop: Sequence[str] = ()) -> dict[str, Any]:
-    return {key: as_utc(value) if isinstance(value, datetime) else value
-            for key, value in dict(mapping).items() if key not in drop}
+    return {key: value for key, value in dict(mapping).items() if key not in drop}

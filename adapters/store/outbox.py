@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import as_utc, chunks, transaction
+from adapters.store.base import chunks, transaction
 from adapters.store.tables import outbox
 from kernel.ports.outbox import PendingWrite
 
@@ -101,4 +101,4 @@ class SqlOutbox:
                     outbox.c.status == "pending", outbox.c.channel == channel, outbox.c.next_attempt_at.is_not(None)
                 )
             ).scalar()
-        return as_utc(value)
+        return value
