@@ -1,13 +1,20 @@
-"""The broker: RabbitMQ (publisher confirms on; an ack or nack goes only to the channel that delivered its
-message, ``baton/acknowledgements.py``) in production, in-process for the embedded default."""
+"""The broker: RabbitMQ (publisher confirms on, every publish bounded in time, an ack or nack only to the
+channel that delivered its message: ``baton/acknowledgements.py``) in production, in-process for the embedded
+default."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from dramatiq import Broker
+import pika
+from dramatiq import Broker, Message
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -16,6 +23,7 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from adapters.store import Store
 from baton.acknowledgements import ChannelBoundRabbitmqBroker
@@ -25,6 +33,62 @@ from baton.settings import Settings
 from kernel.ports.operations import DeadLetterRepository
 
 STAGE_TIME_LIMIT_MS = 5 * 60_000
+# pika's waits a broker that never answers would otherwise make endless (or 10 s and 15 s, the defaults):
+BOUNDED_WAITS = ("socket_timeout", "stack_timeout", "blocked_connection_timeout")
+
+
+class BrokerUnreachable(ConnectionClosed):
+    """RabbitMQ did not take a message: no connection within the publish bound (BATON_BROKER_TIMEOUT_MS), or pika
+    could not open one (a TCP or AMQP handshake timeout). A broker connection error like dramatiq's own, so an HTTP
+    sender gets a 503 and retries, and a worker retries the message as in any broker outage."""
+
+
+class BoundedRabbitmqBroker(ChannelBoundRabbitmqBroker):
+    """dramatiq's RabbitMQ broker whose publish ends within about ``timeout_s``, even against a broker that accepts
+    TCP and never answers, or one that blocks publishers (a resource alarm).
+
+    pika waits for the TCP connect (``socket_timeout``), the AMQP handshake (``stack_timeout``) and a blocked
+    connection (``blocked_connection_timeout``) at most ``timeout_s`` each, unless the URL sets them; and
+    dramatiq's reconnect-and-retry loop (up to six connections a publish) opens no new connection once
+    ``timeout_s`` has passed since the publish began. Either way the publish raises ``BrokerUnreachable``. A publish thus takes at most
+    about twice ``timeout_s`` (a last connection begun just before the bound). A peer that completes the handshake
+    and then falls silent is caught by the AMQP heartbeat RabbitMQ proposes (60 s by default)."""
+
+    def __init__(self, *, url: str, timeout_s: float, **options: Any):
+        super().__init__(url=url, **options)
+        self.timeout_s = timeout_s
+        each = self.parameters if isinstance(self.parameters, list) else [self.parameters]
+        for parameters, one_url in zip(each, url.split(";"), strict=True):
+            bound(parameters, timeout_s, keep=set(parse_qs(urlsplit(one_url).query)))
+
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        self.state.publish_deadline = time.monotonic() + self.timeout_s
+        try:
+            return super().enqueue(message, delay=delay)
+        except AMQPConnectorException as exc:  # pika's connect or handshake timeout, which dramatiq does not catch
+            raise BrokerUnreachable(f"RabbitMQ could not be reached: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self.state.publish_deadline = None
+
+    @property
+    def connection(self) -> pika.BlockingConnection:
+        """This thread's connection; within a publish past its bound, no new one: BrokerUnreachable."""
+        deadline = getattr(self.state, "publish_deadline", None)
+        if getattr(self.state, "connection", None) is None and deadline is not None and time.monotonic() >= deadline:
+            raise BrokerUnreachable(f"RabbitMQ took no message within {self.timeout_s:g} s "
+                                  "(BATON_BROKER_TIMEOUT_MS)")
+        return super().connection
+
+    @connection.deleter
+    def connection(self) -> None:
+        RabbitmqBroker.connection.fdel(self)  # type: ignore[attr-defined]
+
+
+def bound(parameters: pika.ConnectionParameters, timeout_s: float, keep: Collection[str] = ()) -> None:
+    """Sets pika's connection waits to ``timeout_s``, but those named in ``keep`` (set by the URL)."""
+    for name in BOUNDED_WAITS:
+        if name not in keep:
+            setattr(parameters, name, timeout_s)
 
 
 def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: Callable[[], datetime],
@@ -51,7 +115,8 @@ def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: 
         *([warm_up] if warm_up else []),
     ]
     if settings.uses_rabbitmq:
-        return ChannelBoundRabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware)
+        return BoundedRabbitmqBroker(url=settings.broker_url, timeout_s=settings.broker_timeout_ms / 1000,
+                                     confirm_delivery=True, middleware=middleware)
     return StubBroker(middleware=middleware)
 
 

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=8, ge=0)
     min_backoff_ms: int = Field(default=500, ge=1)
     max_backoff_ms: int = Field(default=300_000, ge=1, description="kept far below RabbitMQ's 30-minute timeout")
+    broker_timeout_ms: int = Field(
+        default=10_000, ge=100,
+        description="the longest a publish to RabbitMQ waits (connect, handshake, a blocked connection) before it "
+                    "fails: the HTTP sender gets a 503 and retries, a worker retries the message",
+    )
     retry_enqueue_wait_ms: int = Field(
         default=60_000, ge=0,
         description="how long a worker keeps trying to enqueue a retry while RabbitMQ is unreachable, then dead-letters",

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import as_utc, transaction
+from adapters.store.base import transaction
 from adapters.store.tables import (
     api_usage,
     config_versions,
@@ -77,7 +77,7 @@ class SqlAdministration:
     def api_usage(self, name: str = "api-usage") -> ApiUsage | None:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(api_usage).where(api_usage.c.name == name)).first()
-        return ApiUsage(row.used, row.limit, as_utc(row.observed_at)) if row else None  # type: ignore[arg-type]
+        return ApiUsage(row.used, row.limit, row.observed_at) if row else None
 
     def add_dead_letter(self, letter: NewDeadLetter) -> int:
         with transaction(self.engine) as connection:
@@ -125,7 +125,7 @@ class SqlAdministration:
             row = connection.execute(sa.select(stream_positions).where(stream_positions.c.channel == channel)).first()
         if row is None:
             return None
-        return StreamPosition(row.channel, row.replay_id, as_utc(row.event_at), as_utc(row.updated_at))  # type: ignore[arg-type]
+        return StreamPosition(row.channel, row.replay_id, row.event_at, row.updated_at)
 
     def save_stream_position(self, channel: str, replay_id: int | None, event_at: datetime | None,
                              now: datetime) -> None:
@@ -148,9 +148,7 @@ class SqlAdministration:
             row = connection.execute(sa.select(reassign_jobs).where(reassign_jobs.c.id == job_id)).first()
         if row is None:
             return None
-        values = dict(row._mapping)
-        values["created_at"], values["updated_at"] = as_utc(row.created_at), as_utc(row.updated_at)
-        return ReassignJob(**values)
+        return ReassignJob(**row._mapping)
 
     def set_reassign_job_state(self, job_id: str, state: str, now: datetime, *, error: str | None = None,
                                counts: Mapping[str, int] | None = None) -> None:
@@ -175,7 +173,7 @@ def _columns(row: NewDeadLetter | ReassignJob) -> dict[str, Any]:
 
 
 def _stored_config(row: Any) -> StoredConfig:
-    return StoredConfig(row.version, row.body, row.digest, as_utc(row.applied_at))  # type: ignore[arg-type]
+    return StoredConfig(row.version, row.body, row.digest, row.applied_at)
 
 
 def dead_letter_of(row: Any) -> DeadLetter:
@@ -188,8 +186,8 @@ def dead_letter_of(row: Any) -> DeadLetter:
         routing_ids=list(row.routing_ids),
         message=dict(row.message),
         reason=row.reason,
-        failed_at=as_utc(row.failed_at),  # type: ignore[arg-type]
-        replayed_at=as_utc(row.replayed_at),
+        failed_at=row.failed_at,
+        replayed_at=row.replayed_at,
         replay_count=row.replay_count,
     )
 

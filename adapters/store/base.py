@@ -1,11 +1,10 @@
-"""What every repository of the store shares: a transaction over the engine, UTC values, chunked IN lists, and
-database trouble turned into Baton's retryable errors."""
+"""What every repository of the store shares: a transaction over the engine, chunked IN lists, and database
+trouble turned into Baton's retryable errors. (Timestamps are UTC by their column type: ``adapters/store/utc.py``.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,13 +15,6 @@ from kernel.errors import DependencyUnavailable, TransientError
 
 IN_CHUNK = 500
 CONFLICT_STATES = ("40P01", "40001")  # deadlock detected, serialization failure
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything Baton stores is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def pairs_in(first: sa.ColumnElement[Any], second: sa.ColumnElement[Any],

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.store.base import ConcurrentWriteConflict, as_utc, database_failure
+from adapters.store.base import ConcurrentWriteConflict, database_failure
 from adapters.store.meeting_counts import COUNTED_STATUSES, count_meetings, hosted_bookings
 from adapters.store.tables import (
     booking_group_hosts,
@@ -45,10 +45,7 @@ ENDED_STATUSES = ("confirmed", "failed", "cancelled", "no_show")
 
 
 def _row(row: Any) -> BookingRow:
-    values = dict(row._mapping)
-    for name in ("starts_at", "ends_at", "created_at", "updated_at"):
-        values[name] = as_utc(values[name])
-    return BookingRow(**values)
+    return BookingRow(**row._mapping)
 
 
 def _new_row(booking: NewBooking) -> dict[str, Any]:
@@ -160,7 +157,7 @@ class SqlBookings:
         )
         with self.engine.connect() as connection:
             for row in connection.execute(query):
-                found[row.host_id].append(as_utc(row.starts_at))  # type: ignore[arg-type]
+                found[row.host_id].append(row.starts_at)
         return found
 
     def move(self, booking_id: str, host_id: str, start: datetime, end: datetime, holds: Sequence[Hold],
@@ -319,7 +316,7 @@ class SqlBookings:
         )
         with self.engine.connect() as connection:
             for row in connection.execute(query):
-                found[row.host_id].append(Hold(row.host_id, as_utc(row.starts_at), as_utc(row.ends_at)))  # type: ignore[arg-type]
+                found[row.host_id].append(Hold(row.host_id, row.starts_at, row.ends_at))
         return found
 
     def ended_since(self, since: datetime, limit: int, *, pools: Sequence[str] = (), objects: Sequence[str] = (),

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.store.base import StoreTransaction, as_utc, chunks, pairs_in, transaction
+from adapters.store.base import StoreTransaction, chunks, pairs_in, transaction
 from adapters.store.decision_write import PENDING, write_decisions_postgresql
 from adapters.store.meeting_counts import count_meetings
 from adapters.store.row_values import row_values, rows_values
@@ -97,7 +97,7 @@ class DecisionTransaction(StoreTransaction):
             sa.select(record_states).where(pairs_in(record_states.c.object_type, record_states.c.record_id, wanted))
         )
         return {
-            (row.object_type, row.record_id): RecordState(as_utc(row.last_event_at), row.routing_id, row.owner_id)  # type: ignore[arg-type]
+            (row.object_type, row.record_id): RecordState(row.last_event_at, row.routing_id, row.owner_id)
             for row in rows
         }
 
@@ -144,7 +144,7 @@ class DecisionTransaction(StoreTransaction):
             sa.select(sticky_owners).where(pairs_in(sticky_owners.c.team, sticky_owners.c.sticky_key, wanted))
         )
         return {
-            (row.team, row.sticky_key): StickyOwner(row.team, row.sticky_key, row.owner_id, as_utc(row.assigned_at))  # type: ignore[arg-type]
+            (row.team, row.sticky_key): StickyOwner(row.team, row.sticky_key, row.owner_id, row.assigned_at)
             for row in rows
         }
 
@@ -173,7 +173,7 @@ class DecisionTransaction(StoreTransaction):
         rows = self.connection.execute(
             sa.select(holds.c.routing_id, holds.c.held_at).where(holds.c.routing_id.in_(ids))
         )
-        return {row.routing_id: as_utc(row.held_at) for row in rows}  # type: ignore[misc]
+        return {row.routing_id: row.held_at for row in rows}
 
     def save_holds(self, rows: Sequence[HeldRecord]) -> None:
         if not rows:

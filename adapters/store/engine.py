@@ -64,8 +64,8 @@ def make_engine(url: str, schema: str | None = None, pool_size: int = 10) -> Eng
     return engine
 
 
-def upgrade_schema(engine: Engine, schema: str | None = None) -> None:
-    """Bring the store to the newest migration; safe when many processes start at once."""
+def upgrade_schema(engine: Engine, schema: str | None = None, revision: str = "head") -> None:
+    """Bring the store to the newest migration (or to ``revision``); safe when many processes start at once."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.connect() as connection:
@@ -77,7 +77,7 @@ def upgrade_schema(engine: Engine, schema: str | None = None) -> None:
         try:
             config.attributes["connection"] = connection
             config.attributes["schema"] = schema
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
             connection.commit()
         finally:
             if engine.dialect.name == "postgresql":

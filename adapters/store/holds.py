@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import as_utc, transaction
+from adapters.store.base import transaction
 from adapters.store.tables import holds
 from kernel.ports.holds import HeldRecord
 
@@ -30,7 +30,7 @@ class SqlHolds:
             rows = connection.execute(query).all()
         return [
             HeldRecord(row.routing_id, row.object_type, row.record_id, row.team, row.reason, row.context,
-                       as_utc(row.held_at), as_utc(row.recheck_at), row.checks)  # type: ignore[arg-type]
+                       row.held_at, row.recheck_at, row.checks)
             for row in rows
         ]
 

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from adapters.store.administration import dead_letter_of
-from adapters.store.base import as_utc
 from adapters.store.tables import (
     api_usage,
     assignments,
@@ -67,7 +66,7 @@ class OperationsReader:
             hold_rows = [HeldRecord(**_plain(row._mapping)) for row in connection.execute(
                 sa.select(holds).where(_record_id_matches(holds.c.record_id, record_id)))]
             versions = {log["config_version"] for log in logs if log.get("config_version") is not None}
-            configs = {row.version: as_utc(row.applied_at) for row in connection.execute(
+            configs = {row.version: row.applied_at for row in connection.execute(
                 sa.select(config_versions.c.version, config_versions.c.applied_at)
                 .where(config_versions.c.version.in_(versions)))} if versions else {}
             current = connection.execute(
@@ -97,9 +96,9 @@ class OperationsReader:
             figures.outbox = _counts(connection, outbox.c.status, outbox.c.created_at >= since)
             usage = connection.execute(sa.select(api_usage).where(api_usage.c.name == "api-usage")).first()
             if usage is not None:
-                figures.api = (int(usage.used), int(usage.limit), as_utc(usage.observed_at))  # type: ignore[assignment]
+                figures.api = (int(usage.used), int(usage.limit), usage.observed_at)
             figures.timings = [
-                (as_utc(row.decided_at), as_utc(row.event_at), row.enqueued_at, row.trace)  # type: ignore[misc]
+                (row.decided_at, row.event_at, row.enqueued_at, row.trace)
                 for row in connection.execute(
                     sa.select(assignments.c.decided_at, assignments.c.event_at,
                               assignments.c.log["enqueued_at"].as_string().label("enqueued_at"),
@@ -141,7 +140,7 @@ class OperationsReader:
             .order_by(ranked.c.object_type, ranked.c.record_id)
         )
         with self.engine.connect() as connection:
-            return [LatestOwnerDecision(row[0], row[1], row[2], row[3], as_utc(row[4]), row[5], row[6])  # type: ignore[arg-type]
+            return [LatestOwnerDecision(row[0], row[1], row[2], row[3], row[4], row[5], row[6])  # type: ignore[arg-type]
                     for row in connection.execute(query)]
 
     def unfinished_bookings(self, final_statuses: Collection[str], objects: Sequence[str] = (),
@@ -189,5 +188,4 @@ def _counts(connection: sa.Connection, column: sa.ColumnElement[Any],
 
 
 def _plain(mapping: Any, drop: Sequence[str] = ()) -> dict[str, Any]:
-    return {key: as_utc(value) if isinstance(value, datetime) else value
-            for key, value in dict(mapping).items() if key not in drop}
+    return {key: value for key, value in dict(mapping).items() if key not in drop}

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import IN_CHUNK, as_utc, chunks, pairs_in, transaction
+from adapters.store.base import IN_CHUNK, chunks, pairs_in, transaction
 from adapters.store.decision_write import PENDING
 from adapters.store.row_values import rows_values
 from adapters.store.tables import outbox
@@ -122,4 +122,4 @@ class SqlOutbox:
                     outbox.c.status == "pending", outbox.c.channel == channel, outbox.c.next_attempt_at.is_not(None)
                 )
             ).scalar()
-        return as_utc(value)
+        return value

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import StoreTransaction, as_utc, transaction
+from adapters.store.base import StoreTransaction, transaction
 from adapters.store.tables import SYNCED_TABLES, sf_accounts, sf_users, sync_positions
 from kernel.ports.reference_sync import (
     SyncedAccount,
@@ -95,7 +95,7 @@ class SqlReferenceSync:
             ).first()
         if row is None:
             return None
-        return SyncPosition(object_type, as_utc(row.last_modstamp), row.last_id, as_utc(row.sweep_before))
+        return SyncPosition(object_type, row.last_modstamp, row.last_id, row.sweep_before)
 
     def rows(self, object_type: str, written_since: datetime | None = None) -> list[Any]:
         table = SYNCED_TABLES[object_type]

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import as_utc, pairs_in, transaction
+from adapters.store.base import pairs_in, transaction
 from adapters.store.row_values import rows_values
 from adapters.store.tables import assignments, record_states, sla_timers
 from kernel.ports.holds import LatestActivity, SlaTimer
@@ -35,7 +35,7 @@ class SqlSlaTimers:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return [SlaTimer(row.routing_id, row.object_type, row.record_id, row.team, row.owner_id,
-                         as_utc(row.assigned_at), as_utc(row.due_at)) for row in rows]  # type: ignore[arg-type]
+                         row.assigned_at, row.due_at) for row in rows]
 
     def close(self, routing_ids: Iterable[str], state: str, now: datetime) -> None:
         ids = list(routing_ids)
@@ -64,7 +64,7 @@ class SqlSlaTimers:
         for timer in timers:
             row = rows.get((timer.object_type, timer.record_id))
             if row is not None:
-                found[timer.routing_id] = LatestActivity(row.routing_id, as_utc(row.last_event_at),  # type: ignore[arg-type]
+                found[timer.routing_id] = LatestActivity(row.routing_id, row.last_event_at,
                                                          _by_baton(row.outcome, row.log))
         return found
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from adapters.store.utc import UtcDateTime
+
 metadata = sa.MetaData()
 
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
-Timestamp = sa.DateTime(timezone=True)
+Timestamp = UtcDateTime()  # every timestamp column: aware datetimes in, aware UTC out (adapters/store/utc.py)
 
 config_versions = sa.Table(
     "config_versions",

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from adapters.store.base import as_utc
 from adapters.store.tables import api_tokens, rate_windows
 from kernel.errors import InputError, TransientError
 from kernel.ports.tokens import ApiToken
@@ -34,8 +33,8 @@ def token_digest(token: str) -> str:
 def _token(row: Any) -> ApiToken:
     return ApiToken(
         id=row.id, name=row.name, scopes=tuple(row.scopes), scheduler_user_id=row.scheduler_user_id,
-        rate_per_minute=row.rate_per_minute, created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        expires_at=as_utc(row.expires_at), revoked_at=as_utc(row.revoked_at),
+        rate_per_minute=row.rate_per_minute, created_at=row.created_at,
+        expires_at=row.expires_at, revoked_at=row.revoked_at,
     )
 
 

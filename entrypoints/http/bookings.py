@@ -208,6 +208,10 @@ async def booking_events(caller: Writer, request: Request, runtime: RuntimeDep) 
     """Relayed ``Booking_Request__e`` platform events (one Bayeux message or its data, or a list):
     each is queued for the ``booking_request`` actor; 202 once the broker confirmed them."""
     payload = await read_json(request, runtime.settings.max_request_bytes)
+    return await in_thread(_queue_booking_events, caller, runtime, payload)
+
+
+def _queue_booking_events(caller: Caller, runtime: Runtime, payload: Any) -> JSONResponse:
     messages = payload if isinstance(payload, list) else [payload]
     if len(messages) > MAX_EVENTS:
         return detail(413, f"at most {MAX_EVENTS} events per call")

@@ -176,7 +176,7 @@ async def book(request: Request, session: Session) -> Response:
 async def booking_status(request: Request, booking_id: str, session: Session) -> Response:
     runtime, claims = session
     try:
-        context = status_context(runtime, claims, booking_id)
+        context = await _threaded(status_context, runtime, claims, booking_id)
     except PageError as exc:
         return _problems(request, runtime, exc.problems)
     return _render(request, runtime, "handoff/status.html", context)

@@ -1,5 +1,6 @@
-"""Operations endpoints of the web process: ``/healthz`` and ``/readyz`` (broker and database reachable), open
-to all; ``/metrics`` (a token with scope ``metrics:read``); ``/openapi.json`` (any valid token).
+"""Operations endpoints of the web process: ``/healthz`` (the event loop answers) and ``/readyz`` (broker and
+database reachable), open to all; ``/metrics`` (a token with scope ``metrics:read``); ``/openapi.json`` (any valid
+token).
 (No postponed annotations: FastAPI reads the endpoints' signatures.)"""
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -41,5 +42,7 @@ def openapi_spec(request: Request) -> JSONResponse:
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    """Liveness: answered on the event loop itself, so it needs no thread of the pool (which blocked publishes or
+    Salesforce calls may all be holding) and says whether the loop runs."""
     return {"status": "ok"}

@@ -1,5 +1,6 @@
 """What Salesforce sends in: outbound messages (SOAP) and relayed change/platform events (JSON), each answered
-only after the broker confirmed the enqueue.
+only after the broker confirmed the enqueue. The body is read on the event loop; parsing, Salesforce re-reads and
+the publish run in the thread pool, so a broker or Salesforce that hangs holds one thread, never the loop.
 (No postponed annotations: FastAPI reads the endpoints' signatures.)"""
 
 import hmac
@@ -7,6 +8,7 @@ from datetime import datetime
 
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from adapters.salesforce.change_events import Intake, parse_posted
@@ -62,6 +64,14 @@ async def outbound_message(token: str, request: Request, runtime: RuntimeDep) ->
         return _soap_fault(404, "unknown endpoint")
     try:
         body = await read_typed_body(request, SOAP_CONTENT_TYPES, settings.max_request_bytes)
+    except Refused as exc:
+        return _soap_fault(exc.status, exc.message)
+    return await run_in_threadpool(_accept_outbound, body, runtime)
+
+
+def _accept_outbound(body: bytes, runtime: Runtime) -> Response:
+    """Parses the notifications and publishes them (off the event loop: the publish waits for the broker)."""
+    try:
         message, events = _outbound_events(body, runtime)
     except Refused as exc:
         return _soap_fault(exc.status, exc.message)
@@ -95,6 +105,14 @@ async def change_events(request: Request, runtime: RuntimeDep, readers: ReadersD
     list of them); 202 once the broker confirmed the enqueue, 503 when it did not."""
     try:
         body = await read_typed_body(request, (JSON_CONTENT_TYPE,), runtime.settings.max_request_bytes)
+    except Refused as exc:
+        return _problem(exc.status, exc.message)
+    return await run_in_threadpool(_accept_events, body, runtime, readers)
+
+
+def _accept_events(body: bytes, runtime: Runtime, readers: SalesforceReaders) -> JSONResponse:
+    """Reads the events (Salesforce re-reads included) and publishes them, off the event loop."""
+    try:
         posted = parse_json(body)
         now = runtime.ports.clock()
         intake, events = _posted_events(posted, now, runtime.settings, readers)

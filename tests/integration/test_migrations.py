@@ -36,7 +36,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from adapters.store import Store, make_engine, upgrade_schema
-from adapters.store.base import as_utc
 from adapters.store.engine import MIGRATIONS_DIR
 from adapters.store.tables import metadata
 from adapters.store.tokens import TOKEN_PREFIX, token_digest
@@ -312,6 +311,11 @@ def insert_old_rows(engine: Engine) -> None:
                                                         for column in columns})
 
 
+def in_utc(value: datetime) -> datetime:
+    """An instant as aware UTC (a naive value read through old code's columns is UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def columns_by_table(engine: Engine, schema: str | None) -> dict[str, list[str]]:
     with engine.connect() as connection:
         inspector = sa.inspect(connection)
@@ -341,7 +345,7 @@ class Upgraded:
     def rows(self, table: str) -> list[dict[str, Any]]:
         """A table's rows through today's table definition, times in UTC."""
         with self.engine.connect() as connection:
-            return [{key: as_utc(value) if isinstance(value, datetime) else value
+            return [{key: in_utc(value) if isinstance(value, datetime) else value
                      for key, value in row._mapping.items()}
                     for row in connection.execute(sa.select(metadata.tables[table]))]
 
