@@ -1,4 +1,5 @@
-"""The broker: RabbitMQ (publisher confirms on) in production, in-process for the embedded default."""
+"""The broker: RabbitMQ (publisher confirms on) in production, in-process for the embedded default (with the
+store's inbox under it when the process answers for work it accepted: the web process)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,18 @@ from dramatiq.middleware import (
 )
 
 from adapters.store import Store
+from baton.inbox import InboxBroker
 from baton.middleware import DeadLetterRecorder, GuardedRetries, WarmUp
 from baton.settings import Settings
+from kernel.ports.inbox import InboxRepository
 
 STAGE_TIME_LIMIT_MS = 5 * 60_000
 
 
 def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: Callable[[], datetime],
-                 warm_up: WarmUp | None = None) -> Broker:
+                 warm_up: WarmUp | None = None, inbox: InboxRepository | None = None) -> Broker:
+    """RabbitMQ when a broker URL is set; else in process, storing every message in ``inbox`` first when one is
+    given (``InboxBroker``)."""
     middleware = [
         AgeLimit(),
         TimeLimit(time_limit=STAGE_TIME_LIMIT_MS),
@@ -45,6 +50,8 @@ def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: 
     ]
     if settings.uses_rabbitmq:
         return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware)
+    if inbox is not None:
+        return InboxBroker(inbox, clock, middleware)
     return StubBroker(middleware=middleware)
 
 

@@ -29,6 +29,7 @@ OUTAGE_RETRY_MS = 15 * 60_000
 OUTAGE_SINCE = "outage_since"
 OUTAGE_RETRIES = "outage_retries"
 COUNT_OPTIONS = ("retries", OUTAGE_SINCE, OUTAGE_RETRIES)
+DEAD_LETTER_ID = "dead_letter_id"  # set on a nacked message once its dead letter is stored
 
 
 class GuardedRetries(Retries):
@@ -148,7 +149,8 @@ def failure_reason(message: MessageProxy) -> str:
 
 
 class DeadLetterRecorder(Middleware):
-    """Copies every dead-lettered message into the store, where it outlives RabbitMQ's 7-day TTL."""
+    """Copies every dead-lettered message into the store, where it outlives RabbitMQ's 7-day TTL, and notes the
+    stored letter's id on the message (the embedded default's inbox finishes the message only then)."""
 
     def __init__(self, dead_letters: Callable[[], DeadLetterRepository], clock: Callable[[], datetime]):
         self._dead_letters = dead_letters
@@ -172,6 +174,7 @@ class DeadLetterRecorder(Middleware):
         except Exception as exc:  # the message itself still sits in the broker's dead-letter queue
             log.critical("dead_letter_not_stored", message_id=message.message_id, error=str(exc), reason=reason)
             return
+        message.options[DEAD_LETTER_ID] = letter_id
         log.error("dead_lettered", message_id=message.message_id, stage=message.actor_name,
                   dead_letter_id=letter_id, reason=reason)
 
