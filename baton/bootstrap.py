@@ -164,9 +164,13 @@ def bootstrap(
     store: Store | None = None,
     calendar: Calendar | None = None,
     salesforce_events: SalesforceEvents | None = None,
+    inbox: bool = False,
 ) -> runtime.Runtime:
     """The application: settings, a broker with an actor for every declared stage, and the ports (store,
-    Salesforce, calendar, log sink, clock) the settings pick; the arguments replace a port (tests, benches)."""
+    Salesforce, calendar, log sink, clock) the settings pick; the arguments replace a port (tests, benches).
+
+    ``inbox``: on the embedded default (no broker URL) every message is stored in the store's inbox before it is
+    queued (the web process, which answers Ack or 202 for what it accepted; ``baton.embedded`` drains it)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     store = store or open_store(settings)
@@ -175,7 +179,8 @@ def bootstrap(
         log.info("config_applied", version=version, created=created, path=str(settings.config))
     configs = ConfigProvider(store.administration, settings.config_refresh_ms)
     broker = build_broker(settings, lambda: app.ports.store, clock,
-                          WarmUp(lambda: warm_process(app.ports), lambda: warm_thread(store)))
+                          WarmUp(lambda: warm_process(app.ports), lambda: warm_thread(store)),
+                          inbox=store.inbox if inbox else None)
     install_metrics(broker, settings)
     dramatiq.set_broker(broker)
     ports = Ports(

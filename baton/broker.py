@@ -1,6 +1,6 @@
 """The broker: RabbitMQ (publisher confirms on, every publish bounded in time, an ack or nack only to the
-channel that delivered its message: ``baton/acknowledgements.py``) in production, in-process for the embedded
-default."""
+channel that delivered its message: ``baton/acknowledgements.py``) in production; in process for the embedded
+default (with the store's inbox under it when the process answers for work it accepted: the web process)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorException
 from adapters.store import Store
 from baton.acknowledgements import ChannelBoundRabbitmqBroker
 from baton.dead_letters import StoreCopyRetries
+from baton.inbox import InboxBroker
 from baton.middleware import DeadLetterRecorder, GuardedRetries, WarmUp
 from baton.settings import Settings
+from kernel.ports.inbox import InboxRepository
 from kernel.ports.operations import DeadLetterRepository
 
 STAGE_TIME_LIMIT_MS = 5 * 60_000
@@ -92,7 +94,9 @@ def bound(parameters: pika.ConnectionParameters, timeout_s: float, keep: Collect
 
 
 def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: Callable[[], datetime],
-                 warm_up: WarmUp | None = None) -> Broker:
+                 warm_up: WarmUp | None = None, inbox: InboxRepository | None = None) -> Broker:
+    """RabbitMQ when a broker URL is set; else in process, storing every message in ``inbox`` first when one is
+    given (``InboxBroker``)."""
     def dead_letters() -> DeadLetterRepository:
         return store_factory().administration
 
@@ -117,6 +121,8 @@ def build_broker(settings: Settings, store_factory: Callable[[], Store], clock: 
     if settings.uses_rabbitmq:
         return BoundedRabbitmqBroker(url=settings.broker_url, timeout_s=settings.broker_timeout_ms / 1000,
                                      confirm_delivery=True, middleware=middleware)
+    if inbox is not None:
+        return InboxBroker(inbox, clock, middleware)
     return StubBroker(middleware=middleware)
 
 

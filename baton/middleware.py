@@ -30,6 +30,7 @@ OUTAGE_RETRY_MS = 15 * 60_000
 OUTAGE_SINCE = "outage_since"
 OUTAGE_RETRIES = "outage_retries"
 COUNT_OPTIONS = ("retries", OUTAGE_SINCE, OUTAGE_RETRIES)
+DEAD_LETTER_ID = "dead_letter_id"  # set on a nacked message once its dead letter is stored
 
 
 class GuardedRetries(Retries):
@@ -138,7 +139,8 @@ class DeadLetterRecorder(Middleware):
     """Copies every dead-lettered message into the store, where it outlives RabbitMQ's 7-day TTL. A copy that
     cannot be written (the database is away) is written again in the background (``StoreCopyRetries``) while
     the worker lives; the message also sits in RabbitMQ's ``.XQ`` queue, which ``baton dlq list`` moves into the
-    store. Both add the copy once per message id."""
+    store. Both add the copy once per message id. The stored letter's id is noted on the
+    message (the embedded default's inbox finishes the message only then)."""
 
     def __init__(self, dead_letters: Callable[[], DeadLetterRepository], clock: Callable[[], datetime],
                  retries: StoreCopyRetries | None = None):
@@ -161,6 +163,7 @@ class DeadLetterRecorder(Middleware):
                               "from RabbitMQ's dead-letter queue otherwise")
             self.retries.add(letter)
             return
+        message.options[DEAD_LETTER_ID] = letter_id
         log.error("dead_lettered", message_id=message.message_id, stage=message.actor_name,
                   dead_letter_id=letter_id, reason=reason)
 

@@ -10,6 +10,7 @@ from adapters.store.administration import SqlAdministration
 from adapters.store.bookings import SqlBookings
 from adapters.store.decisions import SqlDecisions
 from adapters.store.holds import SqlHolds
+from adapters.store.inbox import SqlInbox
 from adapters.store.operations import OperationsReader
 from adapters.store.outbox import SqlOutbox
 from adapters.store.reference_sync import SqlReferenceSync
@@ -58,3 +59,7 @@ class Store:
     @cached_property
     def tokens(self) -> SqlTokens:
         return SqlTokens(self.engine)
+
+    @cached_property
+    def inbox(self) -> SqlInbox:
+        return SqlInbox(self.engine)

@@ -1,5 +1,5 @@
 """Retention: delete what is older than a cut-off (assignment logs, decisions, dead letters, finished outbox
-rows and jobs, removed people in the synced copy, bookings, pools' calibration credits of periods over, calendar
+rows, inbox messages and jobs, removed people in the synced copy, bookings, pools' calibration credits of periods over, calendar
 sync tokens), or count it for a dry run."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from adapters.store.tables import (
     bookings,
     calendar_sync,
     dead_letters,
+    inbox,
     outbox,
     pool_credits,
     reassign_jobs,
@@ -54,6 +55,8 @@ TARGETS = (
     Target("dead letters", dead_letters, lambda cut: dead_letters.c.failed_at < cut),
     Target("outbox rows done", outbox,
            lambda cut: sa.and_(outbox.c.status != "pending", outbox.c.created_at < cut)),
+    Target("inbox messages finished", inbox,
+           lambda cut: sa.and_(inbox.c.status != "pending", inbox.c.finished_at < cut)),
     Target("reassign jobs finished", reassign_jobs,
            lambda cut: sa.and_(reassign_jobs.c.state.in_(FINISHED_JOB_STATES), reassign_jobs.c.updated_at < cut)),
     Target("removed synced leads", sf_leads,

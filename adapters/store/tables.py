@@ -311,3 +311,22 @@ rate_windows = sa.Table(
     sa.Column("window_start", sa.BigInteger, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
+
+# The embedded default's inbox ----------------------------------------------------------------------
+
+# Every message sent to the in-process broker of the embedded web process, stored before it is queued in memory
+# (so before the Ack or 202): pending until its actor finished or it was dead-lettered. ``drainer`` is the
+# draining run that queued it; a pending row held by no running drainer is claimed again (after a restart).
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("message_id", sa.String(64), primary_key=True),
+    sa.Column("queue_name", sa.String(255), nullable=False),
+    sa.Column("actor_name", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("drainer", sa.String(64)),
+    sa.Column("accepted_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp),
+    sa.Index("ix_inbox_status_accepted", "status", "accepted_at"),
+)

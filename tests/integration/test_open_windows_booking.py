@@ -101,8 +101,6 @@ def pg_pipeline(stub_runtime: runtime.Runtime, postgres_url: str, pg_schema: str
 # 1. The embedded default accepts work it never does.
 
 @pytest.mark.parametrize("restart", [signal.SIGTERM, signal.SIGKILL], ids=["restart", "kill-9"])
-@open_window("the embedded default acks an outbound message and 202s a booking, but runs no worker: after a "
-             "restart the record is not decided and the booking stays reserved")
 def test_work_the_embedded_web_process_acknowledged_is_finished_after_a_restart(
     restart: signal.Signals, tmp_path: Path
 ) -> None:

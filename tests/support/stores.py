@@ -1,14 +1,30 @@
 """A store on each database Baton supports: the tests of a repository import ``store`` and run once on SQLite and
-once on PostgreSQL (a fresh schema)."""
+once on PostgreSQL (a fresh schema). And another process asking for, or holding, a leader lock of a store."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from adapters.store import Store, make_engine, upgrade_schema
+from tests.support.services import REPO_ROOT
+
+TAKE_LOCK = """
+import sys, time
+from adapters.store import make_engine
+from adapters.store.leader import LeaderLock
+lock = LeaderLock(make_engine(sys.argv[1]), sys.argv[2])
+print("answer:", "held" if lock.try_acquire() else "refused", flush=True)
+if sys.argv[3:] == ["hold"]:
+    time.sleep(600)
+"""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,3 +37,25 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     upgrade_schema(engine, schema)
     yield Store(engine)
     engine.dispose()
+
+
+def another_process_asks_for(engine: Engine, name: str) -> str:
+    """Another process asks for the leader lock ``name`` of the engine's database: ``held`` or ``refused``."""
+    asked = subprocess.run([sys.executable, "-c", TAKE_LOCK, str(engine.url), name], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=60, check=True, env={"PYTHONPATH": str(REPO_ROOT)})
+    return next(line for line in asked.stdout.splitlines() if line.startswith("answer:")).split()[1]
+
+
+@contextmanager
+def another_process_holding(engine: Engine, name: str = "inbox") -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the leader lock ``name`` (by default the inbox's drain lock) of the engine's
+    database (killed with -9 at the end)."""
+    holder = subprocess.Popen([sys.executable, "-c", TAKE_LOCK, str(engine.url), name, "hold"], cwd=REPO_ROOT,
+                              stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(REPO_ROOT)})
+    try:
+        assert holder.stdout is not None
+        assert next(line for line in holder.stdout if line.startswith("answer:")).split()[1] == "held"
+        yield holder
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(30)

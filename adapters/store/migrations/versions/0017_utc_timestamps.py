@@ -26,7 +26,7 @@ PostgreSQL kept instants all along (``timestamptz``): nothing changes there. The
 converted rows hold UTC wall times, which the code before this revision read as UTC too.
 
 Revision ID: 0017_utc_timestamps
-Revises: 0013_meeting_counts
+Revises: 0016_inbox
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_utc_timestamps"
-down_revision = "0013_meeting_counts"
+down_revision = "0016_inbox"
 branch_labels = None
 depends_on = None
 

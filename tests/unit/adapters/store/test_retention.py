@@ -17,6 +17,7 @@ from adapters.store.tables import (
     bookings,
     calendar_sync,
     dead_letters,
+    inbox,
     outbox,
     pool_credits,
     record_states,
@@ -25,6 +26,7 @@ from adapters.store.tables import (
 )
 from entrypoints.cli.operate import parse_age
 from kernel.clock import utc_now
+from kernel.ports.inbox import InboxMessage
 from kernel.ports.operations import NewDeadLetter
 from routing.booking.config import PoolSettings
 from routing.booking.fairness import period_of
@@ -62,6 +64,12 @@ def add_synced_lead(pipeline: Pipeline, lead_id: str, removed: str | None, age: 
             system_modstamp=utc_now() - age, removed_reason=removed, written_at=utc_now() - age))
 
 
+def add_inbox_message(pipeline: Pipeline, message_id: str, age: timedelta, finished: bool) -> None:
+    pipeline.store.inbox.accept(InboxMessage(message_id, "baton.classify", "classify", "{}"), utc_now() - age, None)
+    if finished:
+        pipeline.store.inbox.finish(message_id, "done", utc_now() - age)
+
+
 def rows(pipeline: Pipeline, table: sa.Table) -> int:
     with pipeline.store.engine.connect() as connection:
         return connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
@@ -78,11 +86,13 @@ def aged(pipeline: Pipeline) -> Pipeline:
     add_dead_letter(pipeline, timedelta(days=1), "new@example.com")
     add_synced_lead(pipeline, "00Q000000000091AAA", "converted", OLD)
     add_synced_lead(pipeline, "00Q000000000092AAA", None, OLD)  # still an open lead: matching needs it
+    add_inbox_message(pipeline, "old-done", OLD, finished=True)
+    add_inbox_message(pipeline, "old-pending", OLD, finished=False)  # accepted and not finished: it stays
     return pipeline
 
 
 EXPECTED = {"assignment logs": 2, "record decisions": 2, "dead letters": 1, "outbox rows done": 2,
-            "reassign jobs finished": 0, "removed synced leads": 1, "removed synced contacts": 0,
+            "inbox messages finished": 1, "reassign jobs finished": 0, "removed synced leads": 1, "removed synced contacts": 0,
             "booking reservations": 0, "booking group hosts": 0, "bookings": 0, "pool credits of periods over": 0,
             "calendar sync tokens": 0}
 
@@ -98,7 +108,7 @@ def test_purge_removes_only_rows_older_than_the_cut_off(aged: Pipeline) -> None:
 
     assert counts == EXPECTED
     assert aged.store.decisions.owner_counts() == {lead_owner(aged, 3): 1}
-    assert rows(aged, record_states) == rows(aged, outbox) == 1
+    assert rows(aged, record_states) == rows(aged, outbox) == rows(aged, inbox) == 1
     assert [letter.message_id for letter in aged.store.administration.dead_letters()] == ["m-new@example.com"]
     with aged.store.engine.connect() as connection:
         assert connection.execute(sa.select(sf_leads.c.id)).scalars().all() == ["00Q000000000092AAA"]
