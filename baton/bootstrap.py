@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import dramatiq
@@ -24,11 +25,14 @@ from baton.configs import ConfigProvider, apply_config
 from baton.gc_tuning import tune_gc
 from baton.logging import configure_logging
 from baton.middleware import WarmUp
+from baton.notify.notifier import backlog_notifications
 from baton.notify.wiring import configured_channels, enqueue_notifications, with_notifications
 from baton.operations.metrics.exposition import install_metrics
 from baton.operations.scheduler import SCHEDULER_LOCK, Scheduler
 from baton.ports import AssignmentSink, Ports, RecordingSink, UnconfiguredOwnerWriter
-from baton.salesforce.flusher import Flusher, RetryPolicy
+from baton.salesforce.backlog import BacklogAlarm, BacklogAlert
+from baton.salesforce.flusher import Flusher
+from baton.salesforce.retry import RetryPolicy
 from baton.settings import Settings
 from kernel.clock import Clock, utc_now
 from kernel.errors import ConfigError, PermanentError
@@ -213,18 +217,48 @@ def leader_check(lock: LeaderLock) -> Callable[[], bool]:
     return is_leader
 
 
+def outbox_retry_policy(settings: Settings) -> RetryPolicy:
+    """Owner writes failing transiently are retried with capped backoff for the retry window."""
+    return RetryPolicy(settings.outbox_min_backoff_ms, settings.outbox_max_backoff_ms,
+                       window=timedelta(seconds=settings.outbox_retry_window_s))
+
+
+def team_leads(configs: ConfigProvider) -> list[str]:
+    """The leads of the current org config's teams (none before a config is applied)."""
+    try:
+        _, config = configs.current()
+    except PermanentError:
+        return []
+    return list(dict.fromkeys(team.lead for team in config.teams if team.lead))
+
+
+def backlog_alarm(current: runtime.Runtime) -> BacklogAlarm | None:
+    """The flusher's alarm when owners wait longer than ``BATON_OUTBOX_ALERT_AFTER_S``: logged, and sent to the
+    named users (else the team leads) over the configured notification channels."""
+    settings = current.settings
+    if not settings.outbox_alert_after_s:
+        return None
+    channels = configured_channels(settings)
+
+    def notify(alert: BacklogAlert) -> None:
+        recipients = settings.outbox_alert_recipients or team_leads(current.ports.configs)
+        enqueue_notifications(current.broker, backlog_notifications(alert, recipients, channels))
+
+    return BacklogAlarm(timedelta(seconds=settings.outbox_alert_after_s), notify)
+
+
 def build_flusher(current: runtime.Runtime, is_leader: Callable[[], bool] | None = None) -> Flusher:
-    """The outbox flusher over this runtime's store and owner writer, with the process's retry settings.
+    """The outbox flusher over this runtime's store and owner writer, with the process's retry and alarm
+    settings.
 
     By default one flusher works at a time: a PostgreSQL advisory lock elects it.
     """
     settings = current.settings
-    policy = RetryPolicy(settings.max_retries + 1, settings.min_backoff_ms, settings.max_backoff_ms)
     if is_leader is None:
         is_leader = leader_check(LeaderLock(current.ports.store.engine, FLUSHER_LOCK))
     store = current.ports.store
-    return Flusher(store.outbox, store.administration, current.ports.owner_writer, policy, current.ports.clock,
-                   settings.flush_interval_ms, is_leader)
+    return Flusher(store.outbox, store.administration, current.ports.owner_writer, outbox_retry_policy(settings),
+                   current.ports.clock, settings.flush_interval_ms, is_leader, alarm=backlog_alarm(current))
 
 
 def build_scheduler(current: runtime.Runtime) -> Scheduler:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.salesforce.change_events import CHANNEL_PATTERN
@@ -105,6 +105,26 @@ class Settings(BaseSettings):
     config_refresh_ms: int = Field(default=2_000, ge=0, description="how often workers look for a new config")
     worker_threads: int = Field(default=16, ge=1)
     flush_interval_ms: int = Field(default=1_000, ge=10, description="how often the outbox flusher writes owners")
+    outbox_retry_window_s: int = Field(
+        default=86_400, ge=60,
+        description="an owner write failing transiently (5xx, 429, UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED, "
+                    "Salesforce unreachable) is retried this long after its first failure, then dead-lettered",
+    )
+    outbox_min_backoff_ms: int = Field(
+        default=1_000, ge=1, description="first wait before a failed owner write is tried again (then doubled)"
+    )
+    outbox_max_backoff_ms: int = Field(
+        default=300_000, ge=1, description="longest wait between two tries of an owner write (the backoff's cap)"
+    )
+    outbox_alert_after_s: int = Field(
+        default=3_600, ge=0,
+        description="the flusher sends an outbox_backlog notification when the oldest waiting owner write is older "
+                    "than this (once per crossing); 0 = off",
+    )
+    outbox_alert_user_ids: str = Field(
+        default="", description="comma-separated Salesforce user ids told of an owner-write backlog; empty = the "
+                                "org config's team leads",
+    )
     api_budget_share: float = Field(
         default=0.9, gt=0, le=1, description="a reassign job defers while the org's daily API usage is at this share"
     )
@@ -203,6 +223,13 @@ class Settings(BaseSettings):
             raise ValueError(f"not a /data/... or /event/... channel: {', '.join(bad)}")
         return text
 
+    @model_validator(mode="after")
+    def _check_outbox_backoff(self) -> Settings:
+        if self.outbox_min_backoff_ms > self.outbox_max_backoff_ms:
+            raise ValueError(f"BATON_OUTBOX_MIN_BACKOFF_MS ({self.outbox_min_backoff_ms}) is above "
+                             f"BATON_OUTBOX_MAX_BACKOFF_MS ({self.outbox_max_backoff_ms})")
+        return self
+
     @property
     def channels(self) -> list[str]:
         return list(dict.fromkeys(_split(self.salesforce_channels)))
@@ -210,6 +237,10 @@ class Settings(BaseSettings):
     @property
     def allowed_org_ids(self) -> set[str]:
         return {org.strip()[:15] for org in self.salesforce_org_ids.split(",") if org.strip()}
+
+    @property
+    def outbox_alert_recipients(self) -> list[str]:
+        return list(dict.fromkeys(_split(self.outbox_alert_user_ids)))
 
     @property
     def notifications_enabled(self) -> bool:

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from messages.base import SCHEMA_VERSION, Contract
 
-Kind = Literal["assigned", "sla_escalation", "booking"]
+Kind = Literal["assigned", "sla_escalation", "booking", "outbox_backlog"]
 Channel = Literal["email", "slack"]
 
 

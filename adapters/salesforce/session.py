@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import requests
@@ -87,10 +87,18 @@ def error_codes(content: Any) -> list[str]:
     return [str(item.get("errorCode")) for item in items if isinstance(item, dict) and item.get("errorCode")]
 
 
+def is_transient(status: int, codes: Iterable[str] = ()) -> bool:
+    """Whether Salesforce's answer says to try again later: any 5xx, 408, 429, 401 (the session is opened again),
+    or an error code of a busy or limited org (UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED, ...), whatever the
+    status it came with."""
+    return status >= 500 or status in TRANSIENT_HTTP or not TRANSIENT_CODES.isdisjoint(codes)
+
+
 def typed_error(exc: SalesforceError | requests.RequestException, what: str) -> TransientError | PermanentError:
-    """TransientError for network trouble, 5xx, 429, 401 and lock/limit codes; PermanentError otherwise."""
+    """TransientError for network trouble (the request may have been carried out: ``UNREACHABLE``) and
+    transient answers (``is_transient``); PermanentError otherwise."""
     if isinstance(exc, requests.RequestException):
         return TransientError(f"{UNREACHABLE} for {what}: {exc}")
-    if exc.status in TRANSIENT_HTTP or TRANSIENT_CODES.intersection(error_codes(exc.content)):
+    if is_transient(exc.status, error_codes(exc.content)):
         return TransientError(f"Salesforce answered {exc.status} to {what}: {exc.content}")
     return PermanentError(f"Salesforce refused {what} ({exc.status}): {exc.content}")

@@ -17,10 +17,8 @@ from psycopg.types.json import Jsonb
 
 from adapters.store.json_values import encode_rows
 from adapters.store.row_values import rows_values
-from adapters.store.tables import assignments, outbox, record_states
+from adapters.store.tables import assignments, record_states
 from kernel.ports.decisions import DecisionRows, RecordKey, RecordStateUpdate
-
-PENDING = {"status": "pending", "attempts": 0}  # how every owner write enters the outbox
 
 
 def _columns(table: sa.Table, skip: Sequence[str] = ()) -> str:
@@ -31,6 +29,10 @@ def _from_json(table: sa.Table, parameter: str, skip: Sequence[str] = ()) -> str
     return f"SELECT {_columns(table, skip)} FROM jsonb_populate_recordset(NULL::{table.name}, %({parameter})s)"
 
 
+# An owner write enters the outbox pending, numbered after its record's last write, unless its decision is not
+# the record's newest: its record state was not written (an older event of the same round, or a newer event
+# committed first by a concurrent round), so it is stored superseded and never sent (adapters/store/outbox.py
+# does the same statement by statement).
 DECISION_STATEMENT = f"""
 WITH new_assignments AS (
     INSERT INTO assignments ({_columns(assignments)}) {_from_json(assignments, "assignments")}
@@ -40,9 +42,23 @@ WITH new_assignments AS (
         last_event_at = excluded.last_event_at, routing_id = excluded.routing_id,
         owner_id = excluded.owner_id, updated_at = excluded.updated_at
     WHERE record_states.last_event_at <= excluded.last_event_at
+    RETURNING object_type, record_id, routing_id
 ), new_outbox AS (
-    INSERT INTO outbox ({_columns(outbox, ["id"])}) {_from_json(outbox, "outbox", ["id"])}
-    ON CONFLICT DO NOTHING
+    INSERT INTO outbox (routing_id, object_type, record_id, owner_id, status, attempts, created_at, channel,
+                        sequence, version, superseded_by)
+    SELECT queued.routing_id, queued.object_type, queued.record_id, queued.owner_id,
+        CASE WHEN won.routing_id IS NULL THEN 'superseded' ELSE 'pending' END, 0, queued.created_at, queued.channel,
+        COALESCE((SELECT max(earlier.sequence) FROM outbox AS earlier
+                  WHERE earlier.object_type = queued.object_type AND earlier.record_id = queued.record_id), 0)
+            + row_number() OVER (PARTITION BY queued.object_type, queued.record_id ORDER BY queued.ordinality),
+        0, CASE WHEN won.routing_id IS NULL THEN COALESCE(newest.routing_id, stored.routing_id) END
+    FROM jsonb_populate_recordset(NULL::outbox, %(outbox)s) WITH ORDINALITY AS queued
+    LEFT JOIN new_record_states AS won ON won.routing_id = queued.routing_id
+    LEFT JOIN new_record_states AS newest
+        ON newest.object_type = queued.object_type AND newest.record_id = queued.record_id
+    LEFT JOIN record_states AS stored
+        ON stored.object_type = queued.object_type AND stored.record_id = queued.record_id
+    ON CONFLICT (routing_id) DO NOTHING
 )
 UPDATE team_states SET state = changed.state, decisions = team_states.decisions + changed.decisions,
     updated_at = changed.updated_at
@@ -81,6 +97,6 @@ def write_decisions_postgresql(connection: sa.Connection, rows: DecisionRows) ->
         "team_states": Jsonb(rows_values(rows.team_states), dumps=_dumps),
         "assignments": Jsonb(rows_values(rows.assignments), dumps=_dumps_rows),
         "record_states": Jsonb(rows_values(newest_per_record(rows.record_states)), dumps=_dumps),
-        "outbox": Jsonb(rows_values(rows.owner_writes, **PENDING), dumps=_dumps),
+        "outbox": Jsonb(rows_values(rows.owner_writes), dumps=_dumps),
     }
     connection.exec_driver_sql(DECISION_STATEMENT, parameters)

@@ -13,14 +13,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.base import StoreTransaction, chunks, pairs_in, transaction
-from adapters.store.decision_write import PENDING, write_decisions_postgresql
+from adapters.store.decision_write import write_decisions_postgresql
 from adapters.store.meeting_counts import count_meetings
+from adapters.store.outbox import queue_owner_writes
 from adapters.store.row_values import row_values, rows_values
 from adapters.store.tables import (
     assignments,
     holds,
     member_status,
-    outbox,
     record_states,
     sticky_owners,
     team_states,
@@ -195,7 +195,8 @@ class DecisionTransaction(StoreTransaction):
             self.connection.execute(sa.delete(holds).where(holds.c.routing_id.in_(ids)))
 
     def queue_owner_writes(self, rows: Sequence[OwnerWrite]) -> None:
-        self._insert_ignoring_conflicts(outbox, rows_values(rows, **PENDING))
+        """After the decisions' record states: a write whose decision is not its record's newest is superseded."""
+        queue_owner_writes(self.connection, rows)
 
     def save_decisions(self, rows: DecisionRows) -> None:
         """Team states, assignment logs, record states and outbox rows: one statement on PostgreSQL."""

@@ -1,26 +1,64 @@
-"""The outbox: owner writes waiting for Salesforce, as the flusher and the operator commands see them."""
+"""The outbox: owner writes waiting for Salesforce, as the flusher and the operator commands see them.
+
+Every change of a row is a transition of ``routing.lifecycles.outbox.OUTBOX`` applied as a compare-and-set: the
+statement matches the row's routing id, the ``version`` it was read at and a status the transition may leave,
+and bumps the version. A row changed in between is not matched, which is a lost race, not an error.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.base import IN_CHUNK, chunks, pairs_in, transaction
-from adapters.store.decision_write import PENDING
-from adapters.store.row_values import rows_values
-from adapters.store.tables import outbox
+from adapters.store.row_values import row_values
+from adapters.store.tables import outbox, record_states
 from kernel.ports.decisions import OwnerWrite
-from kernel.ports.outbox import PendingWrite
+from kernel.ports.outbox import Backlog, PendingWrite, Retry
+from routing.lifecycles.outbox import OUTBOX, SUPERSEDING, OutboxStatus
 
+PENDING = OutboxStatus.PENDING
 _PENDING_COLUMNS = (outbox.c.routing_id, outbox.c.object_type, outbox.c.record_id, outbox.c.owner_id,
-                    outbox.c.attempts, outbox.c.last_error)  # PendingWrite's fields, in its order
+                    outbox.c.attempts, outbox.c.last_error, outbox.c.sequence, outbox.c.version,
+                    outbox.c.created_at, outbox.c.retrying_since)  # PendingWrite's fields, in its order
+ROWS_PER_STATEMENT = 1_000
+_newer = outbox.alias("newer")
+
+
+def _pending_write(row: sa.Row[Any]) -> PendingWrite:
+    values = row._mapping
+    return PendingWrite(values["routing_id"], values["object_type"], values["record_id"], values["owner_id"],
+                        values["attempts"], values["last_error"], values["sequence"], values["version"],
+                        values["created_at"], values["retrying_since"])
+
+
+def _batches(rows: Sequence[PendingWrite]) -> Iterator[Sequence[PendingWrite]]:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        yield rows[start : start + ROWS_PER_STATEMENT]
+
+
+def _as_read(rows: Sequence[PendingWrite], to: OutboxStatus) -> sa.ColumnElement[bool]:
+    """The compare-and-set: each row still at the version it was read at, in a status ``to`` may follow."""
+    return sa.and_(pairs_in(outbox.c.version, outbox.c.routing_id, ((row.version, row.routing_id) for row in rows)),
+                   outbox.c.status.in_([str(status) for status in OUTBOX.sources(to)]))
+
+
+def _newer_live_write() -> sa.Select[Any]:
+    """The record's writes numbered after this row's that are pending or written: the newest first."""
+    return (sa.select(_newer.c.routing_id)
+            .where(_newer.c.object_type == outbox.c.object_type, _newer.c.record_id == outbox.c.record_id,
+                   _newer.c.sequence > outbox.c.sequence, _newer.c.status.in_([str(s) for s in SUPERSEDING]))
+            .order_by(_newer.c.sequence.desc()).limit(1))
 
 
 class SqlOutbox:
-    """Pending, sent and failed owner writes in the ``outbox`` table."""
+    """Pending, sent, failed and superseded owner writes in the ``outbox`` table."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -37,71 +75,98 @@ class SqlOutbox:
     def due(self, now: datetime, channel: str = "realtime", limit: int = 2000) -> list[PendingWrite]:
         query = (
             sa.select(*_PENDING_COLUMNS)
-            .where(outbox.c.status == "pending", outbox.c.channel == channel,
+            .where(outbox.c.status == PENDING, outbox.c.channel == channel,
                    sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now))
             .order_by(outbox.c.id)
             .limit(limit)
         )
         with self.engine.connect() as connection:
-            return [PendingWrite(*row) for row in connection.execute(query)]
+            return [_pending_write(row) for row in connection.execute(query)]
 
-    def mark(self, routing_ids: Iterable[str], status: str, now: datetime, error: str | None = None) -> None:
-        ids = list(routing_ids)
-        if not ids:
+    def supersede(self, rows: Sequence[PendingWrite], now: datetime) -> list[PendingWrite]:
+        newer = _newer_live_write()
+        superseded: set[str] = set()
+        with transaction(self.engine) as connection:
+            for batch in _batches(rows):
+                statement = (
+                    sa.update(outbox)
+                    .where(_as_read(batch, OutboxStatus.SUPERSEDED), newer.exists())
+                    .values(status=OutboxStatus.SUPERSEDED.value, superseded_by=newer.scalar_subquery(),
+                            sent_at=now, next_attempt_at=None, version=outbox.c.version + 1)
+                    .returning(outbox.c.routing_id)
+                )
+                superseded.update(connection.execute(statement).scalars())
+        return [row for row in rows if row.routing_id not in superseded]
+
+    def claim(self, rows: Sequence[PendingWrite], note: str) -> list[PendingWrite]:
+        claimed: set[str] = set()
+        with transaction(self.engine) as connection:
+            for batch in _batches(rows):
+                claimed.update(connection.execute(
+                    sa.update(outbox).where(_as_read(batch, PENDING))
+                    .values(last_error=note, version=outbox.c.version + 1)
+                    .returning(outbox.c.routing_id)).scalars())
+        return [dataclasses.replace(row, last_error=note, version=row.version + 1)
+                for row in rows if row.routing_id in claimed]
+
+    def mark(self, rows: Sequence[PendingWrite], status: str, now: datetime, error: str | None = None) -> list[str]:
+        to = OutboxStatus(status)
+        OUTBOX.check(PENDING, to)
+        marked: list[str] = []
+        with transaction(self.engine) as connection:
+            for batch in _batches(rows):
+                marked.extend(connection.execute(
+                    sa.update(outbox).where(_as_read(batch, to))
+                    .values(status=to.value, sent_at=now, last_error=error, attempts=outbox.c.attempts + 1,
+                            next_attempt_at=None, version=outbox.c.version + 1)
+                    .returning(outbox.c.routing_id)).scalars())
+        return marked
+
+    def defer(self, retries: Sequence[Retry], now: datetime) -> None:
+        if not retries:
             return
         with transaction(self.engine) as connection:
             connection.execute(
                 sa.update(outbox)
-                .where(outbox.c.routing_id.in_(ids))
-                .values(status=status, sent_at=now, last_error=error, attempts=outbox.c.attempts + 1,
-                        next_attempt_at=None)
-            )
-
-    def note(self, routing_ids: Iterable[str], note: str) -> None:
-        ids = list(routing_ids)
-        if not ids:
-            return
-        with transaction(self.engine) as connection:
-            connection.execute(sa.update(outbox).where(outbox.c.routing_id.in_(ids)).values(last_error=note))
-
-    def defer(self, errors: Mapping[str, str], until: datetime) -> None:
-        if not errors:
-            return
-        with transaction(self.engine) as connection:
-            connection.execute(
-                sa.update(outbox)
-                .where(outbox.c.routing_id == sa.bindparam("rid"))
-                .values(attempts=outbox.c.attempts + 1, last_error=sa.bindparam("error"), next_attempt_at=until),
-                [{"rid": routing_id, "error": error} for routing_id, error in errors.items()],
+                .where(outbox.c.routing_id == sa.bindparam("rid"), outbox.c.version == sa.bindparam("read_version"),
+                       outbox.c.status == PENDING)
+                .values(attempts=outbox.c.attempts + 1, last_error=sa.bindparam("error"),
+                        next_attempt_at=sa.bindparam("until"),
+                        retrying_since=sa.func.coalesce(outbox.c.retrying_since, now),
+                        version=outbox.c.version + 1),
+                [{"rid": retry.row.routing_id, "read_version": retry.row.version, "error": retry.error,
+                  "until": retry.until} for retry in retries],
             )
 
     def requeue(self, routing_ids: Iterable[str]) -> int:
         ids = list(routing_ids)
         if not ids:
             return 0
+        OUTBOX.check(OutboxStatus.FAILED, PENDING)
         with transaction(self.engine) as connection:
             result = connection.execute(
                 sa.update(outbox)
-                .where(outbox.c.routing_id.in_(ids), outbox.c.status == "failed")
-                .values(status="pending", next_attempt_at=None)
+                .where(outbox.c.routing_id.in_(ids), outbox.c.status == OutboxStatus.FAILED)
+                .values(status=PENDING.value, next_attempt_at=None, retrying_since=None,
+                        version=outbox.c.version + 1)
             )
             return int(result.rowcount or 0)
 
     def resend(self, writes: Sequence[OwnerWrite], note: str) -> list[OwnerWrite]:
+        """Each write queued again as its record's newest (numbered after its last), unless the record's newest
+        write is still pending; returns those queued."""
         queued: list[OwnerWrite] = []
         with transaction(self.engine) as connection:
             for start in range(0, len(writes), IN_CHUNK):
                 chunk = writes[start : start + IN_CHUNK]
-                keys = {(write.object_type, write.record_id) for write in chunk}
-                newest = (sa.select(sa.func.max(outbox.c.id))
-                          .where(pairs_in(outbox.c.object_type, outbox.c.record_id, keys))
-                          .group_by(outbox.c.object_type, outbox.c.record_id))
-                pending = {(row.object_type, row.record_id) for row in connection.execute(
-                    sa.select(outbox.c.object_type, outbox.c.record_id)
-                    .where(outbox.c.id.in_(newest), outbox.c.status == "pending"))}
-                fresh = [write for write in chunk if (write.object_type, write.record_id) not in pending]
+                newest = _newest_writes(connection, {(write.object_type, write.record_id) for write in chunk})
+                fresh = [write for write in chunk
+                         if newest.get((write.object_type, write.record_id), (0, None))[1] != PENDING]
                 if fresh:
-                    connection.execute(sa.insert(outbox), rows_values(fresh, **PENDING, last_error=note))
+                    connection.execute(sa.insert(outbox), [
+                        {**row_values(write), "sequence": newest.get((write.object_type, write.record_id), (0, None))[0] + 1,
+                         "attempts": 0, "version": 0, "status": PENDING.value, "last_error": note}
+                        for write in fresh])
                 queued.extend(fresh)
         return queued
 
@@ -119,7 +184,57 @@ class SqlOutbox:
         with self.engine.connect() as connection:
             value = connection.execute(
                 sa.select(sa.func.min(outbox.c.next_attempt_at)).where(
-                    outbox.c.status == "pending", outbox.c.channel == channel, outbox.c.next_attempt_at.is_not(None)
+                    outbox.c.status == PENDING, outbox.c.channel == channel, outbox.c.next_attempt_at.is_not(None)
                 )
             ).scalar()
         return value
+
+    def backlog(self) -> dict[str, Backlog]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(outbox.c.channel, sa.func.count(), sa.func.min(outbox.c.created_at))
+                .where(outbox.c.status == PENDING).group_by(outbox.c.channel))
+            return {channel: Backlog(int(count), oldest) for channel, count, oldest in rows}
+
+
+def queue_owner_writes(connection: Connection, rows: Sequence[OwnerWrite]) -> None:
+    """New owner writes, each numbered after its record's last one. A write whose decision is not its record's
+    newest (its record state went to a newer event, in this transaction or a concurrent one that committed
+    first) is stored ``superseded``: it must never be sent. Two transactions numbering the same record at once
+    collide on the unique (record, sequence) index; the later one fails and is retried."""
+    if not rows:
+        return
+    keys = sorted({(row.object_type, row.record_id) for row in rows})
+    latest: dict[tuple[str, str], int] = {}
+    newest: dict[tuple[str, str], str] = {}
+    for start in range(0, len(keys), IN_CHUNK):
+        chunk = keys[start : start + IN_CHUNK]
+        latest.update({(row.object_type, row.record_id): int(row.last) for row in connection.execute(
+            sa.select(outbox.c.object_type, outbox.c.record_id, sa.func.max(outbox.c.sequence).label("last"))
+            .where(pairs_in(outbox.c.object_type, outbox.c.record_id, chunk))
+            .group_by(outbox.c.object_type, outbox.c.record_id))})
+        newest.update({(row.object_type, row.record_id): row.routing_id for row in connection.execute(
+            sa.select(record_states.c.object_type, record_states.c.record_id, record_states.c.routing_id)
+            .where(pairs_in(record_states.c.object_type, record_states.c.record_id, chunk)))})
+    values: list[dict[str, Any]] = []
+    for row in rows:
+        key = (row.object_type, row.record_id)
+        latest[key] = latest.get(key, 0) + 1
+        winner = newest.get(key, row.routing_id)
+        values.append({**row_values(row), "sequence": latest[key], "attempts": 0, "version": 0,
+                       "status": (PENDING if winner == row.routing_id else OutboxStatus.SUPERSEDED).value,
+                       "superseded_by": None if winner == row.routing_id else winner})
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.routing_id]), values)
+
+
+def _newest_writes(connection: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+    """(sequence, status) of each record's newest write."""
+    last = (sa.select(outbox.c.object_type, outbox.c.record_id, sa.func.max(outbox.c.sequence).label("sequence"))
+            .where(pairs_in(outbox.c.object_type, outbox.c.record_id, keys))
+            .group_by(outbox.c.object_type, outbox.c.record_id).subquery())
+    rows = connection.execute(
+        sa.select(outbox.c.object_type, outbox.c.record_id, outbox.c.sequence, outbox.c.status)
+        .join(last, sa.and_(outbox.c.object_type == last.c.object_type, outbox.c.record_id == last.c.record_id,
+                            outbox.c.sequence == last.c.sequence)))
+    return {(row.object_type, row.record_id): (int(row.sequence), row.status) for row in rows}

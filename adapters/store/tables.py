@@ -72,7 +72,12 @@ outbox = sa.Table(
     sa.Column("sent_at", Timestamp),
     sa.Column("channel", sa.String(10), nullable=False, server_default="realtime"),
     sa.Column("next_attempt_at", Timestamp),
+    sa.Column("sequence", sa.BigInteger, nullable=False),  # the record's owner writes numbered as stored: 1, 2, ...
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),  # bumped by every change (compare-and-set)
+    sa.Column("retrying_since", Timestamp),  # the first transient failure: retries go on for the retry window
+    sa.Column("superseded_by", sa.String(36)),  # the newer decision's routing id, for a superseded row
     sa.Index("ix_outbox_due", "status", "channel", "id"),
+    sa.Index("ux_outbox_record_sequence", "object_type", "record_id", "sequence", unique=True),
 )
 
 dead_letters = sa.Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -12,6 +12,7 @@ from adapters.logstream.entries import StreamEntry
 from baton.notify.channels import CHANNELS, Directory, Sender
 from baton.notify.templates import Template
 from baton.ports import AssignmentSink
+from baton.salesforce.backlog import BacklogAlert
 from messages import AssignmentLog
 from messages.assignment import Outcome
 from messages.booking import BookingLog, BookingStatus
@@ -61,6 +62,25 @@ def booking_notifications(entries: Sequence[StreamEntry], channels: Sequence[Cha
                                             booking.subject or booking.booking_type, booking.start, booking.end,
                                             channels)
     return notifications
+
+
+def backlog_notifications(alert: BacklogAlert, recipients: Sequence[str],
+                          channels: Sequence[Channel]) -> list[Notification]:
+    """Each recipient told over each channel that owner writes wait for Salesforce (once per crossing)."""
+    values = {"rows": str(alert.rows), "oldest_age": _duration(alert.oldest_age),
+              "threshold": _duration(alert.threshold)}
+    return [
+        Notification(notification_id=f"outbox-backlog:{alert.at.isoformat()}:{recipient}:{channel}",
+                     kind="outbox_backlog", channel=channel, recipient_id=recipient, values=values)
+        for recipient in recipients for channel in channels
+    ]
+
+
+def _duration(span: timedelta) -> str:
+    """``1 h 05 min``, ``12 min``: how long, to the minute."""
+    minutes = int(span.total_seconds()) // 60
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 @dataclass

@@ -34,6 +34,13 @@ DEFAULT_TEMPLATES: dict[str, Template] = {
              "and not actioned within {sla_minutes} minutes. {action}\n",
         slack="SLA missed in {team}: {object_type} {record_id} (owner {owner_id}, {sla_minutes} min). {action}",
     ),
+    "outbox_backlog": Template(
+        subject="Baton: owners are waiting to reach Salesforce ({oldest_age})",
+        text="Hello {recipient_name},\n\n{rows} owner changes Baton decided have not reached Salesforce yet; the "
+             "oldest has waited {oldest_age} (alert after {threshold}). Baton keeps retrying them and writes them "
+             "once Salesforce answers again; the flusher's log says why they wait.\n",
+        slack="Baton: {rows} owner writes waiting for Salesforce, the oldest for {oldest_age} (alert after {threshold})",
+    ),
     "booking": Template(
         subject="Meeting booked: {title}",
         text="Hello {recipient_name},\n\nA meeting was booked with you: {title}, {start} to {end}.\n",

@@ -2,9 +2,13 @@
 
 The assign stage writes each new owner to the outbox in its own transaction. The flusher drains the due
 real-time rows every second or so through the owner writer (sObject Collections, 200 records a call), so
-records arriving one by one still share API calls. A row whose write failed transiently waits with
-exponential backoff; after ``max_attempts`` it is failed and copied to the dead letters, where
-``baton dlq replay`` puts it back. One flusher works at a time (the caller's leader lock decides which).
+records arriving one by one still share API calls. Before a row is sent, it is checked against its record's
+newer rows: a row whose record has a newer write pending or written is ``superseded`` and never sent, so an
+older owner never replaces a newer decision's (after a retry, or a read-back after a lost answer). A row whose
+write failed transiently waits with capped exponential backoff for the retry window
+(``baton.salesforce.retry``); a row Salesforce refuses for good, or that kept failing for the whole window, is
+failed and copied to the dead letters, where ``baton dlq replay`` puts it back. One flusher works at a time
+(the caller's leader lock decides which); it raises the backlog alarm when the oldest waiting owner is too old.
 """
 
 from __future__ import annotations
@@ -12,40 +16,34 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
 import structlog
 
 from adapters.salesforce.session import UNREACHABLE
+from baton.salesforce.backlog import BacklogAlarm
+from baton.salesforce.retry import FAILED, RETRY, RetryPolicy, Verdict, verdict
 from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError
 from kernel.ports import OwnerChange, OwnerReader, OwnerWriter, WriteResult
 from kernel.ports.operations import ApiUsageRepository, DeadLetterRepository, NewDeadLetter
-from kernel.ports.outbox import OutboxRepository, PendingWrite
+from kernel.ports.outbox import OutboxRepository, PendingWrite, Retry
+from routing.lifecycles.outbox import OutboxStatus
 
 log = structlog.get_logger(__name__)
 FLUSH_STAGE = "outbox"
+REALTIME = "realtime"
 DEFAULT_MAX_ROWS = 2_000
 IN_FLIGHT = "write in flight (outcome unknown until answered)"
 UNKNOWN_OUTCOME_PREFIXES = (IN_FLIGHT, UNREACHABLE)
 ALREADY_WRITTEN = "already written (read back after an unknown outcome)"
+_COUNTED = ("rows", "sent", "rejected", "retrying", "failed", "superseded")
 
 
 class FlushRecords(DeadLetterRepository, ApiUsageRepository, Protocol):
     """What a flush records besides the outbox: writes failed for good, and the org's API usage."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 8
-    min_backoff_ms: int = 500
-    max_backoff_ms: int = 300_000
-
-    def next_attempt(self, attempts_so_far: int, now: datetime) -> datetime:
-        delay_ms = min(self.max_backoff_ms, self.min_backoff_ms * 2 ** max(0, attempts_so_far))
-        return now + timedelta(milliseconds=delay_ms)
 
 
 @dataclass
@@ -55,10 +53,11 @@ class FlushReport:
     rejected: int = 0
     retrying: int = 0
     failed: int = 0
+    superseded: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: FlushReport) -> None:
-        for name in ("rows", "sent", "rejected", "retrying", "failed"):
+        for name in _COUNTED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for status, count in other.by_status.items():
             self.by_status[status] = self.by_status.get(status, 0) + count
@@ -73,60 +72,60 @@ def _write(writer: OwnerWriter, rows: Sequence[PendingWrite]) -> list[WriteResul
     try:
         return writer.write(_changes(rows))
     except TransientError as exc:
-        return [WriteResult(row.routing_id, False, "retry", str(exc)) for row in rows]
+        return [WriteResult(row.routing_id, False, RETRY, str(exc)) for row in rows]
     except PermanentError as exc:
-        return [WriteResult(row.routing_id, False, "failed", str(exc)) for row in rows]
+        return [WriteResult(row.routing_id, False, FAILED, str(exc)) for row in rows]
 
 
 def settle(outbox: OutboxRepository, dead_letters: DeadLetterRepository, rows: Sequence[PendingWrite],
            results: Sequence[WriteResult], policy: RetryPolicy, now: datetime) -> FlushReport:
-    """Stores each row's outcome: done, retried later with backoff, or failed into the dead letters."""
-    attempts = {row.routing_id: row.attempts for row in rows}
+    """Stores each row's outcome: done, retried later with backoff, or failed into the dead letters. A row
+    changed meanwhile (a lost compare-and-set) keeps what the other change gave it."""
+    by_id = {row.routing_id: row for row in rows}
     report = FlushReport(rows=len(rows))
-    done: dict[tuple[str, str | None], list[str]] = {}
-    retry_at: dict[datetime, dict[str, str]] = {}
-    failed: dict[str, str] = {}
+    done: dict[tuple[str, str | None], list[PendingWrite]] = {}
+    retries: list[Retry] = []
+    failed: dict[str, list[PendingWrite]] = {}
     for result in results:
+        row = by_id[result.routing_id]
         error = result.error or result.status
-        if result.ok:
-            done.setdefault((result.status, result.error), []).append(result.routing_id)
-            report.by_status[result.status] = report.by_status.get(result.status, 0) + 1
-        elif result.status == "retry" and attempts[result.routing_id] + 1 < policy.max_attempts:
-            retry_at.setdefault(policy.next_attempt(attempts[result.routing_id], now), {})[result.routing_id] = error
+        decided = verdict(result, row, policy, now)
+        if decided is Verdict.DONE:
+            done.setdefault((result.status, result.error), []).append(row)
+        elif decided is Verdict.RETRY:
+            retries.append(Retry(row, error, now + policy.backoff(row.attempts + 1)))
         else:
-            failed[result.routing_id] = error
-    for (status, error), routing_ids in done.items():
-        outbox.mark(routing_ids, status, now, error)
-    for until, errors in retry_at.items():
-        outbox.defer(errors, until)
-    report.sent = report.by_status.get("sent", 0)
-    report.rejected = report.by_status.get("rejected", 0)
-    report.retrying = sum(len(errors) for errors in retry_at.values())
-    report.failed = len(failed)
-    if failed:
-        _dead_letter(outbox, dead_letters, rows, failed, now)
+            failed.setdefault(error, []).append(row)
+    for (status, error), group in done.items():
+        marked = len(outbox.mark(group, status, now, error))
+        report.by_status[status] = report.by_status.get(status, 0) + marked
+    outbox.defer(retries, now)
+    report.sent = report.by_status.get(OutboxStatus.SENT, 0)
+    report.rejected = report.by_status.get(OutboxStatus.REJECTED, 0)
+    report.superseded = report.by_status.get(OutboxStatus.SUPERSEDED, 0)
+    report.retrying = len(retries)
+    report.failed = _dead_letter(outbox, dead_letters, failed, now)
     return report
 
 
-def _dead_letter(outbox: OutboxRepository, dead_letters: DeadLetterRepository, rows: Sequence[PendingWrite],
-                 failed: dict[str, str], now: datetime) -> None:
-    for error, routing_ids in _group_by_error(failed).items():
-        outbox.mark(routing_ids, "failed", now, error)
+def _dead_letter(outbox: OutboxRepository, dead_letters: DeadLetterRepository,
+                 failed: dict[str, list[PendingWrite]], now: datetime) -> int:
+    """Each error's rows failed and copied to one dead letter; returns how many rows were failed."""
+    count = 0
+    for error, group in failed.items():
+        routing_ids = outbox.mark(group, OutboxStatus.FAILED, now, error)
+        if not routing_ids:
+            continue
+        count += len(routing_ids)
         failed_here = set(routing_ids)
-        records = [row.record_id for row in rows if row.routing_id in failed_here]
+        records = [row.record_id for row in group if row.routing_id in failed_here]
         letter_id = dead_letters.add_dead_letter(NewDeadLetter(
             message_id=f"outbox-{routing_ids[0]}", queue_name=FLUSH_STAGE, actor_name=FLUSH_STAGE,
             stage=FLUSH_STAGE, routing_ids=routing_ids, message={"record_ids": records},
             reason=f"owner write failed: {error}"[:4000], failed_at=now,
         ))
         log.error("owner_write_dead_lettered", dead_letter_id=letter_id, records=len(routing_ids), reason=error)
-
-
-def _group_by_error(failed: dict[str, str]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for routing_id, error in failed.items():
-        grouped.setdefault(error, []).append(routing_id)
-    return grouped
+    return count
 
 
 def _outcome_unknown(row: PendingWrite) -> bool:
@@ -135,61 +134,87 @@ def _outcome_unknown(row: PendingWrite) -> bool:
     return (row.last_error or "").startswith(UNKNOWN_OUTCOME_PREFIXES)
 
 
-def settle_unknown_outcomes(outbox: OutboxRepository, writer: OwnerWriter, rows: list[PendingWrite],
-                            now: datetime) -> tuple[list[PendingWrite], int]:
-    """Rows whose last write's outcome is unknown are read back first: those whose record already has
-    the owner are done (not written twice); the rest are written. Returns (rows to write, rows settled).
-    When the owners cannot be read now, those rows wait for the next round."""
+@dataclass
+class ReadBack:
+    """What reading owners back after unknown outcomes gave: rows to write, rows found written, and rows that
+    wait because the owners could not be read now (each a ``retry`` result keeping its unknown outcome)."""
+
+    to_write: list[PendingWrite]
+    written: list[PendingWrite] = field(default_factory=list)
+    waiting: list[WriteResult] = field(default_factory=list)
+
+
+def read_back(writer: OwnerWriter, rows: list[PendingWrite]) -> ReadBack:
+    """Rows whose last write's outcome is unknown are read back first: those whose record already has the
+    owner are done (not written twice); the rest are written again. When the owners cannot be read now, those
+    rows wait for their next attempt, still to be read back."""
     unknown = [row for row in rows if _outcome_unknown(row)]
     if not unknown or not isinstance(writer, OwnerReader):
-        return rows, 0
+        return ReadBack(rows)
     try:
         owners = {record_id[:15]: owner[:15] for record_id, owner in writer.current_owners(_changes(unknown)).items()}
     except TransientError as exc:
         log.warning("outbox_read_back_failed", rows=len(unknown), error=str(exc))
         waiting = {row.routing_id for row in unknown}
-        return [row for row in rows if row.routing_id not in waiting], 0
+        return ReadBack([row for row in rows if row.routing_id not in waiting],
+                        waiting=[WriteResult(row.routing_id, False, RETRY, row.last_error) for row in unknown])
     except PermanentError as exc:  # cannot read these owners back: an idempotent write again is still right
         log.warning("outbox_read_back_refused", rows=len(unknown), error=str(exc))
-        return rows, 0
-    done = [row.routing_id for row in unknown if owners.get(row.record_id[:15]) == row.owner_id[:15]]
-    outbox.mark(done, "sent", now, ALREADY_WRITTEN)
-    finished = set(done)
-    return [row for row in rows if row.routing_id not in finished], len(done)
+        return ReadBack(rows)
+    written = [row for row in unknown if owners.get(row.record_id[:15]) == row.owner_id[:15]]
+    found = {row.routing_id for row in written}
+    return ReadBack([row for row in rows if row.routing_id not in found], written=written)
+
+
+def write_rows(outbox: OutboxRepository, records: FlushRecords, writer: OwnerWriter, rows: list[PendingWrite],
+               policy: RetryPolicy, now: datetime) -> FlushReport:
+    """Reads back the rows whose last outcome is unknown, then writes the rest. The rows are marked in flight
+    before the call, so a write whose answer never got stored (the flusher killed, the database or the
+    connection gone) is read back instead of sent twice; a row changed meanwhile is not sent."""
+    found = read_back(writer, rows)
+    report = FlushReport()
+    written = outbox.mark(found.written, OutboxStatus.SENT, now, ALREADY_WRITTEN)
+    report.rows = report.sent = len(written)
+    waiting = {result.routing_id for result in found.waiting}
+    report.add(settle(outbox, records, [row for row in rows if row.routing_id in waiting], found.waiting,
+                      policy, now))
+    claimed = outbox.claim(found.to_write, IN_FLIGHT)
+    if claimed:
+        report.add(settle(outbox, records, claimed, _write(writer, claimed), policy, now))
+    return report
 
 
 def flush_outbox(outbox: OutboxRepository, records: FlushRecords, writer: OwnerWriter, now: datetime,
                  policy: RetryPolicy, max_rows: int = DEFAULT_MAX_ROWS) -> FlushReport:
-    """Writes every due real-time row (``max_rows`` a round, in as few calls as the writer needs).
-
-    The rows are marked in flight before the call, so a write whose answer never got stored (the flusher
-    killed, the database or the connection gone) is read back instead of sent twice."""
+    """Writes every due real-time row (``max_rows`` a round, in as few calls as the writer needs), except
+    the rows a newer write of the same record supersedes."""
     report = FlushReport()
     while True:
-        due = outbox.due(now, "realtime", max_rows)
+        due = outbox.due(now, REALTIME, max_rows)
         if not due:
             break
-        rows, settled = settle_unknown_outcomes(outbox, writer, due, now)
-        report.rows += settled
-        report.sent += settled
-        if rows:
-            outbox.note((row.routing_id for row in rows), IN_FLIGHT)
-            results = _write(writer, rows)
-            report.add(settle(outbox, records, rows, results, policy, now))
-        if len(due) < max_rows or not rows:
+        rows = outbox.supersede(due, now)
+        superseded = len(due) - len(rows)
+        report.rows += superseded
+        report.superseded += superseded
+        round_report = write_rows(outbox, records, writer, rows, policy, now)
+        report.add(round_report)
+        if len(due) < max_rows or not round_report.rows:
             break
     usage = writer.api_usage()
     if usage is not None:
         records.save_api_usage(usage[0], usage[1], now)
     if report.rows:
         log.info("outbox_flushed", rows=report.rows, sent=report.sent, rejected=report.rejected,
-                 retrying=report.retrying, failed=report.failed, api_usage=usage and f"{usage[0]}/{usage[1]}")
+                 retrying=report.retrying, failed=report.failed, superseded=report.superseded,
+                 api_usage=usage and f"{usage[0]}/{usage[1]}")
     return report
 
 
 @dataclass
 class Flusher:
-    """Flushes every ``interval_ms`` while this process holds the leader lock, until stopped."""
+    """Flushes every ``interval_ms`` while this process holds the leader lock, until stopped; after each round
+    the backlog alarm (if any) looks at the oldest waiting real-time write."""
 
     outbox: OutboxRepository
     records: FlushRecords
@@ -199,6 +224,7 @@ class Flusher:
     interval_ms: int = 1_000
     is_leader: Callable[[], bool] = lambda: True
     stopped: threading.Event = field(default_factory=threading.Event)
+    alarm: BacklogAlarm | None = None
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -209,7 +235,11 @@ class Flusher:
         try:
             if not self.is_leader():
                 return None
-            return flush_outbox(self.outbox, self.records, self.writer, self.clock(), self.policy)
+            now = self.clock()
+            report = flush_outbox(self.outbox, self.records, self.writer, now, self.policy)
+            if self.alarm is not None:
+                self.alarm.observe(self.outbox.backlog().get(REALTIME), now)
+            return report
         except (TransientError, sa.exc.DBAPIError) as exc:  # the database is away: the rows wait in the outbox
             log.warning("outbox_flush_failed", error=str(exc))
             return None

@@ -172,7 +172,8 @@ class LogFilter:
 
 @dataclass(frozen=True, slots=True)
 class OwnerWriteState:
-    """Where one decision's owner write stands in the outbox."""
+    """Where one decision's owner write stands in the outbox: ``sequence`` numbers the record's writes, and a
+    ``superseded`` one names the newer decision it gave way to (``superseded_by``)."""
 
     routing_id: str
     object_type: str
@@ -185,6 +186,10 @@ class OwnerWriteState:
     sent_at: datetime | None
     channel: str
     next_attempt_at: datetime | None
+    sequence: int
+    version: int
+    retrying_since: datetime | None
+    superseded_by: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,13 @@
-"""The outbox port: owner writes waiting for Salesforce, as the flusher and the operator commands see them."""
+"""The outbox port: owner writes waiting for Salesforce, as the flusher and the operator commands see them.
+
+A row's statuses and the transitions between them are declared in ``routing/lifecycles/outbox.py``. Every
+change of a row is a compare-and-set on its status and ``version``: a row changed since it was read (by a
+replay, a withdrawal, another flusher) is left as it is, and the call says which rows it moved.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -13,7 +18,8 @@ from kernel.ports.owners import OwnerChange
 
 @dataclass(frozen=True, slots=True)
 class PendingWrite:
-    """An owner write still to be sent: what to write, and how its earlier attempts went."""
+    """An owner write still to be sent: what to write, how its earlier attempts went, and where it stands: the
+    record's write number ``sequence`` (a higher one is a newer decision) and the row's ``version``."""
 
     routing_id: str
     object_type: str
@@ -21,10 +27,31 @@ class PendingWrite:
     owner_id: str
     attempts: int
     last_error: str | None
+    sequence: int
+    version: int
+    created_at: datetime
+    retrying_since: datetime | None
 
     @property
     def change(self) -> OwnerChange:
         return OwnerChange(self.routing_id, self.object_type, self.record_id, self.owner_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A write that failed transiently and is tried again at ``until``."""
+
+    row: PendingWrite
+    error: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The pending writes of a channel: how many, and when the oldest was queued."""
+
+    rows: int
+    oldest_created_at: datetime | None
 
 
 class OutboxRepository(Protocol):
@@ -38,16 +65,23 @@ class OutboxRepository(Protocol):
         """When the earliest pending write of a channel that waits for a retry is due; None if none waits."""
         ...
 
-    def mark(self, routing_ids: Iterable[str], status: str, now: datetime, error: str | None = None) -> None:
-        """A finished write attempt: sent, rejected by Salesforce, not configured, or failed for good."""
+    def supersede(self, rows: Sequence[PendingWrite], now: datetime) -> list[PendingWrite]:
+        """Marks ``superseded`` each row for whose record a newer write is pending or written (it must not be
+        sent: its owner would replace a newer decision's); returns the rows still to write."""
         ...
 
-    def note(self, routing_ids: Iterable[str], note: str) -> None:
-        """Notes why writes are where they are (e.g. in flight) without counting an attempt."""
+    def claim(self, rows: Sequence[PendingWrite], note: str) -> list[PendingWrite]:
+        """Notes why writes are where they are (in flight) without counting an attempt; returns the rows it
+        noted, as they now stand (a row changed since it was read is not among them and must not be sent)."""
         ...
 
-    def defer(self, errors: Mapping[str, str], until: datetime) -> None:
-        """Writes that will be retried (routing id -> error): count the attempt, try again at ``until``."""
+    def mark(self, rows: Sequence[PendingWrite], status: str, now: datetime, error: str | None = None) -> list[str]:
+        """A finished write attempt: sent, rejected by Salesforce, not configured, superseded, or failed for
+        good. Returns the routing ids marked."""
+        ...
+
+    def defer(self, retries: Sequence[Retry], now: datetime) -> None:
+        """Writes that will be retried: count the attempt, keep the error, try again at each one's ``until``."""
         ...
 
     def requeue(self, routing_ids: Iterable[str]) -> int:
@@ -66,4 +100,8 @@ class OutboxRepository(Protocol):
 
     def summary(self) -> dict[tuple[str, int], int]:
         """How many writes sit at each (status, attempts): a record written once shows attempts 1."""
+        ...
+
+    def backlog(self) -> dict[str, Backlog]:
+        """Per channel with pending writes: how many, and the oldest one's queueing time."""
         ...

@@ -253,7 +253,15 @@ def sequences(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
 
 RULES_BY_NAME: dict[str, RowCheck] = {"version": versions, "sequence": sequences}
 # (table, column) -> its check; add one for each column an issue-19 migration adds that no rule above covers
-NEW_COLUMN_VALUES: dict[tuple[str, str], RowCheck] = {}
+def empty(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Nothing the old code knew: every old row holds NULL."""
+    assert all(row[column] is None for row in rows), [row[column] for row in rows]
+
+
+NEW_COLUMN_VALUES: dict[tuple[str, str], RowCheck] = {
+    ("outbox", "retrying_since"): empty,  # old rows had not begun a retry window: it starts at their next failure
+    ("outbox", "superseded_by"): empty,  # no old row was marked superseded
+}
 
 
 # building the old store ------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from kernel.clock import utc_now
 from kernel.ports.bookings import Hold, NewBooking
 from kernel.ports.decisions import Assignment, OwnerWrite
 from tests.support.cli import run_baton
+from tests.support.stores import mark_writes
 
 pytestmark = pytest.mark.integration
 REP_A, REP_B, QUEUE = "005000000000001AAA", "005000000000002AAA", "00G000000000001AAA"
@@ -56,7 +57,7 @@ def decide(store: Store, routing_id: str, record_id: str, owner_id: str | None, 
         if write is not None and owner_id is not None:
             tx.queue_owner_writes([OwnerWrite(routing_id, object_type, record_id, owner_id, "realtime", at)])
     if write not in (None, "pending"):
-        store.outbox.mark([routing_id], write, at, None if write == "sent" else "SERVER_UNAVAILABLE")  # type: ignore[arg-type]
+        mark_writes(store, [routing_id], write, at, None if write == "sent" else "SERVER_UNAVAILABLE")
 
 
 def book(store: Store, booking_id: str, status: str, ago: timedelta, host: str) -> None:

@@ -11,6 +11,7 @@ the structure Baton relies on is checked on top.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,23 @@ K8S = DEPLOY / "kubernetes"
 KUBERNETES_VERSION = "1.30.0"
 PROCESS_TYPES = {"web", "worker", "scheduler", "flusher", "listen", "sync"}
 DEPLOYED = {"web": "web", "worker": "worker", "scheduler": "scheduler", "flusher": "flusher", "listener": "listen"}
+CRD_GROUPS = ("keda.sh/", "monitoring.coreos.com/")  # custom resources: checked against their own schemas below
+RULES_FILE = DEPLOY / "prometheus" / "baton-rules.yml"
+DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
+RULE_FILE_SCHEMA = {  # Prometheus' alerting rule file (https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/)
+    "type": "object", "required": ["groups"], "additionalProperties": False,
+    "properties": {"groups": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["name", "rules"], "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "interval": {"type": "string", "pattern": DURATION},
+                       "rules": {"type": "array", "minItems": 1, "items": {
+                           "type": "object", "required": ["alert", "expr"], "additionalProperties": False,
+                           "properties": {
+                               "alert": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$"},
+                               "expr": {"type": "string"}, "for": {"type": "string", "pattern": DURATION},
+                               "keep_firing_for": {"type": "string", "pattern": DURATION},
+                               "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                               "annotations": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}}},
+}
 
 
 def procfile() -> dict[str, list[str]]:
@@ -67,7 +85,7 @@ def test_the_procfile_names_every_process_type() -> None:
     assert set(procfile()) == PROCESS_TYPES
 
 
-@pytest.mark.parametrize("doc", [doc for doc in manifests() if not doc["apiVersion"].startswith("keda.sh/")],
+@pytest.mark.parametrize("doc", [doc for doc in manifests() if not doc["apiVersion"].startswith(CRD_GROUPS)],
                          ids=lambda doc: f"{doc['kind']}/{doc['metadata']['name']}")
 def test_every_built_in_kubernetes_object_is_valid_against_the_api_schema(doc: dict[str, Any]) -> None:
     kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -191,3 +209,37 @@ def test_compose_runs_every_process_against_healthy_rabbitmq_and_postgresql() ->
         assert Settings.model_validate({key[6:].lower(): value for key, value in env.items()})
         assert "healthcheck" in services["rabbitmq"] and "healthcheck" in services["postgres"]
     assert (DEPLOY / services["web"]["build"]["context"] / services["web"]["build"]["dockerfile"]).is_file()
+
+
+def alert_rules() -> dict[str, dict[str, Any]]:
+    return {rule["alert"]: rule for group in yaml.safe_load(RULES_FILE.read_text())["groups"]
+            for rule in group["rules"]}
+
+
+def test_the_alert_rules_are_a_prometheus_rule_file_and_the_prometheus_rule_carries_the_same_rules() -> None:
+    rules = yaml.safe_load(RULES_FILE.read_text())
+    jsonschema.validate(rules, RULE_FILE_SCHEMA)
+    [operator_rule] = by_kind("PrometheusRule").values()
+    assert operator_rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert operator_rule["metadata"]["labels"]["app.kubernetes.io/name"] == "baton"
+    assert operator_rule["spec"] == rules
+    with pytest.raises(jsonschema.ValidationError, match="expr"):
+        jsonschema.validate({"groups": [{"name": "g", "rules": [{"alert": "A", "exprr": "up"}]}]}, RULE_FILE_SCHEMA)
+
+
+def test_the_alerts_watch_metrics_baton_serves_at_the_thresholds_of_its_settings(tmp_path: Path) -> None:
+    """Each metric an alert names is one the store's gauges report; the warning fires where the flusher's
+    notification does, the critical one well before writes are dead-lettered."""
+    from adapters.store import Store, make_engine, upgrade_schema
+    from baton.operations.metrics.store_gauges import StoreGauges
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'metrics.sqlite3'}")
+    upgrade_schema(engine)
+    served = {family.name for family in StoreGauges(lambda: Store(engine)).collect()}
+    rules = alert_rules()
+    for name, rule in rules.items():
+        assert set(re.findall(r"\bbaton_\w+", rule["expr"])) <= served, name
+    settings = Settings()
+    waiting, near_the_end = rules["BatonOwnerWritesWaiting"], rules["BatonOwnerWritesNearTheirRetryWindow"]
+    assert waiting["expr"].endswith(f"> {settings.outbox_alert_after_s}")
+    assert int(near_the_end["expr"].rsplit("> ", 1)[1]) < settings.outbox_retry_window_s

@@ -21,14 +21,17 @@ from baton import runtime
 from baton.chains import BATCH_ROUTING, ROUTING
 from baton.configs import ConfigProvider, apply_config
 from baton.ports import Ports, RecordingSink
-from baton.salesforce.flusher import FlushReport, RetryPolicy, flush_outbox
+from baton.salesforce.flusher import FlushReport, flush_outbox
 from baton.salesforce.ingest import enqueue
+from baton.salesforce.retry import RetryPolicy
 from kernel.clock import utc_now
 from kernel.errors import TransientError
 from kernel.ports import OwnerChange, WriteResult
 from messages import AssignmentLog, RecordEvent
 
-FLUSH_POLICY = RetryPolicy(max_attempts=4, min_backoff_ms=5, max_backoff_ms=20)
+FLUSH_ATTEMPTS = 4  # a write failing transiently in every flush round is given up at its 4th attempt:
+# the rounds are a minute apart, and the retry window ends 3 minutes after the first failure
+FLUSH_POLICY = RetryPolicy(min_backoff_ms=5, max_backoff_ms=20, window=timedelta(minutes=FLUSH_ATTEMPTS - 1))
 
 
 @dataclass
@@ -125,7 +128,7 @@ class Pipeline:
         """The outbox flusher's rounds, each a minute later, so rows waiting to be retried come due."""
         writer = self.app.ports.owner_writer
         total = FlushReport()
-        for round_number in range(FLUSH_POLICY.max_attempts + 1):
+        for round_number in range(FLUSH_ATTEMPTS + 1):
             report = flush_outbox(self.store.outbox, self.store.administration, writer,
                                   utc_now() + timedelta(minutes=round_number), FLUSH_POLICY)
             total.add(report)

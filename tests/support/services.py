@@ -163,6 +163,8 @@ def worker_env(rabbitmq_url: str, postgres_url: str, schema: str, prefix: str, *
             "BATON_LOG_LEVEL": "WARNING",
             "BATON_MIN_BACKOFF_MS": "100",
             "BATON_MAX_BACKOFF_MS": "2000",
+            "BATON_OUTBOX_MIN_BACKOFF_MS": "100",
+            "BATON_OUTBOX_MAX_BACKOFF_MS": "2000",
             "BATON_CONFIG_REFRESH_MS": "500",
             "BATON_FLUSH_INTERVAL_MS": "200",
             "PYTHONPATH": str(REPO_ROOT),

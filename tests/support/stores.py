@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,10 @@ def another_process_holding(engine: Engine, name: str = "inbox") -> Iterator[sub
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(30)
+
+
+def mark_writes(store: Store, routing_ids: list[str], status: str, at: datetime, error: str | None = None) -> None:
+    """Marks the pending owner writes of ``routing_ids`` as the flusher would after a call: each as it reads now."""
+    pending = {row.routing_id: row for row in store.outbox.due(at + timedelta(days=36_500), limit=100_000)}
+    marked = store.outbox.mark([pending[routing_id] for routing_id in routing_ids], status, at, error)
+    assert sorted(marked) == sorted(routing_ids), f"not pending: {sorted(set(routing_ids) - set(marked))}"

@@ -1,7 +1,8 @@
 """Batch jobs' owners out of the outbox (``bulk`` channel) in Bulk API 2.0 ingest rounds.
 
 A round takes every due ``bulk`` row (any job's, so rows an interrupted job left behind go out too) and writes
-them in one ingest job per object type. Rows whose owner already is the record's current owner are settled as
+them in one ingest job per object type. Rows whose record has a newer write pending or written (a later decision,
+in the job or in real time) are superseded first and not written. Rows whose owner already is the record's current owner are settled as
 ``unchanged`` without a write. Rows that failed transiently (UNABLE_TO_LOCK_ROW, 5xx) wait with backoff and go
 in a follow-up round; after the retry limit they are dead-lettered (``baton.salesforce.flusher.settle``). The API budget
 is checked before every round.
@@ -14,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from baton.assignment.reassign.jobs import Progress, ensure_budget
-from baton.salesforce.flusher import FlushRecords, FlushReport, RetryPolicy, settle
+from baton.salesforce.flusher import FlushRecords, FlushReport, settle
+from baton.salesforce.retry import RetryPolicy
 from kernel.clock import Clock
 from kernel.ports import OwnerWriter, WriteResult
 from kernel.ports.outbox import OutboxRepository, PendingWrite
@@ -35,8 +37,9 @@ def _settle_in_chunks(outbox: OutboxRepository, records: FlushRecords, rows: Seq
     return report
 
 
-def write_round(outbox: OutboxRepository, records: FlushRecords, writer: OwnerWriter, rows: Sequence[PendingWrite],
+def write_round(outbox: OutboxRepository, records: FlushRecords, writer: OwnerWriter, due: Sequence[PendingWrite],
                 current_owners: Mapping[str, str | None], policy: RetryPolicy, now: datetime) -> FlushReport:
+    rows = outbox.supersede(due, now)  # a newer decision for the record is written or on its way: not this one
     unchanged = [row for row in rows if current_owners.get(row.record_id) == row.owner_id]
     skipped = {row.routing_id for row in unchanged}
     changes = [row.change for row in rows if row.routing_id not in skipped]
@@ -44,6 +47,7 @@ def write_round(outbox: OutboxRepository, records: FlushRecords, writer: OwnerWr
     if changes:
         results.extend(writer.write(changes))
     report = _settle_in_chunks(outbox, records, rows, results, policy, now)
+    report.superseded += len(due) - len(rows)
     usage = writer.api_usage()
     if usage is not None:
         records.save_api_usage(usage[0], usage[1], now)
@@ -65,4 +69,5 @@ def write_bulk_owners(outbox: OutboxRepository, records: FlushRecords, writer: O
             continue
         ensure_budget(records, budget_share)
         total.add(write_round(outbox, records, writer, rows, current_owners, policy, clock()))
-        progress.update("write", total.sent + total.rejected + total.failed + total.by_status.get("unchanged", 0))
+        progress.update("write", total.sent + total.rejected + total.failed + total.superseded
+                        + total.by_status.get("unchanged", 0))

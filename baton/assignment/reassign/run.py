@@ -25,8 +25,8 @@ from baton.assignment.reassign.owners import write_bulk_owners
 from baton.assignment.reassign.records import read_pages
 from baton.chains import ROUTE
 from baton.ports import Ports
-from baton.salesforce.flusher import RetryPolicy
 from baton.salesforce.ingest import enqueue
+from baton.salesforce.retry import RetryPolicy
 from baton.settings import Settings
 from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError
@@ -70,7 +70,10 @@ class JobReport:
 
 
 def _policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(settings.max_retries + 1, settings.min_backoff_ms, settings.max_backoff_ms)
+    """A job's Bulk API writes are retried ``BATON_MAX_RETRIES`` times (the job waits for them), not for the
+    real-time outbox's retry window."""
+    return RetryPolicy(settings.min_backoff_ms, settings.max_backoff_ms, window=None,
+                       max_attempts=settings.max_retries + 1)
 
 
 def _save_usage(ctx: JobContext) -> None:

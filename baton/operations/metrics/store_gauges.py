@@ -1,4 +1,5 @@
-"""Gauges read from the store when scraped: held records, stored dead letters, Salesforce API budget."""
+"""Gauges read from the store when scraped: held records, stored dead letters, owner writes waiting for
+Salesforce, Salesforce API budget."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from prometheus_client.registry import Collector
 
 from adapters.store import Store
 from adapters.store.tables import dead_letters, holds
+from baton.salesforce.backlog import oldest_age
+from kernel.clock import utc_now
+
+OUTBOX_CHANNELS = ("realtime", "bulk")  # always reported, so an alert's series exists while nothing waits
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +57,7 @@ class StoreGauges(Collector):
         for stage, count in letters:
             letter_family.add_metric([stage], count)
         yield letter_family
+        yield from _outbox_families(store)
         usage = store.administration.api_usage()
         if usage is not None:
             yield GaugeMetricFamily("baton_salesforce_api_requests_used",
@@ -64,3 +70,19 @@ class StoreGauges(Collector):
             yield GaugeMetricFamily("baton_salesforce_api_usage_observed_timestamp_seconds",
                                     "When Salesforce last reported the API usage.",
                                     value=usage.observed_at.timestamp())
+
+
+def _outbox_families(store: Store) -> Iterator[GaugeMetricFamily]:
+    backlog = store.outbox.backlog()
+    now = utc_now()
+    pending = GaugeMetricFamily("baton_outbox_pending_writes", "Owner writes waiting for Salesforce, per channel.",
+                                labels=["channel"])
+    oldest = GaugeMetricFamily("baton_outbox_oldest_pending_age_seconds",
+                               "How long the oldest owner write waiting for Salesforce has waited (0 when none "
+                               "waits), per channel.", labels=["channel"])
+    for channel in dict.fromkeys((*OUTBOX_CHANNELS, *backlog)):
+        found = backlog.get(channel)
+        pending.add_metric([channel], found.rows if found else 0)
+        oldest.add_metric([channel], oldest_age(found, now).total_seconds())
+    yield pending
+    yield oldest

@@ -3,14 +3,14 @@ the Ack or 202 and finished once its actor finished or it was dead-lettered (cre
 it stays empty unless a web process runs without RabbitMQ).
 
 Revision ID: 0016_inbox
-Revises: 0013_meeting_counts
+Revises: 0015_outbox_sequence
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_inbox"
-down_revision = "0013_meeting_counts"
+down_revision = "0015_outbox_sequence"
 branch_labels = None
 depends_on = None
 

@@ -17,7 +17,7 @@ from kernel.clock import utc_now
 from messages import Source
 from tests.support.configs import team_config
 from tests.support.events import lead_event
-from tests.support.pipeline import FLUSH_POLICY, Pipeline
+from tests.support.pipeline import FLUSH_ATTEMPTS, FLUSH_POLICY, Pipeline
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_a_failed_second_call_of_a_round_leaves_the_first_calls_owners_written_o
 def test_a_row_that_keeps_failing_is_dead_lettered_with_its_error_and_replayable(
     pipeline: Pipeline, org: FakeOrg
 ) -> None:
-    org.fail_record("00Q000000000002AAA", *["UNABLE_TO_LOCK_ROW"] * FLUSH_POLICY.max_attempts)
+    org.fail_record("00Q000000000002AAA", *["UNABLE_TO_LOCK_ROW"] * FLUSH_ATTEMPTS)
     pipeline.send([lead_event(1), lead_event(2)], batch_size=2)
     pipeline.drain()
 
@@ -114,7 +114,7 @@ def test_a_row_that_keeps_failing_is_dead_lettered_with_its_error_and_replayable
     assert letter.stage == "outbox"
     assert "UNABLE_TO_LOCK_ROW" in letter.reason
     assert letter.message == {"record_ids": ["00Q000000000002AAA"]}
-    assert pipeline.store.outbox.summary() == {("sent", 1): 1, ("failed", FLUSH_POLICY.max_attempts): 1}
+    assert pipeline.store.outbox.summary() == {("sent", 1): 1, ("failed", FLUSH_ATTEMPTS): 1}
 
     assert pipeline.store.outbox.requeue(letter.routing_ids) == 1
     pipeline.flush()

@@ -13,6 +13,7 @@ from kernel.ports.bookings import Hold, NewBooking
 from kernel.ports.decisions import Assignment, OwnerWrite
 from kernel.ports.operations import LatestOwnerDecision
 from messages.booking import FINAL_STATUSES
+from tests.support.stores import mark_writes
 
 AT = datetime(2026, 11, 20, 9, tzinfo=UTC)
 REP_A, REP_B, REP_C = "005000000000001AAA", "005000000000002AAA", "005000000000003AAA"
@@ -28,7 +29,7 @@ def decide(store: Store, routing_id: str, record_id: str, owner_id: str | None, 
         if write is not None and owner_id is not None:
             tx.queue_owner_writes([OwnerWrite(routing_id, object_type, record_id, owner_id, "realtime", at)])
     if write not in (None, "pending"):
-        store.outbox.mark([routing_id], write, at)  # type: ignore[arg-type]
+        mark_writes(store, [routing_id], write, at)
 
 
 def test_each_records_newest_decision_that_named_an_owner_with_its_writes_status(store: Store) -> None:

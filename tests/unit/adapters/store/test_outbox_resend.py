@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from adapters.store import Store
 from adapters.store.tables import outbox
 from kernel.ports.decisions import OwnerWrite
+from tests.support.stores import mark_writes
 
 AT = datetime(2026, 11, 20, 9, tzinfo=UTC)
 REP_A, REP_B = "005000000000001AAA", "005000000000002AAA"
@@ -32,8 +33,8 @@ def test_a_new_pending_row_for_each_record_whose_newest_write_is_not_pending(sto
           OwnerWrite("r2", "Lead", LEAD_2, REP_A, "realtime", AT),
           OwnerWrite("r3-old", "Lead", LEAD_3, REP_B, "realtime", AT),
           OwnerWrite("r3", "Lead", LEAD_3, REP_A, "realtime", AT))
-    store.outbox.mark(["r1", "r3"], "sent", AT)
-    store.outbox.mark(["r3-old"], "failed", AT)  # an older row of LEAD_3; its newest (r3) was sent
+    mark_writes(store, ["r1", "r3"], "sent", AT)
+    mark_writes(store, ["r3-old"], "failed", AT)  # an older row of LEAD_3; its newest (r3) was sent
 
     later = AT + timedelta(hours=1)
     queued = store.outbox.resend([OwnerWrite("again-1", "Lead", LEAD_1, REP_A, "realtime", later),
@@ -48,7 +49,7 @@ def test_a_new_pending_row_for_each_record_whose_newest_write_is_not_pending(sto
 
 def test_queued_again_twice_gives_one_row_while_it_is_pending(store: Store) -> None:
     queue(store, OwnerWrite("r1", "Lead", LEAD_1, REP_A, "realtime", AT))
-    store.outbox.mark(["r1"], "sent", AT)
+    mark_writes(store, ["r1"], "sent", AT)
 
     first = store.outbox.resend([OwnerWrite("again-1", "Lead", LEAD_1, REP_A, "realtime", AT)], "note")
     second = store.outbox.resend([OwnerWrite("again-2", "Lead", LEAD_1, REP_A, "realtime", AT)], "note")

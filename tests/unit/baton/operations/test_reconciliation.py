@@ -22,6 +22,7 @@ from baton.operations.reconciliation import (
 )
 from entrypoints.demo.fake_salesforce import FakeOrg, fake_salesforce
 from kernel.ports.decisions import Assignment, OwnerWrite
+from tests.support.stores import mark_writes
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 REP_A, REP_B = "005000000000001AAA", "005000000000002AAA"
@@ -50,7 +51,7 @@ def decided(store: Store, routing_id: str, object_type: str, record_id: str, own
         tx.save_assignments([Assignment(routing_id, record_id, object_type, "assigned", owner_id, "Inbound",
                                         "round_robin", 1, {}, at, at)])
         tx.queue_owner_writes([OwnerWrite(routing_id, object_type, record_id, owner_id, "realtime", at)])
-    store.outbox.mark([routing_id], "sent", at)
+    mark_writes(store, [routing_id], "sent", at)
 
 
 def test_each_object_type_is_read_and_compared_and_the_differing_write_queued_again(

@@ -16,12 +16,13 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
+from baton.salesforce.flusher import flush_outbox
 from entrypoints.cli import app
 from kernel.clock import utc_now
 from messages import ChangeType, RecordEvent, StageBatch
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
-from tests.support.pipeline import FLUSH_POLICY, Pipeline
+from tests.support.pipeline import FLUSH_ATTEMPTS, FLUSH_POLICY, Pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -251,6 +252,32 @@ def test_why_lists_dead_letters_that_carry_the_record(pipeline: Pipeline, cli_en
     assert other.returncode == 1
 
 
+def test_why_shows_an_older_owner_write_superseded_by_the_newer_decision(
+    pipeline: Pipeline, cli_env: dict[str, str]
+) -> None:
+    """The first owner's write fails once and waits; the record is reassigned meanwhile: the first write is never
+    sent, and ``why`` names the decision that superseded it."""
+    pipeline.apply(team_config(members=2))
+    first = lead_event(1)
+    pipeline.send([first])
+    pipeline.route()
+    pipeline.writer.failures = 1
+    flush_outbox(pipeline.store.outbox, pipeline.store.administration, pipeline.writer, utc_now(), FLUSH_POLICY)
+    pipeline.send([reassign(first, "again")])
+    pipeline.drain()
+
+    [document] = json_lines(baton(cli_env, "why", first.record_id, "--json"))
+    table = baton(cli_env, "why", first.record_id)
+
+    newest, oldest = document["decisions"]
+    assert newest["salesforce_write"]["status"] == "sent" and newest["salesforce_write"]["sequence"] == 2
+    written = oldest["salesforce_write"]
+    assert (written["status"], written["superseded_by"], written["sequence"]) == ("superseded", newest["routing_id"], 1)
+    assert "503" in written["last_error"]
+    assert [change.owner_id for change in pipeline.writer.written] == [newest["owner_id"]]
+    assert f"superseded_by: {newest['routing_id']}" in table.stdout
+
+
 def test_why_shows_a_failed_owner_write_with_its_attempts_error_and_dead_letter(
     pipeline: Pipeline, cli_env: dict[str, str]
 ) -> None:
@@ -263,7 +290,7 @@ def test_why_shows_a_failed_owner_write_with_its_attempts_error_and_dead_letter(
     [listed] = json_lines(baton(cli_env, "dlq", "list", "--json"))
 
     write = document["decisions"][0]["salesforce_write"]
-    assert (write["status"], write["attempts"]) == ("failed", FLUSH_POLICY.max_attempts)
+    assert (write["status"], write["attempts"]) == ("failed", FLUSH_ATTEMPTS)
     assert "503" in write["last_error"]
     [letter] = document["dead_letters"]
     assert letter["stage"] == "outbox" and "503" in letter["reason"]

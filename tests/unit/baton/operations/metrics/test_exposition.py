@@ -94,6 +94,30 @@ def test_held_records_and_api_budget_come_from_the_store(client: TestClient, pip
     assert value(after, "baton_salesforce_api_requests_remaining") == 13_800
 
 
+def test_owner_writes_waiting_for_salesforce_and_the_oldest_ones_age_come_from_the_store(
+    client: TestClient, pipeline: Pipeline
+) -> None:
+    """Owners decided but not written (no flush yet): counted per channel, with the oldest one's age, which the
+    alert rule in deploy/prometheus/ watches; a channel with nothing waiting reports 0, so the series exists."""
+    pipeline.apply(team_config(members=2))
+    idle = scrape(client)
+    queued = utc_now()
+    pipeline.send([lead_event(1), lead_event(2)])
+    pipeline.route()
+    waiting = scrape(client)
+    pipeline.flush()
+    written = scrape(client)
+
+    assert value(idle, "baton_outbox_pending_writes", channel="realtime") == 0
+    assert value(idle, "baton_outbox_oldest_pending_age_seconds", channel="realtime") == 0
+    assert value(waiting, "baton_outbox_pending_writes", channel="realtime") == 2
+    age = value(waiting, "baton_outbox_oldest_pending_age_seconds", channel="realtime")
+    assert 0 < age <= (utc_now() - queued).total_seconds()
+    assert value(waiting, "baton_outbox_pending_writes", channel="bulk") == 0
+    assert value(written, "baton_outbox_pending_writes", channel="realtime") == 0
+    assert value(written, "baton_outbox_oldest_pending_age_seconds", channel="realtime") == 0
+
+
 def test_calendar_calls_are_counted_by_operation_and_result_through_the_google_adapter(
     client: TestClient, tmp_path: Path
 ) -> None:
