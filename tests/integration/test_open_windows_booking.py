@@ -27,12 +27,14 @@ from adapters.salesforce.events import SalesforceEventWriter
 from adapters.salesforce.outbound import parse_outbound_message, to_events
 from adapters.store import Store, make_engine
 from adapters.store.bookings import SqlBookings
+from adapters.store.leader import LeaderLock
 from adapters.store.tables import assignments, reservations
 from baton import runtime
 from baton.booking.chain import owner_logs
 from baton.booking.lifecycle import CANCELLED_PREFIX
 from baton.booking.ports import BookingPorts
 from baton.chains import BOOKING_SYNC
+from baton.embedded import INBOX_LOCK
 from baton.operations.scheduler import Scheduler
 from baton.ports import Ports
 from entrypoints.demo.fake_calendar import FakeGoogleCalendar, fake_google_calendar
@@ -105,16 +107,28 @@ def test_work_the_embedded_web_process_acknowledged_is_finished_after_a_restart(
     restart: signal.Signals, tmp_path: Path
 ) -> None:
     """The Procfile's web process on the embedded default (no broker URL, SQLite in its folder) Acks an
-    outbound message and 202s a booking; restarted (or killed with -9), it finishes both."""
+    outbound message and 202s a booking; restarted (or killed with -9), it finishes both. The test holds the
+    inbox's drain lock while the first process answers, so that process only stores the work (it stands by, as
+    beside another drainer): the work is provably accepted and not done when the process stops."""
     body = envelope(notification(1))
+    database = tmp_path / "baton.sqlite3"
     with web_process(web_env(BATON_CONFIG=str(write_booking_config(tmp_path))), tmp_path) as web:
+        web.stop(signal.SIGTERM)  # the first start made the database; the scene starts with the lock taken
+        accepted = Store(make_engine(f"sqlite:///{database}"))
+        drain_lock = LeaderLock(accepted.engine, INBOX_LOCK)
+        assert drain_lock.try_acquire(), "the drain lock was not free"
+        web.start()
         acked = outbound(web, body)
         assert acked.status_code == 200 and "<Ack>true</Ack>" in acked.text, acked.text
         booked = book(web, "embedded-restart")
         assert booked.status_code == 202 and booked.json()["status"] == "reserved", booked.text
+        in_flight = accepted.inbox.pending()
+        assert in_flight >= 2 and not accepted.decisions.assignment_logs(routing_ids(body)), in_flight
         web.stop(restart)
+        drain_lock.release()
+        accepted.engine.dispose()
         web.start()
-        store = Store(make_engine(f"sqlite:///{tmp_path / 'baton.sqlite3'}"))
+        store = Store(make_engine(f"sqlite:///{database}"))
 
         def status() -> str:
             return str(requests.get(f"{web.url}/bookings/{booked.json()['booking_id']}", headers=AUTH,
@@ -124,7 +138,8 @@ def test_work_the_embedded_web_process_acknowledged_is_finished_after_a_restart(
             return len(store.decisions.assignment_logs(routing_ids(body))) == 1 and status() in FINAL
 
         settled = wait_for(finished, SETTLED_S)
-        evidence = {"decided": sorted(store.decisions.assignment_logs(routing_ids(body))), "booking": status()}
+        evidence = {"decided": sorted(store.decisions.assignment_logs(routing_ids(body))), "booking": status(),
+                    "accepted_before_the_stop": in_flight, "still_in_the_inbox": store.inbox.pending()}
         store.engine.dispose()
     assert_window_closed(settled, "an Ack or 202 of the embedded default is finished after a restart", evidence)
 
