@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from adapters.store.base import as_utc, chunks, transaction
 from adapters.store.tables import outbox
-from kernel.ports.outbox import PendingWrite
+from kernel.ports.outbox import WITHDRAWN, PendingWrite
 
 _PENDING_COLUMNS = (outbox.c.routing_id, outbox.c.object_type, outbox.c.record_id, outbox.c.owner_id,
                     outbox.c.attempts, outbox.c.last_error)  # PendingWrite's fields, in its order
@@ -82,6 +82,18 @@ class SqlOutbox:
                 .where(outbox.c.routing_id.in_(ids), outbox.c.status == "failed")
                 .values(status="pending", next_attempt_at=None)
             )
+            return int(result.rowcount or 0)
+
+    def withdraw(self, routing_ids: Iterable[str], reason: str) -> int:
+        """Pending writes that must not be sent any more become ``withdrawn`` (with the reason); a write sent or
+        failed already stays as it is. Returns how many were withdrawn."""
+        ids = list(routing_ids)
+        if not ids:
+            return 0
+        with transaction(self.engine) as connection:
+            result = connection.execute(
+                sa.update(outbox).where(outbox.c.routing_id.in_(ids), outbox.c.status == "pending")
+                .values(status=WITHDRAWN, last_error=reason, next_attempt_at=None))
             return int(result.rowcount or 0)
 
     def statuses(self, routing_ids: Sequence[str]) -> dict[str, str]:

@@ -9,6 +9,8 @@ from typing import Protocol
 
 from kernel.ports.owners import OwnerChange
 
+WITHDRAWN = "withdrawn"  # a pending write taken back before it was sent (its booking ended first)
+
 
 @dataclass(frozen=True, slots=True)
 class PendingWrite:
@@ -51,6 +53,11 @@ class OutboxRepository(Protocol):
 
     def requeue(self, routing_ids: Iterable[str]) -> int:
         """Failed writes back to pending (a replayed dead letter); returns how many."""
+        ...
+
+    def withdraw(self, routing_ids: Iterable[str], reason: str) -> int:
+        """Pending writes that must not be sent any more (their booking ended before they were) become
+        ``withdrawn`` with ``reason``; one sent or failed already stays. Returns how many were withdrawn."""
         ...
 
     def statuses(self, routing_ids: Sequence[str]) -> dict[str, str]:
