@@ -280,7 +280,8 @@ def build_scheduler(current: runtime.Runtime) -> Scheduler:
         calendar_poll = lambda now: poll_calendars(booking_ports, current.broker, now)  # noqa: E731
     return Scheduler(
         holds=ports.store.holds, timers=ports.store.sla_timers, broker=current.broker, configs=ports.configs,
-        clock=ports.clock, reader=reader,
+        clock=ports.clock, reader=reader, bookings=ports.store.bookings,
+        booking_grace=timedelta(seconds=settings.booking_resume_after_s),
         calendar_poll=calendar_poll, calendar_poll_interval_s=settings.calendar_poll_interval_s,
         notify=(lambda notification: enqueue_notifications(current.broker, [notification])) if channels else None,
         channels=channels, batch_size=settings.batch_size,

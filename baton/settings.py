@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0,
         description="seconds between two reads of the hosts' calendar changes (events.list sync tokens) by the scheduler",
     )
+    booking_resume_after_s: float = Field(
+        default=300.0, gt=0,
+        description="seconds a booking's chain may stand still between two steps before the scheduler sends its next "
+                    "step again (a process died between them; steps are idempotent)",
+    )
     booking_token: str | None = Field(
         default=None,
         description="deprecated single bearer token with scopes bookings:read and bookings:write (use baton tokens create)",

@@ -32,6 +32,7 @@ from baton.ports import Ports
 from baton.runtime import Runtime
 from messages import StageBatch
 from messages.base import Contract
+from messages.booking import BookingRequest, BookingStep
 
 Result = Contract | Sequence[Contract] | None
 Handler = Callable[[Any, Runtime], Result]
@@ -70,11 +71,16 @@ def _no_shows_then(route: RoutingHandler) -> Handler:
     return handle
 
 
+def _request_booking(request: BookingRequest, app: Runtime) -> BookingStep | None:
+    """A queued booking request; one delivered again resumes its booking's chain (it sends that step itself)."""
+    return request_booking(request, BookingPorts.of(app.ports), app.broker)
+
+
 HANDLERS: Mapping[Stage, Handler] = {
     CLASSIFY: _no_shows_then(ROUTING_HANDLERS[CLASSIFY]),
     **{stage: OnAssignmentPorts(handle) for stage, handle in ROUTING_HANDLERS.items() if stage is not CLASSIFY},
     ROUTE: _no_shows_then(route_batch),
-    BOOKING_REQUEST: OnBookingPorts(request_booking),
+    BOOKING_REQUEST: _request_booking,
     BOOKING_CALENDAR: OnBookingPorts(booking.create_calendar_event),
     BOOKING_EVENT: OnBookingPorts(booking.upsert_salesforce_event),
     BOOKING_OWNER: OnBookingPorts(booking.assign_owner),

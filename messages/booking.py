@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, EmailStr, Field, field_validator, model_validator
@@ -12,25 +11,13 @@ from messages.base import SCHEMA_VERSION, Contract
 from messages.records import ObjectName, SalesforceId
 from routing.booking.config import HostOption
 from routing.booking.platforms import PlatformName
+from routing.lifecycles.booking import (  # noqa: F401 - re-exported: declared with the booking's state machine
+    FINAL_STATUSES,
+    BookingStatus,
+)
 
 BOOKING_ID_NAMESPACE = uuid.UUID("9d4c6f0e-2b1a-4c3e-8f5d-7a6b5c4d3e2f")
 MAX_INVITEES = 50
-
-
-class BookingStatus(StrEnum):
-    REQUESTED = "requested"
-    RESERVED = "reserved"
-    CALENDAR_CREATED = "calendar_created"
-    EVENT_CREATED = "event_created"
-    CONFIRMED = "confirmed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    NO_SHOW = "no_show"
-
-
-FINAL_STATUSES = frozenset(
-    {BookingStatus.CONFIRMED, BookingStatus.FAILED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW}
-)
 
 
 def booking_id_for(request_key: str) -> str:

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.store.base import ConcurrentWriteConflict, database_failure
+from adapters.store.base import ConcurrentWriteConflict, database_failure, transaction
+from adapters.store.compare_and_set import compare_and_set
 from adapters.store.meeting_counts import COUNTED_STATUSES, count_meetings, hosted_bookings
 from adapters.store.tables import (
     booking_group_hosts,
@@ -36,12 +37,13 @@ from kernel.ports.bookings import (
     PoolCredits,
     SlotTaken,
 )
+from routing.lifecycles.booking import BOOKING, FINAL_STATUSES, IN_CHAIN
 
 EXCLUSION_VIOLATION = "23P01"
 CONFLICT_ATTEMPTS = 5
 CAPPED_STATUSES = (*COUNTED_STATUSES, "no_show")  # meetings that took (or take) the host's time
 CAP_LOCK_NAMESPACE = 0x6A7C  # pg_advisory_xact_lock(namespace, hashtext(host)) around a cap check
-ENDED_STATUSES = ("confirmed", "failed", "cancelled", "no_show")
+ENDED_STATUSES = tuple(sorted(FINAL_STATUSES))  # the chain is over: confirmed, failed, cancelled, no-show
 
 
 def _row(row: Any) -> BookingRow:
@@ -267,14 +269,22 @@ class SqlBookings:
             row = connection.execute(sa.select(bookings).where(bookings.c.id == booking_id)).first()
         return _row(row) if row is not None else None
 
-    def set_status(self, booking_id: str, status: str, now: datetime) -> None:
-        self._set(booking_id, now, status=status)
+    def transition(self, booking: BookingRow, to: str, now: datetime) -> bool:
+        """The booking moves from the status and version it was read with to ``to``; False when it changed since
+        (a race lost: nothing is written)."""
+        return self._compare_and_set(booking, to, now)
 
-    def record_calendar_event(self, booking_id: str, status: str, now: datetime, *, event_id: str,
-                              meet_link: str | None, host_id: str) -> None:
-        """The booking's calendar event was made, on ``host_id``'s calendar."""
-        self._set(booking_id, now, status=status, calendar_event_id=event_id, meet_link=meet_link,
-                  calendar_host_id=host_id)
+    def record_calendar_event(self, booking: BookingRow, to: str, now: datetime, *, event_id: str,
+                              meet_link: str | None, host_id: str) -> bool:
+        """The booking's calendar event was made, on ``host_id``'s calendar: recorded with the move to ``to``,
+        or not at all when the booking changed since it was read (False)."""
+        return self._compare_and_set(booking, to, now, calendar_event_id=event_id, meet_link=meet_link,
+                                     calendar_host_id=host_id)
+
+    def record_salesforce_event(self, booking: BookingRow, to: str, event_id: str, now: datetime) -> bool:
+        """The booking's Salesforce Event was upserted: recorded with the move to ``to`` (False: the booking
+        changed since it was read, nothing written)."""
+        return self._compare_and_set(booking, to, now, salesforce_event_id=event_id)
 
     def record_calendar_holder(self, booking_id: str, host_id: str, now: datetime) -> None:
         """The booking's calendar event moved to ``host_id``'s calendar (its video link kept)."""
@@ -285,22 +295,41 @@ class SqlBookings:
         """The booking's calendar event was made again on ``host_id``'s calendar, with this video link."""
         self._set(booking_id, now, calendar_host_id=host_id, meet_link=meet_link)
 
-    def record_salesforce_event(self, booking_id: str, status: str, event_id: str, now: datetime) -> None:
-        self._set(booking_id, now, status=status, salesforce_event_id=event_id)
+    def release(self, booking: BookingRow, to: str, now: datetime, error: str | None) -> bool:
+        """The booking ends (``to``: cancelled or failed) with ``error``, and its reserved time is freed, in one
+        transaction; False (nothing changed) when it changed since it was read."""
+        with transaction(self.engine) as connection:
+            if not compare_and_set(connection, bookings, bookings.c.id == booking.id, BOOKING, booking.status,
+                                   booking.version, to, error=error, updated_at=now):
+                return False
+            connection.execute(sa.delete(reservations).where(reservations.c.booking_id == booking.id))
+        return True
+
+    def resume(self, booking: BookingRow, now: datetime) -> bool:
+        """Claims the restart of a booking's stopped chain: its ``updated_at`` becomes ``now`` (so it counts as
+        stopped again only a grace period later) while it still has the status and version it was read with."""
+        with transaction(self.engine) as connection:
+            result = connection.execute(sa.update(bookings).where(
+                bookings.c.id == booking.id, bookings.c.status == booking.status,
+                bookings.c.version == booking.version).values(updated_at=now))
+        return result.rowcount == 1
+
+    def stopped(self, before: datetime, limit: int = 100) -> list[BookingRow]:
+        """Bookings with a step of their chain still to run that did not change after ``before``, oldest first."""
+        query = (sa.select(bookings).where(bookings.c.status.in_(sorted(IN_CHAIN)), bookings.c.updated_at <= before)
+                 .order_by(bookings.c.updated_at, bookings.c.id).limit(limit))
+        with self.engine.connect() as connection:
+            return [_row(row) for row in connection.execute(query)]
+
+    def _compare_and_set(self, booking: BookingRow, to: str, now: datetime, **values: Any) -> bool:
+        with transaction(self.engine) as connection:
+            return compare_and_set(connection, bookings, bookings.c.id == booking.id, BOOKING, booking.status,
+                                   booking.version, to, updated_at=now, **values)
 
     def _set(self, booking_id: str, now: datetime, **values: str | None) -> None:
         with self.engine.begin() as connection:
             connection.execute(
                 sa.update(bookings).where(bookings.c.id == booking_id).values(updated_at=now, **values)
-            )
-
-    def release(self, booking_id: str, now: datetime, status: str, error: str | None) -> None:
-        """Frees the booking's reserved time and records how it ended."""
-        with self.engine.begin() as connection:
-            connection.execute(sa.delete(reservations).where(reservations.c.booking_id == booking_id))
-            connection.execute(
-                sa.update(bookings).where(bookings.c.id == booking_id)
-                .values(status=status, error=error, updated_at=now)
             )
 
     def held_times(self, host_ids: Iterable[str], start: datetime, end: datetime,

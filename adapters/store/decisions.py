@@ -39,6 +39,7 @@ from kernel.ports.decisions import (
     StickyOwner,
 )
 from kernel.ports.holds import HeldRecord
+from routing.lifecycles.hold import HOLD, HoldStatus
 
 AVAILABILITY_CACHE_S = 1.0
 AvailabilityCache = dict[str, tuple[float, set[str]]]
@@ -180,19 +181,24 @@ class DecisionTransaction(StoreTransaction):
             return
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         statement = insert(holds)
-        self.connection.execute(
+        self.connection.execute(  # a new hold is held; a re-checked one held again (rechecking -> held)
             statement.on_conflict_do_update(
                 index_elements=[holds.c.routing_id],
                 set_={"reason": statement.excluded.reason, "recheck_at": statement.excluded.recheck_at,
-                      "context": statement.excluded.context, "checks": holds.c.checks + 1},
+                      "context": statement.excluded.context, "checks": holds.c.checks + 1,
+                      "status": HoldStatus.HELD.value, "version": holds.c.version + 1},
+                where=sa.or_(*(holds.c.status == status  # else another re-check held it first (an IN list
+                               for status in sorted(HOLD.sources(HoldStatus.HELD)))),  # cannot go with many rows)
             ),
-            rows_values(rows),
+            rows_values(rows, status=HoldStatus.HELD.value, version=1),
         )
 
     def release_holds(self, routing_ids: Iterable[str]) -> None:
+        """Decided records leave their holds (held or rechecking -> released: the row goes)."""
         ids = list(routing_ids)
         if ids:
-            self.connection.execute(sa.delete(holds).where(holds.c.routing_id.in_(ids)))
+            self.connection.execute(sa.delete(holds).where(
+                holds.c.routing_id.in_(ids), holds.c.status.in_(sorted(HOLD.sources(HoldStatus.RELEASED)))))
 
     def queue_owner_writes(self, rows: Sequence[OwnerWrite]) -> None:
         """After the decisions' record states: a write whose decision is not its record's newest is superseded."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from adapters.store.base import transaction
+from adapters.store.compare_and_set import compare_and_set
 from adapters.store.tables import holds
 from kernel.ports.holds import HeldRecord
+from routing.lifecycles.hold import HOLD, HoldStatus
 
 
 class SqlHolds:
@@ -30,17 +32,24 @@ class SqlHolds:
             rows = connection.execute(query).all()
         return [
             HeldRecord(row.routing_id, row.object_type, row.record_id, row.team, row.reason, row.context,
-                       row.held_at, row.recheck_at, row.checks)
+                       row.held_at, row.recheck_at, row.checks, row.status,  # type: ignore[arg-type]
+                       row.version)
             for row in rows
         ]
 
-    def postpone(self, routing_ids: Iterable[str], until: datetime) -> None:
-        ids = list(routing_ids)
-        if ids:
-            with transaction(self.engine) as connection:
-                connection.execute(sa.update(holds).where(holds.c.routing_id.in_(ids)).values(recheck_at=until))
+    def lease(self, due: Sequence[HeldRecord], until: datetime) -> list[str]:
+        """Each hold leased to a re-check until ``until`` (held or rechecking -> rechecking, a compare-and-set
+        on the status and version it was read with); the routing ids leased, in ``due``'s order."""
+        leased: list[str] = []
+        with transaction(self.engine) as connection:
+            for held in due:
+                if compare_and_set(connection, holds, holds.c.routing_id == held.routing_id, HOLD, held.status,
+                                   held.version, HoldStatus.RECHECKING, recheck_at=until):
+                    leased.append(held.routing_id)
+        return leased
 
     def recheck_all(self, now: datetime) -> None:
-        """Someone became available: every hold is due for a re-check."""
+        """Someone became available: every hold is due for a re-check (one being re-checked is leased again: a
+        re-check already under way may have looked before the change)."""
         with transaction(self.engine) as connection:
             connection.execute(sa.update(holds).values(recheck_at=now))

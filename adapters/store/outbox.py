@@ -170,6 +170,20 @@ class SqlOutbox:
                 queued.extend(fresh)
         return queued
 
+    def withdraw(self, routing_ids: Iterable[str], reason: str) -> int:
+        """Pending writes that must not be sent any more become ``withdrawn`` (with the reason); a write sent or
+        failed already stays as it is. Returns how many were withdrawn."""
+        OUTBOX.check(PENDING, OutboxStatus.WITHDRAWN)
+        withdrawn = 0
+        with transaction(self.engine) as connection:
+            for chunk in chunks(list(routing_ids)):
+                result = connection.execute(
+                    sa.update(outbox).where(outbox.c.routing_id.in_(chunk), outbox.c.status == PENDING)
+                    .values(status=OutboxStatus.WITHDRAWN.value, last_error=reason, next_attempt_at=None,
+                            version=outbox.c.version + 1))
+                withdrawn += int(result.rowcount or 0)
+        return withdrawn
+
     def statuses(self, routing_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         with self.engine.connect() as connection:

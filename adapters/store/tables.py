@@ -116,6 +116,8 @@ holds = sa.Table(
     sa.Column("held_at", Timestamp, nullable=False),
     sa.Column("recheck_at", Timestamp, nullable=False, index=True),
     sa.Column("checks", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("status", sa.String(20), nullable=False, server_default="held"),  # routing/lifecycles/hold.py
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # counts its transitions
 )
 
 sticky_owners = sa.Table(
@@ -246,6 +248,7 @@ bookings = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("calendar_host_id", sa.String(18)),  # whose calendar holds the event (a reassigned meeting moves)
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # counts its status transitions
     sa.Index("ix_bookings_host_created", "host_id", "created_at"),
     sa.Index("ix_bookings_host_starts", "host_id", "starts_at"),  # meetings counted by when they take place
 )

@@ -17,14 +17,16 @@ RECHECK_LEASE = timedelta(minutes=2)
 def recheck_due_holds(holds: HoldRepository, broker: Broker, now: datetime, limit: int = 1000, batch_size: int = 100) -> int:
     """Sends every hold that is due back to the assign stage; returns how many were sent.
 
-    Each sent hold is leased (its next check moved on) so the next poll does not send it again while
-    the re-check is on its way; a re-check that still finds nobody sets its own next time.
+    Each sent hold is leased first (``rechecking``, its next check moved on: a compare-and-set, so of two
+    rounds reading the same hold only one sends it) and the next poll does not send it again while the re-check
+    is on its way; a re-check that still finds nobody holds it again with its own next time.
     """
     due = holds.held(due_at=now, limit=limit)
     if not due:
         return 0
     actor = broker.get_actor(ASSIGN.name)
-    holds.postpone([held.routing_id for held in due], now + RECHECK_LEASE)
+    leased = set(holds.lease(due, now + RECHECK_LEASE))
+    due = [held for held in due if held.routing_id in leased]
     for start in range(0, len(due), batch_size):
         chunk = due[start : start + batch_size]
         batch = StageBatch(

@@ -1,8 +1,19 @@
 """The booking chain after the reservation, one handler per stage: calendar event -> Salesforce Event ->
 owner through the outbox -> booking log. Each handler is safe to run again (deterministic ids, upserts, a
-stored status); ``give_up`` undoes what a booking created when it finally fails."""
+stored status); ``give_up`` undoes what a booking created when it finally fails.
+
+Each step is one transition of the booking's state machine (``routing.lifecycles.booking``): it makes its
+effect outside (calendar event, Salesforce Event, owner change), then records it with the transition, a
+compare-and-set on the status and version it read. When the booking changed meanwhile the step lost a race: if
+a cancel or a failure ended the booking, the step takes back what it made (the event cancelled, the Salesforce
+Event marked as the ending's own clean-up marks it, the owner change withdrawn from the outbox); otherwise a
+duplicate delivery of the step moved the booking on first, and that one hands on."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -14,24 +25,54 @@ from kernel.errors import PermanentError
 from kernel.ports.bookings import BookingRow
 from kernel.ports.decisions import Assignment, OwnerWrite, RecordStateUpdate
 from messages import AssignmentLog, Outcome, Source
-from messages.booking import FINAL_STATUSES, BookingLog, BookingStatus, BookingStep, booking_id_for
+from messages.booking import BookingLog, BookingStatus, BookingStep, booking_id_for
 from routing.booking.platforms import PLATFORMS
 from routing.config import OrgConfig
+from routing.lifecycles.booking import BOOKING, ENDED
 
 log = structlog.get_logger(__name__)
 OWNER_FIELD = "OwnerId"
 SALESFORCE_DATETIME = "%Y-%m-%dT%H:%M:%S.000+0000"
+CANCELLED_PREFIX = "Cancelled: "
+NO_SHOW_PREFIX = "No-show: "
 
 
-def _load(step: BookingStep, ports: BookingPorts, done: frozenset[BookingStatus] = FINAL_STATUSES) -> BookingRow | None:
-    """The booking, or None when it already ended (a redelivery after the last stage, or a failure)."""
-    booking = ports.bookings.get(step.booking_id)
+def _load(booking_id: str, ports: BookingPorts) -> BookingRow:
+    booking = ports.bookings.get(booking_id)
     if booking is None:
-        raise PermanentError(f"booking {step.booking_id} is not in the store")
-    if BookingStatus(booking.status) in done:
-        log.info("booking_step_skipped", booking_id=booking.id, status=booking.status)
-        return None
+        raise PermanentError(f"booking {booking_id} is not in the store")
     return booking
+
+
+@dataclass(frozen=True)
+class Made:
+    """What a step did: whether its transition was recorded, and how to take back what it made outside when
+    the booking ended before it could record it (given the booking as it ended)."""
+
+    recorded: bool
+    take_back: Callable[[BookingRow], None] = lambda _ended: None
+
+
+def _run_step(step: BookingStep, ports: BookingPorts, to: BookingStatus,
+              make: Callable[[BookingRow, BookingPorts], Made]) -> BookingStep | None:
+    """One step of the chain: moves the booking to ``to`` through ``make``, then hands on. A booking already at
+    ``to`` is handed on again (its next message may not have been sent); one past it, or ended, is left."""
+    booking = _load(step.booking_id, ports)
+    if booking.status == to:
+        return _next(step, ports)
+    if not BOOKING.allows(booking.status, to):
+        log.info("booking_step_skipped", booking_id=booking.id, status=booking.status, step_to=to.value)
+        return None
+    made = make(booking, ports)
+    if made.recorded:
+        return _next(step, ports)
+    current = _load(booking.id, ports)
+    if BookingStatus(current.status) in ENDED:
+        made.take_back(current)
+        log.warning("booking_step_taken_back", booking_id=booking.id, status=current.status, step_to=to.value)
+    else:  # a duplicate delivery of this step recorded it first, and hands on
+        log.info("booking_step_overtaken", booking_id=booking.id, status=current.status, step_to=to.value)
+    return None
 
 
 def _config(booking: BookingRow, ports: BookingPorts) -> OrgConfig:
@@ -76,18 +117,20 @@ def calendar_event(booking: BookingRow, ports: BookingPorts) -> CalendarEvent:
 
 
 def create_calendar_event(step: BookingStep, ports: BookingPorts) -> BookingStep | None:
-    """The meeting on the main host's calendar, every host and guest invited, Meet link when asked."""
-    booking = _load(step, ports)
-    if booking is None:
-        return None
-    if ports.calendar is not None and booking.calendar_event_id is None:
-        created = ports.calendar.create_event(calendar_event(booking, ports))
-        ports.bookings.record_calendar_event(
-            booking.id, BookingStatus.CALENDAR_CREATED.value, ports.clock(), event_id=created.event_id,
-            meet_link=created.meet_link, host_id=booking.host_id)
-    else:
-        ports.bookings.set_status(booking.id, BookingStatus.CALENDAR_CREATED.value, ports.clock())
-    return _next(step, ports)
+    """The meeting on the main host's calendar, every host and guest invited, Meet link when asked
+    (reserved -> calendar_created)."""
+    return _run_step(step, ports, BookingStatus.CALENDAR_CREATED, _make_calendar_event)
+
+
+def _make_calendar_event(booking: BookingRow, ports: BookingPorts) -> Made:
+    to, calendar = BookingStatus.CALENDAR_CREATED, ports.calendar
+    if calendar is None or booking.calendar_event_id is not None:
+        return Made(ports.bookings.transition(booking, to, ports.clock()))
+    event = calendar_event(booking, ports)
+    created = calendar.create_event(event)
+    recorded = ports.bookings.record_calendar_event(booking, to, ports.clock(), event_id=created.event_id,
+                                                    meet_link=created.meet_link, host_id=booking.host_id)
+    return Made(recorded, lambda _ended: calendar.cancel_event(event.organizer_email, created.event_id))
 
 
 def _utc(value: object) -> str:
@@ -104,18 +147,36 @@ def event_fields(booking: BookingRow, ports: BookingPorts, subject_prefix: str =
     }
 
 
+def synced_event_fields(booking: BookingRow, ports: BookingPorts) -> dict[str, Any]:
+    """The Salesforce Event as the booking's row has it now: a cancelled meeting's subject prefixed
+    ``Cancelled:`` and shown free, a no-show's prefixed ``No-show:``."""
+    status = BookingStatus(booking.status)
+    prefix = {BookingStatus.CANCELLED: CANCELLED_PREFIX, BookingStatus.NO_SHOW: NO_SHOW_PREFIX}.get(status, "")
+    fields = event_fields(booking, ports, prefix)
+    if status == BookingStatus.CANCELLED:
+        fields["ShowAs"] = "Free"
+    return fields
+
+
 def upsert_salesforce_event(step: BookingStep, ports: BookingPorts) -> BookingStep | None:
-    """The Salesforce Event on the record (WhoId for people, WhatId otherwise), upserted on the booking id."""
-    booking = _load(step, ports)
-    if booking is None:
-        return None
-    status = BookingStatus.EVENT_CREATED.value
-    if ports.salesforce_events is not None:
-        event_id = ports.salesforce_events.upsert_event(booking.id, event_fields(booking, ports))
-        ports.bookings.record_salesforce_event(booking.id, status, event_id, ports.clock())
-    else:
-        ports.bookings.set_status(booking.id, status, ports.clock())
-    return _next(step, ports)
+    """The Salesforce Event on the record (WhoId for people, WhatId otherwise), upserted on the booking id
+    (calendar_created -> event_created)."""
+    return _run_step(step, ports, BookingStatus.EVENT_CREATED, _make_salesforce_event)
+
+
+def _make_salesforce_event(booking: BookingRow, ports: BookingPorts) -> Made:
+    to, events = BookingStatus.EVENT_CREATED, ports.salesforce_events
+    if events is None:
+        return Made(ports.bookings.transition(booking, to, ports.clock()))
+    event_id = events.upsert_event(booking.id, event_fields(booking, ports))
+
+    def take_back(ended: BookingRow) -> None:  # as the cancel's sync marks it, or as a failure deletes it
+        if ended.status == BookingStatus.CANCELLED:
+            events.upsert_event(ended.id, synced_event_fields(ended, ports))
+        else:
+            events.delete_event(ended.id)
+
+    return Made(ports.bookings.record_salesforce_event(booking, to, event_id, ports.clock()), take_back)
 
 
 def _owner_log(booking: BookingRow, ports: BookingPorts, routing_id: str, object_type: str, record_id: str,
@@ -172,16 +233,20 @@ def store_owner_logs(logs: list[AssignmentLog], ports: BookingPorts) -> list[Ass
 
 def assign_owner(step: BookingStep, ports: BookingPorts) -> BookingStep | None:
     """The main host becomes the record's owner: decision, record state and outbox row in one transaction
-    (the outbox flusher writes it to Salesforce, as for routed records). Run again on a confirmed booking
-    (its next message was not sent), it stores nothing new and hands on again."""
-    booking = _load(step, ports, FINAL_STATUSES - {BookingStatus.CONFIRMED})
-    if booking is None:
-        return None
-    store_owner_logs(owner_logs(booking, ports), ports)
-    now = ports.clock()
-    if booking.status != BookingStatus.CONFIRMED.value:
-        ports.bookings.set_status(booking.id, BookingStatus.CONFIRMED.value, now)
-    return _next(step, ports)
+    (the outbox flusher writes it to Salesforce, as for routed records), then event_created -> confirmed. Run
+    again on a confirmed booking (its next message was not sent), it hands on again."""
+    return _run_step(step, ports, BookingStatus.CONFIRMED, _make_owner_change)
+
+
+def _make_owner_change(booking: BookingRow, ports: BookingPorts) -> Made:
+    changes = owner_logs(booking, ports)
+    store_owner_logs(changes, ports)
+
+    def take_back(ended: BookingRow) -> None:  # not sent yet: it never will be
+        withdrawn = ports.outbox.withdraw([entry.routing_id for entry in changes], f"booking {ended.id} {ended.status}")
+        log.warning("booking_owner_change_withdrawn", booking_id=ended.id, withdrawn=withdrawn)
+
+    return Made(ports.bookings.transition(booking, BookingStatus.CONFIRMED, ports.clock()), take_back)
 
 
 def booking_log(booking: BookingRow, subject: str = "") -> BookingLog:
@@ -209,21 +274,30 @@ def publish_log(step: BookingStep, ports: BookingPorts) -> None:
     log.info("booking_log", **entry.model_dump(mode="json"))
 
 
-def give_up(booking_id: str, reason: str, ports: BookingPorts) -> None:
-    """A booking that finally failed: cancel its calendar event, delete its Salesforce Event, release its
-    reserved time and mark it failed with the reason. Deletes go by the deterministic ids, so what a
-    half-done step created goes too; "already gone" is fine for both."""
-    bookings = ports.bookings
-    booking = bookings.get(booking_id)
-    if booking is None or BookingStatus(booking.status) in FINAL_STATUSES:
-        return
+def _remove_outside(booking: BookingRow, ports: BookingPorts) -> None:
     if ports.salesforce_events is not None:  # by external id: one created by a half-done step goes too
         ports.salesforce_events.delete_event(booking.id)
     if ports.calendar is not None:
         organizer = host_of(booking, ports, booking.host_id).email
         if organizer:
             ports.calendar.cancel_event(organizer, calendar_event_id(booking.id))
-    bookings.release(booking.id, ports.clock(), BookingStatus.FAILED.value, reason[:4000])
+
+
+def give_up(booking_id: str, reason: str, ports: BookingPorts) -> None:
+    """A booking that finally failed: cancel its calendar event, delete its Salesforce Event, release its
+    reserved time and mark it failed with the reason. Deletes go by the deterministic ids, so what a
+    half-done step created goes too; "already gone" is fine for both. Marking it failed is a compare-and-set:
+    when a step recorded its transition meanwhile, the deletes run again before the next try; a booking that
+    was cancelled or confirmed meanwhile stays so."""
+    bookings = ports.bookings
+    booking = bookings.get(booking_id)
+    while True:  # each lost race is a step's transition, and the chain has few: this ends
+        if booking is None or not BOOKING.allows(booking.status, BookingStatus.FAILED):
+            return  # ended (cancelled, failed) or past the chain (confirmed, a no-show)
+        _remove_outside(booking, ports)  # again after a lost race: a step may have recorded its effect meanwhile
+        if bookings.release(booking, BookingStatus.FAILED, ports.clock(), reason[:4000]):
+            break
+        booking = bookings.get(booking_id)
     log.error("booking_failed", booking_id=booking.id, reason=reason)
     failed = bookings.get(booking.id)
     try:  # the failure is stored and the stage message dead-lettered: the stream copy must not turn that into a retry

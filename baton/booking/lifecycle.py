@@ -14,10 +14,9 @@ to another host counts for the new host (the previous one is credited back).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 import structlog
 from dramatiq import Broker
@@ -29,12 +28,14 @@ from adapters.calendar import (
     EventMoveRefused,
     calendar_event_id,
 )
-from baton.booking.chain import (
+from baton.booking.chain import (  # noqa: F401 - the prefixes are re-exported (the sync marks events with them)
+    CANCELLED_PREFIX,
+    NO_SHOW_PREFIX,
     calendar_event,
-    event_fields,
     host_of,
     owner_logs,
     store_owner_logs,
+    synced_event_fields,
 )
 from baton.booking.planning import (
     BookingPlan,
@@ -56,11 +57,9 @@ from kernel.errors import PermanentError
 from kernel.ports.bookings import BookingRepository, BookingRow, CapReached, SlotTaken
 from messages import RecordEvent
 from messages.booking import BookingRequest, BookingStatus, BookingStep
+from routing.lifecycles.booking import BOOKING, ENDED
 
 log = structlog.get_logger(__name__)
-ENDED = frozenset({BookingStatus.FAILED, BookingStatus.CANCELLED})
-CANCELLED_PREFIX = "Cancelled: "
-NO_SHOW_PREFIX = "No-show: "
 
 
 class BookingNotFound(LookupError):
@@ -91,29 +90,45 @@ def send_sync(broker: Broker, booking_id: str, ports: BookingPorts) -> None:
     broker.get_actor(BOOKING_SYNC.name).send(step.model_dump(mode="json"))
 
 
-def cancel(booking_id: str, reason: str, ports: BookingPorts) -> BookingRow:
-    """The booking is cancelled and its reserved time freed; cancelling again changes nothing."""
+def _move_to(booking_id: str, to: BookingStatus, ports: BookingPorts,
+             apply: Callable[[BookingRow], bool]) -> tuple[BookingRow, bool]:
+    """The booking moved to ``to`` by ``apply`` (a compare-and-set), and whether this call moved it: read again
+    and tried again when a step of its chain moved it on meanwhile. Already at ``to``, nothing changes; one that
+    cannot go there any more (ended) raises BookingEnded."""
     bookings = ports.bookings
-    booking = bookings.get(booking_id)
-    if booking is None:
-        raise BookingNotFound(booking_id)
-    if booking.status == BookingStatus.CANCELLED.value:
-        return booking
-    if booking.status == BookingStatus.FAILED.value:
-        raise BookingEnded(booking)
-    bookings.release(booking_id, ports.clock(), BookingStatus.CANCELLED.value, f"cancelled: {reason}"[:4000])
-    log.info("booking_cancelled", booking_id=booking_id, host_id=booking.host_id, reason=reason)
-    return bookings.get(booking_id)  # type: ignore[return-value]
+    while True:  # each lost race is another transition, and the table has no cycle: this ends
+        booking = bookings.get(booking_id)
+        if booking is None:
+            raise BookingNotFound(booking_id)
+        if booking.status == to:
+            return booking, False
+        if not BOOKING.allows(booking.status, to):
+            raise BookingEnded(booking)
+        if apply(booking):
+            return bookings.get(booking_id), True  # type: ignore[return-value]
+
+
+def cancel(booking_id: str, reason: str, ports: BookingPorts) -> BookingRow:
+    """The booking is cancelled and its reserved time freed; cancelling again changes nothing. A step of the
+    chain that made something meanwhile takes it back when it finds the booking cancelled."""
+    def release(booking: BookingRow) -> bool:
+        return ports.bookings.release(booking, BookingStatus.CANCELLED, ports.clock(), f"cancelled: {reason}"[:4000])
+
+    cancelled, changed = _move_to(booking_id, BookingStatus.CANCELLED, ports, release)
+    if changed:
+        log.info("booking_cancelled", booking_id=booking_id, host_id=cancelled.host_id, reason=reason)
+    return cancelled
 
 
 def mark_no_show(booking_id: str, ports: BookingPorts) -> BookingRow:
     """The guest did not come: the booking is a no-show (its time stays taken: it happened)."""
-    bookings = ports.bookings
-    booking = _live(bookings, booking_id)
-    if booking.status != BookingStatus.NO_SHOW.value:
-        bookings.set_status(booking_id, BookingStatus.NO_SHOW.value, ports.clock())
-        log.info("booking_no_show", booking_id=booking_id, host_id=booking.host_id)
-    return bookings.get(booking_id)  # type: ignore[return-value]
+    def mark(booking: BookingRow) -> bool:
+        return ports.bookings.transition(booking, BookingStatus.NO_SHOW, ports.clock())
+
+    marked, changed = _move_to(booking_id, BookingStatus.NO_SHOW, ports, mark)
+    if changed:
+        log.info("booking_no_show", booking_id=booking_id, host_id=marked.host_id)
+    return marked
 
 
 def replan(booking: BookingRow, ports: BookingPorts, bookings: BookingRepository, now: datetime, *,
@@ -213,11 +228,7 @@ def sync(step: BookingStep, ports: BookingPorts) -> None:
     if status == BookingStatus.CONFIRMED:
         _follow_owner(booking, ports)
     if ports.salesforce_events is not None and booking.salesforce_event_id:
-        prefix = {BookingStatus.CANCELLED: CANCELLED_PREFIX, BookingStatus.NO_SHOW: NO_SHOW_PREFIX}.get(status, "")
-        fields: dict[str, Any] = event_fields(booking, ports, prefix)
-        if status == BookingStatus.CANCELLED:
-            fields["ShowAs"] = "Free"
-        ports.salesforce_events.upsert_event(booking.id, fields)
+        ports.salesforce_events.upsert_event(booking.id, synced_event_fields(booking, ports))
     log.info("booking_synced", booking_id=booking.id, status=booking.status, host_id=booking.host_id,
              start=booking.starts_at.isoformat())
 

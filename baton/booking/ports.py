@@ -11,16 +11,19 @@ from baton.ports import AssignmentSink, Ports
 from kernel.clock import Clock
 from kernel.ports.bookings import BookingRepository
 from kernel.ports.decisions import DecisionRepository
+from kernel.ports.outbox import OutboxRepository
 from kernel.ports.reference_sync import SyncedReads
 
 
 @dataclass(frozen=True, slots=True)
 class BookingPorts:
-    """Bookings, the booking owner's decisions and logs, the synced users and records it reads, the config,
-    the clock, the log sink, and the calendar and Salesforce Events when configured."""
+    """Bookings, the booking owner's decisions and logs (and their outbox rows, withdrawn when the booking ended
+    first), the synced users and records it reads, the config, the clock, the log sink, and the calendar and
+    Salesforce Events when configured."""
 
     bookings: BookingRepository
     decisions: DecisionRepository
+    outbox: OutboxRepository
     reference_sync: SyncedReads
     configs: ConfigProvider
     clock: Clock
@@ -31,6 +34,7 @@ class BookingPorts:
     @classmethod
     def of(cls, ports: Ports) -> BookingPorts:
         store = ports.store
-        return cls(bookings=store.bookings, decisions=store.decisions, reference_sync=store.reference_sync,
+        return cls(bookings=store.bookings, decisions=store.decisions, outbox=store.outbox,
+                   reference_sync=store.reference_sync,
                    configs=ports.configs, clock=ports.clock, sink=ports.sink, calendar=ports.calendar,
                    salesforce_events=ports.salesforce_events)

@@ -2,8 +2,9 @@
 
 A round re-checks held records that are due, closes SLA timers whose deadline came (actioned, or breached:
 the record is read again from Salesforce and reassigned through the router graph, and the team lead is
-told), and logs out-of-office starts and ends and new cap windows; those that free capacity send every
-held record to a re-check at once.
+told), logs out-of-office starts and ends and new cap windows (those that free capacity send every held
+record to a re-check at once), and resumes bookings whose chain stood still between two steps for the grace
+period (``baton/booking/resume.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dramatiq
 import sqlalchemy as sa
@@ -21,10 +22,12 @@ from dramatiq import Broker
 from adapters.files import build_event
 from adapters.salesforce.rereads import RecordReader
 from baton.assignment.holds import recheck_due_holds
+from baton.booking.resume import DEFAULT_GRACE, resume_stopped
 from baton.configs import ConfigProvider
 from baton.salesforce.ingest import enqueue
 from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError
+from kernel.ports.bookings import BookingRepository
 from kernel.ports.holds import HoldRepository, SlaTimer, SlaTimerRepository
 from messages import ChangeType, RecordEvent, Source
 from messages.notifications import Channel, Notification
@@ -48,6 +51,7 @@ class RoundReport:
     escalated: int = 0
     member_changes: int = 0
     calendar_changes: int = 0
+    bookings_resumed: int = 0
 
 
 @dataclass
@@ -67,6 +71,8 @@ class Scheduler:
     calendar_poll: Callable[[datetime], int] | None = None  # reads hosts' calendar changes back
     calendar_poll_interval_s: float = 60.0
     last_calendar_poll: datetime | None = None
+    bookings: BookingRepository = field(kw_only=True)  # bookings whose chain stopped between steps are resumed
+    booking_grace: timedelta = field(default=DEFAULT_GRACE, kw_only=True)
 
     def run(self, interval_s: float, after_round: Callable[[RoundReport], None] = lambda _: None) -> None:
         while not self.stopped.is_set():
@@ -93,6 +99,7 @@ class Scheduler:
             self._member_changes(config, now, report)
             self._check_slas(config, now, report)
         report.held_rechecked += recheck_due_holds(self.holds, self.broker, now, batch_size=self.batch_size)
+        report.bookings_resumed = resume_stopped(self.bookings, self.broker, now, self.booking_grace)
         self._poll_calendars(now, report)
         self.last_round = now
         if any(vars(report).values()):

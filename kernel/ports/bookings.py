@@ -73,6 +73,7 @@ class BookingRow(NewBooking):
     error: str | None
     updated_at: datetime
     calendar_host_id: str | None = None
+    version: int = 1  # counts its status transitions: a write names the version it read (compare-and-set)
 
     @property
     def event_host_id(self) -> str:
@@ -126,15 +127,34 @@ class BookingRepository(Protocol):
         hosts for ``pool`` (SlotTaken / CapReached change nothing)."""
         ...
 
-    def release(self, booking_id: str, now: datetime, status: str, error: str | None) -> None:
-        """Frees the booking's reserved time and records how it ended."""
+    def transition(self, booking: BookingRow, to: str, now: datetime) -> bool:
+        """Moves the booking from the status and version it was read with to ``to`` (a transition of
+        ``routing.lifecycles.booking.BOOKING``); False, writing nothing, when it changed since (a lost race)."""
         ...
 
-    def set_status(self, booking_id: str, status: str, now: datetime) -> None: ...
+    def record_calendar_event(self, booking: BookingRow, to: str, now: datetime, *, event_id: str,
+                              meet_link: str | None, host_id: str) -> bool:
+        """The booking's calendar event was made on ``host_id``'s calendar: recorded with the transition to
+        ``to``; False (nothing written) when the booking changed since it was read."""
+        ...
 
-    def record_calendar_event(self, booking_id: str, status: str, now: datetime, *, event_id: str,
-                              meet_link: str | None, host_id: str) -> None:
-        """The booking's calendar event was made, on ``host_id``'s calendar."""
+    def record_salesforce_event(self, booking: BookingRow, to: str, event_id: str, now: datetime) -> bool:
+        """The booking's Salesforce Event was upserted: recorded with the transition to ``to``; False (nothing
+        written) when the booking changed since it was read."""
+        ...
+
+    def release(self, booking: BookingRow, to: str, now: datetime, error: str | None) -> bool:
+        """The booking ends (``to``: cancelled or failed) and its reserved time is freed, in one transaction;
+        False (nothing changed) when it changed since it was read."""
+        ...
+
+    def resume(self, booking: BookingRow, now: datetime) -> bool:
+        """Claims the restart of its stopped chain: ``updated_at`` becomes ``now`` while the booking still has
+        the status and version it was read with (False: it changed, or another round claimed it)."""
+        ...
+
+    def stopped(self, before: datetime, limit: int = 100) -> list[BookingRow]:
+        """Bookings with a step of their chain still to run, unchanged after ``before``, oldest first."""
         ...
 
     def record_calendar_holder(self, booking_id: str, host_id: str, now: datetime) -> None:
@@ -145,8 +165,6 @@ class BookingRepository(Protocol):
                                         now: datetime) -> None:
         """The booking's calendar event was made again on ``host_id``'s calendar, with this video link."""
         ...
-
-    def record_salesforce_event(self, booking_id: str, status: str, event_id: str, now: datetime) -> None: ...
 
     def get(self, booking_id: str) -> BookingRow | None: ...
 

@@ -22,6 +22,8 @@ class HeldRecord:
     held_at: datetime
     recheck_at: datetime
     checks: int = 0
+    status: str = "held"  # or "rechecking": leased to a re-check (routing/lifecycles/hold.py)
+    version: int = 1  # counts its transitions: a lease names the version it read (compare-and-set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,10 @@ class HoldRepository(Protocol):
         """Held records, next re-check first; only those due by ``due_at`` when it is given."""
         ...
 
-    def postpone(self, routing_ids: Iterable[str], until: datetime) -> None: ...
+    def lease(self, due: Sequence[HeldRecord], until: datetime) -> list[str]:
+        """Leases each hold to a re-check until ``until`` (``rechecking``), if it still has the status and
+        version it was read with; returns the routing ids leased (the others changed since: a lost race)."""
+        ...
 
     def recheck_all(self, now: datetime) -> None:
         """Someone became available: every hold is due for a re-check at ``now``."""

@@ -94,6 +94,11 @@ class OutboxRepository(Protocol):
         (it will be written anyway). Returns the writes queued."""
         ...
 
+    def withdraw(self, routing_ids: Iterable[str], reason: str) -> int:
+        """Pending writes that must not be sent any more (their booking ended before they were) become
+        ``withdrawn`` with ``reason``; one sent or failed already stays. Returns how many were withdrawn."""
+        ...
+
     def statuses(self, routing_ids: Sequence[str]) -> dict[str, str]:
         """routing id -> the status of its write, for the ids that have one."""
         ...

@@ -253,6 +253,11 @@ def sequences(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
 
 RULES_BY_NAME: dict[str, RowCheck] = {"version": versions, "sequence": sequences}
 # (table, column) -> its check; add one for each column an issue-19 migration adds that no rule above covers
+def held(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A hold stored by the old code was waiting for its re-check: ``held``."""
+    assert rows and all(row[column] == "held" for row in rows), [row[column] for row in rows]
+
+
 def empty(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Nothing the old code knew: every old row holds NULL."""
     assert all(row[column] is None for row in rows), [row[column] for row in rows]
@@ -261,6 +266,7 @@ def empty(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
 NEW_COLUMN_VALUES: dict[tuple[str, str], RowCheck] = {
     ("outbox", "retrying_since"): empty,  # old rows had not begun a retry window: it starts at their next failure
     ("outbox", "superseded_by"): empty,  # no old row was marked superseded
+    ("holds", "status"): lambda column, rows: held(column, rows),  # every old hold is still held
 }
 
 

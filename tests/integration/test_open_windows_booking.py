@@ -182,7 +182,6 @@ CHAIN = {  # each step of the chain after the reservation, and the status in whi
     "booking_calendar": BookingStatus.RESERVED, "booking_event": BookingStatus.CALENDAR_CREATED,
     "booking_owner": BookingStatus.EVENT_CREATED, "booking_log": BookingStatus.CONFIRMED,
 }
-CANCEL_UNDONE = "a cancel while the {} step runs is undone: the step writes its status over the cancel"
 
 
 @pytest.fixture
@@ -223,15 +222,14 @@ def what_survives(ports: Ports, booking_id: str, calendar: FakeGoogleCalendar, o
     }
 
 
-@pytest.mark.parametrize("stage", [
-    pytest.param(stage, marks=open_window(CANCEL_UNDONE.format(stage))) for stage in list(CHAIN)[:3]
-] + ["booking_log"])
+@pytest.mark.parametrize("stage", list(CHAIN))
 def test_a_booking_cancelled_while_a_step_of_its_chain_runs_leaves_nothing_behind(
     stage: str, real_chain: tuple[Pipeline, FakeGoogleCalendar, FakeOrg]
 ) -> None:
     """The step reads its booking; the API cancels it (and the cancel's sync runs); then the step goes on. In
     the end the booking is cancelled with no live calendar event, no live Salesforce Event, no reserved time,
-    and no owner change queued after the cancel. (The log step, after the owner change, already gets it right.)"""
+    and no owner change queued after the cancel: the step's transition loses to the cancel and it takes back
+    what it made."""
     pipeline, calendar, org = real_chain
     client = TestClient(create_app(pipeline.app))
     with paused_after_load(pipeline.store.engine, stage) as step:
@@ -297,21 +295,19 @@ def booking_status(pipeline: Pipeline, booking_id: str) -> str:
     return booking.status
 
 
-@open_window("a booking whose process died between its reservation and its chain's enqueue stays reserved: "
-             "no scheduler round resumes it")
 def test_a_scheduler_round_after_the_grace_period_resumes_a_booking_stuck_in_reserved(
     resumed_pipeline: Pipeline
 ) -> None:
     """The scheduler's round, an hour after the booking stopped, restarts its chain: it ends confirmed."""
     ports = resumed_pipeline.app.ports
-    scheduler = Scheduler(ports.store.holds, ports.store.sla_timers, resumed_pipeline.broker, ports.configs, ports.clock)
+    scheduler = Scheduler(ports.store.holds, ports.store.sla_timers, resumed_pipeline.broker, ports.configs, ports.clock,
+                          bookings=ports.store.bookings)
     assert scheduler.tick() is not None, "the scheduler's round did not run"
     status = booking_status(resumed_pipeline, booking_id_for(STUCK_REQUEST))
     assert_window_closed(status == BookingStatus.CONFIRMED.value, "a scheduler round resumes a stopped booking",
                          {"status": status})
 
 
-@open_window("a resubmitted request_id returns its booking stuck in reserved without starting its chain")
 def test_resubmitting_the_request_resumes_a_booking_stuck_in_reserved(
     stuck_booking: dict[str, Any], resumed_pipeline: Pipeline
 ) -> None:

@@ -29,7 +29,8 @@ def engine(postgres_url: str, pg_schema: str) -> Iterator[sa.Engine]:
 def test_a_second_scheduler_stands_by_until_the_leader_releases_its_lock(engine: sa.Engine) -> None:
     store = Store(engine)
     locks = [LeaderLock(engine, SCHEDULER_LOCK), LeaderLock(engine, SCHEDULER_LOCK)]
-    first, second = (Scheduler(store.holds, store.sla_timers, StubBroker(), ConfigProvider(store.administration, 0), utc_now, is_leader=leader_check(lock))
+    first, second = (Scheduler(store.holds, store.sla_timers, StubBroker(), ConfigProvider(store.administration, 0), utc_now,
+                               bookings=store.bookings, is_leader=leader_check(lock))
                      for lock in locks)
 
     assert first.tick() is not None

@@ -5,14 +5,14 @@ retried for BATON_OUTBOX_RETRY_WINDOW_S from then); ``superseded_by`` names the 
 row. Existing rows are numbered by their id within their record.
 
 Revision ID: 0015_outbox_sequence
-Revises: 0013_meeting_counts
+Revises: 0014_lifecycle_versions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_outbox_sequence"
-down_revision = "0013_meeting_counts"
+down_revision = "0014_lifecycle_versions"
 branch_labels = None
 depends_on = None
 

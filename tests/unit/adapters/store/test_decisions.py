@@ -69,6 +69,7 @@ def test_sticky_owners_and_holds_are_stored_in_the_unit_of_work(store: Store) ->
         tx.save_sticky_owners([StickyOwner("Inbound", "account:001x", "005A", AT)])
         tx.save_assignments([assignment("r3", "L3", outcome="held", owner_id=None)])
         tx.save_holds([HeldRecord("r3", "Lead", "L3", "Inbound", "nobody free", context, AT, LATER)])
+    assert store.holds.lease(store.holds.held(), LATER) == ["r3"]  # the scheduler sends it to a re-check
     with store.decisions.transaction() as tx:
         tx.save_sticky_owners([StickyOwner("Inbound", "account:001x", "005B", LATER)])
         tx.save_holds([HeldRecord("r3", "Lead", "L3", "Inbound", "still nobody", context, AT, LATER)])
@@ -76,9 +77,10 @@ def test_sticky_owners_and_holds_are_stored_in_the_unit_of_work(store: Store) ->
     with store.decisions.reader() as reader:
         assert reader.sticky_owners([("Inbound", "account:001x")]) == {
             ("Inbound", "account:001x"): StickyOwner("Inbound", "account:001x", "005B", LATER)}
-    assert store.holds.held() == [HeldRecord("r3", "Lead", "L3", "Inbound", "still nobody", context, AT, LATER, 1)]
+    assert store.holds.held() == [
+        HeldRecord("r3", "Lead", "L3", "Inbound", "still nobody", context, AT, LATER, 1, "held", 3)]
     assert store.holds.held(due_at=AT) == []
-    store.holds.postpone(["r3"], LATER + timedelta(hours=1))
+    store.holds.lease(store.holds.held(), LATER + timedelta(hours=1))
     assert store.holds.held(due_at=LATER) == []
     store.holds.recheck_all(AT)
     assert [held.recheck_at for held in store.holds.held(due_at=AT)] == [AT]

@@ -61,7 +61,8 @@ class Meetings:
         return ids
 
     def cancel(self, booking_id: str) -> None:
-        self.store.release(booking_id, self.clock.now, "cancelled", None)
+        booking = self.store.get(booking_id)
+        assert booking is not None and self.store.release(booking, "cancelled", self.clock.now, None)
 
 
 @pytest.fixture

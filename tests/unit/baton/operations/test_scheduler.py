@@ -113,7 +113,7 @@ def _sla_pipeline(pipeline: Pipeline, clock: FrozenClock) -> None:
 def _scheduler(pipeline: Pipeline, clock: FrozenClock, reader: RecordingReader | None,
                sent: list[Notification]) -> Scheduler:
     return Scheduler(pipeline.store.holds, pipeline.store.sla_timers, pipeline.broker,
-                     ConfigProvider(pipeline.store.administration, 0), clock,
+                     ConfigProvider(pipeline.store.administration, 0), clock, bookings=pipeline.store.bookings,
                      reader=(lambda: reader) if reader else None, notify=sent.append, channels=["email"])
 
 
@@ -207,8 +207,7 @@ default_team: Inbound
     pipeline.drain()
     assert pipeline.sink.published[-1].outcome.value == "held"
 
-    held = [record.routing_id for record in pipeline.store.holds.held()]
-    pipeline.store.holds.postpone(held, NOW + timedelta(hours=1))  # its next check is an hour away
+    assert pipeline.store.holds.lease(pipeline.store.holds.held(), NOW + timedelta(hours=1))  # next look in an hour
     scheduler = _scheduler(pipeline, clock, None, [])
     scheduler.tick()
     clock.now = NOW + timedelta(minutes=1)
