@@ -73,6 +73,7 @@ class FakeOrg(FaultyService):
     random: random.Random = field(default_factory=lambda: random.Random(9))
     answers_to_drop: int = 0  # the next writes are carried out and their connection closed (as "applied_then_dropped")
     repeated_ids: list[list[str]] = field(default_factory=list)  # sObject Collections calls naming a record twice
+    owner_history: dict[str, list[str]] = field(default_factory=dict)  # record id -> the owners written, in order
     _record_index: dict[str, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def fail_next_calls(self, *statuses: int) -> None:
@@ -123,6 +124,7 @@ class FakeOrg(FaultyService):
         """An owner update: counted, and visible to queries (``SELECT Id, OwnerId FROM Lead ...``)."""
         self.owners[record_id] = owner_id
         self.updates[record_id] += 1
+        self.owner_history.setdefault(record_id, []).append(owner_id)
         rows = self.records.setdefault(object_type, [])
         indexed, index = self._record_index.get(object_type, (None, {}))
         if indexed is not rows:  # a test put a new list there

@@ -266,7 +266,7 @@ def empty(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
 NEW_COLUMN_VALUES: dict[tuple[str, str], RowCheck] = {
     ("outbox", "retrying_since"): empty,  # old rows had not begun a retry window: it starts at their next failure
     ("outbox", "superseded_by"): empty,  # no old row was marked superseded
-    ("holds", "status"): lambda column, rows: held(column, rows),  # every old hold is still held
+    ("holds", "status"): held,
 }
 
 

@@ -55,7 +55,10 @@ from tests.support.services import (
 )
 from tests.support.tcp_proxy import PUBLISHER, TcpProxy
 
-SOAK_HOSTS = tuple(f"005{index:012d}BBB" for index in range(1, 61))  # bench/soak.py books 5 a second
+# bench/soak.py books 5 a second. Salesforce ids are 15 case-sensitive characters plus a 3-letter checksum ("AAA"
+# for digits): a host id must differ from every rep's (005000000000001AAA, ...) within its first 15 characters, or
+# Salesforce (and Baton's read-back, which compares 15) takes them for one user.
+SOAK_HOSTS = tuple(f"005{900 + index:012d}AAA" for index in range(1, 61))
 BOOKING_HOSTS = SOAK_HOSTS[:10]
 SCHEDULER = "005000000000009AAA"
 DRAIN_TIMEOUT_S = 240

@@ -22,6 +22,7 @@ from adapters.store.tables import (
     bookings,
     dead_letters,
     holds,
+    outbox,
     record_states,
     reservations,
     team_states,
@@ -120,6 +121,7 @@ class StoreView:
     decisions: dict[str, dict[str, Any]]  # routing id -> assignment row
     decisions_by_record: dict[str, list[dict[str, Any]]]  # record id -> its assignment rows, oldest first
     latest_owner: dict[str, str | None]  # record id -> the owner of Baton's latest decision (record state)
+    owner_writes: dict[str, list[tuple[Any, ...]]]  # record id -> its outbox rows (sequence, owner, status, ...)
     held: set[str]
     dead_letters: list[dict[str, Any]]
     team_decisions: int
@@ -144,12 +146,18 @@ def read_store(engine: sa.Engine, routing_ids: Iterable[str]) -> StoreView:
             bookings.c.request, bookings.c.calendar_event_id, bookings.c.calendar_host_id, bookings.c.error))]
         reserved = {(row.booking_id, row.host_id) for row in connection.execute(
             sa.select(reservations.c.booking_id, reservations.c.host_id))}
+        writes: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in connection.execute(sa.select(outbox.c.record_id, outbox.c.sequence, outbox.c.routing_id,
+                                                outbox.c.owner_id, outbox.c.status, outbox.c.last_error,
+                                                outbox.c.superseded_by, outbox.c.sent_at).order_by(outbox.c.id)):
+            writes[row.record_id].append(tuple(row)[1:])
     by_record: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in decided:
         by_record[row["record_id"]].append(row)
     return StoreView(
         decisions={row["routing_id"]: row for row in decided if row["routing_id"] in wanted},
-        decisions_by_record=dict(by_record), latest_owner=states, held=held & wanted, dead_letters=letters,
+        decisions_by_record=dict(by_record), latest_owner=states, owner_writes=dict(writes), held=held & wanted,
+        dead_letters=letters,
         team_decisions=int(team_total or 0), bookings=booking_rows, reservations=reserved,
     )
 
@@ -212,7 +220,9 @@ def _check_owners(result: Reconciliation, store: StoreView, org: FakeOrg, record
         elif written is None:
             result.add(OWNER_NOT_WRITTEN, record_id, f"decided {latest}")
         elif written in {row["owner_id"] for row in store.decisions_by_record.get(record_id, [])}:
-            result.add(OLDER_OWNER_WON, record_id, f"Salesforce has {written}, Baton's latest decision is {latest}")
+            result.add(OLDER_OWNER_WON, record_id, f"Salesforce has {written}, Baton's latest decision is {latest}; "
+                       f"owners written in order {org.owner_history.get(record_id)}; outbox rows "
+                       f"{store.owner_writes.get(record_id)}; decisions {store.decisions_by_record.get(record_id)}")
         else:
             result.add(WRONG_OWNER, record_id, f"Salesforce has {written}, Baton's latest decision is {latest}")
 

@@ -83,9 +83,8 @@ def test_a_value_that_is_not_a_datetime_is_refused(engine: sa.Engine) -> None:
         connection.execute(sa.insert(probe).values(id=1, at="2030-01-07T11:00:00+02:00"))
 
 
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)  # PostgreSQL keeps instants itself (timestamptz)
 def test_sqlite_keeps_the_utc_wall_time_as_text(store: Store) -> None:
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL keeps instants itself (timestamptz)")
     probe.create(store.engine)
     with store.engine.begin() as connection:
         connection.execute(sa.insert(probe).values(id=1, at=ASKED))
@@ -93,9 +92,8 @@ def test_sqlite_keeps_the_utc_wall_time_as_text(store: Store) -> None:
     assert stored == "2030-01-07 09:00:00.000000"
 
 
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite has no session time zone
 def test_postgresql_answers_in_utc_whatever_the_session_time_zone(store: Store) -> None:
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no session time zone")
     probe.create(store.engine)
     with store.engine.begin() as connection:
         connection.exec_driver_sql("SET LOCAL TIME ZONE 'Asia/Kolkata'")

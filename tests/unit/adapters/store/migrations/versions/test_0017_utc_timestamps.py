@@ -127,9 +127,8 @@ def test_an_assignment_and_its_record_state_are_at_the_event_time_of_its_log(upg
     assert event_at == last_event_at == EVENT_AT
 
 
+@pytest.mark.parametrize("upgraded", ["sqlite"], indirect=True)  # PostgreSQL kept instants: nothing to convert
 def test_on_sqlite_text_with_an_offset_is_rewritten_and_a_lost_offset_stays_lost(upgraded: Store) -> None:
-    if upgraded.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL kept instants: there is nothing to convert")
     with upgraded.engine.connect() as connection:
         recheck_at = connection.execute(sa.select(holds.c.recheck_at)).scalar_one()
         stored = connection.exec_driver_sql("SELECT recheck_at FROM holds").scalar_one()
