@@ -261,6 +261,21 @@ def build_flusher(current: runtime.Runtime, is_leader: Callable[[], bool] | None
                    current.ports.clock, settings.flush_interval_ms, is_leader, alarm=backlog_alarm(current))
 
 
+def dead_letter_sweep(current: runtime.Runtime) -> Callable[[], int] | None:
+    """On RabbitMQ: moves the stages' dead-letter (.XQ) queues into the store, returning how many letters it
+    added (the embedded default has no such queues)."""
+    settings, ports = current.settings, current.ports
+    if not settings.uses_rabbitmq:
+        return None
+    from baton.dead_letters import move_from_rabbitmq
+
+    def sweep() -> int:
+        report = move_from_rabbitmq(settings, ports.store.administration, ports.clock)
+        return len(report.added) if report else 0
+
+    return sweep
+
+
 def build_scheduler(current: runtime.Runtime) -> Scheduler:
     """One scheduler works at a time: a PostgreSQL advisory lock elects it (on SQLite it is this process)."""
     settings, ports = current.settings, current.ports
@@ -283,6 +298,7 @@ def build_scheduler(current: runtime.Runtime) -> Scheduler:
         clock=ports.clock, reader=reader, bookings=ports.store.bookings,
         booking_grace=timedelta(seconds=settings.booking_resume_after_s),
         calendar_poll=calendar_poll, calendar_poll_interval_s=settings.calendar_poll_interval_s,
+        dead_letter_sweep=dead_letter_sweep(current), dead_letter_sweep_interval_s=settings.dead_letter_sweep_interval_s,
         notify=(lambda notification: enqueue_notifications(current.broker, [notification])) if channels else None,
         channels=channels, batch_size=settings.batch_size,
         is_leader=leader_check(LeaderLock(ports.store.engine, SCHEDULER_LOCK)),

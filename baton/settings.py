@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0,
         description="seconds between two reads of the hosts' calendar changes (events.list sync tokens) by the scheduler",
     )
+    dead_letter_sweep_interval_s: float = Field(
+        default=600.0, gt=0,
+        description="seconds between two moves of RabbitMQ's dead-letter (.XQ) queues into the store by the scheduler "
+                    "(a message whose store copy a worker could not write is listed and replayable within this time)",
+    )
     booking_resume_after_s: float = Field(
         default=300.0, gt=0,
         description="seconds a booking's chain may stand still between two steps before the scheduler sends its next "

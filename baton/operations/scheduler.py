@@ -4,7 +4,9 @@ A round re-checks held records that are due, closes SLA timers whose deadline ca
 the record is read again from Salesforce and reassigned through the router graph, and the team lead is
 told), logs out-of-office starts and ends and new cap windows (those that free capacity send every held
 record to a re-check at once), and resumes bookings whose chain stood still between two steps for the grace
-period (``baton/booking/resume.py``).
+period (``baton/booking/resume.py``). Every so often it also moves RabbitMQ's dead-letter queues into the store
+(``baton/dead_letters.py``), so a message whose store copy a worker could not write is listed by ``baton dlq``
+even when nobody runs it within RabbitMQ's 7 days.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class RoundReport:
     member_changes: int = 0
     calendar_changes: int = 0
     bookings_resumed: int = 0
+    dead_letters_moved: int = 0
 
 
 @dataclass
@@ -73,6 +76,9 @@ class Scheduler:
     last_calendar_poll: datetime | None = None
     bookings: BookingRepository = field(kw_only=True)  # bookings whose chain stopped between steps are resumed
     booking_grace: timedelta = field(default=DEFAULT_GRACE, kw_only=True)
+    dead_letter_sweep: Callable[[], int] | None = None  # moves RabbitMQ's .XQ queues into the store; how many added
+    dead_letter_sweep_interval_s: float = 600.0
+    last_dead_letter_sweep: datetime | None = None
 
     def run(self, interval_s: float, after_round: Callable[[RoundReport], None] = lambda _: None) -> None:
         while not self.stopped.is_set():
@@ -101,21 +107,29 @@ class Scheduler:
         report.held_rechecked += recheck_due_holds(self.holds, self.broker, now, batch_size=self.batch_size)
         report.bookings_resumed = resume_stopped(self.bookings, self.broker, now, self.booking_grace)
         self._poll_calendars(now, report)
+        self._sweep_dead_letter_queues(now, report)
         self.last_round = now
         if any(vars(report).values()):
             log.info("scheduler_round", **vars(report))
         return report
 
     def _poll_calendars(self, now: datetime, report: RoundReport) -> None:
-        due = self.last_calendar_poll is None or (now - self.last_calendar_poll).total_seconds() >= \
-            self.calendar_poll_interval_s
-        if self.calendar_poll is None or not due:
+        if self.calendar_poll is None or not _due(self.last_calendar_poll, now, self.calendar_poll_interval_s):
             return
         try:
             report.calendar_changes = self.calendar_poll(now)
         except (TransientError, PermanentError) as exc:
             log.warning("calendar_poll_failed", error=str(exc))  # the next poll reads from the stored tokens
         self.last_calendar_poll = now
+
+    def _sweep_dead_letter_queues(self, now: datetime, report: RoundReport) -> None:
+        if self.dead_letter_sweep is None or not _due(self.last_dead_letter_sweep, now, self.dead_letter_sweep_interval_s):
+            return
+        try:
+            report.dead_letters_moved = self.dead_letter_sweep()
+        except (TransientError, PermanentError) as exc:
+            log.warning("dead_letter_sweep_failed", error=str(exc))  # the messages stay in RabbitMQ: the next sweep
+        self.last_dead_letter_sweep = now
 
     def _config(self) -> OrgConfig | None:
         try:
@@ -206,3 +220,8 @@ def _reassign_event(timer: SlaTimer, record: dict[str, object], now: datetime) -
     fields = {key: value for key, value in record.items() if key != "Id"}
     event = build_event(timer.object_type, record["Id"], fields, f"sla-{timer.routing_id}", now, ChangeType.REASSIGN)
     return event.model_copy(update={"source": Source.API, "commit_timestamp": now})
+
+
+def _due(last: datetime | None, now: datetime, interval_s: float) -> bool:
+    """A chore done every ``interval_s`` is due: never done yet, or done that long ago."""
+    return last is None or (now - last).total_seconds() >= interval_s

@@ -297,7 +297,7 @@ def scheduler(
     if once:
         report = work.tick() or RoundReport()
         after_round(report)
-        out.print(json.dumps(vars(report)))
+        sys.stdout.write(json.dumps(vars(report)) + "\n")
         return
     signal.signal(signal.SIGTERM, lambda *_: work.stopped.set())
     try:

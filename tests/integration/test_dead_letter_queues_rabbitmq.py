@@ -130,3 +130,17 @@ def test_a_message_that_is_not_batons_stays_in_rabbitmq_and_is_named(cluster: Cl
     assert ran.returncode == 0 and ran.stdout == ""
     assert f"left in RabbitMQ (not a Baton message): {CLASSIFY.queue(cluster.prefix)}.XQ" in ran.stderr
     assert dead_letter_queue_messages(cluster.prefix) == 1
+
+
+def test_the_schedulers_round_moves_a_dead_letter_only_rabbitmq_holds_into_the_store(cluster: Cluster,
+                                                                                    channel) -> None:
+    """Nobody runs ``baton dlq``: the scheduler's round moves the ``.XQ`` queues into the store itself."""
+    cluster.apply(team_config(members=2))
+    message_id = dies_in_rabbitmq(cluster, channel, lead_event(1))
+
+    ran = baton_cli(cluster, "scheduler", "--once")
+
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.splitlines()[-1])["dead_letters_moved"] == 1
+    assert [letter.message_id for letter in cluster.store.administration.dead_letters()] == [message_id]
+    assert dead_letter_queue_messages(cluster.prefix) == 0

@@ -282,3 +282,30 @@ def test_batch_reassignment_jobs_open_no_sla_timers_and_notify_nobody() -> None:
     assert [timer.routing_id for timer in timers_for(logs, config)] == ["r-change_event"]
     assert [n.notification_id for n in owner_notifications(logs, ["email"])] == ["r-change_event:email"]
     assert timers_for(logs, config)[0].due_at == NOW + timedelta(minutes=30)
+
+
+def test_rabbitmqs_dead_letter_queues_are_moved_once_an_interval_and_a_failed_move_is_tried_next_time(
+    pipeline: Pipeline
+) -> None:
+    clock = FrozenClock()
+    answers: list[int | Exception] = [2, TransientError("RabbitMQ could not be reached"), 1]
+    moves: list[datetime] = []
+
+    def sweep() -> int:
+        moves.append(clock.now)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    scheduler = dataclasses.replace(_scheduler(pipeline, clock, None, []), dead_letter_sweep=sweep,
+                                    dead_letter_sweep_interval_s=600)
+    rounds = []
+    for minutes in (0, 5, 10, 15, 20):
+        clock.now = NOW + timedelta(minutes=minutes)
+        report = scheduler.tick()
+        assert report is not None
+        rounds.append(report.dead_letters_moved)
+
+    assert moves == [NOW, NOW + timedelta(minutes=10), NOW + timedelta(minutes=20)]
+    assert rounds == [2, 0, 0, 0, 1]

@@ -52,4 +52,4 @@ def test_the_embedded_default_emails_the_new_owner_and_opens_the_sla_timer(tmp_p
     assert round_report.returncode == 0, round_report.stderr
     assert json.loads(round_report.stdout) == {"held_rechecked": 0, "sla_actioned": 0, "sla_breached": 0,
                                                "reassigned": 0, "escalated": 0, "member_changes": 0,
-                                               "calendar_changes": 0, "bookings_resumed": 0}
+                                               "calendar_changes": 0, "bookings_resumed": 0, "dead_letters_moved": 0}
