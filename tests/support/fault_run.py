@@ -40,7 +40,7 @@ from tests.support.rabbitmq_probe import (
     rabbitmq_node,
     wait_for_unacked,
 )
-from tests.support.reconcile import DOUBLED, LETTERED, LOST, WRONG, reconcile
+from tests.support.reconcile import DOUBLED, LETTERED, LOST, WRONG, Reconciliation, reconcile
 from tests.support.run_counts import RunCounts
 from tests.support.service_control import Services, host_port, service_urls
 from tests.support.services import (
@@ -365,21 +365,27 @@ class FaultRun:
         """Fills ``counts`` from a record-by-record reconciliation of the store with the fake org and the fake
         calendar (``tests/support/reconcile.py``)."""
         found = reconcile(self.store.engine, self.org, self.calendar, events, requests, self.dead_letter_queues())
-        counts.routed = found.decided + found.held
-        counts.written = found.owners_matching
-        counts.lost = found.count(LOST)
-        counts.duplicates = found.count(DOUBLED)
-        counts.wrong_owners = found.count(WRONG)
-        counts.dead_lettered = found.count(LETTERED)
-        counts.bookings = found.bookings
-        counts.bookings_confirmed = found.bookings_confirmed
-        counts.bookings_failed_cleanly = 0  # a fault run books free slots only: a failed booking is a lost one
-        counts.bookings_left_behind = found.bookings - found.bookings_confirmed
-        counts.problems = found.summary()
-        counts.details = found.report() if found.problems else ""
+        counted(counts, found)
         counts.injected = {**counts.injected, **{f"salesforce {key}": value for key, value in self.org.injected.items()},
                            **{f"calendar {key}": value for key, value in self.calendar.injected.items()}}
         return counts
+
+
+def counted(counts: RunCounts, found: Reconciliation) -> RunCounts:
+    """Fills ``counts`` from a reconciliation's findings."""
+    counts.routed = found.decided + found.held
+    counts.written = found.owners_matching
+    counts.lost = found.count(LOST)
+    counts.duplicates = found.count(DOUBLED)
+    counts.wrong_owners = found.count(WRONG)
+    counts.dead_lettered = found.count(LETTERED)
+    counts.bookings = found.bookings
+    counts.bookings_confirmed = found.bookings_confirmed
+    counts.bookings_failed_cleanly = 0  # a fault run books free slots only: a failed booking is a lost one
+    counts.bookings_left_behind = found.bookings - found.bookings_confirmed
+    counts.problems = found.summary()
+    counts.details = found.report() if found.problems else ""
+    return counts
 
 
 def assert_nothing_lost(counts: RunCounts) -> None:
