@@ -189,21 +189,32 @@ def pending_owner_writes(store: Store) -> int:
     return sum(count for (status, _), count in store.outbox.summary().items() if status == "pending")
 
 
-def finished(store: Store, routing_ids: Sequence[str]) -> bool:
+def where_it_stands(store: Store, routing_ids: Sequence[str]) -> dict[str, object]:
+    return {"inbox": inbox_statuses(store), "decided": len(store.decisions.assignment_logs(routing_ids)),
+            "owner writes pending": pending_owner_writes(store), "unfinished bookings": unfinished_bookings(store)}
+
+
+def finished(state: dict[str, object], routing_ids: Sequence[str]) -> bool:
     """Every event decided, the inbox empty, no owner write pending and every booking final."""
-    return (store.inbox.pending() == 0 and pending_owner_writes(store) == 0 and unfinished_bookings(store) == 0
-            and len(store.decisions.assignment_logs(routing_ids)) == len(routing_ids))
+    inbox_rows = state["inbox"]
+    assert isinstance(inbox_rows, dict)
+    return (not inbox_rows.get("pending") and state["decided"] == len(routing_ids)
+            and state["owner writes pending"] == 0 and state["unfinished bookings"] == 0)
 
 
-def wait_until_finished(store: Store, routing_ids: Sequence[str], timeout_s: float, describe: Callable[[], str]) -> None:
-    """Until ``finished`` holds at two checks in a row."""
+def wait_until_finished(store: Store, routing_ids: Sequence[str], timeout_s: float,
+                        stalled_s: float) -> dict[str, object] | None:
+    """Until ``finished`` holds at two checks in a row (None), or nothing moved for ``stalled_s`` or
+    ``timeout_s`` passed: then where the run stands (what is missing is lost; the reconciliation names it)."""
     deadline = time.monotonic() + timeout_s
     in_a_row = 0
+    last, moved = None, time.monotonic()
     while in_a_row < 2:
-        in_a_row = in_a_row + 1 if finished(store, routing_ids) else 0
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not finished after {timeout_s} s: inbox {inbox_statuses(store)}, decided "
-                                 f"{len(store.decisions.assignment_logs(routing_ids))} of {len(routing_ids)}, "
-                                 f"owner writes pending {pending_owner_writes(store)}, unfinished bookings "
-                                 f"{unfinished_bookings(store)}\n{describe()}")
+        state = where_it_stands(store, routing_ids)
+        in_a_row = in_a_row + 1 if finished(state, routing_ids) else 0
+        if state != last:
+            last, moved = state, time.monotonic()
+        if time.monotonic() > min(deadline, moved + stalled_s):
+            return state
         time.sleep(0.2)
+    return None
