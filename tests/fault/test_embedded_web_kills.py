@@ -34,7 +34,12 @@ from tests.support.embedded_kills import (
     kill_while_pending,
     wait_until_finished,
 )
-from tests.support.fault_run import assert_nothing_lost, booking_requests, booking_team_config, counted
+from tests.support.fault_run import (
+    assert_nothing_lost,
+    booking_requests,
+    booking_team_config,
+    counted,
+)
 from tests.support.outbound import envelope, notification
 from tests.support.reconcile import reconcile
 from tests.support.run_counts import RunCounts, record_run

@@ -165,7 +165,7 @@ def in_thread(target: Callable[[], None], name: str, errors: list[BaseException]
     def run() -> None:
         try:
             target()
-        except BaseException as exc:  # the test raises it after joining
+        except BaseException as exc:  # noqa: BLE001 - the test raises it after joining
             errors.append(exc)
 
     thread = threading.Thread(target=run, name=name, daemon=True)
