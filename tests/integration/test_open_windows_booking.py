@@ -53,7 +53,7 @@ from tests.support.booking_races import (
 from tests.support.outbound import ORG, XML, envelope, notification
 from tests.support.pipeline import Pipeline, running_pipeline
 from tests.support.services import REPO_ROOT
-from tests.support.windows import assert_window_closed, open_window
+from tests.support.windows import assert_window_closed
 
 pytestmark = pytest.mark.integration
 OUTBOUND_TOKEN = "path-token-4d1e8b"

@@ -46,7 +46,7 @@ from tests.support.pipeline import Pipeline, running_pipeline
 from tests.support.service_control import host_port
 from tests.support.services import WorkerProcess, queue_depths, wait_until_drained
 from tests.support.tcp_proxy import TcpProxy
-from tests.support.windows import assert_window_closed, open_window
+from tests.support.windows import assert_window_closed
 from tests.unit.adapters.salesforce.test_writer import org  # noqa: F401 - the fake org behind the real owner writer
 
 pytestmark = pytest.mark.integration
