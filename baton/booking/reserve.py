@@ -51,10 +51,32 @@ class SlotUnavailable(Exception):
         super().__init__(reason)
 
 
+class RequestIdTaken(Exception):
+    """The ``request_id`` booked another scheduler's booking: a 409 that names nothing of that booking."""
+
+    def __init__(self, request_id: str):
+        super().__init__(f"request_id {request_id!r} is already used by another caller (another scheduler's "
+                         "booking); choose a new request_id")
+
+
 @dataclass(frozen=True)
 class Reserved:
     booking: BookingRow
     created: bool  # False: the same request was booked before
+
+
+def _same_scheduler(first: str, second: str) -> bool:
+    return first[:15] == second[:15]  # an 18-character Salesforce id is the 15-character one plus a checksum
+
+
+def _booked_before(existing: BookingRow, request: BookingRequest) -> Reserved:
+    """The booking this ``request_id`` made before, when the same scheduler asks again (idempotency keys are
+    scoped to the scheduler a request books as); another scheduler's key raises RequestIdTaken."""
+    if not _same_scheduler(existing.scheduler_user_id, request.scheduler_user_id):
+        log.warning("booking_request_id_of_another_scheduler", booking_id=existing.id,
+                    scheduler_user_id=request.scheduler_user_id)
+        raise RequestIdTaken(request.request_id or "")
+    return Reserved(existing, False)
 
 
 def window_problems(plan: BookingPlan, start: datetime, now: datetime) -> list[tuple[str, str]]:
@@ -159,13 +181,13 @@ def reserve(request: BookingRequest, ports: BookingPorts, bookings: BookingRepos
     """Stores the booking as reserved with one hold per host and co-host, in its own transaction.
 
     Raises BookingProblems (a 422: the request is wrong), BookingForbidden (a 403: the config's
-    ``booking.schedulers`` do not allow it) or SlotUnavailable (a 409: taken, with the
-    nearest alternatives). A pooled mode first tries the pool's other free members at that time.
+    ``booking.schedulers`` do not allow it), SlotUnavailable (a 409: taken, with the
+    nearest alternatives) or RequestIdTaken (a 409: another scheduler's ``request_id``). A pooled mode first tries the pool's other free members at that time.
     """
     booking_id = booking_id_for(request.request_id) if request.request_id else str(uuid.uuid4())
     existing = bookings.get(booking_id)
     if existing is not None:
-        return Reserved(existing, False)
+        return _booked_before(existing, request)
     version, config = ports.configs.current()
     plan = plan_booking(version, config, ports.decisions, ports.reference_sync, bookings,
                         object_type=request.object_type, record_id=request.record_id,
@@ -213,7 +235,7 @@ def reserve(request: BookingRequest, ports: BookingPorts, bookings: BookingRepos
         except BookingExists:
             existing = bookings.get(booking_id)
             assert existing is not None
-            return Reserved(existing, False)
+            return _booked_before(existing, request)
         booking = bookings.get(booking_id)
         assert booking is not None
         log.info("booking_reserved", booking_id=booking_id, host_id=host_id, start=start.isoformat(),
@@ -221,7 +243,7 @@ def reserve(request: BookingRequest, ports: BookingPorts, bookings: BookingRepos
         return Reserved(booking, True)
     overtaken = bookings.get(booking_id)
     if overtaken is not None:  # another delivery of this request reserved since we looked: its slot is ours
-        return Reserved(overtaken, False)
+        return _booked_before(overtaken, request)
     reason = "nobody in the pool is free now" if request.meet_now else f"{start.isoformat()} is not free"
     if refusals:
         reason += f" ({'; '.join(refusals)})"

@@ -8,7 +8,7 @@ from dramatiq import Broker
 
 from baton.booking.planning import BookingForbidden, BookingProblems
 from baton.booking.ports import BookingPorts
-from baton.booking.reserve import SlotUnavailable, reserve
+from baton.booking.reserve import RequestIdTaken, SlotUnavailable, reserve
 from baton.booking.resume import resume
 from baton.chains import BOOKED, BOOKING_REQUEST
 from kernel.errors import InputError, PermanentError
@@ -32,6 +32,8 @@ def request_booking(request: BookingRequest, ports: BookingPorts, broker: Broker
         raise InputError(f"{BOOKING_REQUEST.name}: {exc}") from None
     except BookingForbidden as exc:
         raise PermanentError(f"{BOOKING_REQUEST.name}: not allowed: {exc}") from None
+    except RequestIdTaken as exc:
+        raise PermanentError(f"{BOOKING_REQUEST.name}: {exc}") from None
     except SlotUnavailable as exc:
         starts = ", ".join(slot.start.isoformat() for slot in exc.alternatives) or "none"
         raise PermanentError(f"{BOOKING_REQUEST.name}: {exc.reason}; nearest free: {starts}") from None

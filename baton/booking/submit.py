@@ -21,9 +21,9 @@ class NotEnqueued(Exception):
 
 
 def submit_booking(state: runtime.Runtime, request: BookingRequest) -> Reserved:
-    """Reserved (new or the same request's earlier booking, whose chain is resumed: its process may have died
-    before the chain was enqueued). Raises BookingProblems (422), SlotUnavailable (409 with alternatives) or
-    NotEnqueued (503: retry)."""
+    """Reserved (new or the same scheduler's earlier booking of this ``request_id``, whose chain is resumed: its
+    process may have died before the chain was enqueued). Raises BookingProblems (422), SlotUnavailable (409
+    with alternatives), RequestIdTaken (409: another scheduler's ``request_id``) or NotEnqueued (503: retry)."""
     ports = BookingPorts.of(state.ports)
     reserved = reserve(request, ports, ports.bookings, ports.clock())
     booking_id = reserved.booking.id

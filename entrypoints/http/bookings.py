@@ -26,7 +26,7 @@ from baton.booking.planning import (
     plan_slots,
     skipped_hosts,
 )
-from baton.booking.reserve import SlotUnavailable
+from baton.booking.reserve import RequestIdTaken, SlotUnavailable
 from baton.booking.submit import NotEnqueued, submit_booking
 from baton.chains import BOOKING_REQUEST
 from baton.ports import Ports
@@ -168,7 +168,8 @@ def _availability_answer(plan: BookingPlan, slots: list[Slot]) -> dict[str, Any]
 
 @router.post("/bookings", status_code=202, openapi_extra=BOOKING_BODY)
 async def create_booking(caller: Writer, request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Reserves the slot at once (202 with the booking id), or 409 with the nearest free alternatives."""
+    """Reserves the slot at once (202 with the booking id), or 409 with the nearest free alternatives.
+    The same ``request_id`` again from the same scheduler answers its booking; another scheduler's is a 409."""
     payload = as_caller(caller, await read_json(request, runtime.settings.max_request_bytes))
     return await in_thread(_book, runtime, payload, False)
 
@@ -196,6 +197,8 @@ def _book(runtime: Runtime, payload: Any, meet_now: bool) -> JSONResponse:
         return detail(403, str(exc))
     except SlotUnavailable as exc:
         return taken(exc)
+    except RequestIdTaken as exc:
+        return detail(409, str(exc))
     except NotEnqueued:
         return detail(503, "could not enqueue; retry later")
     body = booking_view(reserved.booking)

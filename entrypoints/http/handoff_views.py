@@ -15,7 +15,7 @@ from baton.booking.handoff.hosts import encode, host_choices
 from baton.booking.handoff.records import read_record, record_details
 from baton.booking.handoff.week import week_span, week_view
 from baton.booking.planning import BookingPlan, BookingProblems
-from baton.booking.reserve import SlotUnavailable
+from baton.booking.reserve import RequestIdTaken, SlotUnavailable
 from baton.booking.schedules import host_schedules
 from baton.booking.submit import NotEnqueued, submit_booking
 from baton.runtime import Runtime
@@ -117,6 +117,8 @@ def booked_context(page: Page) -> dict[str, Any]:
     except SlotUnavailable as exc:
         return {"taken": exc, "alternatives": exc.alternatives, "names": page.names(page.plan()),
                 "scheduler_zone": claims.time_zone, "local": local}
+    except RequestIdTaken as exc:
+        raise PageError([("request_id", str(exc))]) from None
     except NotEnqueued:
         raise PageError([("booking", "could not be queued; try again")]) from None
     log.info("handoff_booked", booking_id=reserved.booking.id, scheduler=claims.scheduler_id)

@@ -183,3 +183,27 @@ def test_a_schedulers_token_books_only_as_that_scheduler_and_sees_only_their_boo
     assert client.get(status_url, headers=other).status_code == 404
     assert client.post("/bookings/meet-now", json={**booking_request(), "start": None}, headers=other).status_code == 403
     assert NINE.isoformat() == booked.json()["start"]
+
+
+def test_another_schedulers_request_id_is_a_409_that_tells_nothing_of_their_booking(
+    client: TestClient, tokens: TokenRepository
+) -> None:
+    """The attack of issue 20: scheduler B's token resubmits scheduler A's ``request_id``."""
+    mine = bearer(make(tokens, BOOKINGS_READ, BOOKINGS_WRITE, scheduler_user_id=SCHEDULER))
+    other = bearer(make(tokens, BOOKINGS_READ, BOOKINGS_WRITE, scheduler_user_id=OTHER_SCHEDULER))
+    request = booking_request(scheduler_user_id=None, request_id="a-schedulers-key")
+    booked = client.post("/bookings", json=request, headers=mine)
+    assert booked.status_code == 202, booked.text
+    booking = booked.json()
+
+    attack = client.post("/bookings", headers=other, json=booking_request(
+        scheduler_user_id=None, request_id="a-schedulers-key", guest_email="mallory@attacker.example.org",
+        start=(NINE + timedelta(hours=1)).isoformat()))
+
+    assert attack.status_code == 409, attack.text
+    assert "already used by another caller" in attack.json()["detail"]
+    for secret in (booking["guest_email"], booking["booking_id"], booking["start"], booking["host_id"],
+                   booking["end"]):
+        assert secret not in attack.text
+    again = client.post("/bookings", json=request, headers=mine)  # the same scheduler: its booking, as before
+    assert again.status_code == 202 and again.json()["booking_id"] == booking["booking_id"], again.text
