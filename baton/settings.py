@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     outbound_token: str | None = Field(
         default=None, description="secret path segment of POST /salesforce/outbound/{token}; unset = endpoint off"
     )
-    salesforce_org_ids: str = Field(default="", description="comma-separated org ids allowed to send outbound messages")
+    salesforce_org_ids: str = Field(
+        default="", description="comma-separated org ids allowed to send outbound messages and to open the handoff "
+                                "page from Canvas (empty = neither)"
+    )
     salesforce_user_id: str | None = Field(
         default=None, description="Baton's integration user (loop guard: its updates of only fields Baton writes, "
                                   "and records it last modified, are not routed)"
@@ -209,8 +212,12 @@ class Settings(BaseSettings):
         default=300, ge=0, description="oldest accepted Canvas signed request (issuedAt); 0 = no age check"
     )
     handoff_frame_ancestors: str = Field(
-        default="'self' https://*.force.com https://*.salesforce.com https://*.visualforce.com",
-        description="who may frame the handoff page (CSP frame-ancestors)",
+        default="", description="who may frame the handoff page (CSP frame-ancestors), written out; empty = "
+                                "'self' and the hosts of BATON_SALESFORCE_MY_DOMAIN, or 'none' without it",
+    )
+    salesforce_my_domain: str = Field(
+        default="", description="the org's My Domain name ('acme', or 'acme--uat' for a sandbox): its Salesforce, "
+                                "Lightning and Visualforce hosts may frame the handoff page",
     )
     public_url: str = Field(default="http://127.0.0.1:8000", description="Baton's web address, for handoff links")
     gc_gen0_threshold: int = Field(

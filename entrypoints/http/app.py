@@ -46,12 +46,17 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
 
 def create_app_from_env() -> FastAPI:
     """uvicorn --factory entry point: bootstraps Baton from BATON_* settings. Without a broker URL (the embedded
-    default) every message is stored in the inbox before the Ack or 202, and this process drains it."""
+    default) every message is stored in the inbox before the Ack or 202, and this process drains it. Refuses to
+    start (ConfigError naming the settings) when the handoff page's framing is not safely configured."""
     from baton.bootstrap import bootstrap
+    from baton.framing import check_framing
     from baton.inbox import InboxBroker
     from baton.logging import redact_access_log
+    from baton.settings import Settings
 
-    application = bootstrap(inbox=True)
+    settings = Settings()
+    check_framing(settings)
+    application = bootstrap(settings, inbox=True)
     redact_access_log()
     embedded = isinstance(application.broker, InboxBroker)
     return create_app(application, lifespan=draining_inbox(application) if embedded else None)

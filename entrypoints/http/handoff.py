@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from baton.framing import frame_ancestors
 from baton.runtime import Runtime
 from entrypoints.http.canvas import CanvasRejected, verify_signed_request
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
@@ -62,7 +63,7 @@ def _security_headers(response: Response, frame_ancestors: str) -> Response:
 
 def _render(request: Request, runtime: Runtime, name: str, context: dict[str, Any]) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, {"status_text": STATUS_TEXT, **context})
-    return _security_headers(response, runtime.settings.handoff_frame_ancestors)  # type: ignore[return-value]
+    return _security_headers(response, frame_ancestors(runtime.settings))  # type: ignore[return-value]
 
 
 def _problems(request: Request, runtime: Runtime, problems: list[tuple[str, str]]) -> HTMLResponse:
@@ -107,7 +108,8 @@ async def _open_page(request: Request, runtime: Runtime, readers: SalesforceRead
 
 @router.post("/canvas")
 async def canvas(request: Request, runtime: RuntimeDep, readers: ReadersDep) -> Response:
-    """Salesforce Canvas posts the signed request here; anything that does not verify gets a bare 401."""
+    """Salesforce Canvas posts the signed request here; anything that does not verify gets a bare 401, a verified
+    request from an organization not in BATON_SALESFORCE_ORG_IDS (all of them when it is empty) a 403."""
     settings = runtime.settings
     if not settings.canvas_consumer_secret or not settings.page_token_secret:
         return Response(status_code=404)
@@ -119,6 +121,10 @@ async def canvas(request: Request, runtime: RuntimeDep, readers: ReadersDep) -> 
     except CanvasRejected as exc:
         log.warning("canvas_rejected", reason=str(exc))
         return Response(status_code=401)
+    if context.organization_id[:15] not in settings.allowed_org_ids:
+        log.warning("canvas_org_refused", organization_id=context.organization_id)
+        return Response(f"organization {context.organization_id or '(none)'} is not in BATON_SALESFORCE_ORG_IDS: "
+                        "it may not open the handoff page\n", status_code=403, media_type="text/plain")
     claims = PageClaims(scheduler_id=context.user_id, scheduler_name=context.user_name,
                         object_type=context.object_type, record_id=context.record_id,
                         time_zone=context.time_zone, scheduler_email=context.email,

@@ -18,7 +18,8 @@ NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, 08:00 in London
 
 
 def canvas_request(user_id: str = SCHEDULER, record_id: str = LEAD_ID, issued_at: datetime | None = NOW,
-                   time_zone: str = "Europe/London", full_name: str = "Sam Scheduler") -> dict[str, Any]:
+                   time_zone: str = "Europe/London", full_name: str = "Sam Scheduler",
+                   organization_id: str = ORG_ID) -> dict[str, Any]:
     """A CanvasRequest as Salesforce signs it for a canvas app on a Lead's page layout."""
     return {
         "algorithm": "HMACSHA256",
@@ -35,7 +36,7 @@ def canvas_request(user_id: str = SCHEDULER, record_id: str = LEAD_ID, issued_at
                             f"lightning/r/Lead/{record_id}/view", "parameters": {},
                             "record": {"attributes": {"type": "Lead", "url": f"/services/data/v61.0/sobjects/Lead/{record_id}"},
                                        "Id": record_id}},
-            "organization": {"organizationId": ORG_ID, "name": "Example", "currencyIsoCode": "GBP"},
+            "organization": {"organizationId": organization_id, "name": "Example", "currencyIsoCode": "GBP"},
             "links": {"restUrl": "/services/data/v61.0/", "queryUrl": "/services/data/v61.0/query/"},
         },
     }
@@ -55,7 +56,8 @@ def link_url(app: Runtime, base_url: str, scheduler_id: str = SCHEDULER, name: s
 
 
 def page_settings() -> dict[str, Any]:
-    return {"page_token_secret": PAGE_SECRET, "canvas_consumer_secret": CONSUMER_SECRET}
+    return {"page_token_secret": PAGE_SECRET, "canvas_consumer_secret": CONSUMER_SECRET,
+            "salesforce_org_ids": ORG_ID, "salesforce_my_domain": "example"}
 
 
 def install_handoff(app: Runtime, store: Any, calendar: Any, events: Any = None, lead_suggestions: str = "") -> None:

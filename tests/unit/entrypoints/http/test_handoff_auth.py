@@ -103,10 +103,27 @@ def test_the_canvas_endpoint_opens_the_page_for_a_valid_request_and_answers_a_ba
     page = client.post("/handoff/canvas", data={"signed_request": signed()})
     assert page.status_code == 200, page.text
     assert "Book a handover for" in page.text and 'name="baton-page-token"' in page.text
-    assert "frame-ancestors" in page.headers["content-security-policy"]
+    assert ("frame-ancestors 'self' https://example.my.salesforce.com https://example.lightning.force.com "
+            "https://example--c.vf.force.com") in page.headers["content-security-policy"]
     for bad in (tampered(), signed(secret="another-apps-secret"), signed(issued_at=NOW - timedelta(hours=1)), ""):
         refused = client.post("/handoff/canvas", data={"signed_request": bad})
         assert (refused.status_code, refused.content) == (401, b"")
+
+
+def test_a_correctly_signed_request_from_an_org_not_in_the_org_ids_gets_a_403_without_the_page(
+    client: TestClient, pipeline: Pipeline,
+) -> None:
+    refused = client.post("/handoff/canvas", data={"signed_request": signed(organization_id="00D000000000999EAA")})
+    assert refused.status_code == 403
+    assert "00D000000000999EAA is not in BATON_SALESFORCE_ORG_IDS" in refused.text
+    assert "baton-page-token" not in refused.text and "Book a handover" not in refused.text
+
+    fifteen = client.post("/handoff/canvas", data={"signed_request": signed(organization_id="00D000000000062")})
+    assert fifteen.status_code == 200 and "baton-page-token" in fifteen.text
+
+    pipeline.app.settings = pipeline.app.settings.model_copy(update={"salesforce_org_ids": ""})
+    unset = client.post("/handoff/canvas", data={"signed_request": signed()})
+    assert unset.status_code == 403 and "baton-page-token" not in unset.text
 
 
 def test_page_calls_need_the_page_token_header_and_the_link_opens_the_page(client: TestClient,
