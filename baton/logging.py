@@ -12,7 +12,8 @@ import structlog
 
 SECRET_KEYS = frozenset(
     {"sessionid", "session_id", "access_token", "refresh_token", "token", "password", "secret",
-     "client_secret", "authorization", "api_key", "private_key"}
+     "client_secret", "authorization", "api_key", "private_key", "page_token", "link_token",
+     "x-baton-page-token"}
 )
 REDACTED = "[redacted]"
 _SECRET_PATTERNS = (
@@ -21,6 +22,9 @@ _SECRET_PATTERNS = (
     re.compile(r"(\b00D[A-Za-z0-9]{12,15}!)[A-Za-z0-9._]+"),
     re.compile(r"(/salesforce/outbound/)[^/?\s\"']+"),  # the outbound endpoint's secret path segment
     re.compile(r"(\bbaton_[0-9a-f]{12}_)[A-Za-z0-9_-]+"),  # API tokens (baton tokens create)
+    re.compile(r"([?&]link=)[^&#\s\"']+"),  # the handoff page's signed link token, whatever its shape
+    # handoff page and link tokens wherever they travel: base64url of '{"kind":"' then the rest and the MAC
+    re.compile(r"(\beyJraW5kIjoi)[A-Za-z0-9_-]*(?:(?:\.|%2[Ee])[A-Za-z0-9_-]*)?"),
 )
 
 
@@ -48,8 +52,9 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 
 
 class AccessLogRedaction(logging.Filter):
-    """uvicorn's access log line names the request path: secrets in it (the outbound endpoint's path token)
-    are masked before any handler formats the line."""
+    """uvicorn's access log line names the request path and query: secrets in them (the outbound endpoint's
+    path token, the handoff link token, a handoff page or link token anywhere) are masked before any handler
+    formats the line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):

@@ -7,6 +7,7 @@ and the secrets it handled: none may appear."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ from tests.support.services import (
 pytestmark = pytest.mark.integration
 OUTBOUND_TOKEN = "path-secret-7Qm2vX9kLr"
 METRICS_TOKEN = "metrics-secret-Jw4pZt8sNc"
+PAGE_TOKEN_SECRET = "page-secret-Hq3xRb6wTy"
+SCHEDULER = "005000000000009AAA"
 BOOKING_QUEUES = ("booking_request", "booking_calendar", "booking_event", "booking_owner", "booking_log")
 LEAD = "00Q000000000001AAA"
 WAIT_S = 90
@@ -69,6 +72,7 @@ def flow_env(rabbitmq_url: str, postgres_url: str, pg_schema: str) -> Iterator[t
         env = worker_env(
             rabbitmq_url, postgres_url, pg_schema, prefix, BATON_LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1",
             BATON_OUTBOUND_TOKEN=OUTBOUND_TOKEN, BATON_SALESFORCE_ORG_IDS=ORG, BATON_METRICS_TOKEN=METRICS_TOKEN,
+            BATON_PAGE_TOKEN_SECRET=PAGE_TOKEN_SECRET,
             BATON_SALESFORCE_USER_ID="005000000000099AAA", BATON_SALESFORCE_LOGIN_URL=org.url,
             BATON_SALESFORCE_CLIENT_ID="consumer-key", BATON_SALESFORCE_CLIENT_SECRET=org.client_secret,
             REQUESTS_CA_BUNDLE=org.ca_file, NO_PROXY="127.0.0.1",
@@ -109,6 +113,9 @@ def test_no_session_id_token_or_secret_reaches_a_log_line_or_a_stored_row(
     cli_logs.append(made.stderr)  # stdout shows the token once, by design: not a log
     api_token = json.loads(made.stdout)["token"]
     cli_logs.append(baton(env, "tokens", "list").stdout)
+    linked = baton(env, "handoff-link", "--record", LEAD, "--scheduler", SCHEDULER, "--name", "Sam Scheduler")
+    cli_logs.append(linked.stderr)  # stdout is the link, printed for the operator by design: not a log
+    link_token = linked.stdout.strip().split("?link=", 1)[1]
 
     port = free_port()
     logs = {name: tmp_path / f"{name}.log" for name in ("web", "worker", "flusher")}
@@ -141,6 +148,20 @@ def test_no_session_id_token_or_secret_reaches_a_log_line_or_a_stored_row(
                            timeout=30).status_code == 200
         assert session.get(f"{base}/bookings/x", headers={"Authorization": "Bearer baton_0123456789ab_guess"},
                            timeout=30).status_code == 401
+
+        # the handoff page: opened by its signed link (the token in the query string, so in the access log
+        # line), then called with its page token in the header, as the page's own script does; and the page
+        # token sent where a link goes (a careless client or an attacker), which puts it in the access log too
+        opened = session.get(f"{base}/handoff?link={link_token}", timeout=30)
+        assert opened.status_code == 200, opened.text
+        meta = re.search(r'<meta name="baton-page-token" content="([^"]+)"', opened.text)
+        assert meta is not None, opened.text
+        page_token = meta.group(1)
+        assert session.get(f"{base}/handoff/availability", headers={"X-Baton-Page-Token": page_token},
+                           timeout=30).status_code == 200
+        assert session.get(f"{base}/handoff", params={"link": page_token}, timeout=30).status_code == 401
+        assert session.get(f"{base}/handoff", params={"link": link_token[:-4] + "AAAA"},
+                           timeout=30).status_code == 401  # a tampered link: refused, and still not logged
     finally:
         for process in processes:
             process.stop()
@@ -151,7 +172,9 @@ def test_no_session_id_token_or_secret_reaches_a_log_line_or_a_stored_row(
         "session id": SESSION, "session id secret part": SESSION.split("!", 1)[1],
         "outbound path token": OUTBOUND_TOKEN, "API token": api_token, "API token secret": api_token.split("_", 2)[2],
         "metrics token": METRICS_TOKEN, "connected app secret": org.client_secret,  # type: ignore[attr-defined]
-        "Salesforce access token": "00Dfake!token",
+        "Salesforce access token": "00Dfake!token", "page token secret": PAGE_TOKEN_SECRET,
+        "handoff link token": link_token, "handoff link token signature": link_token.split(".", 1)[1],
+        "handoff page token": page_token, "handoff page token signature": page_token.split(".", 1)[1],
     }
     leaks = [(what, where) for what, secret in secrets.items() for where, text in searched.items() if secret in text]
     assert leaks == []
@@ -159,6 +182,7 @@ def test_no_session_id_token_or_secret_reaches_a_log_line_or_a_stored_row(
     assert '"event": "outbound_accepted"' in written["web"] and "/salesforce/outbound/[redacted]" in written["web"]
     assert '"event": "booking_log"' in written["worker"] and '"event": "outbox_flushed"' in written["flusher"]
     assert "booking_reserved" in written["web"] and "outbound_message" in searched["store"]
+    assert '"event": "handoff_opened"' in written["web"] and "GET /handoff?link=[redacted]" in written["web"]
 
 
 def _up(session: requests.Session, base: str) -> bool:
