@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from baton.runtime import Runtime
 from entrypoints.http import booking_changes, bookings, handoff, operations, records, salesforce
+from entrypoints.http.body import BoundedBodies
 from entrypoints.http.dependencies import RuntimeSource, provide
 from entrypoints.http.readers import Login, SalesforceReaders
 
@@ -28,9 +29,10 @@ def create_app(runtime_source: Runtime | RuntimeSource, salesforce_login: Login 
     app = FastAPI(title="Baton", description="Salesforce record routing", version="0.1.0",
                   openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     provide(app, runtime_source, SalesforceReaders(salesforce_login))
+    app.add_middleware(BoundedBodies, limit=lambda: app.state.runtime_source().settings.max_request_bytes)
     _add_routes(app, bookings.router)
     _add_routes(app, booking_changes.router)
-    app.include_router(handoff.router)
+    _add_routes(app, handoff.router)
     app.mount("/handoff/static", StaticFiles(directory=str(handoff.STATIC)), name="handoff-static")
     _add_routes(app, operations.router)
     _add_routes(app, records.router)

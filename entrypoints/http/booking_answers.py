@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from baton.booking.reserve import SlotUnavailable
@@ -46,12 +45,6 @@ def detail(status: int, text: str) -> JSONResponse:
 def unprocessable(problems: list[tuple[str, str]], where: str = "body") -> JSONResponse:
     return JSONResponse({"detail": [{"loc": [where, *field.split(".")], "msg": message, "type": "booking"}
                                     for field, message in problems]}, status_code=422)
-
-
-def invalid(exc: ValidationError) -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
-                                    for error in exc.errors(include_url=False, include_input=False)]},
-                        status_code=422)
 
 
 def taken(exc: SlotUnavailable) -> JSONResponse:

@@ -16,7 +16,7 @@ from baton.booking.ports import BookingPorts
 from baton.booking.reserve import SlotUnavailable
 from baton.runtime import Runtime
 from entrypoints.http import booking_answers as answers
-from entrypoints.http.body import read_json
+from entrypoints.http.body import invalid, read_json
 from entrypoints.http.bookings import Writer
 from entrypoints.http.dependencies import RuntimeDep
 from kernel.ports.bookings import BookingRow
@@ -67,7 +67,7 @@ def _change(runtime: Runtime, scheduler_user_id: str | None, booking_id: str, pa
     try:
         body = BODIES[action].model_validate(payload) if action in BODIES else None
     except ValidationError as exc:
-        return answers.invalid(exc)
+        return invalid(exc)
     ports = BookingPorts.of(runtime.ports)
     if scheduler_user_id is not None:  # a scheduler's token changes only that scheduler's bookings
         found = ports.bookings.get(booking_id)

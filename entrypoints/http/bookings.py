@@ -32,12 +32,11 @@ from baton.chains import BOOKING_REQUEST
 from baton.ports import Ports
 from baton.runtime import Runtime
 from entrypoints.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, Caller, requires
-from entrypoints.http.body import JSON_CONTENT_TYPE, json_objects, openapi_body, read_json
+from entrypoints.http.body import JSON_CONTENT_TYPE, invalid, json_objects, openapi_body, read_json
 from entrypoints.http.booking_answers import (
     booking_view,
     detail,
     in_thread,
-    invalid,
     same_user,
     slot_view,
     taken,

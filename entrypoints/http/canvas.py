@@ -3,7 +3,7 @@
 Salesforce POSTs ``signed_request`` to the canvas app URL. Its form is ``SIG.ENVELOPE``: ENVELOPE is the
 CanvasRequest JSON in Base64, SIG is the Base64 of HMAC-SHA256 over the ENVELOPE text, keyed with the
 connected app's consumer secret. Anything that does not verify is a :class:`CanvasRejected` (the page
-answers 401 and nothing else). Pure apart from the clock passed in; ``sign_request`` builds one the way
+answers 401 with the reason, never the page). Pure apart from the clock passed in; ``sign_request`` builds one the way
 Salesforce does (tests, ``baton demo``).
 """
 
@@ -118,6 +118,8 @@ def verify_signed_request(signed_request: str, secret: str, now: datetime,
         raise CanvasRejected("no consumer secret configured")
     if len(signed_request) > MAX_SIGNED_REQUEST_BYTES:
         raise CanvasRejected("signed request too large")
+    if not signed_request.isascii():
+        raise CanvasRejected("not ASCII: a signed request is Base64 text")
     signature_text, dot, envelope = signed_request.strip().partition(".")
     if not dot or not signature_text or not envelope:
         raise CanvasRejected("not SIGNATURE.ENVELOPE")
@@ -125,8 +127,8 @@ def verify_signed_request(signed_request: str, secret: str, now: datetime,
         raise CanvasRejected("signature does not match")
     try:
         payload = json.loads(_b64decode(envelope))
-    except ValueError:
-        raise CanvasRejected("envelope is not JSON") from None
+    except (ValueError, RecursionError):
+        raise CanvasRejected("envelope is not JSON (or nested too deeply)") from None
     if not isinstance(payload, dict) or str(payload.get("algorithm", "")).upper() != ALGORITHM:
         raise CanvasRejected(f"algorithm is not {ALGORITHM}")
     stamp = issued_at(payload.get("issuedAt"))

@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from baton.framing import frame_ancestors
 from baton.runtime import Runtime
-from entrypoints.http.canvas import CanvasRejected, verify_signed_request
+from entrypoints.http.body import FORM_CONTENT_TYPE, BodyTooLarge, openapi_body, read_body
+from entrypoints.http.canvas import MAX_SIGNED_REQUEST_BYTES, CanvasRejected, verify_signed_request
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
 from entrypoints.http.handoff_page import Form, Page, PageError, fields_of
 from entrypoints.http.handoff_views import (
@@ -46,7 +47,8 @@ STATUS_TEXT = {
     "event_created": "Salesforce Event created…", "confirmed": "Confirmed", "failed": "Failed",
     "cancelled": "Cancelled", "requested": "Requested…",
 }
-router = APIRouter(prefix="/handoff", tags=["handoff"], include_in_schema=False)
+CANVAS_BODY_BYTES = 4 * MAX_SIGNED_REQUEST_BYTES  # the form-encoded signed request, with room for %-escapes
+router = APIRouter(prefix="/handoff", tags=["handoff"])
 Session = Annotated[tuple[Runtime, PageClaims], Depends(page_session)]
 PageView = Callable[[Page], dict[str, Any]]
 
@@ -59,6 +61,10 @@ def _security_headers(response: Response, frame_ancestors: str) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _refused(status: int, reason: str) -> Response:
+    return Response(f"{reason}\n", status_code=status, media_type="text/plain")
 
 
 def _render(request: Request, runtime: Runtime, name: str, context: dict[str, Any]) -> HTMLResponse:
@@ -106,25 +112,30 @@ async def _open_page(request: Request, runtime: Runtime, readers: SalesforceRead
     return _render(request, runtime, "handoff/page.html", context)
 
 
-@router.post("/canvas")
+@router.post("/canvas", openapi_extra=openapi_body(FORM_CONTENT_TYPE, {
+    "type": "object", "properties": {"signed_request": {"type": "string"}}, "required": ["signed_request"]}))
 async def canvas(request: Request, runtime: RuntimeDep, readers: ReadersDep) -> Response:
-    """Salesforce Canvas posts the signed request here; anything that does not verify gets a bare 401, a verified
-    request from an organization not in BATON_SALESFORCE_ORG_IDS (all of them when it is empty) a 403."""
+    """Salesforce Canvas posts the signed request here (a form body of at most CANVAS_BODY_BYTES, else 413);
+    anything that does not verify gets a 401 naming why, a verified request from an organization not in
+    BATON_SALESFORCE_ORG_IDS (all of them when it is empty) a 403."""
     settings = runtime.settings
     if not settings.canvas_consumer_secret or not settings.page_token_secret:
         return Response(status_code=404)
-    body = await request.body()
-    signed = (fields_of(body).get("signed_request") or [""])[-1] if len(body) <= settings.max_request_bytes else ""
+    try:
+        body = await read_body(request, min(CANVAS_BODY_BYTES, settings.max_request_bytes))
+    except BodyTooLarge as exc:
+        return _refused(413, f"signed request refused: {exc}")
+    signed = (fields_of(body).get("signed_request") or [""])[-1]
     max_age = timedelta(seconds=settings.canvas_max_age_s) if settings.canvas_max_age_s else None
     try:
         context = verify_signed_request(signed, settings.canvas_consumer_secret, runtime.ports.clock(), max_age)
     except CanvasRejected as exc:
         log.warning("canvas_rejected", reason=str(exc))
-        return Response(status_code=401)
+        return _refused(401, f"signed request refused: {exc}")
     if context.organization_id[:15] not in settings.allowed_org_ids:
         log.warning("canvas_org_refused", organization_id=context.organization_id)
-        return Response(f"organization {context.organization_id or '(none)'} is not in BATON_SALESFORCE_ORG_IDS: "
-                        "it may not open the handoff page\n", status_code=403, media_type="text/plain")
+        return _refused(403, f"organization {context.organization_id or '(none)'} is not in "
+                        "BATON_SALESFORCE_ORG_IDS: it may not open the handoff page")
     claims = PageClaims(scheduler_id=context.user_id, scheduler_name=context.user_name,
                         object_type=context.object_type, record_id=context.record_id,
                         time_zone=context.time_zone, scheduler_email=context.email,
@@ -142,23 +153,23 @@ async def by_link(request: Request, runtime: RuntimeDep, readers: ReadersDep, li
         claims = read(link, secret, "link", runtime.ports.clock())
     except TokenRejected as exc:
         log.warning("handoff_link_rejected", reason=str(exc))
-        return Response(status_code=401)
+        return _refused(401, f"link refused: {exc}")
     return await _open_page(request, runtime, readers, claims)
 
 
-@router.get("/availability")
+@router.get("/availability", include_in_schema=False)
 async def availability(request: Request, session: Session) -> Response:
     return await _page_fragment(request, session, await Form.of(request), availability_context,
                                 "handoff/availability.html")
 
 
-@router.get("/slot")
+@router.get("/slot", include_in_schema=False)
 async def slot(request: Request, session: Session) -> Response:
     """A time was picked: the hosts free then, each in their own time zone."""
     return await _page_fragment(request, session, await Form.of(request), slot_context, "handoff/selection.html")
 
 
-@router.post("/invitees")
+@router.post("/invitees", include_in_schema=False)
 async def invitee(request: Request, session: Session) -> Response:
     """One more invitee, typed and confirmed with Enter: a chip when valid, the reason when not."""
     runtime, _ = session
@@ -171,14 +182,14 @@ async def invitee(request: Request, session: Session) -> Response:
     return _render(request, runtime, "handoff/invitee.html", {"email": email, "error": error})
 
 
-@router.post("/book")
+@router.post("/book", include_in_schema=False)
 async def book(request: Request, session: Session) -> Response:
     form = Form(fields_of(await request.body()))
     return await _page_fragment(request, session, form, booked_context, lambda context: "handoff/alternatives.html"
                                 if "taken" in context else "handoff/status.html")
 
 
-@router.get("/bookings/{booking_id}")
+@router.get("/bookings/{booking_id}", include_in_schema=False)
 async def booking_status(request: Request, booking_id: str, session: Session) -> Response:
     runtime, claims = session
     try:
@@ -188,7 +199,7 @@ async def booking_status(request: Request, booking_id: str, session: Session) ->
     return _render(request, runtime, "handoff/status.html", context)
 
 
-@router.get("/meet-now")
+@router.get("/meet-now", include_in_schema=False)
 async def meet_now_panel(request: Request, session: Session) -> Response:
     """Instant handoff: who in the pool is free for the whole meeting from now."""
     return await _page_fragment(request, session, await Form.of(request), meet_now_context, "handoff/meet_now.html")

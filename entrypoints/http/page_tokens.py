@@ -67,6 +67,8 @@ def issue(claims: PageClaims, secret: str, kind: TokenKind, expires_at: datetime
 
 def read(token: str, secret: str, kind: TokenKind, now: datetime) -> PageClaims:
     """The claims of a valid, unexpired token of ``kind``; TokenRejected otherwise."""
+    if not token.isascii():
+        raise TokenRejected("not ASCII: a page or link token is Base64 text")
     body, dot, mac = token.strip().partition(".")
     if not dot or not secret:
         raise TokenRejected("not a page token")
@@ -78,7 +80,7 @@ def read(token: str, secret: str, kind: TokenKind, now: datetime) -> PageClaims:
             raise TokenRejected(f"not a {kind} token")
         expires = datetime.fromtimestamp(int(payload.pop("exp")), UTC)
         claims = PageClaims(**payload)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         raise TokenRejected("malformed claims") from None
     if now >= expires:
         raise TokenRejected(f"expired at {expires.isoformat()}")

@@ -10,10 +10,10 @@ broker is away (nothing was routed: retry with the same request id).
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from baton.assignment.reassign.single import (
     REASON_MAX_CHARS,
@@ -24,6 +24,7 @@ from baton.assignment.reassign.single import (
 )
 from baton.runtime import Runtime
 from entrypoints.http.auth import RECORDS_WRITE, Caller, requires
+from entrypoints.http.body import JSON_CONTENT_TYPE, invalid, openapi_body, read_json
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
 from entrypoints.http.readers import SalesforceReaders
 from kernel.errors import InputError, SessionInvalid, TransientError
@@ -42,12 +43,17 @@ def _problem(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-@router.post("/records/{object_type}/{record_id}/reassign", status_code=202)
-async def reassign(object_type: str, record_id: str, body: ReassignBody,
+@router.post("/records/{object_type}/{record_id}/reassign", status_code=202,
+             openapi_extra=openapi_body(JSON_CONTENT_TYPE, ReassignBody.model_json_schema()))
+async def reassign(object_type: str, record_id: str, http_request: Request,
                    caller: Annotated[Caller, Depends(requires(RECORDS_WRITE))], runtime: RuntimeDep,
                    readers: ReadersDep, idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
     """Reads the record from Salesforce and routes it again as a REASSIGN; the previous owner is credited
     back and the reason logged."""
+    try:
+        body = ReassignBody.model_validate(await read_json(http_request, runtime.settings.max_request_bytes))
+    except ValidationError as exc:
+        return invalid(exc)
     try:
         request = new_request(object_type, record_id, body.reason, body.request_id or idempotency_key)
     except InputError as exc:

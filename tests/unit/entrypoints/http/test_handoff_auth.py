@@ -97,7 +97,7 @@ def client(pipeline: Pipeline) -> Iterator[TestClient]:
     yield TestClient(create_app(pipeline.app))
 
 
-def test_the_canvas_endpoint_opens_the_page_for_a_valid_request_and_answers_a_bare_401_otherwise(
+def test_the_canvas_endpoint_opens_the_page_for_a_valid_request_and_answers_a_401_naming_why_otherwise(
     client: TestClient,
 ) -> None:
     page = client.post("/handoff/canvas", data={"signed_request": signed()})
@@ -105,9 +105,11 @@ def test_the_canvas_endpoint_opens_the_page_for_a_valid_request_and_answers_a_ba
     assert "Book a handover for" in page.text and 'name="baton-page-token"' in page.text
     assert ("frame-ancestors 'self' https://example.my.salesforce.com https://example.lightning.force.com "
             "https://example--c.vf.force.com") in page.headers["content-security-policy"]
-    for bad in (tampered(), signed(secret="another-apps-secret"), signed(issued_at=NOW - timedelta(hours=1)), ""):
+    for bad, why in ((tampered(), "signature does not match"), (signed(secret="another-apps-secret"), "signature"),
+                     (signed(issued_at=NOW - timedelta(hours=1)), "stale"), ("", "not SIGNATURE.ENVELOPE")):
         refused = client.post("/handoff/canvas", data={"signed_request": bad})
-        assert (refused.status_code, refused.content) == (401, b"")
+        assert refused.status_code == 401 and f"signed request refused: {why}" in refused.text
+        assert "baton-page-token" not in refused.text
 
 
 def test_a_correctly_signed_request_from_an_org_not_in_the_org_ids_gets_a_403_without_the_page(
