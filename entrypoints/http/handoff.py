@@ -24,6 +24,7 @@ from baton.framing import frame_ancestors
 from baton.runtime import Runtime
 from entrypoints.http.canvas import CanvasRejected, verify_signed_request
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
+from entrypoints.http.failures import failed, guard
 from entrypoints.http.handoff_page import Form, Page, PageError, fields_of
 from entrypoints.http.handoff_views import (
     availability_context,
@@ -113,6 +114,7 @@ async def canvas(request: Request, runtime: RuntimeDep, readers: ReadersDep) -> 
     settings = runtime.settings
     if not settings.canvas_consumer_secret or not settings.page_token_secret:
         return Response(status_code=404)
+    await guard(request, runtime)  # 429 for an address that made too many failed authentications
     body = await request.body()
     signed = (fields_of(body).get("signed_request") or [""])[-1] if len(body) <= settings.max_request_bytes else ""
     max_age = timedelta(seconds=settings.canvas_max_age_s) if settings.canvas_max_age_s else None
@@ -120,6 +122,7 @@ async def canvas(request: Request, runtime: RuntimeDep, readers: ReadersDep) -> 
         context = verify_signed_request(signed, settings.canvas_consumer_secret, runtime.ports.clock(), max_age)
     except CanvasRejected as exc:
         log.warning("canvas_rejected", reason=str(exc))
+        await failed(request, runtime, signed)
         return Response(status_code=401)
     if context.organization_id[:15] not in settings.allowed_org_ids:
         log.warning("canvas_org_refused", organization_id=context.organization_id)
@@ -138,10 +141,12 @@ async def by_link(request: Request, runtime: RuntimeDep, readers: ReadersDep, li
     secret = runtime.settings.page_token_secret
     if not secret:
         return Response(status_code=404)
+    await guard(request, runtime)
     try:
         claims = read(link, secret, "link", runtime.ports.clock())
     except TokenRejected as exc:
         log.warning("handoff_link_rejected", reason=str(exc))
+        await failed(request, runtime, link)
         return Response(status_code=401)
     return await _open_page(request, runtime, readers, claims)
 
