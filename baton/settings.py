@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -200,6 +201,14 @@ class Settings(BaseSettings):
     booking_rate_per_minute: int = Field(
         default=120, ge=1, description="booking API requests one token may make a minute (429 beyond; per-token override)"
     )
+    auth_failures_per_minute: int = Field(
+        default=20, ge=1, description="failed authentications (bad bearer token, Canvas request, link, page token, "
+                                      "outbound path) one client address may make a minute; then 429 until it ends",
+    )
+    trusted_proxies: str = Field(
+        default="", description="comma-separated IPs or CIDRs of the proxies whose X-Forwarded-For names the client; "
+                                "empty = the TCP peer is the client",
+    )
     page_token_secret: str | None = Field(
         default=None, description="key signing the handoff page's tokens and links; unset = page off"
     )
@@ -240,6 +249,19 @@ class Settings(BaseSettings):
             raise ValueError(f"not a /data/... or /event/... channel: {', '.join(bad)}")
         return text
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, text: str) -> str:
+        bad = []
+        for entry in _split(text):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                bad.append(entry)
+        if bad:
+            raise ValueError(f"not an IP address or CIDR network: {', '.join(bad)}")
+        return text
+
     @model_validator(mode="after")
     def _check_outbox_backoff(self) -> Settings:
         if self.outbox_min_backoff_ms > self.outbox_max_backoff_ms:
@@ -254,6 +276,10 @@ class Settings(BaseSettings):
     @property
     def allowed_org_ids(self) -> set[str]:
         return {org.strip()[:15] for org in self.salesforce_org_ids.split(",") if org.strip()}
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in _split(self.trusted_proxies))
 
     @property
     def outbox_alert_recipients(self) -> list[str]:

@@ -320,6 +320,16 @@ rate_windows = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
+# Failed authentications per client address and fixed one-minute window (shared by web replicas): an address
+# that reached BATON_AUTH_FAILURES_PER_MINUTE is refused until its window ends.
+auth_failures = sa.Table(
+    "auth_failures",
+    metadata,
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
 # The embedded default's inbox ----------------------------------------------------------------------
 
 # Every message sent to the in-process broker of the embedded web process, stored before it is queued in memory

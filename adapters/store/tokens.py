@@ -1,4 +1,5 @@
-"""API bearer tokens and their request counts in SQL: the tokens repository (``kernel.ports.tokens``).
+"""API bearer tokens, their request counts and the failed authentications per client address in SQL: the tokens
+repository (``kernel.ports.tokens``).
 
 A token is shown once, when it is created; the store keeps only its SHA-256 digest (tokens are 256 random
 bits, so a fast hash is enough: nothing can be guessed from the digest, and a lookup costs one index read).
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from adapters.store.tables import api_tokens, rate_windows
+from adapters.store.tables import api_tokens, auth_failures, rate_windows
 from kernel.errors import InputError, TransientError
 from kernel.ports.tokens import ApiToken
 
@@ -96,7 +97,7 @@ class SqlTokens:
         """Counts one request of ``key`` in the current one-minute window; over ``limit``, the seconds until
         the window ends (the Retry-After), else None."""
         epoch = now.timestamp()
-        window = int(epoch // WINDOW_S) * WINDOW_S
+        window = window_start(now)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         upsert = dialect.insert(rate_windows).values(token_id=key, window_start=window, count=1)
         upsert = upsert.on_conflict_do_update(
@@ -114,3 +115,43 @@ class SqlTokens:
         if count <= limit:
             return None
         return window + WINDOW_S - epoch
+
+    def failures(self, address: str, now: datetime) -> int:
+        """The failed authentications counted for ``address`` in the current one-minute window (none counted)."""
+        window = window_start(now)
+        try:
+            with self.engine.connect() as connection:
+                count = connection.execute(sa.select(auth_failures.c.count).where(
+                    auth_failures.c.address == address, auth_failures.c.window_start == window)).scalar()
+        except sa.exc.OperationalError as exc:
+            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+        return count or 0
+
+    def fail(self, address: str, now: datetime) -> int:
+        """Counts one failed authentication of ``address`` in the current window; the window's count with it."""
+        window = window_start(now)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        upsert = dialect.insert(auth_failures).values(address=address, window_start=window, count=1)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[auth_failures.c.address, auth_failures.c.window_start],
+            set_={"count": auth_failures.c.count + 1},
+        ).returning(auth_failures.c.count)
+        try:
+            with self.engine.begin() as connection:
+                count: int = connection.execute(upsert).scalar_one()
+                if count == 1:  # a new window: this address's older ones are done with
+                    connection.execute(sa.delete(auth_failures).where(
+                        auth_failures.c.address == address, auth_failures.c.window_start < window))
+        except sa.exc.OperationalError as exc:
+            raise TransientError(f"database unavailable: {exc.orig or exc}") from exc
+        return count
+
+
+def window_start(now: datetime) -> int:
+    """The start (epoch seconds) of the one-minute window ``now`` falls in."""
+    return int(now.timestamp() // WINDOW_S) * WINDOW_S
+
+
+def window_left(now: datetime) -> float:
+    """The seconds from ``now`` to the end of its one-minute window (a Retry-After)."""
+    return window_start(now) + WINDOW_S - now.timestamp()

@@ -5,6 +5,8 @@ token lacks the scope) or, with ``rate_limited``, 429 with Retry-After once the 
 of the minute; otherwise it returns the ``Caller``. The single tokens of older settings
 (``BATON_EVENTS_TOKEN``, ``BATON_BOOKING_TOKEN``) still work, each with the scopes of the endpoints it opened;
 ``BATON_METRICS_TOKEN`` (scope ``metrics:read``) is checked without the database, so scrapes go on while it is down.
+An address that sent ``BATON_AUTH_FAILURES_PER_MINUTE`` bad tokens this minute gets 429 before its token is
+looked at (``entrypoints.http.failures``).
 (No postponed annotations: FastAPI reads the dependency's signature.)
 """
 
@@ -15,13 +17,14 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from baton.runtime import Runtime
 from baton.settings import Settings
 from entrypoints.http.dependencies import RuntimeDep
+from entrypoints.http.failures import count_failure, guard
 from kernel.errors import TransientError
 
 log = structlog.get_logger(__name__)
@@ -88,6 +91,16 @@ def identify(token: str, state: Runtime) -> Caller:
                   stored.rate_per_minute)
 
 
+def _identify_counting(token: str, request: Request, state: Runtime) -> Caller:
+    """``identify``, counting a refused token as a failed authentication of the request's address."""
+    try:
+        return identify(token, state)
+    except HTTPException as exc:
+        if exc.status_code == 401:
+            count_failure(request, state, token)
+        raise
+
+
 def _check_rate(caller: Caller, state: Runtime) -> None:
     limit = caller.rate_per_minute or state.settings.booking_rate_per_minute
     try:
@@ -105,11 +118,14 @@ def requires(scope: str | None, rate_limited: bool = False) -> Callable[..., Awa
     assert scope is None or scope in SCOPES, scope
 
     async def dependency(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)], runtime: RuntimeDep,
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        runtime: RuntimeDep,
     ) -> Caller:
-        if credentials is None or not credentials.credentials.strip():
+        token = credentials.credentials.strip() if credentials is not None else ""
+        await guard(request, runtime, store_optional=bool(token) and _from_settings(token, runtime.settings) is not None)
+        if not token:
             raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
-        caller = await run_in_threadpool(identify, credentials.credentials.strip(), runtime)
+        caller = await run_in_threadpool(_identify_counting, token, request, runtime)
         if scope is not None and scope not in caller.scopes:
             raise HTTPException(403, f"token {caller.token_id} lacks the scope {scope}",
                                 {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})

@@ -25,6 +25,7 @@ from baton.runtime import Runtime
 from entrypoints.http.body import FORM_CONTENT_TYPE, BodyTooLarge, openapi_body, read_body
 from entrypoints.http.canvas import MAX_SIGNED_REQUEST_BYTES, CanvasRejected, verify_signed_request
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
+from entrypoints.http.failures import failed, guard
 from entrypoints.http.handoff_page import Form, Page, PageError, fields_of
 from entrypoints.http.handoff_views import (
     availability_context,
@@ -121,6 +122,7 @@ async def canvas(request: Request, runtime: RuntimeDep, readers: ReadersDep) -> 
     settings = runtime.settings
     if not settings.canvas_consumer_secret or not settings.page_token_secret:
         return Response(status_code=404)
+    await guard(request, runtime)  # 429 for an address that made too many failed authentications
     try:
         body = await read_body(request, min(CANVAS_BODY_BYTES, settings.max_request_bytes))
     except BodyTooLarge as exc:
@@ -131,6 +133,7 @@ async def canvas(request: Request, runtime: RuntimeDep, readers: ReadersDep) -> 
         context = verify_signed_request(signed, settings.canvas_consumer_secret, runtime.ports.clock(), max_age)
     except CanvasRejected as exc:
         log.warning("canvas_rejected", reason=str(exc))
+        await failed(request, runtime, signed)
         return _refused(401, f"signed request refused: {exc}")
     if context.organization_id[:15] not in settings.allowed_org_ids:
         log.warning("canvas_org_refused", organization_id=context.organization_id)
@@ -149,10 +152,12 @@ async def by_link(request: Request, runtime: RuntimeDep, readers: ReadersDep, li
     secret = runtime.settings.page_token_secret
     if not secret:
         return Response(status_code=404)
+    await guard(request, runtime)
     try:
         claims = read(link, secret, "link", runtime.ports.clock())
     except TokenRejected as exc:
         log.warning("handoff_link_rejected", reason=str(exc))
+        await failed(request, runtime, link)
         return _refused(401, f"link refused: {exc}")
     return await _open_page(request, runtime, readers, claims)
 

@@ -24,6 +24,7 @@ from fastapi import HTTPException, Request
 from baton.runtime import Runtime
 from baton.settings import Settings
 from entrypoints.http.dependencies import RuntimeDep
+from entrypoints.http.failures import count_failure, refuse_blocked
 
 HEADER = "X-Baton-Page-Token"
 TokenKind = Literal["page", "link"]
@@ -107,11 +108,13 @@ def link_url(claims: PageClaims, settings: Settings, now: datetime, ttl: timedel
 
 def page_session(request: Request, runtime: RuntimeDep) -> tuple[Runtime, PageClaims]:
     """A FastAPI dependency: the runtime and the claims of the request's page token (401 without a valid
-    one, 404 when the page is off)."""
+    one, 404 when the page is off, 429 for an address over its failed authentications)."""
     secret = runtime.settings.page_token_secret
     if not secret:
         raise HTTPException(404, "the handoff page is off: BATON_PAGE_TOKEN_SECRET is not set")
+    refuse_blocked(request, runtime)  # 429 for an address that made too many failed authentications
     try:
         return runtime, read(request.headers.get(HEADER, ""), secret, "page", runtime.ports.clock())
     except TokenRejected as exc:
+        count_failure(request, runtime, request.headers.get(HEADER, ""))
         raise HTTPException(401, f"page token refused: {exc}") from None

@@ -27,6 +27,7 @@ from entrypoints.http.body import (
     read_typed_body,
 )
 from entrypoints.http.dependencies import ReadersDep, RuntimeDep
+from entrypoints.http.failures import failed, guard
 from entrypoints.http.readers import SalesforceReaders
 from kernel.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from messages import RecordEvent
@@ -60,7 +61,10 @@ def _problem(status: int, detail: str) -> JSONResponse:
 async def outbound_message(token: str, request: Request, runtime: RuntimeDep) -> Response:
     """Salesforce outbound message (SOAP, up to 100 notifications); answered with Ack true once enqueued."""
     settings = runtime.settings
-    if not settings.outbound_token or not hmac.compare_digest(token.encode(), settings.outbound_token.encode()):
+    known = bool(settings.outbound_token) and hmac.compare_digest(token.encode(), (settings.outbound_token or "").encode())
+    await guard(request, runtime, store_optional=known)  # 429 for an address over its failed authentications
+    if not known:
+        await failed(request, runtime, token)
         return _soap_fault(404, "unknown endpoint")
     try:
         body = await read_typed_body(request, SOAP_CONTENT_TYPES, settings.max_request_bytes)

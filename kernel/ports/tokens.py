@@ -1,4 +1,5 @@
-"""The API tokens port: bearer tokens with scopes (kept only as digests) and their requests counted per minute."""
+"""The API tokens port: bearer tokens with scopes (kept only as digests), their requests counted per minute and the
+failed authentications counted per client address and minute."""
 
 from __future__ import annotations
 
@@ -52,4 +53,12 @@ class TokenRepository(Protocol):
 
     def hit(self, key: str, now: datetime, limit: int) -> float | None:
         """Counts one request of ``key`` this minute; over ``limit``, the seconds until the minute ends."""
+        ...
+
+    def failures(self, address: str, now: datetime) -> int:
+        """The failed authentications of ``address`` counted in the current one-minute window."""
+        ...
+
+    def fail(self, address: str, now: datetime) -> int:
+        """Counts one failed authentication of ``address`` this minute; the minute's count with it."""
         ...

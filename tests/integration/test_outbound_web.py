@@ -58,6 +58,7 @@ def web(rabbitmq_url: str, postgres_url: str, pg_schema: str, tmp_path: Path) ->
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "entrypoints.http.app:create_app_from_env",
+             "--no-proxy-headers",
              "--host", "127.0.0.1", "--port", str(port)],
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
     server = Web(f"http://127.0.0.1:{port}", prefix, log, process)

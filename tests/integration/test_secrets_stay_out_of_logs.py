@@ -121,7 +121,7 @@ def test_no_session_id_token_or_secret_reaches_a_log_line_or_a_stored_row(
     logs = {name: tmp_path / f"{name}.log" for name in ("web", "worker", "flusher")}
     processes = [
         ServiceProcess(env, logs["web"], ["uvicorn", "--factory", "entrypoints.http.app:create_app_from_env",
-                                          "--host", "127.0.0.1", "--port", str(port)]).start(),
+                                          "--no-proxy-headers", "--host", "127.0.0.1", "--port", str(port)]).start(),
         WorkerProcess(env, logs["worker"], threads=2).start(),
         FlusherProcess(env, logs["flusher"]).start(),
     ]

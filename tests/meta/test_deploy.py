@@ -85,6 +85,12 @@ def test_the_procfile_names_every_process_type() -> None:
     assert set(procfile()) == PROCESS_TYPES
 
 
+def test_the_web_process_takes_its_client_address_from_the_tcp_peer_not_uvicorns_proxy_headers() -> None:
+    """uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 (anyone on the host could name any client
+    and escape the failed-authentication limit); only BATON_TRUSTED_PROXIES decides (docs/security.md)."""
+    assert "--no-proxy-headers" in procfile()["web"]
+
+
 @pytest.mark.parametrize("doc", [doc for doc in manifests() if not doc["apiVersion"].startswith(CRD_GROUPS)],
                          ids=lambda doc: f"{doc['kind']}/{doc['metadata']['name']}")
 def test_every_built_in_kubernetes_object_is_valid_against_the_api_schema(doc: dict[str, Any]) -> None:
