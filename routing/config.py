@@ -17,6 +17,7 @@ from routing.graph import Graph, validate_graphs
 from routing.matching import MatchSettings
 from routing.teams import Team
 from routing.territories import Territory, TerritoryIndex, validate_territories
+from routing.writeback import ObjectWriteback, shape_problems
 
 MAX_CONFIG_VALUES = 200_000  # values after YAML aliases are expanded; a large org's config has a few thousand
 
@@ -31,6 +32,9 @@ class OrgConfig(Strict):
     matching: MatchSettings = MatchSettings()
     graphs: dict[str, Graph] = Field(default_factory=dict, description="router graph per object type")
     booking: BookingSettings = BookingSettings()
+    writeback: dict[str, ObjectWriteback] = Field(
+        default_factory=dict, description="per object, the routing facts written to Salesforce beside the owner "
+                                          "(fact: field API name), or `default` for deploy/salesforce's fields")
 
     @cached_property
     def territory_index(self) -> TerritoryIndex:
@@ -91,6 +95,7 @@ def _cross_reference_problems(config: OrgConfig) -> list[tuple[str, str]]:
             problems.append((f"territories[{index}].team", f"unknown team {territory.team!r}"))
     problems.extend(validate_graphs(config.graphs, names, config.booking))
     problems.extend(booking_problems(config.booking, set(names)))
+    problems.extend(shape_problems(config.writeback))
     return problems
 
 
