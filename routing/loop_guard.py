@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from routing.booking.config import EVENT_FIELDS
 from routing.changes import ChangeType
 from routing.graph import OWNER_FIELD, same_salesforce_id
 
 SYSTEM_FIELDS = frozenset({"LastModifiedDate", "LastModifiedById", "SystemModstamp"})
-# The booking's Salesforce Event (baton/booking/chain.py ``event_fields``, and ``ShowAs`` when cancelled; a
-# test keeps the two lists together). Every other object Baton writes only its owner.
-EVENT_FIELDS = frozenset({"Subject", "StartDateTime", "EndDateTime", OWNER_FIELD, "WhoId", "WhatId", "Location",
-                          "Description", "ShowAs"})
+# The booking's Salesforce Event (routing/booking/config.py). Every other object Baton writes only its owner.
 FIELDS_BATON_WRITES = {"Event": EVENT_FIELDS}
 OWNER_ONLY = frozenset({OWNER_FIELD})
 

@@ -138,11 +138,18 @@ def _utc(value: object) -> str:
 
 
 def event_fields(booking: BookingRow, ports: BookingPorts, subject_prefix: str = "") -> dict[str, object]:
-    """The Salesforce Event of a booking: on the record, owned by the main host, at the booking's time."""
-    relation = _config(booking, ports).booking.for_object(booking.object_type).relation_field(booking.object_type)
+    """The Salesforce Event of a booking: on the record, assigned to the main host (or to who booked it, as the
+    booking type says), at the booking's time, with the booking type's extra Event fields."""
+    settings = _config(booking, ports).booking
+    relation = settings.for_object(booking.object_type).relation_field(booking.object_type)
+    booking_type = next((kind for kind in settings.types if kind.name == booking.booking_type), None)
+    assigned_to = booking.host_id
+    if booking_type is not None and booking_type.event_assigned_to == "scheduler":
+        assigned_to = booking.scheduler_user_id
     return {
+        **(booking_type.event_fields if booking_type is not None else {}),
         "Subject": (subject_prefix + _subject(booking, ports))[:255], "StartDateTime": _utc(booking.starts_at),
-        "EndDateTime": _utc(booking.ends_at), "OwnerId": booking.host_id, relation: booking.record_id,
+        "EndDateTime": _utc(booking.ends_at), "OwnerId": assigned_to, relation: booking.record_id,
         "Location": booking.meet_link or "", "Description": f"Booked with Baton (booking {booking.id})",
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from string import Formatter
 from typing import Literal
 
@@ -31,6 +32,12 @@ SUBJECT_VARIABLES = frozenset(
 )
 DEFAULT_SUBJECT = "{meeting_type}: {guest_name} with {host_name} (booked by {scheduler_name})"
 NAME_PATTERN = r"^[A-Za-z0-9 _.\-]+$"
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+EventFieldValue = str | bool | int | float
+# The fields of a booking's Salesforce Event Baton sets itself (baton/booking/chain.py ``event_fields``, and
+# ``ShowAs`` when cancelled; a test keeps the two lists together).
+EVENT_FIELDS = frozenset({"Subject", "StartDateTime", "EndDateTime", "OwnerId", "WhoId", "WhatId", "Location",
+                          "Description", "ShowAs"})
 
 
 class BookingType(Strict):
@@ -46,6 +53,20 @@ class BookingType(Strict):
     working_days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
     working_hours: TimeRange = TimeRange(start="09:00", end="17:00")  # type: ignore[arg-type]
     meeting_platform: PlatformName = "none"
+    event_assigned_to: Literal["host", "scheduler"] = Field(
+        default="host", description="the Salesforce Event's Assigned To: the main host, or who booked it")
+    event_fields: dict[str, EventFieldValue] = Field(
+        default_factory=dict, description="more fields of the Salesforce Event (API name: value), e.g. Type: Meeting")
+
+    @field_validator("event_fields")
+    @classmethod
+    def _extra_event_fields(cls, fields: dict[str, EventFieldValue]) -> dict[str, EventFieldValue]:
+        for name in fields:
+            if not FIELD_NAME.match(name):
+                raise ValueError(f"{name!r} is not a Salesforce field API name")
+            if name in EVENT_FIELDS:
+                raise ValueError(f"{name} is set by Baton itself (it sets {', '.join(sorted(EVENT_FIELDS))})")
+        return fields
 
     @field_validator("working_days")
     @classmethod

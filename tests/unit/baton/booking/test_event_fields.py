@@ -1,0 +1,81 @@
+"""The booking type decides the Salesforce Event's Assigned To and extra Event fields (issue 21)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.calendar import RecordingCalendar
+from adapters.salesforce.events import RecordingSalesforceEvents
+from baton.configs import apply_config
+from entrypoints.http.app import create_app
+from kernel.errors import ConfigError
+from routing.config import load_config_text
+from tests.support.booking import (
+    AUTH,
+    HOSTS,
+    NINE,
+    NOW,
+    SCHEDULER,
+    BookingChain,
+    booking_config,
+    booking_request,
+    install_booking_ports,
+)
+from tests.support.pipeline import Pipeline
+
+PLATFORM = "      meeting_platform: google_meet\n"
+
+
+def with_type_keys(keys: str) -> str:
+    return booking_config().replace(PLATFORM, PLATFORM + keys)
+
+
+@pytest.fixture
+def chain(pipeline: Pipeline) -> Iterator[BookingChain]:
+    chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
+    yield chain
+    chain.drain()
+
+
+def book(chain: BookingChain, type_keys: str) -> dict[str, object]:
+    install_booking_ports(chain.app, chain.store, chain.calendar, chain.events)
+    apply_config(chain.store.administration, with_type_keys(type_keys), NOW)
+    client = TestClient(create_app(chain.app))
+    answer = client.post("/bookings", json=booking_request(start=NINE.isoformat(),
+                                                           host={"kind": "user", "user_id": HOSTS[0]}), headers=AUTH)
+    assert answer.status_code == 202, answer.json()
+    chain.drain()
+    booked = client.get(answer.json()["status_url"], headers=AUTH).json()
+    assert booked["status"] == "confirmed", booked
+    return chain.events.events[booked["booking_id"]]
+
+
+def test_by_default_the_event_is_assigned_to_the_host_with_only_batons_fields(chain: BookingChain) -> None:
+    event = book(chain, "")
+
+    assert event["OwnerId"] == HOSTS[0]
+    assert "Type" not in event
+
+
+def test_a_booking_type_assigns_the_event_to_the_scheduler_and_sets_more_event_fields(chain: BookingChain) -> None:
+    event = book(chain, "      event_assigned_to: scheduler\n"
+                        "      event_fields: {Type: Meeting, Baton_Handover__c: true, Priority__c: 2}\n")
+
+    assert event["OwnerId"] == SCHEDULER
+    assert (event["Type"], event["Baton_Handover__c"], event["Priority__c"]) == ("Meeting", True, 2)
+    assert event["Subject"].startswith("Intro: ")
+
+
+@pytest.mark.parametrize(("keys", "problem"), [
+    ("      event_fields: {Subject: Hi}\n", "Subject is set by Baton itself"),
+    ("      event_fields: {'Bad Name': x}\n", "'Bad Name' is not a Salesforce field API name"),
+    ("      event_assigned_to: guest\n", "Input should be 'host' or 'scheduler'"),
+])
+def test_bad_event_settings_are_refused_with_their_path(keys: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config_text(with_type_keys(keys))
+
+    assert "booking.types[0].event_" in str(refused.value) and problem in str(refused.value)
