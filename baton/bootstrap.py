@@ -21,7 +21,7 @@ from baton import runtime
 from baton.actors import declare_actors
 from baton.assignment.sla_sink import SlaTimerSink
 from baton.broker import build_broker
-from baton.configs import ConfigProvider, apply_config
+from baton.configs import ConfigProvider, apply_config, warn_unchecked_writeback
 from baton.gc_tuning import tune_gc
 from baton.logging import configure_logging
 from baton.middleware import WarmUp
@@ -179,8 +179,10 @@ def bootstrap(
     configure_logging(settings.log_level, settings.log_format)
     store = store or open_store(settings)
     if settings.config is not None:
-        version, created = apply_config(store.administration, settings.config.read_text(), clock(), str(settings.config))
+        text = settings.config.read_text()
+        version, created = apply_config(store.administration, text, clock(), str(settings.config))
         log.info("config_applied", version=version, created=created, path=str(settings.config))
+        warn_unchecked_writeback(text, str(settings.config), store.describes)
     configs = ConfigProvider(store.administration, settings.config_refresh_ms)
     broker = build_broker(settings, lambda: app.ports.store, clock,
                           WarmUp(lambda: warm_process(app.ports), lambda: warm_thread(store)),
@@ -284,7 +286,7 @@ def build_scheduler(current: runtime.Runtime) -> Scheduler:
     if login is not None:
         from adapters.salesforce.rereads import SoqlRecordReader
 
-        reader = lambda: SoqlRecordReader(login())
+        reader = lambda: SoqlRecordReader(login(), ports.store.describes)
     channels = configured_channels(settings)
     calendar_poll = None
     if ports.calendar is not None:

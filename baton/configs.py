@@ -9,8 +9,10 @@ from datetime import datetime
 import structlog
 
 from kernel.errors import ConfigError, PermanentError
+from kernel.ports.describes import DescribeRepository
 from kernel.ports.operations import ConfigVersionRepository, StoredConfig
 from routing.config import OrgConfig, config_digest, load_config_text
+from routing.writeback import mapping_problems
 
 log = structlog.get_logger(__name__)
 CACHED_VERSIONS = 16
@@ -94,7 +96,39 @@ class ConfigProvider:
                 del self._versions[old]
 
 
-def apply_config(configs: ConfigVersionRepository, text: str, now: datetime, source: str = "config") -> tuple[int, bool]:
-    """Validate and store a config; raises ConfigError (nothing stored) when it is invalid."""
-    load_config_text(text, source)
+def writeback_problems(config: OrgConfig, describes: DescribeRepository) -> list[tuple[str, str]]:
+    """What is wrong with the config's write-back mapping against the describes ``baton sync`` stored: a field
+    that does not exist, has the wrong type or is not updateable, and an object with no stored describe (a
+    mapping never checked against the org could fail every write). A config without one needs no describes."""
+    if not config.writeback:
+        return []
+    stored = {name: found for name in config.writeback if (found := describes.get(name)) is not None}
+    return mapping_problems(config.writeback, stored)
+
+
+def check_config(text: str, source: str, describes: DescribeRepository | None) -> OrgConfig:
+    """The config, validated, its write-back mapping checked against ``describes`` when given; raises
+    ConfigError with every problem and its path."""
+    config = load_config_text(text, source)
+    problems = writeback_problems(config, describes) if describes is not None else []
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def apply_config(configs: ConfigVersionRepository, text: str, now: datetime, source: str = "config",
+                 describes: DescribeRepository | None = None) -> tuple[int, bool]:
+    """Validate and store a config; raises ConfigError (nothing stored) when it is invalid, or when ``describes``
+    are given (``baton config apply``) and its write-back mapping does not fit them."""
+    check_config(text, source, describes)
     return configs.save_config(text, config_digest(text), now)
+
+
+def warn_unchecked_writeback(text: str, source: str, describes: DescribeRepository) -> None:
+    """Logs (never refuses) what is wrong with the write-back mapping of a config a process applies as it starts
+    (BATON_CONFIG): describes may be synced after it starts; only ``baton check`` and ``baton config apply``
+    refuse."""
+    problems = writeback_problems(load_config_text(text, source), describes)
+    if problems:
+        log.warning("config_writeback_unchecked", source=source, problems=problems,
+                    hint="run baton sync, then baton check")

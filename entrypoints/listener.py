@@ -147,7 +147,7 @@ class ChannelListener:
     # one Bayeux session ------------------------------------------------------------------------
     def _session(self, lock: LeaderLock) -> None:
         salesforce = self._login()
-        client, reader = client_for(salesforce), SoqlRecordReader(salesforce)
+        client, reader = client_for(salesforce), SoqlRecordReader(salesforce, self.store.describes)
         try:
             client.handshake()
             self._refusals = 0

@@ -8,7 +8,8 @@ location fields are skipped: their components are listed on their own) and route
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -21,11 +22,13 @@ from adapters.files import build_event
 from adapters.salesforce.change_events import Intake, ReRead, without_own_writes
 from adapters.salesforce.outbound import change_from_dates, from_salesforce
 from kernel.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
+from kernel.ports.describes import DescribeRepository
 from messages import RecordEvent
 
 log = structlog.get_logger(__name__)
 
 IDS_PER_QUERY = 200
+FIELDS_KEPT_S = 300.0  # how long a reader keeps an object's field list before reading the store again
 SKIPPED_FIELD_TYPES = frozenset({"address", "location", "base64"})
 TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 _OBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
@@ -71,7 +74,7 @@ def queryable_fields(describe: dict[str, Any]) -> list[str]:
 
 
 # I/O -----------------------------------------------------------------------------------------
-def _typed(exc: Exception, what: str) -> Exception:
+def salesforce_failure(exc: Exception, what: str) -> Exception:
     if isinstance(exc, requests.RequestException):
         return TransientError(f"{what}: Salesforce unreachable: {exc}")
     status = getattr(exc, "status", None)
@@ -83,21 +86,34 @@ def _typed(exc: Exception, what: str) -> Exception:
 
 
 class SoqlRecordReader:
-    """RecordReader over simple-salesforce; describes each object once per process."""
+    """RecordReader over simple-salesforce. Which fields to read comes from the describe ``baton sync`` stored
+    (``describes``); only an object with no stored describe is described here, live. Either answer is kept for
+    ``FIELDS_KEPT_S``, so a describe the sync refreshed is read within minutes."""
 
-    def __init__(self, salesforce: Salesforce):
+    def __init__(self, salesforce: Salesforce, describes: DescribeRepository | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self._salesforce = salesforce
-        self._fields: dict[str, list[str]] = {}
+        self._describes = describes
+        self._clock = clock
+        self._fields: dict[str, tuple[list[str], float]] = {}
 
     def fields(self, object_type: str) -> list[str]:
-        if object_type not in self._fields:
+        kept = self._fields.get(object_type)
+        if kept is not None and self._clock() - kept[1] < FIELDS_KEPT_S:
+            return kept[0]
+        stored = self._describes.get(checked_object(object_type)) if self._describes is not None else None
+        if stored is not None and stored.queryable_fields:
+            fields = list(stored.queryable_fields)
+        else:
             path = f"sobjects/{checked_object(object_type)}/describe"
             try:
                 describe = self._salesforce.restful(path)
             except (SalesforceError, requests.RequestException) as exc:
-                raise _typed(exc, f"describe {object_type}") from exc
-            self._fields[object_type] = queryable_fields(describe or {})
-        return self._fields[object_type]
+                raise salesforce_failure(exc, f"describe {object_type}") from exc
+            fields = queryable_fields(describe or {})
+            log.info("describe_live", object_type=object_type, reason="no describe stored: run baton sync")
+        self._fields[object_type] = (fields, self._clock())
+        return fields
 
     def by_ids(self, object_type: str, record_ids: Sequence[str]) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
@@ -122,7 +138,7 @@ class SoqlRecordReader:
         try:
             result = self._salesforce.query_all(soql)
         except (SalesforceError, requests.RequestException) as exc:
-            raise _typed(exc, "SOQL query") from exc
+            raise salesforce_failure(exc, "SOQL query") from exc
         return [{k: v for k, v in record.items() if k != "attributes"} for record in result.get("records", [])]
 
 

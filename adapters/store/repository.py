@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from adapters.store.administration import SqlAdministration
 from adapters.store.bookings import SqlBookings
 from adapters.store.decisions import SqlDecisions
+from adapters.store.describes import SqlDescribes
 from adapters.store.holds import SqlHolds
 from adapters.store.inbox import SqlInbox
 from adapters.store.operations import OperationsReader
@@ -63,3 +64,7 @@ class Store:
     @cached_property
     def inbox(self) -> SqlInbox:
         return SqlInbox(self.engine)
+
+    @cached_property
+    def describes(self) -> SqlDescribes:
+        return SqlDescribes(self.engine)

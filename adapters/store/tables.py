@@ -330,6 +330,19 @@ auth_failures = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
+# Salesforce describes ------------------------------------------------------------------------------
+
+# Each routed object's describe as ``baton sync`` last fetched it (``adapters/store/describes.py``): per field its
+# type, whether Baton may write it, length, lookup targets and picklist values; read by ``baton check``,
+# ``baton config apply`` and the record reader instead of asking Salesforce per process.
+object_describes = sa.Table(
+    "object_describes",
+    metadata,
+    sa.Column("object_type", sa.String(80), primary_key=True),
+    sa.Column("describe", Json, nullable=False),
+    sa.Column("fetched_at", Timestamp, nullable=False),
+)
+
 # The embedded default's inbox ----------------------------------------------------------------------
 
 # Every message sent to the in-process broker of the embedded web process, stored before it is queued in memory

@@ -49,7 +49,7 @@ def reassign_record_command(
     from adapters.salesforce.rereads import SoqlRecordReader
 
     try:
-        routing_id = reassign_record(request, SoqlRecordReader(login()), current.broker, utc_now())
+        routing_id = reassign_record(request, SoqlRecordReader(login(), current.ports.store.describes), current.broker, utc_now())
     except RecordNotFound as exc:
         err.print(str(exc))
         raise typer.Exit(EXIT_REJECTED) from None

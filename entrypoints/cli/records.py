@@ -13,10 +13,11 @@ from dramatiq.brokers.stub import StubBroker
 from rich.table import Table
 
 from adapters.files import Rejected, read_records
+from adapters.store import Store
 from adapters.store.operations import delivery_attempts
 from baton.assignment.holds import recheck_due_holds
 from baton.bootstrap import bootstrap, build_flusher, build_scheduler, open_store
-from baton.configs import apply_config
+from baton.configs import apply_config, check_config
 from baton.dead_letters import move_from_rabbitmq
 from baton.logging import configure_logging
 from baton.operations.metrics.exposition import serve_process_metrics
@@ -37,6 +38,7 @@ from entrypoints.cli.common import (
     load_settings,
     member_app,
     out,
+    print_config_problems,
     print_summary,
     read_config,
     run_embedded,
@@ -44,26 +46,49 @@ from entrypoints.cli.common import (
     wait_for_logs,
 )
 from kernel.clock import utc_now
-from kernel.errors import TransientError
+from kernel.errors import ConfigError, TransientError
 from kernel.ports.operations import DeadLetterRepository
 from messages import RecordEvent
+from routing.config import load_config_text
+
+
+def _checked_against_describes(path: Path, text: str, store: Store) -> None:
+    """Exit 2, printing every problem with its path, when the config's write-back mapping does not fit the
+    describes ``baton sync`` stored (a missing, wrong-typed or read-only field; an object never described)."""
+    try:
+        check_config(text, str(path), store.describes)
+    except ConfigError as exc:
+        print_config_problems(path, exc)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 @app.command()
 def check(config: Annotated[Path, typer.Argument(help="org routing config (YAML)")]) -> None:
-    """Validate a config; print every error with its path. Exit 2 when invalid."""
-    read_config(config)
+    """Validate a config; print every error with its path. Exit 2 when invalid.
+
+    A config with a write-back mapping is also checked against the object describes `baton sync` stored (in
+    the store of BATON_DATABASE_URL): every mapped field must exist, fit its fact and be updateable."""
+    text = read_config(config)
+    if load_config_text(text, str(config)).writeback:
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
+        _checked_against_describes(config, text, open_store(settings))
     out.print(f"{config}: ok")
 
 
 @config_app.command("apply")
 def config_apply(config: Annotated[Path, typer.Argument(help="org routing config (YAML)")]) -> None:
-    """Store a new config version; running workers pick it up without a restart."""
+    """Store a new config version; running workers pick it up without a restart. A write-back mapping that does
+    not fit the stored describes is refused as `baton check` refuses it, and nothing is stored."""
     text = read_config(config)
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     store = open_store(settings)
-    version, created = apply_config(store.administration, text, utc_now(), str(config))
+    try:
+        version, created = apply_config(store.administration, text, utc_now(), str(config), store.describes)
+    except ConfigError as exc:
+        print_config_problems(config, exc)
+        raise typer.Exit(EXIT_USAGE) from None
     out.print(f"config version {version}" + ("" if created else " (unchanged)"))
 
 

@@ -49,6 +49,7 @@ from entrypoints.listener import ChannelListener, run_listeners
 from kernel.clock import utc_now
 from kernel.errors import BatonError, ConfigError, InputError, TransientError
 from kernel.ports.operations import ReassignJob, ReassignJobRepository
+from routing.config import OrgConfig, load_config_text
 
 
 @app.command()
@@ -123,14 +124,25 @@ def _sync_objects(names: list[str] | None) -> list[str]:
     return [name for name in SYNCED_OBJECTS if name in chosen]
 
 
-def _sync_round(settings: Settings, store: Any, objects: list[str], full: bool) -> int:
+def _described_objects(names: list[str] | None) -> list[str]:
+    from adapters.salesforce.rereads import checked_object
+
+    try:
+        return [checked_object(name) for name in names or []]
+    except InputError as exc:
+        say(f"--describe: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _sync_round(settings: Settings, store: Any, objects: list[str], full: bool, described: list[str]) -> int:
     """One pass over ``objects``: a progress bar on stderr, the summary table on stdout; returns an exit code."""
     from adapters.salesforce.sync import (
         ReferenceSync,  # simple-salesforce loads only for commands that use it
     )
 
     try:
-        syncer = ReferenceSync(_salesforce(settings), store.reference_sync, sync_options(settings), utc_now,
+        salesforce = _salesforce(settings)
+        syncer = ReferenceSync(salesforce, store.reference_sync, sync_options(settings), utc_now,
                                settings.sync_settle_s)
     except BatonError as exc:
         say(f"Salesforce login failed: {exc}")
@@ -157,7 +169,34 @@ def _sync_round(settings: Settings, store: Any, objects: list[str], full: bool) 
             table.add_row(object_type, str(result.written), str(result.removed), str(result.swept), str(result.pages),
                           stamp.isoformat() if stamp else "-", "ok")
     out.print(table)
+    _sync_describes(salesforce, store, described)
     return EXIT_REJECTED if failed else EXIT_OK
+
+
+def _stored_config(store: Any) -> OrgConfig | None:
+    """The newest stored config, None when there is none or it does not load (its problems are logged where it
+    is applied and used)."""
+    stored = store.administration.latest_config()
+    if stored is None:
+        return None
+    try:
+        return load_config_text(stored.body, f"config v{stored.version}")
+    except ConfigError:
+        return None
+
+
+def _sync_describes(salesforce: Any, store: Any, extra: list[str]) -> None:
+    """Describes the routed objects into the store; a failure is reported on stderr and retried next pass, and
+    never changes the exit code of the reference sync."""
+    from adapters.salesforce.describes import routed_objects, sync_describes
+
+    objects = routed_objects(_stored_config(store), extra)
+    outcome = sync_describes(salesforce, store.describes, objects, utc_now())
+    saved = [name for name, problem in outcome.items() if problem is None]
+    out.print(f"describes stored: {', '.join(saved) or 'none'}")
+    for name, problem in outcome.items():
+        if problem is not None:
+            say(f"{name}: describe failed (kept the stored one, retried next pass): {problem}")
 
 
 @app.command("sync")
@@ -166,16 +205,23 @@ def sync(
         "--object", help="User, Account, Contact or Lead; repeat for several (default: all four)")] = None,
     full: Annotated[bool, typer.Option(help="start over; at the end drop rows Salesforce no longer has")] = False,
     every_s: Annotated[float | None, typer.Option(help="sync again every N seconds until stopped")] = None,
+    describe: Annotated[list[str] | None, typer.Option(
+        "--describe", help="also describe this object (e.g. a custom object a config to apply maps); repeat for "
+                           "several. Lead, Contact, Account, Opportunity, Case and the stored config's objects "
+                           "are described on every pass")] = None,
 ) -> None:
-    """Copy users, accounts, contacts and open leads from Salesforce into the store; resumes where it stopped."""
+    """Copy users, accounts, contacts and open leads from Salesforce into the store; resumes where it stopped.
+    Every pass also stores the describe of each routed object (what `baton check` and `baton config apply`
+    check write-back mappings against)."""
     chosen = _sync_objects(objects)
+    described = _described_objects(describe)
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     store = open_store(settings)
     lock = LeaderLock(store.engine, SYNC_LOCK)
     while True:
         if lock.try_acquire():
-            code = _sync_round(settings, store, chosen, full)
+            code = _sync_round(settings, store, chosen, full, described)
             full = False
         else:
             say("sync: another baton sync is running (it holds the sync lock); this round is skipped")

@@ -2,8 +2,8 @@
 
 It speaks the OAuth client-credentials token endpoint, sObject Collections (owner updates) and the
 query resources (``/query``, ``/queryAll``, ``nextRecordsUrl`` pages; see ``fake_query``), the ``limits``
-resource (daily API requests), Bulk API 2.0 (``fake_bulk``) and Event upserts (``fake_events``) over the
-records a test puts into the org: ``org.records["Account"] = [{"Id": ..., "SystemModstamp": ...}]``.
+resource (daily API requests), sObject describes (``fake_describes``), Bulk API 2.0 (``fake_bulk``) and Event
+upserts (``fake_events``) over the records a test puts into the org: ``org.records["Account"] = [{"Id": ..., "SystemModstamp": ...}]``.
 Every request is counted in ``org.calls``; ``fail_next_calls(503, 429)`` makes the next REST API
 calls (not the token endpoint) answer with those statuses. Writes (sObject Collections, Event upserts and
 deletes, Bulk API 2.0 ingest calls) can also be carried out and their answer lost (see ``fake_faults``):
@@ -32,6 +32,7 @@ import trustme
 from simple_salesforce import Salesforce
 
 from entrypoints.demo.fake_bulk import API_LIMIT, FakeBulk, is_bulk
+from entrypoints.demo.fake_describes import answer_describe, standard_describes
 from entrypoints.demo.fake_events import FakeEvents, is_event_path
 from entrypoints.demo.fake_faults import APPLIED_THEN_DROPPED, REFUSED, Answer, Fault, FaultyService
 from entrypoints.demo.fake_query import QueryCursor, answer_query
@@ -74,6 +75,7 @@ class FakeOrg(FaultyService):
     answers_to_drop: int = 0  # the next writes are carried out and their connection closed (as "applied_then_dropped")
     repeated_ids: list[list[str]] = field(default_factory=list)  # sObject Collections calls naming a record twice
     owner_history: dict[str, list[str]] = field(default_factory=dict)  # record id -> the owners written, in order
+    describes: dict[str, dict[str, Any]] = field(default_factory=standard_describes)  # see fake_describes
     _record_index: dict[str, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def fail_next_calls(self, *statuses: int) -> None:
@@ -271,6 +273,9 @@ def _handler(org: FakeOrg, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
         def _read(self) -> Answer:
             if urlsplit(self.path).path == LIMITS_PATH:
                 return 200, org.limits()
+            described = answer_describe(org.describes, urlsplit(self.path).path)
+            if described is not None:
+                return described
             found = answer_query(org.records, org.cursors, self.path, self.headers, org.page_size)
             return found or (404, [{"errorCode": "NOT_FOUND", "message": self.path}])
 

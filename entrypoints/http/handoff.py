@@ -105,7 +105,7 @@ async def _page_fragment(request: Request, session: tuple[Runtime, PageClaims], 
 
 async def _open_page(request: Request, runtime: Runtime, readers: SalesforceReaders, claims: PageClaims) -> Response:
     try:
-        context = await _threaded(page_context, runtime, claims, partial(readers.get_or_none, runtime.settings))
+        context = await _threaded(page_context, runtime, claims, partial(readers.get_or_none, runtime.settings, runtime.ports.store.describes))
     except PageError as exc:
         return _problems(request, runtime, exc.problems)
     log.info("handoff_opened", scheduler=claims.scheduler_id, object_type=claims.object_type,

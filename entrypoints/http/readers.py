@@ -10,6 +10,7 @@ import structlog
 
 from adapters.salesforce.rereads import RecordReader, SoqlRecordReader
 from baton.settings import Settings
+from kernel.ports.describes import DescribeRepository
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
@@ -25,19 +26,20 @@ class SalesforceReaders:
         self._login = login
         self._reader: RecordReader | None = None
 
-    def get(self, settings: Settings) -> RecordReader | None:
-        """The reader, None when no connected app is configured; raises what the login raised."""
+    def get(self, settings: Settings, describes: DescribeRepository | None = None) -> RecordReader | None:
+        """The reader, None when no connected app is configured; raises what the login raised. It reads which
+        fields to read back from ``describes`` (the store's, synced by ``baton sync``)."""
         if self._reader is None:
             from baton.bootstrap import salesforce_login
 
             login = self._login or salesforce_login(settings)
-            self._reader = SoqlRecordReader(login()) if login else None
+            self._reader = SoqlRecordReader(login(), describes) if login else None
         return self._reader
 
-    def get_or_none(self, settings: Settings) -> RecordReader | None:
+    def get_or_none(self, settings: Settings, describes: DescribeRepository | None = None) -> RecordReader | None:
         """The reader, or None while Salesforce cannot be reached (the handoff page opens from the synced copy)."""
         try:
-            return self.get(settings)
+            return self.get(settings, describes)
         except Exception as exc:  # noqa: BLE001
             log.warning("handoff_reader_unavailable", error=str(exc))
             self.forget()

@@ -69,7 +69,7 @@ async def reassign(object_type: str, record_id: str, http_request: Request,
 async def _route_again(request: ReassignRequest, runtime: Runtime, readers: SalesforceReaders) -> str | JSONResponse:
     """The routing id of the REASSIGN event sent, or the refusal saying why none was."""
     try:
-        records = await run_in_threadpool(readers.get, runtime.settings)
+        records = await run_in_threadpool(readers.get, runtime.settings, runtime.ports.store.describes)
         if records is None:
             return _problem(503, "no Salesforce connection configured: the record cannot be read")
         return await run_in_threadpool(reassign_record, request, records, runtime.broker, runtime.ports.clock())

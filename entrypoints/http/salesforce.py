@@ -16,7 +16,6 @@ from adapters.salesforce.outbound import ACK, OutboundMessage, parse_outbound_me
 from adapters.salesforce.rereads import record_events
 from baton.runtime import Runtime
 from baton.salesforce.ingest import enqueue
-from baton.settings import Settings
 from entrypoints.http.auth import EVENTS_WRITE, requires
 from entrypoints.http.body import (
     JSON_CONTENT_TYPE,
@@ -119,7 +118,7 @@ def _accept_events(body: bytes, runtime: Runtime, readers: SalesforceReaders) ->
     try:
         posted = parse_json(body)
         now = runtime.ports.clock()
-        intake, events = _posted_events(posted, now, runtime.settings, readers)
+        intake, events = _posted_events(posted, now, runtime, readers)
     except Refused as exc:
         return _problem(exc.status, exc.message)
     try:
@@ -132,12 +131,13 @@ def _accept_events(body: bytes, runtime: Runtime, readers: SalesforceReaders) ->
     return JSONResponse({"accepted": len(events), "ignored": len(intake.ignored)}, status_code=202)
 
 
-def _posted_events(posted: object, now: datetime, settings: Settings, readers: SalesforceReaders
+def _posted_events(posted: object, now: datetime, runtime: Runtime, readers: SalesforceReaders
                    ) -> tuple[Intake, list[RecordEvent]]:
     """The events the posted messages stand for, records named by gap and platform events read again."""
+    settings = runtime.settings
     try:
         intake = parse_posted(posted, now, MAX_POSTED_EVENTS)
-        reader = readers.get(settings) if intake.rereads else None
+        reader = readers.get(settings, runtime.ports.store.describes) if intake.rereads else None
         return intake, record_events(intake, reader, now, settings.salesforce_user_id)
     except (ConfigError, SessionInvalid, TransientError) as exc:
         if isinstance(exc, SessionInvalid):
