@@ -1,8 +1,8 @@
 """deploy/salesforce, the Salesforce DX project an admin deploys, is in Salesforce's format and holds what Baton
 relies on: the Salesforce CLI (``sf project convert source``) converts it into a metadata package, and the
 converted files have every field the default write-back mapping writes, on each routed object, with a type the
-mapping accepts, the Booking_Request__e platform event with the fields the listener reads, the permission set,
-the Canvas connected app (no secret in it) and the booking buttons.
+mapping accepts, the Event fields booking upserts on and reads, the Booking_Request__e platform event with the
+fields the listener reads, the permission set, the Canvas connected app (no secret in it) and the booking buttons.
 
 Conversion proves the format, not that the project deploys to an org (no org here). The CLI is the one pinned in
 deploy/salesforce/tooling (``.ci/run`` installs it into build/sf-cli); under CI=true a missing CLI fails the test.
@@ -11,6 +11,7 @@ deploy/salesforce/tooling (``.ci/run`` installs it into build/sf-cli); under CI=
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -19,10 +20,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import TypeAdapter
 
 from adapters.salesforce.booking_requests import SIMPLE_FIELDS
+from baton.settings import Settings
 from kernel.ports.describes import FieldDescribe, ObjectDescribe
-from routing.writeback import DEFAULT, DEFAULT_FIELD_TYPES, DEFAULT_FIELDS, mapping_problems
+from routing.writeback import (
+    DEFAULT,
+    DEFAULT_FIELD_TYPES,
+    DEFAULT_FIELDS,
+    ObjectWriteback,
+    mapping_problems,
+    shape_problems,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "deploy" / "salesforce"
@@ -35,6 +46,10 @@ DESCRIBE_TYPES = {"Text": "string", "LongTextArea": "textarea", "Lookup": "refer
                   "Checkbox": "boolean"}
 EVENT_FIELD_TYPES = {"Start__c": "DateTime", "Meet_Now__c": "Checkbox", "Invitees__c": "LongTextArea",
                      "Co_Hosts__c": "LongTextArea"}  # every other event field is Text
+SETTINGS = Settings.model_fields
+EVENT_BOOKING_FIELDS = {  # the Event fields booking uses, by their settings' defaults
+    f"Activity.{SETTINGS['salesforce_event_external_id_field'].default}": "Text",
+    f"Activity.{SETTINGS['salesforce_no_show_field'].default}": "Checkbox"}
 QUIET_CLI = {"SF_DISABLE_TELEMETRY": "true", "SFDX_DISABLE_TELEMETRY": "true", "SF_AUTOUPDATE_DISABLE": "true",
              "SFDX_AUTOUPDATE_DISABLE": "true", "SF_SKIP_NEW_VERSION_CHECK": "true"}
 
@@ -121,6 +136,7 @@ def test_the_package_lists_every_component(converted: Converted) -> None:
     members = package_members(converted.app / "package.xml")
     routing_fields = {f"{object_type}.{name}" for object_type in ROUTED_OBJECTS for name in DEFAULT_FIELDS.values()}
     assert routing_fields <= members["CustomField"], sorted(routing_fields - members["CustomField"])
+    assert set(EVENT_BOOKING_FIELDS) <= members["CustomField"]
     assert "Booking_Request__e" in members["CustomObject"]
     assert members["PermissionSet"] == {"Baton_Routing"}
     assert members["ConnectedApp"] == {"Baton_Handoff"}
@@ -166,12 +182,21 @@ def test_the_booking_platform_event_has_the_fields_the_listener_reads(converted:
         assert kind == EVENT_FIELD_TYPES.get(name, "Text"), f"Booking_Request__e.{name} is {kind}"
 
 
+def test_events_have_the_booking_external_id_and_no_show_fields(converted: Converted) -> None:
+    fields = object_fields(converted, "Activity")
+    for qualified, kind in EVENT_BOOKING_FIELDS.items():
+        field = fields[qualified.split(".")[1]]
+        assert text(field, "type") == kind, f"{qualified} is a {text(field, 'type')} field"
+    external_id = fields[next(iter(EVENT_BOOKING_FIELDS)).split(".")[1]]
+    assert (text(external_id, "externalId"), text(external_id, "unique")) == ("true", "true")
+
+
 def test_the_permission_set_grants_the_fields_the_event_and_the_pages(converted: Converted) -> None:
     root = parse(converted.app / "permissionsets" / "Baton_Routing.permissionset")
     granted = {text(grant, "field"): (text(grant, "readable"), text(grant, "editable"))
                for grant in root.findall("md:fieldPermissions", NS)}
     expected = {f"{object_type}.{name}" for object_type in ROUTED_OBJECTS for name in DEFAULT_FIELDS.values()}
-    assert set(granted) == expected
+    assert set(granted) == expected | set(EVENT_BOOKING_FIELDS)
     assert set(granted.values()) == {("true", "true")}
     objects = {text(grant, "object"): grant for grant in root.findall("md:objectPermissions", NS)}
     assert text(objects["Booking_Request__e"], "allowCreate") == "true"
@@ -213,3 +238,12 @@ def test_the_optional_lead_layout_shows_the_button_the_canvas_and_the_fields(con
     items = root.findall(".//md:layoutItems", NS)
     assert "Baton_Handoff" in {text(item, "canvas") for item in items}
     assert set(DEFAULT_FIELDS.values()) <= {text(item, "field") for item in items}
+
+
+def test_the_guides_writeback_config_turns_on_the_default_fields_of_every_routed_object() -> None:
+    blocks = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", (PROJECT / "README.md").read_text(),
+                                                            re.DOTALL)]
+    writeback = TypeAdapter(dict[str, ObjectWriteback]).validate_python(
+        next(block["writeback"] for block in blocks if "writeback" in block))
+    assert writeback == dict.fromkeys(ROUTED_OBJECTS, DEFAULT)
+    assert shape_problems(writeback) == []
