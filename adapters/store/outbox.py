@@ -26,7 +26,7 @@ from routing.lifecycles.outbox import OUTBOX, SUPERSEDING, OutboxStatus
 PENDING = OutboxStatus.PENDING
 _PENDING_COLUMNS = (outbox.c.routing_id, outbox.c.object_type, outbox.c.record_id, outbox.c.owner_id,
                     outbox.c.attempts, outbox.c.last_error, outbox.c.sequence, outbox.c.version,
-                    outbox.c.created_at, outbox.c.retrying_since)  # PendingWrite's fields, in its order
+                    outbox.c.created_at, outbox.c.retrying_since, outbox.c.fields)  # PendingWrite's, in its order
 ROWS_PER_STATEMENT = 1_000
 _newer = outbox.alias("newer")
 
@@ -35,7 +35,7 @@ def _pending_write(row: sa.Row[Any]) -> PendingWrite:
     values = row._mapping
     return PendingWrite(values["routing_id"], values["object_type"], values["record_id"], values["owner_id"],
                         values["attempts"], values["last_error"], values["sequence"], values["version"],
-                        values["created_at"], values["retrying_since"])
+                        values["created_at"], values["retrying_since"], values["fields"])
 
 
 def _batches(rows: Sequence[PendingWrite]) -> Iterator[Sequence[PendingWrite]]:

@@ -4,6 +4,7 @@ the publish run in the thread pool, so a broker or Salesforce that hangs holds o
 (No postponed annotations: FastAPI reads the endpoints' signatures.)"""
 
 import hmac
+from collections.abc import Mapping
 from datetime import datetime
 
 import structlog
@@ -31,6 +32,7 @@ from entrypoints.http.failures import failed, guard
 from entrypoints.http.readers import SalesforceReaders
 from kernel.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from messages import RecordEvent
+from routing.writeback import ObjectWriteback
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -119,7 +121,7 @@ def _accept_events(body: bytes, runtime: Runtime, readers: SalesforceReaders) ->
     try:
         posted = parse_json(body)
         now = runtime.ports.clock()
-        intake, events = _posted_events(posted, now, runtime.settings, readers)
+        intake, events = _posted_events(posted, now, runtime.settings, readers, runtime.ports.configs.writeback())
     except Refused as exc:
         return _problem(exc.status, exc.message)
     try:
@@ -132,13 +134,13 @@ def _accept_events(body: bytes, runtime: Runtime, readers: SalesforceReaders) ->
     return JSONResponse({"accepted": len(events), "ignored": len(intake.ignored)}, status_code=202)
 
 
-def _posted_events(posted: object, now: datetime, settings: Settings, readers: SalesforceReaders
-                   ) -> tuple[Intake, list[RecordEvent]]:
+def _posted_events(posted: object, now: datetime, settings: Settings, readers: SalesforceReaders,
+                   writeback: Mapping[str, ObjectWriteback]) -> tuple[Intake, list[RecordEvent]]:
     """The events the posted messages stand for, records named by gap and platform events read again."""
     try:
         intake = parse_posted(posted, now, MAX_POSTED_EVENTS)
         reader = readers.get(settings) if intake.rereads else None
-        return intake, record_events(intake, reader, now, settings.salesforce_user_id)
+        return intake, record_events(intake, reader, now, settings.salesforce_user_id, writeback=writeback)
     except (ConfigError, SessionInvalid, TransientError) as exc:
         if isinstance(exc, SessionInvalid):
             readers.forget()

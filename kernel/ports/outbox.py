@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from kernel.ports.decisions import OwnerWrite
 from kernel.ports.owners import OwnerChange
@@ -31,10 +31,11 @@ class PendingWrite:
     version: int
     created_at: datetime
     retrying_since: datetime | None
+    fields: dict[str, Any] | None = None  # the decision's facts written beside the owner, on the same row
 
     @property
     def change(self) -> OwnerChange:
-        return OwnerChange(self.routing_id, self.object_type, self.record_id, self.owner_id)
+        return OwnerChange(self.routing_id, self.object_type, self.record_id, self.owner_id, self.fields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,3 +189,20 @@ def test_the_backlog_counts_pending_writes_per_channel_with_the_oldest(store: St
     store.outbox.mark([due(store)["b"]], "sent", LATER)
 
     assert store.outbox.backlog() == {"realtime": Backlog(1, AT), "bulk": Backlog(1, AT)}
+
+
+def test_a_writes_routing_facts_are_stored_on_its_row_and_read_back_with_it(store: Store) -> None:
+    """On both databases (PostgreSQL stores a round in one statement): the facts ride on the outbox row, so the
+    row's ordering rules cover them; a row without facts reads back None."""
+    facts = {"Baton_Team__c": "Inbound", "Baton_SLA_Breached__c": False, "Baton_Territory__c": None}
+    with store.decisions.transaction() as tx:
+        tx.save_decisions(DecisionRows(
+            team_states=[], assignments=[],
+            record_states=[RecordStateUpdate("Lead", "L1", AT, "a", "005A", AT),
+                           RecordStateUpdate("Lead", "L2", AT, "b", "005A", AT)],
+            owner_writes=[OwnerWrite("a", "Lead", "L1", "005A", "realtime", AT, facts),
+                          OwnerWrite("b", "Lead", "L2", "005A", "realtime", AT)]))
+
+    found = due(store)
+    assert found["a"].fields == facts and found["a"].change.fields == facts
+    assert found["b"].fields is None
