@@ -3,14 +3,21 @@ what the assignment log says, as ``routing.writeback`` reads it, and the field v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from datetime import datetime
+
+from kernel.ports.decisions import OwnerWrite
 from kernel.ports.describes import ObjectDescribe
-from messages import AssignmentLog, Source
+from kernel.ports.holds import SlaTimer
+from kernel.ports.outbox import FactsWrite
+from messages import AssignmentLog, Source, routing_id_for
 from routing.config import OrgConfig
 from routing.sla import sla_due
-from routing.writeback import DecisionFacts, field_values
+from routing.writeback import DecisionFacts, field_values, resolved
+
+SLA_BREACHED_SOURCE = "sla_breached"
 
 REASONS_JOINED = "; "
 
@@ -44,3 +51,20 @@ def owner_fields(log: AssignmentLog, config: OrgConfig,
         return None
     describe = describes.get(log.object_type) if describes is not None else None
     return field_values(decision_facts(log, config), mapping, describe)
+
+
+def breach_writes(config: OrgConfig, breached: Sequence[SlaTimer], now: datetime) -> list[FactsWrite]:
+    """For each breached SLA timer whose object maps ``sla_breached``: a facts-only write setting it true with the
+    decision's owner, under a routing id of its own (the same for the same timer, so a repeated round queues it
+    once). It is numbered after the record's last write, so a newer decision (the breach's reassignment among
+    them) supersedes it."""
+    writes = []
+    for timer in breached:
+        mapping = config.writeback.get(timer.object_type)
+        name = resolved(mapping).get("sla_breached") if mapping is not None else None
+        if name is None:
+            continue
+        write = OwnerWrite(routing_id_for(SLA_BREACHED_SOURCE, timer.routing_id), timer.object_type,
+                           timer.record_id, timer.owner_id, "realtime", now, {name: True})
+        writes.append(FactsWrite(timer.routing_id, write))
+    return writes
