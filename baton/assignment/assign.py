@@ -281,7 +281,8 @@ def _record_states(logs: Sequence[AssignmentLog], owners: Mapping[str, str | Non
     ]
 
 
-def _owner_writes(logs: Sequence[AssignmentLog], configs: Mapping[str, OrgConfig], now: datetime) -> list[OwnerWrite]:
+def _owner_writes(logs: Sequence[AssignmentLog], configs: Mapping[str, OrgConfig],
+                  now: datetime) -> list[OwnerWrite]:
     """Each assigned record's outbox row: the owner, and the decision's facts when its config maps the object."""
     return [
         OwnerWrite(log.routing_id, log.object_type, log.record_id, log.owner_id, outbox_channel(log.source), now,

@@ -4,9 +4,8 @@ what the assignment log says, as ``routing.writeback`` reads it, and the field v
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from kernel.ports.decisions import OwnerWrite
 from kernel.ports.describes import ObjectDescribe
