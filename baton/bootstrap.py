@@ -297,7 +297,7 @@ def build_scheduler(current: runtime.Runtime) -> Scheduler:
         calendar_poll = lambda now: poll_calendars(booking_ports, current.broker, now)  # noqa: E731
     return Scheduler(
         holds=ports.store.holds, timers=ports.store.sla_timers, broker=current.broker, configs=ports.configs,
-        clock=ports.clock, reader=reader, bookings=ports.store.bookings,
+        clock=ports.clock, reader=reader, bookings=ports.store.bookings, outbox=ports.store.outbox,
         booking_grace=timedelta(seconds=settings.booking_resume_after_s),
         calendar_poll=calendar_poll, calendar_poll_interval_s=settings.calendar_poll_interval_s,
         dead_letter_sweep=dead_letter_sweep(current), dead_letter_sweep_interval_s=settings.dead_letter_sweep_interval_s,

@@ -12,7 +12,7 @@ from kernel.errors import ConfigError, PermanentError
 from kernel.ports.describes import DescribeRepository
 from kernel.ports.operations import ConfigVersionRepository, StoredConfig
 from routing.config import OrgConfig, config_digest, load_config_text
-from routing.writeback import mapping_problems
+from routing.writeback import ObjectWriteback, mapping_problems
 
 log = structlog.get_logger(__name__)
 CACHED_VERSIONS = 16
@@ -46,6 +46,14 @@ class ConfigProvider:
             return self._current, self._versions[self._current]
         finally:
             self._lock.release()
+
+    def writeback(self) -> dict[str, ObjectWriteback]:
+        """The current config's ``writeback`` (the routing facts written beside owners, which the loop guard
+        counts as Baton's own fields); empty while no config is applied or the store cannot say."""
+        try:
+            return self.current()[1].writeback
+        except PermanentError:
+            return {}
 
     def version(self, version: int) -> OrgConfig:
         cached = self._versions.get(version)  # every stage asks per record: no lock once it is loaded

@@ -20,7 +20,9 @@ Measured:
   org's threads included) plus, on RabbitMQ, of every worker process, divided by the records. CPU per record is
   the fairer figure on a shared machine: wall time grows with other people's load, CPU time much less.
 
-OAuth token requests are not API calls and are not counted. Last line: one JSON object.
+OAuth token requests are not API calls and are not counted. ``--writeback`` maps Lead's routing facts to the
+default fields, so every owner write (sObject Collections and Bulk ingest alike) carries them as well; the summary
+then says how many records got them. Last line: one JSON object.
 
     python bench/salesforce.py                       # 1,000 real-time records, 100,000-record reassign
     python bench/salesforce.py --records 20000 --realtime-records 300
@@ -65,6 +67,7 @@ from tests.support.services import WorkerProcess, delete_queues, unique_prefix, 
 QUEUE_OWNER = "00G000000000001AAA"
 FULL_JOB_RECORDS = 100_000
 WARM_UP_RECORDS = 200
+WRITEBACK = "writeback:\n  Lead: default\n"  # --writeback: Lead's routing facts ride with each owner
 WAIT_POLL_S = 0.1
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -134,7 +137,7 @@ def bench_reassign(current: Runtime, org: FakeOrg, salesforce: Salesforce, count
 
 def _settings(args: argparse.Namespace, folder: Path, **overrides: object) -> Settings:
     config = folder / "org.yaml"
-    config.write_text(team_config(members=5))
+    config.write_text(team_config(members=5) + (WRITEBACK if args.writeback else ""))
     values: dict[str, object] = {
         "broker_url": "", "database_url": args.database_url or f"sqlite:///{folder / 'baton.sqlite3'}",
         "config": config, "batch_size": args.batch_size, "worker_threads": args.threads, "log_level": "WARNING",
@@ -169,8 +172,9 @@ def _run_embedded(args: argparse.Namespace, settings: Settings) -> dict[str, obj
                 lambda: all(q.unfinished_tasks == 0 for q in broker.queues.values()), lambda: 0.0)
         finally:
             worker.stop()
+        facts = len(org.field_values)
     return {"realtime": realtime, "batch": batch, "seconds": seconds, "cpu_ms": cpu_ms,
-            "store": "postgresql" if "postgresql" in settings.database_url else "sqlite"}
+            "store": "postgresql" if "postgresql" in settings.database_url else "sqlite", "fact_records": facts}
 
 
 def run_fleet(args: argparse.Namespace, folder: Path) -> dict[str, object]:
@@ -192,13 +196,14 @@ def run_fleet(args: argparse.Namespace, folder: Path) -> dict[str, object]:
             bench_reassign(current, org, salesforce, WARM_UP_RECORDS, None, fleet_cpu)  # workers up and warm
             realtime = bench_realtime(current, org, args.realtime_records, args.rate) if args.realtime_records else None
             batch, seconds, cpu_ms = bench_reassign(current, org, salesforce, args.records, None, fleet_cpu)
+            facts = len(org.field_values)
     finally:
         for worker in workers:
             worker.stop()
         delete_queues(args.rabbitmq_url, prefix)
         _drop_schema(args.database_url, schema)
     return {"realtime": realtime, "batch": batch, "seconds": seconds, "cpu_ms": cpu_ms, "store": "postgresql",
-            "workers": args.workers, "threads": args.threads}
+            "workers": args.workers, "threads": args.threads, "fact_records": facts}
 
 
 def _drop_schema(url: str, schema: str) -> None:
@@ -215,7 +220,8 @@ def run_child_fleet(args: argparse.Namespace) -> dict[str, object]:
     command = [sys.executable, __file__, "--broker", "rabbitmq", "--realtime-records", "0", "--raw",
                "--records", str(args.records), "--batch-size", str(args.batch_size), "--page-size",
                str(args.page_size), "--threads", str(args.threads), "--workers", str(args.workers),
-               "--database-url", args.database_url, "--rabbitmq-url", args.rabbitmq_url]
+               "--database-url", args.database_url, "--rabbitmq-url", args.rabbitmq_url,
+               *(["--writeback"] if args.writeback else [])]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -238,6 +244,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="dramatiq worker processes (RabbitMQ)")
     parser.add_argument("--rabbitmq-url", default=RABBITMQ_URL)
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--writeback", action="store_true",
+                        help="the config maps Lead's routing facts (writeback: Lead: default), written with each owner")
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="baton-bench-"))
@@ -267,6 +275,8 @@ def main() -> None:
         summary[f"{name}_reassign_s"] = round(result["seconds"], 1)  # type: ignore[arg-type]
         summary[f"{name}_cpu_ms_per_record"] = round(result["cpu_ms"], 3)  # type: ignore[arg-type]
         summary[f"{name}_store"] = result["store"]
+        if args.writeback:
+            summary[f"{name}_records_with_routing_facts"] = result["fact_records"]
     if "rabbitmq" in results:
         summary["rabbitmq_workers"] = args.workers
         if args.records == FULL_JOB_RECORDS:

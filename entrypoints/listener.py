@@ -31,6 +31,7 @@ from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_e
 from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamEvent, client_for
 from adapters.store import Store
 from adapters.store.leader import LeaderLock
+from baton.configs import ConfigProvider
 from baton.salesforce.ingest import enqueue
 from baton.salesforce.lost_events import record_lost_window
 from kernel.clock import Clock, utc_now
@@ -88,6 +89,7 @@ class ChannelListener:
         self._batch_size = batch_size
         self._clock = clock
         self._integration_user_id = integration_user_id
+        self._configs = ConfigProvider(store.administration)  # its writeback: fields the loop guard counts as Baton's
         self._after_enqueue = after_enqueue
         self._standby_s = standby_s
         self._backoff = (backoff_min_s, backoff_max_s)
@@ -181,7 +183,7 @@ class ChannelListener:
         elif since is not None:
             reread = ReRead(entity, (), since - CATCH_UP_OVERLAP, None, Source.CHANGE_EVENT, None)  # type: ignore[arg-type]
             events = record_events(Intake(rereads=[reread]), reader, started, self._integration_user_id,
-                                   skip_unreadable=True)
+                                   skip_unreadable=True, writeback=self._configs.writeback())
             self._log.info("catch_up", object_type=entity, since=since.isoformat(), records=len(events))
             self._enqueue(events, started)
         self.store.administration.save_stream_position(self.channel, None, started, started)
@@ -195,7 +197,8 @@ class ChannelListener:
                 intake.merge(parse_delivery(event.channel, event.data, received))
             except InputError as exc:
                 self._log.error("change_event_rejected", replay_id=event.replay_id, reason=str(exc))
-        routed = record_events(intake, reader, received, self._integration_user_id, skip_unreadable=True)
+        routed = record_events(intake, reader, received, self._integration_user_id, skip_unreadable=True,
+                               writeback=self._configs.writeback())
         self._enqueue(complete_updates(routed, self.store, reader), received)
         self._save_usage(reader, received)
         replay_ids = [event.replay_id for event in events if event.replay_id is not None]

@@ -1,5 +1,5 @@
 """Bulk API 2.0 through simple-salesforce's session: query jobs read in CSV pages by locator, owners written
-by ingest jobs (operation ``update``, CSV ``Id,OwnerId``).
+by ingest jobs (operation ``update``, CSV ``Id,OwnerId`` and the routing facts' fields an object maps).
 
 Salesforce runs no assignment rule for a Bulk API 2.0 ingest job unless the job names an ``assignmentRuleId``;
 Baton never names one, so the owner Baton decided is the owner written. Reads (job state, result pages) are
@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,11 +55,32 @@ def parse_csv(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def owners_csv(changes: Sequence[tuple[str, str]]) -> str:
+NULL_CELL = "#N/A"  # Bulk API 2.0: a field set to null (an empty cell leaves the field as it is)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return NULL_CELL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+OwnerRow = tuple[str, str, Mapping[str, Any] | None]  # record id, owner id, routing fact field values (or None)
+
+
+def owners_csv(changes: Sequence[OwnerRow]) -> str:
+    """``Id,OwnerId`` and a column per routing fact field any change carries: a null fact ``#N/A``, a field
+    a change does not carry left empty (unchanged)."""
+    columns: dict[str, None] = {}
+    for _, _, fields in changes:
+        columns.update(dict.fromkeys(fields or ()))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("Id", "OwnerId"))
-    writer.writerows(changes)
+    writer.writerow(("Id", "OwnerId", *columns))
+    for record_id, owner_id, fields in changes:
+        values = fields or {}
+        writer.writerow((record_id, owner_id, *(_cell(values[name]) if name in values else "" for name in columns)))
     return buffer.getvalue()
 
 
@@ -117,8 +138,9 @@ class BulkClient:
             yield parse_csv(response.content.decode("utf-8"))
 
     # ingest ------------------------------------------------------------------------------------------
-    def update_owners(self, object_type: str, changes: Sequence[tuple[str, str]]) -> IngestResult:
-        """One ingest job setting OwnerId on ``changes`` (record id, owner id); waits until it is done."""
+    def update_owners(self, object_type: str, changes: Sequence[OwnerRow]) -> IngestResult:
+        """One ingest job setting OwnerId on ``changes`` (record id, owner id, and the routing facts' field
+        values when there are any); waits until it is done."""
         data = owners_csv(changes)
         if len(data.encode()) > MAX_UPLOAD_BYTES:
             raise PermanentError(f"{len(changes)} owner changes exceed one ingest job's upload limit")
@@ -226,7 +248,7 @@ class BulkOwnerWriter:
 
     def _write_object(self, object_type: str, group: list[OwnerChange]) -> list[WriteResult]:
         try:
-            outcome = self._client.update_owners(object_type, [(c.record_id, c.owner_id) for c in group])
+            outcome = self._client.update_owners(object_type, [(c.record_id, c.owner_id, c.fields) for c in group])
         except TransientError as exc:
             return [WriteResult(c.routing_id, False, "retry", str(exc)) for c in group]
         except PermanentError as exc:

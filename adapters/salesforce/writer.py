@@ -26,7 +26,7 @@ IDS_PER_QUERY = 200  # keeps a SOQL statement far below its 100,000-character li
 
 
 class SalesforceOwnerWriter:
-    """PATCHes OwnerId (idempotent), so a retried write never does harm.
+    """PATCHes OwnerId and the routing facts beside it (idempotent), so a retried write never does harm.
 
     With ``login``, the session is opened on the first write (a worker starts while Salesforce is away)
     and opened again when Salesforce answers 401 (an expired or revoked session), once per call.
@@ -80,12 +80,9 @@ class SalesforceOwnerWriter:
             "composite/sobjects", method="PATCH", json=payload, headers=BATON_HEADERS))
 
     def _write_collection(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
-        payload = {
-            "allOrNone": False,
-            "records": [
-                {"attributes": {"type": c.object_type}, "id": c.record_id, "OwnerId": c.owner_id} for c in changes
-            ],
-        }
+        """One sObject Collections PATCH: each record's entry sets OwnerId and the routing facts its outbox row
+        carries, so a record's facts are written exactly when (and only when) its owner is."""
+        payload = {"allOrNone": False, "records": [_record_entry(change) for change in changes]}
         try:
             response = self._patch(payload)
         except (SalesforceError, requests.RequestException) as exc:
@@ -93,6 +90,14 @@ class SalesforceOwnerWriter:
         if not isinstance(response, list) or len(response) != len(changes):
             raise TransientError(f"unexpected sObject Collections answer: {response!r:.200}")
         return [_result(change, item) for change, item in zip(changes, response, strict=True)]
+
+
+def _record_entry(change: OwnerChange) -> dict[str, Any]:
+    entry: dict[str, Any] = {"attributes": {"type": change.object_type}, "id": change.record_id}
+    if change.fields:
+        entry.update(change.fields)
+    entry["OwnerId"] = change.owner_id
+    return entry
 
 
 def _not_written(changes: Sequence[OwnerChange], status: str, error: str) -> list[WriteResult]:

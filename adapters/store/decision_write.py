@@ -45,13 +45,13 @@ WITH new_assignments AS (
     RETURNING object_type, record_id, routing_id
 ), new_outbox AS (
     INSERT INTO outbox (routing_id, object_type, record_id, owner_id, status, attempts, created_at, channel,
-                        sequence, version, superseded_by)
+                        sequence, version, superseded_by, fields)
     SELECT queued.routing_id, queued.object_type, queued.record_id, queued.owner_id,
         CASE WHEN won.routing_id IS NULL THEN 'superseded' ELSE 'pending' END, 0, queued.created_at, queued.channel,
         COALESCE((SELECT max(earlier.sequence) FROM outbox AS earlier
                   WHERE earlier.object_type = queued.object_type AND earlier.record_id = queued.record_id), 0)
             + row_number() OVER (PARTITION BY queued.object_type, queued.record_id ORDER BY queued.ordinality),
-        0, CASE WHEN won.routing_id IS NULL THEN COALESCE(newest.routing_id, stored.routing_id) END
+        0, CASE WHEN won.routing_id IS NULL THEN COALESCE(newest.routing_id, stored.routing_id) END, queued.fields
     FROM jsonb_populate_recordset(NULL::outbox, %(outbox)s) WITH ORDINALITY AS queued
     LEFT JOIN new_record_states AS won ON won.routing_id = queued.routing_id
     LEFT JOIN new_record_states AS newest

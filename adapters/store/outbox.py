@@ -8,7 +8,7 @@ and bumps the version. A row changed in between is not matched, which is a lost 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,13 +20,13 @@ from adapters.store.base import IN_CHUNK, chunks, pairs_in, transaction
 from adapters.store.row_values import row_values
 from adapters.store.tables import outbox, record_states
 from kernel.ports.decisions import OwnerWrite
-from kernel.ports.outbox import Backlog, PendingWrite, Retry
+from kernel.ports.outbox import Backlog, FactsWrite, PendingWrite, Retry
 from routing.lifecycles.outbox import OUTBOX, SUPERSEDING, OutboxStatus
 
 PENDING = OutboxStatus.PENDING
 _PENDING_COLUMNS = (outbox.c.routing_id, outbox.c.object_type, outbox.c.record_id, outbox.c.owner_id,
                     outbox.c.attempts, outbox.c.last_error, outbox.c.sequence, outbox.c.version,
-                    outbox.c.created_at, outbox.c.retrying_since)  # PendingWrite's fields, in its order
+                    outbox.c.created_at, outbox.c.retrying_since, outbox.c.fields)  # PendingWrite's, in its order
 ROWS_PER_STATEMENT = 1_000
 _newer = outbox.alias("newer")
 
@@ -35,7 +35,7 @@ def _pending_write(row: sa.Row[Any]) -> PendingWrite:
     values = row._mapping
     return PendingWrite(values["routing_id"], values["object_type"], values["record_id"], values["owner_id"],
                         values["attempts"], values["last_error"], values["sequence"], values["version"],
-                        values["created_at"], values["retrying_since"])
+                        values["created_at"], values["retrying_since"], values["fields"])
 
 
 def _batches(rows: Sequence[PendingWrite]) -> Iterator[Sequence[PendingWrite]]:
@@ -170,6 +170,21 @@ class SqlOutbox:
                 queued.extend(fresh)
         return queued
 
+    def queue_facts(self, writes: Sequence[FactsWrite]) -> list[str]:
+        """Each write carries its decision's other facts too (those of the decision's own row), so superseding
+        that row, still pending, loses none of them."""
+        if not writes:
+            return []
+        with transaction(self.engine) as connection:
+            decided: dict[str, dict[str, Any]] = {}
+            for chunk in chunks([write.decision_routing_id for write in writes]):
+                decided.update({row.routing_id: row.fields or {} for row in connection.execute(
+                    sa.select(outbox.c.routing_id, outbox.c.fields).where(outbox.c.routing_id.in_(chunk)))})
+            rows = [dataclasses.replace(write.write, fields={**decided.get(write.decision_routing_id, {}),
+                                                             **(write.write.fields or {})}) for write in writes]
+            return queue_owner_writes(connection, rows,
+                                      {write.write.routing_id: write.decision_routing_id for write in writes})
+
     def withdraw(self, routing_ids: Iterable[str], reason: str) -> int:
         """Pending writes that must not be sent any more become ``withdrawn`` (with the reason); a write sent or
         failed already stays as it is. Returns how many were withdrawn."""
@@ -211,13 +226,17 @@ class SqlOutbox:
             return {channel: Backlog(int(count), oldest) for channel, count, oldest in rows}
 
 
-def queue_owner_writes(connection: Connection, rows: Sequence[OwnerWrite]) -> None:
+def queue_owner_writes(connection: Connection, rows: Sequence[OwnerWrite],
+                       decisions: Mapping[str, str] | None = None) -> list[str]:
     """New owner writes, each numbered after its record's last one. A write whose decision is not its record's
     newest (its record state went to a newer event, in this transaction or a concurrent one that committed
-    first) is stored ``superseded``: it must never be sent. Two transactions numbering the same record at once
-    collide on the unique (record, sequence) index; the later one fails and is retried."""
+    first) is stored ``superseded``: it must never be sent. A write's decision is its own routing id, or the
+    one ``decisions`` gives for it (a facts-only write). Two transactions numbering the same record at once
+    collide on the unique (record, sequence) index; the later one fails and is retried. Returns the routing
+    ids stored pending."""
     if not rows:
-        return
+        return []
+    decisions = decisions or {}
     keys = sorted({(row.object_type, row.record_id) for row in rows})
     latest: dict[tuple[str, str], int] = {}
     newest: dict[tuple[str, str], str] = {}
@@ -234,12 +253,15 @@ def queue_owner_writes(connection: Connection, rows: Sequence[OwnerWrite]) -> No
     for row in rows:
         key = (row.object_type, row.record_id)
         latest[key] = latest.get(key, 0) + 1
-        winner = newest.get(key, row.routing_id)
+        decision = decisions.get(row.routing_id, row.routing_id)
+        winner = newest.get(key, decision)
         values.append({**row_values(row), "sequence": latest[key], "attempts": 0, "version": 0,
-                       "status": (PENDING if winner == row.routing_id else OutboxStatus.SUPERSEDED).value,
-                       "superseded_by": None if winner == row.routing_id else winner})
+                       "status": (PENDING if winner == decision else OutboxStatus.SUPERSEDED).value,
+                       "superseded_by": None if winner == decision else winner})
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    connection.execute(insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.routing_id]), values)
+    stored = connection.execute(insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.routing_id])
+                                .returning(outbox.c.routing_id, outbox.c.status), values).all()
+    return [row.routing_id for row in stored if row.status == PENDING]
 
 
 def _newest_writes(connection: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:

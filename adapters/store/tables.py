@@ -76,6 +76,8 @@ outbox = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),  # bumped by every change (compare-and-set)
     sa.Column("retrying_since", Timestamp),  # the first transient failure: retries go on for the retry window
     sa.Column("superseded_by", sa.String(36)),  # the newer decision's routing id, for a superseded row
+    # routing facts written beside the owner (field API name -> value), or SQL NULL (not JSON null) for none
+    sa.Column("fields", sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")),
     sa.Index("ix_outbox_due", "status", "channel", "id"),
     sa.Index("ux_outbox_record_sequence", "object_type", "record_id", "sequence", unique=True),
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 from adapters.store.meeting_counts import COUNTED_STATUSES
 from baton.assignment.ports import AssignmentPorts
+from baton.assignment.writeback_facts import owner_fields
 from baton.coalesce import Coalescer
 from baton.record_facts import record_facts
 from kernel.ports.decisions import (
@@ -280,9 +281,12 @@ def _record_states(logs: Sequence[AssignmentLog], owners: Mapping[str, str | Non
     ]
 
 
-def _owner_writes(logs: Sequence[AssignmentLog], now: datetime) -> list[OwnerWrite]:
+def _owner_writes(logs: Sequence[AssignmentLog], configs: Mapping[str, OrgConfig],
+                  now: datetime) -> list[OwnerWrite]:
+    """Each assigned record's outbox row: the owner, and the decision's facts when its config maps the object."""
     return [
-        OwnerWrite(log.routing_id, log.object_type, log.record_id, log.owner_id, outbox_channel(log.source), now)
+        OwnerWrite(log.routing_id, log.object_type, log.record_id, log.owner_id, outbox_channel(log.source), now,
+                   owner_fields(log, configs[log.routing_id]))
         for log in logs if log.outcome is Outcome.ASSIGNED and log.owner_id
     ]
 
@@ -483,7 +487,7 @@ def _decide_all(tx: DecisionUnit, prepared: Sequence[Prepared], now: datetime) -
         ],
         assignments=[row for row in assignments if row.routing_id not in rechecked],
         record_states=_record_states(logs, record_owner, now),
-        owner_writes=_owner_writes(logs, now),
+        owner_writes=_owner_writes(logs, {rid: item.configs[rid] for rid, (_, item) in contexts.items()}, now),
     ))
     return {**{rid: AssignmentLog.model_validate(log) for rid, log in stored.items()}, **new_logs}
 

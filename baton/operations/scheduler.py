@@ -1,8 +1,8 @@
 """The scheduler's rounds: one active process (leader lock), each round with the clock read once.
 
 A round re-checks held records that are due, closes SLA timers whose deadline came (actioned, or breached:
-the record is read again from Salesforce and reassigned through the router graph, and the team lead is
-told), logs out-of-office starts and ends and new cap windows (those that free capacity send every held
+``sla_breached`` is written back when the org config maps it, the record is read again from Salesforce and
+reassigned through the router graph, and the team lead is told), logs out-of-office starts and ends and new cap windows (those that free capacity send every held
 record to a re-check at once), and resumes bookings whose chain stood still between two steps for the grace
 period (``baton/booking/resume.py``). Every so often it also moves RabbitMQ's dead-letter queues into the store
 (``baton/dead_letters.py``), so a message whose store copy a worker could not write is listed by ``baton dlq``
@@ -24,6 +24,7 @@ from dramatiq import Broker
 from adapters.files import build_event
 from adapters.salesforce.rereads import RecordReader
 from baton.assignment.holds import recheck_due_holds
+from baton.assignment.writeback_facts import breach_writes
 from baton.booking.resume import DEFAULT_GRACE, resume_stopped
 from baton.configs import ConfigProvider
 from baton.salesforce.ingest import enqueue
@@ -31,6 +32,7 @@ from kernel.clock import Clock
 from kernel.errors import PermanentError, TransientError
 from kernel.ports.bookings import BookingRepository
 from kernel.ports.holds import HoldRepository, SlaTimer, SlaTimerRepository
+from kernel.ports.outbox import OutboxRepository
 from messages import ChangeType, RecordEvent, Source
 from messages.notifications import Channel, Notification
 from routing.config import OrgConfig
@@ -79,6 +81,7 @@ class Scheduler:
     dead_letter_sweep: Callable[[], int] | None = None  # moves RabbitMQ's .XQ queues into the store; how many added
     dead_letter_sweep_interval_s: float = 600.0
     last_dead_letter_sweep: datetime | None = None
+    outbox: OutboxRepository | None = field(default=None, kw_only=True)  # a breach's sla_breached write-back
 
     def run(self, interval_s: float, after_round: Callable[[RoundReport], None] = lambda _: None) -> None:
         while not self.stopped.is_set():
@@ -158,6 +161,10 @@ class Scheduler:
         report.sla_actioned = len(actioned)
         if not breached:
             return
+        if self.outbox is not None:
+            flagged = self.outbox.queue_facts(breach_writes(config, breached, now))
+            if flagged:
+                log.info("sla_breached_written_back", writes=len(flagged))
         actions = self._reassign(breached, now)
         for timer in breached:
             action = actions[timer.routing_id]

@@ -8,7 +8,7 @@ from typing import Any
 from kernel.ports.operations import RecordTrace
 
 OUTBOX_FIELDS = ("status", "superseded_by", "sequence", "attempts", "last_error", "channel", "created_at", "sent_at",
-                 "next_attempt_at", "retrying_since")
+                 "next_attempt_at", "retrying_since", "fields")
 HOLD_FIELDS = ("routing_id", "object_type", "record_id", "team", "reason", "held_at", "recheck_at", "checks")
 STATE_FIELDS = ("object_type", "record_id", "last_event_at", "routing_id", "owner_id", "updated_at")
 LETTER_FIELDS = ("id", "stage", "reason", "failed_at", "replayed_at", "replay_count")

@@ -146,9 +146,11 @@ class ReadBack:
 
 def read_back(writer: OwnerWriter, rows: list[PendingWrite]) -> ReadBack:
     """Rows whose last write's outcome is unknown are read back first: those whose record already has the
-    owner are done (not written twice); the rest are written again. When the owners cannot be read now, those
+    owner are done (not written twice); the rest are written again. A row carrying routing facts is written
+    again without reading back (the owner alone does not tell whether its facts were written; the PATCH of
+    the same values is idempotent, and the row is still its record's newest, or it was superseded). When the owners cannot be read now, those
     rows wait for their next attempt, still to be read back."""
-    unknown = [row for row in rows if _outcome_unknown(row)]
+    unknown = [row for row in rows if _outcome_unknown(row) and not row.fields]
     if not unknown or not isinstance(writer, OwnerReader):
         return ReadBack(rows)
     try:

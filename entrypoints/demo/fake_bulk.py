@@ -264,8 +264,12 @@ class FakeBulk:
             if code is None and job["object"] in org.records and record_id not in records:
                 code = "ENTITY_IS_DELETED"
             if code is None:
+                values = {k: (None if v == "#N/A" else v) for k, v in row.items() if k != "Id" and v != ""}
                 if record_id in records:
-                    records[record_id].update({k: v for k, v in row.items() if k != "Id"})
+                    records[record_id].update(values)
+                del values["OwnerId"]
+                if values:
+                    org.field_values.setdefault(record_id, {}).update(values)
                 org.owners[record_id] = row["OwnerId"]
                 org.updates[record_id] += 1
             job["_outcomes"].append((row, code))

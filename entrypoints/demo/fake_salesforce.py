@@ -76,6 +76,11 @@ class FakeOrg(FaultyService):
     repeated_ids: list[list[str]] = field(default_factory=list)  # sObject Collections calls naming a record twice
     owner_history: dict[str, list[str]] = field(default_factory=dict)  # record id -> the owners written, in order
     describes: dict[str, dict[str, Any]] = field(default_factory=standard_describes)  # see fake_describes
+    # record id -> the fields other than OwnerId written to it (latest value of each), and the field sets written
+    field_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # object type -> its field API names: a field not listed is refused per record (INVALID_FIELD), as Salesforce
+    # does; an object not listed takes any field
+    known_fields: dict[str, set[str]] = field(default_factory=dict)
     _record_index: dict[str, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def fail_next_calls(self, *statuses: int) -> None:
@@ -122,8 +127,18 @@ class FakeOrg(FaultyService):
         status, code, message = self.random.choice(LOST_ANSWERS)
         return status, [{"errorCode": code, "message": message}]
 
-    def write_owner(self, object_type: str, record_id: str, owner_id: str) -> None:
-        """An owner update: counted, and visible to queries (``SELECT Id, OwnerId FROM Lead ...``)."""
+    def unknown_field(self, object_type: str, names: Sequence[str]) -> str | None:
+        """The first of ``names`` ``object_type`` has no field for (compared without case), if it lists its fields."""
+        known = self.known_fields.get(object_type)
+        if known is None:
+            return None
+        lowered = {name.lower() for name in known}
+        return next((name for name in names if name.lower() not in lowered), None)
+
+    def write_owner(self, object_type: str, record_id: str, owner_id: str,
+                    values: dict[str, Any] | None = None) -> None:
+        """An owner update (with other fields written in the same record entry): counted, and visible to
+        queries (``SELECT Id, OwnerId FROM Lead ...``)."""
         self.owners[record_id] = owner_id
         self.updates[record_id] += 1
         self.owner_history.setdefault(record_id, []).append(owner_id)
@@ -136,6 +151,9 @@ class FakeOrg(FaultyService):
             index[record_id] = {"Id": record_id}
             rows.append(index[record_id])
         index[record_id]["OwnerId"] = owner_id
+        if values:
+            index[record_id].update(values)
+            self.field_values.setdefault(record_id, {}).update(values)
 
     def locked_records(self, record_ids: list[str]) -> set[str]:
         """For an sObject Collections call hit by a random lock fault: some of its records (else none)."""
@@ -166,7 +184,14 @@ def update_collection(org: FakeOrg, records: list[dict[str, Any]]) -> list[dict[
             results.append({"id": record["id"], "success": False,
                             "errors": [{"statusCode": code, "message": "injected", "fields": []}]})
             continue
-        org.write_owner(record["attributes"]["type"], record["id"], record["OwnerId"])
+        values = {name: value for name, value in record.items() if name not in ("attributes", "id", "OwnerId")}
+        unknown = org.unknown_field(record["attributes"]["type"], list(values))
+        if unknown is not None:
+            results.append({"id": record["id"], "success": False, "errors": [{
+                "statusCode": "INVALID_FIELD", "fields": [unknown],
+                "message": f"No such column '{unknown}' on sobject of type {record['attributes']['type']}"}]})
+            continue
+        org.write_owner(record["attributes"]["type"], record["id"], record["OwnerId"], values)
         results.append({"id": record["id"], "success": True, "errors": []})
     return results
 

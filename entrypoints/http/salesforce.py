@@ -138,7 +138,8 @@ def _posted_events(posted: object, now: datetime, runtime: Runtime, readers: Sal
     try:
         intake = parse_posted(posted, now, MAX_POSTED_EVENTS)
         reader = readers.get(settings, runtime.ports.store.describes) if intake.rereads else None
-        return intake, record_events(intake, reader, now, settings.salesforce_user_id)
+        return intake, record_events(intake, reader, now, settings.salesforce_user_id,
+                                     writeback=runtime.ports.configs.writeback())
     except (ConfigError, SessionInvalid, TransientError) as exc:
         if isinstance(exc, SessionInvalid):
             readers.forget()

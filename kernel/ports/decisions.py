@@ -77,7 +77,8 @@ class TeamStateUpdate:
 
 @dataclass(frozen=True, slots=True)
 class OwnerWrite:
-    """A new owner to write to Salesforce, queued (pending) in the outbox with the decision."""
+    """A new owner to write to Salesforce, queued (pending) in the outbox with the decision; ``fields`` are the
+    decision's facts mapped to the object's fields (the org config's ``writeback``), written in the same call."""
 
     routing_id: str
     object_type: str
@@ -85,6 +86,7 @@ class OwnerWrite:
     owner_id: str
     channel: str
     created_at: datetime
+    fields: JsonObject | None = None
 
 
 @dataclass(frozen=True, slots=True)

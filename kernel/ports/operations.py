@@ -190,6 +190,7 @@ class OwnerWriteState:
     version: int
     retrying_since: datetime | None
     superseded_by: str | None
+    fields: dict[str, Any] | None = None  # the routing facts written beside the owner
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from kernel.ports.decisions import OwnerWrite
 from kernel.ports.owners import OwnerChange
@@ -31,10 +31,20 @@ class PendingWrite:
     version: int
     created_at: datetime
     retrying_since: datetime | None
+    fields: dict[str, Any] | None = None  # the decision's facts written beside the owner, on the same row
 
     @property
     def change(self) -> OwnerChange:
-        return OwnerChange(self.routing_id, self.object_type, self.record_id, self.owner_id)
+        return OwnerChange(self.routing_id, self.object_type, self.record_id, self.owner_id, self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class FactsWrite:
+    """A write of routing facts alone (an SLA breached) for the decision ``decision_routing_id``: the decision's
+    owner again, under a routing id of its own, numbered after the record's last write."""
+
+    decision_routing_id: str
+    write: OwnerWrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,12 @@ class OutboxRepository(Protocol):
         """Owner writes queued again (``baton reconcile --requeue``): a new pending row for each, under the write's
         own routing id and with ``note`` as its last error, except for a record whose newest row is still pending
         (it will be written anyway). Returns the writes queued."""
+        ...
+
+    def queue_facts(self, writes: Sequence[FactsWrite]) -> list[str]:
+        """Facts-only writes, each pending and numbered after its record's last write when its decision is still
+        its record's newest (else stored superseded, never sent); one queued already is kept. Returns the
+        routing ids queued pending."""
         ...
 
     def withdraw(self, routing_ids: Iterable[str], reason: str) -> int:

@@ -3,17 +3,21 @@ answer was lost), as Protocols the adapters implement, with the values that cros
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
 class OwnerChange:
+    """An owner to write, and the routing facts written with it in the same record entry (field API name ->
+    value; None when the object's facts are not written back)."""
+
     routing_id: str
     object_type: str
     record_id: str
     owner_id: str
+    fields: Mapping[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)

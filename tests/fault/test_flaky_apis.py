@@ -1,6 +1,6 @@
 """A whole run against a Salesforce org that answers 10% of calls with 503, 429 or UNABLE_TO_LOCK_ROW and
 a Google Calendar that answers 10% with 5xx, bookings on records that are routed too: every record's owner in the
-org is Baton's latest decision and every booking is confirmed with one calendar event, one Salesforce Event and
+org is Baton's latest decision (with the routing facts of it, Lead being mapped) and every booking is confirmed with one calendar event, one Salesforce Event and
 its reservation, nothing else (tests/support/reconcile.py)."""
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ pytestmark = pytest.mark.fault
 RECORDS = 1_000
 BOOKINGS = 100
 ERROR_SHARE = 0.10
+WRITEBACK = "writeback:\n  Lead: default\n"  # routing facts ride with each owner; reconcile compares them too
 
 
 def test_flaky_salesforce_and_calendar_write_every_owner_once_and_finish_every_booking(fault_run: FaultRun) -> None:
     fault_run.org.error_share = ERROR_SHARE
     fault_run.calendar.error_share = ERROR_SHARE
-    fault_run.apply(booking_team_config(members=7))
+    fault_run.apply(booking_team_config(members=7) + WRITEBACK)
     for _ in range(2):
         fault_run.start_worker()
     fault_run.start_flusher()
@@ -47,3 +48,4 @@ def test_flaky_salesforce_and_calendar_write_every_owner_once_and_finish_every_b
     record_run(counts)
     assert sum(counts.injected.values()) > 0, "no fault was injected"
     assert_nothing_lost(counts)
+    assert len(fault_run.org.field_values) > RECORDS // 2, "the routing facts were not written back"

@@ -266,6 +266,7 @@ def empty(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
 NEW_COLUMN_VALUES: dict[tuple[str, str], RowCheck] = {
     ("outbox", "retrying_since"): empty,  # old rows had not begun a retry window: it starts at their next failure
     ("outbox", "superseded_by"): empty,  # no old row was marked superseded
+    ("outbox", "fields"): empty,  # old rows write the owner only
     ("holds", "status"): held,
 }
 

@@ -20,6 +20,7 @@ from adapters.store.tables import (
     bookings,
     dead_letters,
     holds,
+    outbox,
     record_states,
     reservations,
     team_states,
@@ -100,7 +101,19 @@ def run(tmp_path: Path) -> Run:
                ends_at=NOW + timedelta(days=1, minutes=30))
     run.calendar.events[HOST_CALENDAR] = {EVENT_ID: {"id": EVENT_ID, "status": "confirmed"}}
     run.org.events.records[BOOKING_ID] = {"Id": "00U000000000001AAA"}
+    second = events[1]  # its object's facts are written back: an older decision superseded, the latest one sent
+    for sequence, routing_id, status in ((1, OLDER_DECISION, "superseded"), (2, second.routing_id, "sent")):
+        run.insert(outbox, routing_id=routing_id, object_type="Lead", record_id=second.record_id, owner_id=REPS[1],
+                   status=status, created_at=NOW, sequence=sequence, fields=_facts(routing_id))
+    run.org.field_values[second.record_id] = _facts(second.routing_id)
     return run
+
+
+OLDER_DECISION = "00000000-0000-0000-0000-0000000000aa"
+
+
+def _facts(routing_id: str) -> dict[str, Any]:
+    return {"Baton_Team__c": "Inbound", "Baton_Routing_Id__c": routing_id, "Baton_SLA_Breached__c": False}
 
 
 def test_a_clean_run_has_no_problem(run: Run) -> None:
@@ -184,7 +197,18 @@ def _duplicated_booking_cancels_out_a_lost_one(run: Run) -> None:
                                         status="failed", event_id=None))
 
 
+def _older_decisions_facts_written_last(run: Run) -> None:
+    run.org.field_values[run.events[1].record_id] = _facts(OLDER_DECISION)
+
+
+def _facts_never_written(run: Run) -> None:
+    del run.org.field_values[run.events[1].record_id]
+
+
 FLAWS: dict[str, tuple[Callable[[Run], None], str, Callable[[Run], str]]] = {
+    "older decision's facts written last": (_older_decisions_facts_written_last, r.OLDER_FACTS_WON,
+                                            lambda run: run.events[1].record_id),
+    "facts never written": (_facts_never_written, r.FACTS_NOT_WRITTEN, lambda run: run.events[1].record_id),
     "older owner overwrote the latest": (_older_owner_overwrote_the_booking_host, r.OLDER_OWNER_WON,
                                          lambda run: run.events[0].record_id),
     "owner of no decision": (_unknown_owner_written, r.WRONG_OWNER, lambda run: run.events[1].record_id),

@@ -3,7 +3,8 @@ by record and booking by booking, after a fault run.
 
 The promise checked: every sent event reached exactly one final state (decided, held, or dead-lettered with a
 reason) and bumped its team's counter at most once; every record's owner in the org is Baton's latest decision
-for it; every booking request made exactly one booking, which is confirmed, with exactly one live calendar event,
+for it, and for an object the config writes facts back for, the fields it holds are the final decision's;
+every booking request made exactly one booking, which is confirmed, with exactly one live calendar event,
 one Salesforce Event and its hosts' reservations; and nothing exists in the org or the calendar without the
 decision or booking it came from. Each broken promise is a ``Problem`` with the record or booking it concerns.
 """
@@ -45,6 +46,8 @@ OWNER_NOT_WRITTEN = "decided owner never reached Salesforce"
 OWNER_WITHOUT_DECISION = "owner written to Salesforce without a decision"
 OLDER_OWNER_WON = "an older decision's owner overwrote the latest decision's (issue 19 window 4)"
 WRONG_OWNER = "owner in Salesforce is none of Baton's decisions for the record"
+FACTS_NOT_WRITTEN = "the final decision's routing facts never reached Salesforce"
+OLDER_FACTS_WON = "the routing facts in Salesforce are not the final decision's"
 REQUEST_WITHOUT_BOOKING = "booking request made no booking"
 REQUEST_WITH_SEVERAL_BOOKINGS = "booking request made more than one booking"
 BOOKING_NOT_CONFIRMED = "booking did not end confirmed"
@@ -57,11 +60,11 @@ RESERVATION_MISSING = "confirmed booking's host has no reservation"
 ORPHAN_RESERVATION = "reservation without a confirmed booking"
 DEAD_LETTER_QUEUED = "message left in a dead-letter queue"
 
-LOST = frozenset({NO_FINAL_STATE, OWNER_NOT_WRITTEN, REQUEST_WITHOUT_BOOKING, BOOKING_NOT_CONFIRMED, EVENT_MISSING,
+LOST = frozenset({NO_FINAL_STATE, OWNER_NOT_WRITTEN, FACTS_NOT_WRITTEN, REQUEST_WITHOUT_BOOKING, BOOKING_NOT_CONFIRMED, EVENT_MISSING,
                   SALESFORCE_EVENT_MISSING, RESERVATION_MISSING, COUNTER_MISSED})
 DOUBLED = frozenset({SEVERAL_FINAL_STATES, COUNTER_BUMPED_TWICE, REQUEST_WITH_SEVERAL_BOOKINGS, EVENT_DOUBLED,
                      ORPHAN_EVENT, ORPHAN_SALESFORCE_EVENT, ORPHAN_RESERVATION})
-WRONG = frozenset({OLDER_OWNER_WON, WRONG_OWNER, OWNER_WITHOUT_DECISION})
+WRONG = frozenset({OLDER_OWNER_WON, WRONG_OWNER, OWNER_WITHOUT_DECISION, OLDER_FACTS_WON})
 LETTERED = frozenset({DEAD_LETTERED, DEAD_LETTER_WITHOUT_REASON, DEAD_LETTER_QUEUED})
 
 
@@ -122,6 +125,8 @@ class StoreView:
     decisions_by_record: dict[str, list[dict[str, Any]]]  # record id -> its assignment rows, oldest first
     latest_owner: dict[str, str | None]  # record id -> the owner of Baton's latest decision (record state)
     owner_writes: dict[str, list[tuple[Any, ...]]]  # record id -> its outbox rows (sequence, owner, status, ...)
+    fact_writes: dict[str, list[dict[str, Any]]]  # record id -> its outbox rows carrying routing facts, by sequence
+    latest_routing: dict[str, str]  # record id -> the routing id of Baton's latest decision (record state)
     held: set[str]
     dead_letters: list[dict[str, Any]]
     team_decisions: int
@@ -135,8 +140,15 @@ def read_store(engine: sa.Engine, routing_ids: Iterable[str]) -> StoreView:
         decided = [row._asdict() for row in connection.execute(
             sa.select(assignments.c.routing_id, assignments.c.record_id, assignments.c.outcome, assignments.c.owner_id,
                       assignments.c.team, assignments.c.decided_at).order_by(assignments.c.decided_at))]
-        states = {row.record_id: row.owner_id for row in connection.execute(
-            sa.select(record_states.c.record_id, record_states.c.owner_id))}
+        state_rows = connection.execute(
+            sa.select(record_states.c.record_id, record_states.c.owner_id, record_states.c.routing_id)).all()
+        states = {row.record_id: row.owner_id for row in state_rows}
+        fact_writes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in connection.execute(sa.select(outbox.c.record_id, outbox.c.sequence, outbox.c.routing_id,
+                                                outbox.c.status, outbox.c.fields)
+                                      .order_by(outbox.c.sequence)):
+            if row.fields is not None:  # a row without facts (a booking's owner) may hold SQL or JSON null
+                fact_writes[row.record_id].append(row._asdict())
         held = {row.routing_id for row in connection.execute(sa.select(holds.c.routing_id))}
         letters = [row._asdict() for row in connection.execute(
             sa.select(dead_letters.c.stage, dead_letters.c.routing_ids, dead_letters.c.reason))]
@@ -157,6 +169,7 @@ def read_store(engine: sa.Engine, routing_ids: Iterable[str]) -> StoreView:
     return StoreView(
         decisions={row["routing_id"]: row for row in decided if row["routing_id"] in wanted},
         decisions_by_record=dict(by_record), latest_owner=states, owner_writes=dict(writes), held=held & wanted,
+        fact_writes=dict(fact_writes), latest_routing={row.record_id: row.routing_id for row in state_rows},
         dead_letters=letters,
         team_decisions=int(team_total or 0), bookings=booking_rows, reservations=reserved,
     )
@@ -168,7 +181,9 @@ def reconcile(engine: sa.Engine, org: FakeOrg, calendar: FakeGoogleCalendar, eve
     store = read_store(engine, (event.routing_id for event in events))
     result = Reconciliation(events=len(events), requests=len(requests), bookings=len(store.bookings))
     _check_final_states(result, store, events)
-    _check_owners(result, store, org, {event.record_id for event in events} | {r["record_id"] for r in requests})
+    routed = {event.record_id for event in events} | {r["record_id"] for r in requests}
+    _check_owners(result, store, org, routed)
+    _check_facts(result, store, org, routed)
     _check_bookings(result, store, org, calendar, requests)
     if dead_letter_queue_depth:
         result.add(DEAD_LETTER_QUEUED, "dead-letter queues", f"{dead_letter_queue_depth} message(s)")
@@ -225,6 +240,25 @@ def _check_owners(result: Reconciliation, store: StoreView, org: FakeOrg, record
                        f"{store.owner_writes.get(record_id)}; decisions {store.decisions_by_record.get(record_id)}")
         else:
             result.add(WRONG_OWNER, record_id, f"Salesforce has {written}, Baton's latest decision is {latest}")
+
+
+def _check_facts(result: Reconciliation, store: StoreView, org: FakeOrg, record_ids: set[str]) -> None:
+    """For a record whose writes carry routing facts (its object is mapped): the fields the org holds are the
+    final decision's, or when that decision carries none (a booking's owner), the newest facts sent."""
+    for record_id in sorted(record_ids):
+        rows = store.fact_writes.get(record_id)
+        if not rows:
+            continue
+        final = next((row for row in rows if row["routing_id"] == store.latest_routing.get(record_id)), None)
+        expected = final or next((row for row in reversed(rows) if row["status"] == "sent"), None)
+        if expected is None:
+            continue
+        held = org.field_values.get(record_id)
+        if held == expected["fields"]:
+            continue
+        detail = (f"Salesforce has {held}; the final decision {expected['routing_id']} wrote {expected['fields']}; "
+                  f"rows with facts {[(row['sequence'], row['routing_id'], row['status']) for row in rows]}")
+        result.add(FACTS_NOT_WRITTEN if held is None else OLDER_FACTS_WON, record_id, detail)
 
 
 def _check_bookings(result: Reconciliation, store: StoreView, org: FakeOrg, calendar: FakeGoogleCalendar,

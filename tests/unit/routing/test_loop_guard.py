@@ -50,3 +50,18 @@ def test_any_other_change_is_routed_as_usual(object_type: str, change: ChangeTyp
 def test_baton_writes_the_owner_of_every_object_and_a_bookings_event_fields() -> None:
     assert fields_baton_writes("Lead") == fields_baton_writes("Invoice__c") == {"OwnerId"}
     assert {"OwnerId", "WhoId", "WhatId", "Subject"} <= fields_baton_writes("Event")
+
+
+def test_the_routing_facts_the_config_writes_back_count_as_fields_baton_writes() -> None:
+    """A change echoing Baton's write of the owner and the mapped facts (API names compared without case)
+    never routes the record again; a field the mapping does not name still does, as does another object."""
+    writeback = {"Lead": "default", "Case": {"team": "Routing_Team__c"}}
+    echoed = ["LastModifiedDate", "OwnerId", "Baton_Team__c", "baton_reason__c", "Baton_SLA_Due__c"]
+
+    assert own_write_echo("Lead", ChangeType.UPDATE, BATON, echoed, BATON, writeback) is not None
+    assert own_write_echo("Case", ChangeType.UPDATE, BATON, ["Routing_Team__c"], BATON, writeback) is not None
+    assert own_write_echo("Lead", ChangeType.UPDATE, BATON, echoed, BATON) is None  # not mapped: routed
+    assert own_write_echo("Lead", ChangeType.UPDATE, BATON, [*echoed, "Status"], BATON, writeback) is None
+    assert own_write_echo("Case", ChangeType.UPDATE, BATON, ["Baton_Team__c"], BATON, writeback) is None
+    assert own_write_echo("Lead", ChangeType.UPDATE, SOMEONE, ["Baton_Team__c"], BATON, writeback) is None
+    assert fields_baton_writes("Case", writeback) == {"OwnerId", "Routing_Team__c"}

@@ -97,6 +97,18 @@ def test_an_owner_update_by_batons_user_without_its_origin_is_ignored_and_other_
     assert without_own_writes(intake, None) is intake
 
 
+def test_an_update_by_batons_user_of_the_owner_and_the_mapped_routing_facts_is_ignored() -> None:
+    baton_user = "005000000000099AAA"
+    payload = cdc.lead_updated(cdc.lead_id(1), tx="tx-1", origin="")
+    header = {**payload["ChangeEventHeader"], "commitUser": baton_user,
+              "changedFields": ["LastModifiedDate", "OwnerId", "Baton_Team__c", "Baton_Assigned_At__c"]}
+    intake = parse_delivery(cdc.LEAD_CHANNEL, data_of({**payload, "ChangeEventHeader": header}), RECEIVED)
+
+    assert [event.record_id for event in without_own_writes(intake, baton_user).events] == [cdc.lead_id(1)]
+    kept = without_own_writes(intake, baton_user, {"Lead": "default"})
+    assert kept.events == [] and "Baton_Team__c" in kept.ignored[0].reason
+
+
 def test_gap_events_ask_to_re_read_their_records_and_gap_delete_needs_no_read() -> None:
     ids = [cdc.lead_id(4), cdc.lead_id(5)]
     update = parse_delivery(cdc.LEAD_CHANNEL, data_of(cdc.gap_event("GAP_UPDATE", ids, tx="tx-g")), RECEIVED)
@@ -204,6 +216,31 @@ def test_baton_own_change_is_accepted_but_not_enqueued(client: TestClient, pipel
     assert (response.status_code, response.json()) == (202, {"accepted": 0, "ignored": 1})
     assert pipeline.store.decisions.count_assignments() == 0
     assert any(entry["event"] == "change_event_ignored" for entry in logs)
+
+
+def test_an_echo_of_the_routing_facts_baton_wrote_is_not_routed_again(client: TestClient, pipeline: Pipeline) -> None:
+    """The applied config's writeback reaches the loop guard: an UPDATE by Baton's user of the owner and the
+    mapped facts is ignored; the same change before the mapping was applied was routed."""
+    baton_user = "005000000000099AAA"
+    pipeline.app.settings = pipeline.app.settings.model_copy(update={"salesforce_user_id": baton_user})
+
+    def echo(record: int) -> dict:
+        payload = cdc.lead_updated(cdc.lead_id(record), tx=f"tx-echo-{record}", origin="")
+        header = {**payload["ChangeEventHeader"], "commitUser": baton_user,
+                  "changedFields": ["LastModifiedDate", "OwnerId", "Baton_Team__c", "Baton_Routing_Id__c"]}
+        return cdc.message(cdc.LEAD_CHANNEL, {**payload, "ChangeEventHeader": header}, 12 + record)
+
+    before = post(client, [echo(1)])
+    pipeline.drain()
+    pipeline.apply(team_config(members=2) + "writeback:\n  Lead: default\n")
+    with capture_logs() as logs:
+        after = post(client, [echo(2)])
+    pipeline.drain()
+
+    assert before.json()["accepted"] == 1 and after.json()["accepted"] == 0
+    [ignored] = [entry for entry in logs if entry["event"] == "change_event_ignored"]
+    assert ignored["record_ids"] == [cdc.lead_id(2)] and "Baton_Team__c" in ignored["reason"]
+    assert pipeline.store.decisions.count_assignments() == 1
 
 
 def test_gap_and_platform_events_are_routed_from_the_records_read_back(

@@ -15,7 +15,7 @@ from adapters.store import Store
 from adapters.store.tables import outbox
 from kernel.errors import TransientError
 from kernel.ports.decisions import DecisionRows, OwnerWrite, RecordStateUpdate
-from kernel.ports.outbox import Backlog, PendingWrite, Retry
+from kernel.ports.outbox import Backlog, FactsWrite, PendingWrite, Retry
 
 AT = datetime(2026, 11, 20, 9, tzinfo=UTC)
 LATER = AT + timedelta(minutes=5)
@@ -189,3 +189,40 @@ def test_the_backlog_counts_pending_writes_per_channel_with_the_oldest(store: St
     store.outbox.mark([due(store)["b"]], "sent", LATER)
 
     assert store.outbox.backlog() == {"realtime": Backlog(1, AT), "bulk": Backlog(1, AT)}
+
+
+def test_a_writes_routing_facts_are_stored_on_its_row_and_read_back_with_it(store: Store) -> None:
+    """On both databases (PostgreSQL stores a round in one statement): the facts ride on the outbox row, so the
+    row's ordering rules cover them; a row without facts reads back None."""
+    facts = {"Baton_Team__c": "Inbound", "Baton_SLA_Breached__c": False, "Baton_Territory__c": None}
+    with store.decisions.transaction() as tx:
+        tx.save_decisions(DecisionRows(
+            team_states=[], assignments=[],
+            record_states=[RecordStateUpdate("Lead", "L1", AT, "a", "005A", AT),
+                           RecordStateUpdate("Lead", "L2", AT, "b", "005A", AT)],
+            owner_writes=[OwnerWrite("a", "Lead", "L1", "005A", "realtime", AT, facts),
+                          OwnerWrite("b", "Lead", "L2", "005A", "realtime", AT)]))
+
+    found = due(store)
+    assert found["a"].fields == facts and found["a"].change.fields == facts
+    assert found["b"].fields is None
+
+
+def test_a_facts_only_write_follows_its_decision_and_gives_way_to_a_newer_one(store: Store) -> None:
+    """An SLA breach's write: numbered after the decision's, carrying the decision's other facts; queued once
+    however often it is asked; for a decision no longer its record's newest it is never pending."""
+    with store.decisions.transaction() as tx:
+        tx.save_decisions(DecisionRows(
+            team_states=[], assignments=[], record_states=[RecordStateUpdate("Lead", "L1", AT, "a", "005A", AT)],
+            owner_writes=[OwnerWrite("a", "Lead", "L1", "005A", "realtime", AT, {"Team__c": "Inbound"})]))
+    flag = FactsWrite("a", OwnerWrite("a-flag", "Lead", "L1", "005A", "realtime", LATER, {"Breached__c": True}))
+
+    assert store.outbox.queue_facts([flag]) == ["a-flag"]
+    assert store.outbox.queue_facts([flag]) == []
+    assert rows(store)["a-flag"] == ("pending", 2, None)
+    assert due(store)["a-flag"].fields == {"Team__c": "Inbound", "Breached__c": True}
+
+    decide(store, ("b", "L1", "005B", LATER))
+    late = FactsWrite("a", OwnerWrite("a-flag-2", "Lead", "L1", "005A", "realtime", LATER, {"Breached__c": True}))
+    assert store.outbox.queue_facts([late]) == []
+    assert rows(store)["a-flag-2"] == ("superseded", 4, "b")

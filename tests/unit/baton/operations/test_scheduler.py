@@ -309,3 +309,43 @@ def test_rabbitmqs_dead_letter_queues_are_moved_once_an_interval_and_a_failed_mo
 
     assert moves == [NOW, NOW + timedelta(minutes=10), NOW + timedelta(minutes=20)]
     assert rounds == [2, 0, 0, 0, 1]
+
+
+BREACHED_FIELD = "Baton_SLA_Breached__c"
+
+
+def _breach(pipeline: Pipeline, reader: RecordingReader | None) -> tuple[list[Any], str]:
+    """A lead assigned under a config writing Lead facts back, its owner written, then its SLA breached; returns
+    what was written to Salesforce after the breach and the decision's routing id."""
+    clock = FrozenClock()
+    _sla_pipeline(pipeline, clock)
+    pipeline.apply(sla_config() + "writeback:\n  Lead: default\n")
+    pipeline.send([lead_event(1)])
+    pipeline.drain()
+    decision = pipeline.sink.published[-1].routing_id
+    before = len(pipeline.writer.written)
+    scheduler = dataclasses.replace(_scheduler(pipeline, clock, reader, []), outbox=pipeline.store.outbox)
+    clock.now = NOW + timedelta(minutes=31)
+    assert scheduler.tick().sla_breached == 1  # type: ignore[union-attr]
+    pipeline.drain()
+    return pipeline.writer.written[before:], decision
+
+
+def test_a_breach_writes_sla_breached_back_with_the_decisions_owner_and_facts(pipeline: Pipeline) -> None:
+    written, decision = _breach(pipeline, reader=None)  # no Salesforce reader: the record stays with its owner
+
+    [change] = written
+    assert (change.record_id, change.owner_id) == (RECORD, REP_1)
+    assert change.fields is not None and change.fields[BREACHED_FIELD] is True
+    assert change.fields["Baton_Routing_Id__c"] == decision and change.fields["Baton_Team__c"] == "Inbound"
+
+
+def test_a_breachs_reassignment_supersedes_its_sla_breached_write(pipeline: Pipeline) -> None:
+    reader = RecordingReader({RECORD: {"Id": RECORD, "LastName": "Lead 1", "Company": "Company 1",
+                                       "OwnerId": REP_1, "LastModifiedById": "005000000000099AAA"}})
+    written, decision = _breach(pipeline, reader)
+
+    [change] = written  # the new decision's row only: the flag's row, older, was superseded before it was sent
+    assert change.owner_id == REP_2 and change.fields is not None
+    assert change.fields[BREACHED_FIELD] is False and change.fields["Baton_Routing_Id__c"] != decision
+    assert pipeline.store.outbox.summary() == {("sent", 1): 2, ("superseded", 0): 1}  # both decisions sent
