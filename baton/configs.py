@@ -12,7 +12,7 @@ from kernel.errors import ConfigError, PermanentError
 from kernel.ports.describes import DescribeRepository
 from kernel.ports.operations import ConfigVersionRepository, StoredConfig
 from routing.config import OrgConfig, config_digest, load_config_text
-from routing.writeback import ObjectWriteback, mapping_problems
+from routing.writeback import Fact, ObjectWriteback, mapping_problems
 
 log = structlog.get_logger(__name__)
 CACHED_VERSIONS = 16
@@ -111,7 +111,10 @@ def writeback_problems(config: OrgConfig, describes: DescribeRepository) -> list
     if not config.writeback:
         return []
     stored = {name: found for name in config.writeback if (found := describes.get(name)) is not None}
-    return mapping_problems(config.writeback, stored)
+    values: dict[Fact, set[str]] = {
+        "team": config.team_names(), "territory": {territory.name for territory in config.territories},
+        "method": {str(team.method) for team in config.teams}}
+    return mapping_problems(config.writeback, stored, values)
 
 
 def check_config(text: str, source: str, describes: DescribeRepository | None) -> OrgConfig:

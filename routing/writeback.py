@@ -15,7 +15,7 @@ DX project in ``deploy/salesforce`` creates::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -109,8 +109,10 @@ def shape_problems(writeback: Mapping[str, ObjectWriteback]) -> list[tuple[str, 
     return problems
 
 
-def field_problem(fact: Fact, object_type: str, found: FieldDescribe | None, name: str) -> str | None:
-    """Why ``name`` of ``object_type`` cannot take ``fact`` (None when it can)."""
+def field_problem(fact: Fact, object_type: str, found: FieldDescribe | None, name: str,
+                  values: Collection[str] = ()) -> str | None:
+    """Why ``name`` of ``object_type`` cannot take ``fact`` (None when it can); ``values`` are the values the
+    config can give the fact (team, territory and method names), which a restricted picklist must hold."""
     where = f"{object_type}.{name}"
     if found is None:
         return f"{object_type} has no field {name}"
@@ -122,13 +124,20 @@ def field_problem(fact: Fact, object_type: str, found: FieldDescribe | None, nam
         return f"{where} is a {found.type} field; {fact} needs {fitting}"
     if kind is Kind.ACCOUNT and "Account" not in found.reference_to:
         return f"{where} looks up {', '.join(found.reference_to) or 'nothing'}; {fact} needs a lookup to Account"
+    if found.type == "string" and found.length < TEXT_LIMIT:
+        return (f"{where} holds {found.length} characters; {fact} is cut at {TEXT_LIMIT}: give it length "
+                f"{TEXT_LIMIT} or make it a long text area")
+    missing = sorted(set(values) - set(found.picklist_values)) if found.restricted_picklist else []
+    if found.type in ("picklist", "multipicklist") and missing:
+        return f"{where} is a restricted picklist without the values {', '.join(missing)}"
     return None
 
 
-def mapping_problems(writeback: Mapping[str, ObjectWriteback],
-                     describes: Mapping[str, ObjectDescribe]) -> list[tuple[str, str]]:
-    """Each mapped field that does not exist on its object, has the wrong type or is not updateable, with the
-    path of the mapping; an object without a stored describe is one problem (run ``baton sync``)."""
+def mapping_problems(writeback: Mapping[str, ObjectWriteback], describes: Mapping[str, ObjectDescribe],
+                     values: Mapping[Fact, Collection[str]] | None = None) -> list[tuple[str, str]]:
+    """Each mapped field that does not exist on its object, has the wrong type, is not updateable, is a text field
+    shorter than the facts written to it, or a restricted picklist lacking a value of ``values``, with the path
+    of the mapping; an object without a stored describe is one problem (run ``baton sync``)."""
     problems: list[tuple[str, str]] = []
     for object_type, mapping in writeback.items():
         describe = describes.get(object_type)
@@ -137,7 +146,7 @@ def mapping_problems(writeback: Mapping[str, ObjectWriteback],
                              f"no describe of {object_type} in the store: run `baton sync` to fetch it"))
             continue
         for fact, name in resolved(mapping).items():
-            problem = field_problem(fact, object_type, describe.field(name), name)
+            problem = field_problem(fact, object_type, describe.field(name), name, (values or {}).get(fact, ()))
             if problem is not None:
                 problems.append((f"writeback.{object_type}.{fact}", problem))
     return problems

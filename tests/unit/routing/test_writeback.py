@@ -67,3 +67,17 @@ def test_a_decision_writes_every_mapped_field_and_nulls_what_it_lacks() -> None:
     assert values[DEFAULT_FIELDS["tags"]] == "de, vip" and values[DEFAULT_FIELDS["stamps"]] == "tier=A"
     assert len(values[DEFAULT_FIELDS["reason"]]) == 255 and values[DEFAULT_FIELDS["sla_breached"]] is False
     assert set(values) == set(DEFAULT_FIELDS.values())
+
+
+def test_a_short_text_field_and_a_restricted_picklist_missing_a_team_are_refused() -> None:
+    lead = describe("Lead", FieldDescribe("Team__c", "picklist", True, picklist_values=("EMEA",),
+                                          restricted_picklist=True),
+                    FieldDescribe("Method__c", "picklist", True, picklist_values=("x",)),
+                    FieldDescribe("Reason__c", "string", True, 80))
+    mapping = {"team": "Team__c", "method": "Method__c", "reason": "Reason__c"}
+
+    assert mapping_problems({"Lead": mapping}, {"Lead": lead}, {"team": {"EMEA", "US"}, "method": {"weighted"}}) == [
+        ("writeback.Lead.team", "Lead.Team__c is a restricted picklist without the values US"),
+        ("writeback.Lead.reason", "Lead.Reason__c holds 80 characters; reason is cut at 255: give it length 255 "
+                                  "or make it a long text area"),
+    ]
