@@ -12,7 +12,7 @@ from kernel.errors import ConfigError, PermanentError
 from kernel.ports.describes import DescribeRepository
 from kernel.ports.operations import ConfigVersionRepository, StoredConfig
 from routing.config import OrgConfig, config_digest, load_config_text
-from routing.writeback import Fact, ObjectWriteback, mapping_problems
+from routing.writeback import Fact, mapping_problems
 
 log = structlog.get_logger(__name__)
 CACHED_VERSIONS = 16
@@ -47,11 +47,11 @@ class ConfigProvider:
         finally:
             self._lock.release()
 
-    def writeback(self) -> dict[str, ObjectWriteback]:
-        """The current config's ``writeback`` (the routing facts written beside owners, which the loop guard
-        counts as Baton's own fields); empty while no config is applied or the store cannot say."""
+    def fields_baton_writes(self) -> dict[str, frozenset[str]]:
+        """Per object, the fields the current config writes beside OwnerId (routing facts, a booking's host
+        field), which the loop guard counts as Baton's own; empty while no config is applied."""
         try:
-            return self.current()[1].writeback
+            return self.current()[1].fields_baton_writes
         except PermanentError:
             return {}
 

@@ -183,7 +183,7 @@ class ChannelListener:
         elif since is not None:
             reread = ReRead(entity, (), since - CATCH_UP_OVERLAP, None, Source.CHANGE_EVENT, None)  # type: ignore[arg-type]
             events = record_events(Intake(rereads=[reread]), reader, started, self._integration_user_id,
-                                   skip_unreadable=True, writeback=self._configs.writeback())
+                                   skip_unreadable=True, written=self._configs.fields_baton_writes())
             self._log.info("catch_up", object_type=entity, since=since.isoformat(), records=len(events))
             self._enqueue(events, started)
         self.store.administration.save_stream_position(self.channel, None, started, started)
@@ -198,7 +198,7 @@ class ChannelListener:
             except InputError as exc:
                 self._log.error("change_event_rejected", replay_id=event.replay_id, reason=str(exc))
         routed = record_events(intake, reader, received, self._integration_user_id, skip_unreadable=True,
-                               writeback=self._configs.writeback())
+                               written=self._configs.fields_baton_writes())
         self._enqueue(complete_updates(routed, self.store, reader), received)
         self._save_usage(reader, received)
         replay_ids = [event.replay_id for event in events if event.replay_id is not None]

@@ -17,7 +17,7 @@ from routing.graph import Graph, validate_graphs
 from routing.matching import MatchSettings
 from routing.teams import Team
 from routing.territories import Territory, TerritoryIndex, validate_territories
-from routing.writeback import ObjectWriteback, shape_problems
+from routing.writeback import ObjectWriteback, shape_problems, written_fields
 
 MAX_CONFIG_VALUES = 200_000  # values after YAML aliases are expanded; a large org's config has a few thousand
 
@@ -53,6 +53,16 @@ class OrgConfig(Strict):
 
     def team_names(self) -> set[str]:
         return {team.name for team in self.teams}
+
+    @cached_property
+    def fields_baton_writes(self) -> dict[str, frozenset[str]]:
+        """Per object, the fields Baton writes beside OwnerId: the routing facts ``writeback`` maps, and the user
+        field a booking gives its host (``booking.objects.<object>.owner_field``)."""
+        written = {name: set(written_fields(self.writeback, name)) for name in self.writeback}
+        for name, settings in self.booking.objects.items():
+            if settings.owner_field is not None:
+                written.setdefault(name, set()).add(settings.owner_field)
+        return {name: frozenset(fields) for name, fields in written.items()}
 
 
 def _format_location(location: tuple[int | str, ...]) -> str:

@@ -14,7 +14,7 @@ platform events: a platform event names a record (``Object__c``, ``Record_Id__c`
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -26,7 +26,6 @@ from kernel.errors import InputError
 from messages import ChangeType, RecordEvent, Source
 from routing.dispatch import caused_by_baton
 from routing.loop_guard import own_write_echo
-from routing.writeback import ObjectWriteback
 
 CHANNEL_PATTERN = re.compile(r"^/(data|event)/[A-Za-z0-9_]+$")  # a CDC or platform event channel
 
@@ -264,16 +263,16 @@ def parse_change_event(data: EventData, received_at: datetime, where: str = "dat
 
 
 def without_own_writes(intake: Intake, integration_user_id: str | None,
-                       writeback: Mapping[str, ObjectWriteback] | None = None) -> Intake:
+                       written: Mapping[str, Collection[str]] | None = None) -> Intake:
     """The intake with Baton's own writes that came back without its call option moved to ``ignored``:
-    updates committed by the integration user that changed only fields Baton writes (``writeback``: the
-    routing facts the current org config writes beside the owner)."""
+    updates committed by the integration user that changed only fields Baton writes (``written``: per object,
+    the routing facts and booking host fields the current org config writes beside the owner)."""
     if not integration_user_id:
         return intake
     kept = Intake(rereads=intake.rereads, ignored=list(intake.ignored))
     for event in intake.events:
         reason = own_write_echo(event.object_type, event.change_type, event.changed_by, event.changed_fields,
-                                integration_user_id, writeback)
+                                integration_user_id, written)
         if reason is None:
             kept.events.append(event)
         else:

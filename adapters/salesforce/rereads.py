@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -24,7 +24,6 @@ from adapters.salesforce.outbound import change_from_dates, from_salesforce
 from kernel.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from kernel.ports.describes import DescribeRepository
 from messages import RecordEvent
-from routing.writeback import ObjectWriteback
 
 log = structlog.get_logger(__name__)
 
@@ -183,15 +182,15 @@ def resolve(rereads: Iterable[ReRead], reader: RecordReader, received_at: dateti
 
 def record_events(intake: Intake, reader: RecordReader | None, received_at: datetime,
                   integration_user_id: str | None = None, skip_unreadable: bool = False,
-                  writeback: Mapping[str, ObjectWriteback] | None = None) -> list[RecordEvent]:
+                  written: Mapping[str, Collection[str]] | None = None) -> list[RecordEvent]:
     """Everything a delivery asks to route: its own events plus the records it names, read now.
 
     Ignored events (Baton's own changes: by ``changeOrigin``, or updates by ``integration_user_id`` of only
-    fields Baton writes, ``writeback``'s routing facts among them) are logged here and never enqueued. A request that cannot be
+    fields Baton writes, the ``written`` routing facts and booking host fields among them) are logged here and never enqueued. A request that cannot be
     read for good (unknown object, malformed record) raises PermanentError, or with ``skip_unreadable``
     is logged and skipped so one bad event cannot stop a stream.
     """
-    intake = without_own_writes(intake, integration_user_id, writeback)
+    intake = without_own_writes(intake, integration_user_id, written)
     for ignored in intake.ignored:
         log.info("change_event_ignored", reason=ignored.reason, object_type=ignored.object_type,
                  record_ids=list(ignored.record_ids), event_key=ignored.event_key)

@@ -81,23 +81,33 @@ class SalesforceOwnerWriter:
 
     def _write_collection(self, changes: Sequence[OwnerChange]) -> list[WriteResult]:
         """One sObject Collections PATCH: each record's entry sets OwnerId and the routing facts its outbox row
-        carries, so a record's facts are written exactly when (and only when) its owner is."""
-        payload = {"allOrNone": False, "records": [_record_entry(change) for change in changes]}
+        carries, so a record's facts are written exactly when (and only when) its owner is. Changes of one
+        record to different user fields (its owner, a booking's host field) share its one entry, and its
+        answer: Salesforce documents no answer for a record listed twice in one call."""
+        entries = _record_entries(changes)
+        payload = {"allOrNone": False, "records": [entry for entry, _ in entries]}
         try:
             response = self._patch(payload)
         except (SalesforceError, requests.RequestException) as exc:
             raise typed_error(exc, "the sObject Collections call") from exc
-        if not isinstance(response, list) or len(response) != len(changes):
+        if not isinstance(response, list) or len(response) != len(entries):
             raise TransientError(f"unexpected sObject Collections answer: {response!r:.200}")
-        return [_result(change, item) for change, item in zip(changes, response, strict=True)]
+        return [_result(change, item) for (_, written), item in zip(entries, response, strict=True)
+                for change in written]
 
 
-def _record_entry(change: OwnerChange) -> dict[str, Any]:
-    entry: dict[str, Any] = {"attributes": {"type": change.object_type}, "id": change.record_id}
-    if change.fields:
-        entry.update(change.fields)
-    entry["OwnerId"] = change.owner_id
-    return entry
+def _record_entries(changes: Sequence[OwnerChange]) -> list[tuple[dict[str, Any], list[OwnerChange]]]:
+    """One record entry per record, in the order first listed, with the changes it carries."""
+    entries: dict[tuple[str, str], tuple[dict[str, Any], list[OwnerChange]]] = {}
+    for change in changes:
+        entry, written = entries.setdefault(
+            (change.object_type, change.record_id),
+            ({"attributes": {"type": change.object_type}, "id": change.record_id}, []))
+        if change.fields:
+            entry.update(change.fields)
+        entry[change.owner_field] = change.owner_id
+        written.append(change)
+    return list(entries.values())
 
 
 def _not_written(changes: Sequence[OwnerChange], status: str, error: str) -> list[WriteResult]:

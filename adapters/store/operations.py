@@ -32,6 +32,7 @@ from kernel.ports.operations import (
     RecordTrace,
     StoredRecordState,
 )
+from routing.graph import OWNER_FIELD
 
 LATENCY_SAMPLE = 100_000
 
@@ -123,7 +124,8 @@ class OperationsReader:
                 partition_by=(assignments.c.object_type, assignments.c.record_id),
                 order_by=(assignments.c.decided_at.desc(), assignments.c.routing_id.desc())).label("newness"),
         ).where(*where).subquery("ranked")
-        newest_ids = sa.select(sa.func.max(outbox.c.id).label("id"), outbox.c.object_type, outbox.c.record_id)
+        newest_ids = (sa.select(sa.func.max(outbox.c.id).label("id"), outbox.c.object_type, outbox.c.record_id)
+                      .where(outbox.c.owner_field == OWNER_FIELD))
         if objects:
             newest_ids = newest_ids.where(outbox.c.object_type.in_(list(objects)))
         newest_id = newest_ids.group_by(outbox.c.object_type, outbox.c.record_id).subquery("newest_id")

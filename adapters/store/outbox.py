@@ -21,12 +21,14 @@ from adapters.store.row_values import row_values
 from adapters.store.tables import outbox, record_states
 from kernel.ports.decisions import OwnerWrite
 from kernel.ports.outbox import Backlog, FactsWrite, PendingWrite, Retry
+from routing.graph import OWNER_FIELD
 from routing.lifecycles.outbox import OUTBOX, SUPERSEDING, OutboxStatus
 
 PENDING = OutboxStatus.PENDING
 _PENDING_COLUMNS = (outbox.c.routing_id, outbox.c.object_type, outbox.c.record_id, outbox.c.owner_id,
                     outbox.c.attempts, outbox.c.last_error, outbox.c.sequence, outbox.c.version,
-                    outbox.c.created_at, outbox.c.retrying_since, outbox.c.fields)  # PendingWrite's, in its order
+                    outbox.c.created_at, outbox.c.retrying_since, outbox.c.fields,
+                    outbox.c.owner_field)  # PendingWrite's fields, in its order
 ROWS_PER_STATEMENT = 1_000
 _newer = outbox.alias("newer")
 
@@ -35,7 +37,7 @@ def _pending_write(row: sa.Row[Any]) -> PendingWrite:
     values = row._mapping
     return PendingWrite(values["routing_id"], values["object_type"], values["record_id"], values["owner_id"],
                         values["attempts"], values["last_error"], values["sequence"], values["version"],
-                        values["created_at"], values["retrying_since"], values["fields"])
+                        values["created_at"], values["retrying_since"], values["fields"], values["owner_field"])
 
 
 def _batches(rows: Sequence[PendingWrite]) -> Iterator[Sequence[PendingWrite]]:
@@ -50,9 +52,11 @@ def _as_read(rows: Sequence[PendingWrite], to: OutboxStatus) -> sa.ColumnElement
 
 
 def _newer_live_write() -> sa.Select[Any]:
-    """The record's writes numbered after this row's that are pending or written: the newest first."""
+    """The record's writes of the same field numbered after this row's that are pending or written: the newest
+    first."""
     return (sa.select(_newer.c.routing_id)
             .where(_newer.c.object_type == outbox.c.object_type, _newer.c.record_id == outbox.c.record_id,
+                   _newer.c.owner_field == outbox.c.owner_field,
                    _newer.c.sequence > outbox.c.sequence, _newer.c.status.in_([str(s) for s in SUPERSEDING]))
             .order_by(_newer.c.sequence.desc()).limit(1))
 
@@ -231,7 +235,9 @@ def queue_owner_writes(connection: Connection, rows: Sequence[OwnerWrite],
     """New owner writes, each numbered after its record's last one. A write whose decision is not its record's
     newest (its record state went to a newer event, in this transaction or a concurrent one that committed
     first) is stored ``superseded``: it must never be sent. A write's decision is its own routing id, or the
-    one ``decisions`` gives for it (a facts-only write). Two transactions numbering the same record at once
+    one ``decisions`` gives for it (a facts-only write). A write to another user field than OwnerId (a booking's
+    host field) has no record state to lose to: it is stored pending, and a newer write of the same field
+    supersedes it when the flusher comes to it. Two transactions numbering the same record at once
     collide on the unique (record, sequence) index; the later one fails and is retried. Returns the routing
     ids stored pending."""
     if not rows:
@@ -254,7 +260,7 @@ def queue_owner_writes(connection: Connection, rows: Sequence[OwnerWrite],
         key = (row.object_type, row.record_id)
         latest[key] = latest.get(key, 0) + 1
         decision = decisions.get(row.routing_id, row.routing_id)
-        winner = newest.get(key, decision)
+        winner = newest.get(key, decision) if row.owner_field == OWNER_FIELD else decision
         values.append({**row_values(row), "sequence": latest[key], "attempts": 0, "version": 0,
                        "status": (PENDING if winner == decision else OutboxStatus.SUPERSEDED).value,
                        "superseded_by": None if winner == decision else winner})

@@ -78,6 +78,8 @@ outbox = sa.Table(
     sa.Column("superseded_by", sa.String(36)),  # the newer decision's routing id, for a superseded row
     # routing facts written beside the owner (field API name -> value), or SQL NULL (not JSON null) for none
     sa.Column("fields", sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")),
+    # the record's user field the owner is written to: OwnerId, or the host field a booking type names
+    sa.Column("owner_field", sa.String(80), nullable=False, server_default="OwnerId"),
     sa.Index("ix_outbox_due", "status", "channel", "id"),
     sa.Index("ux_outbox_record_sequence", "object_type", "record_id", "sequence", unique=True),
 )

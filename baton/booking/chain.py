@@ -11,7 +11,7 @@ duplicate delivery of the step moved the booking on first, and that one hands on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,30 +197,63 @@ def _owner_log(booking: BookingRow, ports: BookingPorts, routing_id: str, object
     )
 
 
-def owner_logs(booking: BookingRow, ports: BookingPorts, moved: str = "") -> list[AssignmentLog]:
-    """The owner changes a booking makes: the record's owner field, and related records' owners. ``moved``
-    (a reassigned meeting's new host and time) gives the new host's decisions their own routing ids."""
+@dataclass(frozen=True)
+class HostTarget:
+    """A record a booking gives its main host to, and the user field it goes to."""
+
+    routing_id: str
+    object_type: str
+    record_id: str
+    field: str
+    via: str = ""
+
+
+def host_targets(booking: BookingRow, ports: BookingPorts, moved: str = "") -> list[HostTarget]:
+    """Where the main host goes: the record's ``owner_field`` (none when null), and each related record's
+    ``owner_field`` through its lookup. ``moved`` (a reassigned meeting's new host and time) gives the new
+    host's writes their own routing ids."""
     settings = _config(booking, ports).booking.for_object(booking.object_type)
-    reason = f"booked {booking.booking_type} at {booking.starts_at.isoformat()} (booking {booking.id})"
-    if moved:
-        reason = f"meeting reassigned to {booking.host_id} (booking {booking.id})"
     base = booking_id_for(f"{booking.id}:{moved}") if moved else booking.id
-    logs: list[AssignmentLog] = []
-    if settings.owner_field == OWNER_FIELD:
-        logs.append(_owner_log(booking, ports, base, booking.object_type, booking.record_id, [reason]))
+    targets = []
+    if settings.owner_field is not None:
+        routing_id = base if settings.owner_field == OWNER_FIELD else booking_id_for(f"{base}:{settings.owner_field}")
+        targets.append(HostTarget(routing_id, booking.object_type, booking.record_id, settings.owner_field))
     fields = booking.request.get("record_fields", {})
     for update in settings.related_owner_updates:
         related_id = fields.get(update.lookup_field)
-        if related_id and update.owner_field == OWNER_FIELD:
+        if related_id:
             related_type = "Account" if "Account" in update.lookup_field else update.lookup_field.removesuffix("Id")
-            logs.append(_owner_log(booking, ports, booking_id_for(f"{base}:{update.lookup_field}"),
-                                   related_type, str(related_id), [f"{reason} via {update.lookup_field}"]))
-    return logs
+            targets.append(HostTarget(booking_id_for(f"{base}:{update.lookup_field}"), related_type, str(related_id),
+                                      update.owner_field, update.lookup_field))
+    return targets
 
 
-def store_owner_logs(logs: list[AssignmentLog], ports: BookingPorts) -> list[AssignmentLog]:
-    """Decisions, record states and outbox rows of owner changes not stored before, in one transaction;
-    returns the new ones."""
+def owner_logs(booking: BookingRow, ports: BookingPorts, moved: str = "") -> list[AssignmentLog]:
+    """The owner changes a booking makes: the record's OwnerId, and related records' (a decision each, as a
+    routed record's). ``moved`` (a reassigned meeting's new host and time) gives the new host's decisions their
+    own routing ids."""
+    reason = f"booked {booking.booking_type} at {booking.starts_at.isoformat()} (booking {booking.id})"
+    if moved:
+        reason = f"meeting reassigned to {booking.host_id} (booking {booking.id})"
+    return [_owner_log(booking, ports, target.routing_id, target.object_type, target.record_id,
+                       [f"{reason} via {target.via}" if target.via else reason])
+            for target in host_targets(booking, ports, moved) if target.field == OWNER_FIELD]
+
+
+def host_field_writes(booking: BookingRow, ports: BookingPorts, moved: str = "") -> list[OwnerWrite]:
+    """The main host written to user fields other than OwnerId (a booking type's ``owner_field``, for example an
+    SDR lookup): an outbox row each, ordered against that field's other writes only. They change no record's
+    owner, so they are no decision of their own (the booking is)."""
+    now = ports.clock()
+    return [OwnerWrite(target.routing_id, target.object_type, target.record_id, booking.host_id, "realtime", now,
+                       owner_field=target.field)
+            for target in host_targets(booking, ports, moved) if target.field != OWNER_FIELD]
+
+
+def store_owner_logs(logs: list[AssignmentLog], ports: BookingPorts,
+                     host_fields: Sequence[OwnerWrite] = ()) -> list[AssignmentLog]:
+    """Decisions, record states and outbox rows of owner changes not stored before, and the outbox rows of
+    ``host_fields``, in one transaction; returns the new decisions."""
     now = ports.clock()
     with ports.decisions.transaction() as transaction:
         known = transaction.decided(log.routing_id for log in logs)
@@ -233,8 +266,9 @@ def store_owner_logs(logs: list[AssignmentLog], ports: BookingPorts) -> list[Ass
             RecordStateUpdate(entry.object_type, entry.record_id, now, entry.routing_id, entry.owner_id, now)
             for entry in new])
         transaction.queue_owner_writes([
-            OwnerWrite(entry.routing_id, entry.object_type, entry.record_id, entry.owner_id, "realtime", now)
-            for entry in new])
+            *(OwnerWrite(entry.routing_id, entry.object_type, entry.record_id, entry.owner_id, "realtime", now)
+              for entry in new),
+            *host_fields])
     return new
 
 
@@ -246,11 +280,12 @@ def assign_owner(step: BookingStep, ports: BookingPorts) -> BookingStep | None:
 
 
 def _make_owner_change(booking: BookingRow, ports: BookingPorts) -> Made:
-    changes = owner_logs(booking, ports)
-    store_owner_logs(changes, ports)
+    changes, host_fields = owner_logs(booking, ports), host_field_writes(booking, ports)
+    store_owner_logs(changes, ports, host_fields)
 
     def take_back(ended: BookingRow) -> None:  # not sent yet: it never will be
-        withdrawn = ports.outbox.withdraw([entry.routing_id for entry in changes], f"booking {ended.id} {ended.status}")
+        routing_ids = [entry.routing_id for entry in changes] + [write.routing_id for write in host_fields]
+        withdrawn = ports.outbox.withdraw(routing_ids, f"booking {ended.id} {ended.status}")
         log.warning("booking_owner_change_withdrawn", booking_id=ended.id, withdrawn=withdrawn)
 
     return Made(ports.bookings.transition(booking, BookingStatus.CONFIRMED, ports.clock()), take_back)

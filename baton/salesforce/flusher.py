@@ -30,6 +30,7 @@ from kernel.errors import PermanentError, TransientError
 from kernel.ports import OwnerChange, OwnerReader, OwnerWriter, WriteResult
 from kernel.ports.operations import ApiUsageRepository, DeadLetterRepository, NewDeadLetter
 from kernel.ports.outbox import OutboxRepository, PendingWrite, Retry
+from routing.graph import OWNER_FIELD
 from routing.lifecycles.outbox import OutboxStatus
 
 log = structlog.get_logger(__name__)
@@ -147,10 +148,11 @@ class ReadBack:
 def read_back(writer: OwnerWriter, rows: list[PendingWrite]) -> ReadBack:
     """Rows whose last write's outcome is unknown are read back first: those whose record already has the
     owner are done (not written twice); the rest are written again. A row carrying routing facts is written
-    again without reading back (the owner alone does not tell whether its facts were written; the PATCH of
+    again without reading back, and so is a row of another user field than OwnerId (a booking's host field,
+    which the read-back does not read) (the owner alone does not tell whether its facts were written; the PATCH of
     the same values is idempotent, and the row is still its record's newest, or it was superseded). When the owners cannot be read now, those
     rows wait for their next attempt, still to be read back."""
-    unknown = [row for row in rows if _outcome_unknown(row) and not row.fields]
+    unknown = [row for row in rows if _outcome_unknown(row) and not row.fields and row.owner_field == OWNER_FIELD]
     if not unknown or not isinstance(writer, OwnerReader):
         return ReadBack(rows)
     try:

@@ -155,6 +155,11 @@ class FakeOrg(FaultyService):
             index[record_id].update(values)
             self.field_values.setdefault(record_id, {}).update(values)
 
+    def write_fields(self, record_id: str, values: dict[str, Any]) -> None:
+        """An update of other fields than the owner (a booking's host field): counted, the owner untouched."""
+        self.updates[record_id] += 1
+        self.field_values.setdefault(record_id, {}).update(values)
+
     def locked_records(self, record_ids: list[str]) -> set[str]:
         """For an sObject Collections call hit by a random lock fault: some of its records (else none)."""
         if not (self.error_share and self.random.random() < self.error_share / len(RANDOM_FAULTS)):
@@ -191,7 +196,10 @@ def update_collection(org: FakeOrg, records: list[dict[str, Any]]) -> list[dict[
                 "statusCode": "INVALID_FIELD", "fields": [unknown],
                 "message": f"No such column '{unknown}' on sobject of type {record['attributes']['type']}"}]})
             continue
-        org.write_owner(record["attributes"]["type"], record["id"], record["OwnerId"], values)
+        if "OwnerId" in record:
+            org.write_owner(record["attributes"]["type"], record["id"], record["OwnerId"], values)
+        else:
+            org.write_fields(record["id"], values)
         results.append({"id": record["id"], "success": True, "errors": []})
     return results
 

@@ -139,7 +139,7 @@ def _posted_events(posted: object, now: datetime, runtime: Runtime, readers: Sal
         intake = parse_posted(posted, now, MAX_POSTED_EVENTS)
         reader = readers.get(settings, runtime.ports.store.describes) if intake.rereads else None
         return intake, record_events(intake, reader, now, settings.salesforce_user_id,
-                                     writeback=runtime.ports.configs.writeback())
+                                     written=runtime.ports.configs.fields_baton_writes())
     except (ConfigError, SessionInvalid, TransientError) as exc:
         if isinstance(exc, SessionInvalid):
             readers.forget()

@@ -87,6 +87,7 @@ class OwnerWrite:
     channel: str
     created_at: datetime
     fields: JsonObject | None = None
+    owner_field: str = "OwnerId"  # the record's user field written: OwnerId, or a booking's chosen host field
 
 
 @dataclass(frozen=True, slots=True)

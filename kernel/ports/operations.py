@@ -191,6 +191,7 @@ class OwnerWriteState:
     retrying_since: datetime | None
     superseded_by: str | None
     fields: dict[str, Any] | None = None  # the routing facts written beside the owner
+    owner_field: str = "OwnerId"  # the user field written (a booking may name another than OwnerId)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,10 +32,12 @@ class PendingWrite:
     created_at: datetime
     retrying_since: datetime | None
     fields: dict[str, Any] | None = None  # the decision's facts written beside the owner, on the same row
+    owner_field: str = "OwnerId"  # the user field written; rows of another field never supersede OwnerId's
 
     @property
     def change(self) -> OwnerChange:
-        return OwnerChange(self.routing_id, self.object_type, self.record_id, self.owner_id, self.fields)
+        return OwnerChange(self.routing_id, self.object_type, self.record_id, self.owner_id, self.fields,
+                           self.owner_field)
 
 
 @dataclass(frozen=True, slots=True)

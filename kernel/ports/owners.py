@@ -18,6 +18,7 @@ class OwnerChange:
     record_id: str
     owner_id: str
     fields: Mapping[str, Any] | None = field(default=None, hash=False)
+    owner_field: str = "OwnerId"  # the user field the owner goes to (a booking type may name another)
 
 
 @dataclass(frozen=True)

@@ -263,10 +263,16 @@ def empty(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
     assert all(row[column] is None for row in rows), [row[column] for row in rows]
 
 
+def owner_field(column: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The old code wrote every owner to OwnerId."""
+    assert rows and all(row[column] == "OwnerId" for row in rows), [row[column] for row in rows]
+
+
 NEW_COLUMN_VALUES: dict[tuple[str, str], RowCheck] = {
     ("outbox", "retrying_since"): empty,  # old rows had not begun a retry window: it starts at their next failure
     ("outbox", "superseded_by"): empty,  # no old row was marked superseded
     ("outbox", "fields"): empty,  # old rows write the owner only
+    ("outbox", "owner_field"): owner_field,
     ("holds", "status"): held,
 }
 

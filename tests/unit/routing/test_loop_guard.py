@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from routing.changes import ChangeType
+from routing.config import load_config_text
 from routing.loop_guard import fields_baton_writes, own_write_echo
+from tests.support.booking import booking_config
+from tests.support.configs import team_config
 
 BATON = "005000000000099AAA"
 SOMEONE = "005000000000001AAA"
@@ -55,7 +58,8 @@ def test_baton_writes_the_owner_of_every_object_and_a_bookings_event_fields() ->
 def test_the_routing_facts_the_config_writes_back_count_as_fields_baton_writes() -> None:
     """A change echoing Baton's write of the owner and the mapped facts (API names compared without case)
     never routes the record again; a field the mapping does not name still does, as does another object."""
-    writeback = {"Lead": "default", "Case": {"team": "Routing_Team__c"}}
+    config = load_config_text(team_config() + "writeback:\n  Lead: default\n  Case: {team: Routing_Team__c}\n")
+    writeback = config.fields_baton_writes
     echoed = ["LastModifiedDate", "OwnerId", "Baton_Team__c", "baton_reason__c", "Baton_SLA_Due__c"]
 
     assert own_write_echo("Lead", ChangeType.UPDATE, BATON, echoed, BATON, writeback) is not None
@@ -65,3 +69,14 @@ def test_the_routing_facts_the_config_writes_back_count_as_fields_baton_writes()
     assert own_write_echo("Case", ChangeType.UPDATE, BATON, ["Baton_Team__c"], BATON, writeback) is None
     assert own_write_echo("Lead", ChangeType.UPDATE, SOMEONE, ["Baton_Team__c"], BATON, writeback) is None
     assert fields_baton_writes("Case", writeback) == {"OwnerId", "Routing_Team__c"}
+
+
+def test_a_bookings_host_field_counts_as_a_field_baton_writes() -> None:
+    config = load_config_text(booking_config().replace(
+        "      related_owner_updates: [{lookup_field: ConvertedAccountId}]\n",
+        "      related_owner_updates: [{lookup_field: ConvertedAccountId}]\n      owner_field: SDR__c\n"))
+
+    assert config.fields_baton_writes["Lead"] == {"SDR__c"}
+    assert own_write_echo("Lead", ChangeType.UPDATE, BATON, ["SDR__c"], BATON, config.fields_baton_writes) is not None
+    assert own_write_echo("Lead", ChangeType.UPDATE, BATON, ["SDR__c", "Status"], BATON,
+                          config.fields_baton_writes) is None
