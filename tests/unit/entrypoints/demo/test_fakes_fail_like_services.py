@@ -175,13 +175,26 @@ def test_an_answer_to_drop_still_drops_the_next_write_after_carrying_it_out(org:
 def test_a_collections_call_naming_a_record_twice_is_kept_and_writes_in_order(org: tuple[FakeOrg, Salesforce]) -> None:
     fake, client = org
     second_owner = "005000000000002AAA"
-    changes = [OwnerChange("r1", "Lead", LEAD, OWNER), OwnerChange("r2", "Lead", LEAD, second_owner)]
+    entries = [{"attributes": {"type": "Lead"}, "id": LEAD, "OwnerId": owner} for owner in (OWNER, second_owner)]
+
+    answer = client.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": entries})
+
+    assert [item["success"] for item in answer] == [True, True]
+    assert fake.repeated_ids == [[LEAD, LEAD]]
+    assert fake.owners == {LEAD: second_owner} and fake.updates == {LEAD: 2}
+
+
+def test_the_writer_sends_two_changes_of_one_record_as_one_entry_and_answers_both(
+        org: tuple[FakeOrg, Salesforce]) -> None:
+    """Salesforce documents no answer for a record listed twice in one call: the writer never lists one twice."""
+    fake, client = org
+    changes = [OwnerChange("r1", "Lead", LEAD, OWNER), OwnerChange("r2", "Lead", LEAD, OWNER, owner_field="SDR__c")]
 
     results = SalesforceOwnerWriter(client).write(changes)
 
-    assert [result.status for result in results] == ["sent", "sent"]
-    assert fake.repeated_ids == [[LEAD, LEAD]]
-    assert fake.owners == {LEAD: second_owner} and fake.updates == {LEAD: 2}
+    assert [(result.routing_id, result.status) for result in results] == [("r1", "sent"), ("r2", "sent")]
+    assert fake.repeated_ids == [] and fake.updates == {LEAD: 1}
+    assert fake.owners == {LEAD: OWNER} and fake.field_values[LEAD] == {"SDR__c": OWNER}
 
 
 # Salesforce: Event upserts and deletes --------------------------------------------------------------------------
