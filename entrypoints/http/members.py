@@ -15,7 +15,7 @@ already in the team; 422 names the field that is wrong.
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
@@ -40,6 +40,7 @@ Writer = Annotated[Caller, Depends(requires(MEMBERS_WRITE))]
 Reader = Annotated[Caller, Depends(requires(MEMBERS_READ))]
 REASON = Field(default="", max_length=500, description="why (kept in the audit, shown by `baton why`)")
 MAX_TAGS = 100
+BodyT = TypeVar("BodyT", bound=Contract)
 
 
 class AvailabilityBody(Contract):
@@ -115,14 +116,21 @@ async def _body(request: Request, runtime: Runtime) -> Any:
     return await read_json(request, runtime.settings.max_request_bytes)
 
 
+async def _parsed(model: type[BodyT], request: Request, runtime: Runtime) -> BodyT | JSONResponse:
+    """The body as ``model``, or the 422 naming each field that is wrong."""
+    try:
+        return model.model_validate(await _body(request, runtime))
+    except ValidationError as exc:
+        return invalid(exc)
+
+
 @router.post("/v1/members/{user_id}/availability",
              openapi_extra=openapi_body(JSON_CONTENT_TYPE, AvailabilityBody.model_json_schema()))
 async def set_availability(user_id: str, request: Request, caller: Writer, runtime: RuntimeDep) -> JSONResponse:
     """Toggles the member in or out of routing (``reason``: the logout reason); in force for the next record."""
-    try:
-        body = AvailabilityBody.model_validate(await _body(request, runtime))
-    except ValidationError as exc:
-        return invalid(exc)
+    body = await _parsed(AvailabilityBody, request, runtime)
+    if isinstance(body, JSONResponse):
+        return body
     return await _run(runtime, lambda admin: admin.set_available(_caller(caller), user_id, body.available,
                                                                  body.reason))
 
@@ -131,10 +139,9 @@ async def set_availability(user_id: str, request: Request, caller: Writer, runti
             openapi_extra=openapi_body(JSON_CONTENT_TYPE, OutOfOfficeBody.model_json_schema()))
 async def set_out_of_office(user_id: str, request: Request, caller: Writer, runtime: RuntimeDep) -> JSONResponse:
     """The member is out of office from ``start`` to ``end`` (replacing the periods the config had)."""
-    try:
-        body = OutOfOfficeBody.model_validate(await _body(request, runtime))
-    except ValidationError as exc:
-        return invalid(exc)
+    body = await _parsed(OutOfOfficeBody, request, runtime)
+    if isinstance(body, JSONResponse):
+        return body
     return await _run(runtime, lambda admin: admin.set_out_of_office(_caller(caller), user_id, body.start,
                                                                      body.end, body.reason))
 
@@ -148,10 +155,9 @@ async def clear_out_of_office(user_id: str, caller: Writer, runtime: RuntimeDep)
 @router.put("/v1/members/{user_id}/tags", openapi_extra=openapi_body(JSON_CONTENT_TYPE, TagsBody.model_json_schema()))
 async def set_tags(user_id: str, request: Request, caller: Writer, runtime: RuntimeDep) -> JSONResponse:
     """The member's skill tags (``skills`` in every team listing them)."""
-    try:
-        body = TagsBody.model_validate(await _body(request, runtime))
-    except ValidationError as exc:
-        return invalid(exc)
+    body = await _parsed(TagsBody, request, runtime)
+    if isinstance(body, JSONResponse):
+        return body
     return await _run(runtime, lambda admin: admin.set_tags(_caller(caller), user_id, body.tags, body.reason))
 
 

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.store import Store, make_engine
+from adapters.store import Store
 from kernel.ports.audit import Actor, AuditEntry
-from tests.unit.adapters.store.test_migration_lifecycle_versions import migrate
+from tests.support.migrations import empty_store, migrate
 
 BEFORE = "0019_object_describes"
 THIS = "0021_admin_audit"
@@ -22,11 +22,7 @@ AT = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, str | None]]:
-    if request.param == "sqlite":
-        engine, schema = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}"), None
-    else:
-        schema = request.getfixturevalue("pg_schema")
-        engine = make_engine(request.getfixturevalue("postgres_url"), schema)
+    engine, schema = empty_store(request, tmp_path)
     migrate(engine, schema, BEFORE)
     yield engine, schema
     engine.dispose()
