@@ -55,6 +55,11 @@ class ConfigProvider:
         except PermanentError:
             return {}
 
+    def refresh_now(self) -> None:
+        """The next ``current()`` reads the newest version from the store (a change this process just stored
+        takes effect at once, not after ``refresh_ms``)."""
+        self._checked_at = float("-inf")
+
     def version(self, version: int) -> OrgConfig:
         cached = self._versions.get(version)  # every stage asks per record: no lock once it is loaded
         if cached is not None:

@@ -168,5 +168,25 @@ def load_config_text(text: str, source: str = "config") -> OrgConfig:
     return parse_config(data)
 
 
+def config_data(text: str, source: str = "config") -> Any:
+    """The config's YAML as plain data (what ``parse_config`` validates), every alias expanded into its own copy
+    (so editing one team's members never edits another's); raises ConfigError when it is not valid YAML."""
+    try:
+        data = _safe_yaml(text, source)
+    except yaml.YAMLError as exc:
+        raise ConfigError([(source, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    return yaml.load(yaml.dump(data, Dumper=_NoAliases), Loader=yaml.SafeLoader)
+
+
+def config_text(data: Any) -> str:
+    """YAML for config data (keys in their order, no aliases): what ``config_data`` read, once edited."""
+    return yaml.dump(data, Dumper=_NoAliases, sort_keys=False, allow_unicode=True)
+
+
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def config_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()

@@ -8,10 +8,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from adapters.store.administration import dead_letter_of
+from adapters.store.audit import audit_entry
+from adapters.store.base import IN_CHUNK
 from adapters.store.tables import (
+    admin_audit,
     api_usage,
     assignments,
     bookings,
@@ -21,6 +24,7 @@ from adapters.store.tables import (
     outbox,
     record_states,
 )
+from kernel.ports.audit import AuditEntry
 from kernel.ports.bookings import BookingRow
 from kernel.ports.holds import HeldRecord
 from kernel.ports.operations import (
@@ -35,6 +39,21 @@ from kernel.ports.operations import (
 from routing.graph import OWNER_FIELD
 
 LATENCY_SAMPLE = 100_000
+MEMBER_CHANGES = 200
+
+
+def _member_changes(connection: Connection, logs: list[dict[str, Any]]) -> list[AuditEntry]:
+    """The admin audit's newest entries (at most ``MEMBER_CHANGES``, returned oldest first) about the members the
+    decisions skipped, made before the newest of them."""
+    skipped = {skip["member_id"] for log in logs for skip in log.get("skipped") or [] if isinstance(skip, dict)}
+    if not skipped or not logs:
+        return []
+    newest = max(datetime.fromisoformat(str(log["decided_at"])) for log in logs)
+    rows = connection.execute(
+        sa.select(admin_audit).where(admin_audit.c.member_id.in_(sorted(skipped)[:IN_CHUNK]),
+                                     admin_audit.c.at <= newest)
+        .order_by(admin_audit.c.at.desc(), admin_audit.c.id.desc()).limit(MEMBER_CHANGES))
+    return [audit_entry(row) for row in reversed(rows.all())]
 
 
 class OperationsReader:
@@ -76,10 +95,11 @@ class OperationsReader:
             letters = connection.execute(
                 sa.select(dead_letters).where(sa.cast(dead_letters.c.message, sa.Text).contains(record_id[:15]))
                 .order_by(dead_letters.c.id.desc())).all()
+            changes = _member_changes(connection, logs)
         touching = [dead_letter_of(row) for row in letters
                     if _mentions(row.message, record_id) or set(row.routing_ids) & set(routing_ids)]
         return RecordTrace(logs, outbox_rows, hold_rows, touching, configs,
-                           StoredRecordState(**_plain(current._mapping)) if current else None)
+                           StoredRecordState(**_plain(current._mapping)) if current else None, changes)
 
     def figures(self, since: datetime) -> Figures:
         figures = Figures(since=since)

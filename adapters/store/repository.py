@@ -7,6 +7,7 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from adapters.store.administration import SqlAdministration
+from adapters.store.audit import SqlAudit
 from adapters.store.bookings import SqlBookings
 from adapters.store.decisions import SqlDecisions
 from adapters.store.describes import SqlDescribes
@@ -68,3 +69,7 @@ class Store:
     @cached_property
     def describes(self) -> SqlDescribes:
         return SqlDescribes(self.engine)
+
+    @cached_property
+    def audit(self) -> SqlAudit:
+        return SqlAudit(self.engine)

@@ -365,3 +365,21 @@ inbox = sa.Table(
     sa.Column("finished_at", Timestamp),
     sa.Index("ix_inbox_status_accepted", "status", "accepted_at"),
 )
+
+# Admin changes to members (issue 22) ---------------------------------------------------------------
+
+admin_audit = sa.Table(
+    "admin_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", Timestamp, nullable=False, index=True),
+    sa.Column("actor_id", sa.String(120), nullable=False),
+    sa.Column("actor_name", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("member_id", sa.String(120), nullable=True, index=True),
+    sa.Column("team", sa.String(200), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("before", Json, nullable=True),
+    sa.Column("after", Json, nullable=True),
+    sa.Column("config_version", sa.Integer, nullable=True),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kernel.ports.audit import AuditEntry
 from kernel.ports.operations import RecordTrace
 
 OUTBOX_FIELDS = ("status", "superseded_by", "sequence", "attempts", "last_error", "channel", "created_at", "sent_at",
@@ -31,6 +32,26 @@ def _jsonable(value: Any) -> Any:
 
 def _stage_traces(log: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["stage"]: step for step in log.get("trace") or [] if isinstance(step, dict) and "stage" in step}
+
+
+def _member_changes(log: dict[str, Any], trace: RecordTrace) -> list[dict[str, Any]]:
+    """For each member the decision skipped, the last admin change to them before it (who, what, why, when):
+    e.g. who toggled them unavailable and the reason they gave."""
+    if not trace.member_changes:
+        return []
+    decided = datetime.fromisoformat(str(log["decided_at"]))
+    latest: dict[str, AuditEntry] = {}
+    for entry in trace.member_changes:  # oldest first: the newest before the decision wins
+        if entry.member_id is not None and entry.at <= decided:
+            latest[entry.member_id] = entry
+    changes = []
+    for skip in log.get("skipped") or []:
+        entry = latest.get(skip.get("member_id")) if isinstance(skip, dict) else None
+        if entry is not None:
+            changes.append({"member_id": entry.member_id, "skipped": skip.get("reason"), "action": entry.action,
+                            "by": {"id": entry.actor.id, "name": entry.actor.name}, "reason": entry.reason,
+                            "at": entry.at, "config_version": entry.config_version, "audit_id": entry.id})
+    return changes
 
 
 def decision(log: dict[str, Any], trace: RecordTrace) -> dict[str, Any]:
@@ -61,6 +82,7 @@ def decision(log: dict[str, Any], trace: RecordTrace) -> dict[str, Any]:
             "assign": {"path": log.get("path") or [], "team": log.get("team"), "method": log.get("method"),
                        "owner_id": log.get("owner_id"), "reasons": log.get("reasons") or [],
                        "skipped": log.get("skipped") or [], "skip_summary": log.get("skip_summary") or {},
+                       "member_changes": _member_changes(log, trace),
                        "booking_suggestion": log.get("booking_suggestion")},
         },
         "salesforce_write": _fields(written, OUTBOX_FIELDS) if written else NO_WRITE,

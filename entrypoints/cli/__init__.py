@@ -3,6 +3,7 @@
 from entrypoints.cli import (  # noqa: F401  (registers the commands on ``app``)
     bookings,
     handoff,
+    members,
     monitor,
     operate,
     reconcile,

@@ -28,7 +28,7 @@ WAIT_POLL_S = 0.2
 app = typer.Typer(help="Baton routes Salesforce records to owners.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Store and inspect org configs.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters: list, show and replay.", no_args_is_help=True)
-member_app = typer.Typer(help="Member availability toggles.", no_args_is_help=True)
+member_app = typer.Typer(help="Members: availability, out of office, tags, team membership (audited).", no_args_is_help=True)
 held_app = typer.Typer(help="Held records: list them, re-check them now.", invoke_without_command=True)
 app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")

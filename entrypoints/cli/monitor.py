@@ -251,6 +251,11 @@ def _print_trace(document: dict[str, Any]) -> None:
         table.add_row("assign", _lines([(f"team {assign['team'] or '-'}, method {assign['method'] or '-'}, "
                                          f"owner {assign['owner_id'] or '-'}"), *assign["reasons"]]))
         table.add_row("skipped", _lines([f"{skip['member_id']}: {skip['reason']}" for skip in assign["skipped"]]))
+        if assign.get("member_changes"):
+            table.add_row("member changes", _lines([
+                f"{change['member_id']}: {change['action']} by {change['by']['name']} ({change['by']['id']}) at "
+                f"{change['at']}" + (f": {change['reason']}" if change["reason"] else "")
+                for change in assign["member_changes"]]))
         if assign.get("booking_suggestion"):
             table.add_row("booking suggestion", _lines(suggestion_lines(assign["booking_suggestion"])))
         write = item["salesforce_write"]

@@ -1,4 +1,4 @@
-"""Commands over records and the store: check, config, route, dlq, held, member, scheduler, flush, db-upgrade."""
+"""Commands over records and the store: check, config, route, dlq, held, scheduler, flush, db-upgrade."""
 
 from __future__ import annotations
 
@@ -36,7 +36,6 @@ from entrypoints.cli.common import (
     err,
     held_app,
     load_settings,
-    member_app,
     out,
     print_config_problems,
     print_summary,
@@ -259,16 +258,6 @@ def dlq_replay(
         raise typer.Exit(EXIT_REJECTED)
 
 
-def _toggle(user: str, available: bool) -> None:
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    store = open_store(settings)
-    store.decisions.set_member_available(user, available, utc_now())
-    if available:
-        store.holds.recheck_all(utc_now())
-    out.print(f"{user}: {'available' if available else 'unavailable'}")
-
-
 @held_app.callback()
 def held_list(
     ctx: typer.Context,
@@ -348,18 +337,6 @@ def flush(
         flusher.run()
     except KeyboardInterrupt:
         flusher.stopped.set()
-
-
-@member_app.command("available")
-def member_available(user: str) -> None:
-    """Mark a member available for routing again."""
-    _toggle(user, True)
-
-
-@member_app.command("unavailable")
-def member_unavailable(user: str) -> None:
-    """Take a member out of routing until marked available."""
-    _toggle(user, False)
 
 
 @app.command("db-upgrade")

@@ -34,12 +34,17 @@ BOOKINGS_READ = "bookings:read"
 BOOKINGS_WRITE = "bookings:write"
 METRICS_READ = "metrics:read"
 RECORDS_WRITE = "records:write"
+MEMBERS_READ = "members:read"
+MEMBERS_WRITE = "members:write"
 SCOPES = {
     EVENTS_WRITE: "POST /salesforce/events (relayed change and platform events)",
     BOOKINGS_READ: "GET /availability, GET /bookings/{id}",
     BOOKINGS_WRITE: "POST /bookings, /bookings/meet-now, /bookings/events",
     METRICS_READ: "GET /metrics",
     RECORDS_WRITE: "POST /records/{object}/{id}/reassign (route one record again)",
+    MEMBERS_READ: "GET /v1/audit (the admin audit)",
+    MEMBERS_WRITE: "/v1/members/{user_id}/availability, /out-of-office, /tags; /v1/teams/{team}/members "
+                   "(availability, out of office, tags, team members)",
 }
 LEGACY_EVENTS = "legacy-events-token"
 LEGACY_BOOKING = "legacy-booking-token"

@@ -91,6 +91,22 @@ def openapi_body(content_type: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {content_type: {"schema": schema}}}}
 
 
+def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` resolved in place (for ``openapi_extra``)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)
+
+
 def json_objects(max_items: int) -> dict[str, Any]:
     """One JSON object or a list of at most ``max_items`` of them."""
     return {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}, "maxItems": max_items}]}

@@ -32,7 +32,14 @@ from baton.chains import BOOKING_REQUEST
 from baton.ports import Ports
 from baton.runtime import Runtime
 from entrypoints.http.auth import BOOKINGS_READ, BOOKINGS_WRITE, Caller, requires
-from entrypoints.http.body import JSON_CONTENT_TYPE, invalid, json_objects, openapi_body, read_json
+from entrypoints.http.body import (
+    JSON_CONTENT_TYPE,
+    inline_schema,
+    invalid,
+    json_objects,
+    openapi_body,
+    read_json,
+)
 from entrypoints.http.booking_answers import (
     booking_view,
     detail,
@@ -58,23 +65,7 @@ MAX_RANGE = timedelta(days=31)
 MAX_EVENTS = 100
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """A model's JSON schema with its ``$defs`` resolved in place (for ``openapi_extra``)."""
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    return resolve(schema)
-
-
-BOOKING_BODY = openapi_body(JSON_CONTENT_TYPE, _inline(BookingRequest.model_json_schema()))
+BOOKING_BODY = openapi_body(JSON_CONTENT_TYPE, inline_schema(BookingRequest.model_json_schema()))
 EVENTS_BODY = openapi_body(JSON_CONTENT_TYPE, json_objects(MAX_EVENTS))
 
 

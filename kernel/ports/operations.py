@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from kernel.ports.audit import AuditEntry
 from kernel.ports.bookings import BookingRow
 from kernel.ports.holds import HeldRecord
 
@@ -224,7 +225,8 @@ class LatestOwnerDecision:
 @dataclass
 class RecordTrace:
     """Everything the store knows about one record's routing; ``logs`` are the stored assignment logs (JSON
-    documents), newest first."""
+    documents), newest first; ``member_changes`` the admin audit's entries (oldest first) about the members the
+    decisions skipped, made before the newest decision."""
 
     logs: list[dict[str, Any]]
     outbox: dict[str, OwnerWriteState]
@@ -232,6 +234,7 @@ class RecordTrace:
     dead_letters: list[DeadLetter]
     configs: dict[int, datetime]
     current: StoredRecordState | None
+    member_changes: list[AuditEntry] = field(default_factory=list)
 
 
 @dataclass

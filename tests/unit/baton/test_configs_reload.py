@@ -76,3 +76,16 @@ def test_a_failed_config_read_is_tried_again_on_the_next_call_not_taken_for_no_c
 
     assert not isinstance(failed.value, PermanentError)
     assert provider.current()[0] == applied
+
+
+def test_refresh_now_makes_the_next_read_see_a_version_stored_before_the_refresh_interval_ran_out(
+    pipeline: Pipeline,
+) -> None:
+    first = pipeline.apply(team_config(members=1))
+    provider = ConfigProvider(pipeline.store.administration, refresh_ms=3_600_000)
+    assert provider.current()[0] == first
+    second = pipeline.apply(team_config(members=2))
+
+    assert provider.current()[0] == first  # within the hour: not read again
+    provider.refresh_now()
+    assert provider.current()[0] == second

@@ -10,37 +10,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from adapters.store import Store, make_engine
-from adapters.store.engine import MIGRATIONS_DIR
+from adapters.store import Store
+from tests.support.migrations import empty_store, migrate
 
 BEFORE = "0013_meeting_counts"
 THIS = "0014_lifecycle_versions"
 AT = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
 
-def migrate(engine: Engine, schema: str | None, revision: str, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.connect() as connection:
-        if schema:
-            connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        config.attributes["connection"], config.attributes["schema"] = connection, schema
-        (command.downgrade if down else command.upgrade)(config, revision)
-        connection.commit()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, str | None]]:
     """A store at the revision before this one, with one booking and one held record in it."""
-    if request.param == "sqlite":
-        engine, schema = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}"), None
-    else:
-        schema = request.getfixturevalue("pg_schema")
-        engine = make_engine(request.getfixturevalue("postgres_url"), schema)
+    engine, schema = empty_store(request, tmp_path)
     migrate(engine, schema, BEFORE)
     with engine.begin() as connection:
         connection.execute(sa.text(

@@ -39,7 +39,8 @@ CONFIG = SchemathesisConfig.from_dict({
 def web(pipeline: Pipeline) -> Iterator[tuple[FastAPI, dict[str, str]]]:
     install_booking_ports(pipeline.app, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents(), booking_token=None,
                           booking_rate_per_minute=1_000_000, outbound_token=OUTBOUND_TOKEN,
-                          max_request_bytes=100_000, **page_settings())
+                          max_request_bytes=100_000, auth_failures_per_minute=1_000_000, **page_settings())
+    # (the hostile shapes send a bad token to every operation: more than a minute's allowance of failures)
     chain = BookingChain(pipeline.app, pipeline.broker, pipeline.store, RecordingCalendar(), RecordingSalesforceEvents())
     token, _ = pipeline.store.tokens.create("fuzz", SCOPES, NOW)
     yield create_app(pipeline.app), {"Authorization": f"Bearer {token}"}
