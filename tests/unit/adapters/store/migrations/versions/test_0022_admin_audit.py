@@ -15,8 +15,8 @@ from adapters.store import Store
 from kernel.ports.audit import Actor, AuditEntry
 from tests.support.migrations import empty_store, migrate
 
-BEFORE = "0019_object_describes"
-THIS = "0021_admin_audit"
+BEFORE = "0021_outbox_owner_field"
+THIS = "0022_admin_audit"
 AT = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
 
