@@ -9,7 +9,8 @@ from adapters.store import make_engine, upgrade_schema
 from adapters.store.leader import LeaderLock
 from entrypoints.cli import SYNC_LOCK, app
 from entrypoints.demo.fake_salesforce import fake_salesforce
-from tests.unit.adapters.salesforce.test_sync import account, keep_logging_config  # noqa: F401
+from tests.support.cli import keep_logging_config  # noqa: F401
+from tests.unit.adapters.salesforce.test_sync import account
 
 pytestmark = pytest.mark.integration
 
