@@ -30,6 +30,7 @@ from kernel.ports.decisions import (
     TeamStateUpdate,
 )
 from kernel.ports.holds import HeldRecord
+from routing.lifecycles.hold import HoldStatus
 from messages import (
     AssignmentBatch,
     AssignmentLog,
@@ -47,6 +48,7 @@ from routing.booking.fairness import counted_statuses
 from routing.config import OrgConfig
 from routing.dispatch import Plan, PlanKind, RecordChange, echoes_known_owner, plan_record
 from routing.graph import AssignTeam, FixedOwner
+from routing.methods import Method
 from routing.selection import (
     PreviousOwner,
     TeamState,
@@ -191,8 +193,10 @@ def _decide(
     enqueued_at: datetime,
     sticky: dict[StickyKey, StickyOwner] | None = None,
     meetings: Mapping[str, Mapping[str, int]] | None = None,
+    puller: str | None = None,
 ) -> tuple[AssignmentLog, datetime | None]:
-    """The decision, and for a held record when someone may next be free to take it."""
+    """The decision, and for a held record when someone may next be free to take it; ``puller``: the member
+    pulling the record from a pull queue."""
     event_at = context.event.event_time()
     path = [PathStep(**step) for step in plan.path]
     walked = {"path": path, "booking_suggestion": plan.booking}  # a fallback plan below keeps the path's suggestion
@@ -225,7 +229,7 @@ def _decide(
         team, team_states[team.name], facts, now, method=plan.method,
         required_skills=plan.required_skills or None, unavailable=unavailable,
         sticky_owner=PreviousOwner(previous.owner_id, previous.assigned_at) if previous else None,
-        meetings=meetings.get(team.name) if meetings else None,
+        meetings=meetings.get(team.name) if meetings else None, puller=puller,
     )
     if key and sticky is not None and selection.owner_id:
         sticky[(team.name, key)] = StickyOwner(team.name, key, selection.owner_id, now)
@@ -308,6 +312,12 @@ def _hold(context: RoutingContext, log: AssignmentLog, team: Team, held_at: date
     return HeldRecord(log.routing_id, log.object_type, log.record_id, team.name,
                       "; ".join(log.reasons[-3:]) or "no member can take it now", context.model_dump(mode="json"),
                       held_at, recheck_at)
+
+
+def _queue(context: RoutingContext, log: AssignmentLog, team: Team, now: datetime) -> HeldRecord:
+    """A record of a pull team waits in the team's queue (never re-checked: a member's pull decides it)."""
+    return HeldRecord(log.routing_id, log.object_type, log.record_id, team.name, log.reasons[-1],
+                      context.model_dump(mode="json"), now, now, status=HoldStatus.QUEUED.value)
 
 
 Item = tuple[RoutingContext, Prepared]
@@ -399,15 +409,20 @@ class RecordDecision:
 
 
 def decide_record(context: RoutingContext, item: Prepared, state: DecisionState, now: datetime,
-                  held_since: datetime | None = None, change: WorkloadChange | None = None) -> RecordDecision:
+                  held_since: datetime | None = None, change: WorkloadChange | None = None,
+                  puller: str | None = None) -> RecordDecision:
     """One record's decision, exactly as the assign stage makes it: selection, a hold past the team's
-    deadline, workload changes of records Baton does not route; ``state`` advances as the real run's does."""
+    deadline, workload changes of records Baton does not route; ``state`` advances as the real run's does.
+    A pull team's record waits in its queue (a queued hold) unless ``puller`` is pulling it."""
     key: RecordKey = (context.event.object_type, context.event.record_id)
     plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
     log, next_free = _decide(context, plan, config, state.team_states, state.latest.get(key), state.unavailable,
-                             now, item.batch.enqueued_at, state.sticky, state.meetings)
+                             now, item.batch.enqueued_at, state.sticky, state.meetings, puller)
     hold = None
-    if log.outcome is Outcome.HELD and log.team:
+    if log.outcome is Outcome.HELD and log.team and log.method == Method.PULL:
+        if puller is None:
+            hold = _queue(context, log, config.team(log.team), now)
+    elif log.outcome is Outcome.HELD and log.team:
         team = config.team(log.team)
         log = _after_hold_deadline(log, team, held_since, now)
         if log.outcome is Outcome.HELD:

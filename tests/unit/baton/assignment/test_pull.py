@@ -1,0 +1,111 @@
+"""The pull method: a pull team's records wait in its queue (not assigned, never re-checked) until a member
+pulls one; the member gets the highest-priority record they may take, decided like any other decision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from baton.assignment.holds import recheck_due_holds
+from baton.assignment.ports import AssignmentPorts
+from baton.assignment.pull import PullRefused, pull
+from tests.support.configs import member_id
+from tests.support.events import lead_event
+from tests.support.pipeline import Pipeline
+
+REP_1, REP_2 = member_id(1), member_id(2)
+
+
+def pull_config(order: str = "", rep_2: str = "") -> str:
+    return f"""teams:
+  - name: Queue
+    method: pull
+    skills_from: [Language__c]
+    members:
+      - {{id: "{REP_1}", name: "Rep 1", skills: [en, de]}}
+      - {{id: "{REP_2}", name: "Rep 2", skills: [en]{rep_2}}}
+{order}default_team: Queue
+"""
+
+
+def queue(pipeline: Pipeline, *events: object, config: str | None = None) -> None:
+    pipeline.apply(config or pull_config())
+    pipeline.send(list(events))  # type: ignore[arg-type]
+    pipeline.drain()
+
+
+def ports(pipeline: Pipeline) -> AssignmentPorts:
+    return AssignmentPorts.of(pipeline.app.ports)
+
+
+def test_a_pull_teams_record_waits_in_the_queue_and_is_not_assigned(pipeline: Pipeline) -> None:
+    event = lead_event(1, Language__c="en")
+    queue(pipeline, event)
+
+    log = pipeline.store.decisions.assignment_logs([event.routing_id])[event.routing_id]
+    [waiting] = pipeline.store.holds.held()
+    assert (log["outcome"], log["owner_id"], log["method"]) == ("held", None, "pull")
+    assert "waiting in team Queue's queue" in log["reasons"][-1]
+    assert (waiting.status, waiting.team) == ("queued", "Queue")
+    assert pipeline.writer.written == []
+    assert recheck_due_holds(pipeline.store.holds, pipeline.broker, datetime.now(UTC) + timedelta(days=1)) == 0
+
+
+def test_a_pull_assigns_the_oldest_record_and_queues_its_owner_write(pipeline: Pipeline) -> None:
+    first, second = lead_event(1, Language__c="en"), lead_event(2, Language__c="en")
+    queue(pipeline, first, second)
+
+    pulled = pull("Queue", REP_2, ports(pipeline))
+    pipeline.flush()
+
+    assert pulled.log is not None and pulled.log.record_id == first.record_id
+    log = pipeline.store.decisions.assignment_logs([first.routing_id])[first.routing_id]
+    assert (log["outcome"], log["owner_id"], log["method"]) == ("assigned", REP_2, "pull")
+    assert any("waited in team Queue's pull queue" in reason for reason in log["reasons"])
+    assert [change.record_id for change in pipeline.writer.written] == [first.record_id]
+    assert [held.routing_id for held in pipeline.store.holds.held()] == [second.routing_id]
+    assert pipeline.store.decisions.team_decisions("Queue") == 1
+
+
+def test_a_member_gets_only_records_they_may_take(pipeline: Pipeline) -> None:
+    german, english = lead_event(1, Language__c="de"), lead_event(2, Language__c="en")
+    queue(pipeline, german, english)
+
+    assert pull("Queue", REP_2, ports(pipeline)).log.record_id == english.record_id  # type: ignore[union-attr]
+    nothing = pull("Queue", REP_2, ports(pipeline))
+    assert nothing.log is None and "no record there that" in nothing.reason
+    assert pull("Queue", REP_1, ports(pipeline)).log.record_id == german.record_id  # type: ignore[union-attr]
+
+
+def test_an_empty_queue_answers_none(pipeline: Pipeline) -> None:
+    pipeline.apply(pull_config())
+    pulled = pull("Queue", REP_1, ports(pipeline))
+    assert pulled.log is None and pulled.reason.startswith("none")
+
+
+def test_caps_apply_to_pulls(pipeline: Pipeline) -> None:
+    queue(pipeline, lead_event(1, Language__c="en"), lead_event(2, Language__c="en"),
+          config=pull_config(rep_2=", caps: {per_day: 1}"))
+
+    assert pull("Queue", REP_2, ports(pipeline)).log is not None
+    assert pull("Queue", REP_2, ports(pipeline)).log is None
+    assert pull("Queue", REP_1, ports(pipeline)).log is not None
+
+
+def test_the_teams_order_picks_the_highest_priority_record(pipeline: Pipeline) -> None:
+    order = "    order: {by: field, field: Score__c, direction: descending}\n"
+    low, high, none = (lead_event(1, Language__c="en", Score__c=10), lead_event(2, Language__c="en", Score__c=90),
+                       lead_event(3, Language__c="en"))
+    queue(pipeline, low, high, none, config=pull_config(order))
+
+    got = [pull("Queue", REP_1, ports(pipeline)).log for _ in range(3)]
+    assert [log.record_id for log in got if log] == [high.record_id, low.record_id, none.record_id]
+
+
+def test_a_pull_names_a_team_and_one_of_its_members(pipeline: Pipeline) -> None:
+    pipeline.apply(pull_config())
+    with pytest.raises(PullRefused, match="no team named 'Nope'"):
+        pull("Nope", REP_1, ports(pipeline))
+    with pytest.raises(PullRefused, match="not a member of team 'Queue'"):
+        pull("Queue", member_id(7), ports(pipeline))
