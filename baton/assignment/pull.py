@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+
 from baton.assignment.assign import (
     DecisionState,
     assignment,
@@ -23,14 +25,22 @@ from baton.assignment.ports import AssignmentPorts
 from kernel.ports.decisions import DecisionRows, DecisionUnit, OwnerWrite, RecordStateUpdate, TeamStateUpdate
 from kernel.ports.holds import HeldRecord
 from messages import AssignmentLog, Outcome, RoutingContext, StageBatch
+from routing.config import OrgConfig
+from routing.methods import METHODS
 from routing.queue_order import in_queue_order
 from routing.selection import TeamState
+
+logger = structlog.get_logger(__name__)
 
 QUEUE_READ_LIMIT = 1000  # the oldest records of a queue read per pull, ordered by the team's order
 
 
 class PullRefused(ValueError):
-    """The pull cannot be made: no such team, or the member is not on it."""
+    """The pull cannot be made: the member is not on the team."""
+
+
+class UnknownTeam(PullRefused):
+    """No team of that name in the current config."""
 
 
 @dataclass(frozen=True)
@@ -41,12 +51,29 @@ class Pulled:
     reason: str
 
 
+def pull_teams(config: OrgConfig, member_id: str) -> list[str]:
+    """The teams using the pull method that ``member_id`` is a member of, in the config's order."""
+    return [team.name for team in config.teams
+            if METHODS[team.method].queued and team.member(member_id) is not None]
+
+
 def pull(team_name: str, member_id: str, ports: AssignmentPorts, limit: int = QUEUE_READ_LIMIT) -> Pulled:
-    """Assigns ``member_id`` the highest-priority record in ``team_name``'s queue they may take, if any."""
+    """Assigns ``member_id`` the highest-priority record in ``team_name``'s queue they may take, if any; the
+    decision goes on to the log stream (SLA timers, notifications) as the writeback stage's would."""
+    pulled = _pull(team_name, member_id, ports, limit)
+    if pulled.log is not None:
+        try:
+            ports.sink.publish([pulled.log])
+        except Exception as exc:  # noqa: BLE001 (the decision is stored and its owner write queued)
+            logger.warning("pulled_log_not_published", routing_id=pulled.log.routing_id, error=str(exc))
+    return pulled
+
+
+def _pull(team_name: str, member_id: str, ports: AssignmentPorts, limit: int) -> Pulled:
     now = ports.clock()
     _, config = ports.configs.current()
     if team_name not in config.team_names():
-        raise PullRefused(f"no team named {team_name!r} in the current config")
+        raise UnknownTeam(f"no team named {team_name!r} in the current config")
     team = config.team(team_name)
     if team.member(member_id) is None:
         raise PullRefused(f"{member_id!r} is not a member of team {team_name!r}")

@@ -5,6 +5,7 @@ from entrypoints.cli import (  # noqa: F401  (registers the commands on ``app``)
     handoff,
     monitor,
     operate,
+    pull,
     reconcile,
     record_reassign,
     records,

@@ -1,5 +1,5 @@
 """The web process: the app factory, which puts the runtime on ``app.state`` and adds each route module's
-router (booking API, handoff page, operations, record reassign, Salesforce in). On the embedded default the
+router (booking API, handoff page, operations, record reassign, pull queues, Salesforce in). On the embedded default the
 process also does the work it accepts: it drains the store's inbox (``baton.embedded``) while it runs."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from baton.runtime import Runtime
-from entrypoints.http import booking_changes, bookings, handoff, operations, records, salesforce
+from entrypoints.http import booking_changes, bookings, handoff, operations, pulls, records, salesforce
 from entrypoints.http.body import BoundedBodies
 from entrypoints.http.dependencies import RuntimeSource, provide
 from entrypoints.http.readers import Login, SalesforceReaders
@@ -36,6 +36,7 @@ def create_app(runtime_source: Runtime | RuntimeSource, salesforce_login: Login 
     app.mount("/handoff/static", StaticFiles(directory=str(handoff.STATIC)), name="handoff-static")
     _add_routes(app, operations.router)
     _add_routes(app, records.router)
+    _add_routes(app, pulls.router)
     _add_routes(app, salesforce.router)
     return app
 

@@ -34,12 +34,15 @@ BOOKINGS_READ = "bookings:read"
 BOOKINGS_WRITE = "bookings:write"
 METRICS_READ = "metrics:read"
 RECORDS_WRITE = "records:write"
+RECORDS_PULL = "records:pull"
 SCOPES = {
     EVENTS_WRITE: "POST /salesforce/events (relayed change and platform events)",
     BOOKINGS_READ: "GET /availability, GET /bookings/{id}",
     BOOKINGS_WRITE: "POST /bookings, /bookings/meet-now, /bookings/events",
     METRICS_READ: "GET /metrics",
     RECORDS_WRITE: "POST /records/{object}/{id}/reassign (route one record again)",
+    RECORDS_PULL: "POST /teams/{team}/pull (a member takes the next record of a pull team's queue; a token "
+                  "pinned to a user pulls only for that user)",
 }
 LEGACY_EVENTS = "legacy-events-token"
 LEGACY_BOOKING = "legacy-booking-token"

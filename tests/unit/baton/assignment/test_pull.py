@@ -6,10 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
 from baton.assignment.holds import recheck_due_holds
 from baton.assignment.ports import AssignmentPorts
 from baton.assignment.pull import PullRefused, pull
+from baton.operations.why import record_trace
+from entrypoints.http.app import create_app
+from entrypoints.http.auth import RECORDS_PULL, RECORDS_WRITE
+from kernel.clock import utc_now
 from tests.support.configs import member_id
 from tests.support.events import lead_event
 from tests.support.pipeline import Pipeline
@@ -109,3 +114,84 @@ def test_a_pull_names_a_team_and_one_of_its_members(pipeline: Pipeline) -> None:
         pull("Nope", REP_1, ports(pipeline))
     with pytest.raises(PullRefused, match="not a member of team 'Queue'"):
         pull("Queue", member_id(7), ports(pipeline))
+
+
+def test_why_shows_the_wait_in_the_queue_and_the_pull(pipeline: Pipeline) -> None:
+    event = lead_event(1, Language__c="en")
+    queue(pipeline, event)
+    waiting = record_trace(event.record_id, pipeline.store.operations.record_trace(event.record_id))
+    assert waiting["holds"][0]["status"] == "queued"
+    assert waiting["decisions"][0]["hold"]["reason"].startswith("pull: waiting in team Queue's queue")
+
+    pull("Queue", REP_1, ports(pipeline))
+
+    pulled = record_trace(event.record_id, pipeline.store.operations.record_trace(event.record_id))
+    [decision] = pulled["decisions"]
+    assert pulled["holds"] == [] and (decision["outcome"], decision["owner_id"]) == ("assigned", REP_1)
+    assert any(reason.startswith("waited in team Queue's pull queue from ") and " until pulled at " in reason
+               for reason in decision["stages"]["assign"]["reasons"])
+
+
+# --- POST /teams/{team}/pull ----------------------------------------------------------------------------------
+
+
+def _client(pipeline: Pipeline) -> TestClient:
+    return TestClient(create_app(pipeline.app))
+
+
+def _auth(pipeline: Pipeline, scopes: tuple[str, ...] = (RECORDS_PULL,), user: str | None = None) -> dict[str, str]:
+    token, _ = pipeline.store.tokens.create("rep", scopes, utc_now(), scheduler_user_id=user)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_endpoint_assigns_the_highest_priority_record_the_member_may_take(pipeline: Pipeline) -> None:
+    order = "    order: {by: score, score: [{when: {field: Rating, op: equals, value: Hot}, points: 10}]}\n"
+    cold, hot, german = (lead_event(1, Language__c="en"), lead_event(2, Language__c="en", Rating="Hot"),
+                         lead_event(3, Language__c="de", Rating="Hot"))
+    queue(pipeline, cold, hot, german, config=pull_config(order))
+    client, auth = _client(pipeline), _auth(pipeline)
+
+    first = client.post("/teams/Queue/pull", json={"member_id": REP_2}, headers=auth)
+    second = client.post("/teams/Queue/pull", json={"member_id": REP_2}, headers=auth)
+    third = client.post("/teams/Queue/pull", json={"member_id": REP_2}, headers=auth)
+
+    assert first.status_code == 200 and first.json()["record"]["record_id"] == hot.record_id
+    assert first.json()["record"]["owner_id"] == REP_2
+    assert second.json()["record"]["record_id"] == cold.record_id
+    assert third.status_code == 200 and third.json()["pulled"] is False  # only German is left
+    assert "no record there that" in third.json()["reason"]
+
+
+def test_the_endpoint_answers_none_on_an_empty_queue(pipeline: Pipeline) -> None:
+    pipeline.apply(pull_config())
+    response = _client(pipeline).post("/teams/Queue/pull", json={"member_id": REP_1}, headers=_auth(pipeline))
+    assert response.status_code == 200 and response.json() == {
+        "pulled": False, "reason": "none: team Queue's queue is empty"}
+
+
+def test_the_endpoint_refuses_naming_what_is_wrong(pipeline: Pipeline) -> None:
+    pipeline.apply(pull_config())
+    client = _client(pipeline)
+    body = {"member_id": REP_1}
+
+    cases = {
+        "no scope": (client.post("/teams/Queue/pull", json=body, headers=_auth(pipeline, (RECORDS_WRITE,))), 403,
+                     "lacks the scope records:pull"),
+        "other user": (client.post("/teams/Queue/pull", json=body, headers=_auth(pipeline, user=REP_2)), 403,
+                       f"pulls only for user {REP_2}"),
+        "no team": (client.post("/teams/Nope/pull", json=body, headers=_auth(pipeline)), 404, "no team named 'Nope'"),
+        "not a member": (client.post("/teams/Queue/pull", json={"member_id": member_id(9)}, headers=_auth(pipeline)),
+                         422, "is not a member of team 'Queue'"),
+    }
+    for name, (response, status, detail) in cases.items():
+        assert (name, response.status_code) == (name, status)
+        assert detail in str(response.json()["detail"]), name
+    bad = client.post("/teams/Queue/pull", json={}, headers=_auth(pipeline))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "member_id"]
+
+
+def test_a_token_pinned_to_the_member_pulls_for_them(pipeline: Pipeline) -> None:
+    queue(pipeline, lead_event(1, Language__c="en"))
+    response = _client(pipeline).post("/teams/Queue/pull", json={"member_id": REP_1},
+                                      headers=_auth(pipeline, user=REP_1))
+    assert response.status_code == 200 and response.json()["record"]["owner_id"] == REP_1
