@@ -182,14 +182,15 @@ class DecisionTransaction(StoreTransaction):
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         statement = insert(holds)
         values = rows_values(rows, version=1)
-        for row in values:  # a new hold is held, or queued (pull method)
+        for row in values:  # a new hold is held, or queued (pull method); a re-checked one held (or queued) again
             row["status"] = HoldStatus.QUEUED.value if row["status"] == HoldStatus.QUEUED else HoldStatus.HELD.value
-        self.connection.execute(  # a re-checked one held again (rechecking -> held)
+        self.connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[holds.c.routing_id],
                 set_={"reason": statement.excluded.reason, "recheck_at": statement.excluded.recheck_at,
                       "context": statement.excluded.context, "checks": holds.c.checks + 1,
-                      "status": HoldStatus.HELD.value, "version": holds.c.version + 1},
+                      "team": statement.excluded.team,  # a delayed record's wait ended in a team's hold
+                      "status": statement.excluded.status, "version": holds.c.version + 1},
                 where=sa.or_(*(holds.c.status == status  # else another re-check held it first (an IN list
                                for status in sorted(HOLD.sources(HoldStatus.HELD)))),  # cannot go with many rows)
             ),

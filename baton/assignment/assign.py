@@ -61,6 +61,7 @@ from routing.selection.meetings import MeetingWindow, meeting_window
 from routing.teams import Team
 
 HOLD_RECHECK = timedelta(minutes=5)
+DELAYED = "(delayed)"  # the team of a delayed record's hold: the graph names its team once the wait is over
 CLOSED_FLAGS = ("IsClosed", "IsConverted")
 
 
@@ -103,6 +104,7 @@ def record_change(event: RecordEvent) -> RecordChange:
     return RecordChange(
         event.object_type, event.change_type, event.fields.get("OwnerId"),
         frozenset(event.changed_fields) if event.changed_fields is not None else None, event.change_origin,
+        event.event_time(),
     )
 
 
@@ -314,6 +316,12 @@ def _hold(context: RoutingContext, log: AssignmentLog, team: Team, held_at: date
                       held_at, recheck_at)
 
 
+def _delayed(context: RoutingContext, log: AssignmentLog, held_at: datetime, not_before: datetime) -> HeldRecord:
+    """A record a delay node holds: re-checked (routed again, past the node) once its wait ends."""
+    return HeldRecord(log.routing_id, log.object_type, log.record_id, DELAYED, log.reasons[-1],
+                      context.model_dump(mode="json"), held_at, not_before)
+
+
 def _queue(context: RoutingContext, log: AssignmentLog, team: Team, now: datetime) -> HeldRecord:
     """A record of a pull team waits in the team's queue (never re-checked: a member's pull decides it)."""
     return HeldRecord(log.routing_id, log.object_type, log.record_id, team.name, log.reasons[-1],
@@ -419,7 +427,9 @@ def decide_record(context: RoutingContext, item: Prepared, state: DecisionState,
     log, next_free = _decide(context, plan, config, state.team_states, state.latest.get(key), state.unavailable,
                              now, item.batch.enqueued_at, state.sticky, state.meetings, puller)
     hold = None
-    if log.outcome is Outcome.HELD and log.team and log.method == Method.PULL:
+    if log.outcome is Outcome.HELD and plan.kind is PlanKind.DELAY and plan.not_before is not None:
+        hold = _delayed(context, log, held_since or now, plan.not_before)
+    elif log.outcome is Outcome.HELD and log.team and log.method == Method.PULL:
         if puller is None:
             hold = _queue(context, log, config.team(log.team), now)
     elif log.outcome is Outcome.HELD and log.team:

@@ -6,7 +6,9 @@ rechecking: the version tells the two leases apart, so only one round sends it).
 finds it held by the first: it does not hold it again, but may still release it.
 
 A record of a team using the pull method waits in the team's queue instead (``queued``): the scheduler never
-re-checks it; a member's pull decides it (``released``)."""
+re-checks it; a member's pull decides it (``released``). A re-check may queue a held record (rechecking ->
+queued: a delay node's wait ended and the graph leads on to a pull team). A delayed record is a hold like any
+other, re-checked when its wait ends."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ H = HoldStatus
 
 HOLD: StateMachine[HoldStatus] = StateMachine("hold", table([
     (H.HELD, [H.RECHECKING, H.RELEASED]),
-    (H.RECHECKING, [H.RECHECKING, H.HELD, H.RELEASED]),
+    (H.RECHECKING, [H.RECHECKING, H.HELD, H.QUEUED, H.RELEASED]),
     (H.QUEUED, [H.RELEASED]),
     (H.RELEASED, []),
 ]), initial=H.HELD)
