@@ -30,7 +30,6 @@ from kernel.ports.decisions import (
     TeamStateUpdate,
 )
 from kernel.ports.holds import HeldRecord
-from routing.lifecycles.hold import HoldStatus
 from messages import (
     AssignmentBatch,
     AssignmentLog,
@@ -48,6 +47,7 @@ from routing.booking.fairness import counted_statuses
 from routing.config import OrgConfig
 from routing.dispatch import Plan, PlanKind, RecordChange, echoes_known_owner, plan_record
 from routing.graph import AssignTeam, FixedOwner
+from routing.lifecycles.hold import HoldStatus
 from routing.methods import Method
 from routing.selection import (
     PreviousOwner,

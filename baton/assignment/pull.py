@@ -22,7 +22,13 @@ from baton.assignment.assign import (
     prepare,
 )
 from baton.assignment.ports import AssignmentPorts
-from kernel.ports.decisions import DecisionRows, DecisionUnit, OwnerWrite, RecordStateUpdate, TeamStateUpdate
+from kernel.ports.decisions import (
+    DecisionRows,
+    DecisionUnit,
+    OwnerWrite,
+    RecordStateUpdate,
+    TeamStateUpdate,
+)
 from kernel.ports.holds import HeldRecord
 from messages import AssignmentLog, Outcome, RoutingContext, StageBatch
 from routing.config import OrgConfig

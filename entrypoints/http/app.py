@@ -12,7 +12,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from baton.runtime import Runtime
-from entrypoints.http import booking_changes, bookings, handoff, operations, pulls, records, salesforce
+from entrypoints.http import (
+    booking_changes,
+    bookings,
+    handoff,
+    operations,
+    pulls,
+    records,
+    salesforce,
+)
 from entrypoints.http.body import BoundedBodies
 from entrypoints.http.dependencies import RuntimeSource, provide
 from entrypoints.http.readers import Login, SalesforceReaders

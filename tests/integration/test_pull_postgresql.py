@@ -16,7 +16,7 @@ from baton.assignment.ports import AssignmentPorts
 from baton.assignment.pull import pull
 from tests.support.events import lead_event
 from tests.support.pipeline import Pipeline, running_pipeline
-from tests.unit.baton.assignment.test_pull import *  # noqa: F403
+from tests.unit.baton.assignment.test_pull import *
 from tests.unit.baton.assignment.test_pull import REP_1, REP_2, pull_config, queue
 
 pytestmark = pytest.mark.integration

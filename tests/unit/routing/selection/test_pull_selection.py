@@ -20,7 +20,7 @@ TEAM = Team.model_validate({
 
 
 def test_without_a_puller_the_record_waits_in_the_queue() -> None:
-    selection, state = select_owner(TEAM, TeamState(), {"Language": "en"}, NOW)
+    selection, _ = select_owner(TEAM, TeamState(), {"Language": "en"}, NOW)
     assert selection.held and selection.method == Method.PULL
     assert selection.reasons == ["pull: waiting in team Queue's queue until a member pulls it"]
 
