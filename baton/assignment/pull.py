@@ -32,6 +32,7 @@ from kernel.ports.decisions import (
 from kernel.ports.holds import HeldRecord
 from messages import AssignmentLog, Outcome, RoutingContext, StageBatch
 from routing.config import OrgConfig
+from routing.dispatch import Plan, PlanKind
 from routing.methods import METHODS
 from routing.queue_order import in_queue_order
 from routing.selection import TeamState
@@ -87,7 +88,8 @@ def _pull(team_name: str, member_id: str, ports: AssignmentPorts, limit: int) ->
         peeked = reader.queued(team_name, limit)
     if not peeked:
         return Pulled(None, f"none: team {team_name}'s queue is empty")
-    contexts = {held.routing_id: RoutingContext.model_validate(held.context) for held in peeked}
+    contexts = {held.routing_id: RoutingContext.model_validate({**held.context, "config_version": None})
+                for held in peeked}  # decided under the config in force now (its members, caps), as the pull is
     item = prepare(StageBatch(batch_id=uuid.uuid4().hex, contexts=list(contexts.values()), enqueued_at=now,
                               recheck=True), ports)
     with ports.decisions.transaction() as tx:
@@ -100,9 +102,8 @@ def _pull(team_name: str, member_id: str, ports: AssignmentPorts, limit: int) ->
         stale: list[AssignmentLog] = []
         for held in ordered:
             context = contexts[held.routing_id]
-            plan = item.plans[held.routing_id]
-            if plan.team != team_name:
-                continue  # the config changed since it was queued: its plan names another team now
+            if not _pullable(item.plans[held.routing_id], item.configs[held.routing_id], team_name):
+                continue  # the config in force no longer queues it here: it stays queued (see docs)
             log = decide_record(context, item, state, now, held.held_at, puller=member_id).log
             if log.outcome is Outcome.STALE:
                 stale.append(log)  # a newer event of the record was routed since: it leaves the queue
@@ -113,6 +114,13 @@ def _pull(team_name: str, member_id: str, ports: AssignmentPorts, limit: int) ->
         _save(tx, stale, None, None, now)
         why = "the queue is empty" if len(stale) == len(queued) else f"no record there that {member_id} may take"
         return Pulled(None, f"none: {why} (team {team_name})")
+
+
+def _pullable(plan: Plan, config: OrgConfig, team_name: str) -> bool:
+    """Whether the record's plan (under the current config) still waits in ``team_name``'s queue."""
+    if plan.kind is not PlanKind.SELECT or plan.team != team_name:
+        return False
+    return METHODS[plan.method or config.team(team_name).method].queued
 
 
 def _waited(log: AssignmentLog, held: HeldRecord) -> AssignmentLog:

@@ -195,3 +195,14 @@ def test_a_token_pinned_to_the_member_pulls_for_them(pipeline: Pipeline) -> None
     response = _client(pipeline).post("/teams/Queue/pull", json={"member_id": REP_1},
                                       headers=_auth(pipeline, user=REP_1))
     assert response.status_code == 200 and response.json()["record"]["owner_id"] == REP_1
+
+
+def test_a_pull_is_decided_under_the_config_in_force_now(pipeline: Pipeline) -> None:
+    event = lead_event(1, Language__c="fr")
+    queue(pipeline, event)  # nobody speaks French yet
+    assert pull("Queue", REP_2, ports(pipeline)).log is None
+
+    pipeline.apply(pull_config().replace("skills: [en]}", "skills: [en, fr]}"))
+
+    pulled = pull("Queue", REP_2, ports(pipeline))
+    assert pulled.log is not None and pulled.log.config_version == 2

@@ -45,6 +45,9 @@ def pull(tmp_path: Path, member: str) -> dict[str, object]:
 def test_pull_gets_the_highest_priority_record_the_member_may_take(tmp_path: Path) -> None:
     route(tmp_path, ("00Q000000000001AAA", "en", 10), ("00Q000000000002AAA", "de", 99),
           ("00Q000000000003AAA", "en", 50))
+    listed = baton(tmp_path, "held", "--json")
+    assert {(row["team"], row["status"]) for row in map(json.loads, listed.stdout.splitlines())} == {
+        ("Queue", "queued")}
 
     first = pull(tmp_path, REP_2)
     second = pull(tmp_path, REP_2)
