@@ -1,5 +1,6 @@
-"""A team's order for its waiting records (the pull queue): oldest first by default, or by a record field, or
-by a score (points for each condition of the condition language that holds: ``routing.conditions``).
+"""A team's order for its waiting records (the pull queue, and held records re-checked together): oldest first
+by default, or by a record field, or by a score (points for each condition of the condition language that
+holds: ``routing.conditions``).
 
 The highest-priority record comes first: for ``field`` the smallest value (``direction: ascending``, the
 default) or the largest (``descending``); for ``score`` the largest score (``descending``, its default) or the
@@ -85,11 +86,19 @@ def in_queue_order(order: QueueOrder, waiting: Sequence[HeldRecord], facts: Mapp
                    now: datetime) -> list[HeldRecord]:
     """``waiting`` highest priority first (``facts`` by routing id); ties and ``oldest`` by when each began
     waiting, then routing id."""
-    by_age = sorted(waiting, key=lambda held: (held.held_at, held.routing_id))
+    by_id = {held.routing_id: held for held in waiting}
+    since = {held.routing_id: held.held_at for held in waiting}
+    return [by_id[routing_id] for routing_id in ordered_ids(order, since, facts, now)]
+
+
+def ordered_ids(order: QueueOrder, since: Mapping[str, datetime], facts: Mapping[str, Mapping[str, Any]],
+                now: datetime) -> list[str]:
+    """The routing ids of ``since`` (routing id -> when it began waiting) highest priority first."""
+    by_age = sorted(since, key=lambda routing_id: (since[routing_id], routing_id))
     if order.by == "oldest":
         return by_age
-    valued = [(_value(order, facts.get(held.routing_id, {}), now), held) for held in by_age]
-    present = [(value, held) for value, held in valued if value[1] is not None]
-    absent = [held for value, held in valued if value[1] is None]
+    valued = [(_value(order, facts.get(routing_id, {}), now), routing_id) for routing_id in by_age]
+    present = [(value, routing_id) for value, routing_id in valued if value[1] is not None]
+    absent = [routing_id for value, routing_id in valued if value[1] is None]
     present.sort(key=lambda pair: pair[0], reverse=order.descending)  # stable: equal keys stay oldest first
-    return [held for _, held in present] + absent
+    return [routing_id for _, routing_id in present] + absent

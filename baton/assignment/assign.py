@@ -49,6 +49,7 @@ from routing.dispatch import Plan, PlanKind, RecordChange, echoes_known_owner, p
 from routing.graph import AssignTeam, FixedOwner
 from routing.lifecycles.hold import HoldStatus
 from routing.methods import Method
+from routing.queue_order import ordered_ids
 from routing.selection import (
     PreviousOwner,
     TeamState,
@@ -455,6 +456,29 @@ def decide_record(context: RoutingContext, item: Prepared, state: DecisionState,
     return RecordDecision(log, hold, workload_teams)
 
 
+def in_team_order(items: list[Item], held_since: Mapping[str, datetime], now: datetime) -> list[Item]:
+    """Held records re-checked together, in their team's ``order`` where the team sets one (each team's records
+    take that team's places in the list, highest priority first, so the first member free gets the first);
+    everything else keeps its place."""
+    places: dict[str, tuple[Team, list[int]]] = {}
+    for index, (context, item) in enumerate(items):
+        plan = item.plans[context.routing_id]
+        if context.routing_id in held_since and plan.kind is PlanKind.SELECT and plan.team:
+            team = item.configs[context.routing_id].team(plan.team)
+            if team.order.by != "oldest":
+                places.setdefault(team.name, (team, []))[1].append(index)
+    if not places:
+        return items
+    ordered = list(items)
+    for team, indexes in places.values():
+        by_id = {items[index][0].routing_id: items[index] for index in indexes}
+        facts = {routing_id: item.facts[routing_id] for routing_id, (_, item) in by_id.items()}
+        since = {routing_id: held_since[routing_id] for routing_id in by_id}
+        for index, routing_id in zip(indexes, ordered_ids(team.order, since, facts, now), strict=True):
+            ordered[index] = by_id[routing_id]
+    return ordered
+
+
 def _decide_all(tx: DecisionUnit, prepared: Sequence[Prepared], now: datetime) -> dict[str, AssignmentLog]:
     contexts: dict[str, Item] = {}
     for item in prepared:
@@ -465,7 +489,7 @@ def _decide_all(tx: DecisionUnit, prepared: Sequence[Prepared], now: datetime) -
     for routing_id in rechecked:
         del stored[routing_id]
     held_since = tx.hold_times(rechecked)
-    fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
+    fresh = in_team_order([(c, p) for rid, (c, p) in contexts.items() if rid not in stored], held_since, now)
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
     wanted = needs(fresh, latest)
     unavailable = frozenset(tx.unavailable_members()) if wanted.teams or wanted.named_owners else frozenset()
