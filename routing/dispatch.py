@@ -20,6 +20,7 @@ from routing.graph import (
     Stop,
     TriggerInput,
     TriggerNode,
+    Wait,
     decide_trigger,
     route,
     same_salesforce_id,
@@ -36,6 +37,7 @@ class PlanKind(StrEnum):
     NOT_ROUTED = "not_routed"
     HOLD = "hold"
     STOP = "stop"
+    DELAY = "delay"  # a delay node's wait is not over: held until ``not_before``
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Plan:
     reasons: list[str] = field(default_factory=list)
     path: list[dict[str, str]] = field(default_factory=list)
     booking: GraphSuggestion | None = None  # what the graph path suggests for bookings
+    not_before: datetime | None = None  # a delayed record: when its wait ends
 
     @property
     def teams(self) -> set[str]:
@@ -66,6 +69,7 @@ class RecordChange:
     owner_id: str | None
     changed_fields: frozenset[str] | None
     change_origin: str | None
+    at: datetime | None = None  # the event's time (delay nodes count from it)
 
 
 def caused_by_baton(change_origin: str | None) -> bool:
@@ -78,7 +82,7 @@ def caused_by_baton(change_origin: str | None) -> bool:
     )
 
 
-ROUTING_PLANS = frozenset({PlanKind.SELECT, PlanKind.OWNER, PlanKind.HOLD})
+ROUTING_PLANS = frozenset({PlanKind.SELECT, PlanKind.OWNER, PlanKind.HOLD, PlanKind.DELAY})
 
 
 def echoes_known_owner(change: RecordChange, plan: Plan, known_owner: str | None) -> bool:
@@ -90,7 +94,8 @@ def echoes_known_owner(change: RecordChange, plan: Plan, known_owner: str | None
 
 
 def _trigger_input(change: RecordChange) -> TriggerInput:
-    return TriggerInput(change.change, change.owner_id, change.changed_fields, caused_by_baton(change.change_origin))
+    return TriggerInput(change.change, change.owner_id, change.changed_fields, caused_by_baton(change.change_origin),
+                        change.at)
 
 
 def _inactive_members(config: OrgConfig) -> set[str]:
@@ -133,6 +138,8 @@ def _graph_action_plan(result: RoutePlan, config: OrgConfig) -> Plan:
         return Plan(PlanKind.HOLD, reasons=[*reasons, action.reason], path=path)
     if isinstance(action, Stop):
         return Plan(PlanKind.STOP, reasons=[*reasons, action.reason], path=path)
+    if isinstance(action, Wait):
+        return Plan(PlanKind.DELAY, reasons=[*reasons, action.reason], path=path, not_before=action.until)
     raise AssertionError(f"unhandled graph action {action!r}")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -54,6 +54,7 @@ class TriggerInput:
     owner_id: str | None = None
     changed_fields: frozenset[str] | None = None
     by_baton: bool = False
+    at: datetime | None = None  # the event's time (delay nodes count from it); None: no delay waits
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,16 @@ class Stop(Suggests):
         return f"stop: {self.reason}"
 
 
-Action = Annotated[AssignTeam | AssignOwner | Hold | Stop, Field(discriminator="kind")]
+class Wait(Strict):
+    """A delay node's wait is not over: the record waits (held, in the store) until ``until``, then is routed
+    again and goes on past the node."""
+
+    kind: Literal["wait"] = "wait"
+    until: datetime
+    reason: str
+
+
+Action = Annotated[AssignTeam | AssignOwner | Hold | Stop | Wait, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,6 +202,19 @@ class SwitchNode(Suggests):
         return edges + ((("default", self.default),) if self.default is not None else ())
 
 
+class DelayNode(Suggests):
+    """Waits ``minutes`` after the record's event before going on to ``next`` (e.g. to let the owner a web form
+    set act first): until then the record is held in the store, re-checked when the wait ends (restarts
+    keep it). The wait counts from the event's time, so a re-check finds it over."""
+
+    kind: Literal["delay"]
+    minutes: int = Field(ge=1, le=7 * 24 * 60)
+    next: NodeName
+
+    def edges(self) -> tuple[tuple[str, str], ...]:
+        return (("next", self.next),)
+
+
 class MatchNode(Suggests):
     """Branches on the match stage's result: matched when it found a record of ``match``'s object
     (case-insensitive) with at least ``min_score``."""
@@ -238,6 +261,7 @@ Node = Annotated[
     | DecisionNode
     | SwitchNode
     | MatchNode
+    | DelayNode
     | AssignTeam
     | RelatedOwnerNode
     | UserFieldNode
@@ -246,7 +270,7 @@ Node = Annotated[
     | Stop,
     Field(discriminator="kind"),
 ]
-BRANCHING_NODES = (TriggerNode, DecisionNode, SwitchNode, MatchNode)
+BRANCHING_NODES = (TriggerNode, DecisionNode, SwitchNode, MatchNode, DelayNode)
 NODE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Node)
 
 
@@ -699,10 +723,22 @@ def _next_step(node: object, facts: Mapping[str, Any], now: datetime) -> tuple[s
     raise ConfigError([(type(node).__name__, "not a branching node")])
 
 
+def _delay_step(node: DelayNode, since: datetime | None, now: datetime) -> tuple[str, str, Wait | None]:
+    """(outcome, reason, the wait if it is not over) for a delay node; without an event time nothing waits."""
+    if since is None:
+        return "passed", f"delay of {node.minutes} min not applied (no event time)", None
+    until = since + timedelta(minutes=node.minutes)
+    if now >= until:
+        return "waited", f"waited {node.minutes} min after the event, until {until.isoformat()}", None
+    reason = f"delayed: waiting {node.minutes} min after the event, until {until.isoformat()}"
+    return "waiting", reason, Wait(until=until, reason=reason)
+
+
 def _walk(
-    graph: Graph, path: list[PathStep], facts: Mapping[str, Any], now: datetime
+    graph: Graph, path: list[PathStep], facts: Mapping[str, Any], now: datetime, since: datetime | None = None
 ) -> tuple[Any, list[PathStep]]:
-    """From the trigger's next node to an action: (action, path with a step per node)."""
+    """From the trigger's next node to an action: (action, path with a step per node); a delay node whose wait
+    (from ``since``, the event's time) is not over ends the walk with a ``Wait``."""
     visited = {graph.trigger_name}
     name = graph.trigger.next
     while True:
@@ -712,6 +748,13 @@ def _walk(
             raise ConfigError([(where, f"{problem} {name!r} reached while routing")])
         visited.add(name)
         node = graph.nodes[name]
+        if isinstance(node, DelayNode):
+            outcome, reason, wait = _delay_step(node, since, now)
+            path.append(PathStep(node=name, outcome=outcome, reason=reason))
+            if wait is not None:
+                return wait, path
+            name = node.next
+            continue
         if isinstance(node, BRANCHING_NODES):
             outcome, reason, target = _next_step(node, facts, now)
             path.append(PathStep(node=name, outcome=outcome, reason=reason))
@@ -736,7 +779,7 @@ def route(
     first = PathStep(node=graph.trigger_name, outcome=outcome, reason=decision.reason)
     if not decision.routes:
         return RoutePlan(triggered=False, reason=decision.reason, path=(first,))
-    action, path = _walk(graph, [first], facts, now)
+    action, path = _walk(graph, [first], facts, now, trigger_input.at)
     return RoutePlan(triggered=True, reason=decision.reason, action=action, path=tuple(path),
                      booking=path_suggestion(graph, path))
 

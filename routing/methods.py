@@ -14,7 +14,9 @@ A method's entry says how it orders a team's candidates and which rules apply to
   orders each tier;
 - ``direct_rule``: a direct-owner method, the name of the team's rule (a ``DirectOwnerRule``
   field of ``Team``) that names the owner; ``candidate_owner``: the owner handed in by the caller
-  (the matched record's owner) comes before the rule's field.
+  (the matched record's owner) comes before the rule's field;
+- ``queued``: nobody is picked: the record waits in the team's queue until a member pulls it
+  (``baton pull``); a queued method is neither a tier method nor a fallback.
 
 This module is imported by ``routing.teams``, so it imports nothing from the rest of ``routing``
 at run time.
@@ -42,6 +44,7 @@ class Method(StrEnum):
     PRIORITY_TIERS = "priority_tiers"
     LOOKUP_OWNER = "lookup_owner"
     RELATED_OWNER = "related_owner"
+    PULL = "pull"
 
 
 def round_robin_key(index: int, state: MemberState) -> OrderKey:
@@ -69,6 +72,7 @@ class MethodSpec:
     tiered: bool = False
     direct_rule: str | None = None
     candidate_owner: bool = False
+    queued: bool = False
 
     @property
     def direct(self) -> bool:
@@ -89,6 +93,7 @@ _SPECS = (
     MethodSpec(Method.PRIORITY_TIERS, tiered=True),
     MethodSpec(Method.LOOKUP_OWNER, direct_rule="lookup_owner"),
     MethodSpec(Method.RELATED_OWNER, direct_rule="related_owner", candidate_owner=True),
+    MethodSpec(Method.PULL, queued=True),
 )
 METHODS: dict[str, MethodSpec] = {spec.method: spec for spec in _SPECS}
 if set(METHODS) != set(Method):
@@ -97,11 +102,11 @@ if set(METHODS) != set(Method):
 DISTRIBUTION_METHODS = frozenset(spec.method for spec in _SPECS if spec.distributes)
 DIRECT_METHODS = frozenset(spec.method for spec in _SPECS if spec.direct)
 TIER_METHOD_NAMES = tuple(
-    spec.method.value for spec in _SPECS if spec.distributes and not spec.tiered
+    spec.method.value for spec in _SPECS if spec.distributes and not spec.tiered and not spec.queued
 )
 FALLBACK_NAMES = (
     "team_method",
-    *(spec.method.value for spec in _SPECS if spec.distributes),
+    *(spec.method.value for spec in _SPECS if spec.distributes and not spec.queued),
     "hold",
 )
 TierMethod = Literal[TIER_METHOD_NAMES]  # type: ignore[valid-type]

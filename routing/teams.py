@@ -19,6 +19,7 @@ from pydantic import (
 
 from routing.base import Strict
 from routing.methods import METHODS, FallbackMethod, Method, TierMethod
+from routing.queue_order import QueueOrder
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 END_OF_DAY_SPELLINGS = ("24:00", "24:00:00")
@@ -341,6 +342,9 @@ class Team(Strict):
         default=None, ge=1, description="an assigned record not actioned within this is reassigned and escalated"
     )
     lead: str | None = Field(default=None, description="user id of the team lead (SLA escalations go there)")
+    order: QueueOrder = Field(
+        default=QueueOrder(), description="the order of the records waiting in the team's pull queue"
+    )
     _compiled: Any = PrivateAttr(default=None)
 
     def member(self, member_id: str) -> Member | None:

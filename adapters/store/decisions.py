@@ -181,16 +181,20 @@ class DecisionTransaction(StoreTransaction):
             return
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         statement = insert(holds)
-        self.connection.execute(  # a new hold is held; a re-checked one held again (rechecking -> held)
+        values = rows_values(rows, version=1)
+        for row in values:  # a new hold is held, or queued (pull method); a re-checked one held (or queued) again
+            row["status"] = HoldStatus.QUEUED.value if row["status"] == HoldStatus.QUEUED else HoldStatus.HELD.value
+        self.connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[holds.c.routing_id],
                 set_={"reason": statement.excluded.reason, "recheck_at": statement.excluded.recheck_at,
                       "context": statement.excluded.context, "checks": holds.c.checks + 1,
-                      "status": HoldStatus.HELD.value, "version": holds.c.version + 1},
+                      "team": statement.excluded.team,  # a delayed record's wait ended in a team's hold
+                      "status": statement.excluded.status, "version": holds.c.version + 1},
                 where=sa.or_(*(holds.c.status == status  # else another re-check held it first (an IN list
                                for status in sorted(HOLD.sources(HoldStatus.HELD)))),  # cannot go with many rows)
             ),
-            rows_values(rows, status=HoldStatus.HELD.value, version=1),
+            values,
         )
 
     def release_holds(self, routing_ids: Iterable[str]) -> None:
@@ -199,6 +203,20 @@ class DecisionTransaction(StoreTransaction):
         if ids:
             self.connection.execute(sa.delete(holds).where(
                 holds.c.routing_id.in_(ids), holds.c.status.in_(sorted(HOLD.sources(HoldStatus.RELEASED)))))
+
+    def queued(self, team: str, limit: int, *, lock: bool = False) -> list[HeldRecord]:
+        """The records waiting in ``team``'s pull queue, oldest first; with ``lock`` each is locked until the unit
+        ends: on PostgreSQL rows another transaction has locked are skipped (``FOR UPDATE SKIP LOCKED``), on
+        SQLite the unit holds the single writer's lock already."""
+        query = (sa.select(holds).where(holds.c.team == team, holds.c.status == HoldStatus.QUEUED.value)
+                 .order_by(holds.c.held_at, holds.c.routing_id).limit(limit))
+        if lock and self._dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [
+            HeldRecord(row.routing_id, row.object_type, row.record_id, row.team, row.reason, row.context,
+                       row.held_at, row.recheck_at, row.checks, row.status, row.version)
+            for row in self.connection.execute(query)
+        ]
 
     def queue_owner_writes(self, rows: Sequence[OwnerWrite]) -> None:
         """After the decisions' record states: a write whose decision is not its record's newest is superseded."""

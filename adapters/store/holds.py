@@ -12,7 +12,7 @@ from adapters.store.base import transaction
 from adapters.store.compare_and_set import compare_and_set
 from adapters.store.tables import holds
 from kernel.ports.holds import HeldRecord
-from routing.lifecycles.hold import HOLD, HoldStatus
+from routing.lifecycles.hold import HOLD, WAITING_FOR_RECHECK, HoldStatus
 
 
 class SqlHolds:
@@ -22,10 +22,11 @@ class SqlHolds:
         self.engine = engine
 
     def held(self, due_at: datetime | None = None, limit: int | None = None) -> list[HeldRecord]:
-        """Held records, next re-check first; only those due by ``due_at`` when it is given."""
+        """Held records, next re-check first; only those due by ``due_at`` when it is given (records waiting in
+        a pull queue are never due: a member's pull decides them)."""
         query = sa.select(holds).order_by(holds.c.recheck_at, holds.c.routing_id)
         if due_at is not None:
-            query = query.where(holds.c.recheck_at <= due_at)
+            query = query.where(holds.c.recheck_at <= due_at, holds.c.status.in_(sorted(WAITING_FOR_RECHECK)))
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as connection:

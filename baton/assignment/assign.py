@@ -48,6 +48,9 @@ from routing.booking.fairness import counted_statuses
 from routing.config import OrgConfig
 from routing.dispatch import Plan, PlanKind, RecordChange, echoes_known_owner, plan_record
 from routing.graph import AssignTeam, FixedOwner
+from routing.lifecycles.hold import HoldStatus
+from routing.methods import Method
+from routing.queue_order import ordered_ids
 from routing.selection import (
     PreviousOwner,
     TeamState,
@@ -60,6 +63,7 @@ from routing.selection.meetings import MeetingWindow, meeting_window
 from routing.teams import Team
 
 HOLD_RECHECK = timedelta(minutes=5)
+DELAYED = "(delayed)"  # the team of a delayed record's hold: the graph names its team once the wait is over
 CLOSED_FLAGS = ("IsClosed", "IsConverted")
 
 
@@ -102,6 +106,7 @@ def record_change(event: RecordEvent) -> RecordChange:
     return RecordChange(
         event.object_type, event.change_type, event.fields.get("OwnerId"),
         frozenset(event.changed_fields) if event.changed_fields is not None else None, event.change_origin,
+        event.event_time(),
     )
 
 
@@ -192,8 +197,10 @@ def _decide(
     enqueued_at: datetime,
     sticky: dict[StickyKey, StickyOwner] | None = None,
     meetings: Mapping[str, Mapping[str, int]] | None = None,
+    puller: str | None = None,
 ) -> tuple[AssignmentLog, datetime | None]:
-    """The decision, and for a held record when someone may next be free to take it."""
+    """The decision, and for a held record when someone may next be free to take it; ``puller``: the member
+    pulling the record from a pull queue."""
     event_at = context.event.event_time()
     path = [PathStep(**step) for step in plan.path]
     walked = {"path": path, "booking_suggestion": plan.booking}  # a fallback plan below keeps the path's suggestion
@@ -226,7 +233,7 @@ def _decide(
         team, team_states[team.name], facts, now, method=plan.method,
         required_skills=plan.required_skills or None, unavailable=unavailable,
         sticky_owner=PreviousOwner(previous.owner_id, previous.assigned_at) if previous else None,
-        meetings=meetings.get(team.name) if meetings else None,
+        meetings=meetings.get(team.name) if meetings else None, puller=puller,
     )
     if key and sticky is not None and selection.owner_id:
         sticky[(team.name, key)] = StickyOwner(team.name, key, selection.owner_id, now)
@@ -312,6 +319,18 @@ def _hold(context: RoutingContext, log: AssignmentLog, team: Team, held_at: date
     return HeldRecord(log.routing_id, log.object_type, log.record_id, team.name,
                       "; ".join(log.reasons[-3:]) or "no member can take it now", context.model_dump(mode="json"),
                       held_at, recheck_at)
+
+
+def _delayed(context: RoutingContext, log: AssignmentLog, held_at: datetime, not_before: datetime) -> HeldRecord:
+    """A record a delay node holds: re-checked (routed again, past the node) once its wait ends."""
+    return HeldRecord(log.routing_id, log.object_type, log.record_id, DELAYED, log.reasons[-1],
+                      context.model_dump(mode="json"), held_at, not_before)
+
+
+def _queue(context: RoutingContext, log: AssignmentLog, team: Team, now: datetime) -> HeldRecord:
+    """A record of a pull team waits in the team's queue (never re-checked: a member's pull decides it)."""
+    return HeldRecord(log.routing_id, log.object_type, log.record_id, team.name, log.reasons[-1],
+                      context.model_dump(mode="json"), now, now, status=HoldStatus.QUEUED.value)
 
 
 Item = tuple[RoutingContext, Prepared]
@@ -403,15 +422,22 @@ class RecordDecision:
 
 
 def decide_record(context: RoutingContext, item: Prepared, state: DecisionState, now: datetime,
-                  held_since: datetime | None = None, change: WorkloadChange | None = None) -> RecordDecision:
+                  held_since: datetime | None = None, change: WorkloadChange | None = None,
+                  puller: str | None = None) -> RecordDecision:
     """One record's decision, exactly as the assign stage makes it: selection, a hold past the team's
-    deadline, workload changes of records Baton does not route; ``state`` advances as the real run's does."""
+    deadline, workload changes of records Baton does not route; ``state`` advances as the real run's does.
+    A pull team's record waits in its queue (a queued hold) unless ``puller`` is pulling it."""
     key: RecordKey = (context.event.object_type, context.event.record_id)
     plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
     log, next_free = _decide(context, plan, config, state.team_states, state.latest.get(key), state.unavailable,
-                             now, item.batch.enqueued_at, state.sticky, state.meetings)
+                             now, item.batch.enqueued_at, state.sticky, state.meetings, puller)
     hold = None
-    if log.outcome is Outcome.HELD and log.team:
+    if log.outcome is Outcome.HELD and plan.kind is PlanKind.DELAY and plan.not_before is not None:
+        hold = _delayed(context, log, held_since or now, plan.not_before)
+    elif log.outcome is Outcome.HELD and log.team and log.method == Method.PULL:
+        if puller is None:
+            hold = _queue(context, log, config.team(log.team), now)
+    elif log.outcome is Outcome.HELD and log.team:
         team = config.team(log.team)
         log = _after_hold_deadline(log, team, held_since, now)
         if log.outcome is Outcome.HELD:
@@ -434,6 +460,29 @@ def decide_record(context: RoutingContext, item: Prepared, state: DecisionState,
     return RecordDecision(log, hold, workload_teams)
 
 
+def in_team_order(items: list[Item], held_since: Mapping[str, datetime], now: datetime) -> list[Item]:
+    """Held records re-checked together, in their team's ``order`` where the team sets one (each team's records
+    take that team's places in the list, highest priority first, so the first member free gets the first);
+    everything else keeps its place."""
+    places: dict[str, tuple[Team, list[int]]] = {}
+    for index, (context, item) in enumerate(items):
+        plan = item.plans[context.routing_id]
+        if context.routing_id in held_since and plan.kind is PlanKind.SELECT and plan.team:
+            team = item.configs[context.routing_id].team(plan.team)
+            if team.order.by != "oldest":
+                places.setdefault(team.name, (team, []))[1].append(index)
+    if not places:
+        return items
+    ordered = list(items)
+    for team, indexes in places.values():
+        by_id = {items[index][0].routing_id: items[index] for index in indexes}
+        facts = {routing_id: item.facts[routing_id] for routing_id, (_, item) in by_id.items()}
+        since = {routing_id: held_since[routing_id] for routing_id in by_id}
+        for index, routing_id in zip(indexes, ordered_ids(team.order, since, facts, now), strict=True):
+            ordered[index] = by_id[routing_id]
+    return ordered
+
+
 def _decide_all(tx: DecisionUnit, prepared: Sequence[Prepared], now: datetime) -> dict[str, AssignmentLog]:
     contexts: dict[str, Item] = {}
     for item in prepared:
@@ -444,7 +493,7 @@ def _decide_all(tx: DecisionUnit, prepared: Sequence[Prepared], now: datetime) -
     for routing_id in rechecked:
         del stored[routing_id]
     held_since = tx.hold_times(rechecked)
-    fresh = [(c, p) for rid, (c, p) in contexts.items() if rid not in stored]
+    fresh = in_team_order([(c, p) for rid, (c, p) in contexts.items() if rid not in stored], held_since, now)
     latest = tx.record_states((c.event.object_type, c.event.record_id) for c, _ in fresh)
     wanted = needs(fresh, latest)
     unavailable = frozenset(tx.unavailable_members()) if wanted.teams or wanted.named_owners else frozenset()

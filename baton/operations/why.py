@@ -10,7 +10,7 @@ from kernel.ports.operations import RecordTrace
 
 OUTBOX_FIELDS = ("status", "superseded_by", "sequence", "attempts", "last_error", "channel", "created_at", "sent_at",
                  "next_attempt_at", "retrying_since", "fields")
-HOLD_FIELDS = ("routing_id", "object_type", "record_id", "team", "reason", "held_at", "recheck_at", "checks")
+HOLD_FIELDS = ("routing_id", "object_type", "record_id", "team", "status", "reason", "held_at", "recheck_at", "checks")
 STATE_FIELDS = ("object_type", "record_id", "last_event_at", "routing_id", "owner_id", "updated_at")
 LETTER_FIELDS = ("id", "stage", "reason", "failed_at", "replayed_at", "replay_count")
 NO_WRITE = {"status": "none", "reason": "no owner to write (the decision did not assign one)"}
@@ -86,7 +86,7 @@ def decision(log: dict[str, Any], trace: RecordTrace) -> dict[str, Any]:
                        "booking_suggestion": log.get("booking_suggestion")},
         },
         "salesforce_write": _fields(written, OUTBOX_FIELDS) if written else NO_WRITE,
-        "hold": _fields(held, ("reason", "held_at", "recheck_at", "checks")) if held else None,
+        "hold": _fields(held, ("status", "reason", "held_at", "recheck_at", "checks")) if held else None,
     })
 
 

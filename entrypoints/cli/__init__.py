@@ -6,6 +6,7 @@ from entrypoints.cli import (  # noqa: F401  (registers the commands on ``app``)
     members,
     monitor,
     operate,
+    pull,
     reconcile,
     record_reassign,
     records,

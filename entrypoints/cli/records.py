@@ -263,7 +263,7 @@ def held_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="one object per line")] = False,
 ) -> None:
-    """List held records with their reason and next re-check."""
+    """List held records with their reason and next re-check (status queued: waiting in a pull team's queue)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = load_settings()
@@ -273,7 +273,8 @@ def held_list(
         for record in held:
             sys.stdout.write(json.dumps({
                 "routing_id": record.routing_id, "object_type": record.object_type, "record_id": record.record_id,
-                "team": record.team, "reason": record.reason, "held_at": record.held_at.isoformat(),
+                "team": record.team, "status": record.status, "reason": record.reason,
+                "held_at": record.held_at.isoformat(),
                 "recheck_at": record.recheck_at.isoformat(), "checks": record.checks}) + "\n")
         return
     table = Table(title="Held records")

@@ -36,7 +36,7 @@ def create(
     name: Annotated[str, typer.Option("--name", help="who or what holds it, e.g. 'pubsub relay'")],
     scope: Annotated[list[str], typer.Option("--scope", help=f"repeatable: {', '.join(SCOPES)}")],
     scheduler_user: Annotated[str | None, typer.Option(
-        "--scheduler-user", help="books only as this Salesforce user (005...) and sees only their bookings")] = None,
+        "--scheduler-user", help="books (and pulls records) only as this Salesforce user (005...) and sees only their bookings")] = None,
     rate: Annotated[int | None, typer.Option(
         "--rate", min=1, help="booking API requests a minute (default BATON_BOOKING_RATE_PER_MINUTE)")] = None,
     expires_in: Annotated[str | None, typer.Option("--expires-in", help="lifetime: 90d, 12w or 36h")] = None,

@@ -1,5 +1,5 @@
 """The web process: the app factory, which puts the runtime on ``app.state`` and adds each route module's
-router (booking API, handoff page, operations, record reassign, the admin API, Salesforce in). On the embedded default the
+router (booking API, handoff page, operations, record reassign, the admin API, pull queues, Salesforce in). On the embedded default the
 process also does the work it accepts: it drains the store's inbox (``baton.embedded``) while it runs."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from entrypoints.http import (
     handoff,
     members,
     operations,
+    pulls,
     records,
     salesforce,
 )
@@ -45,6 +46,7 @@ def create_app(runtime_source: Runtime | RuntimeSource, salesforce_login: Login 
     _add_routes(app, operations.router)
     _add_routes(app, records.router)
     _add_routes(app, members.router)
+    _add_routes(app, pulls.router)
     _add_routes(app, salesforce.router)
     return app
 

@@ -36,6 +36,7 @@ METRICS_READ = "metrics:read"
 RECORDS_WRITE = "records:write"
 MEMBERS_READ = "members:read"
 MEMBERS_WRITE = "members:write"
+RECORDS_PULL = "records:pull"
 SCOPES = {
     EVENTS_WRITE: "POST /salesforce/events (relayed change and platform events)",
     BOOKINGS_READ: "GET /availability, GET /bookings/{id}",
@@ -45,6 +46,8 @@ SCOPES = {
     MEMBERS_READ: "GET /v1/audit (the admin audit)",
     MEMBERS_WRITE: "/v1/members/{user_id}/availability, /out-of-office, /tags; /v1/teams/{team}/members "
                    "(availability, out of office, tags, team members)",
+    RECORDS_PULL: "POST /v1/teams/{team}/pull (a member takes the next record of a pull team's queue; a token "
+                  "pinned to a user pulls only for that user)",
 }
 LEGACY_EVENTS = "legacy-events-token"
 LEGACY_BOOKING = "legacy-booking-token"

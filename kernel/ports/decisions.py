@@ -126,6 +126,12 @@ class DecisionReader(Protocol):
         """User ids toggled unavailable."""
         ...
 
+    def queued(self, team: str, limit: int, *, lock: bool = False) -> list[HeldRecord]:
+        """The records waiting in ``team``'s pull queue (oldest first, at most ``limit``); with ``lock`` each is
+        locked until the unit ends and rows another unit has locked are skipped, so two pulls never decide the
+        same record."""
+        ...
+
 
 class DecisionUnit(DecisionReader, Protocol):
     """The assign stage's unit of work: its reads and writes, all in one transaction."""

@@ -22,7 +22,7 @@ class HeldRecord:
     held_at: datetime
     recheck_at: datetime
     checks: int = 0
-    status: str = "held"  # or "rechecking": leased to a re-check (routing/lifecycles/hold.py)
+    status: str = "held"  # "rechecking": leased to a re-check; "queued": in a pull queue (routing/lifecycles/hold.py)
     version: int = 1  # counts its transitions: a lease names the version it read (compare-and-set)
 
 

@@ -574,6 +574,7 @@ def select_owner(
     sticky_owner: PreviousOwner | None = None,
     candidate_owner: str | None = None,
     meetings: Mapping[str, int] | None = None,
+    puller: str | None = None,
 ) -> tuple[Selection, TeamState]:
     """Pick the member of ``team`` who gets the record described by ``facts`` at ``now``.
 
@@ -582,8 +583,9 @@ def select_owner(
     toggled unavailable; ``sticky_owner`` is the previous owner for the record's sticky key;
     ``candidate_owner`` is the related owner (e.g. the matched account's owner); ``meetings``, for a
     team counting meetings, the meetings each member hosted in the period of ``now`` (absent: none;
-    None keeps the counts the state has). Returns the selection and the new state (``state`` itself
-    when nothing changed, e.g. when held).
+    None keeps the counts the state has); ``puller``, under the pull method, the member asking for the
+    record (without one a pull team's record waits in its queue). Returns the selection and the new state
+    (``state`` itself when nothing changed, e.g. when held).
     """
     decision = _Decision(team, state, facts, now, unavailable, required_skills, meetings)
     chosen = Method(method) if method is not None else team.method
@@ -603,7 +605,31 @@ def select_owner(
         if not isinstance(outcome, Method):
             return outcome
         chosen = outcome
+    if METHODS[chosen].queued:
+        return _pulled(decision, chosen, puller, notes)
     return _distribute(decision, chosen, notes)
+
+
+def _pulled(
+    decision: _Decision, method: Method, puller: str | None, notes: list[str]
+) -> tuple[Selection, TeamState]:
+    """The pull method: without a puller the record waits in the team's queue; with one, the puller gets
+    it if the record suits them (skills, member filters) and they may take it (active, not toggled off,
+    under their caps). Working hours do not apply: a member asking for work is at work."""
+    team_name = decision.team.name
+    if puller is None:
+        reason = f"pull: waiting in team {team_name}'s queue until a member pulls it"
+        return decision.selection(method.value, None, [*notes, reason]), decision.state
+    index = decision.roster.find(puller)
+    if index is None:
+        return decision.selection(method.value, None, [*notes, f"pull: {puller} is {NOT_A_MEMBER}"]), decision.state
+    skip = decision.misfit(index) or decision.blocked(index, availability=False)
+    if skip is not None:
+        why = decision.explanation([skip]).describe(skip)
+        return decision.selection(method.value, None, [*notes, f"pull: {puller} cannot take it: {why}"]), \
+            decision.state
+    new_state = decision.commit_direct(index, count_as_turn=False)
+    return decision.selection(method.value, index, [*notes, f"pull: {puller} pulled it from the queue"]), new_state
 
 
 

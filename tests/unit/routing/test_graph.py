@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from routing.graph import (
     Stop,
     TriggerInput,
     TriggerNode,
+    Wait,
     decide_trigger,
     reachable,
     route,
@@ -668,3 +669,36 @@ def test_edge_back_to_an_ancestor_is_reported_as_a_cycle(
     nodes[source] = {**nodes[source], edge: target}
     cycles = [message for _, message in problems_of(nodes) if message.startswith("cycle: ")]
     assert any(source in message and target in message for message in cycles)
+
+
+# --- delay ------------------------------------------------------------------------------------
+
+
+DELAYED = Graph.model_validate({"nodes": {
+    "start": {"kind": "trigger", "next": "wait"},
+    "wait": {"kind": "delay", "minutes": 30, "next": "to_inbound"},
+    "to_inbound": {"kind": "assign_team", "team": "Inbound"},
+}})
+
+
+def test_a_delay_node_waits_until_minutes_after_the_event() -> None:
+    event = TriggerInput(change=ChangeType.CREATE, at=NOW)
+    waiting = route(DELAYED, event, {}, NOW + timedelta(minutes=29, seconds=59))
+    assert waiting.action == Wait(until=NOW + timedelta(minutes=30), reason=waiting.path[-1].reason)
+    assert [(step.node, step.outcome) for step in waiting.path] == [("start", "routed"), ("wait", "waiting")]
+    assert RoutePlan.model_validate_json(waiting.model_dump_json()) == waiting
+
+
+def test_a_delay_node_whose_wait_is_over_goes_on() -> None:
+    plan = route(DELAYED, TriggerInput(change=ChangeType.CREATE, at=NOW), {}, NOW + timedelta(minutes=30))
+    assert plan.action == AssignTeam(team="Inbound")
+    assert [(step.node, step.outcome) for step in plan.path] == [
+        ("start", "routed"), ("wait", "waited"), ("to_inbound", "assign")]
+
+
+def test_a_delay_node_needs_whole_minutes_and_a_next_node() -> None:
+    assert problems_of({"start": {"kind": "trigger", "next": "wait"},
+                        "wait": {"kind": "delay", "minutes": 0, "next": "gone"}})
+    assert ("graphs.Lead.nodes.wait.next", "unknown node 'gone'") in [
+        (where, what[:len("unknown node 'gone'")]) for where, what in problems_of(
+            {"start": {"kind": "trigger", "next": "wait"}, "wait": {"kind": "delay", "minutes": 5, "next": "gone"}})]

@@ -26,13 +26,13 @@ def test_every_method_has_one_entry_and_every_distribution_method_orders_or_dele
             assert spec.key is None
             assert spec.direct_rule in Team.model_fields
         else:
-            assert (spec.key is None) == spec.tiered
+            assert (spec.key is None) == (spec.tiered or spec.queued)
 
 
 def test_direct_and_distribution_methods_split_the_methods():
     assert DIRECT_METHODS == {Method.LOOKUP_OWNER, Method.RELATED_OWNER}
     assert DISTRIBUTION_METHODS == {
-        Method.ROUND_ROBIN, Method.WEIGHTED, Method.LOAD_BALANCING, Method.PRIORITY_TIERS
+        Method.ROUND_ROBIN, Method.WEIGHTED, Method.LOAD_BALANCING, Method.PRIORITY_TIERS, Method.PULL
     }
 
 

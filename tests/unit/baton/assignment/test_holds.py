@@ -88,3 +88,20 @@ def test_hold_past_the_team_wait_goes_to_the_fallback_owner(pipeline: Pipeline) 
     log = pipeline.store.decisions.assignment_logs([routing_id])[routing_id]
     assert (log["outcome"], log["owner_id"], log["method"]) == ("assigned", FALLBACK, "fallback_owner")
     assert pipeline.store.holds.held() == []
+
+
+def test_held_records_re_checked_together_go_in_the_teams_order(pipeline: Pipeline) -> None:
+    pipeline.apply(team_config(members=1, order="{by: field, field: Score__c, direction: descending}")
+                   .replace('name: "Rep 1"}', 'name: "Rep 1", caps: {per_day: 1}}'))
+    pipeline.store.decisions.set_member_available(member_id(1), False, datetime.now(UTC))
+    events = [lead_event(1, Score__c=10), lead_event(2, Score__c=90), lead_event(3, Score__c=50)]
+    pipeline.send(events)
+    pipeline.drain()
+    assert len(pipeline.store.holds.held()) == 3
+    pipeline.store.decisions.set_member_available(member_id(1), True, datetime.now(UTC))
+
+    assert recheck_due_holds(pipeline.store.holds, pipeline.broker, later()) == 3
+    pipeline.drain()
+
+    assert pipeline.store.decisions.owner_counts() == {member_id(1): 1}
+    assert [change.record_id for change in pipeline.writer.written] == [events[1].record_id]  # the highest score

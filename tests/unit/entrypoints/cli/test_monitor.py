@@ -301,7 +301,7 @@ def test_held_lists_a_held_record_with_its_reason_and_a_recheck_routes_it_once_s
     routed: Pipeline, cli_env: dict[str, str]
 ) -> None:
     [held] = json_lines(baton(cli_env, "held", "--json"))
-    assert (held["record_id"], held["team"]) == (lead_event(4).record_id, "Inbound")
+    assert (held["record_id"], held["team"], held["status"]) == (lead_event(4).record_id, "Inbound", "held")
     assert "unavailable" in held["reason"] and held["recheck_at"]
 
     assert baton(cli_env, "member", "available", member_id(2)).returncode == 0

@@ -11,6 +11,7 @@ H = HoldStatus
 ALLOWED = {
     (H.HELD, H.RECHECKING), (H.HELD, H.RELEASED),
     (H.RECHECKING, H.RECHECKING), (H.RECHECKING, H.HELD), (H.RECHECKING, H.RELEASED),
+    (H.QUEUED, H.RELEASED), (H.RECHECKING, H.QUEUED),
 }
 
 
@@ -30,4 +31,4 @@ def test_every_other_transition_is_refused(current: HoldStatus, to: HoldStatus) 
 def test_a_released_hold_is_final_and_only_a_re_check_holds_it_again() -> None:
     assert HOLD.final == {H.RELEASED} and HOLD.initial == H.HELD
     assert HOLD.sources(H.HELD) == {H.RECHECKING}
-    assert HOLD.sources(H.RELEASED) == {H.HELD, H.RECHECKING}
+    assert HOLD.sources(H.RELEASED) == {H.HELD, H.RECHECKING, H.QUEUED}
