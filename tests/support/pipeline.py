@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,7 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from dramatiq import Message, Worker
+from dramatiq import Broker, Message, Middleware, Worker
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.errors import ConnectionClosed
 from sqlalchemy.engine import Engine
@@ -28,6 +30,51 @@ from kernel.clock import utc_now
 from kernel.errors import TransientError
 from kernel.ports import OwnerChange, WriteResult
 from messages import AssignmentLog, RecordEvent
+
+SETTLE_TIMEOUT_S = 60
+
+
+class Settling(Middleware):
+    """The messages a worker took and has not yet settled: an ack or nack and every other middleware's
+    ``after_ack``/``after_nack`` (the dead-letter copy among them). A queue's ``join`` returns at the ack or
+    nack itself, before those, so a test waits for this too. It must be the broker's first middleware: dramatiq
+    runs the ``after_`` hooks in reverse order, so the first one's run last."""
+
+    def __init__(self) -> None:
+        self._unsettled: set[str] = set()
+        self._changed = threading.Condition()
+
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        with self._changed:
+            self._unsettled.add(message.message_id)
+
+    def _settled(self, message: MessageProxy) -> None:
+        with self._changed:
+            self._unsettled.discard(message.message_id)
+            self._changed.notify_all()
+
+    def after_ack(self, broker: Broker, message: MessageProxy) -> None:
+        self._settled(message)
+
+    def after_nack(self, broker: Broker, message: MessageProxy) -> None:
+        self._settled(message)
+
+    def wait(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: not self._unsettled, timeout_s), f"unsettled: {self._unsettled}"
+
+
+def settling(broker: StubBroker) -> Settling:
+    """The broker's ``Settling`` middleware, added first the first time (a test session reuses its broker)."""
+    found = next((middleware for middleware in broker.middleware if isinstance(middleware, Settling)), None)
+    if found is None:
+        found = Settling()
+        if broker.middleware:
+            broker.add_middleware(found, before=type(broker.middleware[0]))
+        else:
+            broker.add_middleware(found)
+    return found
+
 
 FLUSH_ATTEMPTS = 4  # a write failing transiently in every flush round is given up at its 4th attempt:
 # the rounds are a minute apart, and the retry window ends 3 minutes after the first failure
@@ -123,6 +170,7 @@ class Pipeline:
         for _ in range(2):
             for stage in (*ROUTING.stages, *BATCH_ROUTING.stages):
                 self.broker.join(self.broker.get_actor(stage.name).queue_name, timeout=30_000, fail_fast=False)
+            settling(self.broker).wait()
 
     def flush(self) -> FlushReport:
         """The outbox flusher's rounds, each a minute later, so rows waiting to be retried come due."""
@@ -149,6 +197,7 @@ def running_pipeline(stub_runtime: runtime.Runtime, engine: Engine, schema: str 
     broker = stub_runtime.broker
     assert isinstance(broker, StubBroker)
     broker.flush_all()
+    settling(broker)
     worker = Worker(broker, worker_timeout=50, worker_threads=4)
     worker.start()
     try:
