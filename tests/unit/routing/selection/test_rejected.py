@@ -49,3 +49,11 @@ def test_only_rejections_of_the_teams_current_period_count() -> None:
     today = Rejection("Lead", "00Q", "u1", "sales", "wrong region", NOW)
     assert rejected_this_period(daily, [old, today], NOW) == {"u1": WHY}
     assert set(rejected_this_period(never, [old, today], NOW)) == {"u0", "u1"}  # a period that never resets
+
+
+def test_a_rejecter_cannot_pull_the_record_back_from_a_pull_queue() -> None:
+    pull = team(method="pull")
+    refused, _ = select_owner(pull, TeamState(), {}, NOW, puller="u0", rejected={"u0": WHY})
+    taken, _ = select_owner(pull, TeamState(), {}, NOW, puller="u1", rejected={"u0": WHY})
+    assert refused.held and refused.reasons[-1] == f"pull: u0 cannot take it: {WHY}"
+    assert taken.owner_id == "u1"
