@@ -6,14 +6,18 @@ rejected record still counts for the rejecter. The record's state is read from (
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from baton.assignment.reassign.reject import field_rejections
 from baton.operations.why import record_trace
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import RECORDS_REJECT, RECORDS_WRITE
 from kernel.clock import utc_now
+from messages import ChangeType, RecordEvent, Source
+from routing.config import load_config_text
 from tests.support import cdc_samples as cdc
 from tests.support.configs import member_id, team_config
 from tests.support.events import lead_event
@@ -151,3 +155,35 @@ def test_the_team_decides_whether_a_rejected_record_counts_for_the_rejecter(
     assert response.status_code == 202
     members = pipeline.store.decisions.team_state("Inbound")["members"]  # type: ignore[index]
     assert members[REP_1].get("period_count", 0) == rep_1_count
+
+
+FIELDS = "rejection: {field: Baton_Rejected__c, reason_field: Baton_Rejection_Reason__c}\n"
+
+
+def _ticked(by: str, at_hour: int = 1) -> RecordEvent:
+    """A change event of lead 1: the rejection checkbox ticked by ``by``, with a reason."""
+    event = lead_event(1, source=Source.CHANGE_EVENT, event_id=f"cdc-{by}-{at_hour}", OwnerId=by,
+                       Baton_Rejected__c=True, Baton_Rejection_Reason__c="duplicate of an open lead")
+    return event.model_copy(update={"change_type": ChangeType.UPDATE, "changed_by": by,
+                                    "changed_fields": ["Baton_Rejected__c", "Baton_Rejection_Reason__c"],
+                                    "commit_timestamp": event.event_time() + timedelta(hours=at_hour)})
+
+
+def test_the_owner_ticking_the_rejection_field_in_salesforce_rejects_the_record(pipeline: Pipeline) -> None:
+    pipeline.apply(team_config(members=2) + FIELDS)
+    pipeline.send([lead_event(1)])
+    pipeline.drain()
+    config = load_config_text(team_config(members=2) + FIELDS)
+
+    by_someone_else = field_rejections([_ticked(REP_2)], config, pipeline.store.decisions, utc_now())
+    [by_owner] = field_rejections([_ticked(REP_1, 2)], config, pipeline.store.decisions, utc_now())
+    pipeline.send([by_owner])
+    pipeline.drain()
+
+    assert by_someone_else == [_ticked(REP_2)]  # not the owner: an ordinary change, nothing rejected
+    assert by_owner.change_type is ChangeType.REASSIGN
+    assert _owner(pipeline) == REP_2
+    document = record_trace(RECORD, pipeline.store.operations.record_trace(RECORD))
+    assert document["decisions"][0]["stages"]["assign"]["reasons"][0] == \
+        "rejected by the owner: duplicate of an open lead"
+    assert field_rejections([_ticked(REP_1)], None, pipeline.store.decisions, utc_now()) == [_ticked(REP_1)]
