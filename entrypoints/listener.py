@@ -31,13 +31,15 @@ from adapters.salesforce.rereads import RecordReader, SoqlRecordReader, record_e
 from adapters.salesforce.streaming import REPLAY_NEW, BayeuxClient, StreamEvent, client_for
 from adapters.store import Store
 from adapters.store.leader import LeaderLock
+from baton.assignment.reassign.reject import field_rejections
 from baton.configs import ConfigProvider
 from baton.salesforce.ingest import enqueue
 from baton.salesforce.lost_events import record_lost_window
 from kernel.clock import Clock, utc_now
-from kernel.errors import ConfigError, InputError, ReplayIdInvalid, SessionInvalid
+from kernel.errors import ConfigError, InputError, PermanentError, ReplayIdInvalid, SessionInvalid
 from kernel.ports.operations import StreamPosition
 from messages import RecordEvent, Source
+from routing.config import OrgConfig
 
 log = structlog.get_logger(__name__)
 
@@ -199,13 +201,20 @@ class ChannelListener:
                 self._log.error("change_event_rejected", replay_id=event.replay_id, reason=str(exc))
         routed = record_events(intake, reader, received, self._integration_user_id, skip_unreadable=True,
                                written=self._configs.fields_baton_writes())
-        self._enqueue(complete_updates(routed, self.store, reader), received)
+        completed = complete_updates(routed, self.store, reader)
+        self._enqueue(field_rejections(completed, self._config(), self.store.decisions, received), received)
         self._save_usage(reader, received)
         replay_ids = [event.replay_id for event in events if event.replay_id is not None]
         if replay_ids:
             times = [t for t in (event_time(event.data) for event in events) if t is not None]
             self.store.administration.save_stream_position(self.channel, max(replay_ids),
                                                            max(times, default=received), received)
+
+    def _config(self) -> OrgConfig | None:
+        try:
+            return self._configs.current()[1]
+        except PermanentError:
+            return None
 
     def _save_usage(self, reader: RecordReader, now: datetime) -> None:
         usage = reader.api_usage() if isinstance(reader, SoqlRecordReader) else None

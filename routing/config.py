@@ -22,6 +22,15 @@ from routing.writeback import ObjectWriteback, shape_problems, written_fields
 MAX_CONFIG_VALUES = 200_000  # values after YAML aliases are expanded; a large org's config has a few thousand
 
 
+class RejectionFields(Strict):
+    """A rejection made in Salesforce: a change event, by the record's owner, setting ``field`` to true is treated
+    as that owner rejecting the record (as ``baton reject``), its reason read from ``reason_field``."""
+
+    field: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$", description="checkbox API name, e.g. Baton_Rejected__c")
+    reason_field: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$",
+                                     description="text field holding the reason, e.g. Baton_Rejection_Reason__c")
+
+
 class OrgConfig(Strict):
     teams: list[Team] = Field(min_length=1)
     default_team: str | None = Field(
@@ -32,6 +41,8 @@ class OrgConfig(Strict):
     matching: MatchSettings = MatchSettings()
     graphs: dict[str, Graph] = Field(default_factory=dict, description="router graph per object type")
     booking: BookingSettings = BookingSettings()
+    rejection: RejectionFields | None = Field(
+        default=None, description="a checkbox whose change to true by the record's owner rejects the record")
     writeback: dict[str, ObjectWriteback] = Field(
         default_factory=dict, description="per object, the routing facts written to Salesforce beside the owner "
                                           "(fact: field API name), or `default` for deploy/salesforce's fields")

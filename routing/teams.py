@@ -284,6 +284,21 @@ class Fairness(Strict):
         return self.balance == "calibration"
 
 
+class Rejection(Strict):
+    """How the team treats a record a member rejects (``baton reject``, ``POST /v1/records/{object}/{id}/reject``):
+    it is routed again without them, and never offered to them again in the same fairness period."""
+
+    counts_toward_fairness: bool = Field(
+        default=False,
+        description="true: a rejected record still counts for the member who rejected it (period counts and caps); "
+        "false: they are credited back, as on a reassign",
+    )
+    daily_limit: int = Field(
+        default=0, ge=0,
+        description="rejections one member may make a day (the team's time zone); 0: unlimited",
+    )
+
+
 class Member(Strict):
     id: str = Field(min_length=1, description="Salesforce user id")
     name: str = ""
@@ -338,6 +353,7 @@ class Team(Strict):
     sticky: StickyRule | None = None
     backfill: Backfill = Backfill()
     fairness: Fairness = Fairness()
+    rejection: Rejection = Rejection()
     sla_minutes: int | None = Field(
         default=None, ge=1, description="an assigned record not actioned within this is reassigned and escalated"
     )

@@ -21,6 +21,7 @@ from adapters.store.tables import (
     assignments,
     holds,
     member_status,
+    record_rejections,
     record_states,
     sticky_owners,
     team_states,
@@ -34,6 +35,7 @@ from kernel.ports.decisions import (
     OwnerWrite,
     RecordKey,
     RecordState,
+    Rejection,
     RecordStateUpdate,
     StickyKey,
     StickyOwner,
@@ -101,6 +103,20 @@ class DecisionTransaction(StoreTransaction):
             (row.object_type, row.record_id): RecordState(row.last_event_at, row.routing_id, row.owner_id)
             for row in rows
         }
+
+    def rejections(self, keys: Iterable[RecordKey]) -> dict[RecordKey, list[Rejection]]:
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        table = record_rejections
+        rows = self.connection.execute(
+            sa.select(table).where(pairs_in(table.c.object_type, table.c.record_id, wanted)).order_by(table.c.id)
+        )
+        found: dict[RecordKey, list[Rejection]] = {}
+        for row in rows:
+            found.setdefault((row.object_type, row.record_id), []).append(Rejection(
+                row.object_type, row.record_id, row.member_id, row.team, row.reason, row.rejected_at))
+        return found
 
     def save_record_states(self, rows: Sequence[RecordStateUpdate]) -> None:
         if not rows:
@@ -344,3 +360,18 @@ class SqlDecisions:
                 found.update({row.routing_id: Decision(row.outcome, row.owner_id, row.team) for row in rows})
         return found
 
+    def add_rejection(self, rejection: Rejection, daily_limit: int, day_start: datetime) -> int | None:
+        with self.transaction() as tx:
+            if daily_limit > 0:
+                if tx._dialect == "postgresql":  # one member's rejections are counted and added one at a time
+                    tx.connection.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                        sa.func.hashtext(f"baton-rejections:{rejection.member_id}"))))
+                made = int(tx.connection.execute(
+                    sa.select(sa.func.count()).select_from(record_rejections).where(
+                        record_rejections.c.member_id == rejection.member_id,
+                        record_rejections.c.rejected_at >= day_start)
+                ).scalar_one())
+                if made >= daily_limit:
+                    return made
+            tx.connection.execute(sa.insert(record_rejections), [row_values(rejection)])
+        return None

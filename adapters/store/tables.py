@@ -383,3 +383,17 @@ admin_audit = sa.Table(
     sa.Column("after", Json, nullable=True),
     sa.Column("config_version", sa.Integer, nullable=True),
 )
+
+record_rejections = sa.Table(
+    "record_rejections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("object_type", sa.String(80), nullable=False),
+    sa.Column("record_id", sa.String(18), nullable=False),
+    sa.Column("member_id", sa.String(18), nullable=False),
+    sa.Column("team", sa.String(200), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("rejected_at", Timestamp, nullable=False),
+    sa.Index("ix_record_rejections_record", "object_type", "record_id"),
+    sa.Index("ix_record_rejections_member_at", "member_id", "rejected_at"),
+)

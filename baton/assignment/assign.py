@@ -26,6 +26,7 @@ from kernel.ports.decisions import (
     RecordKey,
     RecordState,
     RecordStateUpdate,
+    Rejection,
     StickyKey,
     StickyOwner,
     TeamStateUpdate,
@@ -60,9 +61,11 @@ from routing.selection import (
     taken_back,
 )
 from routing.selection.meetings import MeetingWindow, meeting_window
+from routing.selection.period import period_key
 from routing.teams import Team
 
 HOLD_RECHECK = timedelta(minutes=5)
+REJECTION_PREFIX = "reject-"  # the source event id of a rejection's REASSIGN event (baton.assignment.reject)
 DELAYED = "(delayed)"  # the team of a delayed record's hold: the graph names its team once the wait is over
 CLOSED_FLAGS = ("IsClosed", "IsConverted")
 
@@ -133,7 +136,8 @@ def prepare(batch: StageBatch, ports: AssignmentPorts) -> Prepared:
 def _log(context: RoutingContext, outcome: Outcome, now: datetime, enqueued_at: datetime, **fields: Any) -> AssignmentLog:
     event = context.event
     if event.reason:
-        fields["reasons"] = [f"reassign requested: {event.reason}", *fields.get("reasons", [])]
+        said = "rejected by the owner" if is_rejection(event) else "reassign requested"
+        fields["reasons"] = [f"{said}: {event.reason}", *fields.get("reasons", [])]
     return AssignmentLog(
         routing_id=context.routing_id,
         record_id=event.record_id,
@@ -164,6 +168,20 @@ def sticky_key(team: Team, facts: dict[str, Any]) -> str | None:
     else:
         value = None if facts.get("derived.is_free_mail") else facts.get("derived.email_domain")
     return f"{team.sticky.key}:{str(value).lower()}" if value else None
+
+
+def rejected_this_period(team: Team, rejections: Sequence[Rejection], now: datetime) -> dict[str, str]:
+    """The members who rejected the record in the team's current fairness period (all time when it never resets),
+    each with the reason ``baton why`` shows for skipping them."""
+    current = period_key(team.fairness, team.timezone, now)
+    return {
+        rejection.member_id: f"rejected this record on {rejection.rejected_at.date().isoformat()}: {rejection.reason}"
+        for rejection in rejections if period_key(team.fairness, team.timezone, rejection.rejected_at) == current
+    }
+
+
+def is_rejection(event: RecordEvent) -> bool:
+    return event.change_type is ChangeType.REASSIGN and event.source_event_id.startswith(REJECTION_PREFIX)
 
 
 def _unavailable_owner_fallback(plan: Plan, config: OrgConfig, unavailable: frozenset[str], now: datetime) -> Plan:
@@ -198,6 +216,7 @@ def _decide(
     sticky: dict[StickyKey, StickyOwner] | None = None,
     meetings: Mapping[str, Mapping[str, int]] | None = None,
     puller: str | None = None,
+    rejections: Sequence[Rejection] = (),
 ) -> tuple[AssignmentLog, datetime | None]:
     """The decision, and for a held record when someone may next be free to take it; ``puller``: the member
     pulling the record from a pull queue."""
@@ -234,6 +253,7 @@ def _decide(
         required_skills=plan.required_skills or None, unavailable=unavailable,
         sticky_owner=PreviousOwner(previous.owner_id, previous.assigned_at) if previous else None,
         meetings=meetings.get(team.name) if meetings else None, puller=puller,
+        rejected=rejected_this_period(team, rejections, now) if rejections else None,
     )
     if key and sticky is not None and selection.owner_id:
         sticky[(team.name, key)] = StickyOwner(team.name, key, selection.owner_id, now)
@@ -263,6 +283,8 @@ def _credit_back(context: RoutingContext, team: Team, team_states: dict[str, Tea
         return []
     if team.member(str(previous)) is None:
         return []
+    if is_rejection(context.event) and team.rejection.counts_toward_fairness:
+        return [f"fairness: {previous} rejected the record; it still counts for them (team rejection setting)"]
     team_states[team.name] = taken_back(team, team_states[team.name], str(previous), facts, now)
     return [f"fairness: previous owner {previous} credited back (record reassigned)"]
 
@@ -412,6 +434,7 @@ class DecisionState:
     unavailable: frozenset[str]
     sticky: dict[StickyKey, StickyOwner]
     meetings: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejections: dict[RecordKey, list[Rejection]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -430,7 +453,8 @@ def decide_record(context: RoutingContext, item: Prepared, state: DecisionState,
     key: RecordKey = (context.event.object_type, context.event.record_id)
     plan, config = item.plans[context.routing_id], item.configs[context.routing_id]
     log, next_free = _decide(context, plan, config, state.team_states, state.latest.get(key), state.unavailable,
-                             now, item.batch.enqueued_at, state.sticky, state.meetings, puller)
+                             now, item.batch.enqueued_at, state.sticky, state.meetings, puller,
+                             state.rejections.get(key, ()))
     hold = None
     if log.outcome is Outcome.HELD and plan.kind is PlanKind.DELAY and plan.not_before is not None:
         hold = _delayed(context, log, held_since or now, plan.not_before)
@@ -501,8 +525,9 @@ def _decide_all(tx: DecisionUnit, prepared: Sequence[Prepared], now: datetime) -
     sticky_before = dict(sticky)
     meetings = hosted_meetings(tx, wanted.meetings, now) if wanted.meetings else {}
     raw_states = tx.lock_team_states(wanted.teams, now)  # type: ignore[arg-type]
+    rejections = tx.rejections((c.event.object_type, c.event.record_id) for c, _ in fresh) if wanted.teams else {}
     state = DecisionState({team: TeamState.model_validate(raw) for team, raw in raw_states.items()}, latest,
-                          unavailable, sticky, meetings)
+                          unavailable, sticky, meetings, rejections)
     team_states = state.team_states
     decisions = dict.fromkeys(team_states, 0)
     new_logs: dict[str, AssignmentLog] = {}

@@ -96,9 +96,10 @@ def _pull(team_name: str, member_id: str, ports: AssignmentPorts, limit: int) ->
         raw = tx.lock_team_states([team_name], now)  # two pulls of one team take turns here
         queued = [held for held in tx.queued(team_name, limit, lock=True) if held.routing_id in contexts]
         ordered = in_queue_order(team.order, queued, item.facts, now)
-        latest = tx.record_states((held.object_type, held.record_id) for held in ordered)
+        keys = [(held.object_type, held.record_id) for held in ordered]
+        latest = tx.record_states(keys)
         state = DecisionState({team_name: TeamState.model_validate(raw[team_name])}, latest,
-                              frozenset(tx.unavailable_members()), {})
+                              frozenset(tx.unavailable_members()), {}, rejections=tx.rejections(keys))
         stale: list[AssignmentLog] = []
         for held in ordered:
             context = contexts[held.routing_id]

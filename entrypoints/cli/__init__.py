@@ -9,6 +9,7 @@ from entrypoints.cli import (  # noqa: F401  (registers the commands on ``app``)
     pull,
     reconcile,
     record_reassign,
+    record_reject,
     records,
     salesforce,
     tokens,

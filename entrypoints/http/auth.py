@@ -37,6 +37,7 @@ RECORDS_WRITE = "records:write"
 MEMBERS_READ = "members:read"
 MEMBERS_WRITE = "members:write"
 RECORDS_PULL = "records:pull"
+RECORDS_REJECT = "records:reject"
 SCOPES = {
     EVENTS_WRITE: "POST /salesforce/events (relayed change and platform events)",
     BOOKINGS_READ: "GET /availability, GET /bookings/{id}",
@@ -48,6 +49,8 @@ SCOPES = {
                    "(availability, out of office, tags, team members)",
     RECORDS_PULL: "POST /v1/teams/{team}/pull (a member takes the next record of a pull team's queue; a token "
                   "pinned to a user pulls only for that user)",
+    RECORDS_REJECT: "POST /v1/records/{object}/{id}/reject (the record's owner rejects it: routed again without "
+                    "them; a token pinned to a user rejects only as that user)",
 }
 LEGACY_EVENTS = "legacy-events-token"
 LEGACY_BOOKING = "legacy-booking-token"

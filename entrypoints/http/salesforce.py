@@ -15,6 +15,7 @@ from adapters.salesforce.change_events import Intake, parse_posted
 from adapters.salesforce.outbound import ACK, OutboundMessage, parse_outbound_message, to_events
 from adapters.salesforce.rereads import record_events
 from baton.runtime import Runtime
+from baton.assignment.reassign.reject import field_rejections
 from baton.salesforce.ingest import enqueue
 from entrypoints.http.auth import EVENTS_WRITE, requires
 from entrypoints.http.body import (
@@ -30,6 +31,7 @@ from entrypoints.http.failures import failed, guard
 from entrypoints.http.readers import SalesforceReaders
 from kernel.errors import ConfigError, InputError, PermanentError, SessionInvalid, TransientError
 from messages import RecordEvent
+from routing.config import OrgConfig
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -123,12 +125,20 @@ def _accept_events(body: bytes, runtime: Runtime, readers: SalesforceReaders) ->
         return _problem(exc.status, exc.message)
     try:
         if events:
+            events = field_rejections(events, _config(runtime), runtime.ports.store.decisions, now)
             enqueue(runtime.broker, events, len(events), now)
     except Exception as exc:  # the relay retries anything but a 202: nothing is lost
         log.error("change_events_enqueue_failed", error=str(exc), events=len(events))
         return _problem(503, "could not enqueue; retry later")
     log.info("change_events_accepted", events=len(events), ignored=len(intake.ignored))
     return JSONResponse({"accepted": len(events), "ignored": len(intake.ignored)}, status_code=202)
+
+
+def _config(runtime: Runtime) -> OrgConfig | None:
+    try:
+        return runtime.ports.configs.current()[1]
+    except PermanentError:
+        return None
 
 
 def _posted_events(posted: object, now: datetime, runtime: Runtime, readers: SalesforceReaders

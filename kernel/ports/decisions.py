@@ -27,6 +27,18 @@ class RecordState:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejection:
+    """A member rejected a record (it was routed again without them): when, in which team, why."""
+
+    object_type: str
+    record_id: str
+    member_id: str
+    team: str | None
+    reason: str
+    rejected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RecordStateUpdate:
     """A record's new state; stored only if no newer event's state is there already."""
 
@@ -122,6 +134,10 @@ class DecisionReader(Protocol):
         """Meetings each host hosted in ``[since, until)``."""
         ...
 
+    def rejections(self, keys: Iterable[RecordKey]) -> dict[RecordKey, list[Rejection]]:
+        """Each record's rejections, oldest first (records nobody rejected are absent)."""
+        ...
+
     def unavailable_members(self) -> set[str]:
         """User ids toggled unavailable."""
         ...
@@ -200,4 +216,9 @@ class DecisionRepository(Protocol):
 
     def stored_decisions(self, routing_ids: Sequence[str]) -> dict[str, Decision]:
         """Stored decisions among these routing ids (outcome, owner, team only; no logs)."""
+        ...
+
+    def add_rejection(self, rejection: Rejection, daily_limit: int, day_start: datetime) -> int | None:
+        """Stores the rejection unless the member already made ``daily_limit`` (> 0) since ``day_start``: then
+        nothing is stored and their count is returned (None: stored). Atomic per member."""
         ...

@@ -59,6 +59,7 @@ MEMBER_FILTER = SkipReason.MEMBER_FILTER.value
 INACTIVE = Unavailable.INACTIVE.value
 CAP_REACHED = SkipReason.CAP_REACHED.value
 TOGGLED = Unavailable.TOGGLED.value
+REJECTED = "rejected this record"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +82,10 @@ class _Decision:
         unavailable: Collection[str],
         required_skills: Iterable[str] | None,
         meetings: Mapping[str, int] | None = None,
+        rejected: Mapping[str, str] | None = None,
     ):
         self.team = team
+        self.rejected: Mapping[str, str] = rejected or {}
         self.roster: Roster = roster_of(team)
         self.state = state
         self.now = aware(now)
@@ -121,6 +124,8 @@ class _Decision:
         """Why this member cannot take a record now (toggle, availability, caps), or None."""
         roster = self.roster
         member_id = roster.ids[index]
+        if member_id in self.rejected:
+            return (index, REJECTED, self.rejected[member_id])
         if not roster.members[index].active:
             return (index, INACTIVE, INACTIVE)
         if member_id in self.unavailable:
@@ -360,6 +365,7 @@ def _walk(
     filters = decision.filters
     criteria = decision.criteria
     unavailable = decision.unavailable
+    rejected = decision.rejected
     now, now_ts = decision.now, decision.now_ts
     walked: list[Skip] = []
     loses_turn: list[Skip] = []
@@ -374,6 +380,9 @@ def _walk(
                 walked.append(misfit)
                 continue
         member_id = ids[index]
+        if rejected and member_id in rejected:  # keeps their turn: the record is not theirs to take
+            walked.append((index, REJECTED, rejected[member_id]))
+            continue
         if member_id in unavailable:
             skip: Skip = (index, TOGGLED, TOGGLED)
             walked.append(skip)
@@ -541,7 +550,7 @@ def _direct(
         return decision.selection(method.value, verdict.index, [*notes, reason]), new_state
     why = verdict.why
     if verdict.outside_team and not rule.require_member:
-        if str(user_id) not in decision.unavailable:
+        if str(user_id) not in decision.unavailable and str(user_id) not in decision.rejected:
             reason = f"{label}: {rule.field} names {user_id} (outside the team)"
             selection = Selection(decision.team.name, method.value, str(user_id), [*notes, reason])
             return selection, decision.state
@@ -575,6 +584,7 @@ def select_owner(
     candidate_owner: str | None = None,
     meetings: Mapping[str, int] | None = None,
     puller: str | None = None,
+    rejected: Mapping[str, str] | None = None,
 ) -> tuple[Selection, TeamState]:
     """Pick the member of ``team`` who gets the record described by ``facts`` at ``now``.
 
@@ -584,10 +594,11 @@ def select_owner(
     ``candidate_owner`` is the related owner (e.g. the matched account's owner); ``meetings``, for a
     team counting meetings, the meetings each member hosted in the period of ``now`` (absent: none;
     None keeps the counts the state has); ``puller``, under the pull method, the member asking for the
-    record (without one a pull team's record waits in its queue). Returns the selection and the new state
+    record (without one a pull team's record waits in its queue); ``rejected``, the members who rejected
+    the record this period, each with the reason shown (never offered it, however the method picks). Returns the selection and the new state
     (``state`` itself when nothing changed, e.g. when held).
     """
-    decision = _Decision(team, state, facts, now, unavailable, required_skills, meetings)
+    decision = _Decision(team, state, facts, now, unavailable, required_skills, meetings, rejected)
     chosen = Method(method) if method is not None else team.method
     notes: list[str] = []
     if team.sticky is not None and sticky_owner is not None:

@@ -37,9 +37,10 @@ class ReassignRequest:
     record_id: str
     reason: str
     request_id: str
+    kind: str = "reassign"  # the source event id's prefix: "reject" for a rejection (baton.assignment.reassign.reject)
 
     def source_event_id(self) -> str:
-        return f"reassign-{self.request_id}"
+        return f"{self.kind}-{self.request_id}"
 
     def routing_id(self) -> str:
         return routing_id_for(Source.API, self.source_event_id())
