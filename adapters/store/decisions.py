@@ -360,8 +360,17 @@ class SqlDecisions:
                 found.update({row.routing_id: Decision(row.outcome, row.owner_id, row.team) for row in rows})
         return found
 
+    def rejecter_of(self, routing_id: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(record_rejections.c.member_id)
+                                      .where(record_rejections.c.routing_id == routing_id)).scalar()
+
     def add_rejection(self, rejection: Rejection, daily_limit: int, day_start: datetime) -> int | None:
         with self.transaction() as tx:
+            if rejection.routing_id is not None and tx.connection.execute(
+                    sa.select(record_rejections.c.id).where(record_rejections.c.routing_id == rejection.routing_id)
+            ).first() is not None:
+                return None  # the same request again: stored and counted once
             if daily_limit > 0:
                 if tx._dialect == "postgresql":  # one member's rejections are counted and added one at a time
                     tx.connection.execute(sa.select(sa.func.pg_advisory_xact_lock(

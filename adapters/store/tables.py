@@ -394,6 +394,8 @@ record_rejections = sa.Table(
     sa.Column("team", sa.String(200), nullable=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("rejected_at", Timestamp, nullable=False),
+    sa.Column("routing_id", sa.String(36), nullable=True),  # the re-route's; a repeated request finds it
     sa.Index("ix_record_rejections_record", "object_type", "record_id"),
+    sa.Index("ux_record_rejections_routing_id", "routing_id", unique=True),
     sa.Index("ix_record_rejections_member_at", "member_id", "rejected_at"),
 )

@@ -36,6 +36,7 @@ class Rejection:
     team: str | None
     reason: str
     rejected_at: datetime
+    routing_id: str | None = None  # the re-route's: the same request again is the same rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,5 +221,10 @@ class DecisionRepository(Protocol):
 
     def add_rejection(self, rejection: Rejection, daily_limit: int, day_start: datetime) -> int | None:
         """Stores the rejection unless the member already made ``daily_limit`` (> 0) since ``day_start``: then
-        nothing is stored and their count is returned (None: stored). Atomic per member."""
+        nothing is stored and their count is returned (None: stored, or stored before under its routing id).
+        Atomic per member."""
+        ...
+
+    def rejecter_of(self, routing_id: str) -> str | None:
+        """Who made the rejection stored under ``routing_id`` (None: none is)."""
         ...

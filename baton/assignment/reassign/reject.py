@@ -64,7 +64,7 @@ def _store(decisions: DecisionRepository, configs: ConfigProvider | OrgConfig, r
     zone = ZoneInfo(team.timezone if team else "UTC")
     day_start = datetime.combine(now.astimezone(zone).date(), time(), zone)
     stored = Rejection(rejection.object_type, rejection.record_id, rejection.member_id, team.name if team else None,
-                       rejection.reason, rejection.rejected_at)
+                       rejection.reason, rejection.rejected_at, rejection.routing_id)
     return team, limit, decisions.add_rejection(stored, limit, day_start)
 
 
@@ -110,20 +110,26 @@ def reject_record(request: RejectRequest, reader: RecordReader, broker: Broker, 
     """Stores the rejection and routes the record again without the rejecter; returns the routing id.
     Raises NotRouted / RecordNotFound (404), RejectRefused (409), InputError or TransientError."""
     reassign = request.reassign
+    routing_id = reassign.routing_id()
+    rejecter = decisions.rejecter_of(routing_id)  # the same request again: answered as the first, counted once
+    if rejecter is not None and rejecter[:15] != request.member_id[:15]:
+        raise RejectRefused(f"request_id {reassign.request_id!r} is another member's rejection; choose a new one")
     key = (reassign.object_type, reassign.record_id)
     with decisions.reader() as tx:
         state = tx.record_states([key]).get(key)
     if state is None:
         raise NotRouted(f"{reassign.object_type} {reassign.record_id}: Baton has not routed this record")
-    if state.owner_id is None or state.owner_id[:15] != request.member_id[:15]:
+    owner = state.owner_id
+    if rejecter is None and (owner is None or owner[:15] != request.member_id[:15]):
         raise RejectRefused(f"{request.member_id} does not own {reassign.object_type} {reassign.record_id} "
-                            f"(Baton's owner: {state.owner_id or 'none'}): only its owner may reject it")
+                            f"(Baton's owner: {owner or 'none'}): only its owner may reject it")
     records = reader.by_ids(reassign.object_type, [reassign.record_id])
     record = next((r for r in records if str(r.get("Id", ""))[:15] == reassign.record_id[:15]), None)
     if record is None:
         raise RecordNotFound(f"{reassign.object_type} {reassign.record_id}: not found in Salesforce")
     team, limit, made = _store(decisions, configs, Rejection(reassign.object_type, reassign.record_id,
-                                                             state.owner_id, None, reassign.reason, now), now)
+                                                             rejecter or owner or request.member_id, None,
+                                                             reassign.reason, now, routing_id), now)
     if made is not None:
         raise RejectRefused(f"{request.member_id} already rejected {made} records today: team "
                             f"{team.name if team else '?'} allows rejection.daily_limit {limit} a day; "

@@ -25,12 +25,15 @@ def upgrade() -> None:
         sa.Column("team", sa.String(200), nullable=True),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("routing_id", sa.String(36), nullable=True),
     )
     op.create_index("ix_record_rejections_record", "record_rejections", ["object_type", "record_id"])
+    op.create_index("ux_record_rejections_routing_id", "record_rejections", ["routing_id"], unique=True)
     op.create_index("ix_record_rejections_member_at", "record_rejections", ["member_id", "rejected_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ux_record_rejections_routing_id", "record_rejections")
     op.drop_index("ix_record_rejections_member_at", "record_rejections")
     op.drop_index("ix_record_rejections_record", "record_rejections")
     op.drop_table("record_rejections")

@@ -187,3 +187,29 @@ def test_the_owner_ticking_the_rejection_field_in_salesforce_rejects_the_record(
     assert document["decisions"][0]["stages"]["assign"]["reasons"][0] == \
         "rejected by the owner: duplicate of an open lead"
     assert field_rejections([_ticked(REP_1)], None, pipeline.store.decisions, utc_now()) == [_ticked(REP_1)]
+
+
+def test_a_repeated_rejection_request_rejects_once_and_answers_as_the_first(
+    pipeline: Pipeline, org: FakeStreamingOrg
+) -> None:
+    """The same ``request_id`` again (a client retrying after a lost answer, or after a 503 that left the rejection
+    stored) counts once toward the daily limit and answers with the first request's routing id, though the
+    rejecter no longer owns the record."""
+    client = _client(pipeline, org, members=2, rejection="{daily_limit: 1}")
+    auth = _auth(pipeline)
+    assert _route(pipeline, org, 1) == REP_1
+    body = {"member_id": REP_1, "reason": REASON, "request_id": "reject-once"}
+
+    first = client.post(f"/v1/records/Lead/{cdc.lead_id(1)}/reject", json=body, headers=auth)
+    pipeline.drain()
+    again = client.post(f"/v1/records/Lead/{cdc.lead_id(1)}/reject", json=body, headers=auth)
+    pipeline.drain()
+
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json()["routing_id"] == first.json()["routing_id"]
+    with pipeline.store.decisions.reader() as reader:
+        assert len(reader.rejections([("Lead", cdc.lead_id(1))])[("Lead", cdc.lead_id(1))]) == 1
+    assert _owner(pipeline, 1) == REP_2
+    other = client.post(f"/v1/records/Lead/{cdc.lead_id(1)}/reject",
+                        json={**body, "member_id": REP_2}, headers=auth)
+    assert other.status_code == 409 and "reject-once" in other.json()["detail"]
