@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
-from dramatiq.brokers.stub import StubBroker
 
 from baton.assignment.reassign.reject import RejectRefused, new_rejection, reject_record
 from baton.assignment.reassign.single import RecordNotFound
-from baton.bootstrap import bootstrap, build_flusher, salesforce_login
 from entrypoints.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -19,13 +15,10 @@ from entrypoints.cli.common import (
     app,
     err,
     load_settings,
-    run_embedded,
-    wait_for_logs,
 )
+from entrypoints.cli.record_reassign import print_routed, runtime_and_reader
 from kernel.clock import utc_now
 from kernel.errors import InputError, TransientError
-
-WAIT_S = 60.0
 
 
 @app.command("reject")
@@ -43,27 +36,15 @@ def reject_command(
     except InputError as exc:
         err.print(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
-    login = salesforce_login(settings)
-    if login is None:
-        err.print("no Salesforce connection configured: the record's current state cannot be read")
-        raise typer.Exit(EXIT_USAGE)
-    current = bootstrap(settings)
-    from adapters.salesforce.rereads import SoqlRecordReader
-
+    current, reader = runtime_and_reader(settings)
     try:
-        routing_id = reject_record(request, SoqlRecordReader(login(), current.ports.store.describes), current.broker,
-                                   current.ports.store.decisions, current.ports.configs, utc_now())
+        routing_id = reject_record(request, reader, current.broker, current.ports.store.decisions,
+                                   current.ports.configs, utc_now())
     except (RecordNotFound, RejectRefused) as exc:
         err.print(f"not rejected: {exc}")
         raise typer.Exit(EXIT_REJECTED) from None
     except (InputError, TransientError) as exc:
         err.print(f"not rejected: {exc}")
         raise typer.Exit(EXIT_REJECTED) from None
-    embedded = isinstance(current.broker, StubBroker)
-    if embedded:
-        run_embedded(current.broker, settings.worker_threads, WAIT_S)
-        build_flusher(current).tick()  # the new owner written to Salesforce
-    log = wait_for_logs(current.ports.store.decisions, [routing_id], 0 if embedded else WAIT_S).get(routing_id)
-    sys.stdout.write(json.dumps({"routing_id": routing_id, "outcome": (log or {}).get("outcome", "queued"),
-                                 "owner_id": (log or {}).get("owner_id")}) + "\n")
+    print_routed(current, settings, routing_id)
     raise typer.Exit(EXIT_OK)
